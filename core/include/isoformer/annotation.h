@@ -1,0 +1,76 @@
+/* Gene annotation: GTF (GENCODE, Ensembl, RefSeq flavours) or GFF3, plain or gzipped, read into transcript
+ * models. All coordinates are 0-based half-open on the forward strand of the contig. */
+#ifndef ISOFORMER_ANNOTATION_H
+#define ISOFORMER_ANNOTATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "isoformer/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    int64_t start, end; /* 0-based, half-open */
+} iso_interval;
+
+/* Flags describing what the annotation says (or lacks) about a transcript's coding sequence. */
+enum {
+    ISO_TX_CODING = 1u << 0,          /* has CDS features */
+    ISO_TX_NO_START_CODON = 1u << 1,  /* CDS does not begin with ATG (or start_codon missing / cds_start_NF) */
+    ISO_TX_NO_STOP_CODON = 1u << 2,   /* CDS does not end in a stop codon (or cds_end_NF) */
+    ISO_TX_CDS_PARTIAL_CODON = 1u << 3, /* CDS length (after the phase) is not a multiple of 3 */
+    ISO_TX_INTERNAL_STOP = 1u << 4,   /* translation has a stop before the end (set by the extractor) */
+    ISO_TX_SELENOCYSTEINE = 1u << 5,  /* annotation marks Sec codons */
+};
+
+typedef struct {
+    char *transcript_id, *gene_id, *gene_name, *biotype;
+    char *chrom;   /* contig name as in the FASTA after alias mapping */
+    char strand;   /* '+' or '-' */
+    iso_interval *exons; /* sorted by start, non-overlapping */
+    int n_exons;
+    iso_interval *cds;   /* sorted by start; includes the stop codon when the annotation has one */
+    int n_cds;
+    int cds_phase;       /* phase of the 5'-most CDS segment in transcript orientation (0,1,2) */
+    int64_t *sec_pos;    /* genomic 0-based first base of each selenocysteine codon */
+    int n_sec;
+    int64_t tss;         /* 0-based genomic position of the first transcribed base (exons[0].start on '+',
+                            exons[n-1].end - 1 on '-') */
+    unsigned flags;      /* ISO_TX_* */
+    long line;           /* line of the transcript's first feature, for messages */
+} iso_transcript;
+
+typedef struct {
+    iso_transcript *tx; /* in file order of first appearance */
+    size_t n;
+    char *path;
+} iso_annotation;
+
+/* Contig-name aliases in the UCSC chromAlias format: tab-separated, first column the name used in the FASTA,
+ * the other columns alternative names; lines starting with '#' are comments. */
+typedef struct iso_chrom_alias iso_chrom_alias;
+int iso_chrom_alias_load(const char *path, iso_chrom_alias **out) ISO_RESULT;
+/* Name to use for `name`, or `name` itself when it has no alias. */
+const char *iso_chrom_alias_map(const iso_chrom_alias *a, const char *name);
+void iso_chrom_alias_free(iso_chrom_alias *a);
+
+/* Reads GTF or GFF3 (detected from the content). alias may be NULL. On failure returns a negative status with
+ * a message "<path>:<line>: ..." and *out is NULL. */
+int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_annotation **out) ISO_RESULT;
+void iso_annotation_free(iso_annotation *a);
+/* Index of a transcript by id (exact, or ignoring a ".N" version suffix on either side); -1 when absent. */
+long iso_annotation_find(const iso_annotation *a, const char *transcript_id);
+
+/* Checks that every contig the annotation uses exists in the FASTA (via its contig list). On mismatch the
+ * error names the missing contigs and suggests the fix ("GTF uses 'chr20', FASTA has '20': pass
+ * --chrom-alias"). */
+struct iso_fasta;
+int iso_annotation_check_contigs(const iso_annotation *a, const struct iso_fasta *fa) ISO_RESULT;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

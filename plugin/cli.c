@@ -1,0 +1,92 @@
+#include "cli.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "isoformer/error.h"
+#include "isoformer/io.h"
+
+static volatile sig_atomic_t interrupted;
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cli_fail(const char *cmd)
+{
+    fprintf(stderr, "isoformer %s: %s\n", cmd, iso_last_error());
+    return 1;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "isoformer %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'isoformer %s --help'.\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+void cli_progress_start(cli_progress *p, const char *what, size_t total)
+{
+    const char *env = getenv("ISOFORMER_PROGRESS");
+    p->what = what;
+    p->total = total;
+    p->done = 0;
+    p->t0 = p->last = cli_now();
+    p->enabled = env ? env[0] == '1' : isatty(STDERR_FILENO);
+}
+
+static void progress_print(cli_progress *p, double now, const char *end)
+{
+    double dt = now - p->t0;
+    double rate = dt > 0 ? p->done / dt : 0.0;
+    double eta = rate > 0 && p->total > p->done ? (p->total - p->done) / rate : 0.0;
+    fprintf(stderr, "\r%s: %zu/%zu (%.1f/s, ETA %.0fs)%s", p->what, p->done, p->total, rate, eta, end);
+}
+
+void cli_progress_step(cli_progress *p, size_t n)
+{
+    p->done += n;
+    if (!p->enabled)
+        return;
+    double now = cli_now();
+    if (now - p->last >= 1.0) {
+        p->last = now;
+        progress_print(p, now, "");
+    }
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->enabled)
+        progress_print(p, cli_now(), "\n");
+}
+
+static void on_signal(int sig)
+{
+    interrupted = 1;
+    iso_out_cleanup_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void cli_install_signal_handlers(void)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_interrupted(void) { return interrupted; }

@@ -1,0 +1,35 @@
+/* Shared pieces of the isoformer subcommands: the command table, progress on stderr, signal handling. */
+#ifndef ISOFORMER_PLUGIN_CLI_H
+#define ISOFORMER_PLUGIN_CLI_H
+
+#include <stddef.h>
+
+/* Each subcommand: int main_<name>(int argc, char **argv), argv[0] being the subcommand name. Returns the
+ * process exit status (0 ok, 1 error, 2 usage). */
+int main_extract(int argc, char **argv);
+
+/* Prints "isoformer <cmd>: <message from iso_last_error()>" on stderr and returns 1. */
+int cli_fail(const char *cmd);
+/* Usage error: prints the message and "Try 'isoformer <cmd> --help'", returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Progress on stderr, at most a line per second (and a final one), only when stderr is a terminal or
+ * ISOFORMER_PROGRESS=1: "<what>: done/total (rate/s, ETA)". */
+typedef struct {
+    const char *what;
+    size_t total, done;
+    double t0, last;
+    int enabled;
+} cli_progress;
+void cli_progress_start(cli_progress *p, const char *what, size_t total);
+void cli_progress_step(cli_progress *p, size_t n);
+void cli_progress_end(cli_progress *p);
+
+/* Installs SIGINT/SIGTERM handlers that remove open temporary outputs (iso_out_cleanup_all) and exit 130/143.
+ * cli_interrupted() tells long loops to stop. */
+void cli_install_signal_handlers(void);
+int cli_interrupted(void);
+
+double cli_now(void);
+
+#endif

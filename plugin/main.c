@@ -1,0 +1,49 @@
+/* isoformer: one binary, one subcommand per step of the workflow (as bwa and samtools do). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"extract", main_extract, "per-transcript DNA window, spliced RNA and protein sequences"},
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "isoformer %s: transcript isoform expression from DNA, RNA and protein (IsoFormer)\n\n"
+            "Usage: isoformer <command> [options]\n\nCommands:\n",
+            ISOFORMER_VERSION);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(fp, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(fp, "\nRun 'isoformer <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("isoformer %s\n", ISOFORMER_VERSION);
+        return 0;
+    }
+    cli_install_signal_handlers();
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "isoformer: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command: builds isoformer twice (optimised, and with ASan/UBSan) and runs the whole suite on each.
+#   tests/run.sh            everything (unit, cli, parity, slow)
+#   tests/run.sh -L unit    only a label (extra arguments go to ctest)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DISOFORMER_SANITIZE=ON -DISOFORMER_CUDA=OFF >/dev/null
+cmake --build build-asan -j"$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+echo "== tests, optimised build"
+ctest --test-dir build --output-on-failure -j"$jobs" "$@"
+echo "== tests, ASan/UBSan build (slow tests excluded)"
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE "slow|bench" "$@"
