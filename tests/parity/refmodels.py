@@ -71,3 +71,29 @@ def rel_err(ours, ref):
 def write_config(path, fields):
     with open(path, "w") as f:
         json.dump(fields, f, indent=1)
+
+
+def make_enformer(dim=48, depth=2, heads=2, attn_dim_key=8, num_downsamples=3, dim_divisible_by=4, target_length=16):
+    """enformer-pytorch's Enformer with random weights everywhere, BatchNorm running stats included (its init
+    zeroes to_out and makes pooling an identity, which would hide errors)."""
+    from enformer_pytorch import Enformer
+    model = Enformer.from_hparams(dim=dim, depth=depth, heads=heads, attn_dim_key=attn_dim_key,
+                                  num_downsamples=num_downsamples, dim_divisible_by=dim_divisible_by,
+                                  target_length=target_length, use_tf_gamma=False, output_heads=dict(human=5))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("norm.weight",)) or ".0.fn.0.weight" in name or ".1.fn.0.weight" in name:
+                p.copy_(1.0 + 0.2 * torch.randn_like(p))
+            else:
+                p.copy_(torch.randn_like(p) / max(1.0, p[0].numel() ** 0.5 if p.dim() > 1 else 4.0))
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.BatchNorm1d):
+                mod.running_mean.copy_(0.1 * torch.randn_like(mod.running_mean))
+                mod.running_var.copy_(0.5 + torch.rand_like(mod.running_var))
+    return model.eval()
+
+
+def enformer_config_fields(model):
+    c = model.config
+    return {f"enformer_{k}": getattr(c, k) for k in
+            ("dim", "depth", "heads", "attn_dim_key", "num_downsamples", "dim_divisible_by", "target_length")}
