@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"extract", main_extract, "per-transcript DNA window, spliced RNA and protein sequences"},
+    {"convert", main_convert, "checkpoint (.bin) to safetensors, or list its tensors"},
 };
 
 static void usage(FILE *fp)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: builds isoformer twice (optimised, and with ASan/UBSan) and runs the whole suite on each.
+# The test command: builds isoformer twice (gcc optimised with CUDA when nvcc exists; clang with ASan/UBSan)
+# and runs the suite on each.
 #   tests/run.sh            everything (unit, cli, parity, slow)
 #   tests/run.sh -L unit    only a label (extra arguments go to ctest)
 set -euo pipefail
@@ -7,7 +8,9 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DISOFORMER_SANITIZE=ON -DISOFORMER_CUDA=OFF >/dev/null
+# The sanitizer build uses clang, so every commit is also warning-clean under a second compiler.
+cmake -S . -B build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DISOFORMER_SANITIZE=ON \
+      -DISOFORMER_CUDA=OFF -DISOFORMER_FUZZ=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 echo "== tests, optimised build"

@@ -1,0 +1,39 @@
+/* Layers composed from backend ops, shared by the encoders: linear, same-padded conv1d as tap-wise GEMMs, and
+ * multi-head attention. Buffers are backend buffers; shapes are row-major (positions x channels). */
+#ifndef ISOFORMER_MODEL_OPS_H
+#define ISOFORMER_MODEL_OPS_H
+
+#include "isoformer/backend.h"
+
+/* y[rows, n_out] = act(x[rows, n_in] W^T + b), W as stored by PyTorch ([n_out, n_in]); b may be NULL. */
+int iso_linear(iso_backend *be, const float *x, int64_t rows, int n_in, const float *w, const float *b, float *y,
+               int n_out, iso_act act) ISO_RESULT;
+
+/* Conv1d with zero "same" padding (k odd, pad k/2): y[L, cout] = sum_j x[l + j - k/2, :] W_j^T + bias, with the
+ * weight rearranged at load time to taps-major w_taps[k][cout][cin] (see iso_conv1d_taps_from_torch). */
+int iso_conv1d_same(iso_backend *be, const float *x, int64_t L, int cin, const float *w_taps, const float *bias,
+                    int k, float *y, int cout) ISO_RESULT;
+/* Host-side rearrangement of a PyTorch Conv1d weight [cout][cin][k] into taps-major [k][cout][cin]. */
+void iso_conv1d_taps_from_torch(const float *w, int cout, int cin, int k, float *w_taps);
+
+/* Multi-head attention pieces. q: [Tq, ldq] with head h at columns [h*dq, (h+1)*dq); k likewise [Tk, ldk];
+ * v: [Tk, ldv] with head h at [h*dv, (h+1)*dv); scores: [heads, Tq, Tk]; out: [Tq, ldo]. */
+typedef struct {
+    const float *q, *k, *v;
+    int ldq, ldk, ldv;
+    float *out;
+    int ldo;
+    int Tq, Tk, heads, dq, dv;
+    float scale;           /* applied to q.k */
+    const float *key_bias; /* [Tk] additive (0 or large negative), or NULL */
+    float *scores;         /* workspace heads * Tq * Tk floats */
+} iso_attn;
+
+/* scores = scale * q k^T, per head. */
+int iso_attn_scores(iso_backend *be, const iso_attn *a) ISO_RESULT;
+/* softmax(scores + key_bias) then out = scores v, per head. */
+int iso_attn_softmax_apply(iso_backend *be, const iso_attn *a) ISO_RESULT;
+/* Both, for plain scaled dot-product attention. */
+int iso_attention(iso_backend *be, const iso_attn *a) ISO_RESULT;
+
+#endif
