@@ -39,9 +39,8 @@ int iso_lines_next(iso_lines *lr, const char **line, size_t *len)
     if (n == -1 && !lr->fp->errcode)
         return 0;
     if (n < 0 || lr->fp->errcode)
-        return iso_error(ISO_EIO, "%s:%ld: read failed after this line (%s); is the file truncated or corrupt?",
-                         lr->path, lr->lineno,
-                         lr->fp->is_compressed ? "gzip data incomplete or invalid" : "read error");
+        return iso_error(ISO_EIO, "%s:%ld: read failed (%s): is the file truncated or corrupt?", lr->path,
+                         lr->lineno + 1, lr->fp->is_compressed ? "gzip data incomplete or invalid" : "read error");
     lr->lineno++;
     if (n > 0 && lr->buf.s[n - 1] == '\r')
         lr->buf.s[--n] = '\0';
