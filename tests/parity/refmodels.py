@@ -97,3 +97,79 @@ def enformer_config_fields(model):
     c = model.config
     return {f"enformer_{k}": getattr(c, k) for k in
             ("dim", "depth", "heads", "attn_dim_key", "num_downsamples", "dim_divisible_by", "target_length")}
+
+
+class CrossAttention(nn.Module):
+    """IsoFormer's cross-attention block as the architecture spec (3.2) gives it: biased q/k/v/dense, heads of
+    dim/heads, padded keys masked with -1e30, the residual inside the block."""
+
+    def __init__(self, dim, other, heads):
+        super().__init__()
+        self.heads = heads
+        self.query, self.key = nn.Linear(dim, dim), nn.Linear(other, dim)
+        self.value, self.dense = nn.Linear(other, dim), nn.Linear(dim, dim)
+
+    def forward(self, h, e, mask):
+        b, r, d = h.shape
+        t, hh = e.shape[1], self.heads
+        q = self.query(h).view(b, r, hh, d // hh).transpose(1, 2) * (d // hh) ** -0.5
+        k = self.key(e).view(b, t, hh, d // hh).transpose(1, 2)
+        v = self.value(e).view(b, t, hh, d // hh).transpose(1, 2)
+        s = torch.where(mask[:, None, None, :], q @ k.transpose(-1, -2), torch.tensor(-1e30))
+        c = (s.softmax(-1) @ v).transpose(1, 2).reshape(b, r, d)
+        return self.dense(c) + h
+
+
+class RefIsoformer(nn.Module):
+    """The whole model: enformer-pytorch trunk, NT-v2 and ESM-2 as transformers' EsmModel, fusion and head."""
+
+    def __init__(self, enformer, nt, esm, heads=4, head_hidden=None, n_out=30, pool=(0, None), parallel=False):
+        super().__init__()
+        dim = enformer.config.dim * 2
+        self.dna_model, self.rna_model, self.protein_model = enformer, nt, esm
+        self.cross_attention_layer_rna = CrossAttention(dim, nt.config.hidden_size, heads)
+        self.cross_attention_layer_protein = CrossAttention(dim, esm.config.hidden_size, heads)
+        self.head = nn.Sequential(nn.Linear(dim, head_hidden or 2 * dim), nn.SiLU(),
+                                  nn.Linear(head_hidden or 2 * dim, n_out))
+        self.pool, self.parallel, self.skip_protein = pool, parallel, False
+        randomize(self.cross_attention_layer_rna, 0.05)
+        randomize(self.cross_attention_layer_protein, 0.05)
+        randomize(self.head, 0.05)
+
+    @torch.no_grad()
+    def forward(self, dna, rna_ids, prot_ids):
+        from enformer_pytorch import str_to_one_hot
+        e_dna = self.dna_model(str_to_one_hot([dna]), return_only_embeddings=True)
+        m_rna, m_prot = rna_ids != 1, prot_ids != 1
+        e_rna = self.rna_model(input_ids=rna_ids, attention_mask=m_rna.long()).last_hidden_state
+        e_prot = self.protein_model(input_ids=prot_ids, attention_mask=m_prot.long()).last_hidden_state
+        if self.parallel:
+            h2 = (self.cross_attention_layer_rna(e_dna, e_rna, m_rna) +
+                  self.cross_attention_layer_protein(e_dna, e_prot, m_prot) - e_dna)
+        else:
+            h1 = self.cross_attention_layer_rna(e_dna, e_rna, m_rna)
+            # No coding sequence: the protein block is skipped, which its inner residual makes the identity.
+            h2 = h1 if self.skip_protein else self.cross_attention_layer_protein(h1, e_prot, m_prot)
+        v = h2[:, self.pool[0]:self.pool[1]].mean(1)
+        return dict(e_dna=e_dna[0], e_rna=e_rna[0], e_protein=e_prot[0], fused=h2[0], pooled=v[0],
+                    predictions=self.head(v)[0])
+
+    def config(self, dna_window):
+        c = dict(enformer_config_fields(self.dna_model))
+        c.update(config_fields("nt_", self.rna_model))
+        c.update(config_fields("esm_", self.protein_model))
+        c.update(num_heads_omics_cross_attention=self.cross_attention_layer_rna.heads, dna_window=dna_window,
+                 pool_window_start=self.pool[0],
+                 pool_window_end=self.pool[1] if self.pool[1] is not None else self.dna_model.config.target_length,
+                 num_tokens_per_seq_nuctf_rna=2048, num_protein_tokens_per_seq=1026, head_activation="silu")
+        return c
+
+
+def make_isoformer(small=True, **kw):
+    if small:
+        enf = make_enformer(dim=48, depth=2, heads=2, attn_dim_key=8, num_downsamples=3, dim_divisible_by=4,
+                            target_length=16)
+        nt = make_nt(hidden=32, layers=2, heads=4, inter=48)
+        esm = make_esm(hidden=40, layers=2, heads=5, inter=64)
+        return RefIsoformer(enf, nt, esm, heads=4, head_hidden=64, **kw)
+    raise ValueError("full size is built by test_full_model.py")
