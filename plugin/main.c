@@ -12,6 +12,7 @@ typedef struct {
 
 static const command commands[] = {
     {"extract", main_extract, "per-transcript DNA window, spliced RNA and protein sequences"},
+    {"merge", main_merge, "gather the outputs of 'predict --shard i/n' runs into one set"},
 };
 
 static void usage(FILE *fp)

@@ -11,7 +11,7 @@ build_pkgs=(build-essential cmake pkg-config libhts-dev libbigwig-dev libcurl4-g
             libopenblas-dev libjansson-dev check)
 # Independent tools the tests compare against, and the Python (Debian's PyTorch) for parity tests.
 test_pkgs=(gffread samtools bedtools tabix hisat2 python3 python3-venv python3-pip python3-torch python3-numpy
-           python3-scipy python3-bx valgrind clang)
+           python3-scipy python3-bx python3-pybigwig valgrind clang groovy)
 
 pkgs=("${build_pkgs[@]}")
 [ "${1:-}" = "--build" ] || pkgs+=("${test_pkgs[@]}")
