@@ -517,8 +517,10 @@ int main_merge(int argc, char **argv)
         return cli_usage_error("merge", "expected at least one SHARD_PREFIX");
     char **shards = argv + optind;
     int n_shards = argc - optind;
-    if (bwInit(1 << 17))
-        return iso_error(ISO_ENOMEM, "cannot initialise libBigWig"), cli_fail("merge");
+    if (bwInit(1 << 17)) {
+        iso_error(ISO_ENOMEM, "cannot initialise libBigWig");
+        return cli_fail("merge");
+    }
     char **suffixes;
     int n_tracks;
     pending done = {.n = 0};
