@@ -24,8 +24,6 @@ def _split_top(expr, op):
                 i += 1
             elif c == quote:
                 quote = None
-            elif expr.startswith("${", i):
-                depth += 1
         elif c in "'\"":
             quote = c
         elif c in "({[":
