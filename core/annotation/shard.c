@@ -1,4 +1,6 @@
 /* Splitting an annotation into shards of about equal predicted cost, whole genes only. */
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,5 +129,19 @@ int iso_annotation_shard(const iso_annotation *a, int index, int n_shards, size_
     }
     *rows = picked;
     *n_rows = n;
+    return ISO_OK;
+}
+
+int iso_shard_parse(const char *spec, int *index, int *n_shards)
+{
+    char *slash, *end;
+    errno = 0;
+    long i = strtol(spec, &slash, 10), n = 0;
+    if (slash != spec && *slash == '/' && slash[1] >= '0' && slash[1] <= '9')
+        n = strtol(slash + 1, &end, 10);
+    if (n < 1 || *end || errno || i < 1 || i > n || n > INT_MAX)
+        return iso_error(ISO_EINVAL, "--shard '%s': expected i/n with 1 <= i <= n, e.g. 2/8", spec);
+    *index = (int)i - 1;
+    *n_shards = (int)n;
     return ISO_OK;
 }

@@ -159,6 +159,22 @@ START_TEST(transcripts_without_gene_and_bad_arguments)
 }
 END_TEST
 
+START_TEST(parse_shard_spec)
+{
+    int i = -1, n = -1;
+    ck_assert_int_eq(iso_shard_parse("1/1", &i, &n), ISO_OK);
+    ck_assert(i == 0 && n == 1);
+    ck_assert_int_eq(iso_shard_parse("8/8", &i, &n), ISO_OK);
+    ck_assert(i == 7 && n == 8);
+    const char *bad[] = {"0/4", "5/4", "1/0", "-1/4", "1/", "/4", "1", "1/4x", "a/b", "", "1/-4", "1/ 4",
+                         "1/99999999999"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        ck_assert_msg(iso_shard_parse(bad[k], &i, &n) == ISO_EINVAL, "accepted '%s'", bad[k]);
+        ck_assert_ptr_nonnull(strstr(iso_last_error(), "expected i/n"));
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("shard");
@@ -167,6 +183,7 @@ int main(void)
     tcase_add_test(tc, independent_of_annotation_order);
     tcase_add_test(tc, cost_by_hand);
     tcase_add_test(tc, transcripts_without_gene_and_bad_arguments);
+    tcase_add_test(tc, parse_shard_spec);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -80,6 +80,9 @@ double iso_gene_cost(const iso_annotation *a, const size_t *tx, size_t n_tx);
  * annotation. Every transcript belongs to exactly one shard. *rows gets the malloc'd indices into a->tx in
  * annotation order (NULL when *n_rows is 0); the caller frees it. */
 int iso_annotation_shard(const iso_annotation *a, int index, int n_shards, size_t **rows, size_t *n_rows) ISO_RESULT;
+/* Parses a --shard value "i/n" (1-based i, 1 <= i <= n, as the pipelines write it) into the 0-based index and
+ * n that iso_annotation_shard takes. */
+int iso_shard_parse(const char *spec, int *index, int *n_shards) ISO_RESULT;
 
 #ifdef __cplusplus
 }
