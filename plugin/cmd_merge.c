@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "isoformer/error.h"
 #include "isoformer/io.h"
+#include "isoformer/outputs.h"
 
 static const char usage_text[] =
     "Usage: isoformer merge --out PREFIX SHARD_PREFIX...\n\n"
@@ -279,17 +280,6 @@ static int merge_table(const table_layout *lay, const char *out_prefix, char **s
 
 /* ---- bigWig tracks ---- */
 
-typedef struct {
-    uint32_t start, end;
-    float value;
-} span;
-
-static int by_start(const void *pa, const void *pb)
-{
-    const span *a = pa, *b = pb;
-    return (a->start > b->start) - (a->start < b->start);
-}
-
 static int same_chroms(const chromList_t *a, const chromList_t *b)
 {
     if (a->nKeys != b->nKeys)
@@ -300,84 +290,39 @@ static int same_chroms(const chromList_t *a, const chromList_t *b)
     return 1;
 }
 
-/* Per-base maximum over spans sorted by start (those of one shard never overlap), as maximal runs of equal
- * value. Returns the number of runs written into out (room for 2 * n). */
-static size_t max_runs(const span *in, size_t n, span *out, size_t *active)
-{
-    size_t n_out = 0, n_active = 0, next = 0;
-    uint32_t pos = n ? in[0].start : 0;
-    while (next < n || n_active > 0) {
-        if (n_active == 0 && pos < in[next].start)
-            pos = in[next].start;
-        while (next < n && in[next].start <= pos)
-            active[n_active++] = next++;
-        uint32_t stop = next < n ? in[next].start : UINT32_MAX;
-        float best = in[active[0]].value;
-        for (size_t k = 0; k < n_active; k++) {
-            if (in[active[k]].end < stop)
-                stop = in[active[k]].end;
-            if (in[active[k]].value > best)
-                best = in[active[k]].value;
-        }
-        if (n_out > 0 && out[n_out - 1].end == pos && out[n_out - 1].value == best)
-            out[n_out - 1].end = stop;
-        else
-            out[n_out++] = (span){pos, stop, best};
-        pos = stop;
-        size_t kept = 0;
-        for (size_t k = 0; k < n_active; k++)
-            if (in[active[k]].end > pos)
-                active[kept++] = active[k];
-        n_active = kept;
-    }
-    return n_out;
-}
-
-static int write_chrom(bigWigFile_t *out, const char *chrom, bigWigFile_t **in, int n_in, uint32_t len,
+/* One contig: the shards' intervals, combined by the per-base maximum (the rule a single run uses). */
+static int write_chrom(iso_bigwig *out, const char *chrom, bigWigFile_t **in, int n_in, uint32_t len,
                        const char *path)
 {
-    span *spans = NULL, *runs = NULL;
-    size_t n = 0, *active = NULL;
+    iso_span *spans = NULL;
+    size_t n = 0;
     int rc = ISO_OK;
     for (int s = 0; s < n_in && rc == ISO_OK; s++) {
         bwOverlappingIntervals_t *iv = bwGetOverlappingIntervals(in[s], chrom, 0, len);
         if (!iv)
             continue; /* no data on this contig in this shard */
-        span *p = realloc(spans, (n + iv->l + 1) * sizeof *p);
+        iso_span *p = realloc(spans, (n + iv->l + 1) * sizeof *p);
         if (!p)
             rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
         else {
             spans = p;
             for (uint32_t i = 0; i < iv->l; i++)
-                spans[n++] = (span){iv->start[i], iv->end[i], iv->value[i]};
+                spans[n++] = (iso_span){iv->start[i], iv->end[i], iv->value[i]};
         }
         bwDestroyOverlappingIntervals(iv);
     }
-    if (rc == ISO_OK && n > 0) {
-        qsort(spans, n, sizeof *spans, by_start);
-        runs = malloc(2 * n * sizeof *runs);
-        active = malloc(n * sizeof *active);
-        if (!runs || !active)
-            rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
-    }
-    if (rc == ISO_OK && n > 0) {
-        size_t n_runs = max_runs(spans, n, runs, active);
-        const char *chroms[1] = {chrom};
-        uint32_t s0 = runs[0].start, e0 = runs[0].end;
-        if (bwAddIntervals(out, chroms, &s0, &e0, &runs[0].value, 1))
-            rc = iso_error(ISO_EIO, "%s: cannot write %s", path, chrom);
-        for (size_t i = 1; i < n_runs && rc == ISO_OK; i++)
-            if (bwAppendIntervals(out, &runs[i].start, &runs[i].end, &runs[i].value, 1))
-                rc = iso_error(ISO_EIO, "%s: cannot write %s:%u", path, chrom, runs[i].start);
-    }
-    free(spans), free(runs), free(active);
+    if (rc == ISO_OK)
+        rc = iso_spans_max(&spans, &n);
+    if (rc == ISO_OK && n > 0)
+        rc = iso_bigwig_write_chrom(out, chrom, spans, n);
+    free(spans);
     return rc;
 }
 
 static int merge_bigwig(const char *out_path, char **in_paths, int n_in, pending *done)
 {
     bigWigFile_t **in = calloc((size_t)n_in, sizeof *in);
-    bigWigFile_t *out = NULL;
+    iso_bigwig *out = NULL;
     iso_out *o = NULL;
     int rc = in ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     for (int s = 0; s < n_in && rc == ISO_OK; s++) {
@@ -393,14 +338,11 @@ static int merge_bigwig(const char *out_path, char **in_paths, int n_in, pending
         done->out[done->n++] = o;
     if (rc == ISO_OK) {
         const chromList_t *cl = in[0]->cl;
-        if (!(out = bwOpen(iso_out_tmp_path(o), NULL, "w")) || bwCreateHdr(out, 10) ||
-            !(out->cl = bwCreateChromList((const char *const *)cl->chrom, cl->len, cl->nKeys)) || bwWriteHdr(out))
-            rc = iso_error(ISO_EIO, "%s: cannot write the bigWig header", out_path);
+        rc = iso_bigwig_open(o, (const char *const *)cl->chrom, cl->len, (int)cl->nKeys, &out);
         for (int64_t c = 0; c < cl->nKeys && rc == ISO_OK; c++)
             rc = write_chrom(out, cl->chrom[c], in, n_in, cl->len[c], out_path);
     }
-    if (out)
-        bwClose(out);
+    iso_bigwig_close(out);
     for (int s = 0; in && s < n_in; s++)
         if (in[s])
             bwClose(in[s]);
