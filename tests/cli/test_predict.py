@@ -1,0 +1,139 @@
+"""isoformer predict on test-data with the demo model, outputs read back by independent readers:
+TSV with csv, BED12 with bedtools (its blocks spliced from the FASTA must give each transcript's RNA as gffread
+does), bigWig with bx-python (every exon base must hold the maximum prediction of the transcripts covering it).
+Sharing DNA windows and proteins across isoforms must give exactly the values of predicting each transcript on
+its own. Bad inputs fail with a message and leave no output.
+Usage: test_predict.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
+import csv
+import gzip
+import math
+import os
+import subprocess
+import sys
+
+from bx.bbi.bigwig_file import BigWigFile
+
+iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
+os.makedirs(work, exist_ok=True)
+failures = []
+COMMON = ["--model", f"{data}/demo-model", "--fasta", f"{data}/genome.fa.gz", "--gtf", f"{data}/annotation.gtf",
+          "--chrom-alias", f"{data}/chromAlias.txt", "--device", "cpu", "--threads", "2"]
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def predict(prefix, *extra):
+    r = subprocess.run([iso, "predict", *COMMON, "--out", prefix, *extra], capture_output=True, text=True)
+    check(r.returncode == 0, f"predict {extra}: {r.stderr}")
+    return r
+
+
+def read_tsv(path):
+    with open(path) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return rows
+
+
+prefix = os.path.join(work, "all")
+predict(prefix, "--embeddings")
+rows = read_tsv(prefix + ".predictions.tsv")
+header = open(prefix + ".predictions.tsv").readline().rstrip("\n").split("\t")
+tissues = header[7:]
+check(len(tissues) == 30 and tissues[0] == "Adipose Tissue" and tissues[-1] == "Vagina", f"tissue columns {tissues}")
+gtf_ids = {line.split('transcript_id "')[1].split('"')[0] for line in open(f"{data}/annotation.gtf")
+           if "\texon\t" in line}
+check({r["transcript_id"] for r in rows} == gtf_ids, "TSV rows are not the GTF's transcripts")
+check(all(math.isfinite(float(r[t])) for r in rows for t in tissues), "non-finite predictions")
+keys = [(r["chrom"], int(r["start"]), int(r["end"]), r["transcript_id"]) for r in rows]
+check(keys == sorted(keys), "rows are not sorted by chrom, start, end, id")
+emb = read_tsv(prefix + ".embeddings.tsv")
+check(len(emb) == len(rows) and len(emb[0]) == 7 + 192, "embeddings table shape")
+
+# BED12: bedtools reads it; the spliced block sequences equal gffread's transcript sequences.
+bed = prefix + ".predictions.bed"
+plain = os.path.join(work, "genome.fa")
+with gzip.open(f"{data}/genome.fa.gz", "rt") as src, open(plain, "w") as dst:
+    dst.write(src.read())
+bed12 = os.path.join(work, "plain.bed")
+with open(bed) as f, open(bed12, "w") as out:
+    for line in f:
+        if not line.startswith("track"):
+            out.write("\t".join(line.split("\t")[:12]) + "\n")
+r = subprocess.run(["bedtools", "getfasta", "-fi", plain, "-bed", bed12, "-split", "-s", "-name", "-tab"],
+                   capture_output=True, text=True)
+check(r.returncode == 0, f"bedtools getfasta: {r.stderr}")
+spliced = {line.split("\t")[0].split("(")[0].split("::")[0]: line.split("\t")[1].upper() for line in r.stdout.splitlines()}
+gtf20 = os.path.join(work, "ann20.gtf")
+with open(f"{data}/annotation.gtf") as f, open(gtf20, "w") as out:
+    for line in f:
+        out.write(line.replace("chr20\t", "20\t", 1) if not line.startswith("#") else line)
+g = subprocess.run(["gffread", "-w", "-", "-g", plain, gtf20], capture_output=True, text=True)
+check(g.returncode == 0, f"gffread: {g.stderr}")
+gff = {}
+for block in g.stdout.split(">")[1:]:
+    name, *seq = block.split("\n")
+    gff[name.split()[0]] = "".join(seq).upper()
+check(spliced == gff, f"BED12 blocks do not splice to gffread's transcripts ({len(spliced)} vs {len(gff)})")
+score_ok = all(int(l.split("\t")[4]) == max(0, min(1000, round(100 * float(l.split("\t")[12]))))
+               for l in open(bed) if not l.startswith("track"))
+check(score_ok, "BED score is not round(100 * first tissue) clamped to 0..1000")
+
+# bigWig: per base, the maximum over the transcripts whose exons cover it.
+exons = {}
+for line in open(gtf20):
+    f = line.split("\t")
+    if len(f) > 8 and f[2] == "exon":
+        exons.setdefault(f[8].split('transcript_id "')[1].split('"')[0], []).append((int(f[3]) - 1, int(f[4])))
+n_bases = 0
+for t in (tissues[0], tissues[13], tissues[29]):
+    expect = {}
+    for row in rows:
+        v = float(row[t])
+        for s, e in exons[row["transcript_id"]]:
+            for p in range(s, e):
+                expect[p] = max(expect.get(p, -math.inf), v)
+    lo, hi = min(expect), max(expect) + 1
+    with open(f"{prefix}.{t.replace(' ', '_')}.bw", "rb") as fh:
+        vals = BigWigFile(file=fh).get_as_array(b"20", lo, hi)
+    for p in range(lo, hi):
+        got = vals[p - lo]
+        if p in expect:
+            n_bases += 1
+            if abs(got - expect[p]) > 1e-6 * max(1, abs(expect[p])):
+                check(False, f"bigWig {t} at 20:{p}: {got} != {expect[p]}")
+                break
+        elif not math.isnan(got):
+            check(False, f"bigWig {t} has signal at intron/intergenic 20:{p}")
+            break
+print(f"bigWig: {n_bases} exon bases checked across 3 tissues")
+
+# Reuse is exact: each transcript alone gives the same numbers as the shared run.
+for row in rows:
+    alone = os.path.join(work, "alone-" + row["transcript_id"])
+    predict(alone, "--transcripts", row["transcript_id"])
+    single = read_tsv(alone + ".predictions.tsv")
+    check(len(single) == 1 and all(single[0][t] == row[t] for t in tissues),
+          f"{row['transcript_id']}: alone differs from the shared run")
+r = predict(os.path.join(work, "verbose"), "-v")
+check("reused" in r.stderr, "no reuse statistics with -v")
+
+# Bad inputs: clear message, nothing written.
+bad = os.path.join(work, "bad")
+for args, expect in ((["--model", os.path.join(work, "nope")], "nope"),
+                     (["--window", "1000"], "multiple of 128"),
+                     (["--transcripts", "NM_404"], "NM_404"),
+                     (["--device", "cuda:x"], "cuda")):
+    r = subprocess.run([iso, "predict", *COMMON, *args, "--out", bad], capture_output=True, text=True)
+    leftovers = [f for f in os.listdir(work) if f.startswith("bad")]
+    check(r.returncode in (1, 2) and expect in r.stderr and not leftovers,
+          f"{args}: rc={r.returncode} stderr={r.stderr.strip()} leftovers={leftovers}")
+r = subprocess.run([iso, "predict", *COMMON[:-6], "--out", bad], capture_output=True, text=True)
+check(r.returncode == 1 and "chromAlias" in r.stderr.replace("--chrom-alias", "chromAlias"),
+      f"contig mismatch without --chrom-alias: {r.stderr.strip()}")
+
+print(f"{len(failures)} failed" if failures else f"predict checks passed ({len(rows)} transcripts)")
+sys.exit(1 if failures else 0)
