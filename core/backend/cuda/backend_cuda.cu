@@ -288,8 +288,11 @@ int iso_backend_cuda_create(int device, iso_precision precision, iso_backend **o
     cudaError_t err = cudaGetDeviceCount(&count);
     if (err != cudaSuccess) {
         cudaGetLastError();
-        return iso_error(ISO_EDEVICE, "no CUDA device found (%s: %s): use --device cpu", cudaGetErrorName(err),
-                         cudaGetErrorString(err));
+        return iso_error(ISO_EDEVICE,
+                         "no CUDA device found (%s: %s; this build needs an NVIDIA driver for CUDA %d.%d or newer): "
+                         "use --device cpu",
+                         cudaGetErrorName(err), cudaGetErrorString(err), CUDART_VERSION / 1000,
+                         CUDART_VERSION % 1000 / 10);
     }
     if (count == 0)
         return iso_error(ISO_EDEVICE, "no CUDA device found: use --device cpu");
