@@ -7,6 +7,9 @@
 /* Each subcommand: int main_<name>(int argc, char **argv), argv[0] being the subcommand name. Returns the
  * process exit status (0 ok, 1 error, 2 usage). */
 int main_extract(int argc, char **argv);
+int main_convert(int argc, char **argv);
+int main_predict(int argc, char **argv);
+int main_merge(int argc, char **argv);
 
 /* Prints "isoformer <cmd>: <message from iso_last_error()>" on stderr and returns 1. */
 int cli_fail(const char *cmd);

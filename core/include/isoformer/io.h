@@ -30,6 +30,7 @@ void iso_lines_close(iso_lines *lr);
 typedef struct iso_fasta iso_fasta;
 iso_fasta *iso_fasta_open(const char *path);
 void iso_fasta_close(iso_fasta *fa);
+const char *iso_fasta_path(const iso_fasta *fa);
 int iso_fasta_ncontigs(const iso_fasta *fa);
 const char *iso_fasta_contig_name(const iso_fasta *fa, int i);
 /* Length of a contig, or -1 when the FASTA has no such contig. */

@@ -15,6 +15,9 @@ extern "C" {
 
 typedef enum { ISO_DT_F32, ISO_DT_F16, ISO_DT_BF16, ISO_DT_I64, ISO_DT_I32, ISO_DT_U8, ISO_DT_BOOL } iso_dtype;
 
+/* safetensors spelling: "F32", "BF16", ... */
+const char *iso_dtype_name(iso_dtype dt);
+
 #define ISO_MAX_DIMS 8
 
 typedef struct {

@@ -1,0 +1,663 @@
+/* GTF (GENCODE, Ensembl, RefSeq) and GFF3 reader: features are grouped per transcript while reading, then each
+ * transcript is checked and normalised (sorted exons, CDS with its stop codon, phase, TSS, flags). */
+#include "isoformer/annotation.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <htslib/khash.h>
+
+#include "isoformer/io.h"
+
+KHASH_MAP_INIT_STR(ids, size_t)
+
+typedef struct {
+    iso_interval iv;
+    int phase; /* CDS only; -1 when '.' */
+    long line;
+} feature;
+
+typedef struct {
+    feature *v;
+    int n, cap;
+} feature_vec;
+
+/* A transcript while its features are being collected. */
+typedef struct {
+    feature_vec exons, cds, start_codons, stop_codons, sec;
+    int cds_start_nf, cds_end_nf;
+    char *parent; /* GFF3: the gene ID the transcript names as Parent */
+} tx_build;
+
+typedef struct {
+    iso_annotation pub; /* first, so an iso_annotation * is also an annotation_impl * */
+    khash_t(ids) *by_id, *by_unversioned;
+} annotation_impl;
+
+typedef struct {
+    const char *path;
+    const iso_chrom_alias *alias;
+    annotation_impl *ann;
+    tx_build *build;
+    size_t cap;
+    int gff3;
+    int has_codon_features; /* some transcript has start_codon/stop_codon lines: a missing one is meaningful */
+    khash_t(ids) *genes;    /* GFF3 gene ID -> index into gene_names */
+    char **gene_names;
+    size_t n_genes, cap_genes;
+} parser;
+
+enum { COL_SEQID, COL_SOURCE, COL_TYPE, COL_START, COL_END, COL_SCORE, COL_STRAND, COL_PHASE, COL_ATTR, N_COLS };
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return ISO_OK;
+    size_t n = *cap ? *cap * 2 : 8;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*v, n * elem);
+    if (!p)
+        return ISO_ENOMEM;
+    *v = p;
+    *cap = n;
+    return ISO_OK;
+}
+
+static int feature_push(feature_vec *fv, feature f)
+{
+    size_t cap = (size_t)fv->cap;
+    if (grow((void **)&fv->v, &cap, (size_t)fv->n + 1, sizeof *fv->v) < 0)
+        return ISO_ENOMEM;
+    fv->cap = (int)cap;
+    fv->v[fv->n++] = f;
+    return ISO_OK;
+}
+
+static void build_free(tx_build *b)
+{
+    free(b->exons.v);
+    free(b->cds.v);
+    free(b->start_codons.v);
+    free(b->stop_codons.v);
+    free(b->sec.v);
+    free(b->parent);
+}
+
+static void transcript_free(iso_transcript *t)
+{
+    free(t->transcript_id);
+    free(t->gene_id);
+    free(t->gene_name);
+    free(t->biotype);
+    free(t->chrom);
+    free(t->exons);
+    free(t->cds);
+    free(t->sec_pos);
+}
+
+void iso_annotation_free(iso_annotation *a)
+{
+    if (!a)
+        return;
+    annotation_impl *impl = (annotation_impl *)a;
+    for (size_t i = 0; i < a->n; i++)
+        transcript_free(&a->tx[i]);
+    if (impl->by_unversioned)
+        for (khiter_t k = kh_begin(impl->by_unversioned); k != kh_end(impl->by_unversioned); k++)
+            if (kh_exist(impl->by_unversioned, k))
+                free((char *)kh_key(impl->by_unversioned, k));
+    kh_destroy(ids, impl->by_id);
+    kh_destroy(ids, impl->by_unversioned);
+    free(a->tx);
+    free(a->path);
+    free(impl);
+}
+
+/* Length of id without a trailing ".N" version. */
+static size_t unversioned_len(const char *id)
+{
+    const char *dot = strrchr(id, '.');
+    if (!dot || !dot[1])
+        return strlen(id);
+    for (const char *p = dot + 1; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return strlen(id);
+    return (size_t)(dot - id);
+}
+
+long iso_annotation_find(const iso_annotation *a, const char *transcript_id)
+{
+    const annotation_impl *impl = (const annotation_impl *)a;
+    khiter_t k = kh_get(ids, impl->by_id, transcript_id);
+    if (k != kh_end(impl->by_id))
+        return (long)kh_val(impl->by_id, k);
+    char *bare = strndup(transcript_id, unversioned_len(transcript_id));
+    if (!bare)
+        return -1;
+    k = kh_get(ids, impl->by_unversioned, bare);
+    free(bare);
+    return k != kh_end(impl->by_unversioned) ? (long)kh_val(impl->by_unversioned, k) : -1;
+}
+
+/* ---- attributes ---- */
+
+/* Copies the value of key from a GTF (key "value"; key value;) or GFF3 (key=value;key=value) attribute column
+ * into a new string; NULL when absent (or out of memory, which the caller then reports as absent). With
+ * occurrence set, tests whether some "key value" pair has exactly that value (for repeated GTF `tag`s). */
+static char *attr_get(const char *attrs, const char *key, int gff3, const char *occurrence)
+{
+    size_t klen = strlen(key);
+    const char *p = attrs;
+    while (*p) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        const char *k = p;
+        while (*p && *p != ';' && *p != (gff3 ? '=' : ' '))
+            p++;
+        size_t this_klen = (size_t)(p - k);
+        if (*p == (gff3 ? '=' : ' '))
+            p++;
+        while (!gff3 && *p == ' ')
+            p++;
+        const char *v = p;
+        size_t vlen;
+        if (!gff3 && *p == '"') {
+            v = ++p;
+            while (*p && *p != '"')
+                p++;
+            vlen = (size_t)(p - v);
+            if (*p)
+                p++;
+        } else {
+            while (*p && *p != ';')
+                p++;
+            vlen = (size_t)(p - v);
+            while (vlen && v[vlen - 1] == ' ')
+                vlen--;
+        }
+        if (this_klen == klen && !strncmp(k, key, klen)) {
+            if (!occurrence)
+                return strndup(v, vlen);
+            if (strlen(occurrence) == vlen && !strncmp(v, occurrence, vlen))
+                return strdup(occurrence);
+        }
+        while (*p && *p != ';')
+            p++;
+    }
+    return NULL;
+}
+
+static int attr_has(const char *attrs, const char *key, const char *value, int gff3)
+{
+    char *v = attr_get(attrs, key, gff3, value);
+    free(v);
+    return v != NULL;
+}
+
+/* First of several attribute keys present. */
+static char *attr_first(const char *attrs, int gff3, const char *const *keys)
+{
+    for (; *keys; keys++) {
+        char *v = attr_get(attrs, *keys, gff3, NULL);
+        if (v)
+            return v;
+    }
+    return NULL;
+}
+
+/* ---- transcripts ---- */
+
+static int set_if_empty(char **dst, char *value)
+{
+    if (*dst || !value) {
+        free(value);
+        return ISO_OK;
+    }
+    *dst = value;
+    return ISO_OK;
+}
+
+/* The transcript with this id, created (with contig and strand) at its first feature; checks that every
+ * feature of a transcript agrees on contig and strand. */
+static int transcript_get(parser *ps, const char *id, const char *contig, char strand, long line, size_t *idx)
+{
+    annotation_impl *impl = ps->ann;
+    iso_annotation *a = &impl->pub;
+    khiter_t k = kh_get(ids, impl->by_id, id);
+    if (k != kh_end(impl->by_id)) {
+        iso_transcript *t = &a->tx[kh_val(impl->by_id, k)];
+        const char *mapped = iso_chrom_alias_map(ps->alias, contig);
+        if (strcmp(t->chrom, mapped) || t->strand != strand)
+            return iso_error(ISO_EFORMAT,
+                             "%s:%ld: transcript '%s' is on %s(%c) here but on %s(%c) at line %ld; every feature of a "
+                             "transcript must share contig and strand",
+                             ps->path, line, id, mapped, strand, t->chrom, t->strand, t->line);
+        *idx = kh_val(impl->by_id, k);
+        return ISO_OK;
+    }
+    size_t cap = ps->cap;
+    if (grow((void **)&a->tx, &cap, a->n + 1, sizeof *a->tx) < 0 ||
+        grow((void **)&ps->build, &ps->cap, a->n + 1, sizeof *ps->build) < 0)
+        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
+    iso_transcript *t = &a->tx[a->n];
+    memset(t, 0, sizeof *t);
+    memset(&ps->build[a->n], 0, sizeof ps->build[a->n]);
+    t->strand = strand;
+    t->line = line;
+    if (!(t->transcript_id = strdup(id)) || !(t->chrom = strdup(iso_chrom_alias_map(ps->alias, contig)))) {
+        transcript_free(t);
+        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
+    }
+    int absent;
+    k = kh_put(ids, impl->by_id, t->transcript_id, &absent);
+    if (absent < 0) {
+        transcript_free(t);
+        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
+    }
+    kh_val(impl->by_id, k) = a->n;
+    *idx = a->n++;
+    return ISO_OK;
+}
+
+/* Fills names and biotype from a feature's attributes (GTF: every line repeats them; GFF3: the transcript line). */
+static void transcript_describe(parser *ps, iso_transcript *t, tx_build *b, const char *attrs)
+{
+    /* GFF3 transcript lines name the transcript in Name: the gene's name comes from gene_name or the gene line */
+    static const char *const gene_id_keys[] = {"gene_id", "geneID", NULL};
+    static const char *const name_keys[] = {"gene_name", "gene", NULL};
+    static const char *const type_keys[] = {"transcript_type", "transcript_biotype", "gene_type", "gene_biotype",
+                                            "biotype", NULL};
+    set_if_empty(&t->gene_id, attr_first(attrs, ps->gff3, gene_id_keys));
+    set_if_empty(&t->gene_name, attr_first(attrs, ps->gff3, name_keys));
+    set_if_empty(&t->biotype, attr_first(attrs, ps->gff3, type_keys));
+    if (ps->gff3)
+        set_if_empty(&b->parent, attr_get(attrs, "Parent", 1, NULL));
+    if (attr_has(attrs, "tag", "cds_start_NF", ps->gff3) || attr_has(attrs, "tag", "mRNA_start_NF", ps->gff3))
+        b->cds_start_nf = 1;
+    if (attr_has(attrs, "tag", "cds_end_NF", ps->gff3) || attr_has(attrs, "tag", "mRNA_end_NF", ps->gff3))
+        b->cds_end_nf = 1;
+    if (ps->gff3) { /* GFF3 writes tags as tag=a,b,c */
+        char *tags = attr_get(attrs, "tag", 1, NULL);
+        if (tags) {
+            b->cds_start_nf |= strstr(tags, "cds_start_NF") != NULL;
+            b->cds_end_nf |= strstr(tags, "cds_end_NF") != NULL;
+        }
+        free(tags);
+    }
+}
+
+static int gene_remember(parser *ps, const char *attrs, long line)
+{
+    char *id = attr_get(attrs, "ID", 1, NULL);
+    if (!id)
+        return ISO_OK;
+    char *name = attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL});
+    int absent;
+    if (grow((void **)&ps->gene_names, &ps->cap_genes, ps->n_genes + 1, sizeof *ps->gene_names) < 0) {
+        free(id);
+        free(name);
+        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
+    }
+    khiter_t k = kh_put(ids, ps->genes, id, &absent);
+    if (absent <= 0) {
+        free(id);
+        free(name);
+        return absent < 0 ? iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line) : ISO_OK;
+    }
+    kh_val(ps->genes, k) = ps->n_genes;
+    ps->gene_names[ps->n_genes++] = name;
+    return ISO_OK;
+}
+
+/* ---- one line ---- */
+
+static int parse_coord(const parser *ps, long line, const char *s, const char *what, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno || v < 1)
+        return iso_error(ISO_EFORMAT, "%s:%ld: expected a positive integer %s coordinate, got '%s'", ps->path, line,
+                         what, s);
+    *out = v;
+    return ISO_OK;
+}
+
+static int is_transcript_type(const char *type)
+{
+    static const char *const types[] = {"mRNA", "transcript", "ncRNA", "lnc_RNA", "lncRNA", "primary_transcript",
+                                        "miRNA", "snRNA", "snoRNA", "rRNA", "tRNA", "misc_RNA", "scRNA",
+                                        "pseudogenic_transcript", "unconfirmed_transcript", NULL};
+    for (const char *const *t = types; *t; t++)
+        if (!strcmp(type, *t))
+            return 1;
+    return 0;
+}
+
+static int add_feature(parser *ps, const char *id, char **col, long line, int64_t start, int64_t end)
+{
+    const char *type = col[COL_TYPE];
+    size_t idx = 0;
+    int rc = transcript_get(ps, id, col[COL_SEQID], col[COL_STRAND][0], line, &idx);
+    if (rc < 0)
+        return rc;
+    iso_transcript *t = &ps->ann->pub.tx[idx];
+    tx_build *b = &ps->build[idx];
+    if (!ps->gff3 || is_transcript_type(type))
+        transcript_describe(ps, t, b, col[COL_ATTR]);
+    feature f = {{start - 1, end}, -1, line};
+    feature_vec *dst = NULL;
+    if (!strcmp(type, "exon"))
+        dst = &b->exons;
+    else if (!strcmp(type, "CDS")) {
+        const char *ph = col[COL_PHASE];
+        if (ph[0] >= '0' && ph[0] <= '2' && !ph[1])
+            f.phase = ph[0] - '0';
+        else if (strcmp(ph, "."))
+            return iso_error(ISO_EFORMAT, "%s:%ld: expected CDS phase 0, 1, 2 or '.', got '%s'", ps->path, line, ph);
+        dst = &b->cds;
+    } else if (!strcmp(type, "start_codon"))
+        dst = &b->start_codons;
+    else if (!strcmp(type, "stop_codon"))
+        dst = &b->stop_codons;
+    else if (!strcmp(type, "Selenocysteine") || !strcmp(type, "selenocysteine"))
+        dst = &b->sec;
+    if (dst == &b->start_codons || dst == &b->stop_codons)
+        ps->has_codon_features = 1;
+    if (dst && feature_push(dst, f) < 0)
+        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
+    return ISO_OK;
+}
+
+static int is_segment_type(const char *type)
+{
+    return !strcmp(type, "exon") || !strcmp(type, "CDS") || !strcmp(type, "start_codon") ||
+           !strcmp(type, "stop_codon") || !strcmp(type, "Selenocysteine") || !strcmp(type, "selenocysteine");
+}
+
+static int parse_line(parser *ps, char *text, long line)
+{
+    char *col[N_COLS];
+    int n = 0;
+    for (char *p = text;; p++) {
+        if (n < N_COLS)
+            col[n] = p;
+        n++;
+        p = strchr(p, '\t');
+        if (!p)
+            break;
+        *p = '\0';
+    }
+    if (n != N_COLS)
+        return iso_error(ISO_EFORMAT, "%s:%ld: expected 9 tab-separated columns (GTF/GFF3), got %d", ps->path, line,
+                         n);
+    int64_t start, end;
+    int rc;
+    if ((rc = parse_coord(ps, line, col[COL_START], "start", &start)) < 0 ||
+        (rc = parse_coord(ps, line, col[COL_END], "end", &end)) < 0)
+        return rc;
+    if (start > end)
+        return iso_error(ISO_EFORMAT, "%s:%ld: start %lld is after end %lld", ps->path, line, (long long)start,
+                         (long long)end);
+    const char *type = col[COL_TYPE];
+    int segment = is_segment_type(type);
+    if (ps->gff3 && !strcmp(type, "gene"))
+        return gene_remember(ps, col[COL_ATTR], line);
+    if (!segment && !(ps->gff3 ? is_transcript_type(type) : !strcmp(type, "transcript")))
+        return ISO_OK; /* genes, UTRs and other features carry nothing we need */
+    const char *strand = col[COL_STRAND];
+    if ((strand[0] != '+' && strand[0] != '-') || strand[1])
+        return iso_error(ISO_EFORMAT, "%s:%ld: expected strand '+' or '-' for a %s feature, got '%s'", ps->path,
+                         line, type, strand);
+    if (!ps->gff3) {
+        char *id = attr_get(col[COL_ATTR], "transcript_id", 0, NULL);
+        if (!id || !id[0]) {
+            free(id);
+            return iso_error(ISO_EFORMAT, "%s:%ld: %s feature without a transcript_id attribute", ps->path, line,
+                             type);
+        }
+        rc = add_feature(ps, id, col, line, start, end);
+        free(id);
+        return rc;
+    }
+    char *ids = attr_get(col[COL_ATTR], segment ? "Parent" : "ID", 1, NULL);
+    if (!ids || !ids[0]) {
+        free(ids);
+        return iso_error(ISO_EFORMAT, "%s:%ld: %s feature without a%s attribute", ps->path, line, type,
+                         segment ? " Parent" : "n ID");
+    }
+    char *save = NULL;
+    rc = ISO_OK;
+    for (char *id = strtok_r(ids, ",", &save); id && rc >= 0; id = strtok_r(NULL, ",", &save))
+        rc = add_feature(ps, id, col, line, start, end);
+    free(ids);
+    return rc;
+}
+
+/* ---- per-transcript normalisation ---- */
+
+static int cmp_feature(const void *x, const void *y)
+{
+    const feature *a = x, *b = y;
+    return a->iv.start < b->iv.start ? -1 : a->iv.start > b->iv.start;
+}
+
+static int copy_intervals(const feature_vec *fv, iso_interval **out)
+{
+    *out = malloc((size_t)(fv->n ? fv->n : 1) * sizeof **out);
+    if (!*out)
+        return ISO_ENOMEM;
+    for (int i = 0; i < fv->n; i++)
+        (*out)[i] = fv->v[i].iv;
+    return ISO_OK;
+}
+
+/* Adds the stop codon to the CDS when the annotation lists it separately (Ensembl/GENCODE, RefSeq GTF). */
+static int cds_add_stop(feature_vec *cds, const feature_vec *stops)
+{
+    for (int s = 0; s < stops->n; s++) {
+        iso_interval st = stops->v[s].iv;
+        int handled = 0;
+        for (int i = 0; i < cds->n && !handled; i++) {
+            iso_interval *c = &cds->v[i].iv;
+            if (st.start >= c->start && st.end <= c->end)
+                handled = 1; /* already inside the CDS (GFF3, UCSC-derived files) */
+            else if (st.start <= c->end && st.end >= c->start) {
+                c->start = st.start < c->start ? st.start : c->start;
+                c->end = st.end > c->end ? st.end : c->end;
+                handled = 1;
+            }
+        }
+        if (!handled && feature_push(cds, stops->v[s]) < 0)
+            return ISO_ENOMEM;
+    }
+    qsort(cds->v, (size_t)cds->n, sizeof *cds->v, cmp_feature);
+    return ISO_OK;
+}
+
+static int inside_exons(const iso_transcript *t, iso_interval iv)
+{
+    for (int i = 0; i < t->n_exons; i++)
+        if (iv.start >= t->exons[i].start && iv.end <= t->exons[i].end)
+            return 1;
+    return 0;
+}
+
+static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
+{
+    const char *path = ps->path, *id = t->transcript_id;
+    if (b->exons.n == 0)
+        return iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' has no exon features", path, t->line, id);
+    qsort(b->exons.v, (size_t)b->exons.n, sizeof *b->exons.v, cmp_feature);
+    for (int i = 1; i < b->exons.n; i++)
+        if (b->exons.v[i].iv.start < b->exons.v[i - 1].iv.end)
+            return iso_error(ISO_EFORMAT, "%s:%ld: exon %lld-%lld of transcript '%s' overlaps the exon at line %ld",
+                             path, b->exons.v[i].line, (long long)b->exons.v[i].iv.start + 1,
+                             (long long)b->exons.v[i].iv.end, id, b->exons.v[i - 1].line);
+    qsort(b->cds.v, (size_t)b->cds.n, sizeof *b->cds.v, cmp_feature);
+    for (int i = 1; i < b->cds.n; i++)
+        if (b->cds.v[i].iv.start < b->cds.v[i - 1].iv.end)
+            return iso_error(ISO_EFORMAT, "%s:%ld: CDS %lld-%lld of transcript '%s' overlaps the CDS at line %ld", path,
+                             b->cds.v[i].line, (long long)b->cds.v[i].iv.start + 1, (long long)b->cds.v[i].iv.end,
+                             id, b->cds.v[i - 1].line);
+    if (b->cds.n) {
+        /* phase of the 5'-most CDS line, before a stop codon can be merged into the 3' segment */
+        const feature *first = t->strand == '+' ? &b->cds.v[0] : &b->cds.v[b->cds.n - 1];
+        t->cds_phase = first->phase < 0 ? 0 : first->phase;
+        if (cds_add_stop(&b->cds, &b->stop_codons) < 0)
+            return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    }
+    t->n_exons = b->exons.n;
+    t->n_cds = b->cds.n;
+    if (copy_intervals(&b->exons, &t->exons) < 0 || copy_intervals(&b->cds, &t->cds) < 0)
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    for (int i = 0; i < t->n_cds; i++)
+        if (!inside_exons(t, t->cds[i]))
+            return iso_error(ISO_EFORMAT, "%s:%ld: CDS %lld-%lld of transcript '%s' lies outside its exons", path,
+                             t->line, (long long)t->cds[i].start + 1, (long long)t->cds[i].end, id);
+    t->sec_pos = malloc((size_t)(b->sec.n ? b->sec.n : 1) * sizeof *t->sec_pos);
+    if (!t->sec_pos)
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    for (int i = 0; i < b->sec.n; i++)
+        t->sec_pos[i] = b->sec.v[i].iv.start;
+    t->n_sec = b->sec.n;
+    t->tss = t->strand == '+' ? t->exons[0].start : t->exons[t->n_exons - 1].end - 1;
+    int64_t cds_len = 0;
+    for (int i = 0; i < t->n_cds; i++)
+        cds_len += t->cds[i].end - t->cds[i].start;
+    if (t->n_cds) {
+        t->flags |= ISO_TX_CODING;
+        if (b->cds_start_nf || t->cds_phase || (ps->has_codon_features && !b->start_codons.n))
+            t->flags |= ISO_TX_NO_START_CODON;
+        if (b->cds_end_nf || (ps->has_codon_features && !b->stop_codons.n))
+            t->flags |= ISO_TX_NO_STOP_CODON;
+        if ((cds_len - t->cds_phase) % 3)
+            t->flags |= ISO_TX_CDS_PARTIAL_CODON;
+    }
+    if (t->n_sec)
+        t->flags |= ISO_TX_SELENOCYSTEINE;
+    if (ps->gff3 && b->parent) { /* gene ID and name from the parent gene */
+        set_if_empty(&t->gene_id, strdup(b->parent));
+        khiter_t k = kh_get(ids, ps->genes, b->parent);
+        if (k != kh_end(ps->genes) && ps->gene_names[kh_val(ps->genes, k)])
+            set_if_empty(&t->gene_name, strdup(ps->gene_names[kh_val(ps->genes, k)]));
+    }
+    if ((!t->gene_id && !(t->gene_id = strdup(""))) || (!t->biotype && !(t->biotype = strdup(""))) ||
+        (!t->gene_name && !(t->gene_name = strdup(t->gene_id))))
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    return ISO_OK;
+}
+
+static int index_unversioned(annotation_impl *impl)
+{
+    for (size_t i = 0; i < impl->pub.n; i++) {
+        const char *id = impl->pub.tx[i].transcript_id;
+        char *bare = strndup(id, unversioned_len(id));
+        int absent;
+        khiter_t k = bare ? kh_put(ids, impl->by_unversioned, bare, &absent) : kh_end(impl->by_unversioned);
+        if (k == kh_end(impl->by_unversioned) || absent < 0) {
+            free(bare);
+            return ISO_ENOMEM;
+        }
+        if (absent)
+            kh_val(impl->by_unversioned, k) = i;
+        else
+            free(bare);
+    }
+    return ISO_OK;
+}
+
+/* GFF3 when the header says so or the first feature's attributes use key=value. */
+static int looks_gff3(const char *line)
+{
+    if (!strncmp(line, "##gff-version", 13))
+        return strstr(line, "3") != NULL;
+    const char *attrs = line;
+    for (int i = 0; i < COL_ATTR && attrs; i++) {
+        attrs = strchr(attrs, '\t');
+        if (attrs)
+            attrs++;
+    }
+    if (!attrs)
+        return 0;
+    const char *eq = strchr(attrs, '='), *quote = strchr(attrs, '"'), *space = strchr(attrs, ' ');
+    return eq && (!quote || eq < quote) && (!space || eq < space);
+}
+
+static void parser_free(parser *ps)
+{
+    for (size_t i = 0; i < ps->ann->pub.n; i++)
+        build_free(&ps->build[i]);
+    free(ps->build);
+    if (ps->genes)
+        for (khiter_t k = kh_begin(ps->genes); k != kh_end(ps->genes); k++)
+            if (kh_exist(ps->genes, k))
+                free((char *)kh_key(ps->genes, k));
+    kh_destroy(ids, ps->genes);
+    for (size_t i = 0; i < ps->n_genes; i++)
+        free(ps->gene_names[i]);
+    free(ps->gene_names);
+}
+
+static int read_lines(parser *ps, iso_lines *lr)
+{
+    const char *line;
+    size_t len;
+    int rc, format_known = 0;
+    char *copy = NULL;
+    size_t copy_cap = 0;
+    while ((rc = iso_lines_next(lr, &line, &len)) > 0) {
+        if (len == 0 || (line[0] == '#' && strncmp(line, "##gff-version", 13)))
+            continue;
+        if (!format_known) {
+            ps->gff3 = looks_gff3(line);
+            format_known = 1;
+        }
+        if (line[0] == '#')
+            continue;
+        if (grow((void **)&copy, &copy_cap, len + 1, 1) < 0) {
+            rc = iso_error(ISO_ENOMEM, "%s: out of memory", ps->path);
+            break;
+        }
+        memcpy(copy, line, len + 1);
+        if ((rc = parse_line(ps, copy, iso_lines_lineno(lr))) < 0)
+            break;
+    }
+    free(copy);
+    return rc;
+}
+
+int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_annotation **out)
+{
+    *out = NULL;
+    annotation_impl *impl = calloc(1, sizeof *impl);
+    parser ps = {.path = path, .alias = alias, .ann = impl};
+    if (!impl || !(impl->pub.path = strdup(path)) || !(impl->by_id = kh_init(ids)) ||
+        !(impl->by_unversioned = kh_init(ids)) || !(ps.genes = kh_init(ids))) {
+        if (impl)
+            kh_destroy(ids, ps.genes);
+        iso_annotation_free(impl ? &impl->pub : NULL);
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    }
+    iso_lines *lr = iso_lines_open(path);
+    int rc = lr ? read_lines(&ps, lr) : iso_last_status();
+    long last_line = lr ? iso_lines_lineno(lr) : 0;
+    iso_lines_close(lr);
+    if (rc >= 0 && impl->pub.n == 0)
+        rc = iso_error(ISO_EFORMAT, "%s:%ld: no transcripts found (empty file, or no exon/CDS features with %s)", path,
+                       last_line, ps.gff3 ? "Parent" : "transcript_id");
+    for (size_t i = 0; rc >= 0 && i < impl->pub.n; i++)
+        rc = transcript_finish(&ps, &impl->pub.tx[i], &ps.build[i]);
+    if (rc >= 0 && index_unversioned(impl) < 0)
+        rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    parser_free(&ps);
+    if (rc < 0) {
+        iso_annotation_free(&impl->pub);
+        return rc;
+    }
+    *out = &impl->pub;
+    return ISO_OK;
+}

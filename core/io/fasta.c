@@ -1,0 +1,135 @@
+/* Reference FASTA through htslib's faidx: plain or bgzipped, index built beside the file when absent. */
+#include "isoformer/io.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <htslib/bgzf.h>
+#include <htslib/faidx.h>
+#include <htslib/hts.h>
+
+struct iso_fasta {
+    faidx_t *fai;
+    char *path;
+};
+
+static int file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* Explains why an index cannot be built instead of htslib's generic failure. */
+static int explain_unindexable(const char *path)
+{
+    htsFile *f = hts_open(path, "r");
+    if (!f)
+        return iso_error(errno == ENOENT ? ISO_ENOTFOUND : ISO_EIO, "%s: cannot open (%s)", path,
+                         strerror(errno ? errno : EIO));
+    const htsFormat *fmt = hts_get_format(f);
+    int gzip_not_bgzf = fmt->compression == gzip;
+    hts_close(f);
+    if (gzip_not_bgzf)
+        return iso_error(ISO_EFORMAT,
+                         "%s: gzip-compressed FASTA must be bgzip-compressed to be indexed: "
+                         "run 'zcat %s | bgzip > new.fa.gz'",
+                         path, path);
+    char *dir_copy = strdup(path);
+    if (!dir_copy)
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    int writable = access(dirname(dir_copy), W_OK) == 0;
+    free(dir_copy);
+    if (!writable)
+        return iso_error(ISO_EIO,
+                         "%s: no .fai index and its directory is not writable: run 'samtools faidx %s' where "
+                         "you can write, or copy the FASTA to a writable directory",
+                         path, path);
+    return iso_error(ISO_EFORMAT, "%s: cannot index this FASTA (is it a valid FASTA with uniform line lengths?)",
+                     path);
+}
+
+iso_fasta *iso_fasta_open(const char *path)
+{
+    char index_path[4096];
+    snprintf(index_path, sizeof index_path, "%s.fai", path);
+    if (!file_exists(path)) {
+        iso_error(ISO_ENOTFOUND, "%s: no such FASTA file", path);
+        return NULL;
+    }
+    iso_fasta *fa = calloc(1, sizeof *fa);
+    if (!fa || !(fa->path = strdup(path))) {
+        free(fa);
+        iso_error(ISO_ENOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    int had_index = file_exists(index_path);
+    int saved_level = hts_get_log_level();
+    hts_set_log_level(HTS_LOG_OFF); /* we report failures ourselves, with the fix */
+    fa->fai = fai_load3(path, NULL, NULL, FAI_CREATE);
+    hts_set_log_level(saved_level);
+    if (!fa->fai) {
+        if (had_index)
+            iso_error(ISO_EFORMAT, "%s: cannot load the FASTA index %s (stale or corrupt? delete it to rebuild)",
+                      path, index_path);
+        else
+            explain_unindexable(path);
+        free(fa->path);
+        free(fa);
+        return NULL;
+    }
+    if (!had_index)
+        iso_info("%s: built FASTA index %s", path, index_path);
+    return fa;
+}
+
+void iso_fasta_close(iso_fasta *fa)
+{
+    if (!fa)
+        return;
+    fai_destroy(fa->fai);
+    free(fa->path);
+    free(fa);
+}
+
+const char *iso_fasta_path(const iso_fasta *fa) { return fa->path; }
+int iso_fasta_ncontigs(const iso_fasta *fa) { return faidx_nseq(fa->fai); }
+const char *iso_fasta_contig_name(const iso_fasta *fa, int i) { return faidx_iseq(fa->fai, i); }
+
+int64_t iso_fasta_contig_len(const iso_fasta *fa, const char *contig)
+{
+    if (!faidx_has_seq(fa->fai, contig))
+        return -1;
+    return faidx_seq_len(fa->fai, contig);
+}
+
+int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t end, char **seq)
+{
+    *seq = NULL;
+    int64_t clen = iso_fasta_contig_len(fa, contig);
+    if (clen < 0)
+        return iso_error(ISO_ENOTFOUND, "%s: no contig '%s' in the FASTA", fa->path, contig);
+    if (end < start)
+        return iso_error(ISO_EINVAL, "%s: bad interval %s:%lld-%lld (end before start)", fa->path, contig,
+                         (long long)start, (long long)end);
+    char *out = malloc((size_t)(end - start) + 1);
+    if (!out)
+        return iso_error(ISO_ENOMEM, "%s: out of memory for %lld bases", fa->path, (long long)(end - start));
+    memset(out, 'N', (size_t)(end - start));
+    out[end - start] = '\0';
+    int64_t lo = start < 0 ? 0 : start, hi = end > clen ? clen : end;
+    if (lo < hi) {
+        hts_pos_t got = 0;
+        char *s = faidx_fetch_seq64(fa->fai, contig, lo, hi - 1, &got);
+        if (!s || got != hi - lo) {
+            free(s);
+            free(out);
+            return iso_error(ISO_EIO, "%s: cannot read %s:%lld-%lld (truncated or corrupt FASTA or index?)",
+                             fa->path, contig, (long long)lo + 1, (long long)hi);
+        }
+        for (int64_t i = 0; i < got; i++)
+            out[lo - start + i] = (char)toupper((unsigned char)s[i]);
+        free(s);
+    }
+    *seq = out;
+    return ISO_OK;
+}

@@ -1,0 +1,252 @@
+/* bigWig through libBigWig. libBigWig checks nothing but contig names (out-of-order contigs lose data,
+ * overlapping or out-of-bounds intervals are written silently), so every span is validated here first. */
+#include <bigWig.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outputs/tracks_internal.h"
+
+struct iso_bigwig {
+    bigWigFile_t *fp;
+    const char *path;
+    int n_chroms, next_chrom; /* contigs must come in header order */
+    char **names;
+    uint32_t *lens;
+};
+
+static pthread_once_t bw_once = PTHREAD_ONCE_INIT;
+static int bw_init_rc;
+static void bw_init(void) { bw_init_rc = bwInit(1 << 17); }
+
+static int by_start(const void *pa, const void *pb)
+{
+    const iso_span *a = pa, *b = pb;
+    return (a->start > b->start) - (a->start < b->start);
+}
+
+int iso_spans_max(iso_span **spans, size_t *n)
+{
+    size_t n_in = *n;
+    if (n_in == 0)
+        return ISO_OK;
+    iso_span *in = *spans;
+    qsort(in, n_in, sizeof *in, by_start);
+    iso_span *out = malloc(2 * n_in * sizeof *out);
+    size_t *active = malloc(n_in * sizeof *active);
+    if (!out || !active) {
+        free(out);
+        free(active);
+        return iso_error(ISO_ENOMEM, "out of memory combining %zu intervals", n_in);
+    }
+    /* Sweep: between consecutive span boundaries the value is the maximum over the spans covering it. */
+    size_t n_out = 0, n_active = 0, next = 0;
+    uint32_t pos = in[0].start;
+    while (next < n_in || n_active > 0) {
+        if (n_active == 0 && pos < in[next].start)
+            pos = in[next].start;
+        while (next < n_in && in[next].start <= pos)
+            active[n_active++] = next++;
+        uint32_t stop = next < n_in ? in[next].start : UINT32_MAX;
+        float best = in[active[0]].value;
+        for (size_t k = 0; k < n_active; k++) {
+            if (in[active[k]].end < stop)
+                stop = in[active[k]].end;
+            if (in[active[k]].value > best)
+                best = in[active[k]].value;
+        }
+        if (n_out > 0 && out[n_out - 1].end == pos && out[n_out - 1].value == best)
+            out[n_out - 1].end = stop;
+        else
+            out[n_out++] = (iso_span){pos, stop, best};
+        pos = stop;
+        size_t kept = 0;
+        for (size_t k = 0; k < n_active; k++)
+            if (in[active[k]].end > pos)
+                active[kept++] = active[k];
+        n_active = kept;
+    }
+    free(active);
+    free(in);
+    *spans = out;
+    *n = n_out;
+    return ISO_OK;
+}
+
+int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *chrom_lens, int n_chroms,
+                    iso_bigwig **out)
+{
+    *out = NULL;
+    pthread_once(&bw_once, bw_init);
+    if (bw_init_rc)
+        return iso_error(ISO_EIO, "libBigWig could not initialise");
+    iso_bigwig *bw = calloc(1, sizeof *bw);
+    if (!bw)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    bw->path = iso_out_tmp_path(o);
+    bw->n_chroms = n_chroms;
+    bw->names = (char **)chrom_names;
+    bw->lens = (uint32_t *)chrom_lens;
+    if (!(bw->fp = bwOpen((char *)bw->path, NULL, "w")) || bwCreateHdr(bw->fp, 10) ||
+        !(bw->fp->cl = bwCreateChromList((const char *const *)chrom_names, (uint32_t *)chrom_lens, n_chroms)) ||
+        bwWriteHdr(bw->fp)) {
+        if (bw->fp)
+            bwClose(bw->fp);
+        free(bw);
+        return iso_error(ISO_EIO, "%s: cannot write the bigWig header", iso_out_tmp_path(o));
+    }
+    *out = bw;
+    return ISO_OK;
+}
+
+int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *spans, size_t n)
+{
+    int c = bw->next_chrom;
+    while (c < bw->n_chroms && strcmp(bw->names[c], chrom))
+        c++;
+    if (c == bw->n_chroms)
+        return iso_error(ISO_EINVAL, "%s: contig '%s' is not in the header or comes out of order", bw->path, chrom);
+    bw->next_chrom = c + 1;
+    for (size_t i = 0; i < n; i++)
+        if (spans[i].start >= spans[i].end || spans[i].end > bw->lens[c] || (i && spans[i].start < spans[i - 1].end))
+            return iso_error(ISO_EINVAL, "%s: interval %s:%u-%u is empty, overlaps the previous one or passes the "
+                                         "contig end (%u)", bw->path, chrom, spans[i].start, spans[i].end, bw->lens[c]);
+    const char *names[1] = {chrom};
+    for (size_t i = 0; i < n; i++) {
+        uint32_t s = spans[i].start, e = spans[i].end;
+        float v = spans[i].value;
+        int bad = i == 0 ? bwAddIntervals(bw->fp, (const char *const *)names, &s, &e, &v, 1)
+                         : bwAppendIntervals(bw->fp, &s, &e, &v, 1);
+        if (bad)
+            return iso_error(ISO_EIO, "%s: cannot write %s:%u", bw->path, chrom, s);
+    }
+    return ISO_OK;
+}
+
+void iso_bigwig_close(iso_bigwig *bw)
+{
+    if (!bw)
+        return;
+    bwClose(bw->fp); /* flushes the last block and writes the index */
+    free(bw);
+}
+
+/* Spans of one contig for column col: every exon of every row on it, valued at the row's value. */
+static int contig_spans(const iso_track_matrix *m, const size_t *order, size_t *k, int col, iso_span **out,
+                        size_t *n)
+{
+    size_t cap = 64, cnt = 0;
+    iso_span *s = malloc(cap * sizeof *s);
+    const char *chrom = m->ann->tx[m->rows[order[*k]]].chrom;
+    for (; s && *k < m->n_rows; (*k)++) {
+        size_t i = order[*k];
+        const iso_transcript *tx = &m->ann->tx[m->rows[i]];
+        if (strcmp(tx->chrom, chrom))
+            break;
+        float v = m->values[i * m->n_cols + col];
+        if (v != v) /* NaN: no signal */
+            continue;
+        for (int e = 0; e < tx->n_exons; e++) {
+            if (cnt == cap) {
+                iso_span *t = realloc(s, 2 * cap * sizeof *t);
+                if (!t) {
+                    free(s);
+                    return iso_error(ISO_ENOMEM, "out of memory");
+                }
+                s = t;
+                cap *= 2;
+            }
+            s[cnt++] = (iso_span){(uint32_t)tx->exons[e].start, (uint32_t)tx->exons[e].end, v};
+        }
+    }
+    if (!s)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    *out = s;
+    *n = cnt;
+    return ISO_OK;
+}
+
+/* Averages per-base runs into fixed bins (bases without signal do not count). */
+static int bin_spans(iso_span **spans, size_t *n, int bin_size, uint32_t len)
+{
+    iso_span *in = *spans, *out = malloc((*n * 2 + 1) * sizeof *out);
+    if (!out)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    size_t n_out = 0;
+    for (size_t i = 0; i < *n;) {
+        uint32_t b0 = in[i].start / bin_size * bin_size, b1 = b0 + bin_size > len ? len : b0 + bin_size;
+        double sum = 0, covered = 0;
+        for (; i < *n && in[i].start < b1; i++) {
+            uint32_t e = in[i].end < b1 ? in[i].end : b1;
+            sum += (double)in[i].value * (e - in[i].start);
+            covered += e - in[i].start;
+            if (in[i].end > b1) { /* the rest of this run starts the next bin */
+                in[i].start = b1;
+                break;
+            }
+        }
+        out[n_out++] = (iso_span){b0, b1, (float)(sum / covered)};
+    }
+    free(in);
+    *spans = out;
+    *n = n_out;
+    return ISO_OK;
+}
+
+int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const char *const *chrom_names,
+                     const int64_t *chrom_lens, int n_chroms, int bin_size)
+{
+    if (col < 0 || col >= m->n_cols || bin_size < 1)
+        return iso_error(ISO_EINVAL, "%s: bad column %d or bin size %d", path, col, bin_size);
+    uint32_t *lens = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *lens);
+    size_t *order = iso_track_order(m);
+    iso_out *o = lens && order ? iso_out_open(path) : NULL;
+    iso_bigwig *bw = NULL;
+    int rc = !lens || !order ? iso_error(ISO_ENOMEM, "out of memory") : o ? ISO_OK : iso_last_status();
+    for (int c = 0; rc == ISO_OK && c < n_chroms; c++) {
+        if (chrom_lens[c] <= 0 || chrom_lens[c] > UINT32_MAX)
+            rc = iso_error(ISO_EINVAL, "%s: contig %s has length %lld, outside bigWig's range", path,
+                           chrom_names[c], (long long)chrom_lens[c]);
+        else
+            lens[c] = (uint32_t)chrom_lens[c];
+    }
+    if (rc == ISO_OK)
+        rc = iso_bigwig_open(o, chrom_names, lens, n_chroms, &bw);
+    /* Rows are sorted by contig name; the bigWig wants header order, so walk the header and find each run. */
+    for (int c = 0; rc == ISO_OK && c < n_chroms; c++) {
+        size_t k = 0;
+        while (k < m->n_rows && strcmp(m->ann->tx[m->rows[order[k]]].chrom, chrom_names[c]))
+            k++;
+        if (k == m->n_rows)
+            continue;
+        iso_span *spans = NULL;
+        size_t n = 0;
+        rc = contig_spans(m, order, &k, col, &spans, &n);
+        if (rc == ISO_OK)
+            rc = iso_spans_max(&spans, &n);
+        if (rc == ISO_OK && n && spans[n - 1].end > lens[c])
+            rc = iso_error(ISO_EINVAL, "%s: transcripts on %s pass its end (%u bp): does the annotation match the "
+                                       "FASTA?", path, chrom_names[c], lens[c]);
+        if (rc == ISO_OK && bin_size > 1)
+            rc = bin_spans(&spans, &n, bin_size, lens[c]);
+        if (rc == ISO_OK && n)
+            rc = iso_bigwig_write_chrom(bw, chrom_names[c], spans, n);
+        free(spans);
+    }
+    for (size_t k = 0; rc == ISO_OK && k < m->n_rows; k++) {
+        const char *chrom = m->ann->tx[m->rows[order[k]]].chrom;
+        int found = 0;
+        for (int c = 0; c < n_chroms && !found; c++)
+            found = !strcmp(chrom, chrom_names[c]);
+        if (!found)
+            rc = iso_error(ISO_EINVAL, "%s: contig %s of %s is not in the FASTA", path, chrom,
+                           m->ann->tx[m->rows[order[k]]].transcript_id);
+    }
+    if (bw)
+        iso_bigwig_close(bw);
+    if (o)
+        rc = rc == ISO_OK ? iso_out_commit(o) : (iso_out_abort(o), rc);
+    free(lens);
+    free(order);
+    return rc;
+}

@@ -1,0 +1,157 @@
+/* TSV and BED12 writers. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outputs/tracks_internal.h"
+
+iso_interval iso_transcript_span(const iso_transcript *tx)
+{
+    return (iso_interval){tx->exons[0].start, tx->exons[tx->n_exons - 1].end};
+}
+
+typedef struct {
+    const iso_transcript *tx;
+    iso_interval span;
+    size_t row;
+} row_key;
+
+static int by_position(const void *pa, const void *pb)
+{
+    const row_key *a = pa, *b = pb;
+    int c = strcmp(a->tx->chrom, b->tx->chrom);
+    if (c)
+        return c;
+    if (a->span.start != b->span.start)
+        return a->span.start < b->span.start ? -1 : 1;
+    if (a->span.end != b->span.end)
+        return a->span.end < b->span.end ? -1 : 1;
+    return strcmp(a->tx->transcript_id, b->tx->transcript_id);
+}
+
+size_t *iso_track_order(const iso_track_matrix *m)
+{
+    size_t n = m->n_rows;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    row_key *keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!order || !keys) {
+        free(order);
+        free(keys);
+        iso_error(ISO_ENOMEM, "out of memory sorting %zu rows", n);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const iso_transcript *tx = &m->ann->tx[m->rows[i]];
+        keys[i] = (row_key){tx, iso_transcript_span(tx), i};
+    }
+    qsort(keys, n, sizeof *keys, by_position);
+    for (size_t i = 0; i < n; i++)
+        order[i] = keys[i].row;
+    free(keys);
+    return order;
+}
+
+static void print_value(FILE *fp, float v)
+{
+    if (isnan(v))
+        fputs("NA", fp);
+    else
+        fprintf(fp, "%.6g", v);
+}
+
+/* Opens path, lets write() fill it, commits; aborts (removing the temporary) on any failure. */
+static int write_atomically(const char *path, const iso_track_matrix *m, int col, int all,
+                            int (*write)(FILE *, const iso_track_matrix *, const size_t *, int, int))
+{
+    size_t *order = iso_track_order(m);
+    if (!order)
+        return iso_last_status();
+    iso_out *o = iso_out_open(path);
+    if (!o) {
+        free(order);
+        return iso_last_status();
+    }
+    int rc = write(iso_out_fp(o), m, order, col, all);
+    free(order);
+    if (rc != ISO_OK || ferror(iso_out_fp(o))) {
+        iso_out_abort(o);
+        return rc != ISO_OK ? rc : iso_error(ISO_EIO, "%s: write failed (%s)", path, strerror(errno));
+    }
+    return iso_out_commit(o);
+}
+
+static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int col, int all)
+{
+    (void)col;
+    (void)all;
+    fputs("transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand", fp);
+    for (int j = 0; j < m->n_cols; j++)
+        fprintf(fp, "\t%s", m->col_names[j]);
+    fputc('\n', fp);
+    for (size_t k = 0; k < m->n_rows; k++) {
+        size_t i = order[k];
+        const iso_transcript *tx = &m->ann->tx[m->rows[i]];
+        iso_interval s = iso_transcript_span(tx);
+        fprintf(fp, "%s\t%s\t%s\t%s\t%lld\t%lld\t%c", tx->transcript_id, tx->gene_id,
+                tx->gene_name ? tx->gene_name : "", tx->chrom, (long long)s.start, (long long)s.end, tx->strand);
+        for (int j = 0; j < m->n_cols; j++) {
+            fputc('\t', fp);
+            print_value(fp, m->values[i * m->n_cols + j]);
+        }
+        fputc('\n', fp);
+    }
+    return ISO_OK;
+}
+
+int iso_write_tsv(const char *path, const iso_track_matrix *m)
+{
+    return write_atomically(path, m, 0, 0, tsv_body);
+}
+
+static int bed_score(float v)
+{
+    if (isnan(v) || v <= 0)
+        return 0;
+    return v >= 10.0f ? 1000 : (int)lrintf(100.0f * v);
+}
+
+static int bed_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int col, int all)
+{
+    fprintf(fp, "track name=\"isoformer %s\" description=\"IsoFormer predictions: %s\" itemRgb=\"On\"\n",
+            m->col_names[col], m->col_names[col]);
+    for (size_t k = 0; k < m->n_rows; k++) {
+        size_t i = order[k];
+        const iso_transcript *tx = &m->ann->tx[m->rows[i]];
+        iso_interval s = iso_transcript_span(tx);
+        int score = bed_score(m->values[i * m->n_cols + col]);
+        /* blue (low) to red (high) */
+        int red = score * 255 / 1000, blue = 255 - red;
+        int64_t thick_start = s.start, thick_end = s.start;
+        if (tx->n_cds > 0) {
+            thick_start = tx->cds[0].start;
+            thick_end = tx->cds[tx->n_cds - 1].end;
+        }
+        fprintf(fp, "%s\t%lld\t%lld\t%s\t%d\t%c\t%lld\t%lld\t%d,0,%d\t%d\t", tx->chrom, (long long)s.start,
+                (long long)s.end, tx->transcript_id, score, tx->strand, (long long)thick_start,
+                (long long)thick_end, red, blue, tx->n_exons);
+        for (int e = 0; e < tx->n_exons; e++)
+            fprintf(fp, "%lld,", (long long)(tx->exons[e].end - tx->exons[e].start));
+        fputc('\t', fp);
+        for (int e = 0; e < tx->n_exons; e++)
+            fprintf(fp, "%lld,", (long long)(tx->exons[e].start - s.start));
+        for (int j = 0; all && j < m->n_cols; j++) {
+            fputc('\t', fp);
+            print_value(fp, m->values[i * m->n_cols + j]);
+        }
+        fputc('\n', fp);
+    }
+    return ISO_OK;
+}
+
+int iso_write_bed12(const char *path, const iso_track_matrix *m, int col, int all_columns)
+{
+    if (col < 0 || col >= m->n_cols)
+        return iso_error(ISO_EINVAL, "%s: column %d does not exist (%d columns)", path, col, m->n_cols);
+    return write_atomically(path, m, col, all_columns, bed_body);
+}

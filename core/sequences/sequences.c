@@ -1,0 +1,179 @@
+/* Per-transcript sequences: DNA window around the TSS, spliced RNA, CDS and its translation. */
+#include "isoformer/sequences.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static char complement(char b)
+{
+    switch (b) {
+    case 'A': return 'T';
+    case 'C': return 'G';
+    case 'G': return 'C';
+    case 'T': return 'A';
+    case 'a': return 't';
+    case 'c': return 'g';
+    case 'g': return 'c';
+    case 't': return 'a';
+    default: return 'N';
+    }
+}
+
+void iso_revcomp_inplace(char *seq, int64_t len)
+{
+    for (int64_t i = 0, j = len - 1; i <= j; i++, j--) {
+        char a = complement(seq[i]);
+        seq[i] = complement(seq[j]);
+        seq[j] = a;
+    }
+}
+
+iso_interval iso_dna_window(const iso_transcript *tx, const iso_window_opts *opts)
+{
+    int64_t w = opts->window, half = w / 2;
+    iso_interval iv;
+    if (tx->strand == '-' && opts->revcomp_minus) { /* base `half` of the reversed window is the TSS */
+        iv.end = tx->tss + half + 1;
+        iv.start = iv.end - w;
+    } else {
+        iv.start = tx->tss - half;
+        iv.end = iv.start + w;
+    }
+    return iv;
+}
+
+int iso_extract_dna(iso_fasta *fa, const iso_transcript *tx, const iso_window_opts *opts, char **seq)
+{
+    iso_interval iv = iso_dna_window(tx, opts);
+    int rc = iso_fasta_fetch(fa, tx->chrom, iv.start, iv.end, seq);
+    if (rc < 0)
+        return rc;
+    if (tx->strand == '-' && opts->revcomp_minus)
+        iso_revcomp_inplace(*seq, iv.end - iv.start);
+    return ISO_OK;
+}
+
+/* Concatenation of segments (sorted by start) read 5'->3' on the transcript's strand. */
+static int fetch_segments(iso_fasta *fa, const iso_transcript *tx, const iso_interval *seg, int n, char **seq)
+{
+    *seq = NULL;
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += seg[i].end - seg[i].start;
+    char *out = malloc((size_t)total + 1);
+    if (!out)
+        return iso_error(ISO_ENOMEM, "%s: out of memory for %lld bases", tx->transcript_id, (long long)total);
+    int64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        char *part;
+        int rc = iso_fasta_fetch(fa, tx->chrom, seg[i].start, seg[i].end, &part);
+        if (rc < 0) {
+            free(out);
+            return iso_error_context("transcript %s", tx->transcript_id);
+        }
+        memcpy(out + at, part, (size_t)(seg[i].end - seg[i].start));
+        at += seg[i].end - seg[i].start;
+        free(part);
+    }
+    out[total] = '\0';
+    if (tx->strand == '-')
+        iso_revcomp_inplace(out, total);
+    *seq = out;
+    return ISO_OK;
+}
+
+int iso_extract_rna(iso_fasta *fa, const iso_transcript *tx, char **seq)
+{
+    return fetch_segments(fa, tx, tx->exons, tx->n_exons, seq);
+}
+
+int iso_extract_cds(iso_fasta *fa, const iso_transcript *tx, char **seq)
+{
+    return fetch_segments(fa, tx, tx->cds, tx->n_cds, seq);
+}
+
+static int base_index(char b)
+{
+    switch (b) {
+    case 'T': case 't': case 'U': case 'u': return 0;
+    case 'C': case 'c': return 1;
+    case 'A': case 'a': return 2;
+    case 'G': case 'g': return 3;
+    default: return -1;
+    }
+}
+
+/* Standard genetic code (NCBI table 1), codons ordered T, C, A, G at each position. */
+static char translate_codon(const char *c)
+{
+    static const char code[] = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG";
+    int a = base_index(c[0]), b = base_index(c[1]), d = base_index(c[2]);
+    if (a < 0 || b < 0 || d < 0)
+        return 'X';
+    return code[a * 16 + b * 4 + d];
+}
+
+char *iso_translate(const char *cds, int64_t len)
+{
+    int64_t n = len / 3;
+    char *p = malloc((size_t)n + 1);
+    if (!p)
+        return NULL;
+    for (int64_t i = 0; i < n; i++)
+        p[i] = translate_codon(cds + 3 * i);
+    p[n] = '\0';
+    return p;
+}
+
+/* Offset of genomic base pos within the CDS read 5'->3', or -1 when pos is outside the CDS. */
+static int64_t cds_offset(const iso_transcript *tx, int64_t pos)
+{
+    int64_t before = 0;
+    for (int k = 0; k < tx->n_cds; k++) {
+        const iso_interval *s = &tx->cds[tx->strand == '+' ? k : tx->n_cds - 1 - k];
+        if (pos >= s->start && pos < s->end)
+            return before + (tx->strand == '+' ? pos - s->start : s->end - 1 - pos);
+        before += s->end - s->start;
+    }
+    return -1;
+}
+
+int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein, unsigned *flags)
+{
+    *protein = NULL;
+    *flags = tx->flags;
+    if (tx->n_cds == 0) {
+        *protein = strdup("");
+        return *protein ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    }
+    char *cds;
+    int rc = iso_extract_cds(fa, tx, &cds);
+    if (rc < 0)
+        return rc;
+    int64_t len = (int64_t)strlen(cds) - tx->cds_phase;
+    const char *coding = cds + tx->cds_phase;
+    char *p = iso_translate(coding, len < 0 ? 0 : len);
+    if (!p) {
+        free(cds);
+        return iso_error(ISO_ENOMEM, "%s: out of memory", tx->transcript_id);
+    }
+    int64_t n = (int64_t)strlen(p);
+    for (int i = 0; i < tx->n_sec; i++) {
+        int64_t off = cds_offset(tx, tx->sec_pos[i]) - tx->cds_phase;
+        if (off >= 0 && off / 3 < n && p[off / 3] == '*')
+            p[off / 3] = 'U';
+    }
+    if (len % 3)
+        *flags |= ISO_TX_CDS_PARTIAL_CODON;
+    if (tx->cds_phase || len < 3 || strncmp(coding, "ATG", 3))
+        *flags |= ISO_TX_NO_START_CODON;
+    if (n > 0 && p[n - 1] == '*' && len % 3 == 0)
+        p[--n] = '\0';
+    else
+        *flags |= ISO_TX_NO_STOP_CODON;
+    if (memchr(p, '*', (size_t)n))
+        *flags |= ISO_TX_INTERNAL_STOP;
+    free(cds);
+    *protein = p;
+    return ISO_OK;
+}

@@ -1,0 +1,54 @@
+/* isoformer convert: a checkpoint (.bin or .safetensors) to safetensors, or --list its tensors. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "isoformer/weights.h"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: isoformer convert [options] IN OUT.safetensors\n"
+            "       isoformer convert --list IN\n\n"
+            "Converts a PyTorch checkpoint (pytorch_model.bin as torch.save writes it) or a safetensors file to\n"
+            "safetensors, for fast memory-mapped loading. IN may be a model directory. Tensors that share storage\n"
+            "are written once and recorded as aliases in the metadata.\n\n"
+            "Options:\n"
+            "  -l, --list       print name, dtype and shape of every tensor (and the checksum), write nothing\n"
+            "  -h, --help       this help\n");
+}
+
+int main_convert(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"list", no_argument, NULL, 'l'}, {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    int list = 0, c;
+    while ((c = getopt_long(argc, argv, "lh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l': list = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: return cli_usage_error("convert", "unknown option");
+        }
+    }
+    if (argc - optind != (list ? 1 : 2))
+        return cli_usage_error("convert", list ? "--list takes one input" : "expected IN and OUT.safetensors");
+    iso_weights *w = NULL;
+    if (iso_weights_open(argv[optind], &w) != ISO_OK)
+        return cli_fail("convert");
+    int rc = 0;
+    if (list) {
+        for (size_t i = 0; i < iso_weights_count(w); i++) {
+            const iso_tensor_view *t = iso_weights_at(w, i);
+            printf("%s\t%s\t[", t->name, iso_dtype_name(t->dtype));
+            for (int d = 0; d < t->ndim; d++)
+                printf("%s%" PRId64, d ? ", " : "", t->shape[d]);
+            printf("]\n");
+        }
+        printf("# %zu tensors, checksum %016" PRIx64 "\n", iso_weights_count(w), iso_weights_checksum(w));
+    } else if (iso_weights_write_safetensors(w, argv[optind + 1]) != ISO_OK) {
+        rc = cli_fail("convert");
+    }
+    iso_weights_close(w);
+    return rc;
+}

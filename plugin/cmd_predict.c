@@ -1,0 +1,517 @@
+/* isoformer predict: the model on every selected transcript, written as TSV, BED12 and bigWig tracks.
+ *
+ * Work is ordered by gene and DNA window so that each distinct window goes through Enformer once and each
+ * distinct protein of a gene through ESM-2 once; the results are the same as computing every transcript
+ * separately, only cheaper. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "isoformer/annotation.h"
+#include "isoformer/io.h"
+#include "isoformer/model.h"
+#include "isoformer/outputs.h"
+#include "isoformer/sequences.h"
+#include "isoformer/tokens.h"
+#include "select.h"
+
+#define CMD "predict"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: isoformer predict --model DIR|FILE --fasta FILE --gtf FILE --out PREFIX [options]\n\n"
+            "Predicts the expression of every selected transcript in each tissue the model knows (the 30 GTEx\n"
+            "tissues for the published IsoFormer) and writes:\n"
+            "  PREFIX.predictions.tsv    one row per transcript, one column per tissue\n"
+            "  PREFIX.predictions.bed    BED12 (score from the first tissue), every tissue as extra columns\n"
+            "  PREFIX.<tissue>.bw        bigWig per tissue over exons (overlapping isoforms: the maximum)\n"
+            "  PREFIX.embeddings.tsv     pooled fused embeddings, with --embeddings (input of 'isoformer fit')\n"
+            "Rows are sorted by contig, start, end, transcript id; coordinates are 0-based, end exclusive.\n\n"
+            "Input:\n"
+            "  -m, --model PATH          model directory (config.json + model.safetensors or pytorch_model.bin)\n"
+            "  -f, --fasta FILE          reference FASTA, plain or bgzipped (indexed if needed)\n"
+            "  -g, --gtf FILE            annotation, GTF or GFF3, plain or gzipped\n"
+            "  -a, --chrom-alias FILE    contig aliases (UCSC chromAlias) when GTF and FASTA name contigs differently\n"
+            "Selection (default: every transcript):\n"
+            "  -t, --transcripts LIST    ids, comma-separated, or @FILE with one id per line\n"
+            "  -R, --region CHR:A-B      transcripts overlapping a region (1-based, inclusive)\n"
+            "  -s, --shard I/N           the I-th of N cost-balanced shards (genes never split), for 'merge'\n"
+            "Model options (defaults from config.json; see README for what each means):\n"
+            "      --fusion MODE         sequential (default) or parallel cross-attention\n"
+            "      --pool-window A:B     fused positions averaged before the head\n"
+            "      --head-activation A   silu (default), gelu, relu or none\n"
+            "      --rna-max-tokens N    NT-v2 tokens kept, <cls> included (default 2048)\n"
+            "      --protein-max-tokens N ESM-2 tokens kept, <cls>/<eos> included (default 1026)\n"
+            "      --normalization FILE  per-tissue 'tissue mean std' to undo z-scoring of the outputs\n"
+            "  -w, --window N            DNA window in bp (default: the model's, 196608 for IsoFormer)\n"
+            "      --revcomp-minus       reverse-complement the DNA window of minus-strand transcripts\n"
+            "Compute:\n"
+            "  -d, --device DEV          cpu, cuda or cuda:N (default: cuda when a GPU is present)\n"
+            "      --precision P         GPU GEMM precision: fp32, tf32 or bf16 (default bf16)\n"
+            "  -@, --threads N           CPU threads (default: all cores)\n"
+            "Output:\n"
+            "  -o, --out PREFIX          output prefix (required)\n"
+            "  -e, --embeddings          also write PREFIX.embeddings.tsv\n"
+            "      --bigwig-bin N        bigWig bin size in bp (default 1: per base)\n"
+            "  -v, --verbose             timing and reuse statistics on stderr\n"
+            "  -h, --help                this help\n");
+}
+
+typedef struct {
+    const char *model, *fasta, *gtf, *alias, *out, *device;
+    cli_selection sel;
+    iso_model_options mopts;
+    iso_window_opts win;
+    iso_precision precision;
+    int threads, embeddings, verbose, bigwig_bin;
+} options;
+
+enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
+       OPT_BW_BIN };
+
+static int parse_int(const char *opt, const char *s, int lo, int hi, int *v)
+{
+    char *end;
+    long x = strtol(s, &end, 10);
+    if (*end || end == s || x < lo || x > hi)
+        return cli_usage_error(CMD, "%s: expected an integer from %d to %d, got '%s'", opt, lo, hi, s);
+    *v = (int)x;
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},       {"fasta", required_argument, NULL, 'f'},
+        {"gtf", required_argument, NULL, 'g'},         {"chrom-alias", required_argument, NULL, 'a'},
+        {"transcripts", required_argument, NULL, 't'}, {"region", required_argument, NULL, 'R'},
+        {"shard", required_argument, NULL, 's'},       {"out", required_argument, NULL, 'o'},
+        {"device", required_argument, NULL, 'd'},      {"threads", required_argument, NULL, '@'},
+        {"embeddings", no_argument, NULL, 'e'},        {"window", required_argument, NULL, 'w'},
+        {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {"fusion", required_argument, NULL, OPT_FUSION}, {"pool-window", required_argument, NULL, OPT_POOL},
+        {"head-activation", required_argument, NULL, OPT_HEAD_ACT},
+        {"rna-max-tokens", required_argument, NULL, OPT_RNA_MAX},
+        {"protein-max-tokens", required_argument, NULL, OPT_PROT_MAX},
+        {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
+        {"precision", required_argument, NULL, OPT_PRECISION}, {"bigwig-bin", required_argument, NULL, OPT_BW_BIN},
+        {NULL, 0, NULL, 0}};
+    *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1};
+    iso_model_options_default(&o->mopts);
+    int c, window = 0, a, b;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:f:g:a:t:R:s:o:d:@:ew:vh", longopts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'f': o->fasta = optarg; break;
+        case 'g': o->gtf = optarg; break;
+        case 'a': o->alias = optarg; break;
+        case 't': o->sel.transcripts = optarg; break;
+        case 'R': o->sel.region = optarg; break;
+        case 's': o->sel.shard = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'd': o->device = optarg; break;
+        case 'e': o->embeddings = 1; break;
+        case 'v': o->verbose = 1; break;
+        case 'h': usage(stdout); return 0;
+        case '@': bad = parse_int("--threads", optarg, 1, 1024, &o->threads); break;
+        case 'w': bad = parse_int("--window", optarg, 1, 1 << 30, &window); break;
+        case OPT_RNA_MAX: bad = parse_int("--rna-max-tokens", optarg, 2, 1 << 20, &o->mopts.rna_max_tokens); break;
+        case OPT_PROT_MAX:
+            bad = parse_int("--protein-max-tokens", optarg, 3, 1 << 20, &o->mopts.protein_max_tokens);
+            break;
+        case OPT_BW_BIN: bad = parse_int("--bigwig-bin", optarg, 1, 1 << 20, &o->bigwig_bin); break;
+        case OPT_NORM: o->mopts.normalization = optarg; break;
+        case OPT_REVCOMP: o->win.revcomp_minus = 1; break;
+        case OPT_FUSION:
+            if (!strcmp(optarg, "sequential") || !strcmp(optarg, "parallel"))
+                o->mopts.fusion = optarg[0] == 's' ? ISO_FUSION_SEQUENTIAL : ISO_FUSION_PARALLEL;
+            else
+                bad = cli_usage_error(CMD, "--fusion: expected sequential or parallel, got '%s'", optarg);
+            break;
+        case OPT_POOL:
+            if (sscanf(optarg, "%d:%d", &a, &b) != 2 || a < 0 || b <= a)
+                bad = cli_usage_error(CMD, "--pool-window: expected START:END with 0 <= START < END, got '%s'", optarg);
+            o->mopts.pool_start = a;
+            o->mopts.pool_end = b;
+            break;
+        case OPT_HEAD_ACT: {
+            static const struct {
+                const char *name;
+                iso_act act;
+            } acts[] = {{"silu", ISO_ACT_SILU}, {"gelu", ISO_ACT_GELU_ERF}, {"relu", ISO_ACT_RELU},
+                        {"none", ISO_ACT_NONE}};
+            o->mopts.head_act = -1;
+            for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+                if (!strcmp(optarg, acts[i].name))
+                    o->mopts.head_act = (int)acts[i].act;
+            if (o->mopts.head_act < 0)
+                bad = cli_usage_error(CMD, "--head-activation: expected silu, gelu, relu or none, got '%s'", optarg);
+            break;
+        }
+        case OPT_PRECISION:
+            if (!strcmp(optarg, "fp32")) o->precision = ISO_PREC_FP32;
+            else if (!strcmp(optarg, "tf32")) o->precision = ISO_PREC_TF32;
+            else if (!strcmp(optarg, "bf16")) o->precision = ISO_PREC_BF16;
+            else bad = cli_usage_error(CMD, "--precision: expected fp32, tf32 or bf16, got '%s'", optarg);
+            break;
+        default: return cli_usage_error(CMD, "unknown or incomplete option");
+        }
+        if (bad)
+            return bad;
+    }
+    o->win.window = window;
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!o->model || !o->fasta || !o->gtf || !o->out)
+        return cli_usage_error(CMD, "--model, --fasta, --gtf and --out are required");
+    int rc = cli_selection_check(CMD, &o->sel);
+    return rc ? rc : -1;
+}
+
+/* ---- the run ---- */
+
+typedef struct {
+    char *protein;
+    iso_embedding *emb;
+} protein_entry;
+
+typedef struct {
+    iso_model *model;
+    iso_model_info info;
+    iso_fasta *fa;
+    const iso_annotation *ann;
+    const options *o;
+    /* reuse within a gene */
+    iso_interval win;
+    const char *win_chrom;
+    int win_rc;
+    iso_embedding *dna;
+    protein_entry *proteins;
+    int n_proteins, cap_proteins;
+    /* statistics */
+    size_t windows, windows_reused, proteins_computed, proteins_reused, rna_truncated, protein_truncated;
+    double t_dna, t_rna, t_protein, t_fuse;
+} run_state;
+
+static void forget_gene(run_state *s)
+{
+    for (int i = 0; i < s->n_proteins; i++) {
+        free(s->proteins[i].protein);
+        iso_embedding_free(s->model, s->proteins[i].emb);
+    }
+    s->n_proteins = 0;
+}
+
+/* The DNA embedding of tx's window, computed unless the previous transcript had the same window. */
+static int dna_embedding(run_state *s, const iso_transcript *tx)
+{
+    iso_interval w = iso_dna_window(tx, &s->o->win);
+    int rc_flag = s->o->win.revcomp_minus && tx->strand == '-';
+    if (s->dna && s->win_chrom && !strcmp(s->win_chrom, tx->chrom) && s->win.start == w.start &&
+        s->win.end == w.end && s->win_rc == rc_flag) {
+        s->windows_reused++;
+        return ISO_OK;
+    }
+    iso_embedding_free(s->model, s->dna);
+    s->dna = NULL;
+    char *dna = NULL;
+    double t0 = cli_now();
+    int rc = iso_extract_dna(s->fa, tx, &s->o->win, &dna);
+    if (rc == ISO_OK)
+        rc = iso_model_embed_dna(s->model, dna, (int64_t)strlen(dna), &s->dna);
+    free(dna);
+    s->t_dna += cli_now() - t0;
+    if (rc != ISO_OK)
+        return iso_error_context("%s (DNA window %s:%lld-%lld)", tx->transcript_id, tx->chrom,
+                                 (long long)w.start + 1, (long long)w.end);
+    s->windows++;
+    s->win = w;
+    s->win_chrom = tx->chrom;
+    s->win_rc = rc_flag;
+    return ISO_OK;
+}
+
+/* The protein embedding, shared by the gene's isoforms with the same protein; NULL for non-coding. */
+static int protein_embedding(run_state *s, const iso_transcript *tx, const iso_embedding **out)
+{
+    *out = NULL;
+    char *protein = NULL;
+    unsigned flags = 0;
+    int rc = iso_extract_protein(s->fa, tx, &protein, &flags);
+    if (rc != ISO_OK || !protein[0]) {
+        free(protein);
+        return rc;
+    }
+    for (int i = 0; i < s->n_proteins; i++)
+        if (!strcmp(s->proteins[i].protein, protein)) {
+            free(protein);
+            s->proteins_reused++;
+            *out = s->proteins[i].emb;
+            return ISO_OK;
+        }
+    if (s->n_proteins == s->cap_proteins) {
+        int cap = s->cap_proteins ? 2 * s->cap_proteins : 8;
+        protein_entry *p = realloc(s->proteins, (size_t)cap * sizeof *p);
+        if (!p) {
+            free(protein);
+            return iso_error(ISO_ENOMEM, "out of memory");
+        }
+        s->proteins = p;
+        s->cap_proteins = cap;
+    }
+    iso_tokens tok = {0};
+    iso_embedding *emb = NULL;
+    double t0 = cli_now();
+    rc = iso_tokenize_protein(protein, (int64_t)strlen(protein), s->info.protein_max_tokens, &tok);
+    if (rc == ISO_OK)
+        rc = iso_model_embed_protein(s->model, tok.ids, tok.n, &emb);
+    s->t_protein += cli_now() - t0;
+    s->protein_truncated += tok.truncated;
+    iso_tokens_free(&tok);
+    if (rc != ISO_OK) {
+        free(protein);
+        return rc;
+    }
+    s->proteins[s->n_proteins++] = (protein_entry){protein, emb};
+    s->proteins_computed++;
+    *out = emb;
+    return ISO_OK;
+}
+
+static int predict_one(run_state *s, const iso_transcript *tx, float *pred, float *pooled)
+{
+    int rc = dna_embedding(s, tx);
+    char *rna = NULL;
+    iso_tokens tok = {0};
+    iso_embedding *rna_emb = NULL;
+    const iso_embedding *prot_emb = NULL;
+    if (rc == ISO_OK) {
+        double t0 = cli_now();
+        rc = iso_extract_rna(s->fa, tx, &rna);
+        if (rc == ISO_OK)
+            rc = iso_tokenize_rna(rna, (int64_t)strlen(rna), s->info.rna_max_tokens, &tok);
+        if (rc == ISO_OK)
+            rc = iso_model_embed_rna(s->model, tok.ids, tok.n, &rna_emb);
+        s->rna_truncated += tok.truncated;
+        s->t_rna += cli_now() - t0;
+    }
+    if (rc == ISO_OK)
+        rc = protein_embedding(s, tx, &prot_emb);
+    if (rc == ISO_OK) {
+        double t0 = cli_now();
+        rc = iso_model_predict(s->model, s->dna, rna_emb, prot_emb, pooled, pred, NULL);
+        s->t_fuse += cli_now() - t0;
+    }
+    if (rc != ISO_OK)
+        iso_error_context("transcript %s", tx->transcript_id);
+    iso_embedding_free(s->model, rna_emb);
+    iso_tokens_free(&tok);
+    free(rna);
+    return rc;
+}
+
+/* Processing order: by gene, then DNA window, so shared windows and proteins are adjacent. */
+typedef struct {
+    const iso_transcript *tx;
+    iso_interval win;
+    size_t row;
+} work_item;
+
+static int by_gene_window(const void *pa, const void *pb)
+{
+    const work_item *a = pa, *b = pb;
+    int c = strcmp(a->tx->chrom, b->tx->chrom);
+    if (!c)
+        c = strcmp(a->tx->gene_id, b->tx->gene_id);
+    if (!c)
+        c = (a->win.start > b->win.start) - (a->win.start < b->win.start);
+    if (!c)
+        c = (a->tx->strand > b->tx->strand) - (a->tx->strand < b->tx->strand);
+    return c ? c : (a->row > b->row) - (a->row < b->row);
+}
+
+static void track_name(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s", name);
+    for (char *p = buf; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+              *p == '-'))
+            *p = '_';
+}
+
+static int write_outputs(const options *o, run_state *s, const size_t *sel, size_t n_sel, const float *pred,
+                         const float *pooled)
+{
+    const iso_model_info *info = &s->info;
+    const char **names = malloc((size_t)(info->n_outputs > info->fused_dim ? info->n_outputs : info->fused_dim) *
+                                sizeof *names);
+    char **emb_names = NULL;
+    int n_chroms = iso_fasta_ncontigs(s->fa);
+    const char **chroms = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *chroms);
+    int64_t *lens = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *lens);
+    int rc = names && chroms && lens ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    for (int i = 0; rc == ISO_OK && i < info->n_outputs; i++)
+        names[i] = iso_model_output_name(s->model, i);
+    for (int c = 0; rc == ISO_OK && c < n_chroms; c++) {
+        chroms[c] = iso_fasta_contig_name(s->fa, c);
+        lens[c] = iso_fasta_contig_len(s->fa, chroms[c]);
+    }
+    iso_track_matrix m = {.ann = s->ann, .rows = sel, .n_rows = n_sel, .col_names = names,
+                          .n_cols = info->n_outputs, .values = pred};
+    char path[4096], tname[256];
+    if (rc == ISO_OK) {
+        snprintf(path, sizeof path, "%s.predictions.tsv", o->out);
+        rc = iso_write_tsv(path, &m);
+    }
+    if (rc == ISO_OK) {
+        snprintf(path, sizeof path, "%s.predictions.bed", o->out);
+        rc = iso_write_bed12(path, &m, 0, 1);
+    }
+    for (int j = 0; rc == ISO_OK && j < info->n_outputs; j++) {
+        track_name(tname, sizeof tname, names[j]);
+        snprintf(path, sizeof path, "%s.%s.bw", o->out, tname);
+        rc = iso_write_bigwig(path, &m, j, chroms, lens, n_chroms, o->bigwig_bin);
+    }
+    if (rc == ISO_OK && o->embeddings) {
+        emb_names = calloc((size_t)info->fused_dim, sizeof *emb_names);
+        rc = emb_names ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+        for (int j = 0; rc == ISO_OK && j < info->fused_dim; j++) {
+            char b[32];
+            snprintf(b, sizeof b, "emb_%d", j);
+            if (!(emb_names[j] = strdup(b)))
+                rc = iso_error(ISO_ENOMEM, "out of memory");
+        }
+        iso_track_matrix e = {.ann = s->ann, .rows = sel, .n_rows = n_sel,
+                              .col_names = (const char *const *)emb_names, .n_cols = info->fused_dim,
+                              .values = pooled};
+        snprintf(path, sizeof path, "%s.embeddings.tsv", o->out);
+        if (rc == ISO_OK)
+            rc = iso_write_tsv(path, &e);
+        for (int j = 0; j < info->fused_dim; j++)
+            free(emb_names[j]);
+    }
+    free(emb_names);
+    free(names);
+    free(chroms);
+    free(lens);
+    return rc;
+}
+
+/* Removes what a failed run had already renamed into place, so a failure leaves no partial set. */
+static void remove_outputs(const options *o, run_state *s)
+{
+    char path[4096], tname[256];
+    snprintf(path, sizeof path, "%s.predictions.tsv", o->out);
+    remove(path);
+    snprintf(path, sizeof path, "%s.predictions.bed", o->out);
+    remove(path);
+    snprintf(path, sizeof path, "%s.embeddings.tsv", o->out);
+    remove(path);
+    for (int j = 0; s->model && j < s->info.n_outputs; j++) {
+        track_name(tname, sizeof tname, iso_model_output_name(s->model, j));
+        snprintf(path, sizeof path, "%s.%s.bw", o->out, tname);
+        remove(path);
+    }
+}
+
+int main_predict(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.verbose && iso_get_log_level() < ISO_LOG_INFO)
+        iso_set_log_level(ISO_LOG_INFO);
+    double t0 = cli_now();
+    iso_chrom_alias *alias = NULL;
+    iso_annotation *ann = NULL;
+    iso_backend *be = NULL;
+    size_t *sel = NULL, n_sel = 0;
+    float *pred = NULL, *pooled = NULL;
+    work_item *items = NULL;
+    run_state s = {.o = &o};
+    const char *device = NULL;
+    int outputs_started = 0;
+    if ((o.alias && (rc = iso_chrom_alias_load(o.alias, &alias)) < 0) ||
+        (rc = iso_annotation_read(o.gtf, alias, &ann)) < 0)
+        goto done;
+    s.ann = ann;
+    if (!(s.fa = iso_fasta_open(o.fasta))) {
+        rc = iso_last_status();
+        goto done;
+    }
+    if ((rc = cli_select(ann, alias, &o.sel, &sel, &n_sel)) < 0 || (rc = cli_check_contigs(ann, sel, n_sel, s.fa)) < 0)
+        goto done;
+    device = o.device ? o.device : iso_backend_cuda_device_count() > 0 ? "cuda" : "cpu";
+    if ((rc = iso_backend_create(device, o.threads, o.precision, &be)) < 0 ||
+        (rc = iso_model_load(o.model, be, &o.mopts, &s.model)) < 0)
+        goto done;
+    iso_model_get_info(s.model, &s.info);
+    if (!o.win.window)
+        o.win.window = s.info.dna_window;
+    if (n_sel == 0)
+        iso_warn("no transcript selected: writing empty outputs");
+    pred = malloc((n_sel ? n_sel : 1) * (size_t)s.info.n_outputs * sizeof *pred);
+    pooled = malloc((n_sel ? n_sel : 1) * (size_t)s.info.fused_dim * sizeof *pooled);
+    items = malloc((n_sel ? n_sel : 1) * sizeof *items);
+    if (!pred || !pooled || !items) {
+        rc = iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n_sel);
+        goto done;
+    }
+    for (size_t i = 0; i < n_sel; i++)
+        items[i] = (work_item){&ann->tx[sel[i]], iso_dna_window(&ann->tx[sel[i]], &o.win), i};
+    qsort(items, n_sel, sizeof *items, by_gene_window);
+    double t_load = cli_now();
+    cli_progress p;
+    cli_progress_start(&p, "predict", n_sel);
+    for (size_t k = 0; rc >= 0 && k < n_sel; k++) {
+        if (cli_interrupted()) {
+            rc = iso_error(ISO_EINTERRUPTED, "interrupted");
+            break;
+        }
+        const iso_transcript *tx = items[k].tx;
+        if (k > 0 && (strcmp(tx->gene_id, items[k - 1].tx->gene_id) || strcmp(tx->chrom, items[k - 1].tx->chrom)))
+            forget_gene(&s);
+        size_t row = items[k].row;
+        rc = predict_one(&s, tx, pred + row * s.info.n_outputs, pooled + row * s.info.fused_dim);
+        cli_progress_step(&p, 1);
+    }
+    cli_progress_end(&p);
+    if (rc >= 0) {
+        outputs_started = 1;
+        rc = write_outputs(&o, &s, sel, n_sel, pred, pooled);
+    }
+    if (rc >= 0 && o.verbose) {
+        double t = cli_now() - t_load;
+        fprintf(stderr,
+                "isoformer predict: %zu transcripts in %.2f s (%.3f transcripts/s) on %s; inputs %.2f s\n"
+                "  DNA windows: %zu computed, %zu reused (%.2f s); RNA %.2f s (%zu truncated); proteins: %zu "
+                "computed, %zu reused (%.2f s, %zu truncated); fusion+head %.2f s; peak activations %.1f MB\n",
+                n_sel, t, t > 0 ? n_sel / t : 0.0, be->ops->name, t_load - t0, s.windows, s.windows_reused, s.t_dna,
+                s.t_rna, s.rna_truncated, s.proteins_computed, s.proteins_reused, s.t_protein, s.protein_truncated,
+                s.t_fuse, be->peak_bytes / 1e6);
+    }
+done:
+    if (rc < 0 && outputs_started)
+        remove_outputs(&o, &s);
+    forget_gene(&s);
+    free(s.proteins);
+    if (s.model)
+        iso_embedding_free(s.model, s.dna);
+    iso_model_free(s.model);
+    iso_backend_destroy(be);
+    free(items);
+    free(pred);
+    free(pooled);
+    free(sel);
+    iso_fasta_close(s.fa);
+    iso_annotation_free(ann);
+    iso_chrom_alias_free(alias);
+    return rc < 0 ? cli_fail(CMD) : 0;
+}

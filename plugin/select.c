@@ -1,0 +1,125 @@
+#include "select.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "isoformer/io.h"
+
+typedef struct {
+    char chrom[256];
+    int64_t start, end; /* 0-based half-open */
+} region;
+
+static int parse_region(const char *s, region *r)
+{
+    const char *colon = strrchr(s, ':');
+    long long a, b;
+    char tail;
+    if (!colon || (size_t)(colon - s) >= sizeof r->chrom || sscanf(colon + 1, "%lld-%lld%c", &a, &b, &tail) != 2 ||
+        a < 1 || b < a)
+        return -1;
+    memcpy(r->chrom, s, (size_t)(colon - s));
+    r->chrom[colon - s] = '\0';
+    r->start = a - 1;
+    r->end = b;
+    return 0;
+}
+
+int cli_selection_check(const char *cmd, const cli_selection *s)
+{
+    region r;
+    int i, n;
+    if (s->region && parse_region(s->region, &r) < 0)
+        return cli_usage_error(cmd, "--region: expected CHR:START-END (1-based, START <= END), got '%s'", s->region);
+    if (s->shard && iso_shard_parse(s->shard, &i, &n) != ISO_OK)
+        return cli_usage_error(cmd, "--shard: %s", iso_last_error());
+    return 0;
+}
+
+static int mark_id(const iso_annotation *ann, const char *id, char *mark, const char *where, long line)
+{
+    long i = iso_annotation_find(ann, id);
+    if (i < 0)
+        return line ? iso_error(ISO_ENOTFOUND, "%s:%ld: transcript '%s' is not in %s", where, line, id, ann->path)
+                    : iso_error(ISO_ENOTFOUND, "--transcripts: transcript '%s' is not in %s", id, ann->path);
+    mark[i] = 1;
+    return ISO_OK;
+}
+
+static int select_ids(const iso_annotation *ann, const char *list, char *mark)
+{
+    if (list[0] == '@') {
+        iso_lines *lr = iso_lines_open(list + 1);
+        if (!lr)
+            return iso_last_status();
+        const char *line;
+        size_t len;
+        int rc;
+        while ((rc = iso_lines_next(lr, &line, &len)) > 0)
+            if (len && line[0] != '#' && (rc = mark_id(ann, line, mark, list + 1, iso_lines_lineno(lr))) < 0)
+                break;
+        iso_lines_close(lr);
+        return rc < 0 ? rc : ISO_OK;
+    }
+    char *text = strdup(list), *save = NULL;
+    if (!text)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    int rc = ISO_OK;
+    for (char *id = strtok_r(text, ",", &save); id && rc == ISO_OK; id = strtok_r(NULL, ",", &save))
+        rc = mark_id(ann, id, mark, NULL, 0);
+    free(text);
+    return rc;
+}
+
+int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cli_selection *s, size_t **sel,
+               size_t *n_sel)
+{
+    size_t n = ann->n ? ann->n : 1;
+    char *mark = calloc(n, 1), *in_shard = calloc(n, 1);
+    *sel = malloc(n * sizeof **sel);
+    *n_sel = 0;
+    if (!mark || !in_shard || !*sel) {
+        free(mark);
+        free(in_shard);
+        return iso_error(ISO_ENOMEM, "out of memory");
+    }
+    region reg;
+    int have_region = s->region && parse_region(s->region, &reg) == 0;
+    int rc = s->transcripts ? select_ids(ann, s->transcripts, mark) : ISO_OK;
+    if (rc == ISO_OK && s->shard) {
+        int index, n_shards;
+        size_t *rows = NULL, n_rows = 0;
+        rc = iso_shard_parse(s->shard, &index, &n_shards);
+        if (rc == ISO_OK)
+            rc = iso_annotation_shard(ann, index, n_shards, &rows, &n_rows);
+        for (size_t i = 0; rc == ISO_OK && i < n_rows; i++)
+            in_shard[rows[i]] = 1;
+        free(rows);
+    }
+    for (size_t i = 0; rc == ISO_OK && i < ann->n; i++) {
+        const iso_transcript *t = &ann->tx[i];
+        if ((s->transcripts && !mark[i]) || (s->shard && !in_shard[i]))
+            continue;
+        if (have_region && (strcmp(t->chrom, iso_chrom_alias_map(alias, reg.chrom)) ||
+                            t->exons[t->n_exons - 1].end <= reg.start || t->exons[0].start >= reg.end))
+            continue;
+        (*sel)[(*n_sel)++] = i;
+    }
+    free(mark);
+    free(in_shard);
+    return rc;
+}
+
+int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel, const struct iso_fasta *fa)
+{
+    iso_annotation selected = {.n = n_sel, .path = ann->path, .tx = malloc((n_sel ? n_sel : 1) * sizeof *ann->tx)};
+    if (!selected.tx)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n_sel; i++)
+        selected.tx[i] = ann->tx[sel[i]];
+    int rc = iso_annotation_check_contigs(&selected, fa);
+    free(selected.tx);
+    return rc;
+}

@@ -1,0 +1,24 @@
+/* Choosing the transcripts a command works on: --transcripts (ids or @file), --region CHR:A-B, --shard i/n. */
+#ifndef ISOFORMER_PLUGIN_SELECT_H
+#define ISOFORMER_PLUGIN_SELECT_H
+
+#include <stddef.h>
+
+#include "isoformer/annotation.h"
+
+typedef struct {
+    const char *transcripts; /* "ID,ID" or "@file" (one id per line), or NULL */
+    const char *region;      /* "CHR:START-END", 1-based inclusive, or NULL */
+    const char *shard;       /* "i/n", 1-based, or NULL */
+} cli_selection;
+
+/* Checks the syntax of --region and --shard before any file is read; prints a usage error (naming cmd) and
+ * returns 2 when wrong, else 0. */
+int cli_selection_check(const char *cmd, const cli_selection *s);
+/* Indices into ann->tx of the selected transcripts, in annotation order (*sel malloc'd). */
+int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cli_selection *s, size_t **sel,
+               size_t *n_sel);
+/* Checks that the selected transcripts' contigs are in the FASTA (with the chromAlias hint when not). */
+int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel, const struct iso_fasta *fa);
+
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# make-bad-inputs.sh DATA_DIR OUT_DIR: writes malformed fixtures, each derived from the real test data by one
+# defect, for the table-driven cases (*.cases) run by malformed.sh.
+set -euo pipefail
+data=$1 bad=$2
+gtf=$data/annotation.gtf
+# line 2 is the first exon of uc002xws.2; line 3 its second exon
+gzip -c "$gtf" | head -c 600 >"$bad/truncated.gtf.gz"
+sed '2s/transcript_id "[^"]*"; //' "$gtf" >"$bad/no_transcript_id.gtf"
+sed '3s/\t\.\t-\t\.\t/\t.\t-\t/' "$gtf" >"$bad/eight_columns.gtf"
+awk 'BEGIN{FS=OFS="\t"} NR==3{t=$4; $4=$5; $5=t} {print}' "$gtf" >"$bad/start_after_end.gtf"
+sed '3s/\t675186\t/\t67x186\t/' "$gtf" >"$bad/non_numeric.gtf"
+awk 'BEGIN{FS=OFS="\t"} NR==3{$4=$4-200000} {print}' "$gtf" >"$bad/overlapping_exons.gtf"
+sed '3s/\t-\t/\t+\t/' "$gtf" >"$bad/mixed_strand.gtf"
+: >"$bad/empty.gtf"
+printf '##gff-version 3\n# nothing else\n' >"$bad/header_only.gff3"
+sed 's/$/\r/' "$gtf" >"$bad/crlf.gtf"
+zcat "$data/genome.fa.gz" | gzip -c >"$bad/plain_gzip.fa.gz"
+printf '>20\nACGT\nACGTACGT\nAC\n' >"$bad/ragged.fa"
+printf '20 chr20\n' >"$bad/alias_spaces.txt"
+printf 'uc002xws.2\nuc_missing.1\n' >"$bad/ids.txt"

@@ -1,0 +1,157 @@
+"""isoformer extract against independent references on the real test data (GRCh37 chr20 slice, UCSC knownGene
+BCAS1 isoforms): spliced RNA vs `gffread -w`, protein vs `gffread -y`, DNA windows vs `samtools faidx` (with -i
+for reverse-complemented windows), for every transcript, from the GTF and from the GFF3, plain and gzipped,
+CRLF, with 1 and 2 threads. Usage: test_extract.py ISOFORMER_BINARY TEST_DATA_DIR"""
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+iso, data = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+tmp = tempfile.mkdtemp(prefix="iso_extract_")
+failures = []
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+
+
+def run(*cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=tmp, **kw)
+
+
+def read_fasta(path):
+    seqs, name = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith(">"):
+                name = line[1:].split()[0]
+                seqs[name] = []
+            elif name is not None:
+                seqs[name].append(line)
+    return {k: "".join(v) for k, v in seqs.items()}
+
+
+def read_tsv(path):
+    with open(path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        return {r[0]: dict(zip(header, r)) for r in (l.rstrip("\n").split("\t") for l in f)}
+
+
+def gtf_models(path):
+    """transcript_id -> (contig, strand, exons as 1-based inclusive pairs), parsed here independently."""
+    models = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            c = line.rstrip("\n").split("\t")
+            if c[2] != "exon":
+                continue
+            tid = c[8].split('transcript_id "')[1].split('"')[0]
+            m = models.setdefault(tid, (c[0], c[6], []))
+            m[2].append((int(c[3]), int(c[4])))
+    return models
+
+
+def samtools(fa, contig, start0, end0, revcomp=False):
+    """Bases [start0, end0) clipped to the contig, via samtools faidx (1-based inclusive regions)."""
+    args = ["samtools", "faidx"] + (["-i"] if revcomp else []) + [fa, "%s:%d-%d" % (contig, start0 + 1, end0)]
+    out = run(*args).stdout.split("\n", 1)[1]
+    return out.replace("\n", "").upper()
+
+
+# References: gffread on a plain FASTA whose contig names match the annotation (gffread has no alias option).
+genome = os.path.join(tmp, "genome.fa")
+with gzip.open(os.path.join(data, "genome.fa.gz"), "rt") as src, open(genome, "w") as dst:
+    shutil.copyfileobj(src, dst)
+gtf20 = os.path.join(tmp, "annotation.chr20as20.gtf")
+with open(os.path.join(data, "annotation.gtf")) as src, open(gtf20, "w") as dst:
+    dst.write(src.read().replace("chr20\t", "20\t"))
+alias = os.path.join(data, "chromAlias.txt")
+models = gtf_models(gtf20)
+
+# isoformer first, on the plain FASTA without an index: it must build genome.fa.fai itself.
+run(iso, "extract", "-f", genome, "-g", os.path.join(data, "annotation.gtf"), "-a", alias, "-o", "gtf", "-v")
+check(os.path.exists(genome + ".fai"), "no .fai built for a plain FASTA")
+run("gffread", "-g", genome, "-w", "ref.rna.fa", "-y", "ref.protein.fa", gtf20)
+ref_rna, ref_prot = read_fasta(os.path.join(tmp, "ref.rna.fa")), read_fasta(os.path.join(tmp, "ref.protein.fa"))
+
+variants = ["gtf"]
+gz = os.path.join(tmp, "annotation.gtf.gz")
+with open(os.path.join(data, "annotation.gtf"), "rb") as src, gzip.open(gz, "wb") as dst:
+    dst.write(src.read())
+crlf = os.path.join(tmp, "annotation.crlf.gtf")
+with open(os.path.join(data, "annotation.gtf")) as src, open(crlf, "w", newline="") as dst:
+    dst.write(src.read().replace("\n", "\r\n"))
+for name, ann, extra in [("gff3", os.path.join(data, "annotation.gff3"), []), ("gz", gz, []),
+                         ("crlf", crlf, []), ("threads", os.path.join(data, "annotation.gtf"), ["--threads", "2"])]:
+    run(iso, "extract", "-f", os.path.join(data, "genome.fa.gz"), "-g", ann, "-a", alias, "-o", name, *extra)
+    variants.append(name)
+
+n_rna = n_prot = 0
+for name in variants:
+    rna = read_fasta(os.path.join(tmp, name + ".rna.fa"))
+    prot = read_fasta(os.path.join(tmp, name + ".protein.fa"))
+    tsv = read_tsv(os.path.join(tmp, name + ".tsv"))
+    check(set(rna) == set(ref_rna) == set(models), "%s: transcript sets differ" % name)
+    for tid, seq in ref_rna.items():
+        check(rna.get(tid) == seq, "%s: RNA of %s differs from gffread -w" % (name, tid))
+        n_rna += 1
+    # gffread 0.12 -y drops the terminal stop as isoformer does, but writes internal stops as '.' (isoformer: '*');
+    # older gffread versions also ended proteins with '.'.
+    check(set(prot) == set(ref_prot), "%s: protein sets differ" % name)
+    for tid, seq in ref_prot.items():
+        seq = (seq[:-1] if seq.endswith(".") else seq).replace(".", "*")
+        check(prot.get(tid) == seq, "%s: protein of %s differs from gffread -y" % (name, tid))
+        check(int(tsv[tid]["protein_len"]) == len(seq), "%s: protein_len of %s" % (name, tid))
+        check(tsv[tid]["flags"] == "coding", "%s: flags of %s are %s" % (name, tid, tsv[tid]["flags"]))
+        n_prot += 1
+    for tid, (contig, strand, exons) in models.items():
+        check(int(tsv[tid]["rna_len"]) == sum(e - s + 1 for s, e in exons), "%s: rna_len of %s" % (name, tid))
+        check(int(tsv[tid]["n_exons"]) == len(exons), "%s: n_exons of %s" % (name, tid))
+
+# DNA windows: default (196,608 bp, genomic orientation), odd window reverse-complemented on '-', and a window
+# wider than the contig (N padding on both sides).
+run(iso, "extract", "-f", os.path.join(data, "genome.fa.gz"), "-g", os.path.join(data, "annotation.gtf"), "-a",
+    alias, "-o", "rc", "--revcomp-minus", "--window", "1001")
+run(iso, "extract", "-f", os.path.join(data, "genome.fa.gz"), "-g", os.path.join(data, "annotation.gtf"), "-a",
+    alias, "-o", "wide", "--window", "3000000", "--transcripts", "uc010zza.1,uc010zzc.2")
+contig_len = 1500000
+n_dna = 0
+for prefix, window, rc in [("gtf", 196608, False), ("rc", 1001, True), ("wide", 3000000, False)]:
+    dna = read_fasta(os.path.join(tmp, prefix + ".dna.fa"))
+    for tid, seq in dna.items():
+        contig, strand, exons = models[tid]
+        tss0 = min(s for s, _ in exons) - 1 if strand == "+" else max(e for _, e in exons) - 1
+        if rc and strand == "-":
+            end = tss0 + window // 2 + 1
+            start = end - window
+        else:
+            start = tss0 - window // 2
+            end = start + window
+        lo, hi = max(start, 0), min(end, contig_len)
+        if rc and strand == "-":
+            want = "N" * (end - hi) + samtools(genome, contig, lo, hi, True) + "N" * (lo - start)
+        else:
+            want = "N" * (lo - start) + samtools(genome, contig, lo, hi) + "N" * (end - hi)
+        check(len(seq) == window, "%s: window of %s has %d bp" % (prefix, tid, len(seq)))
+        check(seq == want, "%s: DNA window of %s differs from samtools faidx" % (prefix, tid))
+        n_dna += 1
+
+# selection by region (1-based, overlap): only the transcripts overlapping 20:650000-660000 (alias name works)
+run(iso, "extract", "-f", os.path.join(data, "genome.fa.gz"), "-g", os.path.join(data, "annotation.gtf"), "-a",
+    alias, "-o", "region", "--region", "chr20:650000-660000", "--window", "10")
+want = {t for t, (_, _, ex) in models.items() if min(s for s, _ in ex) <= 660000 and max(e for _, e in ex) >= 650000}
+check(set(read_tsv(os.path.join(tmp, "region.tsv"))) == want, "--region selected the wrong transcripts")
+
+shutil.rmtree(tmp)
+print("compared %d RNA with gffread -w, %d proteins with gffread -y, %d DNA windows with samtools faidx"
+      % (n_rna, n_prot, n_dna))
+for f in failures[:20]:
+    print("FAIL:", f)
+sys.exit(1 if failures else 0)

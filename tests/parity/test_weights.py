@@ -1,0 +1,146 @@
+"""Checkpoint reading and writing checked against PyTorch and the safetensors library.
+
+torch.save writes state dicts with the features real checkpoints use (float32 and int64 tensors, storages
+shared by two names as Enformer's double registration does, views with a storage offset, 0-d and empty
+tensors, nn.Parameter); `isoformer convert` must list exactly their names, dtypes and shapes, and the
+safetensors it writes must load in the safetensors library with values identical to torch's. Files written by
+the safetensors library are read back the same way, and malformed files must fail with a clear message.
+Usage: test_weights.py ISOFORMER_BINARY WORKDIR
+"""
+import os
+import subprocess
+import sys
+
+import torch
+from safetensors.torch import load_file, save_file
+
+iso, work = sys.argv[1], sys.argv[2]
+os.makedirs(work, exist_ok=True)
+torch.manual_seed(0)
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(*args):
+    return subprocess.run([iso, *args], capture_output=True, text=True)
+
+
+def listing(path):
+    r = run("convert", "--list", path)
+    check(r.returncode == 0, f"convert --list {path}: {r.stderr}")
+    out = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("#"):
+            continue
+        name, dtype, shape = line.split("\t")
+        out[name] = (dtype, shape)
+    return out
+
+
+DT = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32"}
+
+
+def fmt_shape(t):
+    return "[" + ", ".join(str(d) for d in t.shape) + "]"
+
+
+def compare(sd, path, label):
+    got = load_file(path)
+    for k, v in sd.items():
+        v = v.detach()
+        check(k in got, f"{label}: {k} missing")
+        if k in got:
+            check(got[k].dtype == v.dtype and got[k].shape == v.shape, f"{label}: {k} dtype/shape")
+            check(torch.equal(got[k], v.contiguous()), f"{label}: {k} values differ")
+    check(set(got) == set(sd), f"{label}: extra names {set(got) - set(sd)}")
+
+
+# A state dict in the shapes and layout of real checkpoints.
+shared = torch.randn(48, 4, 15)
+big = torch.randn(20, 33)
+sd = {
+    "enformer.stem.0.weight": shared,
+    "enformer._trunk.0.1.weight": shared,  # same storage, second name
+    "enformer.stem.1.fn.0.running_mean": torch.randn(48),
+    "enformer.stem.1.fn.0.num_batches_tracked": torch.tensor(7, dtype=torch.int64),
+    "esm.embeddings.word_embeddings.weight": torch.nn.Parameter(torch.randn(33, 16)),
+    "rows.view": big[5:9],  # storage offset into a larger storage
+    "empty": torch.zeros(0, 3),
+    "scalar": torch.tensor(3.5),
+    "half": torch.randn(4, 4).half(),
+    "bf16": torch.randn(2, 8).bfloat16(),
+    "ids": torch.arange(10, dtype=torch.int32),
+}
+for i in range(300):  # many keys: exercises LONG_BINPUT memo indices
+    sd[f"nt.encoder.layer.{i}.attention.self.query.bias"] = torch.randn(8)
+bin_path = os.path.join(work, "model.bin")
+torch.save(sd, bin_path)
+
+lst = listing(bin_path)
+for k, v in sd.items():
+    check(k in lst and lst[k] == (DT[v.dtype], fmt_shape(v)), f".bin listing of {k}: {lst.get(k)}")
+check(len(lst) == len(sd), f".bin listing has {len(lst)} tensors, torch saved {len(sd)}")
+
+st_path = os.path.join(work, "model.safetensors")
+r = run("convert", bin_path, st_path)
+check(r.returncode == 0, f"convert: {r.stderr}")
+# Aliases are stored once: the library sees the canonical name only; our reader restores both.
+canonical = {k: v for k, v in sd.items() if k != "enformer.stem.0.weight"}
+compare(canonical, st_path, "bin->safetensors")
+check(listing(st_path) == lst, "safetensors listing (with aliases) differs from the .bin listing")
+sums = [run("convert", "--list", p).stdout.splitlines()[-1] for p in (bin_path, st_path)]
+check(sums[0] == sums[1], f"checksums differ between .bin and .safetensors: {sums}")
+
+# Files written by the safetensors library.
+lib_sd = {"a.weight": torch.randn(7, 5), "b.bias": torch.randn(5), "c": torch.arange(6, dtype=torch.int64).reshape(2, 3)}
+lib_path = os.path.join(work, "lib.safetensors")
+save_file(lib_sd, lib_path)
+out2 = os.path.join(work, "lib2.safetensors")
+r = run("convert", lib_path, out2)
+check(r.returncode == 0, f"convert library safetensors: {r.stderr}")
+compare(lib_sd, out2, "library safetensors roundtrip")
+
+# A checkpoint wrapped as {"state_dict": ...} and an nn.Module's own state_dict with _metadata.
+module = torch.nn.Sequential(torch.nn.Conv1d(4, 8, 5), torch.nn.BatchNorm1d(8), torch.nn.Linear(3, 2))
+wrapped = os.path.join(work, "wrapped.bin")
+torch.save({"state_dict": module.state_dict(), "epoch": 3}, wrapped)
+out3 = os.path.join(work, "wrapped.safetensors")
+r = run("convert", wrapped, out3)
+check(r.returncode == 0, f"convert wrapped: {r.stderr}")
+compare(module.state_dict(), out3, "module state_dict")
+
+# Malformed inputs: clear errors, no output file.
+data = open(bin_path, "rb").read()
+cases = {
+    "truncated.bin": (data[: len(data) // 2], "truncated|end-of-central-directory|outside the file"),
+    "notzip.bin": (b"\x00" * 64, "neither a PyTorch zip"),
+    "badheader.safetensors": (b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}xxxxxx", "not valid JSON"),
+    "overlap.safetensors": None,
+    "pastend.safetensors": None,
+}
+hdr = b'{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}'
+cases["overlap.safetensors"] = (len(hdr).to_bytes(8, "little") + hdr + b"\x00" * 12, "overlap")
+hdr2 = b'{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'
+cases["pastend.safetensors"] = (len(hdr2).to_bytes(8, "little") + hdr2 + b"\x00" * 8, "past the end")
+# A pickle calling something other than the state-dict callables must be refused, not executed.
+evil = os.path.join(work, "evil.bin")
+torch.save({"x": torch.zeros(1)}, evil)
+raw = open(evil, "rb").read().replace(b"collections\nOrderedDict", b"os\nsystem\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"[: len("collections\nOrderedDict")])
+cases["evil.bin"] = (raw, "refusing|unsupported|REDUCE|malformed|data.pkl")
+for name, (blob, expect) in cases.items():
+    p = os.path.join(work, name)
+    open(p, "wb").write(blob)
+    out = os.path.join(work, name + ".out.safetensors")
+    r = run("convert", p, out)
+    import re
+    check(r.returncode == 1 and re.search(expect, r.stderr) and name in r.stderr,
+          f"{name}: want exit 1 and /{expect}/ naming the file, got {r.returncode}: {r.stderr.strip()}")
+    check(not os.path.exists(out), f"{name}: output left behind")
+
+print(f"{len(failures)} failed" if failures else "all weight checks passed")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,312 @@
+/* GTF/GFF3 reader: flavours, normalisation (sorting, stop codon, phase, TSS, flags) and malformed inputs. */
+#include <check.h>
+
+#include "isoformer/annotation.h"
+#include "isoformer/io.h"
+#include "test_files.h"
+
+#define A "\tt\t"
+#define GENC(tx) "gene_id \"G1.1\"; transcript_id \"" tx "\"; gene_name \"GENE1\"; transcript_type \"protein_coding\";"
+
+static iso_annotation *read_ok(const char *name, const char *text)
+{
+    iso_annotation *a = NULL;
+    int rc = iso_annotation_read(test_file(name, text), NULL, &a);
+    ck_assert_msg(rc == ISO_OK, "%s", iso_last_error());
+    return a;
+}
+
+/* Reads text expecting failure; checks the message names file:line and contains what. */
+static void read_fails(const char *name, const char *text, long line, const char *what)
+{
+    iso_annotation *a = (iso_annotation *)1;
+    int rc = iso_annotation_read(test_file(name, text), NULL, &a);
+    ck_assert_int_lt(rc, 0);
+    ck_assert_ptr_null(a);
+    char where[256];
+    snprintf(where, sizeof where, "%s:%ld:", name, line);
+    ck_assert_msg(strstr(iso_last_error(), where) && strstr(iso_last_error(), what), "got: %s (want %s ... %s)",
+                  iso_last_error(), where, what);
+}
+
+/* GENCODE style on the minus strand: exons listed 5'->3' (descending), CDS lines without the stop codon. */
+static const char *const gencode_minus = "##format: gtf\n"
+    "c1\tHAVANA\tgene\t100\t400\t.\t-\t.\tgene_id \"G1.1\"; gene_name \"GENE1\";\n"
+    "c1\tHAVANA\ttranscript\t100\t400\t.\t-\t.\t" GENC("T1.2") "\n"
+    "c1\tHAVANA\texon\t300\t400\t.\t-\t.\t" GENC("T1.2") "\n"
+    "c1\tHAVANA\tCDS\t300\t350\t.\t-\t0\t" GENC("T1.2") "\n"
+    "c1\tHAVANA\tstart_codon\t348\t350\t.\t-\t0\t" GENC("T1.2") "\n"
+    "c1\tHAVANA\texon\t100\t200\t.\t-\t.\t" GENC("T1.2") "\n"
+    "c1\tHAVANA\tCDS\t153\t200\t.\t-\t0\t" GENC("T1.2") "\n"
+    "c1\tHAVANA\tstop_codon\t150\t152\t.\t-\t0\t" GENC("T1.2") "\n"
+    "c1\tHAVANA\tUTR\t100\t149\t.\t-\t.\t" GENC("T1.2") "\n";
+
+START_TEST(gencode_minus_strand)
+{
+    iso_annotation *a = read_ok("ann_gencode.gtf", gencode_minus);
+    ck_assert_uint_eq(a->n, 1);
+    const iso_transcript *t = &a->tx[0];
+    ck_assert_str_eq(t->transcript_id, "T1.2");
+    ck_assert_str_eq(t->gene_id, "G1.1");
+    ck_assert_str_eq(t->gene_name, "GENE1");
+    ck_assert_str_eq(t->biotype, "protein_coding");
+    ck_assert_str_eq(t->chrom, "c1");
+    ck_assert_int_eq(t->strand, '-');
+    ck_assert_int_eq(t->n_exons, 2);
+    ck_assert_int_eq(t->exons[0].start, 99);
+    ck_assert_int_eq(t->exons[0].end, 200);
+    ck_assert_int_eq(t->exons[1].start, 299);
+    ck_assert_int_eq(t->exons[1].end, 400);
+    ck_assert_int_eq(t->n_cds, 2);
+    ck_assert_int_eq(t->cds[0].start, 149); /* extended by the stop codon 150-152 */
+    ck_assert_int_eq(t->cds[0].end, 200);
+    ck_assert_int_eq(t->cds[1].start, 299);
+    ck_assert_int_eq(t->cds[1].end, 350);
+    ck_assert_int_eq(t->tss, 399);
+    ck_assert_int_eq(t->cds_phase, 0);
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING); /* 51 + 51 = 102 bases: whole codons */
+    ck_assert_int_eq(t->line, 3); /* the transcript line */
+    ck_assert_int_eq(iso_annotation_find(a, "T1.2"), 0);
+    ck_assert_int_eq(iso_annotation_find(a, "T1"), 0);
+    ck_assert_int_eq(iso_annotation_find(a, "T1.7"), 0);
+    ck_assert_int_eq(iso_annotation_find(a, "T2"), -1);
+    iso_annotation_free(a);
+}
+END_TEST
+
+START_TEST(stop_codon_split_across_exons)
+{
+    iso_annotation *a = read_ok("ann_split_stop.gtf",
+        "c1" A "exon\t10\t20\t.\t+\t.\ttranscript_id \"T\"; gene_id \"G\";\n"
+        "c1" A "exon\t30\t40\t.\t+\t.\ttranscript_id \"T\"; gene_id \"G\";\n"
+        "c1" A "CDS\t11\t19\t.\t+\t0\ttranscript_id \"T\"; gene_id \"G\";\n"
+        "c1" A "start_codon\t11\t13\t.\t+\t0\ttranscript_id \"T\"; gene_id \"G\";\n"
+        "c1" A "stop_codon\t20\t20\t.\t+\t0\ttranscript_id \"T\"; gene_id \"G\";\n"
+        "c1" A "stop_codon\t30\t31\t.\t+\t2\ttranscript_id \"T\"; gene_id \"G\";\n");
+    const iso_transcript *t = &a->tx[0];
+    ck_assert_int_eq(t->n_cds, 2);
+    ck_assert_int_eq(t->cds[0].start, 10);
+    ck_assert_int_eq(t->cds[0].end, 20);
+    ck_assert_int_eq(t->cds[1].start, 29);
+    ck_assert_int_eq(t->cds[1].end, 31);
+    ck_assert_int_eq(t->tss, 9);
+    ck_assert_str_eq(t->gene_name, "G"); /* no gene_name: the gene id stands in */
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING);
+    iso_annotation_free(a);
+}
+END_TEST
+
+START_TEST(ensembl_biotype_tags_and_phase)
+{
+    /* minus strand, 5'-most CDS (the highest one) has phase 2 and the transcript is tagged cds_start_NF;
+     * no stop_codon line while the file has codon features: flagged */
+    iso_annotation *a = read_ok("ann_ensembl.gtf",
+        "1\tensembl\texon\t1\t50\t.\t-\t.\tgene_id \"E1\"; transcript_id \"ET1\"; gene_biotype \"protein_coding\"; "
+        "transcript_biotype \"nonsense_mediated_decay\"; tag \"basic\"; tag \"cds_start_NF\";\n"
+        "1\tensembl\tCDS\t4\t50\t.\t-\t2\tgene_id \"E1\"; transcript_id \"ET1\"; tag \"cds_start_NF\";\n"
+        "1\tensembl\texon\t100\t120\t.\t+\t.\tgene_id \"E2\"; transcript_id \"ET2\"; transcript_biotype \"lncRNA\";\n"
+        "1\tensembl\tstart_codon\t100\t102\t.\t+\t0\tgene_id \"E2\"; transcript_id \"ET3\";\n"
+        "1\tensembl\texon\t100\t120\t.\t+\t.\tgene_id \"E2\"; transcript_id \"ET3\";\n"
+        "1\tensembl\tCDS\t100\t110\t.\t+\t0\tgene_id \"E2\"; transcript_id \"ET3\";\n");
+    ck_assert_uint_eq(a->n, 3);
+    const iso_transcript *t = &a->tx[0];
+    ck_assert_str_eq(t->biotype, "nonsense_mediated_decay");
+    ck_assert_int_eq(t->cds_phase, 2);
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING | ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON);
+    ck_assert_str_eq(a->tx[1].biotype, "lncRNA");
+    ck_assert_uint_eq(a->tx[1].flags, 0);
+    ck_assert_int_eq(a->tx[1].n_cds, 0);
+    /* 11 CDS bases: not whole codons; start codon present, stop missing */
+    ck_assert_uint_eq(a->tx[2].flags, ISO_TX_CODING | ISO_TX_NO_STOP_CODON | ISO_TX_CDS_PARTIAL_CODON);
+    iso_annotation_free(a);
+}
+END_TEST
+
+START_TEST(selenocysteine)
+{
+    iso_annotation *a = read_ok("ann_sec.gtf",
+        "c1" A "exon\t1\t30\t.\t+\t.\ttranscript_id \"S\"; gene_id \"G\";\n"
+        "c1" A "CDS\t1\t30\t.\t+\t0\ttranscript_id \"S\"; gene_id \"G\";\n"
+        "c1" A "Selenocysteine\t7\t9\t.\t+\t.\ttranscript_id \"S\"; gene_id \"G\";\n");
+    ck_assert_int_eq(a->tx[0].n_sec, 1);
+    ck_assert_int_eq(a->tx[0].sec_pos[0], 6);
+    ck_assert(a->tx[0].flags & ISO_TX_SELENOCYSTEINE);
+    iso_annotation_free(a);
+}
+END_TEST
+
+START_TEST(gff3_with_genes_and_shared_exons)
+{
+    iso_annotation *a = read_ok("ann.gff3",
+        "##gff-version 3\n"
+        "c1\ts\tgene\t10\t60\t.\t+\t.\tID=gene1;Name=ABC\n"
+        "c1\ts\tmRNA\t10\t60\t.\t+\t.\tID=tx1;Parent=gene1;Name=ABC-201;biotype=protein_coding\n"
+        "c1\ts\tmRNA\t10\t60\t.\t+\t.\tID=tx2;Parent=gene1\n"
+        "c1\ts\texon\t10\t20\t.\t+\t.\tParent=tx1,tx2\n"
+        "c1\ts\texon\t40\t60\t.\t+\t.\tID=e2;Parent=tx1\n"
+        "c1\ts\texon\t50\t60\t.\t+\t.\tParent=tx2\n"
+        "c1\ts\tCDS\t15\t20\t.\t+\t0\tParent=tx1\n"
+        "c1\ts\tCDS\t40\t45\t.\t+\t0\tParent=tx1\n"
+        "c1\ts\tthree_prime_UTR\t46\t60\t.\t+\t.\tParent=tx1\n");
+    ck_assert_uint_eq(a->n, 2);
+    const iso_transcript *t = &a->tx[0];
+    ck_assert_str_eq(t->transcript_id, "tx1");
+    ck_assert_str_eq(t->gene_id, "gene1");
+    ck_assert_str_eq(t->gene_name, "ABC");
+    ck_assert_str_eq(t->biotype, "protein_coding");
+    ck_assert_int_eq(t->n_exons, 2);
+    ck_assert_int_eq(t->n_cds, 2);
+    ck_assert_int_eq(t->cds[1].end, 45);
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING);
+    ck_assert_int_eq(a->tx[1].n_exons, 2);
+    ck_assert_int_eq(a->tx[1].exons[1].start, 49);
+    ck_assert_str_eq(a->tx[1].gene_name, "ABC");
+    iso_annotation_free(a);
+}
+END_TEST
+
+START_TEST(crlf_and_gzip)
+{
+    const char *text = "c1\tt\texon\t5\t9\t.\t+\t.\ttranscript_id \"X\";\r\n"
+                       "c1\tt\texon\t1\t3\t.\t+\t.\ttranscript_id \"X\";\r\n";
+    iso_annotation *a = read_ok("ann_crlf.gtf", text);
+    ck_assert_int_eq(a->tx[0].n_exons, 2);
+    ck_assert_int_eq(a->tx[0].exons[0].start, 0);
+    ck_assert_int_eq(a->tx[0].tss, 0);
+    ck_assert_str_eq(a->tx[0].transcript_id, "X");
+    iso_annotation_free(a);
+    ck_assert_int_eq(iso_annotation_read(test_gzip_file("ann.gtf.gz", text, 0), NULL, &a), ISO_OK);
+    ck_assert_int_eq(a->tx[0].n_exons, 2);
+    iso_annotation_free(a);
+}
+END_TEST
+
+START_TEST(malformed)
+{
+    read_fails("bad_cols.gtf", "c1\tt\texon\t1\t5\t.\t+\t.\ttranscript_id \"X\";\nc1 t exon 1 5 . + . x\n", 2,
+               "expected 9 tab-separated columns");
+    read_fails("bad_order.gtf", "c1\tt\texon\t9\t5\t.\t+\t.\ttranscript_id \"X\";\n", 1, "is after end");
+    read_fails("bad_num.gtf", "#c\nc1\tt\texon\t1x\t5\t.\t+\t.\ttranscript_id \"X\";\n", 2, "positive integer");
+    read_fails("bad_zero.gtf", "c1\tt\texon\t0\t5\t.\t+\t.\ttranscript_id \"X\";\n", 1, "positive integer");
+    read_fails("bad_noid.gtf", "c1\tt\texon\t1\t5\t.\t+\t.\tgene_id \"G\";\n", 1, "without a transcript_id");
+    read_fails("bad_strand.gtf",
+               "c1\tt\texon\t1\t5\t.\t+\t.\ttranscript_id \"X\";\nc1\tt\texon\t7\t9\t.\t-\t.\ttranscript_id \"X\";\n",
+               2, "share contig and strand");
+    read_fails("bad_contig.gtf",
+               "c1\tt\texon\t1\t5\t.\t+\t.\ttranscript_id \"X\";\nc2\tt\texon\t7\t9\t.\t+\t.\ttranscript_id \"X\";\n",
+               2, "share contig and strand");
+    read_fails("bad_nostrand.gtf", "c1\tt\texon\t1\t5\t.\t.\t.\ttranscript_id \"X\";\n", 1, "strand");
+    read_fails("bad_overlap.gtf",
+               "c1\tt\texon\t1\t10\t.\t+\t.\ttranscript_id \"X\";\nc1\tt\texon\t20\t30\t.\t+\t.\ttranscript_id "
+               "\"X\";\nc1\tt\texon\t8\t12\t.\t+\t.\ttranscript_id \"X\";\n",
+               3, "overlaps the exon at line 1");
+    read_fails("bad_phase.gtf", "c1\tt\tCDS\t1\t5\t.\t+\t4\ttranscript_id \"X\";\n", 1, "phase");
+    read_fails("bad_cds_out.gtf",
+               "c1\tt\texon\t1\t10\t.\t+\t.\ttranscript_id \"X\";\nc1\tt\tCDS\t5\t15\t.\t+\t0\ttranscript_id \"X\";\n",
+               1, "outside its exons");
+    read_fails("bad_noexon.gtf", "c1\tt\tCDS\t5\t15\t.\t+\t0\ttranscript_id \"X\";\n", 1, "no exon");
+    read_fails("bad_empty.gtf", "", 0, "no transcripts");
+    read_fails("bad_comments.gtf", "# only\n#comments\n", 2, "no transcripts");
+    read_fails("bad_parent.gff3", "##gff-version 3\nc1\ts\texon\t1\t5\t.\t+\t.\tID=e1\n", 2, "Parent");
+}
+END_TEST
+
+START_TEST(truncated_gzip_annotation)
+{
+    char text[30000];
+    size_t at = 0;
+    for (int i = 0; at + 100 < sizeof text; i++)
+        at += (size_t)snprintf(text + at, sizeof text - at,
+                               "c1\tt\texon\t%d\t%d\t.\t+\t.\ttranscript_id \"T%d\";\n", i * 10 + 1, i * 10 + 5, i);
+    iso_annotation *a = NULL;
+    ck_assert_int_lt(iso_annotation_read(test_gzip_file("ann_trunc.gtf.gz", text, 3000), NULL, &a), 0);
+    ck_assert_ptr_null(a);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "ann_trunc.gtf.gz:"));
+}
+END_TEST
+
+START_TEST(chrom_alias_and_contig_check)
+{
+    iso_fasta *fa = iso_fasta_open(test_file("ann_contigs.fa", ">20\nACGTACGTAC\n>MT\nACGT\n"));
+    ck_assert_ptr_nonnull(fa);
+    char gtf[1024];
+    snprintf(gtf, sizeof gtf, "%s", test_file("ann_chr.gtf", "chr20\tt\texon\t1\t5\t.\t+\t.\ttranscript_id \"X\";\n"
+                                                             "chrM\tt\texon\t1\t3\t.\t+\t.\ttranscript_id \"M\";\n"));
+    iso_annotation *a;
+    ck_assert_int_eq(iso_annotation_read(gtf, NULL, &a), ISO_OK);
+    ck_assert_int_eq(iso_annotation_check_contigs(a, fa), ISO_ENOTFOUND);
+    ck_assert_msg(strstr(iso_last_error(), "'chr20', 'chrM'") &&
+                      strstr(iso_last_error(), "uses 'chr20', FASTA has '20'") &&
+                      strstr(iso_last_error(), "--chrom-alias"),
+                  "%s", iso_last_error());
+    iso_annotation_free(a);
+
+    iso_chrom_alias *al;
+    ck_assert_int_eq(iso_chrom_alias_load(test_file("ann_alias.txt", "# ucsc\tensembl\n20\tchr20\tNC_000020.10\r\n"
+                                                                     "MT\tchrM\n"),
+                                          &al),
+                     ISO_OK);
+    ck_assert_str_eq(iso_chrom_alias_map(al, "NC_000020.10"), "20");
+    ck_assert_str_eq(iso_chrom_alias_map(al, "chrM"), "MT");
+    ck_assert_str_eq(iso_chrom_alias_map(al, "chr5"), "chr5");
+    ck_assert_msg(iso_annotation_read(gtf, al, &a) == ISO_OK, "%s", iso_last_error());
+    ck_assert_str_eq(a->tx[0].chrom, "20");
+    ck_assert_int_eq(iso_annotation_check_contigs(a, fa), ISO_OK);
+    iso_annotation_free(a);
+    iso_chrom_alias_free(al);
+    iso_fasta_close(fa);
+
+    ck_assert_int_eq(iso_chrom_alias_load(test_file("ann_alias_bad.txt", "20 chr20\n"), &al), ISO_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "ann_alias_bad.txt:1:"));
+}
+END_TEST
+
+/* The GFF3 written by gffread from the GTF must give the same transcript models. */
+START_TEST(test_data_gtf_and_gff3_agree)
+{
+    iso_annotation *g, *f;
+    ck_assert_int_eq(iso_annotation_read(ISO_TEST_DATA "/annotation.gtf", NULL, &g), ISO_OK);
+    ck_assert_int_eq(iso_annotation_read(ISO_TEST_DATA "/annotation.gff3", NULL, &f), ISO_OK);
+    ck_assert_uint_eq(g->n, 7);
+    ck_assert_uint_eq(f->n, g->n);
+    for (size_t i = 0; i < g->n; i++) {
+        const iso_transcript *a = &g->tx[i];
+        long j = iso_annotation_find(f, a->transcript_id);
+        ck_assert_int_ge(j, 0);
+        const iso_transcript *b = &f->tx[j];
+        ck_assert_str_eq(a->gene_name, "BCAS1");
+        ck_assert_str_eq(b->gene_name, "BCAS1");
+        ck_assert_int_eq(a->n_exons, b->n_exons);
+        ck_assert_int_eq(a->n_cds, b->n_cds);
+        ck_assert_mem_eq(a->exons, b->exons, (size_t)a->n_exons * sizeof *a->exons);
+        ck_assert_mem_eq(a->cds, b->cds, (size_t)a->n_cds * sizeof *a->cds);
+        ck_assert_int_eq(a->tss, b->tss);
+        ck_assert_uint_eq(a->flags, ISO_TX_CODING);
+        ck_assert_uint_eq(b->flags, ISO_TX_CODING);
+    }
+    iso_annotation_free(g);
+    iso_annotation_free(f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("annotation");
+    TCase *tc = tcase_create("annotation");
+    tcase_add_test(tc, gencode_minus_strand);
+    tcase_add_test(tc, stop_codon_split_across_exons);
+    tcase_add_test(tc, ensembl_biotype_tags_and_phase);
+    tcase_add_test(tc, selenocysteine);
+    tcase_add_test(tc, gff3_with_genes_and_shared_exons);
+    tcase_add_test(tc, crlf_and_gzip);
+    tcase_add_test(tc, malformed);
+    tcase_add_test(tc, truncated_gzip_annotation);
+    tcase_add_test(tc, chrom_alias_and_contig_check);
+    tcase_add_test(tc, test_data_gtf_and_gff3_agree);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

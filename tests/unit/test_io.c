@@ -1,0 +1,173 @@
+/* Line reader (plain, gzip, truncated gzip, CRLF) and FASTA access (index building, fetch, N padding). */
+#include <check.h>
+#include <unistd.h>
+
+#include "isoformer/io.h"
+#include "test_files.h"
+
+static int read_all(const char *path, char lines[][64], int max, int *rc_out)
+{
+    iso_lines *lr = iso_lines_open(path);
+    ck_assert_ptr_nonnull(lr);
+    const char *line;
+    size_t len;
+    int n = 0, rc;
+    while ((rc = iso_lines_next(lr, &line, &len)) > 0 && n < max) {
+        ck_assert_uint_eq(strlen(line), len);
+        snprintf(lines[n++], 64, "%s", line);
+        ck_assert_int_eq(iso_lines_lineno(lr), n);
+    }
+    *rc_out = rc;
+    iso_lines_close(lr);
+    return n;
+}
+
+START_TEST(lines_plain_crlf_and_no_final_newline)
+{
+    char got[8][64];
+    int rc;
+    int n = read_all(test_file("io_crlf.txt", "alpha\r\nbeta\n\r\ngamma"), got, 8, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(n, 4);
+    ck_assert_str_eq(got[0], "alpha");
+    ck_assert_str_eq(got[1], "beta");
+    ck_assert_str_eq(got[2], "");
+    ck_assert_str_eq(got[3], "gamma");
+}
+END_TEST
+
+START_TEST(lines_gzip)
+{
+    char got[8][64];
+    int rc;
+    int n = read_all(test_gzip_file("io_ok.txt.gz", "one\ntwo\r\nthree\n", 0), got, 8, &rc);
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_str_eq(got[1], "two");
+    ck_assert_str_eq(got[2], "three");
+}
+END_TEST
+
+START_TEST(lines_truncated_gzip_is_an_error_naming_the_file)
+{
+    char text[20000];
+    size_t at = 0;
+    for (int i = 0; at + 40 < sizeof text; i++) /* enough varied text that the deflate stream spans the cut */
+        at += (size_t)snprintf(text + at, sizeof text - at, "line %d %d\n", i, i * 7919 % 1000);
+    const char *path = test_gzip_file("io_trunc.txt.gz", text, 2000);
+    iso_lines *lr = iso_lines_open(path);
+    ck_assert_ptr_nonnull(lr);
+    const char *line;
+    size_t len;
+    int rc;
+    while ((rc = iso_lines_next(lr, &line, &len)) > 0)
+        ;
+    iso_lines_close(lr);
+    ck_assert_int_lt(rc, 0);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "io_trunc.txt.gz:"));
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "truncated"));
+}
+END_TEST
+
+START_TEST(lines_missing_file)
+{
+    ck_assert_ptr_null(iso_lines_open(ISO_TEST_TMP "/does-not-exist.txt"));
+    ck_assert_int_eq(iso_last_status(), ISO_ENOTFOUND);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "does-not-exist.txt"));
+}
+END_TEST
+
+static const char *const small_fa = ">c1 desc\nACGTacgtNN\nGGCC\n>c2\nTTTTA\n";
+
+START_TEST(fasta_builds_index_and_fetches_with_padding)
+{
+    const char *path = test_file("io_small.fa", small_fa);
+    char fai[1100];
+    snprintf(fai, sizeof fai, "%s.fai", path);
+    unlink(fai);
+    iso_fasta *fa = iso_fasta_open(path);
+    ck_assert_ptr_nonnull(fa);
+    ck_assert_int_eq(access(fai, F_OK), 0);
+    ck_assert_int_eq(iso_fasta_ncontigs(fa), 2);
+    ck_assert_str_eq(iso_fasta_contig_name(fa, 0), "c1");
+    ck_assert_int_eq(iso_fasta_contig_len(fa, "c1"), 14);
+    ck_assert_int_eq(iso_fasta_contig_len(fa, "c2"), 5);
+    ck_assert_int_eq(iso_fasta_contig_len(fa, "c3"), -1);
+    char *s;
+    ck_assert_int_eq(iso_fasta_fetch(fa, "c1", 2, 12, &s), ISO_OK); /* spans a line break, lowercase */
+    ck_assert_str_eq(s, "GTACGTNNGG");
+    free(s);
+    ck_assert_int_eq(iso_fasta_fetch(fa, "c2", -3, 8, &s), ISO_OK); /* past both ends */
+    ck_assert_str_eq(s, "NNNTTTTANNN");
+    free(s);
+    ck_assert_int_eq(iso_fasta_fetch(fa, "c2", 7, 9, &s), ISO_OK); /* wholly outside */
+    ck_assert_str_eq(s, "NN");
+    free(s);
+    ck_assert_int_eq(iso_fasta_fetch(fa, "c9", 0, 2, &s), ISO_ENOTFOUND);
+    ck_assert_ptr_null(s);
+    iso_fasta_close(fa);
+}
+END_TEST
+
+START_TEST(fasta_bgzipped_test_genome)
+{
+    /* expected bases from `samtools faidx test-data/genome.fa.gz 20:560079-560090 20:1499997-1500000` */
+    iso_fasta *fa = iso_fasta_open(ISO_TEST_DATA "/genome.fa.gz");
+    ck_assert_ptr_nonnull(fa);
+    ck_assert_int_eq(iso_fasta_contig_len(fa, "20"), 1500000);
+    char *s;
+    ck_assert_int_eq(iso_fasta_fetch(fa, "20", 560078, 560090, &s), ISO_OK);
+    ck_assert_str_eq(s, "CTTTAGAAGTAA");
+    free(s);
+    ck_assert_int_eq(iso_fasta_fetch(fa, "20", 1499996, 1500002, &s), ISO_OK);
+    ck_assert_str_eq(s, "CAACNN");
+    free(s);
+    iso_fasta_close(fa);
+}
+END_TEST
+
+START_TEST(fasta_plain_gzip_is_refused_with_the_fix)
+{
+    const char *path = test_gzip_file("io_plain.fa.gz", small_fa, 0);
+    ck_assert_ptr_null(iso_fasta_open(path));
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "bgzip"));
+}
+END_TEST
+
+START_TEST(fasta_unindexed_in_read_only_dir)
+{
+    if (geteuid() == 0) /* root writes anywhere: the case cannot arise */
+        return;
+    char dir[512], cmd[2200];
+    snprintf(dir, sizeof dir, "%s/io_ro", ISO_TEST_TMP);
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s && printf '>a\\nACGT\\n' > %s/a.fa && chmod a-w %s", dir,
+             dir, dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/a.fa", dir);
+    ck_assert_ptr_null(iso_fasta_open(path));
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "not writable"));
+    snprintf(cmd, sizeof cmd, "chmod u+w %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("io");
+    TCase *tc = tcase_create("io");
+    tcase_add_test(tc, lines_plain_crlf_and_no_final_newline);
+    tcase_add_test(tc, lines_gzip);
+    tcase_add_test(tc, lines_truncated_gzip_is_an_error_naming_the_file);
+    tcase_add_test(tc, lines_missing_file);
+    tcase_add_test(tc, fasta_builds_index_and_fetches_with_padding);
+    tcase_add_test(tc, fasta_bgzipped_test_genome);
+    tcase_add_test(tc, fasta_plain_gzip_is_refused_with_the_fix);
+    tcase_add_test(tc, fasta_unindexed_in_read_only_dir);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,207 @@
+/* Sequences: translation, reverse complement, DNA windows at contig edges, spliced RNA/CDS/protein on both
+ * strands (the minus-strand case is the mirror image of the plus-strand one). */
+#include <check.h>
+
+#include "isoformer/sequences.h"
+#include "test_files.h"
+
+/* Plus-strand gene on c1 (1-based): exon 3-11 "ATGGCCTGG", intron, exon 28-40 "AAATGATAACCCC"; CDS ATG GCC TGG
+ * AAA TGA TAA with a Sec TGA at 31-33. The minus-strand copy on c2 is revcomp(c1): position p maps to 41-p. */
+static const char plus_genome[] = "NNATGGCCTGGGTAAGTCCCCCCCCAGAAATGATAACCCC";
+
+static char *revcomp_copy(const char *s)
+{
+    char *r = strdup(s);
+    iso_revcomp_inplace(r, (int64_t)strlen(r));
+    return r;
+}
+
+static iso_fasta *open_genome(void)
+{
+    char *minus = revcomp_copy(plus_genome);
+    char text[256];
+    snprintf(text, sizeof text, ">c1\n%s\n>c2\n%s\n>short\nACGTACGTAC\n", plus_genome, minus);
+    free(minus);
+    const char *path = test_file("seq_genome.fa", text);
+    char fai[1100];
+    snprintf(fai, sizeof fai, "%s.fai", path);
+    unlink(fai);
+    iso_fasta *fa = iso_fasta_open(path);
+    ck_assert_ptr_nonnull(fa);
+    return fa;
+}
+
+static iso_annotation *read_gtf(const char *name, const char *text)
+{
+    iso_annotation *a;
+    ck_assert_msg(iso_annotation_read(test_file(name, text), NULL, &a) == ISO_OK, "%s", iso_last_error());
+    return a;
+}
+
+START_TEST(translate_and_revcomp)
+{
+    char *p = iso_translate("ATGGCCTGANNNTTTtgg", 18);
+    ck_assert_str_eq(p, "MA*XFW");
+    free(p);
+    p = iso_translate("ATGGC", 5);
+    ck_assert_str_eq(p, "M");
+    free(p);
+    /* every codon of the standard code (NCBI table 1), in TCAG order */
+    static const char bases[] = "TCAG";
+    char all[64 * 3 + 1];
+    for (int i = 0; i < 64; i++) {
+        all[3 * i] = bases[i / 16];
+        all[3 * i + 1] = bases[i / 4 % 4];
+        all[3 * i + 2] = bases[i % 4];
+    }
+    all[192] = '\0';
+    p = iso_translate(all, 192);
+    ck_assert_str_eq(p, "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG");
+    free(p);
+    char s[] = "AACGTN", t[] = "ACGTa";
+    iso_revcomp_inplace(s, 6);
+    ck_assert_str_eq(s, "NACGTT");
+    iso_revcomp_inplace(t, 5);
+    ck_assert_str_eq(t, "tACGT");
+}
+END_TEST
+
+static const char *const both_strands_gtf =
+    "c1\tt\texon\t3\t11\t.\t+\t.\ttranscript_id \"P\";\n"
+    "c1\tt\texon\t28\t40\t.\t+\t.\ttranscript_id \"P\";\n"
+    "c1\tt\tCDS\t3\t11\t.\t+\t0\ttranscript_id \"P\";\n"
+    "c1\tt\tCDS\t28\t33\t.\t+\t0\ttranscript_id \"P\";\n"
+    "c1\tt\tstop_codon\t34\t36\t.\t+\t0\ttranscript_id \"P\";\n"
+    "c1\tt\tstart_codon\t3\t5\t.\t+\t0\ttranscript_id \"P\";\n"
+    "c1\tt\tSelenocysteine\t31\t33\t.\t+\t.\ttranscript_id \"P\";\n"
+    "c2\tt\texon\t1\t13\t.\t-\t.\ttranscript_id \"M\";\n"
+    "c2\tt\texon\t30\t38\t.\t-\t.\ttranscript_id \"M\";\n"
+    "c2\tt\tCDS\t30\t38\t.\t-\t0\ttranscript_id \"M\";\n"
+    "c2\tt\tCDS\t8\t13\t.\t-\t0\ttranscript_id \"M\";\n"
+    "c2\tt\tstop_codon\t5\t7\t.\t-\t0\ttranscript_id \"M\";\n"
+    "c2\tt\tstart_codon\t36\t38\t.\t-\t0\ttranscript_id \"M\";\n"
+    "c2\tt\tSelenocysteine\t8\t10\t.\t-\t.\ttranscript_id \"M\";\n"
+    "c1\tt\texon\t3\t11\t.\t+\t.\ttranscript_id \"NOSEC\";\n"
+    "c1\tt\texon\t28\t40\t.\t+\t.\ttranscript_id \"NOSEC\";\n"
+    "c1\tt\tCDS\t3\t11\t.\t+\t0\ttranscript_id \"NOSEC\";\n"
+    "c1\tt\tCDS\t28\t36\t.\t+\t0\ttranscript_id \"NOSEC\";\n"
+    "c1\tt\tstart_codon\t3\t5\t.\t+\t0\ttranscript_id \"NOSEC\";\n"
+    "c1\tt\tstop_codon\t34\t36\t.\t+\t0\ttranscript_id \"NOSEC\";\n";
+
+START_TEST(rna_cds_protein_on_both_strands)
+{
+    iso_fasta *fa = open_genome();
+    iso_annotation *a = read_gtf("seq_both.gtf", both_strands_gtf);
+    for (int i = 0; i < 2; i++) {
+        const iso_transcript *t = &a->tx[i];
+        char *rna, *cds, *prot;
+        unsigned flags;
+        ck_assert_int_eq(iso_extract_rna(fa, t, &rna), ISO_OK);
+        ck_assert_str_eq(rna, "ATGGCCTGGAAATGATAACCCC");
+        ck_assert_int_eq(iso_extract_cds(fa, t, &cds), ISO_OK);
+        ck_assert_str_eq(cds, "ATGGCCTGGAAATGATAA");
+        ck_assert_int_eq(iso_extract_protein(fa, t, &prot, &flags), ISO_OK);
+        ck_assert_str_eq(prot, "MAWKU");
+        ck_assert_uint_eq(flags, ISO_TX_CODING | ISO_TX_SELENOCYSTEINE);
+        free(rna);
+        free(cds);
+        free(prot);
+    }
+    char *prot;
+    unsigned flags;
+    ck_assert_int_eq(iso_extract_protein(fa, &a->tx[2], &prot, &flags), ISO_OK);
+    ck_assert_str_eq(prot, "MAWK*");
+    ck_assert_uint_eq(flags, ISO_TX_CODING | ISO_TX_INTERNAL_STOP);
+    free(prot);
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+END_TEST
+
+START_TEST(phase_partial_codons_and_non_atg_starts)
+{
+    iso_fasta *fa = open_genome();
+    /* c1 bases 2-8 are "NATGGCC": phase 1 skips the N */
+    iso_annotation *a = read_gtf("seq_phase.gtf",
+        "c1\tt\texon\t1\t12\t.\t+\t.\ttranscript_id \"PH\";\n"
+        "c1\tt\tCDS\t2\t8\t.\t+\t1\ttranscript_id \"PH\";\n"
+        "c1\tt\texon\t1\t12\t.\t+\t.\ttranscript_id \"PART\";\n"
+        "c1\tt\tCDS\t3\t7\t.\t+\t0\ttranscript_id \"PART\";\n"
+        "c1\tt\texon\t1\t12\t.\t+\t.\ttranscript_id \"NONATG\";\n"
+        "c1\tt\tCDS\t6\t11\t.\t+\t0\ttranscript_id \"NONATG\";\n"
+        "c1\tt\texon\t1\t12\t.\t+\t.\ttranscript_id \"NC\";\n");
+    struct {
+        const char *protein;
+        unsigned flags;
+    } want[] = {
+        {"MA", ISO_TX_CODING | ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON},
+        {"M", ISO_TX_CODING | ISO_TX_NO_STOP_CODON | ISO_TX_CDS_PARTIAL_CODON},
+        {"AW", ISO_TX_CODING | ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON}, /* bases 6-11: GCC TGG */
+        {"", 0},
+    };
+    for (int i = 0; i < 4; i++) {
+        char *prot;
+        unsigned flags;
+        ck_assert_int_eq(iso_extract_protein(fa, &a->tx[i], &prot, &flags), ISO_OK);
+        ck_assert_str_eq(prot, want[i].protein);
+        ck_assert_uint_eq(flags, want[i].flags);
+        free(prot);
+    }
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+END_TEST
+
+START_TEST(dna_windows_at_contig_edges)
+{
+    iso_fasta *fa = open_genome();
+    iso_annotation *a = read_gtf("seq_win.gtf", "short\tt\texon\t3\t5\t.\t+\t.\ttranscript_id \"F\";\n"
+                                                "short\tt\texon\t6\t9\t.\t-\t.\ttranscript_id \"R\";\n");
+    iso_window_opts o = {.window = 10, .revcomp_minus = 0};
+    char *s;
+    /* + strand, TSS at 0-based 2: window [-3, 7), TSS is base 5 */
+    iso_interval w = iso_dna_window(&a->tx[0], &o);
+    ck_assert_int_eq(w.start, -3);
+    ck_assert_int_eq(w.end, 7);
+    ck_assert_int_eq(iso_extract_dna(fa, &a->tx[0], &o, &s), ISO_OK);
+    ck_assert_str_eq(s, "NNNACGTACG");
+    free(s);
+    /* - strand, TSS at 0-based 8, genomic orientation: [3, 13) */
+    ck_assert_int_eq(iso_extract_dna(fa, &a->tx[1], &o, &s), ISO_OK);
+    ck_assert_str_eq(s, "TACGTACNNN");
+    ck_assert_int_eq(s[5], "ACGTACGTAC"[8]);
+    free(s);
+    /* reverse-complemented: TSS (its complement) is still base 5: genomic [4, 14) reversed */
+    o.revcomp_minus = 1;
+    w = iso_dna_window(&a->tx[1], &o);
+    ck_assert_int_eq(w.start, 4);
+    ck_assert_int_eq(w.end, 14);
+    ck_assert_int_eq(iso_extract_dna(fa, &a->tx[1], &o, &s), ISO_OK);
+    ck_assert_str_eq(s, "NNNNGTACGT");
+    ck_assert_int_eq(s[5], 'T'); /* complement of genomic base 8, 'A' */
+    free(s);
+    /* an even window larger than the contig on both sides */
+    o.window = 30;
+    ck_assert_int_eq(iso_extract_dna(fa, &a->tx[0], &o, &s), ISO_OK);
+    ck_assert_str_eq(s, "NNNNNNNNNNNNNACGTACGTACNNNNNNN");
+    free(s);
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sequences");
+    TCase *tc = tcase_create("sequences");
+    tcase_add_test(tc, translate_and_revcomp);
+    tcase_add_test(tc, rna_cds_protein_on_both_strands);
+    tcase_add_test(tc, phase_partial_codons_and_non_atg_starts);
+    tcase_add_test(tc, dna_windows_at_contig_edges);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
