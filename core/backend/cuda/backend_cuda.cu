@@ -1,0 +1,342 @@
+/* CUDA backend: device selection, memory (cudaMalloc with accounting), transfers and the ops table. Every op is
+ * queued on one non-blocking stream; upload and download return once the host buffer may be reused or read. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_internal.h"
+
+int cu_fail(cudaError_t err, const char *call)
+{
+    cudaGetLastError(); /* clear the error state this call left, so later calls report their own */
+    return iso_error(err == cudaErrorMemoryAllocation ? ISO_ENOMEM : ISO_EDEVICE, "cuda backend: %s failed: %s (%s)",
+                     call, cudaGetErrorString(err), cudaGetErrorName(err));
+}
+
+int cu_blas_fail(cublasStatus_t st, const char *call)
+{
+    return iso_error(st == CUBLAS_STATUS_ALLOC_FAILED ? ISO_ENOMEM : ISO_EDEVICE, "cuda backend: %s failed: %s", call,
+                     cublasGetStatusString(st));
+}
+
+int cu_launched(const char *kernel)
+{
+    cudaError_t err = cudaGetLastError();
+    if (err != cudaSuccess)
+        return iso_error(ISO_EDEVICE, "cuda backend: kernel %s failed to launch: %s (%s)", kernel,
+                         cudaGetErrorString(err), cudaGetErrorName(err));
+    return ISO_OK;
+}
+
+int cu_enter(iso_backend *be)
+{
+    CU_TRY(cudaSetDevice(cu_of(be)->device));
+    return ISO_OK;
+}
+
+/* ---- pointer -> size table (open addressing, linear probing, backward-shift deletion) ---- */
+
+static size_t slot_of(const cu_size_table *t, const void *p)
+{
+    return (size_t)(((uintptr_t)p >> 8) * 0x9E3779B97F4A7C15ull) & (t->cap - 1);
+}
+
+static int table_put(cu_size_table *t, void *p, size_t size)
+{
+    if (2 * (t->len + 1) > t->cap) { /* keep the load under 1/2 */
+        cu_size_table g = {NULL, NULL, t->cap ? 2 * t->cap : 64, 0};
+        g.ptr = (void **)calloc(g.cap, sizeof *g.ptr);
+        g.size = (size_t *)calloc(g.cap, sizeof *g.size);
+        if (!g.ptr || !g.size) {
+            free(g.ptr);
+            free(g.size);
+            return iso_error(ISO_ENOMEM, "cuda backend: out of host memory for the allocation table");
+        }
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->ptr[i])
+                table_put(&g, t->ptr[i], t->size[i]);
+        free(t->ptr);
+        free(t->size);
+        *t = g;
+    }
+    size_t i = slot_of(t, p);
+    while (t->ptr[i])
+        i = (i + 1) & (t->cap - 1);
+    t->ptr[i] = p;
+    t->size[i] = size;
+    t->len++;
+    return ISO_OK;
+}
+
+/* Removes p; returns its size, or (size_t)-1 when p was not allocated here. */
+static size_t table_take(cu_size_table *t, const void *p)
+{
+    if (!t->cap)
+        return (size_t)-1;
+    size_t i = slot_of(t, p);
+    while (t->ptr[i] && t->ptr[i] != p)
+        i = (i + 1) & (t->cap - 1);
+    if (!t->ptr[i])
+        return (size_t)-1;
+    size_t size = t->size[i];
+    /* Shift later entries of the probe run back into the hole, so lookups never stop early. */
+    for (size_t j = (i + 1) & (t->cap - 1); t->ptr[j]; j = (j + 1) & (t->cap - 1)) {
+        size_t home = slot_of(t, t->ptr[j]);
+        if (((j - home) & (t->cap - 1)) >= ((j - i) & (t->cap - 1))) {
+            t->ptr[i] = t->ptr[j];
+            t->size[i] = t->size[j];
+            i = j;
+        }
+    }
+    t->ptr[i] = NULL;
+    t->len--;
+    return size;
+}
+
+/* ---- memory ---- */
+
+static void *device_alloc(iso_backend *be, size_t nbytes, const char *what)
+{
+    cu_backend *cu = cu_of(be);
+    void *p = NULL;
+    if (cu_enter(be))
+        return NULL;
+    cudaError_t err = cudaMalloc(&p, nbytes ? nbytes : 1);
+    if (err != cudaSuccess) {
+        cudaGetLastError();
+        size_t dev_free = 0, dev_total = 0;
+        cudaMemGetInfo(&dev_free, &dev_total);
+        cudaGetLastError();
+        iso_error(err == cudaErrorMemoryAllocation ? ISO_ENOMEM : ISO_EDEVICE,
+                  "cuda backend: cannot allocate %zu bytes of %s on device %d: %s (in use here: %zu bytes of "
+                  "activations, %zu of weights; device has %zu of %zu bytes free): use a smaller batch or window",
+                  nbytes, what, cu->device, cudaGetErrorString(err), be->bytes_in_use, cu->weight_bytes, dev_free,
+                  dev_total);
+        return NULL;
+    }
+    if (table_put(&cu->sizes, p, nbytes)) {
+        cudaFree(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Frees p and returns its size (0 with a warning for a pointer this backend did not allocate). */
+static size_t device_free(iso_backend *be, void *p)
+{
+    size_t size = table_take(&cu_of(be)->sizes, p);
+    if (size == (size_t)-1) {
+        iso_warn("cuda backend: free of %p, which this backend did not allocate (ignored)", p);
+        return 0;
+    }
+    if (cu_enter(be) == ISO_OK)
+        cudaFree(p);
+    return size;
+}
+
+static void *cu_alloc(iso_backend *be, size_t nbytes)
+{
+    void *p = device_alloc(be, nbytes, "activations");
+    if (p) {
+        be->bytes_in_use += nbytes;
+        if (be->bytes_in_use > be->peak_bytes)
+            be->peak_bytes = be->bytes_in_use;
+    }
+    return p;
+}
+
+static void cu_free(iso_backend *be, void *ptr)
+{
+    if (ptr)
+        be->bytes_in_use -= device_free(be, ptr);
+}
+
+static const float *cu_weight(iso_backend *be, const float *host, size_t count)
+{
+    size_t nbytes = count * sizeof(float);
+    float *dev = (float *)device_alloc(be, nbytes, "weights");
+    if (!dev)
+        return NULL;
+    cudaError_t err = cudaMemcpy(dev, host, nbytes, cudaMemcpyHostToDevice);
+    if (err != cudaSuccess) {
+        cu_fail(err, "cudaMemcpy(weight to device)");
+        device_free(be, dev);
+        return NULL;
+    }
+    cu_of(be)->weight_bytes += nbytes;
+    return dev;
+}
+
+static void cu_free_weight(iso_backend *be, const float *dev)
+{
+    if (dev)
+        cu_of(be)->weight_bytes -= device_free(be, (void *)dev);
+}
+
+/* Synchronous with respect to the host buffer whatever its kind (pageable, pinned, mmapped). */
+static int cu_transfer(iso_backend *be, void *dst, const void *src, size_t nbytes, cudaMemcpyKind kind)
+{
+    int rc = cu_enter(be);
+    if (rc || !nbytes)
+        return rc;
+    CU_TRY(cudaMemcpyAsync(dst, src, nbytes, kind, cu_of(be)->stream));
+    CU_TRY(cudaStreamSynchronize(cu_of(be)->stream));
+    return ISO_OK;
+}
+
+static int cu_upload(iso_backend *be, void *dst, const void *src, size_t nbytes)
+{
+    return cu_transfer(be, dst, src, nbytes, cudaMemcpyHostToDevice);
+}
+
+static int cu_download(iso_backend *be, void *dst, const void *src, size_t nbytes)
+{
+    return cu_transfer(be, dst, src, nbytes, cudaMemcpyDeviceToHost);
+}
+
+static int cu_copy(iso_backend *be, void *dst, const void *src, size_t nbytes)
+{
+    int rc = cu_enter(be);
+    if (rc || !nbytes)
+        return rc;
+    CU_TRY(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, cu_of(be)->stream));
+    return ISO_OK;
+}
+
+static int cu_memset0(iso_backend *be, void *dst, size_t nbytes)
+{
+    int rc = cu_enter(be);
+    if (rc || !nbytes)
+        return rc;
+    CU_TRY(cudaMemsetAsync(dst, 0, nbytes, cu_of(be)->stream));
+    return ISO_OK;
+}
+
+static int cu_sync(iso_backend *be)
+{
+    int rc = cu_enter(be);
+    if (rc)
+        return rc;
+    CU_TRY(cudaStreamSynchronize(cu_of(be)->stream));
+    return ISO_OK;
+}
+
+/* Also frees whatever the caller left allocated, so a failed run does not hold device memory. */
+static void cu_destroy(iso_backend *be)
+{
+    cu_backend *cu = cu_of(be);
+    if (cu) {
+        if (cudaSetDevice(cu->device) == cudaSuccess) {
+            if (cu->stream)
+                cudaStreamSynchronize(cu->stream);
+            if (cu->sizes.len)
+                iso_debug("cuda backend: freeing %zu buffers left allocated", cu->sizes.len);
+            for (size_t i = 0; i < cu->sizes.cap; i++)
+                if (cu->sizes.ptr[i])
+                    cudaFree(cu->sizes.ptr[i]);
+            if (cu->cublas)
+                cublasDestroy(cu->cublas);
+            if (cu->stream)
+                cudaStreamDestroy(cu->stream);
+        }
+        cudaGetLastError();
+        free(cu->sizes.ptr);
+        free(cu->sizes.size);
+        free(cu);
+    }
+    free(be);
+}
+
+static const struct iso_backend_ops cuda_ops = {
+    "cuda",
+    cu_destroy,
+    cu_alloc,
+    cu_free,
+    cu_upload,
+    cu_download,
+    cu_copy,
+    cu_memset0,
+    cu_weight,
+    cu_free_weight,
+    cu_sync,
+    cu_gemm,
+    cu_bias_act,
+    cu_affine_act,
+    cu_axpy,
+    cu_layernorm,
+    cu_softmax,
+    cu_rotary,
+    cu_glu_silu,
+    cu_attn_pool2,
+    cu_rel_shift_add,
+    cu_mean_rows,
+};
+
+int iso_backend_cuda_device_count(void)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return count;
+}
+
+int iso_backend_cuda_create(int device, iso_precision precision, iso_backend **out)
+{
+    *out = NULL;
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+        cudaGetLastError();
+        return iso_error(ISO_EDEVICE,
+                         "no CUDA device found (%s: %s; this build needs an NVIDIA driver for CUDA %d.%d or newer): "
+                         "use --device cpu",
+                         cudaGetErrorName(err), cudaGetErrorString(err), CUDART_VERSION / 1000,
+                         CUDART_VERSION % 1000 / 10);
+    }
+    if (count == 0)
+        return iso_error(ISO_EDEVICE, "no CUDA device found: use --device cpu");
+    if (device < 0 || device >= count)
+        return iso_error(ISO_EDEVICE, "CUDA device %d requested, but %d device(s) are visible (cuda:0 .. cuda:%d)",
+                         device, count, count - 1);
+    if (precision != ISO_PREC_FP32 && precision != ISO_PREC_TF32 && precision != ISO_PREC_BF16)
+        return iso_error(ISO_EINVAL, "cuda backend: unknown precision %d", (int)precision);
+
+    iso_backend *be = (iso_backend *)calloc(1, sizeof *be);
+    cu_backend *cu = (cu_backend *)calloc(1, sizeof *cu);
+    if (!be || !cu) {
+        free(be);
+        free(cu);
+        return iso_error(ISO_ENOMEM, "cuda backend: out of host memory");
+    }
+    be->ops = &cuda_ops;
+    be->precision = precision;
+    be->n_threads = 1;
+    be->impl = cu;
+    cu->device = device;
+
+    int rc;
+    cudaDeviceProp prop;
+    cublasStatus_t st;
+    if ((err = cudaSetDevice(device)) != cudaSuccess || (err = cudaGetDeviceProperties(&prop, device)) != cudaSuccess ||
+        (err = cudaStreamCreateWithFlags(&cu->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        rc = cu_fail(err, "initialising the CUDA device");
+        goto fail;
+    }
+    if ((st = cublasCreate(&cu->cublas)) != CUBLAS_STATUS_SUCCESS ||
+        (st = cublasSetStream(cu->cublas, cu->stream)) != CUBLAS_STATUS_SUCCESS) {
+        rc = cu_blas_fail(st, "cublasCreate");
+        goto fail;
+    }
+    iso_info("cuda backend: device %d: %s (compute capability %d.%d, %.1f GiB)", device, prop.name, prop.major,
+             prop.minor, prop.totalGlobalMem / 1073741824.0);
+    if (precision != ISO_PREC_FP32 && prop.major < 8)
+        iso_warn("cuda backend: TF32/BF16 GEMMs need compute capability 8.0 or newer (device has %d.%d); "
+                 "cuBLAS may run them in fp32",
+                 prop.major, prop.minor);
+    *out = be;
+    return ISO_OK;
+fail:
+    cu_destroy(be);
+    return rc;
+}
