@@ -4,10 +4,12 @@
  *   model_driver enformer WEIGHTS CONFIG PREFIX DNA.txt OUT.f32  (one line of ACGTN)
  *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
  *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
- *       no protein. Options come from ISO_FUSION=parallel. */
+ *       no protein. Options come from ISO_FUSION=parallel. Prints per-stage seconds on stderr.
+ *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "isoformer/backend.h"
 #include "isoformer/model.h"
@@ -135,6 +137,40 @@ static int dump(iso_model *m, const iso_embedding *e, const char *dir, const cha
     return rc;
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int run_sgemm(iso_backend *be, int n, int repeats)
+{
+    size_t bytes = (size_t)n * n * sizeof(float);
+    float *a = be->ops->alloc(be, bytes), *b = be->ops->alloc(be, bytes), *c = be->ops->alloc(be, bytes);
+    float *host = calloc((size_t)n * n, sizeof *host);
+    if (!a || !b || !c || !host)
+        return 1;
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        host[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    int rc = be->ops->upload(be, a, host, bytes) || be->ops->upload(be, b, host, bytes);
+    iso_gemm_args g = {.m = n, .n = n, .k = n, .alpha = 1.0f, .a = a, .lda = n, .b = b, .ldb = n, .c = c, .ldc = n,
+                       .batch = 1};
+    rc = rc || be->ops->gemm(be, &g) || iso_backend_sync(be); /* warm-up */
+    double t0 = now();
+    for (int r = 0; r < repeats && !rc; r++)
+        rc = be->ops->gemm(be, &g);
+    rc = rc || iso_backend_sync(be);
+    double t = now() - t0;
+    if (!rc)
+        printf("%.1f\n", 2.0 * n * n * (double)n * repeats / t / 1e9);
+    be->ops->free(be, a);
+    be->ops->free(be, b);
+    be->ops->free(be, c);
+    free(host);
+    return rc;
+}
+
 static int run_isoformer(iso_backend *be, char **argv)
 {
     iso_model *m = NULL;
@@ -157,10 +193,16 @@ static int run_isoformer(iso_backend *be, char **argv)
     pooled = malloc((size_t)info.fused_dim * sizeof *pooled);
     pred = malloc((size_t)info.n_outputs * sizeof *pred);
     fused = malloc((size_t)info.dna_rows * info.fused_dim * sizeof *fused);
-    if (!pooled || !pred || !fused || iso_model_embed_dna(m, dna, len, &ed) ||
-        iso_model_embed_rna(m, rna, n_rna, &er) || (n_prot && iso_model_embed_protein(m, prot, n_prot, &ep)) ||
-        iso_model_predict(m, ed, er, ep, pooled, pred, fused))
+    double t[5];
+    t[0] = now();
+    if (!pooled || !pred || !fused || iso_model_embed_dna(m, dna, len, &ed) || iso_backend_sync(be) ||
+        (t[1] = now(), iso_model_embed_rna(m, rna, n_rna, &er)) || iso_backend_sync(be) ||
+        (t[2] = now(), n_prot && iso_model_embed_protein(m, prot, n_prot, &ep)) || iso_backend_sync(be) ||
+        (t[3] = now(), iso_model_predict(m, ed, er, ep, pooled, pred, fused)))
         goto done;
+    t[4] = now();
+    fprintf(stderr, "stage seconds: dna %.3f rna %.3f protein %.3f fusion+head %.3f\n", t[1] - t[0], t[2] - t[1],
+            t[3] - t[2], t[4] - t[3]);
     rc = dump(m, ed, argv[6], "e_dna") || dump(m, er, argv[6], "e_rna") || (ep && dump(m, ep, argv[6], "e_protein"));
     snprintf(path, sizeof path, "%s/fused.f32", argv[6]);
     rc = rc || write_f32(path, fused, (size_t)info.dna_rows * info.fused_dim);
@@ -187,6 +229,14 @@ done:
 int main(int argc, char **argv)
 {
     int iso = argc == 7 && !strcmp(argv[1], "isoformer");
+    if (argc == 4 && !strcmp(argv[1], "sgemm")) {
+        iso_backend *be = NULL;
+        if (iso_backend_create("cpu", 0, ISO_PREC_FP32, &be))
+            return 1;
+        int rc = run_sgemm(be, atoi(argv[2]), atoi(argv[3]));
+        iso_backend_destroy(be);
+        return rc;
+    }
     if (argc != 7 || (!iso && strcmp(argv[1], "esm") && strcmp(argv[1], "nt") && strcmp(argv[1], "enformer"))) {
         fprintf(stderr, "usage: model_driver esm|nt|enformer WEIGHTS CONFIG PREFIX INPUT OUT.f32\n"
                         "       model_driver isoformer MODEL DNA RNA_IDS PROTEIN_IDS OUTDIR\n");
