@@ -16,6 +16,7 @@
 #include "isoformer/outputs.h"
 #include "isoformer/sequences.h"
 #include "isoformer/tokens.h"
+#include "journal.h"
 #include "select.h"
 
 #define CMD "predict"
@@ -57,6 +58,8 @@ static void usage(FILE *fp)
             "  -o, --out PREFIX          output prefix (required)\n"
             "  -e, --embeddings          also write PREFIX.embeddings.tsv\n"
             "      --bigwig-bin N        bigWig bin size in bp (default 1: per base)\n"
+            "      --resume              continue an interrupted run from PREFIX.journal (results identical to an\n"
+            "                            uninterrupted run); without it an old journal is discarded\n"
             "  -v, --verbose             timing and reuse statistics on stderr\n"
             "  -h, --help                this help\n");
 }
@@ -67,11 +70,11 @@ typedef struct {
     iso_model_options mopts;
     iso_window_opts win;
     iso_precision precision;
-    int threads, embeddings, verbose, bigwig_bin;
+    int threads, embeddings, verbose, bigwig_bin, resume;
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_BW_BIN };
+       OPT_BW_BIN, OPT_RESUME };
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *v)
 {
@@ -99,6 +102,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"protein-max-tokens", required_argument, NULL, OPT_PROT_MAX},
         {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
         {"precision", required_argument, NULL, OPT_PRECISION}, {"bigwig-bin", required_argument, NULL, OPT_BW_BIN},
+        {"resume", no_argument, NULL, OPT_RESUME},
         {NULL, 0, NULL, 0}};
     *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1};
     iso_model_options_default(&o->mopts);
@@ -127,6 +131,7 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case OPT_BW_BIN: bad = parse_int("--bigwig-bin", optarg, 1, 1 << 20, &o->bigwig_bin); break;
         case OPT_NORM: o->mopts.normalization = optarg; break;
+        case OPT_RESUME: o->resume = 1; break;
         case OPT_REVCOMP: o->win.revcomp_minus = 1; break;
         case OPT_FUSION:
             if (!strcmp(optarg, "sequential") || !strcmp(optarg, "parallel"))
@@ -435,6 +440,9 @@ int main_predict(int argc, char **argv)
     size_t *sel = NULL, n_sel = 0;
     float *pred = NULL, *pooled = NULL;
     work_item *items = NULL;
+    char *done_rows = NULL;
+    cli_journal *journal = NULL;
+    size_t n_resumed = 0;
     run_state s = {.o = &o};
     const char *device = NULL;
     int outputs_started = 0;
@@ -460,13 +468,28 @@ int main_predict(int argc, char **argv)
     pred = malloc((n_sel ? n_sel : 1) * (size_t)s.info.n_outputs * sizeof *pred);
     pooled = malloc((n_sel ? n_sel : 1) * (size_t)s.info.fused_dim * sizeof *pooled);
     items = malloc((n_sel ? n_sel : 1) * sizeof *items);
-    if (!pred || !pooled || !items) {
+    done_rows = calloc(n_sel ? n_sel : 1, 1);
+    if (!pred || !pooled || !items || !done_rows) {
         rc = iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n_sel);
         goto done;
     }
     for (size_t i = 0; i < n_sel; i++)
         items[i] = (work_item){&ann->tx[sel[i]], iso_dna_window(&ann->tx[sel[i]], &o.win), i};
     qsort(items, n_sel, sizeof *items, by_gene_window);
+    /* Everything the numbers depend on; a journal written under other settings is not resumed. */
+    char signature[1024];
+    snprintf(signature, sizeof signature,
+             "#isoformer journal v1 model=%016llx window=%lld revcomp=%d fusion=%d pool=%d:%d head=%d rna=%d "
+             "protein=%d normalization=%s embeddings=%d", (unsigned long long)s.info.checksum,
+             (long long)o.win.window, o.win.revcomp_minus, (int)o.mopts.fusion, s.info.pool_start, s.info.pool_end,
+             o.mopts.head_act, s.info.rna_max_tokens, s.info.protein_max_tokens,
+             o.mopts.normalization ? o.mopts.normalization : "-", o.embeddings);
+    int emb_width = o.embeddings ? s.info.fused_dim : 0;
+    if ((rc = cli_journal_open(o.out, signature, o.resume, ann, sel, n_sel, pred, s.info.n_outputs, pooled,
+                               emb_width, done_rows, &n_resumed, &journal)) < 0)
+        goto done;
+    if (n_resumed)
+        iso_info("resuming: %zu of %zu transcripts already done", n_resumed, n_sel);
     double t_load = cli_now();
     cli_progress p;
     cli_progress_start(&p, "predict", n_sel);
@@ -479,7 +502,12 @@ int main_predict(int argc, char **argv)
         if (k > 0 && (strcmp(tx->gene_id, items[k - 1].tx->gene_id) || strcmp(tx->chrom, items[k - 1].tx->chrom)))
             forget_gene(&s);
         size_t row = items[k].row;
-        rc = predict_one(&s, tx, pred + row * s.info.n_outputs, pooled + row * s.info.fused_dim);
+        if (!done_rows[row]) {
+            float *pr = pred + row * s.info.n_outputs, *po = pooled + row * s.info.fused_dim;
+            rc = predict_one(&s, tx, pr, po);
+            if (rc >= 0)
+                rc = cli_journal_add(journal, tx->transcript_id, pr, s.info.n_outputs, po, emb_width);
+        }
         cli_progress_step(&p, 1);
     }
     cli_progress_end(&p);
@@ -487,17 +515,21 @@ int main_predict(int argc, char **argv)
         outputs_started = 1;
         rc = write_outputs(&o, &s, sel, n_sel, pred, pooled);
     }
+    cli_journal_close(journal, rc >= 0); /* kept after a failure, for --resume */
+    journal = NULL;
     if (rc >= 0 && o.verbose) {
         double t = cli_now() - t_load;
         fprintf(stderr,
                 "isoformer predict: %zu transcripts in %.2f s (%.3f transcripts/s) on %s; inputs %.2f s\n"
-                "  DNA windows: %zu computed, %zu reused (%.2f s); RNA %.2f s (%zu truncated); proteins: %zu "
-                "computed, %zu reused (%.2f s, %zu truncated); fusion+head %.2f s; peak activations %.1f MB\n",
-                n_sel, t, t > 0 ? n_sel / t : 0.0, be->ops->name, t_load - t0, s.windows, s.windows_reused, s.t_dna,
+                "  resumed %zu; DNA windows: %zu computed, %zu reused (%.2f s); RNA %.2f s (%zu truncated); proteins: "
+                "%zu computed, %zu reused (%.2f s, %zu truncated); fusion+head %.2f s; peak activations %.1f MB\n",
+                n_sel, t, t > 0 ? n_sel / t : 0.0, be->ops->name, t_load - t0, n_resumed, s.windows,
+                s.windows_reused, s.t_dna,
                 s.t_rna, s.rna_truncated, s.proteins_computed, s.proteins_reused, s.t_protein, s.protein_truncated,
                 s.t_fuse, be->peak_bytes / 1e6);
     }
 done:
+    cli_journal_close(journal, 0);
     if (rc < 0 && outputs_started)
         remove_outputs(&o, &s);
     forget_gene(&s);
@@ -507,6 +539,7 @@ done:
     iso_model_free(s.model);
     iso_backend_destroy(be);
     free(items);
+    free(done_rows);
     free(pred);
     free(pooled);
     free(sel);

@@ -1,0 +1,70 @@
+"""Kill -9 part-way through `isoformer predict`, then `--resume`: the outputs must be byte-identical to an
+uninterrupted run, no output file may exist after the kill, and a journal from other settings is refused.
+Usage: test_resume.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
+import filecmp
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+ARGS = ["predict", "--model", f"{data}/demo-model", "--fasta", f"{data}/genome.fa.gz", "--gtf",
+        f"{data}/annotation.gtf", "--chrom-alias", f"{data}/chromAlias.txt", "--threads", "1", "--embeddings"]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+ref = os.path.join(work, "ref", "run")
+os.makedirs(os.path.dirname(ref))
+subprocess.run([iso, *ARGS, "--out", ref], check=True, capture_output=True)
+
+out = os.path.join(work, "killed", "run")
+os.makedirs(os.path.dirname(out))
+journal = out + ".journal"
+killed_after = None
+for attempt in range(20):  # kill once at least two transcripts are journaled and before the run ends
+    p = subprocess.Popen([iso, *ARGS, "--out", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while p.poll() is None:
+        if os.path.exists(journal) and sum(1 for _ in open(journal)) >= 3:
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            killed_after = sum(1 for _ in open(journal)) - 1
+            break
+        time.sleep(0.002)
+    if killed_after is not None:
+        break
+    for f in glob.glob(out + "*"):
+        os.remove(f)
+check(killed_after is not None, "could not kill the run part-way")
+left = [f for f in os.listdir(os.path.dirname(out)) if not f.endswith(".journal")]
+check(not left, f"files left after kill -9 besides the journal: {left}")
+# A torn last line, as a kill during a write leaves it.
+with open(journal, "a") as f:
+    f.write("uc010zza.1\t0x1.8p+0\t0x1")
+
+# A journal from other settings is refused, and kept.
+r = subprocess.run([iso, *ARGS, "--out", out, "--resume", "--fusion", "parallel"], capture_output=True, text=True)
+check(r.returncode == 1 and "different model or options" in r.stderr, f"mismatched resume: {r.stderr.strip()}")
+check(os.path.exists(journal), "journal removed by a refused resume")
+
+r = subprocess.run([iso, *ARGS, "--out", out, "--resume", "-v"], capture_output=True, text=True)
+check(r.returncode == 0, f"resume failed: {r.stderr}")
+check(f"resumed {killed_after}" in r.stderr, f"resume did not reuse the {killed_after} journaled rows: {r.stderr}")
+check(not os.path.exists(journal), "journal not removed after completion")
+names = sorted(os.path.basename(f)[len("run"):] for f in glob.glob(ref + ".*"))
+for suffix in names:
+    same = os.path.exists(out + suffix) and filecmp.cmp(ref + suffix, out + suffix, shallow=False)
+    check(same, f"run{suffix} differs from the uninterrupted run")
+print(f"killed after {killed_after} transcripts; compared {len(names)} output files")
+print(f"{len(failures)} failed" if failures else "resume checks passed")
+sys.exit(1 if failures else 0)
