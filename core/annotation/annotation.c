@@ -445,6 +445,12 @@ static int cmp_feature(const void *x, const void *y)
     return a->iv.start < b->iv.start ? -1 : a->iv.start > b->iv.start;
 }
 
+static void sort_features(feature_vec *fv)
+{
+    if (fv->n > 1)
+        qsort(fv->v, (size_t)fv->n, sizeof *fv->v, cmp_feature);
+}
+
 static int copy_intervals(const feature_vec *fv, iso_interval **out)
 {
     *out = malloc((size_t)(fv->n ? fv->n : 1) * sizeof **out);
@@ -474,7 +480,7 @@ static int cds_add_stop(feature_vec *cds, const feature_vec *stops)
         if (!handled && feature_push(cds, stops->v[s]) < 0)
             return ISO_ENOMEM;
     }
-    qsort(cds->v, (size_t)cds->n, sizeof *cds->v, cmp_feature);
+    sort_features(cds);
     return ISO_OK;
 }
 
@@ -491,13 +497,13 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     const char *path = ps->path, *id = t->transcript_id;
     if (b->exons.n == 0)
         return iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' has no exon features", path, t->line, id);
-    qsort(b->exons.v, (size_t)b->exons.n, sizeof *b->exons.v, cmp_feature);
+    sort_features(&b->exons);
     for (int i = 1; i < b->exons.n; i++)
         if (b->exons.v[i].iv.start < b->exons.v[i - 1].iv.end)
             return iso_error(ISO_EFORMAT, "%s:%ld: exon %lld-%lld of transcript '%s' overlaps the exon at line %ld",
                              path, b->exons.v[i].line, (long long)b->exons.v[i].iv.start + 1,
                              (long long)b->exons.v[i].iv.end, id, b->exons.v[i - 1].line);
-    qsort(b->cds.v, (size_t)b->cds.n, sizeof *b->cds.v, cmp_feature);
+    sort_features(&b->cds);
     for (int i = 1; i < b->cds.n; i++)
         if (b->cds.v[i].iv.start < b->cds.v[i - 1].iv.end)
             return iso_error(ISO_EFORMAT, "%s:%ld: CDS %lld-%lld of transcript '%s' overlaps the CDS at line %ld", path,
