@@ -103,6 +103,8 @@ iso_fasta *iso_fasta_open(const char *path)
         free(fa);
         return NULL;
     }
+    /* transcripts revisit the same compressed blocks (exons, CDS, windows): keep decompressed blocks */
+    fai_set_cache_size(fa->fai, 64 << 20);
     if (check_index(path, index_path) < 0) {
         iso_fasta_close(fa);
         return NULL;
