@@ -6,7 +6,7 @@
 #                                 sample), shifted the same way, contig 'chr20', Ensembl-style CDS/start/stop lines
 #   annotation.gff3              the same transcripts converted to GFF3 by gffread
 #   chromAlias.txt               UCSC chromAlias mapping the annotation's 'chr20' to the FASTA's '20'
-# Needs: vt-examples r-bioc-genomicfeatures samtools tabix gffread python3.
+# Needs: vt-examples r-bioc-genomicfeatures r-bioc-ensembldb samtools tabix gffread python3.
 set -euo pipefail
 cd "$(dirname "$0")"
 VT=/usr/share/doc/vt/examples/ref
@@ -85,3 +85,7 @@ for tx_id, name, strand, gene in txs:
 PY
 gffread annotation.gtf -o annotation.gff3
 printf '# UCSC chromAlias: FASTA name, then alternative names\n20\tchr20\tNC_000020.10\n' >chromAlias.txt
+
+# A real Ensembl Bacteria (release 32) annotation in both GTF and GFF3, for the reader (no sequence).
+ENSDB=/usr/lib/R/site-library/ensembldb
+cp "$ENSDB/gtf/Devosia_geojensis.ASM96941v1.32.gtf.gz" "$ENSDB/gff/Devosia_geojensis.ASM96941v1.32.gff3.gz" .

@@ -28,8 +28,14 @@ typedef struct {
 typedef struct {
     feature_vec exons, cds, start_codons, stop_codons, sec;
     int cds_start_nf, cds_end_nf;
-    char *parent; /* GFF3: the gene ID the transcript names as Parent */
+    char *key;           /* what features name the transcript by: GTF transcript_id, GFF3 ID */
+    char *parent;        /* GFF3: the gene ID the transcript names as Parent */
+    char *transcript_id; /* GFF3: a transcript_id attribute (Ensembl), reported instead of the ID */
 } tx_build;
+
+typedef struct {
+    char *gene_id, *name; /* GFF3 gene line's gene_id (or NULL) and gene_name or Name */
+} gene_info;
 
 typedef struct {
     iso_annotation pub; /* first, so an iso_annotation * is also an annotation_impl * */
@@ -44,8 +50,9 @@ typedef struct {
     size_t cap;
     int gff3;
     int has_codon_features; /* some transcript has start_codon/stop_codon lines: a missing one is meaningful */
-    khash_t(ids) *genes;    /* GFF3 gene ID -> index into gene_names */
-    char **gene_names;
+    khash_t(ids) *by_key;   /* tx_build.key -> transcript index */
+    khash_t(ids) *genes;    /* GFF3 gene ID -> index into gene */
+    gene_info *gene;
     size_t n_genes, cap_genes;
 } parser;
 
@@ -83,7 +90,9 @@ static void build_free(tx_build *b)
     free(b->start_codons.v);
     free(b->stop_codons.v);
     free(b->sec.v);
+    free(b->key);
     free(b->parent);
+    free(b->transcript_id);
 }
 
 static void transcript_free(iso_transcript *t)
@@ -226,16 +235,16 @@ static int transcript_get(parser *ps, const char *id, const char *contig, char s
 {
     annotation_impl *impl = ps->ann;
     iso_annotation *a = &impl->pub;
-    khiter_t k = kh_get(ids, impl->by_id, id);
-    if (k != kh_end(impl->by_id)) {
-        iso_transcript *t = &a->tx[kh_val(impl->by_id, k)];
+    khiter_t k = kh_get(ids, ps->by_key, id);
+    if (k != kh_end(ps->by_key)) {
+        iso_transcript *t = &a->tx[kh_val(ps->by_key, k)];
         const char *mapped = iso_chrom_alias_map(ps->alias, contig);
         if (strcmp(t->chrom, mapped) || t->strand != strand)
             return iso_error(ISO_EFORMAT,
                              "%s:%ld: transcript '%s' is on %s(%c) here but on %s(%c) at line %ld; every feature of a "
                              "transcript must share contig and strand",
                              ps->path, line, id, mapped, strand, t->chrom, t->strand, t->line);
-        *idx = kh_val(impl->by_id, k);
+        *idx = kh_val(ps->by_key, k);
         return ISO_OK;
     }
     size_t cap = ps->cap;
@@ -247,17 +256,17 @@ static int transcript_get(parser *ps, const char *id, const char *contig, char s
     memset(&ps->build[a->n], 0, sizeof ps->build[a->n]);
     t->strand = strand;
     t->line = line;
-    if (!(t->transcript_id = strdup(id)) || !(t->chrom = strdup(iso_chrom_alias_map(ps->alias, contig)))) {
-        transcript_free(t);
-        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
-    }
-    int absent;
-    k = kh_put(ids, impl->by_id, t->transcript_id, &absent);
+    tx_build *b = &ps->build[a->n];
+    int absent = -1;
+    if ((t->transcript_id = strdup(id)) && (t->chrom = strdup(iso_chrom_alias_map(ps->alias, contig))) &&
+        (b->key = strdup(id)))
+        k = kh_put(ids, ps->by_key, b->key, &absent);
     if (absent < 0) {
         transcript_free(t);
+        build_free(b);
         return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
     }
-    kh_val(impl->by_id, k) = a->n;
+    kh_val(ps->by_key, k) = a->n;
     *idx = a->n++;
     return ISO_OK;
 }
@@ -273,8 +282,10 @@ static void transcript_describe(parser *ps, iso_transcript *t, tx_build *b, cons
     set_if_empty(&t->gene_id, attr_first(attrs, ps->gff3, gene_id_keys));
     set_if_empty(&t->gene_name, attr_first(attrs, ps->gff3, name_keys));
     set_if_empty(&t->biotype, attr_first(attrs, ps->gff3, type_keys));
-    if (ps->gff3)
+    if (ps->gff3) {
         set_if_empty(&b->parent, attr_get(attrs, "Parent", 1, NULL));
+        set_if_empty(&b->transcript_id, attr_get(attrs, "transcript_id", 1, NULL));
+    }
     if (attr_has(attrs, "tag", "cds_start_NF", ps->gff3) || attr_has(attrs, "tag", "mRNA_start_NF", ps->gff3))
         b->cds_start_nf = 1;
     if (attr_has(attrs, "tag", "cds_end_NF", ps->gff3) || attr_has(attrs, "tag", "mRNA_end_NF", ps->gff3))
@@ -294,22 +305,27 @@ static int gene_remember(parser *ps, const char *attrs, long line)
     char *id = attr_get(attrs, "ID", 1, NULL);
     if (!id)
         return ISO_OK;
-    char *name = attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL});
-    int absent;
-    if (grow((void **)&ps->gene_names, &ps->cap_genes, ps->n_genes + 1, sizeof *ps->gene_names) < 0) {
+    gene_info g = {attr_get(attrs, "gene_id", 1, NULL),
+                   attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL})};
+    int absent = -1;
+    khiter_t k = 0;
+    if (grow((void **)&ps->gene, &ps->cap_genes, ps->n_genes + 1, sizeof *ps->gene) == ISO_OK)
+        k = kh_put(ids, ps->genes, id, &absent);
+    if (absent <= 0) { /* out of memory, or a repeated gene ID: keep the first */
         free(id);
-        free(name);
-        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
-    }
-    khiter_t k = kh_put(ids, ps->genes, id, &absent);
-    if (absent <= 0) {
-        free(id);
-        free(name);
+        free(g.gene_id);
+        free(g.name);
         return absent < 0 ? iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line) : ISO_OK;
     }
     kh_val(ps->genes, k) = ps->n_genes;
-    ps->gene_names[ps->n_genes++] = name;
+    ps->gene[ps->n_genes++] = g;
     return ISO_OK;
+}
+
+static int is_gene_type(const char *type)
+{
+    size_t n = strlen(type);
+    return !strcmp(type, "gene") || (n > 5 && !strcmp(type + n - 5, "_gene"));
 }
 
 /* ---- one line ---- */
@@ -404,7 +420,7 @@ static int parse_line(parser *ps, char *text, long line)
                          (long long)end);
     const char *type = col[COL_TYPE];
     int segment = is_segment_type(type);
-    if (ps->gff3 && !strcmp(type, "gene"))
+    if (ps->gff3 && is_gene_type(type))
         return gene_remember(ps, col[COL_ATTR], line);
     if (!segment && !(ps->gff3 ? is_transcript_type(type) : !strcmp(type, "transcript")))
         return ISO_OK; /* genes, UTRs and other features carry nothing we need */
@@ -545,11 +561,17 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     }
     if (t->n_sec)
         t->flags |= ISO_TX_SELENOCYSTEINE;
+    if (ps->gff3 && b->transcript_id) {
+        free(t->transcript_id);
+        t->transcript_id = b->transcript_id;
+        b->transcript_id = NULL;
+    }
     if (ps->gff3 && b->parent) { /* gene ID and name from the parent gene */
-        set_if_empty(&t->gene_id, strdup(b->parent));
         khiter_t k = kh_get(ids, ps->genes, b->parent);
-        if (k != kh_end(ps->genes) && ps->gene_names[kh_val(ps->genes, k)])
-            set_if_empty(&t->gene_name, strdup(ps->gene_names[kh_val(ps->genes, k)]));
+        const gene_info *g = k != kh_end(ps->genes) ? &ps->gene[kh_val(ps->genes, k)] : NULL;
+        set_if_empty(&t->gene_id, strdup(g && g->gene_id ? g->gene_id : b->parent));
+        if (g && g->name)
+            set_if_empty(&t->gene_name, strdup(g->name));
     }
     if ((!t->gene_id && !(t->gene_id = strdup(""))) || (!t->biotype && !(t->biotype = strdup(""))) ||
         (!t->gene_name && !(t->gene_name = strdup(t->gene_id))))
@@ -557,13 +579,18 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     return ISO_OK;
 }
 
-static int index_unversioned(annotation_impl *impl)
+static int index_ids(annotation_impl *impl)
 {
     for (size_t i = 0; i < impl->pub.n; i++) {
         const char *id = impl->pub.tx[i].transcript_id;
-        char *bare = strndup(id, unversioned_len(id));
         int absent;
-        khiter_t k = bare ? kh_put(ids, impl->by_unversioned, bare, &absent) : kh_end(impl->by_unversioned);
+        khiter_t k = kh_put(ids, impl->by_id, id, &absent);
+        if (absent < 0)
+            return ISO_ENOMEM;
+        if (absent)
+            kh_val(impl->by_id, k) = i;
+        char *bare = strndup(id, unversioned_len(id));
+        k = bare ? kh_put(ids, impl->by_unversioned, bare, &absent) : kh_end(impl->by_unversioned);
         if (k == kh_end(impl->by_unversioned) || absent < 0) {
             free(bare);
             return ISO_ENOMEM;
@@ -603,9 +630,12 @@ static void parser_free(parser *ps)
             if (kh_exist(ps->genes, k))
                 free((char *)kh_key(ps->genes, k));
     kh_destroy(ids, ps->genes);
-    for (size_t i = 0; i < ps->n_genes; i++)
-        free(ps->gene_names[i]);
-    free(ps->gene_names);
+    kh_destroy(ids, ps->by_key);
+    for (size_t i = 0; i < ps->n_genes; i++) {
+        free(ps->gene[i].gene_id);
+        free(ps->gene[i].name);
+    }
+    free(ps->gene);
 }
 
 static int read_lines(parser *ps, iso_lines *lr)
@@ -642,9 +672,9 @@ int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_anno
     annotation_impl *impl = calloc(1, sizeof *impl);
     parser ps = {.path = path, .alias = alias, .ann = impl};
     if (!impl || !(impl->pub.path = strdup(path)) || !(impl->by_id = kh_init(ids)) ||
-        !(impl->by_unversioned = kh_init(ids)) || !(ps.genes = kh_init(ids))) {
-        if (impl)
-            kh_destroy(ids, ps.genes);
+        !(impl->by_unversioned = kh_init(ids)) || !(ps.genes = kh_init(ids)) || !(ps.by_key = kh_init(ids))) {
+        kh_destroy(ids, ps.genes);
+        kh_destroy(ids, ps.by_key);
         iso_annotation_free(impl ? &impl->pub : NULL);
         return iso_error(ISO_ENOMEM, "%s: out of memory", path);
     }
@@ -657,7 +687,7 @@ int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_anno
                        last_line, ps.gff3 ? "Parent" : "transcript_id");
     for (size_t i = 0; rc >= 0 && i < impl->pub.n; i++)
         rc = transcript_finish(&ps, &impl->pub.tx[i], &ps.build[i]);
-    if (rc >= 0 && index_unversioned(impl) < 0)
+    if (rc >= 0 && index_ids(impl) < 0)
         rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
     parser_free(&ps);
     if (rc < 0) {

@@ -289,6 +289,40 @@ START_TEST(test_data_gtf_and_gff3_agree)
 }
 END_TEST
 
+/* Ensembl's own GTF and GFF3 of one genome: GTF CDS lines exclude the stop codon (given as stop_codon), GFF3
+ * CDS lines include it, so the reader must give identical models from both. */
+START_TEST(ensembl_gtf_and_gff3_agree)
+{
+    iso_annotation *g, *f;
+    ck_assert_int_eq(iso_annotation_read(ISO_TEST_DATA "/Devosia_geojensis.ASM96941v1.32.gtf.gz", NULL, &g), ISO_OK);
+    ck_assert_int_eq(iso_annotation_read(ISO_TEST_DATA "/Devosia_geojensis.ASM96941v1.32.gff3.gz", NULL, &f), ISO_OK);
+    ck_assert_uint_eq(g->n, 4045);
+    ck_assert_uint_eq(f->n, g->n);
+    size_t coding = 0, no_stop = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const iso_transcript *a = &g->tx[i];
+        long j = iso_annotation_find(f, a->transcript_id);
+        ck_assert_msg(j >= 0, "%s missing from the GFF3", a->transcript_id);
+        const iso_transcript *b = &f->tx[j];
+        ck_assert_str_eq(a->gene_id, b->gene_id);
+        ck_assert_str_eq(a->chrom, b->chrom);
+        ck_assert_int_eq(a->strand, b->strand);
+        ck_assert_int_eq(a->n_exons, b->n_exons);
+        ck_assert_mem_eq(a->exons, b->exons, (size_t)a->n_exons * sizeof *a->exons);
+        ck_assert_int_eq(a->n_cds, b->n_cds);
+        ck_assert_msg(!memcmp(a->cds, b->cds, (size_t)a->n_cds * sizeof *a->cds), "CDS of %s", a->transcript_id);
+        ck_assert_int_eq(a->cds_phase, b->cds_phase);
+        ck_assert_int_eq(a->tss, b->tss);
+        coding += a->n_cds > 0;
+        no_stop += (a->flags & ISO_TX_NO_STOP_CODON) != 0;
+    }
+    ck_assert_uint_eq(coding, 3996);
+    ck_assert_uint_eq(no_stop, 3996 - 3965); /* 3965 stop_codon lines, none split */
+    iso_annotation_free(g);
+    iso_annotation_free(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("annotation");
@@ -303,6 +337,7 @@ int main(void)
     tcase_add_test(tc, truncated_gzip_annotation);
     tcase_add_test(tc, chrom_alias_and_contig_check);
     tcase_add_test(tc, test_data_gtf_and_gff3_agree);
+    tcase_add_test(tc, ensembl_gtf_and_gff3_agree);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
