@@ -154,9 +154,8 @@ long iso_annotation_find(const iso_annotation *a, const char *transcript_id)
 /* ---- attributes ---- */
 
 /* Copies the value of key from a GTF (key "value"; key value;) or GFF3 (key=value;key=value) attribute column
- * into a new string; NULL when absent (or out of memory, which the caller then reports as absent). With
- * occurrence set, tests whether some "key value" pair has exactly that value (for repeated GTF `tag`s). */
-static char *attr_get(const char *attrs, const char *key, int gff3, const char *occurrence)
+ * into a new string; NULL when absent (or out of memory, which the caller then treats as absent). */
+static char *attr_get(const char *attrs, const char *key, int gff3)
 {
     size_t klen = strlen(key);
     const char *p = attrs;
@@ -187,30 +186,19 @@ static char *attr_get(const char *attrs, const char *key, int gff3, const char *
             while (vlen && v[vlen - 1] == ' ')
                 vlen--;
         }
-        if (this_klen == klen && !strncmp(k, key, klen)) {
-            if (!occurrence)
-                return strndup(v, vlen);
-            if (strlen(occurrence) == vlen && !strncmp(v, occurrence, vlen))
-                return strdup(occurrence);
-        }
+        if (this_klen == klen && !strncmp(k, key, klen))
+            return strndup(v, vlen);
         while (*p && *p != ';')
             p++;
     }
     return NULL;
 }
 
-static int attr_has(const char *attrs, const char *key, const char *value, int gff3)
-{
-    char *v = attr_get(attrs, key, gff3, value);
-    free(v);
-    return v != NULL;
-}
-
 /* First of several attribute keys present. */
 static char *attr_first(const char *attrs, int gff3, const char *const *keys)
 {
     for (; *keys; keys++) {
-        char *v = attr_get(attrs, *keys, gff3, NULL);
+        char *v = attr_get(attrs, *keys, gff3);
         if (v)
             return v;
     }
@@ -219,14 +207,13 @@ static char *attr_first(const char *attrs, int gff3, const char *const *keys)
 
 /* ---- transcripts ---- */
 
-static int set_if_empty(char **dst, char *value)
+/* Sets *dst to value unless it is already set (then value is freed). */
+static void set_if_empty(char **dst, char *value)
 {
-    if (*dst || !value) {
+    if (*dst)
         free(value);
-        return ISO_OK;
-    }
-    *dst = value;
-    return ISO_OK;
+    else
+        *dst = value;
 }
 
 /* The transcript with this id, created (with contig and strand) at its first feature; checks that every
@@ -279,33 +266,29 @@ static void transcript_describe(parser *ps, iso_transcript *t, tx_build *b, cons
     static const char *const name_keys[] = {"gene_name", "gene", NULL};
     static const char *const type_keys[] = {"transcript_type", "transcript_biotype", "gene_type", "gene_biotype",
                                             "biotype", NULL};
-    set_if_empty(&t->gene_id, attr_first(attrs, ps->gff3, gene_id_keys));
-    set_if_empty(&t->gene_name, attr_first(attrs, ps->gff3, name_keys));
-    set_if_empty(&t->biotype, attr_first(attrs, ps->gff3, type_keys));
+    if (!t->gene_id)
+        t->gene_id = attr_first(attrs, ps->gff3, gene_id_keys);
+    if (!t->gene_name)
+        t->gene_name = attr_first(attrs, ps->gff3, name_keys);
+    if (!t->biotype)
+        t->biotype = attr_first(attrs, ps->gff3, type_keys);
     if (ps->gff3) {
-        set_if_empty(&b->parent, attr_get(attrs, "Parent", 1, NULL));
-        set_if_empty(&b->transcript_id, attr_get(attrs, "transcript_id", 1, NULL));
+        if (!b->parent)
+            b->parent = attr_get(attrs, "Parent", 1);
+        if (!b->transcript_id)
+            b->transcript_id = attr_get(attrs, "transcript_id", 1);
     }
-    if (attr_has(attrs, "tag", "cds_start_NF", ps->gff3) || attr_has(attrs, "tag", "mRNA_start_NF", ps->gff3))
-        b->cds_start_nf = 1;
-    if (attr_has(attrs, "tag", "cds_end_NF", ps->gff3) || attr_has(attrs, "tag", "mRNA_end_NF", ps->gff3))
-        b->cds_end_nf = 1;
-    if (ps->gff3) { /* GFF3 writes tags as tag=a,b,c */
-        char *tags = attr_get(attrs, "tag", 1, NULL);
-        if (tags) {
-            b->cds_start_nf |= strstr(tags, "cds_start_NF") != NULL;
-            b->cds_end_nf |= strstr(tags, "cds_end_NF") != NULL;
-        }
-        free(tags);
-    }
+    /* GENCODE tags (GTF: tag "cds_start_NF"; GFF3: tag=basic,cds_start_NF): only ever tag values */
+    b->cds_start_nf |= strstr(attrs, "cds_start_NF") != NULL;
+    b->cds_end_nf |= strstr(attrs, "cds_end_NF") != NULL;
 }
 
 static int gene_remember(parser *ps, const char *attrs, long line)
 {
-    char *id = attr_get(attrs, "ID", 1, NULL);
+    char *id = attr_get(attrs, "ID", 1);
     if (!id)
         return ISO_OK;
-    gene_info g = {attr_get(attrs, "gene_id", 1, NULL),
+    gene_info g = {attr_get(attrs, "gene_id", 1),
                    attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL})};
     int absent = -1;
     khiter_t k = 0;
@@ -429,7 +412,7 @@ static int parse_line(parser *ps, char *text, long line)
         return iso_error(ISO_EFORMAT, "%s:%ld: expected strand '+' or '-' for a %s feature, got '%s'", ps->path,
                          line, type, strand);
     if (!ps->gff3) {
-        char *id = attr_get(col[COL_ATTR], "transcript_id", 0, NULL);
+        char *id = attr_get(col[COL_ATTR], "transcript_id", 0);
         if (!id || !id[0]) {
             free(id);
             return iso_error(ISO_EFORMAT, "%s:%ld: %s feature without a transcript_id attribute", ps->path, line,
@@ -439,7 +422,7 @@ static int parse_line(parser *ps, char *text, long line)
         free(id);
         return rc;
     }
-    char *ids = attr_get(col[COL_ATTR], segment ? "Parent" : "ID", 1, NULL);
+    char *ids = attr_get(col[COL_ATTR], segment ? "Parent" : "ID", 1);
     if (!ids || !ids[0]) {
         free(ids);
         return iso_error(ISO_EFORMAT, "%s:%ld: %s feature without a%s attribute", ps->path, line, type,

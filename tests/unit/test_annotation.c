@@ -122,6 +122,30 @@ START_TEST(ensembl_biotype_tags_and_phase)
 }
 END_TEST
 
+/* RefSeq as in Illumina iGenomes genes.gtf: gene_id is the symbol, no biotype, CDS without the stop codon. */
+START_TEST(refseq_igenomes)
+{
+    iso_annotation *a = read_ok("ann_igenomes.gtf",
+        "chr21\tunknown\texon\t100\t160\t.\t+\t.\tgene_id \"APP\"; gene_name \"APP\"; transcript_id "
+        "\"NM_000484\"; tss_id \"TSS1\";\n"
+        "chr21\tunknown\tCDS\t110\t145\t.\t+\t0\tgene_id \"APP\"; gene_name \"APP\"; p_id \"P1\"; "
+        "transcript_id \"NM_000484\"; tss_id \"TSS1\";\n"
+        "chr21\tunknown\tstart_codon\t110\t112\t.\t+\t0\tgene_id \"APP\"; gene_name \"APP\"; p_id \"P1\"; "
+        "transcript_id \"NM_000484\"; tss_id \"TSS1\";\n"
+        "chr21\tunknown\tstop_codon\t146\t148\t.\t+\t0\tgene_id \"APP\"; gene_name \"APP\"; p_id \"P1\"; "
+        "transcript_id \"NM_000484\"; tss_id \"TSS1\";\n");
+    const iso_transcript *t = &a->tx[0];
+    ck_assert_str_eq(t->transcript_id, "NM_000484");
+    ck_assert_str_eq(t->gene_id, "APP");
+    ck_assert_str_eq(t->biotype, "");
+    ck_assert_int_eq(t->n_cds, 1);
+    ck_assert_int_eq(t->cds[0].start, 109);
+    ck_assert_int_eq(t->cds[0].end, 148);
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING);
+    iso_annotation_free(a);
+}
+END_TEST
+
 START_TEST(selenocysteine)
 {
     iso_annotation *a = read_ok("ann_sec.gtf",
@@ -330,6 +354,7 @@ int main(void)
     tcase_add_test(tc, gencode_minus_strand);
     tcase_add_test(tc, stop_codon_split_across_exons);
     tcase_add_test(tc, ensembl_biotype_tags_and_phase);
+    tcase_add_test(tc, refseq_igenomes);
     tcase_add_test(tc, selenocysteine);
     tcase_add_test(tc, gff3_with_genes_and_shared_exons);
     tcase_add_test(tc, crlf_and_gzip);
