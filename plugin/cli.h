@@ -8,6 +8,7 @@
  * process exit status (0 ok, 1 error, 2 usage). */
 int main_extract(int argc, char **argv);
 int main_convert(int argc, char **argv);
+int main_merge(int argc, char **argv);
 
 /* Prints "isoformer <cmd>: <message from iso_last_error()>" on stderr and returns 1. */
 int cli_fail(const char *cmd);

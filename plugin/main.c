@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"extract", main_extract, "per-transcript DNA window, spliced RNA and protein sequences"},
     {"convert", main_convert, "checkpoint (.bin) to safetensors, or list its tensors"},
+    {"merge", main_merge, "gather the outputs of 'predict --shard i/n' runs into one set"},
 };
 
 static void usage(FILE *fp)

@@ -70,6 +70,20 @@ long iso_annotation_find(const iso_annotation *a, const char *transcript_id);
 struct iso_fasta;
 int iso_annotation_check_contigs(const iso_annotation *a, const struct iso_fasta *fa) ISO_RESULT;
 
+/* ---- sharding: splitting one run over several machines ----
+ * Estimated cost of predicting a gene's transcripts, in GFLOP: one Enformer window per gene plus, per
+ * transcript, the RNA and protein encoders over their token counts and the fusion (architecture spec, section 7). */
+double iso_gene_cost(const iso_annotation *a, const size_t *tx, size_t n_tx);
+/* Transcripts of shard `index` (0-based) of `n_shards`. Genes (by gene_id; a transcript without one is its own
+ * gene) are never split; they are dealt in order of decreasing cost (ties by gene_id), each to the shard with the
+ * least cost so far (ties: lowest index), so shards cost about the same and the split depends only on the
+ * annotation. Every transcript belongs to exactly one shard. *rows gets the malloc'd indices into a->tx in
+ * annotation order (NULL when *n_rows is 0); the caller frees it. */
+int iso_annotation_shard(const iso_annotation *a, int index, int n_shards, size_t **rows, size_t *n_rows) ISO_RESULT;
+/* Parses a --shard value "i/n" (1-based i, 1 <= i <= n, as the pipelines write it) into the 0-based index and
+ * n that iso_annotation_shard takes. */
+int iso_shard_parse(const char *spec, int *index, int *n_shards) ISO_RESULT;
+
 #ifdef __cplusplus
 }
 #endif

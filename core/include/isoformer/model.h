@@ -1,0 +1,75 @@
+/* The IsoFormer model: three encoders (Enformer on the DNA window, NT-v2 on the RNA tokens, ESM-2 on the
+ * protein tokens), cross-attention fusion of the DNA embedding with the RNA and then the protein embeddings,
+ * mean pooling over a window of the fused positions, and a two-layer head giving one value per tissue.
+ *
+ * Every dimension comes from config.json; tensors are found by name, with the encoders' key prefixes
+ * discovered by pattern (the published checkpoint's top-level names are not documented). Points the published
+ * description leaves uncertain are options with documented defaults (iso_model_options). */
+#ifndef ISOFORMER_MODEL_H
+#define ISOFORMER_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "isoformer/backend.h"
+#include "isoformer/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    ISO_FUSION_SEQUENTIAL = 0, /* h1 = CA_rna(E_dna); h2 = CA_protein(h1)            (default) */
+    ISO_FUSION_PARALLEL,       /* h2 = E_dna + dCA_rna(E_dna) + dCA_protein(E_dna)            */
+} iso_fusion_mode;
+
+typedef struct {
+    iso_fusion_mode fusion;
+    int pool_start, pool_end;  /* fused rows averaged; -1: config pool_window_start/_end, else all rows */
+    int head_act;              /* iso_act of the head's hidden layer; -1: config "head_activation", else SiLU */
+    int rna_max_tokens;        /* 0: config num_tokens_per_seq_nuctf_rna, else 2048 (incl. <cls>) */
+    int protein_max_tokens;    /* 0: config num_protein_tokens_per_seq, else 1026 (incl. <cls>/<eos>) */
+    const char *normalization; /* TSV "tissue mean std" to de-standardise z-scored outputs, or NULL */
+} iso_model_options;
+
+void iso_model_options_default(iso_model_options *o);
+
+typedef struct iso_model iso_model;
+
+/* path: a model directory (config.json + model.safetensors or pytorch_model.bin) or a weights file with
+ * config.json beside it. */
+int iso_model_load(const char *path, iso_backend *be, const iso_model_options *opts, iso_model **out) ISO_RESULT;
+void iso_model_free(iso_model *m);
+
+typedef struct {
+    int dna_window;   /* bp the Enformer expects */
+    int dna_rows, dna_dim, rna_dim, protein_dim, fused_dim, n_outputs;
+    int rna_max_tokens, protein_max_tokens;
+    int pool_start, pool_end;
+    uint64_t checksum; /* of the weights, for caches */
+} iso_model_info;
+void iso_model_get_info(const iso_model *m, iso_model_info *info);
+/* Names of the outputs (the 30 GTEx tissues for the published model; "output_<i>" otherwise). */
+const char *iso_model_output_name(const iso_model *m, int i);
+
+/* An encoder output living on the backend, shared between transcripts (one per DNA window, per protein). */
+typedef struct iso_embedding iso_embedding;
+int iso_model_embed_dna(iso_model *m, const char *dna, int64_t len, iso_embedding **out) ISO_RESULT;
+int iso_model_embed_rna(iso_model *m, const int32_t *ids, int n, iso_embedding **out) ISO_RESULT;
+int iso_model_embed_protein(iso_model *m, const int32_t *ids, int n, iso_embedding **out) ISO_RESULT;
+void iso_embedding_free(iso_model *m, iso_embedding *e);
+int iso_embedding_rows(const iso_embedding *e);
+int iso_embedding_cols(const iso_embedding *e);
+/* Copies an embedding to the host (rows x cols floats, caller-sized). */
+int iso_embedding_download(iso_model *m, const iso_embedding *e, float *host) ISO_RESULT;
+
+/* Fuses, pools and applies the head. protein may be NULL (no coding sequence): its cross-attention is
+ * skipped, which leaves h unchanged since the residual is inside the block. pooled (fused_dim floats),
+ * predictions (n_outputs floats) and fused (dna_rows x fused_dim, may be NULL) are host arrays. */
+int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embedding *rna,
+                      const iso_embedding *protein, float *pooled, float *predictions, float *fused) ISO_RESULT;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

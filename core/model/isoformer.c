@@ -1,0 +1,499 @@
+/* IsoFormer assembly: configuration, discovery of the encoders' key prefixes, the shared embeddings, fusion,
+ * pooling and head. */
+#include "isoformer/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isoformer/io.h"
+#include "isoformer/weights.h"
+#include "model/enformer.h"
+#include "model/esm.h"
+#include "model/fusion.h"
+
+#define MAX_OUTPUTS 4096
+
+static const char *const gtex_tissues[30] = {
+    "Adipose Tissue", "Adrenal Gland", "Bladder", "Blood", "Blood Vessel", "Brain", "Breast", "Cervix Uteri",
+    "Colon", "Esophagus", "Fallopian Tube", "Heart", "Kidney", "Liver", "Lung", "Muscle", "Nerve", "Ovary",
+    "Pancreas", "Pituitary", "Prostate", "Salivary Gland", "Skin", "Small Intestine", "Spleen", "Stomach",
+    "Testis", "Thyroid", "Uterus", "Vagina"};
+
+struct iso_embedding {
+    float *data; /* backend buffer, rows x cols */
+    int rows, cols;
+};
+
+struct iso_model {
+    iso_backend *be;
+    iso_weights *w;
+    iso_config *cfg;
+    iso_model_options opts;
+    iso_model_info info;
+    iso_enformer *dna;
+    iso_esm *rna, *protein;
+    char *prefix_dna, *prefix_rna, *prefix_protein, *prefix_fusion, *head_names[2];
+    iso_params params; /* fusion and head */
+    iso_cross_attn ca_rna, ca_protein;
+    iso_head head;
+    float *norm_mean, *norm_std; /* de-standardisation, or NULL */
+    char **output_names;
+};
+
+void iso_model_options_default(iso_model_options *o)
+{
+    *o = (iso_model_options){.fusion = ISO_FUSION_SEQUENTIAL, .pool_start = -1, .pool_end = -1, .head_act = -1};
+}
+
+/* ---- key discovery ---- */
+
+/* Prefixes p such that p + suffix is a tensor name; at most max returned (malloc'd strings). */
+static int find_prefixes(const iso_weights *w, const char *suffix, char **out, int max, const iso_tensor_view **t)
+{
+    int n = 0;
+    size_t sl = strlen(suffix);
+    for (size_t i = 0; i < iso_weights_count(w); i++) {
+        const iso_tensor_view *v = iso_weights_at(w, i);
+        size_t nl = strlen(v->name);
+        if (nl < sl || strcmp(v->name + nl - sl, suffix) || (nl > sl && v->name[nl - sl - 1] != '.'))
+            continue;
+        if (n < max) {
+            out[n] = strndup(v->name, nl - sl);
+            if (t)
+                t[n] = v;
+        }
+        n++;
+    }
+    return n;
+}
+
+static void free_prefixes(char **p, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(p[i]);
+}
+
+static int discover_enformer(iso_model *m)
+{
+    char *p[8] = {0};
+    int n = find_prefixes(m->w, "stem.0.weight", p, 8, NULL);
+    /* Only keys under an "_trunk.1." alias? */
+    if (n == 0) {
+        n = find_prefixes(m->w, "_trunk.1.0.weight", p, 8, NULL);
+        if (n == 1) {
+            m->prefix_dna = p[0];
+            return ISO_OK;
+        }
+    }
+    if (n != 1) {
+        free_prefixes(p, n < 8 ? n : 8);
+        return iso_error(ISO_EFORMAT, "%s: expected exactly one Enformer (a tensor named '<prefix>stem.0.weight'), "
+                                      "found %d", iso_weights_path(m->w), n);
+    }
+    m->prefix_dna = p[0];
+    return ISO_OK;
+}
+
+/* The two ESM-style encoders are told apart by their vocabulary (rows of the word embeddings). */
+static int discover_esm(iso_model *m, long esm_vocab, long nt_vocab)
+{
+    char *p[8] = {0};
+    const iso_tensor_view *t[8];
+    int n = find_prefixes(m->w, "embeddings.word_embeddings.weight", p, 8, t);
+    for (int i = 0; i < n && i < 8; i++) {
+        if (t[i]->ndim == 2 && t[i]->shape[0] == nt_vocab && !m->prefix_rna)
+            m->prefix_rna = p[i], p[i] = NULL;
+        else if (t[i]->ndim == 2 && t[i]->shape[0] == esm_vocab && !m->prefix_protein)
+            m->prefix_protein = p[i], p[i] = NULL;
+    }
+    free_prefixes(p, n < 8 ? n : 8);
+    if (!m->prefix_rna || !m->prefix_protein)
+        return iso_error(ISO_EFORMAT, "%s: expected an RNA encoder with a %ld-token vocabulary and a protein "
+                                      "encoder with %ld tokens ('<prefix>embeddings.word_embeddings.weight'); "
+                                      "found %d encoder(s)%s%s", iso_weights_path(m->w), nt_vocab, esm_vocab, n,
+                         m->prefix_rna ? "" : ", no RNA one", m->prefix_protein ? "" : ", no protein one");
+    return ISO_OK;
+}
+
+static int starts_with(const char *s, const char *prefix) { return prefix && !strncmp(s, prefix, strlen(prefix)); }
+
+/* The head's key names are not published: it is the pair of 2-D ".weight" tensors outside the encoders and the
+ * cross-attention layers with shapes [hidden, fused_dim] and [n_out, hidden]. */
+static int discover_head(iso_model *m, int fused_dim)
+{
+    const iso_weights *w = m->w;
+    const iso_tensor_view *first = NULL, *second = NULL;
+    int n_first = 0;
+    for (size_t i = 0; i < iso_weights_count(w); i++) {
+        const iso_tensor_view *t = iso_weights_at(w, i);
+        size_t nl = strlen(t->name);
+        if (t->ndim != 2 || nl < 7 || strcmp(t->name + nl - 7, ".weight") || starts_with(t->name, m->prefix_dna) ||
+            starts_with(t->name, m->prefix_rna) || starts_with(t->name, m->prefix_protein) ||
+            strstr(t->name, "cross_attention_layer_"))
+            continue;
+        if (t->shape[1] == fused_dim) {
+            first = t;
+            n_first++;
+        }
+    }
+    if (n_first != 1)
+        return iso_error(ISO_EFORMAT, "%s: cannot identify the expression head: expected one 2-D weight [hidden, "
+                                      "%d] outside the encoders, found %d", iso_weights_path(w), fused_dim, n_first);
+    int n_second = 0;
+    for (size_t i = 0; i < iso_weights_count(w); i++) {
+        const iso_tensor_view *t = iso_weights_at(w, i);
+        size_t nl = strlen(t->name);
+        if (t->ndim == 2 && t != first && t->shape[1] == first->shape[0] && nl > 7 &&
+            !strcmp(t->name + nl - 7, ".weight") && !starts_with(t->name, m->prefix_dna) &&
+            !starts_with(t->name, m->prefix_rna) && !starts_with(t->name, m->prefix_protein) &&
+            !strstr(t->name, "cross_attention_layer_")) {
+            second = t;
+            n_second++;
+        }
+    }
+    if (n_second != 1)
+        return iso_error(ISO_EFORMAT, "%s: cannot identify the head's output layer: expected one 2-D weight [n_out, "
+                                      "%lld] after '%s', found %d", iso_weights_path(w),
+                         (long long)first->shape[0], first->name, n_second);
+    m->head_names[0] = strndup(first->name, strlen(first->name) - 7);
+    m->head_names[1] = strndup(second->name, strlen(second->name) - 7);
+    if (second->shape[0] > MAX_OUTPUTS)
+        return iso_error(ISO_EFORMAT, "%s: head has %lld outputs (at most %d)", iso_weights_path(w),
+                         (long long)second->shape[0], MAX_OUTPUTS);
+    return m->head_names[0] && m->head_names[1] ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+}
+
+/* The cross-attention layers' prefix (whatever precedes "cross_attention_layer_rna"). */
+static int discover_fusion(iso_model *m)
+{
+    char *p[4] = {0};
+    int n = find_prefixes(m->w, "cross_attention_layer_rna.query.weight", p, 4, NULL);
+    if (n != 1) {
+        free_prefixes(p, n < 4 ? n : 4);
+        return iso_error(ISO_EFORMAT, "%s: expected one '<prefix>cross_attention_layer_rna.query.weight', found %d",
+                         iso_weights_path(m->w), n);
+    }
+    m->prefix_fusion = p[0];
+    return ISO_OK;
+}
+
+/* The number of "<prefix>encoder.layer.<i>." blocks present, for configs that omit the layer count. */
+static int count_layers(const iso_weights *w, const char *prefix)
+{
+    char name[512];
+    int n = 0;
+    for (;; n++) {
+        snprintf(name, sizeof name, "%sencoder.layer.%d.attention.self.query.weight", prefix, n);
+        if (!iso_weights_find(w, name))
+            return n;
+    }
+}
+
+static iso_act parse_act(const char *s)
+{
+    if (!strcmp(s, "silu") || !strcmp(s, "swish")) return ISO_ACT_SILU;
+    if (!strcmp(s, "gelu")) return ISO_ACT_GELU_ERF;
+    if (!strcmp(s, "relu")) return ISO_ACT_RELU;
+    if (!strcmp(s, "none") || !strcmp(s, "linear")) return ISO_ACT_NONE;
+    return (iso_act)-1;
+}
+
+/* "tissue<TAB>mean<TAB>std" per output, in output order or by name; '#' lines and a header are skipped. */
+static int load_normalization(iso_model *m, const char *path)
+{
+    int n_out = m->info.n_outputs;
+    m->norm_mean = calloc((size_t)n_out, sizeof *m->norm_mean);
+    m->norm_std = calloc((size_t)n_out, sizeof *m->norm_std);
+    char *seen = calloc((size_t)n_out, 1);
+    iso_lines *lr = iso_lines_open(path);
+    int rc = (!m->norm_mean || !m->norm_std || !seen) ? iso_error(ISO_ENOMEM, "out of memory") : ISO_OK;
+    if (!lr)
+        rc = iso_last_status();
+    const char *line;
+    size_t len;
+    int row = 0, r;
+    while (rc == ISO_OK && lr && (r = iso_lines_next(lr, &line, &len)) > 0) {
+        char name[256];
+        double mean, sd;
+        if (len == 0 || line[0] == '#')
+            continue;
+        if (sscanf(line, "%255[^\t]\t%lf\t%lf", name, &mean, &sd) != 3) {
+            if (row == 0 && iso_lines_lineno(lr) == 1)
+                continue; /* header */
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: expected 'tissue<TAB>mean<TAB>std'", path, iso_lines_lineno(lr));
+            break;
+        }
+        int idx = row;
+        for (int i = 0; i < n_out; i++)
+            if (!strcmp(name, m->output_names[i]))
+                idx = i;
+        if (idx >= n_out || seen[idx] || !(sd > 0)) {
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: tissue '%s' is unknown, repeated, or has std <= 0", path,
+                           iso_lines_lineno(lr), name);
+            break;
+        }
+        seen[idx] = 1;
+        m->norm_mean[idx] = (float)mean;
+        m->norm_std[idx] = (float)sd;
+        row++;
+    }
+    if (rc == ISO_OK && lr && r < 0)
+        rc = r;
+    if (rc == ISO_OK && row != n_out)
+        rc = iso_error(ISO_EFORMAT, "%s: %d tissues listed, the model has %d outputs", path, row, n_out);
+    iso_lines_close(lr);
+    free(seen);
+    return rc;
+}
+
+static int setup(iso_model *m, const char *path)
+{
+    int rc, err = 0;
+    if ((rc = iso_weights_open(path, &m->w)) != ISO_OK || (rc = iso_config_load(path, &m->cfg)) != ISO_OK)
+        return rc;
+    const iso_config *c = m->cfg;
+    iso_enformer_hparams ehp = iso_enformer_default_hparams;
+    iso_esm_hparams rhp = iso_ntv2_250m_hparams, php = iso_esm2_150m_hparams;
+    if ((rc = iso_enformer_hparams_from_config(c, &ehp)) != ISO_OK)
+        return rc;
+    long esm_vocab = iso_config_int(c, "esm_vocab_size", php.vocab, &err);
+    long nt_vocab = iso_config_int(c, "nt_vocab_size", rhp.vocab, &err);
+    if (err || (rc = discover_enformer(m)) || (rc = discover_esm(m, esm_vocab, nt_vocab)) ||
+        (rc = discover_fusion(m)))
+        return err ? err : rc;
+    if (!iso_config_has(c, "nt_num_hidden_layers"))
+        rhp.layers = count_layers(m->w, m->prefix_rna);
+    if ((rc = iso_esm_hparams_from_config(c, "nt_", &rhp)) || (rc = iso_esm_hparams_from_config(c, "esm_", &php)))
+        return rc;
+    if ((rc = iso_enformer_load(m->w, m->prefix_dna, &ehp, m->be, &m->dna)) ||
+        (rc = iso_esm_load(m->w, m->prefix_rna, &rhp, m->be, &m->rna)) ||
+        (rc = iso_esm_load(m->w, m->prefix_protein, &php, m->be, &m->protein)))
+        return rc;
+
+    iso_model_info *info = &m->info;
+    info->dna_rows = iso_enformer_out_rows(m->dna);
+    info->dna_dim = info->fused_dim = iso_enformer_out_cols(m->dna);
+    info->rna_dim = rhp.hidden;
+    info->protein_dim = php.hidden;
+    info->dna_window = (int)iso_config_int(c, "dna_window", 196608, &err);
+    int heads = (int)iso_config_int(c, "num_heads_omics_cross_attention", 8, &err);
+    long rmax = iso_config_int(c, "num_tokens_per_seq_nuctf_rna", 2048, &err);
+    long pmax = iso_config_int(c, "num_protein_tokens_per_seq", 1026, &err);
+    long ps = iso_config_int(c, "pool_window_start", 0, &err);
+    long pe = iso_config_int(c, "pool_window_end", info->dna_rows, &err);
+    const char *act = iso_config_str(c, "head_activation", "silu", &err);
+    if (err)
+        return err;
+    info->rna_max_tokens = m->opts.rna_max_tokens > 0 ? m->opts.rna_max_tokens : (int)rmax;
+    info->protein_max_tokens = m->opts.protein_max_tokens > 0 ? m->opts.protein_max_tokens : (int)pmax;
+    info->pool_start = m->opts.pool_start >= 0 ? m->opts.pool_start : (int)ps;
+    info->pool_end = m->opts.pool_end >= 0 ? m->opts.pool_end : (int)pe;
+    if (info->pool_start < 0 || info->pool_end > info->dna_rows || info->pool_start >= info->pool_end)
+        return iso_error(ISO_EINVAL, "pool window [%d, %d) is not inside the %d fused positions", info->pool_start,
+                         info->pool_end, info->dna_rows);
+    if (heads <= 0 || info->fused_dim % heads)
+        return iso_error(ISO_EFORMAT, "%s: num_heads_omics_cross_attention %d does not divide %d",
+                         iso_config_path(c), heads, info->fused_dim);
+    iso_act head_act = m->opts.head_act >= 0 ? (iso_act)m->opts.head_act : parse_act(act);
+    if ((int)head_act < 0)
+        return iso_error(ISO_EFORMAT, "%s: head_activation '%s': expected silu, gelu, relu or none",
+                         iso_config_path(c), act);
+
+    if ((rc = discover_head(m, info->fused_dim)) != ISO_OK)
+        return rc;
+    char name[600];
+    /* Fusion and head tensors are addressed by full name. */
+    iso_params *p = &m->params;
+    iso_params_init(p, m->w, "", m->be);
+    snprintf(name, sizeof name, "%scross_attention_layer_rna", m->prefix_fusion);
+    iso_cross_attn_load(p, &m->ca_rna, name, info->fused_dim, info->rna_dim, heads);
+    snprintf(name, sizeof name, "%scross_attention_layer_protein", m->prefix_fusion);
+    iso_cross_attn_load(p, &m->ca_protein, name, info->fused_dim, info->protein_dim, heads);
+    const iso_tensor_view *w1 = NULL, *w2 = NULL;
+    snprintf(name, sizeof name, "%s.weight", m->head_names[0]);
+    w1 = iso_weights_find(m->w, name);
+    snprintf(name, sizeof name, "%s.weight", m->head_names[1]);
+    w2 = iso_weights_find(m->w, name);
+    iso_head *h = &m->head;
+    *h = (iso_head){.in = info->fused_dim, .hidden = (int)w1->shape[0], .out = (int)w2->shape[0], .act = head_act};
+    const int64_t s1[] = {h->hidden, h->in}, b1[] = {h->hidden}, s2[] = {h->out, h->hidden}, b2[] = {h->out};
+    h->w1 = iso_param(p, 2, s1, "%s.weight", m->head_names[0]);
+    h->b1 = iso_param(p, 1, b1, "%s.bias", m->head_names[0]);
+    h->w2 = iso_param(p, 2, s2, "%s.weight", m->head_names[1]);
+    h->b2 = iso_param(p, 1, b2, "%s.bias", m->head_names[1]);
+    if (p->failed)
+        return iso_last_status();
+    info->n_outputs = h->out;
+    info->checksum = iso_weights_checksum(m->w);
+    m->output_names = calloc((size_t)h->out, sizeof *m->output_names);
+    if (!m->output_names)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    for (int i = 0; i < h->out; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "output_%d", i);
+        if (!(m->output_names[i] = strdup(h->out == 30 ? gtex_tissues[i] : buf)))
+            return iso_error(ISO_ENOMEM, "out of memory");
+    }
+    if (m->opts.normalization && (rc = load_normalization(m, m->opts.normalization)) != ISO_OK)
+        return rc;
+    return ISO_OK;
+}
+
+int iso_model_load(const char *path, iso_backend *be, const iso_model_options *opts, iso_model **out)
+{
+    *out = NULL;
+    iso_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return iso_error(ISO_ENOMEM, "out of memory loading %s", path);
+    m->be = be;
+    if (opts)
+        m->opts = *opts;
+    else
+        iso_model_options_default(&m->opts);
+    int rc = setup(m, path);
+    if (rc != ISO_OK) {
+        iso_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return ISO_OK;
+}
+
+void iso_model_free(iso_model *m)
+{
+    if (!m)
+        return;
+    iso_params_free(&m->params);
+    iso_enformer_free(m->dna);
+    iso_esm_free(m->rna);
+    iso_esm_free(m->protein);
+    for (int i = 0; m->output_names && i < m->info.n_outputs; i++)
+        free(m->output_names[i]);
+    free(m->output_names);
+    free(m->prefix_dna);
+    free(m->prefix_rna);
+    free(m->prefix_protein);
+    free(m->prefix_fusion);
+    free(m->head_names[0]);
+    free(m->head_names[1]);
+    free(m->norm_mean);
+    free(m->norm_std);
+    iso_config_free(m->cfg);
+    iso_weights_close(m->w);
+    free(m);
+}
+
+void iso_model_get_info(const iso_model *m, iso_model_info *info) { *info = m->info; }
+
+const char *iso_model_output_name(const iso_model *m, int i)
+{
+    return i >= 0 && i < m->info.n_outputs ? m->output_names[i] : NULL;
+}
+
+/* ---- embeddings ---- */
+
+static int new_embedding(iso_model *m, int rows, int cols, iso_embedding **out)
+{
+    iso_embedding *e = calloc(1, sizeof *e);
+    if (!e)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    e->rows = rows;
+    e->cols = cols;
+    if (!(e->data = m->be->ops->alloc(m->be, (size_t)rows * cols * sizeof(float)))) {
+        free(e);
+        return iso_last_status();
+    }
+    *out = e;
+    return ISO_OK;
+}
+
+void iso_embedding_free(iso_model *m, iso_embedding *e)
+{
+    if (!e)
+        return;
+    m->be->ops->free(m->be, e->data);
+    free(e);
+}
+
+int iso_embedding_rows(const iso_embedding *e) { return e->rows; }
+int iso_embedding_cols(const iso_embedding *e) { return e->cols; }
+
+int iso_embedding_download(iso_model *m, const iso_embedding *e, float *host)
+{
+    int rc = m->be->ops->download(m->be, host, e->data, (size_t)e->rows * e->cols * sizeof(float));
+    return rc == ISO_OK ? iso_backend_sync(m->be) : rc;
+}
+
+int iso_model_embed_dna(iso_model *m, const char *dna, int64_t len, iso_embedding **out)
+{
+    *out = NULL;
+    int rc = new_embedding(m, m->info.dna_rows, m->info.dna_dim, out);
+    if (rc == ISO_OK && (rc = iso_enformer_forward(m->dna, dna, len, (*out)->data)) != ISO_OK) {
+        iso_embedding_free(m, *out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static int embed_tokens(iso_model *m, iso_esm *enc, const int32_t *ids, int n, iso_embedding **out)
+{
+    *out = NULL;
+    int rc = new_embedding(m, n, iso_esm_hidden(enc), out);
+    if (rc == ISO_OK && (rc = iso_esm_forward(enc, ids, n, (*out)->data)) != ISO_OK) {
+        iso_embedding_free(m, *out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int iso_model_embed_rna(iso_model *m, const int32_t *ids, int n, iso_embedding **out)
+{
+    return embed_tokens(m, m->rna, ids, n, out);
+}
+
+int iso_model_embed_protein(iso_model *m, const int32_t *ids, int n, iso_embedding **out)
+{
+    return embed_tokens(m, m->protein, ids, n, out);
+}
+
+/* ---- fusion, pooling, head ---- */
+
+int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embedding *rna,
+                      const iso_embedding *protein, float *pooled, float *predictions, float *fused)
+{
+    iso_backend *be = m->be;
+    const int R = dna->rows, D = dna->cols;
+    const size_t n = (size_t)R * D;
+    float *buf = be->ops->alloc(be, (2 * n + (size_t)D) * sizeof(float));
+    if (!buf)
+        return iso_last_status();
+    float *h1 = buf, *h2 = h1 + n, *v = h2 + n;
+    int rc = ISO_OK;
+    if (m->opts.fusion == ISO_FUSION_SEQUENTIAL) {
+        rc = rna ? iso_cross_attn_forward(be, &m->ca_rna, dna->data, R, rna->data, rna->rows, h1)
+                 : be->ops->copy(be, h1, dna->data, n * sizeof(float));
+        if (rc == ISO_OK)
+            rc = protein ? iso_cross_attn_forward(be, &m->ca_protein, h1, R, protein->data, protein->rows, h2)
+                         : be->ops->copy(be, h2, h1, n * sizeof(float));
+    } else {
+        /* h2 = CA_rna(E) + CA_protein(E) - E: each block's residual adds E once. */
+        rc = rna ? iso_cross_attn_forward(be, &m->ca_rna, dna->data, R, rna->data, rna->rows, h2)
+                 : be->ops->copy(be, h2, dna->data, n * sizeof(float));
+        if (rc == ISO_OK && protein) {
+            rc = iso_cross_attn_forward(be, &m->ca_protein, dna->data, R, protein->data, protein->rows, h1);
+            if (rc == ISO_OK) rc = be->ops->axpy(be, h2, h1, 1.0f, (int64_t)n);
+            if (rc == ISO_OK) rc = be->ops->axpy(be, h2, dna->data, -1.0f, (int64_t)n);
+        }
+    }
+    if (rc == ISO_OK) rc = be->ops->mean_rows(be, h2, v, m->info.pool_start, m->info.pool_end, D);
+    if (rc == ISO_OK) rc = be->ops->download(be, pooled, v, (size_t)D * sizeof(float));
+    if (rc == ISO_OK && fused) rc = be->ops->download(be, fused, h2, n * sizeof(float));
+    if (rc == ISO_OK) rc = iso_head_forward(be, &m->head, v, predictions);
+    be->ops->free(be, buf);
+    if (rc == ISO_OK && m->norm_mean)
+        for (int i = 0; i < m->info.n_outputs; i++)
+            predictions[i] = predictions[i] * m->norm_std[i] + m->norm_mean[i];
+    return rc;
+}

@@ -1,0 +1,38 @@
+process ISOFORMER_QUANT {
+    tag "${meta.id}"
+    label 'process_medium'
+    conda "${moduleDir}/environment.yml"
+    container "ghcr.io/isoformer/isoformer:0.1.0"
+
+    input:
+    tuple val(meta), path(bam)
+    tuple val(meta2), path(gtf)
+
+    output:
+    tuple val(meta), path("${prefix}.quant.sf"), emit: quant
+    tuple val(meta), path("${prefix}.genes.tsv"), emit: genes
+    tuple val("${task.process}"), val('isoformer'), eval("isoformer --version | sed 's/^isoformer //'"), topic: versions, emit: versions_isoformer
+
+    when:
+    task.ext.when == null || task.ext.when
+
+    script:
+    def args = task.ext.args ?: ''
+    prefix   = task.ext.prefix ?: "${meta.id}"
+    """
+    isoformer quant \\
+        --bam ${bam} \\
+        --gtf ${gtf} \\
+        ${args} \\
+        --out ${prefix}
+    """
+
+    stub:
+    def args = task.ext.args ?: ''
+    prefix   = task.ext.prefix ?: "${meta.id}"
+    """
+    echo "${args}"
+    printf 'Name\\tLength\\tEffectiveLength\\tTPM\\tNumReads\\n' > ${prefix}.quant.sf
+    printf 'gene_id\\tTPM\\tNumReads\\n' > ${prefix}.genes.tsv
+    """
+}

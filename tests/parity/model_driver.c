@@ -1,0 +1,205 @@
+/* Test driver: runs one encoder of ours on an input read from a file and writes its output as raw float32,
+ * for the parity scripts to compare with the PyTorch reference.
+ *   model_driver esm|nt WEIGHTS CONFIG PREFIX IDS.txt OUT.f32    (whitespace-separated token ids)
+ *   model_driver enformer WEIGHTS CONFIG PREFIX DNA.txt OUT.f32  (one line of ACGTN)
+ *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
+ *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
+ *       no protein. Options come from ISO_FUSION=parallel. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isoformer/backend.h"
+#include "isoformer/model.h"
+#include "model/enformer.h"
+#include "model/esm.h"
+
+static int32_t *read_ids(const char *path, int *n)
+{
+    FILE *fp = fopen(path, "r");
+    int32_t *ids = NULL;
+    int cap = 0, v;
+    *n = 0;
+    if (!fp)
+        return NULL;
+    while (fscanf(fp, "%d", &v) == 1) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            int32_t *t = realloc(ids, (size_t)cap * sizeof *t);
+            if (!t)
+                break;
+            ids = t;
+        }
+        ids[(*n)++] = v;
+    }
+    fclose(fp);
+    return ids;
+}
+
+static int write_f32(const char *path, const float *x, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    int ok = fp && fwrite(x, sizeof *x, n, fp) == n;
+    if (fp)
+        ok &= fclose(fp) == 0;
+    return ok ? 0 : -1;
+}
+
+static int run_esm(iso_backend *be, char **argv, int nt)
+{
+    iso_weights *w = NULL;
+    iso_config *c = NULL;
+    iso_esm *m = NULL;
+    iso_esm_hparams hp = nt ? iso_ntv2_250m_hparams : iso_esm2_150m_hparams;
+    int T = 0, rc = 1;
+    int32_t *ids = read_ids(argv[5], &T);
+    float *out = NULL, *host = NULL;
+    if (!ids || iso_weights_open(argv[2], &w) || iso_config_load(argv[3], &c) ||
+        iso_esm_hparams_from_config(c, nt ? "nt_" : "esm_", &hp) || iso_esm_load(w, argv[4], &hp, be, &m))
+        goto done;
+    out = be->ops->alloc(be, (size_t)T * hp.hidden * sizeof *out);
+    host = malloc((size_t)T * hp.hidden * sizeof *host);
+    if (!out || !host || iso_esm_forward(m, ids, T, out) ||
+        be->ops->download(be, host, out, (size_t)T * hp.hidden * sizeof *host) || iso_backend_sync(be))
+        goto done;
+    rc = write_f32(argv[6], host, (size_t)T * hp.hidden) ? 1 : 0;
+done:
+    if (rc)
+        fprintf(stderr, "model_driver: %s\n", iso_last_error());
+    if (out)
+        be->ops->free(be, out);
+    free(host);
+    free(ids);
+    iso_esm_free(m);
+    iso_config_free(c);
+    iso_weights_close(w);
+    return rc;
+}
+
+static char *read_line(const char *path, int64_t *len)
+{
+    FILE *fp = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = fp ? getline(&line, &cap, fp) : -1;
+    if (fp)
+        fclose(fp);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    *len = n;
+    return n > 0 ? line : (free(line), NULL);
+}
+
+static int run_enformer(iso_backend *be, char **argv)
+{
+    iso_weights *w = NULL;
+    iso_config *c = NULL;
+    iso_enformer *m = NULL;
+    iso_enformer_hparams hp = iso_enformer_default_hparams;
+    int64_t len = 0;
+    int rc = 1;
+    char *dna = read_line(argv[5], &len);
+    float *out = NULL, *host = NULL;
+    size_t n = 0;
+    if (!dna || iso_weights_open(argv[2], &w) || iso_config_load(argv[3], &c) ||
+        iso_enformer_hparams_from_config(c, &hp) || iso_enformer_load(w, argv[4], &hp, be, &m))
+        goto done;
+    n = (size_t)iso_enformer_out_rows(m) * iso_enformer_out_cols(m);
+    out = be->ops->alloc(be, n * sizeof *out);
+    host = malloc(n * sizeof *host);
+    if (!out || !host || iso_enformer_forward(m, dna, len, out) ||
+        be->ops->download(be, host, out, n * sizeof *host) || iso_backend_sync(be))
+        goto done;
+    rc = write_f32(argv[6], host, n) ? 1 : 0;
+done:
+    if (rc)
+        fprintf(stderr, "model_driver: %s\n", iso_last_error());
+    if (out)
+        be->ops->free(be, out);
+    free(host);
+    free(dna);
+    iso_enformer_free(m);
+    iso_config_free(c);
+    iso_weights_close(w);
+    return rc;
+}
+
+static int dump(iso_model *m, const iso_embedding *e, const char *dir, const char *name)
+{
+    int rows = iso_embedding_rows(e), cols = iso_embedding_cols(e);
+    char path[4096];
+    float *host = malloc((size_t)rows * cols * sizeof *host);
+    snprintf(path, sizeof path, "%s/%s.f32", dir, name);
+    int rc = !host || iso_embedding_download(m, e, host) || write_f32(path, host, (size_t)rows * cols);
+    free(host);
+    return rc;
+}
+
+static int run_isoformer(iso_backend *be, char **argv)
+{
+    iso_model *m = NULL;
+    iso_model_options opts;
+    iso_model_options_default(&opts);
+    const char *fusion = getenv("ISO_FUSION");
+    if (fusion && !strcmp(fusion, "parallel"))
+        opts.fusion = ISO_FUSION_PARALLEL;
+    iso_embedding *ed = NULL, *er = NULL, *ep = NULL;
+    int64_t len = 0;
+    int n_rna = 0, n_prot = 0, rc = 1;
+    char *dna = read_line(argv[3], &len);
+    int32_t *rna = read_ids(argv[4], &n_rna), *prot = read_ids(argv[5], &n_prot);
+    float *pooled = NULL, *pred = NULL, *fused = NULL;
+    iso_model_info info;
+    char path[4096];
+    if (!dna || !rna || iso_model_load(argv[2], be, &opts, &m))
+        goto done;
+    iso_model_get_info(m, &info);
+    pooled = malloc((size_t)info.fused_dim * sizeof *pooled);
+    pred = malloc((size_t)info.n_outputs * sizeof *pred);
+    fused = malloc((size_t)info.dna_rows * info.fused_dim * sizeof *fused);
+    if (!pooled || !pred || !fused || iso_model_embed_dna(m, dna, len, &ed) ||
+        iso_model_embed_rna(m, rna, n_rna, &er) || (n_prot && iso_model_embed_protein(m, prot, n_prot, &ep)) ||
+        iso_model_predict(m, ed, er, ep, pooled, pred, fused))
+        goto done;
+    rc = dump(m, ed, argv[6], "e_dna") || dump(m, er, argv[6], "e_rna") || (ep && dump(m, ep, argv[6], "e_protein"));
+    snprintf(path, sizeof path, "%s/fused.f32", argv[6]);
+    rc = rc || write_f32(path, fused, (size_t)info.dna_rows * info.fused_dim);
+    snprintf(path, sizeof path, "%s/pooled.f32", argv[6]);
+    rc = rc || write_f32(path, pooled, (size_t)info.fused_dim);
+    snprintf(path, sizeof path, "%s/predictions.f32", argv[6]);
+    rc = rc || write_f32(path, pred, (size_t)info.n_outputs);
+done:
+    if (rc)
+        fprintf(stderr, "model_driver: %s\n", iso_last_error());
+    iso_embedding_free(m, ed);
+    iso_embedding_free(m, er);
+    iso_embedding_free(m, ep);
+    iso_model_free(m);
+    free(dna);
+    free(rna);
+    free(prot);
+    free(pooled);
+    free(pred);
+    free(fused);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int iso = argc == 7 && !strcmp(argv[1], "isoformer");
+    if (argc != 7 || (!iso && strcmp(argv[1], "esm") && strcmp(argv[1], "nt") && strcmp(argv[1], "enformer"))) {
+        fprintf(stderr, "usage: model_driver esm|nt|enformer WEIGHTS CONFIG PREFIX INPUT OUT.f32\n"
+                        "       model_driver isoformer MODEL DNA RNA_IDS PROTEIN_IDS OUTDIR\n");
+        return 2;
+    }
+    iso_backend *be = NULL;
+    const char *dev = getenv("ISO_DEVICE");
+    if (iso_backend_create(dev ? dev : "cpu", 0, ISO_PREC_FP32, &be)) {
+        fprintf(stderr, "model_driver: %s\n", iso_last_error());
+        return 1;
+    }
+    int rc = iso ? run_isoformer(be, argv)
+             : !strcmp(argv[1], "enformer") ? run_enformer(be, argv) : run_esm(be, argv, !strcmp(argv[1], "nt"));
+    iso_backend_destroy(be);
+    return rc;
+}

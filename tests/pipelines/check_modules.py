@@ -1,0 +1,77 @@
+"""Static checks of the Nextflow modules against nf-core's conventions (docs/pipelines.md lists them): meta.yml
+and environment.yml validate against JSON schemas modelled on nf-core's, meta.yml's channels match main.nf's, and
+main.nf has one process with only tag/label/conda/container directives, a one-line container, ext.args/ext.prefix,
+a stub, a versions topic, and (predict) the GPU label and task.accelerator.
+usage: check_modules.py NEXTFLOW_DIR"""
+import json
+import os
+import re
+import sys
+
+import jsonschema
+import yaml
+
+from nf_render import section, strip_comment
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+root = os.path.join(sys.argv[1], "modules", "isoformer")
+schemas = {n: json.load(open(os.path.join(HERE, f"{n}-schema.json"))) for n in ("meta", "environment")}
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def validates(doc, schema, what):
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(doc), key=str)
+    check(not errors, what + "".join(f"\n     {'/'.join(map(str, e.path))}: {e.message}" for e in errors[:5]))
+
+
+modules = sorted(os.listdir(root))
+check(modules == ["eval", "fit", "merge", "predict", "quant"], f"modules {modules}")
+for name in modules:
+    d = os.path.join(root, name)
+    src = open(os.path.join(d, "main.nf")).read()
+    meta = yaml.safe_load(open(os.path.join(d, "meta.yml")))
+    validates(meta, schemas["meta"], f"{name}/meta.yml validates")
+    validates(yaml.safe_load(open(os.path.join(d, "environment.yml"))), schemas["environment"],
+              f"{name}/environment.yml validates")
+    check(meta["name"] == f"isoformer_{name}", f"{name}: meta.yml name {meta['name']}")
+
+    process = re.findall(r"^process\s+(\w+)\s*\{", src, re.M)
+    check(process == [f"ISOFORMER_{name.upper()}"], f"{name}: exactly one process, named {process}")
+    head = src[src.index("{") + 1:src.index("input:")]
+    directives = [strip_comment(line).split()[0] for line in head.splitlines() if strip_comment(line)]
+    check(set(directives) <= {"tag", "label", "conda", "container"}, f"{name}: directives {directives}")
+    check('tag "${meta.id}"' in head, f"{name}: tag is meta.id")
+    labels = re.findall(r"label\s+'(\w+)'", head)
+    want = ["process_medium", "process_gpu"] if name == "predict" else ["process_medium"]
+    check(labels == want, f"{name}: labels {labels}")
+    check('conda "${moduleDir}/environment.yml"' in head, f"{name}: conda environment.yml")
+    check(re.search(r'^\s*container\s+"[^"\n]+"\s*$', head, re.M) is not None, f"{name}: one-line container")
+    for block in ("script", "stub"):
+        body = section(src, block)
+        check("task.ext.args" in body and "task.ext.prefix" in body, f"{name}: {block} uses ext.args, ext.prefix")
+    check("task.ext.when == null || task.ext.when" in section(src, "when"), f"{name}: when: ext.when")
+    out = section(src, "output")
+    check(re.search(r"eval\(.*topic:\s*versions", out) is not None, f"{name}: versions on the topic channel")
+    if name == "predict":
+        check('task.accelerator ? "cuda" : "cpu"' in section(src, "script"), "predict: device from task.accelerator")
+    emits = [e for e in re.findall(r"emit:\s*(\w+)", out) if not e.startswith("versions")]
+    check(emits == list(meta["output"]), f"{name}: emits {emits} == meta.yml outputs {list(meta['output'])}")
+    inputs = [x for x in (strip_comment(line) for line in section(src, "input").splitlines()) if x]
+    check(len(inputs) == len(meta.get("input", [])), f"{name}: {len(inputs)} input channels documented")
+    test = open(os.path.join(d, "tests", "main.nf.test")).read()
+    check(f'process "ISOFORMER_{name.upper()}"' in test and 'options "-stub"' in test,
+          f"{name}: nf-test with a stub test")
+repo = os.path.join(sys.argv[1], "..")
+validates(yaml.safe_load(open(os.path.join(repo, "environment.yml"))), schemas["environment"],
+          "environment.yml (repository root) validates")
+dockerfile = open(os.path.join(repo, "Dockerfile")).read()
+check("scripts/install-deps.sh --build" in dockerfile and "cmake -S . -B build" in dockerfile
+      and re.search(r"^FROM nvidia/cuda:\S+-runtime", dockerfile, re.M) is not None,
+      "Dockerfile: CUDA runtime base, built with install-deps.sh --build and CMake")
+sys.exit(1 if failures else 0)

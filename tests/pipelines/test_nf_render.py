@@ -1,0 +1,49 @@
+"""The Nextflow renderer (nf_render.py) on its own: Groovy semantics it claims (elvis, ternary, GString escapes),
+rejection of what it does not support, and the exact predict command lines for CPU/GPU and sharded tasks, which
+the script-mode harness cannot run before `isoformer predict` exists."""
+import os
+import sys
+
+from nf_render import evaluate, interpolate, outputs, render
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        failures.append(what)
+
+
+def raises(fn):
+    try:
+        fn()
+    except ValueError:
+        return True
+    return False
+
+
+ctx = {"task": {"ext": {"args": "", "prefix": None}, "accelerator": None, "cpus": 4}, "meta": {"id": "s"}, "n": 0}
+check(evaluate("task.ext.prefix ?: \"${meta.id}\"", ctx) == "s", "elvis falls back on null")
+check(evaluate("task.ext.args ?: 'x'", ctx) == "x", "elvis falls back on '' (Groovy truth)")
+check(evaluate("n ? 'a' : 'b'", ctx) == "b", "ternary on 0")
+check(evaluate("task.accelerator ? \"cuda\" : \"cpu\"", dict(ctx, task={"accelerator": {"request": 1}})) == "cuda",
+      "ternary on a map")
+check(evaluate("meta.id ? \"--x ${meta.id}\" : ''", ctx) == "--x s", "ternary whose branch interpolates")
+check(interpolate(r"a \\ b \$HOME ${task.cpus} \\t", ctx) == "a \\ b $HOME 4 \\t", "GString escapes")
+check(raises(lambda: evaluate("meta.collect { it }", ctx)), "closures are rejected")
+check(raises(lambda: interpolate("echo $HOME", ctx)), "unescaped $name is rejected")
+
+src = open(os.path.join(HERE, "..", "..", "nextflow", "modules", "isoformer", "predict", "main.nf")).read()
+inputs = {"fasta": "g.fa", "gtf": "a.gtf", "model": "m", "meta": {"id": "s"}}
+for acc, shard, want in ((None, "", "isoformer predict --model m --fasta g.fa --gtf a.gtf --device cpu --threads 4 --out s"),
+                         ({"request": 1}, "2/4", "isoformer predict --model m --fasta g.fa --gtf a.gtf --shard 2/4 "
+                                                 "--device cuda --threads 4 --out s")):
+    command, scope = render(src, "script", dict(inputs, shard=shard, task=dict(ctx["task"], accelerator=acc)))
+    got = " ".join(command.replace("\\\n", " ").split())
+    check(got == want, f"predict {'GPU' if acc else 'CPU'} shard '{shard}': {got}")
+    outs = outputs(src, scope)
+    check([(e, v) for e, k, v, o in outs if k == "path"] ==
+          [("tsv", "s.predictions.tsv"), ("bed", "s.predictions.bed"), ("bigwig", "s.*.bw")], f"outputs {outs}")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,236 @@
+"""WDL checks: `miniwdl check --strict`, and `miniwdl run` of the scatter/gather workflow without containers (our
+bash backend, miniwdl_bash/), whose merged outputs must equal one unsharded `isoformer predict` run; a failing
+task must fail the workflow.
+
+usage: test_wdl.py ISOFORMER MODE WORKDIR
+  check      miniwdl check --strict on every .wdl; wdl/test-inputs.json and .dockstore.yml match the workflow
+  run        the workflow on test-data with the real binary (skipped, exit 77, until predict is built)
+  plumbing   the workflow with a stand-in `isoformer predict` (a few hand-made transcripts, written by this
+             script) and the real `isoformer merge`: checks the scatter, the gather and failure propagation now"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import yaml
+from bx.bbi.bigwig_file import BigWigFile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+WDL_DIR = os.path.join(ROOT, "wdl")
+WORKFLOW = os.path.join(WDL_DIR, "isoformer_scatter.wdl")
+SKIP = 77
+exe, mode, work = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
+failures = []
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what, flush=True)
+    if not cond:
+        failures.append(what)
+    return cond
+
+
+def miniwdl(*args, path_prefix=None):
+    env = dict(os.environ, MINIWDL__SCHEDULER__CONTAINER_BACKEND="bash",
+               PYTHONPATH=os.pathsep.join([os.path.join(HERE, "miniwdl_bash"), os.environ.get("PYTHONPATH", "")]),
+               PATH=os.pathsep.join(p for p in (path_prefix, os.path.dirname(exe), os.environ["PATH"]) if p))
+    return subprocess.run([sys.executable, "-m", "WDL", *args], env=env, capture_output=True, text=True)
+
+
+def run_check():
+    import WDL
+    for name in sorted(os.listdir(WDL_DIR)):
+        if name.endswith(".wdl"):
+            r = miniwdl("check", "--strict", os.path.join(WDL_DIR, name))
+            check(r.returncode == 0, f"miniwdl check --strict {name} {r.stderr.strip()[-400:]}")
+    doc = WDL.load(WORKFLOW)
+    declared = {b.name for b in doc.workflow.available_inputs if "." not in b.name}
+    inputs = json.load(open(os.path.join(WDL_DIR, "test-inputs.json")))
+    names = {k.split(".", 1)[1] for k in inputs}
+    required = {b.name for b in doc.workflow.required_inputs}
+    check(all(k.startswith("isoformer_scatter.") for k in inputs) and names <= declared and required <= names,
+          f"test-inputs.json names workflow inputs {sorted(names)}, required {sorted(required)}")
+    dockstore = yaml.safe_load(open(os.path.join(ROOT, ".dockstore.yml")))
+    for wf in dockstore["workflows"]:
+        paths = [wf["primaryDescriptorPath"], *wf.get("testParameterFiles", [])]
+        check(wf["subclass"] == "WDL" and all(os.path.exists(ROOT + p) for p in paths),
+              f".dockstore.yml {wf['name']}: {paths} exist")
+
+
+def outputs_of(result_dir):
+    with open(os.path.join(result_dir, "outputs.json")) as f:
+        return json.load(f)
+
+
+def compare(whole_prefix, outs, fai):
+    for key, suffix in (("predictions_tsv", ".predictions.tsv"), ("predictions_bed", ".predictions.bed")):
+        a = open(whole_prefix + suffix, "rb").read()
+        b = open(outs[f"isoformer_scatter.{key}"], "rb").read()
+        n_lines = a.count(b"\n")
+        check(a == b, f"merged {suffix} byte-identical to one unsharded run ({n_lines} lines)")
+    merged = {os.path.basename(p)[len("test."):]: p for p in outs["isoformer_scatter.predictions_bigwigs"]}
+    d = os.path.dirname(whole_prefix)
+    whole = {p[len("test."):]: os.path.join(d, p) for p in os.listdir(d) if p.startswith("test.") and p.endswith(".bw")}
+    check(sorted(merged) == sorted(whole) and whole, f"bigWig tracks {sorted(merged)}")
+    contigs = [(line.split("\t")[0], int(line.split("\t")[1])) for line in open(fai)]
+    for track in sorted(set(merged) & set(whole)):
+        with open(whole[track], "rb") as fa, open(merged[track], "rb") as fb:
+            wa, wb = BigWigFile(fa), BigWigFile(fb)
+            covered = 0
+            ok = True
+            for chrom, size in contigs:
+                va, vb = wa.get_as_array(chrom.encode(), 0, size), wb.get_as_array(chrom.encode(), 0, size)
+                same = (va is None and vb is None) or (
+                    va is not None and vb is not None and np.array_equal(va, vb, equal_nan=True))
+                ok &= same
+                covered += 0 if va is None else int((~np.isnan(va)).sum())
+            check(ok and covered > 0, f"{track}: per-base values equal one run's over {covered} bases (bx-python)")
+
+
+def run_workflow(inputs, out_dir, path_prefix=None):
+    path = os.path.join(work, os.path.basename(out_dir) + ".inputs.json")
+    with open(path, "w") as f:
+        json.dump(inputs, f, indent=1)
+    return miniwdl("run", WORKFLOW, "-i", path, "-d", out_dir, "--verbose", path_prefix=path_prefix)
+
+
+def run_real():
+    for cmd in ("predict", "merge"):
+        if subprocess.run([exe, cmd, "--help"], capture_output=True).returncode != 0:
+            print(f"SKIP 'isoformer {cmd} --help' fails: subcommand not built yet")
+            sys.exit(SKIP)
+    inputs = json.load(open(os.path.join(WDL_DIR, "test-inputs.json")))
+    for k, v in inputs.items():
+        if isinstance(v, str) and v.startswith("test-data/"):
+            inputs[k] = os.path.join(ROOT, v)
+            if not os.path.isfile(inputs[k]):
+                print(f"SKIP test-data lacks the file {v}")
+                sys.exit(SKIP)
+    inputs.update({"isoformer_scatter.n_shards": 2, "isoformer_scatter.use_gpu": False})
+    r = run_workflow(inputs, os.path.join(work, "run"))
+    if not check(r.returncode == 0, "miniwdl run exits 0 " + (r.stderr.strip()[-600:] if r.returncode else "")):
+        return
+    whole = os.path.join(work, "whole")
+    os.makedirs(whole)
+    p = subprocess.run([exe, "predict", "--model", inputs["isoformer_scatter.model"],
+                        "--fasta", inputs["isoformer_scatter.fasta"], "--gtf", inputs["isoformer_scatter.gtf"],
+                        "--device", "cpu", "--out", os.path.join(whole, "test")], capture_output=True, text=True)
+    if check(p.returncode == 0, f"unsharded isoformer predict {p.stderr.strip()[-300:]}"):
+        compare(os.path.join(whole, "test"), outputs_of(os.path.join(work, "run", "_LAST")),
+                inputs["isoformer_scatter.fasta"] + ".fai")
+    bad = dict(inputs, **{"isoformer_scatter.gtf": os.path.join(work, "broken.gtf")})
+    with open(bad["isoformer_scatter.gtf"], "w") as f:
+        f.write("this is not a GTF\n")
+    r = run_workflow(bad, os.path.join(work, "failing"))
+    check(r.returncode != 0, f"a failing predict fails the workflow (miniwdl exit {r.returncode})")
+
+
+# ---- plumbing: a stand-in predict, the real merge ----
+
+STANDIN = r'''#!PYTHON
+# Stand-in for `isoformer predict` (tests/pipelines/test_wdl.py plumbing): writes the documented outputs for the
+# transcripts of a tiny GTF, shard i/n taking genes i, i+n, ...; every other subcommand runs the real binary.
+import os, sys
+import pyBigWig
+if sys.argv[1] != "predict":
+    os.execv(REAL, [REAL] + sys.argv[1:])
+a = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+gtf = [l.rstrip("\n").split("\t") for l in open(a["--gtf"]) if l.strip()]
+if any(len(f) != 9 for f in gtf):
+    sys.exit("isoformer predict: " + a["--gtf"] + ": expected 9 tab-separated fields")
+i, n = map(int, a.get("--shard", "1/1").split("/"))
+tx = {}
+for f in gtf:
+    tid, gid = f[8].split('"')[3], f[8].split('"')[1]
+    tx.setdefault(tid, dict(gene=gid, chrom=f[0], strand=f[6], exons=[]))["exons"].append((int(f[3]) - 1, int(f[4])))
+genes = sorted({t["gene"] for t in tx.values()})
+mine = {k: t for k, t in tx.items() if genes.index(t["gene"]) % n == i - 1}
+rows = sorted(mine, key=lambda k: (mine[k]["chrom"].encode(), mine[k]["exons"][0][0], mine[k]["exons"][-1][1], k.encode()))
+val = lambda k, j: (sum(map(ord, k)) * (j + 3)) % 97 / 10
+out = a["--out"]
+with open(out + ".predictions.tsv", "w") as f:
+    f.write("transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand\tBrain\tLiver\n")
+    for k in rows:
+        t = mine[k]
+        f.write(f"{k}\t{t['gene']}\t{t['gene']}\t{t['chrom']}\t{t['exons'][0][0]}\t{t['exons'][-1][1]}\t{t['strand']}\t{val(k, 0):g}\t{val(k, 1):g}\n")
+with open(out + ".predictions.bed", "w") as f:
+    f.write('track name="isoformer" itemRgb="On"\n')
+    for k in rows:
+        t = mine[k]; s = t["exons"][0][0]
+        f.write(f"{t['chrom']}\t{s}\t{t['exons'][-1][1]}\t{k}\t0\t{t['strand']}\t{s}\t{s}\t0,0,255\t{len(t['exons'])}\t"
+                + "".join(f"{e - b}," for b, e in t["exons"]) + "\t" + "".join(f"{b - s}," for b, e in t["exons"]) + "\n")
+for j, tissue in enumerate(("Brain", "Liver")):
+    bw = pyBigWig.open(f"{out}.{tissue}.bw", "w")
+    bw.addHeader(CONTIGS)
+    for chrom, size in CONTIGS:
+        cov = {}
+        for k in rows:
+            if mine[k]["chrom"] == chrom:
+                for s, e in mine[k]["exons"]:
+                    for p in range(s, e):
+                        cov[p] = max(cov.get(p, -1.0), val(k, j))
+        ps = sorted(cov)
+        if ps:
+            bw.addEntries([chrom] * len(ps), ps, ends=[p + 1 for p in ps], values=[cov[p] for p in ps])
+    bw.close()
+'''
+
+
+def run_plumbing():
+    bindir = os.path.join(work, "bin")
+    os.makedirs(bindir)
+    contigs = [("chr1", 5000), ("chr2", 3000)]
+    standin = os.path.join(bindir, "isoformer")
+    with open(standin, "w") as f:
+        f.write(STANDIN.replace("PYTHON", sys.executable, 1).replace("REAL", repr(exe))
+                .replace("CONTIGS", repr(contigs)))
+    os.chmod(standin, 0o755)
+    fasta = os.path.join(work, "genome.fa")
+    with open(fasta, "w") as f:
+        for chrom, size in contigs:
+            f.write(f">{chrom}\n" + "ACGT" * (size // 4) + "\n")
+    with open(fasta + ".fai", "w") as f:
+        offset = 0
+        for chrom, size in contigs:
+            offset += len(chrom) + 2
+            f.write(f"{chrom}\t{size}\t{offset}\t{size}\t{size + 1}\n")
+            offset += size + 1
+    gtf = os.path.join(work, "genes.gtf")
+    with open(gtf, "w") as f:
+        for g, (chrom, start, n_tx) in enumerate([("chr1", 100, 2), ("chr1", 900, 1), ("chr2", 50, 3),
+                                                 ("chr1", 950, 1), ("chr2", 2000, 2)]):
+            for t in range(n_tx):
+                for e in range(2):
+                    s = start + 300 * e + 20 * t
+                    f.write(f'{chrom}\ttest\texon\t{s + 1}\t{s + 150}\t.\t+\t.\tgene_id "G{g}"; transcript_id "T{g}.{t}";\n')
+    model = os.path.join(work, "model.safetensors")
+    open(model, "w").close()
+    inputs = {"isoformer_scatter.fasta": fasta, "isoformer_scatter.fasta_fai": fasta + ".fai",
+              "isoformer_scatter.gtf": gtf, "isoformer_scatter.model": model, "isoformer_scatter.sample_id": "test",
+              "isoformer_scatter.n_shards": 3, "isoformer_scatter.use_gpu": False}
+    r = run_workflow(inputs, os.path.join(work, "run"), path_prefix=bindir)
+    if check(r.returncode == 0, "miniwdl run of the scatter/gather workflow exits 0 " +
+             (r.stderr.strip()[-800:] if r.returncode else "")):
+        whole = os.path.join(work, "whole")
+        os.makedirs(whole)
+        p = subprocess.run([standin, "predict", "--gtf", gtf, "--out", os.path.join(whole, "test")])
+        outs = outputs_of(os.path.join(work, "run", "_LAST"))
+        calls = [d for d in os.listdir(os.path.join(work, "run", "_LAST")) if d.startswith("call-predict")]
+        check(len(calls) == 3, f"3 predict shards ran: {sorted(calls)}")
+        if check(p.returncode == 0, "stand-in unsharded run"):
+            compare(os.path.join(whole, "test"), outs, fasta + ".fai")
+    with open(os.path.join(work, "broken.gtf"), "w") as f:
+        f.write("chr1\tonly three\tfields\n")
+    r = run_workflow(dict(inputs, **{"isoformer_scatter.gtf": os.path.join(work, "broken.gtf")}),
+                     os.path.join(work, "failing"), path_prefix=bindir)
+    check(r.returncode != 0 and "expected 9 tab-separated fields" in r.stderr,
+          f"a failing predict task fails the workflow (miniwdl exit {r.returncode})")
+
+
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+{"check": run_check, "run": run_real, "plumbing": run_plumbing}[mode]()
+sys.exit(1 if failures else 0)

@@ -1,0 +1,70 @@
+version 1.0
+
+# Predicts a whole annotation on several GPU machines: predict runs once per shard (whole genes, balanced by
+# estimated cost), merge gathers the shards into the files one unsharded run writes.
+
+import "isoformer_tasks.wdl" as tasks
+
+workflow isoformer_scatter {
+  input {
+    File fasta
+    File? fasta_fai
+    File gtf
+    File model
+    File? chrom_alias
+    String sample_id
+    Int n_shards = 4
+    Boolean use_gpu = true
+    String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+  }
+
+  scatter (i in range(n_shards)) {
+    call tasks.predict {
+      input:
+        fasta = fasta,
+        fasta_fai = fasta_fai,
+        gtf = gtf,
+        model = model,
+        chrom_alias = chrom_alias,
+        prefix = "~{sample_id}.shard~{i + 1}of~{n_shards}",
+        shard = i + 1,
+        n_shards = n_shards,
+        use_gpu = use_gpu,
+        docker = docker
+    }
+  }
+
+  call tasks.merge {
+    input:
+      tsvs = predict.tsv,
+      beds = predict.bed,
+      bigwigs = flatten(predict.bigwigs),
+      prefix = sample_id,
+      docker = docker
+  }
+
+  output {
+    File predictions_tsv = merge.tsv
+    File predictions_bed = merge.bed
+    Array[File] predictions_bigwigs = merge.merged_bigwigs
+  }
+
+  meta {
+    description: "Scatters isoformer predict over annotation shards on GPU machines and gathers them with isoformer merge."
+    author: "isoformer"
+    email: "isoformer@example.org"
+    allowNestedInputs: true
+  }
+
+  parameter_meta {
+    fasta: "Reference genome FASTA, plain or bgzipped"
+    fasta_fai: "samtools faidx index of the FASTA"
+    gtf: "Transcript annotation, GTF or GFF3"
+    model: "IsoFormer checkpoint file"
+    chrom_alias: "UCSC chromAlias file for contig-name mismatches"
+    sample_id: "Name of the run; prefix of the merged outputs"
+    n_shards: "Number of predict tasks (machines)"
+    use_gpu: "One GPU per predict task; false runs on CPUs"
+    docker: "Container image with isoformer"
+  }
+}

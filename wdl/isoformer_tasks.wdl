@@ -1,0 +1,253 @@
+version 1.0
+
+# isoformer tasks for Cromwell/Terra and miniwdl. Runtime attributes follow Terra (Google Cloud): docker, cpu,
+# memory, disks sized from the inputs, GPU type and count, preemptible and maxRetries. The model is one
+# checkpoint File (WDL 1.0 has no Directory type).
+
+task predict {
+  input {
+    File fasta
+    File? fasta_fai
+    File gtf
+    File model
+    File? chrom_alias
+    String prefix
+    Int shard = 0
+    Int n_shards = 1
+    String extra_args = ""
+    Boolean use_gpu = true
+
+    String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    Int cpu = 8
+    Int memory_gb = 32
+    String gpu_type = "nvidia-tesla-t4"
+    String nvidia_driver_version = "535.104.05"
+    String zones = "us-central1-a us-central1-b us-central1-c"
+    Int preemptible = 2
+    Int max_retries = 1
+  }
+
+  Int disk_gb = ceil(2 * size([fasta, gtf, model], "GiB")) + 20
+  String shard_arg = if n_shards > 1 then "--shard ~{shard}/~{n_shards}" else ""
+
+  command <<<
+    set -euo pipefail
+    fasta='~{fasta}'
+    # Keep the FASTA and its index side by side: engines localise each File on its own.
+    if [ -n '~{fasta_fai}' ]; then
+      ln -s "$fasta" genome.fa
+      ln -s '~{fasta_fai}' genome.fa.fai
+      fasta=genome.fa
+    fi
+    isoformer predict \
+      --model '~{model}' \
+      --fasta "$fasta" \
+      --gtf '~{gtf}' \
+      ~{if defined(chrom_alias) then "--chrom-alias '~{chrom_alias}'" else ""} \
+      ~{shard_arg} \
+      --device ~{if use_gpu then "cuda" else "cpu"} \
+      --threads ~{cpu} \
+      ~{extra_args} \
+      --out '~{prefix}'
+  >>>
+
+  output {
+    File tsv = "~{prefix}.predictions.tsv"
+    File bed = "~{prefix}.predictions.bed"
+    Array[File] bigwigs = glob("~{prefix}.*.bw")
+  }
+
+  runtime {
+    docker: docker
+    cpu: cpu
+    memory: "~{memory_gb} GiB"
+    disks: "local-disk ~{disk_gb} SSD"
+    bootDiskSizeGb: 30
+    zones: zones
+    gpuType: gpu_type
+    gpuCount: if use_gpu then 1 else 0
+    nvidiaDriverVersion: nvidia_driver_version  # !UnknownRuntimeKey
+    preemptible: preemptible
+    maxRetries: max_retries
+  }
+
+  meta {
+    description: "Predicts per-tissue expression of the annotation's transcripts (or of one shard of them) with IsoFormer."
+    author: "isoformer"
+    email: "isoformer@example.org"
+  }
+
+  parameter_meta {
+    fasta: {help: "Reference genome FASTA, plain or bgzipped", localization_optional: false}
+    fasta_fai: "samtools faidx index of the FASTA (built in the task when absent)"
+    gtf: "Transcript annotation, GTF or GFF3"
+    model: "IsoFormer checkpoint file"
+    chrom_alias: "UCSC chromAlias file mapping annotation contig names to the FASTA's"
+    prefix: "Output prefix; put the shard key in it so shards never share names"
+    shard: "1-based shard index, with n_shards > 1"
+    n_shards: "Number of shards the annotation is split into (whole genes, balanced by estimated cost)"
+    extra_args: "More isoformer predict options, e.g. --embeddings"
+    use_gpu: "Run on one GPU (--device cuda); false runs on the CPU"
+    docker: "Container image with isoformer (built from the repository's Dockerfile)"
+    cpu: "CPU cores, also passed as --threads"
+    memory_gb: "Memory in GiB"
+    gpu_type: "Terra/Cromwell GPU type"
+    nvidia_driver_version: "NVIDIA driver (ignored by Cromwell's Life Sciences and GCP Batch backends)"
+    zones: "Google zones that have the GPU type"
+    preemptible: "Preemptible attempts before a regular VM"
+    max_retries: "Retries after a failure"
+  }
+}
+
+task merge {
+  input {
+    Array[File] tsvs
+    Array[File] beds
+    Array[File] bigwigs = []
+    String prefix
+
+    String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    Int memory_gb = 8
+    Int preemptible = 2
+    Int max_retries = 1
+  }
+
+  Int disk_gb = ceil(3 * (size(tsvs, "GiB") + size(beds, "GiB") + size(bigwigs, "GiB"))) + 10
+
+  command <<<
+    set -euo pipefail
+    # Bring every shard's files into one directory, where a shard prefix names all its files.
+    mkdir shards
+    while read -r f; do
+      [ -n "$f" ] && ln -s "$f" "shards/$(basename "$f")"
+    done < <(cat '~{write_lines(tsvs)}' '~{write_lines(beds)}' '~{write_lines(bigwigs)}')
+    mapfile -t shard_prefixes < <(find shards -name '*.predictions.tsv' | sed 's/\.predictions\.tsv$//' | sort)
+    isoformer merge --out '~{prefix}' "${shard_prefixes[@]}"
+  >>>
+
+  output {
+    File tsv = "~{prefix}.predictions.tsv"
+    File bed = "~{prefix}.predictions.bed"
+    Array[File] merged_bigwigs = glob("~{prefix}.*.bw")
+  }
+
+  runtime {
+    docker: docker
+    cpu: 2
+    memory: "~{memory_gb} GiB"
+    disks: "local-disk ~{disk_gb} SSD"
+    preemptible: preemptible
+    maxRetries: max_retries
+  }
+
+  meta {
+    description: "Gathers the outputs of sharded predict runs into the files one unsharded run writes."
+    author: "isoformer"
+    email: "isoformer@example.org"
+  }
+
+  parameter_meta {
+    tsvs: "Every shard's .predictions.tsv"
+    beds: "Every shard's .predictions.bed"
+    bigwigs: "Every shard's per-tissue .bw tracks"
+    prefix: "Output prefix"
+    docker: "Container image with isoformer"
+    memory_gb: "Memory in GiB"
+    preemptible: "Preemptible attempts before a regular VM"
+    max_retries: "Retries after a failure"
+  }
+}
+
+task quant {
+  input {
+    File bam
+    File gtf
+    String prefix
+    String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    Int cpu = 4
+    Int memory_gb = 16
+    Int preemptible = 2
+    Int max_retries = 1
+  }
+
+  Int disk_gb = ceil(2 * size([bam, gtf], "GiB")) + 10
+
+  command <<<
+    set -euo pipefail
+    isoformer quant --bam '~{bam}' --gtf '~{gtf}' --out '~{prefix}'
+  >>>
+
+  output {
+    File quant_sf = "~{prefix}.quant.sf"
+    File genes = "~{prefix}.genes.tsv"
+  }
+
+  runtime {
+    docker: docker
+    cpu: cpu
+    memory: "~{memory_gb} GiB"
+    disks: "local-disk ~{disk_gb} SSD"
+    preemptible: preemptible
+    maxRetries: max_retries
+  }
+
+  meta {
+    description: "Quantifies transcript and gene expression from a spliced RNA-seq alignment."
+    author: "isoformer"
+    email: "isoformer@example.org"
+  }
+
+  parameter_meta {
+    bam: "Coordinate-sorted spliced alignments"
+    gtf: "Transcript annotation"
+    prefix: "Output prefix"
+    docker: "Container image with isoformer"
+    cpu: "CPU cores"
+    memory_gb: "Memory in GiB"
+    preemptible: "Preemptible attempts before a regular VM"
+    max_retries: "Retries after a failure"
+  }
+}
+
+task evaluate {
+  input {
+    File predictions
+    File observed
+    String prefix
+    String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    Int preemptible = 2
+  }
+
+  command <<<
+    set -euo pipefail
+    isoformer eval --pred '~{predictions}' --obs '~{observed}' --out '~{prefix}'
+  >>>
+
+  output {
+    File tsv = "~{prefix}.eval.tsv"
+    File svg = "~{prefix}.eval.svg"
+  }
+
+  runtime {
+    docker: docker
+    cpu: 1
+    memory: "4 GiB"
+    disks: "local-disk ~{ceil(size([predictions, observed], "GiB")) + 10} SSD"
+    preemptible: preemptible
+    maxRetries: 1
+  }
+
+  meta {
+    description: "Compares predictions with observed expression per tissue."
+    author: "isoformer"
+    email: "isoformer@example.org"
+  }
+
+  parameter_meta {
+    predictions: "Predictions TSV from predict or merge"
+    observed: "Observed expression (TSV or quant.sf)"
+    prefix: "Output prefix"
+    docker: "Container image with isoformer"
+    preemptible: "Preemptible attempts before a regular VM"
+  }
+}
