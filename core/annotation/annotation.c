@@ -393,7 +393,7 @@ static int parse_line(parser *ps, char *text, long line)
     if (n != N_COLS)
         return iso_error(ISO_EFORMAT, "%s:%ld: expected 9 tab-separated columns (GTF/GFF3), got %d", ps->path, line,
                          n);
-    int64_t start, end;
+    int64_t start = 0, end = 0;
     int rc;
     if ((rc = parse_coord(ps, line, col[COL_START], "start", &start)) < 0 ||
         (rc = parse_coord(ps, line, col[COL_END], "end", &end)) < 0)
