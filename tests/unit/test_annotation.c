@@ -277,6 +277,14 @@ START_TEST(chrom_alias_and_contig_check)
     ck_assert_str_eq(a->tx[0].chrom, "20");
     ck_assert_int_eq(iso_annotation_check_contigs(a, fa), ISO_OK);
     iso_annotation_free(a);
+    /* contig 20 has 10 bp: an exon ending at 11 is past it */
+    snprintf(gtf, sizeof gtf, "%s", test_file("ann_past.gtf", "20\tt\texon\t1\t5\t.\t+\t.\ttranscript_id \"X\";\n"
+                                                              "20\tt\texon\t8\t11\t.\t+\t.\ttranscript_id \"Y\";\n"));
+    ck_assert_int_eq(iso_annotation_read(gtf, al, &a), ISO_OK);
+    ck_assert_int_eq(iso_annotation_check_contigs(a, fa), ISO_EFORMAT);
+    ck_assert_msg(strstr(iso_last_error(), "ann_past.gtf:2: transcript 'Y' ends at 20:11, past the contig's end (10 bp)"),
+                  "%s", iso_last_error());
+    iso_annotation_free(a);
     iso_chrom_alias_free(al);
     iso_fasta_close(fa);
 
