@@ -153,6 +153,27 @@ long iso_annotation_find(const iso_annotation *a, const char *transcript_id)
 
 /* ---- attributes ---- */
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* GFF3 escapes ;=&, and control characters in values as %XX. */
+static void percent_decode(char *s)
+{
+    char *out = s;
+    for (; *s; s++) {
+        int hi, lo;
+        if (s[0] == '%' && (hi = hex_digit(s[1])) >= 0 && (lo = hex_digit(s[2])) >= 0) {
+            *out++ = (char)(hi * 16 + lo);
+            s += 2;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = '\0';
+}
+
 /* Copies the value of key from a GTF (key "value"; key value;) or GFF3 (key=value;key=value) attribute column
  * into a new string; NULL when absent (or out of memory, which the caller then treats as absent). */
 static char *attr_get(const char *attrs, const char *key, int gff3)
@@ -194,11 +215,20 @@ static char *attr_get(const char *attrs, const char *key, int gff3)
     return NULL;
 }
 
+/* attr_get with GFF3 escapes decoded (lists such as Parent=a,b must be split before decoding). */
+static char *attr_text(const char *attrs, const char *key, int gff3)
+{
+    char *v = attr_get(attrs, key, gff3);
+    if (gff3 && v)
+        percent_decode(v);
+    return v;
+}
+
 /* First of several attribute keys present. */
 static char *attr_first(const char *attrs, int gff3, const char *const *keys)
 {
     for (; *keys; keys++) {
-        char *v = attr_get(attrs, *keys, gff3);
+        char *v = attr_text(attrs, *keys, gff3);
         if (v)
             return v;
     }
@@ -274,9 +304,9 @@ static void transcript_describe(parser *ps, iso_transcript *t, tx_build *b, cons
         t->biotype = attr_first(attrs, ps->gff3, type_keys);
     if (ps->gff3) {
         if (!b->parent)
-            b->parent = attr_get(attrs, "Parent", 1);
+            b->parent = attr_text(attrs, "Parent", 1);
         if (!b->transcript_id)
-            b->transcript_id = attr_get(attrs, "transcript_id", 1);
+            b->transcript_id = attr_text(attrs, "transcript_id", 1);
     }
     /* GENCODE tags (GTF: tag "cds_start_NF"; GFF3: tag=basic,cds_start_NF): only ever tag values */
     b->cds_start_nf |= strstr(attrs, "cds_start_NF") != NULL;
@@ -285,10 +315,10 @@ static void transcript_describe(parser *ps, iso_transcript *t, tx_build *b, cons
 
 static int gene_remember(parser *ps, const char *attrs, long line)
 {
-    char *id = attr_get(attrs, "ID", 1);
+    char *id = attr_text(attrs, "ID", 1);
     if (!id)
         return ISO_OK;
-    gene_info g = {attr_get(attrs, "gene_id", 1),
+    gene_info g = {attr_text(attrs, "gene_id", 1),
                    attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL})};
     int absent = -1;
     khiter_t k = 0;
@@ -430,8 +460,10 @@ static int parse_line(parser *ps, char *text, long line)
     }
     char *save = NULL;
     rc = ISO_OK;
-    for (char *id = strtok_r(ids, ",", &save); id && rc >= 0; id = strtok_r(NULL, ",", &save))
+    for (char *id = strtok_r(ids, ",", &save); id && rc >= 0; id = strtok_r(NULL, ",", &save)) {
+        percent_decode(id);
         rc = add_feature(ps, id, col, line, start, end);
+    }
     free(ids);
     return rc;
 }

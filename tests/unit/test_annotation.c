@@ -165,10 +165,10 @@ START_TEST(gff3_with_genes_and_shared_exons)
         "##gff-version 3\n"
         "c1\ts\tgene\t10\t60\t.\t+\t.\tID=gene1;Name=ABC\n"
         "c1\ts\tmRNA\t10\t60\t.\t+\t.\tID=tx1;Parent=gene1;Name=ABC-201;biotype=protein_coding\n"
-        "c1\ts\tmRNA\t10\t60\t.\t+\t.\tID=tx2;Parent=gene1\n"
-        "c1\ts\texon\t10\t20\t.\t+\t.\tParent=tx1,tx2\n"
+        "c1\ts\tmRNA\t10\t60\t.\t+\t.\tID=tx%3B2;Parent=gene1\n"
+        "c1\ts\texon\t10\t20\t.\t+\t.\tParent=tx1,tx%3B2\n"
         "c1\ts\texon\t40\t60\t.\t+\t.\tID=e2;Parent=tx1\n"
-        "c1\ts\texon\t50\t60\t.\t+\t.\tParent=tx2\n"
+        "c1\ts\texon\t50\t60\t.\t+\t.\tParent=tx%3b2\n"
         "c1\ts\tCDS\t15\t20\t.\t+\t0\tParent=tx1\n"
         "c1\ts\tCDS\t40\t45\t.\t+\t0\tParent=tx1\n"
         "c1\ts\tthree_prime_UTR\t46\t60\t.\t+\t.\tParent=tx1\n");
@@ -182,6 +182,7 @@ START_TEST(gff3_with_genes_and_shared_exons)
     ck_assert_int_eq(t->n_cds, 2);
     ck_assert_int_eq(t->cds[1].end, 45);
     ck_assert_uint_eq(t->flags, ISO_TX_CODING);
+    ck_assert_str_eq(a->tx[1].transcript_id, "tx;2"); /* %3B decoded */
     ck_assert_int_eq(a->tx[1].n_exons, 2);
     ck_assert_int_eq(a->tx[1].exons[1].start, 49);
     ck_assert_str_eq(a->tx[1].gene_name, "ABC");
