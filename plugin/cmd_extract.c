@@ -59,10 +59,40 @@ static void result_clear(result *r)
     memset(r, 0, sizeof *r);
 }
 
-static int extract_one(iso_fasta *fa, const iso_transcript *tx, const iso_window_opts *win, result *r)
+/* The last DNA window a worker read: isoforms of a gene, listed together, often share their TSS. */
+typedef struct {
+    const char *chrom;
+    iso_interval iv;
+    char strand;
+    char *seq;
+} window_cache;
+
+static int extract_dna_cached(iso_fasta *fa, const iso_transcript *tx, const iso_window_opts *win, window_cache *c,
+                              char **seq)
+{
+    iso_interval iv = iso_dna_window(tx, win);
+    char strand = tx->strand == '-' && win->revcomp_minus ? '-' : '+';
+    if (!c->seq || strcmp(c->chrom, tx->chrom) || c->iv.start != iv.start || c->iv.end != iv.end ||
+        c->strand != strand) {
+        free(c->seq);
+        c->seq = NULL;
+        int rc = iso_extract_dna(fa, tx, win, &c->seq);
+        if (rc < 0)
+            return rc;
+        *c = (window_cache){tx->chrom, iv, strand, c->seq};
+    }
+    *seq = malloc((size_t)(iv.end - iv.start) + 1);
+    if (!*seq)
+        return iso_error(ISO_ENOMEM, "out of memory for a %lld bp window", (long long)(iv.end - iv.start));
+    memcpy(*seq, c->seq, (size_t)(iv.end - iv.start) + 1);
+    return ISO_OK;
+}
+
+static int extract_one(iso_fasta *fa, window_cache *cache, const iso_transcript *tx, const iso_window_opts *win,
+                       result *r)
 {
     int rc;
-    if ((rc = iso_extract_dna(fa, tx, win, &r->dna)) < 0 || (rc = iso_extract_rna(fa, tx, &r->rna)) < 0 ||
+    if ((rc = extract_dna_cached(fa, tx, win, cache, &r->dna)) < 0 || (rc = iso_extract_rna(fa, tx, &r->rna)) < 0 ||
         (rc = iso_extract_protein(fa, tx, &r->protein, &r->flags)) < 0)
         return rc;
     for (int i = 0; i < tx->n_cds; i++)
@@ -85,6 +115,7 @@ typedef struct {
 typedef struct {
     batch *b;
     iso_fasta *fa;
+    window_cache cache;
 } worker;
 
 static void *work(void *arg)
@@ -98,7 +129,7 @@ static void *work(void *arg)
         pthread_mutex_unlock(&b->lock);
         if (stop)
             break;
-        int rc = extract_one(w->fa, &b->ann->tx[b->sel[i]], b->win, &b->res[i]);
+        int rc = extract_one(w->fa, &w->cache, &b->ann->tx[b->sel[i]], b->win, &b->res[i]);
         if (rc < 0) {
             pthread_mutex_lock(&b->lock);
             if (b->rc == 0) { /* the error message is per thread: carry the first one to the main thread */
@@ -327,7 +358,7 @@ static int extract_all(const options *o, const iso_annotation *ann, const size_t
     pthread_mutex_init(&b.lock, NULL);
     int opened = 0;
     for (; rc >= 0 && opened < n_workers; opened++) {
-        workers[opened] = (worker){&b, opened ? iso_fasta_open(o->fasta) : first_fa};
+        workers[opened] = (worker){.b = &b, .fa = opened ? iso_fasta_open(o->fasta) : first_fa};
         if (!workers[opened].fa)
             rc = iso_last_status();
     }
@@ -351,8 +382,11 @@ static int extract_all(const options *o, const iso_annotation *ann, const size_t
         cli_progress_step(&p, b.n);
     }
     cli_progress_end(&p);
-    for (int i = 1; i < opened; i++)
-        iso_fasta_close(workers[i].fa);
+    for (int i = 0; i < opened; i++) {
+        free(workers[i].cache.seq);
+        if (i > 0)
+            iso_fasta_close(workers[i].fa);
+    }
     pthread_mutex_destroy(&b.lock);
     free(res);
     return rc;

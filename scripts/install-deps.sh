@@ -2,6 +2,7 @@
 # Installs what isoformer builds, runs and tests with, from Debian's archive and PyPI only.
 #   scripts/install-deps.sh          build + runtime + test dependencies (apt) and the Python test env (.venv)
 #   scripts/install-deps.sh --build  only what building and running needs
+#   scripts/install-deps.sh --data   only the tools test-data/make-test-data.sh rebuilds test-data/ with
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -14,8 +15,16 @@ build_pkgs=(build-essential cmake pkg-config libhts-dev libbigwig-dev libcurl4-g
 test_pkgs=(gffread samtools bedtools tabix hisat2 python3 python3-venv python3-pip python3-torch python3-numpy
            python3-scipy python3-bx python3-pybigwig valgrind clang groovy shellcheck)
 
+# Tools test-data/make-test-data.sh cuts the committed test data with (it fetches the data packages
+# vt-examples, r-bioc-genomicfeatures and r-bioc-ensembldb itself when they are not installed).
+data_pkgs=(samtools tabix gffread python3)
+
 pkgs=("${build_pkgs[@]}")
-[ "${1:-}" = "--build" ] || pkgs+=("${test_pkgs[@]}")
+case "${1:-}" in
+  --build) ;;
+  --data) pkgs=("${data_pkgs[@]}") ;;
+  *) pkgs+=("${test_pkgs[@]}") ;;
+esac
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -26,4 +35,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-[ "${1:-}" = "--build" ] || bash tests/setup-python.sh
+[ -n "${1:-}" ] || bash tests/setup-python.sh

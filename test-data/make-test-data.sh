@@ -6,15 +6,28 @@
 #                                 sample), shifted the same way, contig 'chr20', Ensembl-style CDS/start/stop lines
 #   annotation.gff3              the same transcripts converted to GFF3 by gffread
 #   chromAlias.txt               UCSC chromAlias mapping the annotation's 'chr20' to the FASTA's '20'
-# Needs: vt-examples r-bioc-genomicfeatures samtools tabix gffread python3.
+# Needs samtools, tabix, gffread, python3 (scripts/install-deps.sh --data) and the data packages vt-examples,
+# r-bioc-genomicfeatures, r-bioc-ensembldb: used where installed, else fetched with `apt-get download`.
 set -euo pipefail
 cd "$(dirname "$0")"
-VT=/usr/share/doc/vt/examples/ref
-TXDB=/usr/lib/R/site-library/GenomicFeatures/extdata/hg19_knownGene_sample.sqlite
 OFFSET=52000000
 LEN=1500000
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+
+# Root of a data package's files: / when installed, else the .deb unpacked under $tmp.
+pkg_root() {
+  if dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; then
+    echo /
+  else
+    (cd "$tmp" && apt-get download -q "$1" >/dev/null 2>&1 && dpkg -x "$1"_*.deb "root-$1") || {
+      echo "make-test-data.sh: cannot get package $1" >&2; exit 1; }
+    echo "$tmp/root-$1"
+  fi
+}
+VT=$(pkg_root vt-examples)/usr/share/doc/vt/examples/ref
+TXDB=$(pkg_root r-bioc-genomicfeatures)/usr/lib/R/site-library/GenomicFeatures/extdata/hg19_knownGene_sample.sqlite
+ENSDB=$(pkg_root r-bioc-ensembldb)/usr/lib/R/site-library/ensembldb
 
 # Genome slice. vt-examples ships the .gzi gzipped; samtools needs it beside the FASTA.
 ln -s "$VT/20.fa.gz" "$tmp/20.fa.gz"
@@ -85,3 +98,6 @@ for tx_id, name, strand, gene in txs:
 PY
 gffread annotation.gtf -o annotation.gff3
 printf '# UCSC chromAlias: FASTA name, then alternative names\n20\tchr20\tNC_000020.10\n' >chromAlias.txt
+
+# A real Ensembl Bacteria (release 32) annotation in both GTF and GFF3, for the reader (no sequence).
+cp "$ENSDB/gtf/Devosia_geojensis.ASM96941v1.32.gtf.gz" "$ENSDB/gff/Devosia_geojensis.ASM96941v1.32.gff3.gz" .

@@ -28,8 +28,14 @@ typedef struct {
 typedef struct {
     feature_vec exons, cds, start_codons, stop_codons, sec;
     int cds_start_nf, cds_end_nf;
-    char *parent; /* GFF3: the gene ID the transcript names as Parent */
+    char *key;           /* what features name the transcript by: GTF transcript_id, GFF3 ID */
+    char *parent;        /* GFF3: the gene ID the transcript names as Parent */
+    char *transcript_id; /* GFF3: a transcript_id attribute (Ensembl), reported instead of the ID */
 } tx_build;
+
+typedef struct {
+    char *gene_id, *name; /* GFF3 gene line's gene_id (or NULL) and gene_name or Name */
+} gene_info;
 
 typedef struct {
     iso_annotation pub; /* first, so an iso_annotation * is also an annotation_impl * */
@@ -44,8 +50,9 @@ typedef struct {
     size_t cap;
     int gff3;
     int has_codon_features; /* some transcript has start_codon/stop_codon lines: a missing one is meaningful */
-    khash_t(ids) *genes;    /* GFF3 gene ID -> index into gene_names */
-    char **gene_names;
+    khash_t(ids) *by_key;   /* tx_build.key -> transcript index */
+    khash_t(ids) *genes;    /* GFF3 gene ID -> index into gene */
+    gene_info *gene;
     size_t n_genes, cap_genes;
 } parser;
 
@@ -83,7 +90,9 @@ static void build_free(tx_build *b)
     free(b->start_codons.v);
     free(b->stop_codons.v);
     free(b->sec.v);
+    free(b->key);
     free(b->parent);
+    free(b->transcript_id);
 }
 
 static void transcript_free(iso_transcript *t)
@@ -144,10 +153,30 @@ long iso_annotation_find(const iso_annotation *a, const char *transcript_id)
 
 /* ---- attributes ---- */
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* GFF3 escapes ;=&, and control characters in values as %XX. */
+static void percent_decode(char *s)
+{
+    char *out = s;
+    for (; *s; s++) {
+        int hi, lo;
+        if (s[0] == '%' && (hi = hex_digit(s[1])) >= 0 && (lo = hex_digit(s[2])) >= 0) {
+            *out++ = (char)(hi * 16 + lo);
+            s += 2;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = '\0';
+}
+
 /* Copies the value of key from a GTF (key "value"; key value;) or GFF3 (key=value;key=value) attribute column
- * into a new string; NULL when absent (or out of memory, which the caller then reports as absent). With
- * occurrence set, tests whether some "key value" pair has exactly that value (for repeated GTF `tag`s). */
-static char *attr_get(const char *attrs, const char *key, int gff3, const char *occurrence)
+ * into a new string; NULL when absent (or out of memory, which the caller then treats as absent). */
+static char *attr_get(const char *attrs, const char *key, int gff3)
 {
     size_t klen = strlen(key);
     const char *p = attrs;
@@ -178,30 +207,28 @@ static char *attr_get(const char *attrs, const char *key, int gff3, const char *
             while (vlen && v[vlen - 1] == ' ')
                 vlen--;
         }
-        if (this_klen == klen && !strncmp(k, key, klen)) {
-            if (!occurrence)
-                return strndup(v, vlen);
-            if (strlen(occurrence) == vlen && !strncmp(v, occurrence, vlen))
-                return strdup(occurrence);
-        }
+        if (this_klen == klen && !strncmp(k, key, klen))
+            return strndup(v, vlen);
         while (*p && *p != ';')
             p++;
     }
     return NULL;
 }
 
-static int attr_has(const char *attrs, const char *key, const char *value, int gff3)
+/* attr_get with GFF3 escapes decoded (lists such as Parent=a,b must be split before decoding). */
+static char *attr_text(const char *attrs, const char *key, int gff3)
 {
-    char *v = attr_get(attrs, key, gff3, value);
-    free(v);
-    return v != NULL;
+    char *v = attr_get(attrs, key, gff3);
+    if (gff3 && v)
+        percent_decode(v);
+    return v;
 }
 
 /* First of several attribute keys present. */
 static char *attr_first(const char *attrs, int gff3, const char *const *keys)
 {
     for (; *keys; keys++) {
-        char *v = attr_get(attrs, *keys, gff3, NULL);
+        char *v = attr_text(attrs, *keys, gff3);
         if (v)
             return v;
     }
@@ -210,14 +237,13 @@ static char *attr_first(const char *attrs, int gff3, const char *const *keys)
 
 /* ---- transcripts ---- */
 
-static int set_if_empty(char **dst, char *value)
+/* Sets *dst to value unless it is already set (then value is freed). */
+static void set_if_empty(char **dst, char *value)
 {
-    if (*dst || !value) {
+    if (*dst)
         free(value);
-        return ISO_OK;
-    }
-    *dst = value;
-    return ISO_OK;
+    else
+        *dst = value;
 }
 
 /* The transcript with this id, created (with contig and strand) at its first feature; checks that every
@@ -226,16 +252,16 @@ static int transcript_get(parser *ps, const char *id, const char *contig, char s
 {
     annotation_impl *impl = ps->ann;
     iso_annotation *a = &impl->pub;
-    khiter_t k = kh_get(ids, impl->by_id, id);
-    if (k != kh_end(impl->by_id)) {
-        iso_transcript *t = &a->tx[kh_val(impl->by_id, k)];
+    khiter_t k = kh_get(ids, ps->by_key, id);
+    if (k != kh_end(ps->by_key)) {
+        iso_transcript *t = &a->tx[kh_val(ps->by_key, k)];
         const char *mapped = iso_chrom_alias_map(ps->alias, contig);
         if (strcmp(t->chrom, mapped) || t->strand != strand)
             return iso_error(ISO_EFORMAT,
                              "%s:%ld: transcript '%s' is on %s(%c) here but on %s(%c) at line %ld; every feature of a "
                              "transcript must share contig and strand",
                              ps->path, line, id, mapped, strand, t->chrom, t->strand, t->line);
-        *idx = kh_val(impl->by_id, k);
+        *idx = kh_val(ps->by_key, k);
         return ISO_OK;
     }
     size_t cap = ps->cap;
@@ -247,17 +273,17 @@ static int transcript_get(parser *ps, const char *id, const char *contig, char s
     memset(&ps->build[a->n], 0, sizeof ps->build[a->n]);
     t->strand = strand;
     t->line = line;
-    if (!(t->transcript_id = strdup(id)) || !(t->chrom = strdup(iso_chrom_alias_map(ps->alias, contig)))) {
-        transcript_free(t);
-        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
-    }
-    int absent;
-    k = kh_put(ids, impl->by_id, t->transcript_id, &absent);
+    tx_build *b = &ps->build[a->n];
+    int absent = -1;
+    if ((t->transcript_id = strdup(id)) && (t->chrom = strdup(iso_chrom_alias_map(ps->alias, contig))) &&
+        (b->key = strdup(id)))
+        k = kh_put(ids, ps->by_key, b->key, &absent);
     if (absent < 0) {
         transcript_free(t);
+        build_free(b);
         return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
     }
-    kh_val(impl->by_id, k) = a->n;
+    kh_val(ps->by_key, k) = a->n;
     *idx = a->n++;
     return ISO_OK;
 }
@@ -270,46 +296,49 @@ static void transcript_describe(parser *ps, iso_transcript *t, tx_build *b, cons
     static const char *const name_keys[] = {"gene_name", "gene", NULL};
     static const char *const type_keys[] = {"transcript_type", "transcript_biotype", "gene_type", "gene_biotype",
                                             "biotype", NULL};
-    set_if_empty(&t->gene_id, attr_first(attrs, ps->gff3, gene_id_keys));
-    set_if_empty(&t->gene_name, attr_first(attrs, ps->gff3, name_keys));
-    set_if_empty(&t->biotype, attr_first(attrs, ps->gff3, type_keys));
-    if (ps->gff3)
-        set_if_empty(&b->parent, attr_get(attrs, "Parent", 1, NULL));
-    if (attr_has(attrs, "tag", "cds_start_NF", ps->gff3) || attr_has(attrs, "tag", "mRNA_start_NF", ps->gff3))
-        b->cds_start_nf = 1;
-    if (attr_has(attrs, "tag", "cds_end_NF", ps->gff3) || attr_has(attrs, "tag", "mRNA_end_NF", ps->gff3))
-        b->cds_end_nf = 1;
-    if (ps->gff3) { /* GFF3 writes tags as tag=a,b,c */
-        char *tags = attr_get(attrs, "tag", 1, NULL);
-        if (tags) {
-            b->cds_start_nf |= strstr(tags, "cds_start_NF") != NULL;
-            b->cds_end_nf |= strstr(tags, "cds_end_NF") != NULL;
-        }
-        free(tags);
+    if (!t->gene_id)
+        t->gene_id = attr_first(attrs, ps->gff3, gene_id_keys);
+    if (!t->gene_name)
+        t->gene_name = attr_first(attrs, ps->gff3, name_keys);
+    if (!t->biotype)
+        t->biotype = attr_first(attrs, ps->gff3, type_keys);
+    if (ps->gff3) {
+        if (!b->parent)
+            b->parent = attr_text(attrs, "Parent", 1);
+        if (!b->transcript_id)
+            b->transcript_id = attr_text(attrs, "transcript_id", 1);
     }
+    /* GENCODE tags (GTF: tag "cds_start_NF"; GFF3: tag=basic,cds_start_NF): only ever tag values */
+    b->cds_start_nf |= strstr(attrs, "cds_start_NF") != NULL;
+    b->cds_end_nf |= strstr(attrs, "cds_end_NF") != NULL;
 }
 
 static int gene_remember(parser *ps, const char *attrs, long line)
 {
-    char *id = attr_get(attrs, "ID", 1, NULL);
+    char *id = attr_text(attrs, "ID", 1);
     if (!id)
         return ISO_OK;
-    char *name = attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL});
-    int absent;
-    if (grow((void **)&ps->gene_names, &ps->cap_genes, ps->n_genes + 1, sizeof *ps->gene_names) < 0) {
+    gene_info g = {attr_text(attrs, "gene_id", 1),
+                   attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL})};
+    int absent = -1;
+    khiter_t k = 0;
+    if (grow((void **)&ps->gene, &ps->cap_genes, ps->n_genes + 1, sizeof *ps->gene) == ISO_OK)
+        k = kh_put(ids, ps->genes, id, &absent);
+    if (absent <= 0) { /* out of memory, or a repeated gene ID: keep the first */
         free(id);
-        free(name);
-        return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
-    }
-    khiter_t k = kh_put(ids, ps->genes, id, &absent);
-    if (absent <= 0) {
-        free(id);
-        free(name);
+        free(g.gene_id);
+        free(g.name);
         return absent < 0 ? iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line) : ISO_OK;
     }
     kh_val(ps->genes, k) = ps->n_genes;
-    ps->gene_names[ps->n_genes++] = name;
+    ps->gene[ps->n_genes++] = g;
     return ISO_OK;
+}
+
+static int is_gene_type(const char *type)
+{
+    size_t n = strlen(type);
+    return !strcmp(type, "gene") || (n > 5 && !strcmp(type + n - 5, "_gene"));
 }
 
 /* ---- one line ---- */
@@ -394,7 +423,7 @@ static int parse_line(parser *ps, char *text, long line)
     if (n != N_COLS)
         return iso_error(ISO_EFORMAT, "%s:%ld: expected 9 tab-separated columns (GTF/GFF3), got %d", ps->path, line,
                          n);
-    int64_t start, end;
+    int64_t start = 0, end = 0;
     int rc;
     if ((rc = parse_coord(ps, line, col[COL_START], "start", &start)) < 0 ||
         (rc = parse_coord(ps, line, col[COL_END], "end", &end)) < 0)
@@ -404,7 +433,7 @@ static int parse_line(parser *ps, char *text, long line)
                          (long long)end);
     const char *type = col[COL_TYPE];
     int segment = is_segment_type(type);
-    if (ps->gff3 && !strcmp(type, "gene"))
+    if (ps->gff3 && is_gene_type(type))
         return gene_remember(ps, col[COL_ATTR], line);
     if (!segment && !(ps->gff3 ? is_transcript_type(type) : !strcmp(type, "transcript")))
         return ISO_OK; /* genes, UTRs and other features carry nothing we need */
@@ -413,7 +442,7 @@ static int parse_line(parser *ps, char *text, long line)
         return iso_error(ISO_EFORMAT, "%s:%ld: expected strand '+' or '-' for a %s feature, got '%s'", ps->path,
                          line, type, strand);
     if (!ps->gff3) {
-        char *id = attr_get(col[COL_ATTR], "transcript_id", 0, NULL);
+        char *id = attr_get(col[COL_ATTR], "transcript_id", 0);
         if (!id || !id[0]) {
             free(id);
             return iso_error(ISO_EFORMAT, "%s:%ld: %s feature without a transcript_id attribute", ps->path, line,
@@ -423,7 +452,7 @@ static int parse_line(parser *ps, char *text, long line)
         free(id);
         return rc;
     }
-    char *ids = attr_get(col[COL_ATTR], segment ? "Parent" : "ID", 1, NULL);
+    char *ids = attr_get(col[COL_ATTR], segment ? "Parent" : "ID", 1);
     if (!ids || !ids[0]) {
         free(ids);
         return iso_error(ISO_EFORMAT, "%s:%ld: %s feature without a%s attribute", ps->path, line, type,
@@ -431,8 +460,10 @@ static int parse_line(parser *ps, char *text, long line)
     }
     char *save = NULL;
     rc = ISO_OK;
-    for (char *id = strtok_r(ids, ",", &save); id && rc >= 0; id = strtok_r(NULL, ",", &save))
+    for (char *id = strtok_r(ids, ",", &save); id && rc >= 0; id = strtok_r(NULL, ",", &save)) {
+        percent_decode(id);
         rc = add_feature(ps, id, col, line, start, end);
+    }
     free(ids);
     return rc;
 }
@@ -443,6 +474,12 @@ static int cmp_feature(const void *x, const void *y)
 {
     const feature *a = x, *b = y;
     return a->iv.start < b->iv.start ? -1 : a->iv.start > b->iv.start;
+}
+
+static void sort_features(feature_vec *fv)
+{
+    if (fv->n > 1)
+        qsort(fv->v, (size_t)fv->n, sizeof *fv->v, cmp_feature);
 }
 
 static int copy_intervals(const feature_vec *fv, iso_interval **out)
@@ -474,7 +511,7 @@ static int cds_add_stop(feature_vec *cds, const feature_vec *stops)
         if (!handled && feature_push(cds, stops->v[s]) < 0)
             return ISO_ENOMEM;
     }
-    qsort(cds->v, (size_t)cds->n, sizeof *cds->v, cmp_feature);
+    sort_features(cds);
     return ISO_OK;
 }
 
@@ -491,13 +528,13 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     const char *path = ps->path, *id = t->transcript_id;
     if (b->exons.n == 0)
         return iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' has no exon features", path, t->line, id);
-    qsort(b->exons.v, (size_t)b->exons.n, sizeof *b->exons.v, cmp_feature);
+    sort_features(&b->exons);
     for (int i = 1; i < b->exons.n; i++)
         if (b->exons.v[i].iv.start < b->exons.v[i - 1].iv.end)
             return iso_error(ISO_EFORMAT, "%s:%ld: exon %lld-%lld of transcript '%s' overlaps the exon at line %ld",
                              path, b->exons.v[i].line, (long long)b->exons.v[i].iv.start + 1,
                              (long long)b->exons.v[i].iv.end, id, b->exons.v[i - 1].line);
-    qsort(b->cds.v, (size_t)b->cds.n, sizeof *b->cds.v, cmp_feature);
+    sort_features(&b->cds);
     for (int i = 1; i < b->cds.n; i++)
         if (b->cds.v[i].iv.start < b->cds.v[i - 1].iv.end)
             return iso_error(ISO_EFORMAT, "%s:%ld: CDS %lld-%lld of transcript '%s' overlaps the CDS at line %ld", path,
@@ -539,11 +576,17 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     }
     if (t->n_sec)
         t->flags |= ISO_TX_SELENOCYSTEINE;
+    if (ps->gff3 && b->transcript_id) {
+        free(t->transcript_id);
+        t->transcript_id = b->transcript_id;
+        b->transcript_id = NULL;
+    }
     if (ps->gff3 && b->parent) { /* gene ID and name from the parent gene */
-        set_if_empty(&t->gene_id, strdup(b->parent));
         khiter_t k = kh_get(ids, ps->genes, b->parent);
-        if (k != kh_end(ps->genes) && ps->gene_names[kh_val(ps->genes, k)])
-            set_if_empty(&t->gene_name, strdup(ps->gene_names[kh_val(ps->genes, k)]));
+        const gene_info *g = k != kh_end(ps->genes) ? &ps->gene[kh_val(ps->genes, k)] : NULL;
+        set_if_empty(&t->gene_id, strdup(g && g->gene_id ? g->gene_id : b->parent));
+        if (g && g->name)
+            set_if_empty(&t->gene_name, strdup(g->name));
     }
     if ((!t->gene_id && !(t->gene_id = strdup(""))) || (!t->biotype && !(t->biotype = strdup(""))) ||
         (!t->gene_name && !(t->gene_name = strdup(t->gene_id))))
@@ -551,13 +594,18 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     return ISO_OK;
 }
 
-static int index_unversioned(annotation_impl *impl)
+static int index_ids(annotation_impl *impl)
 {
     for (size_t i = 0; i < impl->pub.n; i++) {
         const char *id = impl->pub.tx[i].transcript_id;
-        char *bare = strndup(id, unversioned_len(id));
         int absent;
-        khiter_t k = bare ? kh_put(ids, impl->by_unversioned, bare, &absent) : kh_end(impl->by_unversioned);
+        khiter_t k = kh_put(ids, impl->by_id, id, &absent);
+        if (absent < 0)
+            return ISO_ENOMEM;
+        if (absent)
+            kh_val(impl->by_id, k) = i;
+        char *bare = strndup(id, unversioned_len(id));
+        k = bare ? kh_put(ids, impl->by_unversioned, bare, &absent) : kh_end(impl->by_unversioned);
         if (k == kh_end(impl->by_unversioned) || absent < 0) {
             free(bare);
             return ISO_ENOMEM;
@@ -597,9 +645,12 @@ static void parser_free(parser *ps)
             if (kh_exist(ps->genes, k))
                 free((char *)kh_key(ps->genes, k));
     kh_destroy(ids, ps->genes);
-    for (size_t i = 0; i < ps->n_genes; i++)
-        free(ps->gene_names[i]);
-    free(ps->gene_names);
+    kh_destroy(ids, ps->by_key);
+    for (size_t i = 0; i < ps->n_genes; i++) {
+        free(ps->gene[i].gene_id);
+        free(ps->gene[i].name);
+    }
+    free(ps->gene);
 }
 
 static int read_lines(parser *ps, iso_lines *lr)
@@ -636,9 +687,9 @@ int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_anno
     annotation_impl *impl = calloc(1, sizeof *impl);
     parser ps = {.path = path, .alias = alias, .ann = impl};
     if (!impl || !(impl->pub.path = strdup(path)) || !(impl->by_id = kh_init(ids)) ||
-        !(impl->by_unversioned = kh_init(ids)) || !(ps.genes = kh_init(ids))) {
-        if (impl)
-            kh_destroy(ids, ps.genes);
+        !(impl->by_unversioned = kh_init(ids)) || !(ps.genes = kh_init(ids)) || !(ps.by_key = kh_init(ids))) {
+        kh_destroy(ids, ps.genes);
+        kh_destroy(ids, ps.by_key);
         iso_annotation_free(impl ? &impl->pub : NULL);
         return iso_error(ISO_ENOMEM, "%s: out of memory", path);
     }
@@ -651,7 +702,7 @@ int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_anno
                        last_line, ps.gff3 ? "Parent" : "transcript_id");
     for (size_t i = 0; rc >= 0 && i < impl->pub.n; i++)
         rc = transcript_finish(&ps, &impl->pub.tx[i], &ps.build[i]);
-    if (rc >= 0 && index_unversioned(impl) < 0)
+    if (rc >= 0 && index_ids(impl) < 0)
         rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
     parser_free(&ps);
     if (rc < 0) {

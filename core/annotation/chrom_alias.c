@@ -119,6 +119,22 @@ static const char *likely_fasta_name(const struct iso_fasta *fa, const char *nam
     return NULL;
 }
 
+/* A transcript past its contig's end means annotation and FASTA come from different assemblies. */
+static int check_bounds(const iso_annotation *a, const struct iso_fasta *fa)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        const iso_transcript *t = &a->tx[i];
+        int64_t len = iso_fasta_contig_len(fa, t->chrom);
+        if (t->exons[t->n_exons - 1].end > len)
+            return iso_error(ISO_EFORMAT,
+                             "%s:%ld: transcript '%s' ends at %s:%lld, past the contig's end (%lld bp) in the FASTA "
+                             "%s: are the annotation and the FASTA from the same assembly?",
+                             a->path, t->line, t->transcript_id, t->chrom, (long long)t->exons[t->n_exons - 1].end,
+                             (long long)len, iso_fasta_path(fa));
+    }
+    return ISO_OK;
+}
+
 int iso_annotation_check_contigs(const iso_annotation *a, const struct iso_fasta *fa)
 {
     char missing[512] = "";
@@ -144,7 +160,7 @@ int iso_annotation_check_contigs(const iso_annotation *a, const struct iso_fasta
     }
     kh_destroy(names, seen);
     if (!n_missing)
-        return ISO_OK;
+        return check_bounds(a, fa);
     const char *guess = likely_fasta_name(fa, first);
     char hint[512];
     if (guess)

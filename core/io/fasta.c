@@ -48,6 +48,32 @@ static int explain_unindexable(const char *path)
                      path);
 }
 
+/* htslib trusts its index (a contig with bases but zero bases per line divides by zero when fetched), and
+ * builds such entries from FASTA with stray control characters: check every entry first. */
+static int check_index(const char *path, const char *index_path)
+{
+    iso_lines *lr = iso_lines_open(index_path);
+    if (!lr)
+        return iso_last_status();
+    const char *line;
+    size_t len;
+    int rc;
+    while ((rc = iso_lines_next(lr, &line, &len)) > 0) {
+        long long seq_len, offset, line_bases, line_width;
+        const char *tab = strchr(line, '\t');
+        if (!tab || sscanf(tab + 1, "%lld\t%lld\t%lld\t%lld", &seq_len, &offset, &line_bases, &line_width) != 4 ||
+            tab == line || seq_len < 0 || offset < 0 || (seq_len > 0 && (line_bases <= 0 || line_width < line_bases))) {
+            rc = iso_error(ISO_EFORMAT,
+                           "%s:%ld: bad FASTA index entry for %s (empty name, or bases with no line length: "
+                           "non-sequence characters in the FASTA?)",
+                           index_path, iso_lines_lineno(lr), path);
+            break;
+        }
+    }
+    iso_lines_close(lr);
+    return rc;
+}
+
 iso_fasta *iso_fasta_open(const char *path)
 {
     char index_path[4096];
@@ -75,6 +101,12 @@ iso_fasta *iso_fasta_open(const char *path)
             explain_unindexable(path);
         free(fa->path);
         free(fa);
+        return NULL;
+    }
+    /* transcripts revisit the same compressed blocks (exons, CDS, windows): keep decompressed blocks */
+    fai_set_cache_size(fa->fai, 64 << 20);
+    if (check_index(path, index_path) < 0) {
+        iso_fasta_close(fa);
         return NULL;
     }
     if (!had_index)

@@ -150,9 +150,10 @@ int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein,
     int rc = iso_extract_cds(fa, tx, &cds);
     if (rc < 0)
         return rc;
-    int64_t len = (int64_t)strlen(cds) - tx->cds_phase;
-    const char *coding = cds + tx->cds_phase;
-    char *p = iso_translate(coding, len < 0 ? 0 : len);
+    int64_t cds_len = (int64_t)strlen(cds), skip = tx->cds_phase < cds_len ? tx->cds_phase : cds_len;
+    int64_t len = cds_len - skip; /* a CDS shorter than its phase has no codon */
+    const char *coding = cds + skip;
+    char *p = iso_translate(coding, len);
     if (!p) {
         free(cds);
         return iso_error(ISO_ENOMEM, "%s: out of memory", tx->transcript_id);

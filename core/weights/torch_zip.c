@@ -382,7 +382,7 @@ static int read_uint(unpickler *u, int nbytes, uint64_t *v)
 
 static int op_string(unpickler *u, int lenbytes, vkind kind)
 {
-    uint64_t n;
+    uint64_t n = 0;
     int rc = read_uint(u, lenbytes, &n);
     if (rc)
         return rc;

@@ -122,6 +122,30 @@ START_TEST(ensembl_biotype_tags_and_phase)
 }
 END_TEST
 
+/* RefSeq as in Illumina iGenomes genes.gtf: gene_id is the symbol, no biotype, CDS without the stop codon. */
+START_TEST(refseq_igenomes)
+{
+    iso_annotation *a = read_ok("ann_igenomes.gtf",
+        "chr21\tunknown\texon\t100\t160\t.\t+\t.\tgene_id \"APP\"; gene_name \"APP\"; transcript_id "
+        "\"NM_000484\"; tss_id \"TSS1\";\n"
+        "chr21\tunknown\tCDS\t110\t145\t.\t+\t0\tgene_id \"APP\"; gene_name \"APP\"; p_id \"P1\"; "
+        "transcript_id \"NM_000484\"; tss_id \"TSS1\";\n"
+        "chr21\tunknown\tstart_codon\t110\t112\t.\t+\t0\tgene_id \"APP\"; gene_name \"APP\"; p_id \"P1\"; "
+        "transcript_id \"NM_000484\"; tss_id \"TSS1\";\n"
+        "chr21\tunknown\tstop_codon\t146\t148\t.\t+\t0\tgene_id \"APP\"; gene_name \"APP\"; p_id \"P1\"; "
+        "transcript_id \"NM_000484\"; tss_id \"TSS1\";\n");
+    const iso_transcript *t = &a->tx[0];
+    ck_assert_str_eq(t->transcript_id, "NM_000484");
+    ck_assert_str_eq(t->gene_id, "APP");
+    ck_assert_str_eq(t->biotype, "");
+    ck_assert_int_eq(t->n_cds, 1);
+    ck_assert_int_eq(t->cds[0].start, 109);
+    ck_assert_int_eq(t->cds[0].end, 148);
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING);
+    iso_annotation_free(a);
+}
+END_TEST
+
 START_TEST(selenocysteine)
 {
     iso_annotation *a = read_ok("ann_sec.gtf",
@@ -141,10 +165,10 @@ START_TEST(gff3_with_genes_and_shared_exons)
         "##gff-version 3\n"
         "c1\ts\tgene\t10\t60\t.\t+\t.\tID=gene1;Name=ABC\n"
         "c1\ts\tmRNA\t10\t60\t.\t+\t.\tID=tx1;Parent=gene1;Name=ABC-201;biotype=protein_coding\n"
-        "c1\ts\tmRNA\t10\t60\t.\t+\t.\tID=tx2;Parent=gene1\n"
-        "c1\ts\texon\t10\t20\t.\t+\t.\tParent=tx1,tx2\n"
+        "c1\ts\tmRNA\t10\t60\t.\t+\t.\tID=tx%3B2;Parent=gene1\n"
+        "c1\ts\texon\t10\t20\t.\t+\t.\tParent=tx1,tx%3B2\n"
         "c1\ts\texon\t40\t60\t.\t+\t.\tID=e2;Parent=tx1\n"
-        "c1\ts\texon\t50\t60\t.\t+\t.\tParent=tx2\n"
+        "c1\ts\texon\t50\t60\t.\t+\t.\tParent=tx%3b2\n"
         "c1\ts\tCDS\t15\t20\t.\t+\t0\tParent=tx1\n"
         "c1\ts\tCDS\t40\t45\t.\t+\t0\tParent=tx1\n"
         "c1\ts\tthree_prime_UTR\t46\t60\t.\t+\t.\tParent=tx1\n");
@@ -158,6 +182,7 @@ START_TEST(gff3_with_genes_and_shared_exons)
     ck_assert_int_eq(t->n_cds, 2);
     ck_assert_int_eq(t->cds[1].end, 45);
     ck_assert_uint_eq(t->flags, ISO_TX_CODING);
+    ck_assert_str_eq(a->tx[1].transcript_id, "tx;2"); /* %3B decoded */
     ck_assert_int_eq(a->tx[1].n_exons, 2);
     ck_assert_int_eq(a->tx[1].exons[1].start, 49);
     ck_assert_str_eq(a->tx[1].gene_name, "ABC");
@@ -253,6 +278,14 @@ START_TEST(chrom_alias_and_contig_check)
     ck_assert_str_eq(a->tx[0].chrom, "20");
     ck_assert_int_eq(iso_annotation_check_contigs(a, fa), ISO_OK);
     iso_annotation_free(a);
+    /* contig 20 has 10 bp: an exon ending at 11 is past it */
+    snprintf(gtf, sizeof gtf, "%s", test_file("ann_past.gtf", "20\tt\texon\t1\t5\t.\t+\t.\ttranscript_id \"X\";\n"
+                                                              "20\tt\texon\t8\t11\t.\t+\t.\ttranscript_id \"Y\";\n"));
+    ck_assert_int_eq(iso_annotation_read(gtf, al, &a), ISO_OK);
+    ck_assert_int_eq(iso_annotation_check_contigs(a, fa), ISO_EFORMAT);
+    ck_assert_msg(strstr(iso_last_error(), "ann_past.gtf:2: transcript 'Y' ends at 20:11, past the contig's end (10 bp)"),
+                  "%s", iso_last_error());
+    iso_annotation_free(a);
     iso_chrom_alias_free(al);
     iso_fasta_close(fa);
 
@@ -289,6 +322,40 @@ START_TEST(test_data_gtf_and_gff3_agree)
 }
 END_TEST
 
+/* Ensembl's own GTF and GFF3 of one genome: GTF CDS lines exclude the stop codon (given as stop_codon), GFF3
+ * CDS lines include it, so the reader must give identical models from both. */
+START_TEST(ensembl_gtf_and_gff3_agree)
+{
+    iso_annotation *g, *f;
+    ck_assert_int_eq(iso_annotation_read(ISO_TEST_DATA "/Devosia_geojensis.ASM96941v1.32.gtf.gz", NULL, &g), ISO_OK);
+    ck_assert_int_eq(iso_annotation_read(ISO_TEST_DATA "/Devosia_geojensis.ASM96941v1.32.gff3.gz", NULL, &f), ISO_OK);
+    ck_assert_uint_eq(g->n, 4045);
+    ck_assert_uint_eq(f->n, g->n);
+    size_t coding = 0, no_stop = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const iso_transcript *a = &g->tx[i];
+        long j = iso_annotation_find(f, a->transcript_id);
+        ck_assert_msg(j >= 0, "%s missing from the GFF3", a->transcript_id);
+        const iso_transcript *b = &f->tx[j];
+        ck_assert_str_eq(a->gene_id, b->gene_id);
+        ck_assert_str_eq(a->chrom, b->chrom);
+        ck_assert_int_eq(a->strand, b->strand);
+        ck_assert_int_eq(a->n_exons, b->n_exons);
+        ck_assert_mem_eq(a->exons, b->exons, (size_t)a->n_exons * sizeof *a->exons);
+        ck_assert_int_eq(a->n_cds, b->n_cds);
+        ck_assert_msg(!memcmp(a->cds, b->cds, (size_t)a->n_cds * sizeof *a->cds), "CDS of %s", a->transcript_id);
+        ck_assert_int_eq(a->cds_phase, b->cds_phase);
+        ck_assert_int_eq(a->tss, b->tss);
+        coding += a->n_cds > 0;
+        no_stop += (a->flags & ISO_TX_NO_STOP_CODON) != 0;
+    }
+    ck_assert_uint_eq(coding, 3996);
+    ck_assert_uint_eq(no_stop, 3996 - 3965); /* 3965 stop_codon lines, none split */
+    iso_annotation_free(g);
+    iso_annotation_free(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("annotation");
@@ -296,6 +363,7 @@ int main(void)
     tcase_add_test(tc, gencode_minus_strand);
     tcase_add_test(tc, stop_codon_split_across_exons);
     tcase_add_test(tc, ensembl_biotype_tags_and_phase);
+    tcase_add_test(tc, refseq_igenomes);
     tcase_add_test(tc, selenocysteine);
     tcase_add_test(tc, gff3_with_genes_and_shared_exons);
     tcase_add_test(tc, crlf_and_gzip);
@@ -303,6 +371,7 @@ int main(void)
     tcase_add_test(tc, truncated_gzip_annotation);
     tcase_add_test(tc, chrom_alias_and_contig_check);
     tcase_add_test(tc, test_data_gtf_and_gff3_agree);
+    tcase_add_test(tc, ensembl_gtf_and_gff3_agree);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

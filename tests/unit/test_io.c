@@ -134,6 +134,18 @@ START_TEST(fasta_plain_gzip_is_refused_with_the_fix)
 }
 END_TEST
 
+START_TEST(fasta_with_control_characters_is_refused)
+{
+    /* htslib indexes this as a contig with 1 base and 0 bases per line, then divides by zero on fetch */
+    const char *path = test_file("io_ctrl.fa", ">\n\030\n$");
+    char fai[1100];
+    snprintf(fai, sizeof fai, "%s.fai", path);
+    unlink(fai);
+    ck_assert_ptr_null(iso_fasta_open(path));
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "bad FASTA index entry"));
+}
+END_TEST
+
 START_TEST(fasta_unindexed_in_read_only_dir)
 {
     if (geteuid() == 0) /* root writes anywhere: the case cannot arise */
@@ -163,6 +175,7 @@ int main(void)
     tcase_add_test(tc, fasta_builds_index_and_fetches_with_padding);
     tcase_add_test(tc, fasta_bgzipped_test_genome);
     tcase_add_test(tc, fasta_plain_gzip_is_refused_with_the_fix);
+    tcase_add_test(tc, fasta_with_control_characters_is_refused);
     tcase_add_test(tc, fasta_unindexed_in_read_only_dir);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

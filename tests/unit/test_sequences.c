@@ -129,7 +129,9 @@ START_TEST(phase_partial_codons_and_non_atg_starts)
         "c1\tt\tCDS\t3\t7\t.\t+\t0\ttranscript_id \"PART\";\n"
         "c1\tt\texon\t1\t12\t.\t+\t.\ttranscript_id \"NONATG\";\n"
         "c1\tt\tCDS\t6\t11\t.\t+\t0\ttranscript_id \"NONATG\";\n"
-        "c1\tt\texon\t1\t12\t.\t+\t.\ttranscript_id \"NC\";\n");
+        "c1\tt\texon\t1\t12\t.\t+\t.\ttranscript_id \"NC\";\n"
+        "c1\tt\texon\t1\t12\t.\t+\t.\ttranscript_id \"TINY\";\n"
+        "c1\tt\tCDS\t3\t3\t.\t+\t2\ttranscript_id \"TINY\";\n");
     struct {
         const char *protein;
         unsigned flags;
@@ -138,8 +140,9 @@ START_TEST(phase_partial_codons_and_non_atg_starts)
         {"M", ISO_TX_CODING | ISO_TX_NO_STOP_CODON | ISO_TX_CDS_PARTIAL_CODON},
         {"AW", ISO_TX_CODING | ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON}, /* bases 6-11: GCC TGG */
         {"", 0},
+        {"", ISO_TX_CODING | ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON | ISO_TX_CDS_PARTIAL_CODON},
     };
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         char *prot;
         unsigned flags;
         ck_assert_int_eq(iso_extract_protein(fa, &a->tx[i], &prot, &flags), ISO_OK);

@@ -66,7 +66,8 @@ long iso_annotation_find(const iso_annotation *a, const char *transcript_id);
 
 /* Checks that every contig the annotation uses exists in the FASTA (via its contig list). On mismatch the
  * error names the missing contigs and suggests the fix ("GTF uses 'chr20', FASTA has '20': pass
- * --chrom-alias"). */
+ * --chrom-alias"). Also fails (file:line) when a transcript ends past its contig's end, the sign of an
+ * annotation and a FASTA from different assemblies. */
 struct iso_fasta;
 int iso_annotation_check_contigs(const iso_annotation *a, const struct iso_fasta *fa) ISO_RESULT;
 
