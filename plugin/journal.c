@@ -11,6 +11,7 @@
 struct cli_journal {
     FILE *fp;
     char *path;
+    size_t n_rows;
 };
 
 typedef struct {
@@ -128,18 +129,19 @@ int cli_journal_add(cli_journal *j, const char *transcript_id, const float *a, i
     for (int i = 0; i < nb; i++)
         fprintf(j->fp, "\t%a", b[i]);
     fputc('\n', j->fp);
+    j->n_rows++;
     if (fflush(j->fp) != 0 || ferror(j->fp) || fsync(fileno(j->fp)) != 0)
         return iso_error(ISO_EIO, "%s: write failed (%s)", j->path, strerror(errno));
     return ISO_OK;
 }
 
-void cli_journal_close(cli_journal *j, int remove_file)
+void cli_journal_close(cli_journal *j, int completed)
 {
     if (!j)
         return;
     if (j->fp)
         fclose(j->fp);
-    if (remove_file)
+    if (completed || j->n_rows == 0)
         unlink(j->path);
     free(j->path);
     free(j);

@@ -19,7 +19,7 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
                      size_t *n_done, cli_journal **out);
 /* Appends one finished transcript and syncs it to disk. */
 int cli_journal_add(cli_journal *j, const char *transcript_id, const float *a, int na, const float *b, int nb);
-/* Closes the journal; remove = 1 deletes it (the run completed). */
-void cli_journal_close(cli_journal *j, int remove);
+/* Closes the journal, deleting it when the run completed or when it holds no finished transcript. */
+void cli_journal_close(cli_journal *j, int completed);
 
 #endif

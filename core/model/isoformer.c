@@ -219,9 +219,9 @@ static int load_normalization(iso_model *m, const char *path)
         double mean, sd;
         if (len == 0 || line[0] == '#')
             continue;
+        if (iso_lines_lineno(lr) == 1 && !strncmp(line, "tissue\t", 7))
+            continue; /* header */
         if (sscanf(line, "%255[^\t]\t%lf\t%lf", name, &mean, &sd) != 3) {
-            if (row == 0 && iso_lines_lineno(lr) == 1)
-                continue; /* header */
             rc = iso_error(ISO_EFORMAT, "%s:%ld: expected 'tissue<TAB>mean<TAB>std'", path, iso_lines_lineno(lr));
             break;
         }

@@ -190,23 +190,52 @@ static void format_shape(char *buf, size_t size, int ndim, const int64_t *shape)
         snprintf(buf + off, size - off, "]");
 }
 
-/* Names that end like `name` (same last two components), to suggest the right prefix. */
-static void similar_names(const iso_weights *w, const char *name, char *buf, size_t size)
+static size_t edit_distance(const char *a, const char *b)
 {
-    const char *tail = name + strlen(name);
-    for (int dots = 0; tail > name; tail--)
-        if (tail[-1] == '.' && ++dots == 2)
-            break;
-    size_t off = 0;
-    int shown = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < w->n && shown < 5 && off < size; i++) {
-        size_t ln = strlen(w->tensors[i].name), lt = strlen(tail);
-        if (ln >= lt && !strcmp(w->tensors[i].name + ln - lt, tail)) {
-            off += (size_t)snprintf(buf + off, size - off, "%s'%s'", shown ? ", " : "", w->tensors[i].name);
-            shown++;
+    size_t la = strlen(a), lb = strlen(b);
+    size_t *row = malloc((lb + 1) * sizeof *row);
+    if (!row)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
         }
     }
+    size_t d = row[lb];
+    free(row);
+    return d;
+}
+
+/* The three names closest to `name` by edit distance, to point at a typo or a different prefix. */
+static void similar_names(const iso_weights *w, const char *name, char *buf, size_t size)
+{
+    enum { SHOW = 3 };
+    size_t best[SHOW], dist[SHOW], n = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        size_t d = edit_distance(name, w->tensors[i].name), k = n < SHOW ? n++ : SHOW - 1;
+        if (k == SHOW - 1 && n == SHOW && d >= dist[k])
+            continue;
+        for (; k > 0 && dist[k - 1] > d; k--) {
+            best[k] = best[k - 1];
+            dist[k] = dist[k - 1];
+        }
+        best[k] = i;
+        dist[k] = d;
+    }
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < n && off < size; k++)
+        off += (size_t)snprintf(buf + off, size - off, "%s'%s'", k ? ", " : "", w->tensors[best[k]].name);
 }
 
 int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const int64_t *shape, const float **data)

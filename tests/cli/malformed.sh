@@ -13,7 +13,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 BAD=$work/bad
 mkdir -p "$BAD"
-bash "$here/make-bad-inputs.sh" "$DATA" "$BAD" || { echo "cannot make fixtures"; exit 1; }
+for maker in "$here"/make-bad-*.sh; do
+  bash "$maker" "$DATA" "$BAD" || { echo "cannot make fixtures ($maker)"; exit 1; }
+done
 export ISO DATA BAD
 pass=0 fail=0 n=0
 while IFS= read -r line; do

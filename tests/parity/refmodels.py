@@ -165,11 +165,28 @@ class RefIsoformer(nn.Module):
         return c
 
 
-def make_isoformer(small=True, **kw):
-    if small:
-        enf = make_enformer(dim=48, depth=2, heads=2, attn_dim_key=8, num_downsamples=3, dim_divisible_by=4,
-                            target_length=16)
-        nt = make_nt(hidden=32, layers=2, heads=4, inter=48)
-        esm = make_esm(hidden=40, layers=2, heads=5, inter=64)
-        return RefIsoformer(enf, nt, esm, heads=4, head_hidden=64, **kw)
-    raise ValueError("full size is built by test_full_model.py")
+def make_isoformer(**kw):
+    enf = make_enformer(dim=48, depth=2, heads=2, attn_dim_key=8, num_downsamples=3, dim_divisible_by=4,
+                        target_length=16)
+    nt = make_nt(hidden=32, layers=2, heads=4, inter=48)
+    esm = make_esm(hidden=40, layers=2, heads=5, inter=64)
+    return RefIsoformer(enf, nt, esm, heads=4, head_hidden=64, **kw)
+
+
+def make_full_isoformer():
+    """Every real dimension (Enformer 1536 x 11 with its unused species heads, NT-v2 24 x 768 with 4,107 tokens,
+    ESM-2 30 x 640, 3,072-wide fusion with 8 heads, 6,144-wide head), default PyTorch/transformers
+    initialisation; ~700M parameters. The DNA window is 196,608 bp."""
+    from enformer_pytorch import Enformer
+    enf = Enformer.from_hparams(dim=1536, depth=11, heads=8, attn_dim_key=64, num_downsamples=7,
+                                dim_divisible_by=128, target_length=896, use_tf_gamma=False,
+                                output_heads=dict(human=5313, mouse=1643))
+    with torch.no_grad():  # enformer-pytorch zero-initialises to_out; give attention something to contribute
+        for layer in enf.transformer:
+            layer[0].fn[1].to_out.weight.normal_(0, 0.02)
+    nt = EsmModel(esm_config(768, 24, 16, 3072, 4107, False, 2, 1e-12), add_pooling_layer=False)
+    for layer in nt.encoder.layer:
+        layer.intermediate = GatedIntermediate(768, 3072)
+        layer.output.dense = nn.Linear(3072, 768, bias=False)
+    esm = EsmModel(esm_config(640, 30, 20, 2560, 33, True, 32, 1e-12), add_pooling_layer=False)
+    return RefIsoformer(enf.eval(), nt.eval(), esm.eval(), heads=8, head_hidden=6144, n_out=30)

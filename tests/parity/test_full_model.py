@@ -10,11 +10,9 @@ import time
 
 import numpy as np
 import torch
-from transformers import EsmModel
 
 sys.path.insert(0, os.path.dirname(__file__))
 import refmodels as rm  # noqa: E402
-from enformer_pytorch import Enformer  # noqa: E402
 
 work, driver = sys.argv[2], sys.argv[3]
 os.makedirs(work, exist_ok=True)
@@ -22,17 +20,7 @@ torch.manual_seed(5)
 torch.set_num_threads(os.cpu_count())
 rng = np.random.default_rng(5)
 
-enf = Enformer.from_hparams(dim=1536, depth=11, heads=8, attn_dim_key=64, num_downsamples=7, dim_divisible_by=128,
-                            target_length=896, use_tf_gamma=False, output_heads=dict(human=5313, mouse=1643))
-with torch.no_grad():  # enformer-pytorch zero-initialises to_out; give attention something to contribute
-    for layer in enf.transformer:
-        layer[0].fn[1].to_out.weight.normal_(0, 0.02)
-nt = EsmModel(rm.esm_config(768, 24, 16, 3072, 4107, False, 2, 1e-12), add_pooling_layer=False)
-for layer in nt.encoder.layer:
-    layer.intermediate = rm.GatedIntermediate(768, 3072)
-    layer.output.dense = torch.nn.Linear(3072, 768, bias=False)
-esm = EsmModel(rm.esm_config(640, 30, 20, 2560, 33, True, 32, 1e-12), add_pooling_layer=False)
-model = rm.RefIsoformer(enf.eval(), nt.eval(), esm.eval(), heads=8, head_hidden=6144, n_out=30)
+model = rm.make_full_isoformer()
 n_params = sum(p.numel() for p in model.state_dict().values() if p.dtype == torch.float32)
 mdir = os.path.join(work, "model")
 os.makedirs(mdir, exist_ok=True)
