@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "select.h"
 #include "isoformer/annotation.h"
 #include "isoformer/io.h"
 #include "isoformer/sequences.h"
@@ -40,7 +41,8 @@ static void usage(FILE *fp)
 }
 
 typedef struct {
-    const char *fasta, *gtf, *out, *alias, *transcripts, *region;
+    const char *fasta, *gtf, *out, *alias;
+    cli_selection sel;
     iso_window_opts win;
     int threads, verbose;
 } options;
@@ -216,92 +218,6 @@ static void write_result(iso_out **out, const iso_transcript *tx, const result *
     write_flags(t, r->flags);
 }
 
-/* ---- selection ---- */
-static int select_ids(const iso_annotation *ann, const char *list, char *mark)
-{
-    char *text = NULL;
-    if (list[0] == '@') {
-        iso_lines *lr = iso_lines_open(list + 1);
-        if (!lr)
-            return iso_last_status();
-        const char *line;
-        size_t len;
-        int rc;
-        while ((rc = iso_lines_next(lr, &line, &len)) > 0) {
-            if (!len || line[0] == '#')
-                continue;
-            long i = iso_annotation_find(ann, line);
-            if (i < 0) {
-                rc = iso_error(ISO_ENOTFOUND, "%s:%ld: transcript '%s' is not in %s", list + 1, iso_lines_lineno(lr),
-                               line, ann->path);
-                break;
-            }
-            mark[i] = 1;
-        }
-        iso_lines_close(lr);
-        return rc < 0 ? rc : ISO_OK;
-    }
-    if (!(text = strdup(list)))
-        return iso_error(ISO_ENOMEM, "out of memory");
-    char *save = NULL;
-    int rc = ISO_OK;
-    for (char *id = strtok_r(text, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
-        long i = iso_annotation_find(ann, id);
-        if (i < 0) {
-            rc = iso_error(ISO_ENOTFOUND, "--transcripts: transcript '%s' is not in %s", id, ann->path);
-            break;
-        }
-        mark[i] = 1;
-    }
-    free(text);
-    return rc;
-}
-
-typedef struct {
-    char chrom[256];
-    int64_t start, end; /* 0-based half-open */
-} region;
-
-static int parse_region(const char *s, region *r)
-{
-    const char *colon = strrchr(s, ':');
-    long long a, b;
-    char tail;
-    if (!colon || (size_t)(colon - s) >= sizeof r->chrom || sscanf(colon + 1, "%lld-%lld%c", &a, &b, &tail) != 2 ||
-        a < 1 || b < a)
-        return -1;
-    memcpy(r->chrom, s, (size_t)(colon - s));
-    r->chrom[colon - s] = '\0';
-    r->start = a - 1;
-    r->end = b;
-    return 0;
-}
-
-/* Indices of the transcripts to extract, in annotation order. */
-static int select_transcripts(const iso_annotation *ann, const options *o, const iso_chrom_alias *alias,
-                              const region *reg, size_t **sel, size_t *n_sel)
-{
-    char *mark = calloc(ann->n ? ann->n : 1, 1);
-    *sel = malloc((ann->n ? ann->n : 1) * sizeof **sel);
-    if (!mark || !*sel) {
-        free(mark);
-        return iso_error(ISO_ENOMEM, "out of memory");
-    }
-    int rc = o->transcripts ? select_ids(ann, o->transcripts, mark) : ISO_OK;
-    *n_sel = 0;
-    for (size_t i = 0; rc >= 0 && i < ann->n; i++) {
-        const iso_transcript *t = &ann->tx[i];
-        if (o->transcripts && !mark[i])
-            continue;
-        if (reg && (strcmp(t->chrom, iso_chrom_alias_map(alias, reg->chrom)) ||
-                    t->exons[t->n_exons - 1].end <= reg->start || t->exons[0].start >= reg->end))
-            continue;
-        (*sel)[(*n_sel)++] = i;
-    }
-    free(mark);
-    return rc;
-}
-
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
@@ -322,8 +238,8 @@ static int parse_options(int argc, char **argv, options *o)
         case 'o': o->out = optarg; break;
         case 'r': o->win.revcomp_minus = 1; break;
         case 'a': o->alias = optarg; break;
-        case 't': o->transcripts = optarg; break;
-        case 'R': o->region = optarg; break;
+        case 't': o->sel.transcripts = optarg; break;
+        case 'R': o->sel.region = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
         case 'w':
@@ -343,7 +259,8 @@ static int parse_options(int argc, char **argv, options *o)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!o->fasta || !o->gtf || !o->out)
         return cli_usage_error(CMD, "--fasta, --gtf and --out are required");
-    return -1; /* go on */
+    int rc = cli_selection_check(CMD, &o->sel);
+    return rc ? rc : -1; /* go on */
 }
 
 /* Runs the extraction into open outputs; returns an iso_status. */
@@ -398,9 +315,6 @@ int main_extract(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    region reg;
-    if (o.region && parse_region(o.region, &reg) < 0)
-        return cli_usage_error(CMD, "--region: expected CHR:START-END (1-based, START <= END), got '%s'", o.region);
     if (o.verbose && iso_get_log_level() < ISO_LOG_INFO)
         iso_set_log_level(ISO_LOG_INFO);
 
@@ -417,18 +331,7 @@ int main_extract(int argc, char **argv)
         rc = iso_last_status();
         goto done;
     }
-    if ((rc = select_transcripts(ann, &o, alias, o.region ? &reg : NULL, &sel, &n_sel)) < 0)
-        goto done;
-    iso_annotation selected = {.n = n_sel, .path = ann->path, .tx = malloc((n_sel ? n_sel : 1) * sizeof *ann->tx)};
-    if (!selected.tx) {
-        rc = iso_error(ISO_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n_sel; i++)
-        selected.tx[i] = ann->tx[sel[i]];
-    rc = iso_annotation_check_contigs(&selected, fa);
-    free(selected.tx);
-    if (rc < 0)
+    if ((rc = cli_select(ann, alias, &o.sel, &sel, &n_sel)) < 0 || (rc = cli_check_contigs(ann, sel, n_sel, fa)) < 0)
         goto done;
     if (n_sel == 0)
         iso_warn("no transcript selected: writing empty outputs");

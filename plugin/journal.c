@@ -113,8 +113,11 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
     if (rc != ISO_OK && fp)
         unlink(tmp);
     free(tmp);
-    if (rc != ISO_OK) {
-        cli_journal_close(j, 0);
+    if (rc != ISO_OK) { /* the journal on disk is left as it was */
+        if (fp)
+            fclose(fp);
+        free(j->path);
+        free(j);
         return rc;
     }
     *out = j;
