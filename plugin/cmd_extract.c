@@ -319,20 +319,11 @@ int main_extract(int argc, char **argv)
         iso_set_log_level(ISO_LOG_INFO);
 
     double t0 = cli_now();
-    iso_chrom_alias *alias = NULL;
-    iso_annotation *ann = NULL;
-    iso_fasta *fa = NULL;
-    size_t *sel = NULL, n_sel = 0;
+    cli_inputs in;
     iso_out *out[N_OUT] = {0};
-    if ((o.alias && (rc = iso_chrom_alias_load(o.alias, &alias)) < 0) ||
-        (rc = iso_annotation_read(o.gtf, alias, &ann)) < 0)
+    if ((rc = cli_inputs_load(o.gtf, o.alias, o.fasta, &o.sel, &in)) < 0)
         goto done;
-    if (!(fa = iso_fasta_open(o.fasta))) {
-        rc = iso_last_status();
-        goto done;
-    }
-    if ((rc = cli_select(ann, alias, &o.sel, &sel, &n_sel)) < 0 || (rc = cli_check_contigs(ann, sel, n_sel, fa)) < 0)
-        goto done;
+    const size_t n_sel = in.n_sel;
     if (n_sel == 0)
         iso_warn("no transcript selected: writing empty outputs");
     double t_load = cli_now();
@@ -344,7 +335,7 @@ int main_extract(int argc, char **argv)
             goto done;
         }
     }
-    if ((rc = extract_all(&o, ann, sel, n_sel, fa, out)) < 0)
+    if ((rc = extract_all(&o, in.ann, in.sel, n_sel, in.fa, out)) < 0)
         goto done;
     for (int i = 0; i < N_OUT; i++) {
         int c = iso_out_commit(out[i]);
@@ -360,9 +351,6 @@ int main_extract(int argc, char **argv)
 done:
     for (int i = 0; i < N_OUT; i++)
         iso_out_abort(out[i]);
-    free(sel);
-    iso_fasta_close(fa);
-    iso_annotation_free(ann);
-    iso_chrom_alias_free(alias);
+    cli_inputs_free(&in);
     return rc < 0 ? cli_fail(CMD) : 0;
 }

@@ -434,10 +434,8 @@ int main_predict(int argc, char **argv)
     if (o.verbose && iso_get_log_level() < ISO_LOG_INFO)
         iso_set_log_level(ISO_LOG_INFO);
     double t0 = cli_now();
-    iso_chrom_alias *alias = NULL;
-    iso_annotation *ann = NULL;
+    cli_inputs in;
     iso_backend *be = NULL;
-    size_t *sel = NULL, n_sel = 0;
     float *pred = NULL, *pooled = NULL;
     work_item *items = NULL;
     char *done_rows = NULL;
@@ -446,16 +444,11 @@ int main_predict(int argc, char **argv)
     run_state s = {.o = &o};
     const char *device = NULL;
     int outputs_started = 0;
-    if ((o.alias && (rc = iso_chrom_alias_load(o.alias, &alias)) < 0) ||
-        (rc = iso_annotation_read(o.gtf, alias, &ann)) < 0)
+    if ((rc = cli_inputs_load(o.gtf, o.alias, o.fasta, &o.sel, &in)) < 0)
         goto done;
-    s.ann = ann;
-    if (!(s.fa = iso_fasta_open(o.fasta))) {
-        rc = iso_last_status();
-        goto done;
-    }
-    if ((rc = cli_select(ann, alias, &o.sel, &sel, &n_sel)) < 0 || (rc = cli_check_contigs(ann, sel, n_sel, s.fa)) < 0)
-        goto done;
+    const iso_annotation *ann = s.ann = in.ann;
+    const size_t *sel = in.sel, n_sel = in.n_sel;
+    s.fa = in.fa;
     device = o.device ? o.device : iso_backend_cuda_device_count() > 0 ? "cuda" : "cpu";
     if ((rc = iso_backend_create(device, o.threads, o.precision, &be)) < 0 ||
         (rc = iso_model_load(o.model, be, &o.mopts, &s.model)) < 0)
@@ -542,9 +535,6 @@ done:
     free(done_rows);
     free(pred);
     free(pooled);
-    free(sel);
-    iso_fasta_close(s.fa);
-    iso_annotation_free(ann);
-    iso_chrom_alias_free(alias);
+    cli_inputs_free(&in);
     return rc < 0 ? cli_fail(CMD) : 0;
 }

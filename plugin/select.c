@@ -123,3 +123,27 @@ int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel
     free(selected.tx);
     return rc;
 }
+
+int cli_inputs_load(const char *gtf, const char *alias_path, const char *fasta, const cli_selection *s,
+                    cli_inputs *in)
+{
+    *in = (cli_inputs){0};
+    int rc;
+    if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &in->alias)) < 0) ||
+        (rc = iso_annotation_read(gtf, in->alias, &in->ann)) < 0)
+        return rc;
+    if (!(in->fa = iso_fasta_open(fasta)))
+        return iso_last_status();
+    if ((rc = cli_select(in->ann, in->alias, s, &in->sel, &in->n_sel)) < 0)
+        return rc;
+    return cli_check_contigs(in->ann, in->sel, in->n_sel, in->fa);
+}
+
+void cli_inputs_free(cli_inputs *in)
+{
+    free(in->sel);
+    iso_fasta_close(in->fa);
+    iso_annotation_free(in->ann);
+    iso_chrom_alias_free(in->alias);
+    *in = (cli_inputs){0};
+}

@@ -21,4 +21,16 @@ int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cl
 /* Checks that the selected transcripts' contigs are in the FASTA (with the chromAlias hint when not). */
 int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel, const struct iso_fasta *fa);
 
+/* The inputs every sequence-reading command starts from: aliases (optional), the annotation, the FASTA and
+ * the selected transcripts, checked against each other. */
+typedef struct {
+    iso_chrom_alias *alias;
+    iso_annotation *ann;
+    struct iso_fasta *fa;
+    size_t *sel, n_sel;
+} cli_inputs;
+int cli_inputs_load(const char *gtf, const char *alias_path, const char *fasta, const cli_selection *s,
+                    cli_inputs *in);
+void cli_inputs_free(cli_inputs *in);
+
 #endif

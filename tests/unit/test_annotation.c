@@ -1,6 +1,7 @@
 /* GTF/GFF3 reader: flavours, normalisation (sorting, stop codon, phase, TSS, flags) and malformed inputs. */
 #include <check.h>
 
+#include "check_run.h"
 #include "isoformer/annotation.h"
 #include "isoformer/io.h"
 #include "test_files.h"
@@ -373,9 +374,5 @@ int main(void)
     tcase_add_test(tc, test_data_gtf_and_gff3_agree);
     tcase_add_test(tc, ensembl_gtf_and_gff3_agree);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return iso_run_suite(s);
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "isoformer/backend.h"
 
 START_TEST(no_device_fails_cleanly)
@@ -90,9 +91,5 @@ int main(void)
     tcase_add_test(t, device_index_out_of_range);
     tcase_add_test(t, device_memory);
     suite_add_tcase(s, t);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return iso_run_suite(s);
 }

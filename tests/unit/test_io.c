@@ -2,6 +2,7 @@
 #include <check.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "isoformer/io.h"
 #include "test_files.h"
 
@@ -178,9 +179,5 @@ int main(void)
     tcase_add_test(tc, fasta_with_control_characters_is_refused);
     tcase_add_test(tc, fasta_unindexed_in_read_only_dir);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return iso_run_suite(s);
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "check_run.h"
 #include "isoformer/quant.h"
 
 START_TEST(unique_reads_stay_put)
@@ -55,9 +56,5 @@ int main(void)
     tcase_add_test(tc, shared_reads_split_by_the_likelihood);
     tcase_add_test(tc, length_bias_is_corrected);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return iso_run_suite(s);
 }

@@ -2,6 +2,7 @@
  * strands (the minus-strand case is the mirror image of the plus-strand one). */
 #include <check.h>
 
+#include "check_run.h"
 #include "isoformer/sequences.h"
 #include "test_files.h"
 
@@ -202,9 +203,5 @@ int main(void)
     tcase_add_test(tc, phase_partial_codons_and_non_atg_starts);
     tcase_add_test(tc, dna_windows_at_contig_edges);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return iso_run_suite(s);
 }

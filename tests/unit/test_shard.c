@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "isoformer/annotation.h"
 
 #define N_GENES 60
@@ -185,9 +186,5 @@ int main(void)
     tcase_add_test(tc, transcripts_without_gene_and_bad_arguments);
     tcase_add_test(tc, parse_shard_spec);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return iso_run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "isoformer/tokens.h"
 
 /* NT-v2 6-mer id from the spec's definition: 6 + base-4 index over itertools.product("ATCG", repeat=6). */
@@ -159,9 +160,5 @@ int main(void)
     tcase_add_test(tc, padding_and_mask);
     tcase_add_test(tc, vocab_files);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return iso_run_suite(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "isoformer/outputs.h"
 
 #define LEN 1000
@@ -107,9 +108,5 @@ int main(void)
     tcase_add_test(tc, spans_max_matches_per_base_max);
     tcase_add_test(tc, bigwig_rejects_what_libbigwig_accepts);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return iso_run_suite(s);
 }
