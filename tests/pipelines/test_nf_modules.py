@@ -174,6 +174,15 @@ def predict(params, taskdir, shard="", gpu=False, args="", prefix=None, gtf=None
     return run_task("predict", "script", ctx, files, taskdir)
 
 
+def check_predicted_rows(params, tsv):
+    """One row per transcript of the GTF, on the FASTA's contig names (the chromAlias was applied)."""
+    want = set(re.findall(r'transcript_id "([^"]+)"', open(params["gtf"]).read()))
+    contigs = {line.split("\t")[0] for line in open(params["fasta"] + ".fai")}
+    rows = [line.rstrip("\n").split("\t") for line in open(tsv)][1:]
+    check(sorted(r[0] for r in rows) == sorted(want) and {r[3] for r in rows} <= contigs,
+          f"predict: {len(rows)} rows, one per GTF transcript ({len(want)}), on FASTA contigs {sorted(contigs)}")
+
+
 def quant(params, taskdir):
     inputs, _ = INPUTS["quant"]({})
     return run_task("quant", "script", context("quant", False, inputs),
@@ -211,7 +220,9 @@ def run_script(name, params):
     need_files(params, *(["fasta", "gtf", "model", "chrom_alias"] if "predict" in needs else []),
                *(["bam", "gtf"] if "quant" in needs else []))
     if name == "predict":
-        predict(params, os.path.join(work, "cpu"))
+        d = predict(params, os.path.join(work, "cpu"))
+        if d:
+            check_predicted_rows(params, os.path.join(d, "test.predictions.tsv"))
         if have_gpu():
             predict(params, os.path.join(work, "gpu"), gpu=True)
         else:
