@@ -9,6 +9,7 @@
 int main_extract(int argc, char **argv);
 int main_convert(int argc, char **argv);
 int main_predict(int argc, char **argv);
+int main_quant(int argc, char **argv);
 int main_merge(int argc, char **argv);
 
 /* Prints "isoformer <cmd>: <message from iso_last_error()>" on stderr and returns 1. */

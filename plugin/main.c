@@ -13,6 +13,7 @@ typedef struct {
 static const command commands[] = {
     {"extract", main_extract, "per-transcript DNA window, spliced RNA and protein sequences"},
     {"predict", main_predict, "expression of each transcript in each tissue (TSV, BED12, bigWig)"},
+    {"quant", main_quant, "transcript abundance (counts, TPM) from a BAM/CRAM, salmon-style output"},
     {"convert", main_convert, "checkpoint (.bin) to safetensors, or list its tensors"},
     {"merge", main_merge, "gather the outputs of 'predict --shard i/n' runs into one set"},
 };

@@ -32,6 +32,42 @@ int iso_dna_id(char base)
     }
 }
 
+/* Strict DNA id: A=0 C=1 G=2 T=3 N=4, -1 for anything else. */
+static int dna_strict_id(char base)
+{
+    return base == 'N' ? 4 : iso_dna_id(base) < 4 ? iso_dna_id(base) : -1;
+}
+
+static int bad_base(const char *seq, int64_t pos)
+{
+    unsigned char c = (unsigned char)seq[pos];
+    return iso_error(ISO_EINVAL, "DNA position %lld: expected A, C, G, T or N (uppercase), got '%c' (byte 0x%02x)",
+                     (long long)pos, c >= 0x20 && c < 0x7f ? c : '?', c);
+}
+
+int iso_dna_encode(const char *seq, int64_t len, uint8_t *ids)
+{
+    for (int64_t i = 0; i < len; i++) {
+        int id = dna_strict_id(seq[i]);
+        if (id < 0)
+            return bad_base(seq, i);
+        ids[i] = (uint8_t)id;
+    }
+    return ISO_OK;
+}
+
+int iso_dna_one_hot(const char *seq, int64_t len, float *out)
+{
+    for (int64_t i = 0; i < len; i++) {
+        int id = dna_strict_id(seq[i]);
+        if (id < 0)
+            return bad_base(seq, i);
+        for (int k = 0; k < 4; k++)
+            out[i * 4 + k] = k == id ? 1.0f : 0.0f;
+    }
+    return ISO_OK;
+}
+
 static int alloc_ids(iso_tokens *t, int64_t n)
 {
     t->n = 0;
@@ -97,6 +133,25 @@ int iso_tokenize_protein(const char *seq, int64_t len, int max_tokens, iso_token
     }
     t->ids[t->n++] = ISO_PROT_EOS;
     return ISO_OK;
+}
+
+int iso_tokens_pad(iso_tokens *t, int length)
+{
+    if (t->n >= length)
+        return ISO_OK;
+    int32_t *ids = realloc(t->ids, (size_t)length * sizeof *ids);
+    if (!ids)
+        return iso_error(ISO_ENOMEM, "out of memory padding %d tokens to %d", t->n, length);
+    t->ids = ids;
+    while (t->n < length)
+        t->ids[t->n++] = ISO_TOKEN_PAD;
+    return ISO_OK;
+}
+
+void iso_tokens_mask(const iso_tokens *t, uint8_t *mask)
+{
+    for (int i = 0; i < t->n; i++)
+        mask[i] = t->ids[i] != ISO_TOKEN_PAD;
 }
 
 void iso_tokens_free(iso_tokens *t)

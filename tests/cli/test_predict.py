@@ -8,13 +8,15 @@ import csv
 import gzip
 import math
 import os
+import shutil
 import subprocess
 import sys
 
 from bx.bbi.bigwig_file import BigWigFile
 
 iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
-os.makedirs(work, exist_ok=True)
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
 failures = []
 COMMON = ["--model", f"{data}/demo-model", "--fasta", f"{data}/genome.fa.gz", "--gtf", f"{data}/annotation.gtf",
           "--chrom-alias", f"{data}/chromAlias.txt", "--device", "cpu", "--threads", "2"]

@@ -1,0 +1,69 @@
+/* Transcript abundance from RNA-seq alignments: each read (or read pair) is matched to the transcripts whose
+ * exon structure explains its spliced alignment, reads with the same set of compatible transcripts form an
+ * equivalence class, and an EM over the classes, with effective lengths from the observed fragment-length
+ * distribution, gives counts and TPM (the model of salmon and RSEM, on genome alignments). */
+#ifndef ISOFORMER_QUANT_H
+#define ISOFORMER_QUANT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "isoformer/annotation.h"
+#include "isoformer/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    ISO_STRAND_AUTO = 0, /* detected from uniquely assigned fragments */
+    ISO_STRAND_NONE,     /* unstranded */
+    ISO_STRAND_FR,       /* read 1 on the transcript's strand (e.g. ligation, fr-secondstrand) */
+    ISO_STRAND_RF,       /* read 1 on the opposite strand (e.g. dUTP, fr-firststrand) */
+} iso_strandedness;
+
+typedef struct {
+    iso_strandedness strand;
+    int threads;        /* BAM decompression threads */
+    int max_iter;       /* EM iterations (default 2000) */
+    double tol;         /* EM stops when no abundance above 1e-8 changes by more than tol, relatively */
+    double frag_mean, frag_sd; /* fragment-length prior when too few pairs are seen (salmon's 250, 25) */
+} iso_quant_opts;
+
+void iso_quant_opts_default(iso_quant_opts *o);
+
+typedef struct {
+    size_t n;             /* = annotation transcripts; arrays indexed like ann->tx */
+    int64_t *length;      /* spliced length */
+    double *eff_length, *num_reads, *tpm;
+    iso_strandedness strand; /* used (detected when AUTO was asked) */
+    double sense_fraction;   /* of uniquely assigned fragments, read 1 on the transcript's strand */
+    size_t n_records, n_fragments, n_assigned, n_pairs_for_fld;
+    double assigned_weight;  /* fragments assigned, multi-mappers counted 1/NH per alignment: sum of NumReads */
+    double frag_mean, frag_sd; /* of the distribution used */
+    int em_iterations;
+} iso_quant_result;
+
+/* Quantifies a coordinate-sorted, indexed BAM or CRAM (contig names as the annotation's after alias mapping).
+ * Errors: unsorted or unindexed input, no annotated contig in the header, no mapped read on them. */
+int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_opts *opts,
+                  iso_quant_result **out) ISO_RESULT;
+void iso_quant_free(iso_quant_result *r);
+/* Writes PREFIX.quant.sf (salmon's columns: Name Length EffectiveLength TPM NumReads) and PREFIX.genes.tsv
+ * (gene_id gene_name TPM NumReads: sums over the gene's transcripts), atomically. */
+int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r) ISO_RESULT;
+
+/* The EM on its own: classes of compatible transcripts with their fragment counts -> expected fragments per
+ * transcript (abundance[n_tx]). Returns the number of iterations, or a negative status. */
+typedef struct {
+    const uint32_t *tx;
+    int n_tx;
+    double count;
+} iso_eq_class;
+int iso_quant_em(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
+                 int max_iter, double tol, double *abundance);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
