@@ -172,7 +172,9 @@ task merge {
 task quant {
   input {
     File bam
+    File bam_index
     File gtf
+    File? chrom_alias
     String prefix
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
     Int cpu = 4
@@ -185,7 +187,16 @@ task quant {
 
   command <<<
     set -euo pipefail
-    isoformer quant --bam '~{bam}' --gtf '~{gtf}' --out '~{prefix}'
+    # The index must sit beside the BAM, under the BAM's name plus its own extension (.bai or .csi).
+    bam="$(basename '~{bam}')"
+    index='~{bam_index}'
+    ln -s '~{bam}' "$bam"
+    ln -s "$index" "$bam.${index##*.}"
+    isoformer quant \
+      --bam "$bam" \
+      --gtf '~{gtf}' \
+      ~{if defined(chrom_alias) then "--chrom-alias '~{chrom_alias}'" else ""} \
+      --out '~{prefix}'
   >>>
 
   output {
@@ -210,7 +221,9 @@ task quant {
 
   parameter_meta {
     bam: "Coordinate-sorted spliced alignments"
+    bam_index: "Index of the BAM (.bai or .csi)"
     gtf: "Transcript annotation"
+    chrom_alias: "UCSC chromAlias file mapping annotation contig names to the BAM's"
     prefix: "Output prefix"
     docker: "Container image with isoformer"
     cpu: "CPU cores"

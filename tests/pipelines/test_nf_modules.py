@@ -16,7 +16,7 @@ import numpy as np
 from bx.bbi.bigwig_file import BigWigFile
 
 from nf_render import outputs, render
-from split_genes import split_genes_gtf
+from derived_inputs import simulated_bam, split_genes_gtf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEXTFLOW = os.path.join(HERE, "..", "..", "nextflow")
@@ -184,22 +184,13 @@ def check_predicted_rows(params, tsv):
           f"predict: {len(rows)} rows, one per GTF transcript ({len(want)}), on FASTA contigs {sorted(contigs)}")
 
 
-def simulated_bam(params):
-    """conf/test.config's rnaseq.bam has no read in the annotation's (BCAS1) exons, so quant rejects it: reads
-    simulated from the test annotation and aligned by HISAT2 (tests/cli/simulate_rnaseq.py) instead."""
-    out = os.path.join(work, "simulated")
-    data = os.path.dirname(params["gtf"])
-    r = subprocess.run([sys.executable, os.path.join(HERE, "..", "cli", "simulate_rnaseq.py"), exe, data, out,
-                        "2000", "11"], capture_output=True, text=True)
-    if r.returncode != 0:
-        skip(f"simulate_rnaseq.py failed (needs wgsim, hisat2, samtools): {r.stderr.strip()[-300:]}")
-    return os.path.join(out, "sim.bam")
-
-
 def quant(params, taskdir):
-    """The quant script on a simulated BAM (with its .bai beside it), conf/test.config's GTF and chromAlias
-    file, staged under their own names."""
-    bam = simulated_bam(params)
+    """The quant script on a BAM simulated from the annotation (derived_inputs.py; conf/test.config's has no
+    read in its exons) with its .bai beside it, and conf/test.config's GTF and chromAlias file, staged under
+    their own names."""
+    bam, error = simulated_bam(exe, os.path.join(work, "simulated"))
+    if not bam:
+        skip(f"simulate_rnaseq.py failed (needs wgsim, hisat2, samtools): {error}")
     files = {os.path.basename(p): p for p in (bam, bam + ".bai", params["gtf"], params["chrom_alias"])}
     bam, bai, gtf, alias = files
     inputs = {"bam": bam, "bai": bai, "gtf": gtf, "chrom_alias": alias}
