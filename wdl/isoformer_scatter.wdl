@@ -9,8 +9,10 @@ workflow isoformer_scatter {
   input {
     File fasta
     File? fasta_fai
+    File? fasta_gzi
     File gtf
     File model
+    File model_config
     File? chrom_alias
     String sample_id
     Int n_shards = 4
@@ -23,8 +25,10 @@ workflow isoformer_scatter {
       input:
         fasta = fasta,
         fasta_fai = fasta_fai,
+        fasta_gzi = fasta_gzi,
         gtf = gtf,
         model = model,
+        model_config = model_config,
         chrom_alias = chrom_alias,
         prefix = "~{sample_id}.shard~{i + 1}of~{n_shards}",
         shard = i + 1,
@@ -59,8 +63,10 @@ workflow isoformer_scatter {
   parameter_meta {
     fasta: "Reference genome FASTA, plain or bgzipped"
     fasta_fai: "samtools faidx index of the FASTA"
+    fasta_gzi: "bgzip index of a bgzipped FASTA"
     gtf: "Transcript annotation, GTF or GFF3"
-    model: "IsoFormer checkpoint file"
+    model: "IsoFormer weights (model.safetensors)"
+    model_config: "The model's config.json"
     chrom_alias: "UCSC chromAlias file for contig-name mismatches"
     sample_id: "Name of the run; prefix of the merged outputs"
     n_shards: "Number of predict tasks (machines)"

@@ -2,14 +2,17 @@ version 1.0
 
 # isoformer tasks for Cromwell/Terra and miniwdl. Runtime attributes follow Terra (Google Cloud): docker, cpu,
 # memory, disks sized from the inputs, GPU type and count, preemptible and maxRetries. The model is one
-# checkpoint File (WDL 1.0 has no Directory type).
+# weights File plus its config.json, which the task puts side by side in a model directory (WDL 1.0 has no
+# Directory type).
 
 task predict {
   input {
     File fasta
     File? fasta_fai
+    File? fasta_gzi
     File gtf
     File model
+    File model_config
     File? chrom_alias
     String prefix
     Int shard = 0
@@ -32,15 +35,21 @@ task predict {
 
   command <<<
     set -euo pipefail
-    fasta='~{fasta}'
-    # Keep the FASTA and its index side by side: engines localise each File on its own.
-    if [ -n '~{fasta_fai}' ]; then
-      ln -s "$fasta" genome.fa
-      ln -s '~{fasta_fai}' genome.fa.fai
-      fasta=genome.fa
-    fi
+    # Engines localise each File on its own: put the FASTA and its indexes side by side (without them predict
+    # indexes the FASTA here), and the weights and config.json in the model directory predict reads.
+    fasta="$(basename '~{fasta}')"
+    ln -s '~{fasta}' "$fasta"
+    if [ -n '~{fasta_fai}' ]; then ln -s '~{fasta_fai}' "$fasta.fai"; fi
+    if [ -n '~{fasta_gzi}' ]; then ln -s '~{fasta_gzi}' "$fasta.gzi"; fi
+    weights='~{model}'
+    mkdir model
+    ln -s '~{model_config}' model/config.json
+    case "$weights" in
+      *.bin) ln -s "$weights" model/pytorch_model.bin ;;
+      *) ln -s "$weights" model/model.safetensors ;;
+    esac
     isoformer predict \
-      --model '~{model}' \
+      --model model \
       --fasta "$fasta" \
       --gtf '~{gtf}' \
       ~{if defined(chrom_alias) then "--chrom-alias '~{chrom_alias}'" else ""} \
@@ -80,8 +89,10 @@ task predict {
   parameter_meta {
     fasta: {help: "Reference genome FASTA, plain or bgzipped", localization_optional: false}
     fasta_fai: "samtools faidx index of the FASTA (built in the task when absent)"
+    fasta_gzi: "bgzip index of a bgzipped FASTA (built in the task when absent)"
     gtf: "Transcript annotation, GTF or GFF3"
-    model: "IsoFormer checkpoint file"
+    model: "IsoFormer weights: model.safetensors (or pytorch_model.bin, by its .bin extension)"
+    model_config: "The model's config.json"
     chrom_alias: "UCSC chromAlias file mapping annotation contig names to the FASTA's"
     prefix: "Output prefix; put the shard key in it so shards never share names"
     shard: "1-based shard index, with n_shards > 1"
@@ -161,7 +172,9 @@ task merge {
 task quant {
   input {
     File bam
+    File bam_index
     File gtf
+    File? chrom_alias
     String prefix
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
     Int cpu = 4
@@ -174,7 +187,16 @@ task quant {
 
   command <<<
     set -euo pipefail
-    isoformer quant --bam '~{bam}' --gtf '~{gtf}' --out '~{prefix}'
+    # The index must sit beside the BAM, under the BAM's name plus its own extension (.bai or .csi).
+    bam="$(basename '~{bam}')"
+    index='~{bam_index}'
+    ln -s '~{bam}' "$bam"
+    ln -s "$index" "$bam.${index##*.}"
+    isoformer quant \
+      --bam "$bam" \
+      --gtf '~{gtf}' \
+      ~{if defined(chrom_alias) then "--chrom-alias '~{chrom_alias}'" else ""} \
+      --out '~{prefix}'
   >>>
 
   output {
@@ -199,7 +221,9 @@ task quant {
 
   parameter_meta {
     bam: "Coordinate-sorted spliced alignments"
+    bam_index: "Index of the BAM (.bai or .csi)"
     gtf: "Transcript annotation"
+    chrom_alias: "UCSC chromAlias file mapping annotation contig names to the BAM's"
     prefix: "Output prefix"
     docker: "Container image with isoformer"
     cpu: "CPU cores"

@@ -16,6 +16,7 @@ import numpy as np
 from bx.bbi.bigwig_file import BigWigFile
 
 from nf_render import outputs, render
+from derived_inputs import simulated_bam, split_genes_gtf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEXTFLOW = os.path.join(HERE, "..", "..", "nextflow")
@@ -106,7 +107,7 @@ def placeholders(taskdir_inputs):
     """Empty input files with the right names, for stubs (which never read them)."""
     os.makedirs(taskdir_inputs, exist_ok=True)
     files = {}
-    for name in ("genome.fa", "genes.gtf", "model", "sample.bam", "test.predictions.tsv", "observed.tsv",
+    for name in ("genome.fa", "genes.gtf", "model", "sample.bam", "sample.bam.bai", "test.predictions.tsv", "observed.tsv",
                  "test.embeddings.tsv"):
         open(os.path.join(taskdir_inputs, name), "w").close()
         files[name] = os.path.join(taskdir_inputs, name)
@@ -119,11 +120,17 @@ def placeholders(taskdir_inputs):
     return files
 
 
+def predict_inputs(fasta, gtf, model, index=(), alias=None, shard=""):
+    """predict's inputs by staged name; an absent optional path input is [], as nf-core callers pass it."""
+    return ({"fasta": fasta, "gtf": gtf, "model": model, "fasta_index": list(index), "chrom_alias": alias or [],
+             "shard": shard}, [fasta, gtf, model, *index, *([alias] if alias else [])])
+
+
 # Each module's inputs, named as its input: block names them, from a {name: path} map of available files.
 INPUTS = {
-    "predict": lambda f, shard="": ({"fasta": "genome.fa", "gtf": "genes.gtf", "model": "model", "shard": shard},
-                                    ["genome.fa", "genes.gtf", "model"]),
-    "quant": lambda f: ({"bam": "sample.bam", "gtf": "genes.gtf"}, ["sample.bam", "genes.gtf"]),
+    "predict": lambda f, shard="": predict_inputs("genome.fa", "genes.gtf", "model", shard=shard),
+    "quant": lambda f: ({"bam": "sample.bam", "bai": "sample.bam.bai", "gtf": "genes.gtf", "chrom_alias": []},
+                        ["sample.bam", "sample.bam.bai", "genes.gtf"]),
     "eval": lambda f: ({"predictions": "test.predictions.tsv", "observed": "observed.tsv"},
                        ["test.predictions.tsv", "observed.tsv"]),
     "fit": lambda f: ({"embeddings": "test.embeddings.tsv", "observed": "observed.tsv"},
@@ -149,24 +156,53 @@ def have_gpu():
     return shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
 
 
-def predict(params, taskdir, shard="", gpu=False, args="", prefix=None):
-    files = {"genome.fa": params["fasta"], "genes.gtf": params["gtf"], "model": params["model"]}
-    for ext in (".fai", ".gzi"):
-        if os.path.exists(params["fasta"] + ext):
-            files["genome.fa" + ext] = params["fasta"] + ext
-    inputs, _ = INPUTS["predict"](files, shard)
+def predict(params, taskdir, shard="", gpu=False, args="", prefix=None, gtf=None):
+    """The predict script on conf/test.config's files (or another GTF), staged under their own names as
+    Nextflow stages them: the model directory, the bgzipped FASTA with its .fai and .gzi beside it, the
+    chromAlias file that maps the annotation's 'chr20' to the FASTA's '20'."""
+    src = [params["fasta"], gtf or params["gtf"], params["model"]]
+    index = [params["fasta"] + ext for ext in (".fai", ".gzi") if os.path.exists(params["fasta"] + ext)]
+    files = {os.path.basename(p): p for p in src + index + [params["chrom_alias"]]}
+    inputs, _ = predict_inputs(*map(os.path.basename, src), index=[os.path.basename(p) for p in index],
+                               alias=os.path.basename(params["chrom_alias"]), shard=shard)
     ctx = context("predict", gpu, inputs, args)
     ctx["task"]["ext"]["prefix"] = prefix
     command, _ = render(module_source("predict"), "script", ctx)
-    check(f"--device {'cuda' if gpu else 'cpu'}" in command and (f"--shard {shard}" in command) == bool(shard),
-          f"predict command for {'GPU' if gpu else 'CPU'} shard '{shard}': {' '.join(command.split())}")
+    flat = " ".join(command.replace("\\\n", " ").split())
+    check(f"--device {'cuda' if gpu else 'cpu'}" in flat and (f"--shard {shard}" in flat) == bool(shard)
+          and f"--chrom-alias {inputs['chrom_alias']}" in flat,
+          f"predict command for {'GPU' if gpu else 'CPU'} shard '{shard}': {flat}")
     return run_task("predict", "script", ctx, files, taskdir)
 
 
+def check_predicted_rows(params, tsv):
+    """One row per transcript of the GTF, on the FASTA's contig names (the chromAlias was applied)."""
+    want = set(re.findall(r'transcript_id "([^"]+)"', open(params["gtf"]).read()))
+    contigs = {line.split("\t")[0] for line in open(params["fasta"] + ".fai")}
+    rows = [line.rstrip("\n").split("\t") for line in open(tsv)][1:]
+    check(sorted(r[0] for r in rows) == sorted(want) and {r[3] for r in rows} <= contigs,
+          f"predict: {len(rows)} rows, one per GTF transcript ({len(want)}), on FASTA contigs {sorted(contigs)}")
+
+
 def quant(params, taskdir):
-    inputs, _ = INPUTS["quant"]({})
-    return run_task("quant", "script", context("quant", False, inputs),
-                    {"sample.bam": params["bam"], "genes.gtf": params["gtf"]}, taskdir)
+    """The quant script on a BAM simulated from the annotation (derived_inputs.py; conf/test.config's has no
+    read in its exons) with its .bai beside it, and conf/test.config's GTF and chromAlias file, staged under
+    their own names."""
+    bam, error = simulated_bam(exe, os.path.join(work, "simulated"))
+    if not bam:
+        skip(f"simulate_rnaseq.py failed (needs wgsim, hisat2, samtools): {error}")
+    files = {os.path.basename(p): p for p in (bam, bam + ".bai", params["gtf"], params["chrom_alias"])}
+    bam, bai, gtf, alias = files
+    inputs = {"bam": bam, "bai": bai, "gtf": gtf, "chrom_alias": alias}
+    d = run_task("quant", "script", context("quant", False, inputs), files, taskdir)
+    if d:
+        want = set(re.findall(r'transcript_id "([^"]+)"', open(params["gtf"]).read()))
+        rows = [line.split("\t") for line in open(os.path.join(d, "test.quant.sf"))][1:]
+        reads = sum(float(r[4]) for r in rows)
+        check(sorted(r[0] for r in rows) == sorted(want) and reads > 0,
+              f"quant: {len(rows)} rows, one per GTF transcript ({len(want)}), {reads:g} reads assigned through "
+              "the chromAlias")
+    return d
 
 
 def run_merge_handmade():
@@ -197,10 +233,12 @@ def run_script(name, params):
     needs = {"predict": ["predict"], "merge": ["predict", "merge"], "quant": ["quant"],
              "eval": ["predict", "quant", "eval"], "fit": ["predict", "quant", "fit"]}[name]
     need_commands(*needs)
-    need_files(params, *(["fasta", "gtf", "model"] if "predict" in needs else []),
-               *(["bam", "gtf"] if "quant" in needs else []))
+    need_files(params, *(["fasta", "gtf", "model", "chrom_alias"] if "predict" in needs else []),
+               *(["gtf", "chrom_alias"] if "quant" in needs else []))
     if name == "predict":
-        predict(params, os.path.join(work, "cpu"))
+        d = predict(params, os.path.join(work, "cpu"))
+        if d:
+            check_predicted_rows(params, os.path.join(d, "test.predictions.tsv"))
         if have_gpu():
             predict(params, os.path.join(work, "gpu"), gpu=True)
         else:
@@ -224,36 +262,48 @@ def run_script(name, params):
 
 
 def run_scatter(params):
-    """ISOFORMER_SCATTER by hand: predict shards 1/2 and 2/2, merge their files, compare with one run."""
-    whole = predict(params, os.path.join(work, "whole"))
-    shards = [predict(params, os.path.join(work, f"shard{i}"), shard=f"{i}/2", prefix=f"test.shard{i}of2")
+    """ISOFORMER_SCATTER by hand: predict shards 1/2 and 2/2, merge their files, compare with one run; on the
+    test-data annotation (shard 2/2 empty) and on a copy with one gene per transcript (both shards used)."""
+    split = split_genes_gtf(params["gtf"], os.path.join(work, "split_genes.gtf"))
+    for label, gtf in (("annotation", params["gtf"]), ("split genes", split)):
+        scatter_once(params, label, gtf, os.path.join(work, label.replace(" ", "_")))
+
+
+def scatter_once(params, label, gtf, base):
+    whole = predict(params, os.path.join(base, "whole"), gtf=gtf)
+    shards = [predict(params, os.path.join(base, f"shard{i}"), shard=f"{i}/2", prefix=f"test.shard{i}of2", gtf=gtf)
               for i in (1, 2)]
     if not whole or not all(shards):
         return
+    rows = [sum(1 for _ in open(os.path.join(d, f"test.shard{i}of2.predictions.tsv"))) - 1
+            for i, d in enumerate(shards, 1)]
+    print(f"note: {label}: transcripts per shard {rows}")
     files = {f"shards/{p}": os.path.join(d, p) for d in shards for p in os.listdir(d)
              if re.search(r"\.(predictions\.(tsv|bed)|bw)$", p)}
     inputs, _ = INPUTS["merge"](files)
-    merged = run_task("merge", "script", context("merge", False, inputs), files, os.path.join(work, "merge"))
+    merged = run_task("merge", "script", context("merge", False, inputs), files, os.path.join(base, "merge"))
     if not merged:
         return
     for suffix in ("predictions.tsv", "predictions.bed"):
         a = open(os.path.join(whole, f"test.{suffix}"), "rb").read()
         b = open(os.path.join(merged, f"test.{suffix}"), "rb").read()
         n_lines = a.count(b"\n")
-        check(a == b, f"scatter/gather {suffix} byte-identical to one run ({n_lines} lines)")
+        check(a == b and n_lines > 1, f"{label}: scatter/gather {suffix} byte-identical to one run ({n_lines} lines)")
     tracks = sorted(p for p in os.listdir(whole) if p.endswith(".bw"))
-    check(sorted(p for p in os.listdir(merged) if p.endswith(".bw")) == tracks, f"same {len(tracks)} bigWig tracks")
+    check(sorted(p for p in os.listdir(merged) if p.endswith(".bw")) == tracks and tracks,
+          f"{label}: same {len(tracks)} bigWig tracks")
+    contigs = [(line.split("\t")[0], int(line.split("\t")[1])) for line in open(params["fasta"] + ".fai")]
     for t in tracks:
         with open(os.path.join(whole, t), "rb") as fa, open(os.path.join(merged, t), "rb") as fb:
             wa, wb = BigWigFile(fa), BigWigFile(fb)
-            ok = True
-            fai = os.path.join(whole, "genome.fa.fai")
-            for line in open(fai if os.path.exists(fai) else params["fasta"] + ".fai"):
-                chrom, size = line.split("\t")[0], int(line.split("\t")[1])
+            ok, covered = True, 0
+            for chrom, size in contigs:
                 va, vb = wa.get_as_array(chrom.encode(), 0, size), wb.get_as_array(chrom.encode(), 0, size)
                 ok &= (va is None and vb is None) or (va is not None and vb is not None and
                                                      np.array_equal(va, vb, equal_nan=True))
-            check(ok, f"scatter/gather {t}: values equal one run's (bx-python)")
+                covered += 0 if va is None else int((~np.isnan(va)).sum())
+            check(ok and covered > 0, f"{label}: scatter/gather {t}: values equal one run's over {covered} bases "
+                                      "(bx-python)")
 
 
 shutil.rmtree(work, ignore_errors=True)
@@ -266,7 +316,7 @@ elif kind == "script":
 elif kind == "scatter":
     need_commands("predict", "merge")
     params = test_params()
-    need_files(params, "fasta", "gtf", "model")
+    need_files(params, "fasta", "gtf", "model", "chrom_alias")
     run_scatter(params)
 else:
     sys.exit(f"unknown mode {mode}")

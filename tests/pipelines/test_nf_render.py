@@ -36,11 +36,15 @@ check(raises(lambda: evaluate("meta.collect { it }", ctx)), "closures are reject
 check(raises(lambda: interpolate("echo $HOME", ctx)), "unescaped $name is rejected")
 
 src = open(os.path.join(HERE, "..", "..", "nextflow", "modules", "isoformer", "predict", "main.nf")).read()
-inputs = {"fasta": "g.fa", "gtf": "a.gtf", "model": "m", "meta": {"id": "s"}}
-for acc, shard, want in ((None, "", "isoformer predict --model m --fasta g.fa --gtf a.gtf --device cpu --threads 4 --out s"),
-                         ({"request": 1}, "2/4", "isoformer predict --model m --fasta g.fa --gtf a.gtf --shard 2/4 "
-                                                 "--device cuda --threads 4 --out s")):
-    command, scope = render(src, "script", dict(inputs, shard=shard, task=dict(ctx["task"], accelerator=acc)))
+inputs = {"fasta": "g.fa.gz", "gtf": "a.gtf", "model": "m", "fasta_index": ["g.fa.gz.fai", "g.fa.gz.gzi"],
+          "meta": {"id": "s"}}
+# An absent optional path input is [] (nf-core callers pass it so): no --chrom-alias then.
+for acc, shard, alias, want in (
+        (None, "", [], "isoformer predict --model m --fasta g.fa.gz --gtf a.gtf --device cpu --threads 4 --out s"),
+        ({"request": 1}, "2/4", "alias.txt", "isoformer predict --model m --fasta g.fa.gz --gtf a.gtf "
+                                             "--chrom-alias alias.txt --shard 2/4 --device cuda --threads 4 --out s")):
+    command, scope = render(src, "script", dict(inputs, shard=shard, chrom_alias=alias,
+                                                task=dict(ctx["task"], accelerator=acc)))
     got = " ".join(command.replace("\\\n", " ").split())
     check(got == want, f"predict {'GPU' if acc else 'CPU'} shard '{shard}': {got}")
     outs = outputs(src, scope)

@@ -17,6 +17,8 @@ import numpy as np
 import yaml
 from bx.bbi.bigwig_file import BigWigFile
 
+from derived_inputs import simulated_bam, split_genes_gtf
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 WDL_DIR = os.path.join(ROOT, "wdl")
@@ -65,16 +67,16 @@ def outputs_of(result_dir):
         return json.load(f)
 
 
-def compare(whole_prefix, outs, fai):
+def compare(whole_prefix, outs, fai, label="scatter/gather"):
     for key, suffix in (("predictions_tsv", ".predictions.tsv"), ("predictions_bed", ".predictions.bed")):
         a = open(whole_prefix + suffix, "rb").read()
         b = open(outs[f"isoformer_scatter.{key}"], "rb").read()
         n_lines = a.count(b"\n")
-        check(a == b, f"merged {suffix} byte-identical to one unsharded run ({n_lines} lines)")
+        check(a == b and n_lines > 1, f"{label}: merged {suffix} byte-identical to one unsharded run ({n_lines} lines)")
     merged = {os.path.basename(p)[len("test."):]: p for p in outs["isoformer_scatter.predictions_bigwigs"]}
     d = os.path.dirname(whole_prefix)
     whole = {p[len("test."):]: os.path.join(d, p) for p in os.listdir(d) if p.startswith("test.") and p.endswith(".bw")}
-    check(sorted(merged) == sorted(whole) and whole, f"bigWig tracks {sorted(merged)}")
+    check(sorted(merged) == sorted(whole) and whole, f"{label}: bigWig tracks {sorted(merged)}")
     contigs = [(line.split("\t")[0], int(line.split("\t")[1])) for line in open(fai)]
     for track in sorted(set(merged) & set(whole)):
         with open(whole[track], "rb") as fa, open(merged[track], "rb") as fb:
@@ -87,7 +89,7 @@ def compare(whole_prefix, outs, fai):
                     va is not None and vb is not None and np.array_equal(va, vb, equal_nan=True))
                 ok &= same
                 covered += 0 if va is None else int((~np.isnan(va)).sum())
-            check(ok and covered > 0, f"{track}: per-base values equal one run's over {covered} bases (bx-python)")
+            check(ok and covered > 0, f"{label}: {track}: per-base values equal one run's over {covered} bases (bx-python)")
 
 
 def run_workflow(inputs, out_dir, path_prefix=None):
@@ -109,23 +111,67 @@ def run_real():
             if not os.path.isfile(inputs[k]):
                 print(f"SKIP test-data lacks the file {v}")
                 sys.exit(SKIP)
-    inputs.update({"isoformer_scatter.n_shards": 2, "isoformer_scatter.use_gpu": False})
-    r = run_workflow(inputs, os.path.join(work, "run"))
-    if not check(r.returncode == 0, "miniwdl run exits 0 " + (r.stderr.strip()[-600:] if r.returncode else "")):
-        return
-    whole = os.path.join(work, "whole")
-    os.makedirs(whole)
-    p = subprocess.run([exe, "predict", "--model", inputs["isoformer_scatter.model"],
-                        "--fasta", inputs["isoformer_scatter.fasta"], "--gtf", inputs["isoformer_scatter.gtf"],
-                        "--device", "cpu", "--out", os.path.join(whole, "test")], capture_output=True, text=True)
-    if check(p.returncode == 0, f"unsharded isoformer predict {p.stderr.strip()[-300:]}"):
-        compare(os.path.join(whole, "test"), outputs_of(os.path.join(work, "run", "_LAST")),
-                inputs["isoformer_scatter.fasta"] + ".fai")
+    # predict's last digits depend on --threads (the task's cpu): the shards and the unsharded run use the same.
+    inputs.update({"isoformer_scatter.n_shards": 2, "isoformer_scatter.use_gpu": False,
+                   "isoformer_scatter.predict.cpu": 2})
+    split = split_genes_gtf(inputs["isoformer_scatter.gtf"], os.path.join(work, "split_genes.gtf"))
+    for label, gtf in (("annotation", inputs["isoformer_scatter.gtf"]), ("split_genes", split)):
+        run_real_once(dict(inputs, **{"isoformer_scatter.gtf": gtf}), label)
     bad = dict(inputs, **{"isoformer_scatter.gtf": os.path.join(work, "broken.gtf")})
     with open(bad["isoformer_scatter.gtf"], "w") as f:
         f.write("this is not a GTF\n")
     r = run_workflow(bad, os.path.join(work, "failing"))
-    check(r.returncode != 0, f"a failing predict fails the workflow (miniwdl exit {r.returncode})")
+    check(r.returncode != 0 and "broken.gtf:1: expected 9 tab-separated columns" in r.stderr,
+          f"a failing predict fails the workflow (miniwdl exit {r.returncode}), with predict's message")
+    run_quant_task(inputs)
+
+
+def run_quant_task(inputs):
+    """The quant task on reads simulated from the test annotation (test-data/rnaseq.bam has none in its exons)
+    must write what `isoformer quant` writes on the same files."""
+    if subprocess.run([exe, "quant", "--help"], capture_output=True).returncode != 0:
+        print("note: 'isoformer quant' not built yet: the quant task is not run")
+        return
+    bam, error = simulated_bam(exe, os.path.join(work, "simulated"))
+    if not check(bam is not None, f"reads simulated for the quant task {error}"):
+        return
+    args = {"bam": bam, "bam_index": bam + ".bai",
+            "gtf": inputs["isoformer_scatter.gtf"], "chrom_alias": inputs["isoformer_scatter.chrom_alias"]}
+    path = os.path.join(work, "quant.inputs.json")
+    with open(path, "w") as f:
+        json.dump(dict(args, prefix="q"), f)
+    r = miniwdl("run", os.path.join(WDL_DIR, "isoformer_tasks.wdl"), "--task", "quant", "-i", path,
+                "-d", os.path.join(work, "quant"))
+    if not check(r.returncode == 0, "quant task exits 0 " + (r.stderr.strip()[-600:] if r.returncode else "")):
+        return
+    direct = os.path.join(work, "quant.direct")
+    p = subprocess.run([exe, "quant", "--bam", args["bam"], "--gtf", args["gtf"], "--chrom-alias",
+                        args["chrom_alias"], "--out", direct], capture_output=True, text=True)
+    outs = outputs_of(os.path.join(work, "quant", "_LAST"))
+    for key, suffix in (("quant.quant_sf", ".quant.sf"), ("quant.genes", ".genes.tsv")):
+        a = open(direct + suffix, "rb").read() if p.returncode == 0 else None
+        check(a is not None and a == open(outs[key], "rb").read() and a.count(b"\n") > 1,
+              f"quant task {suffix} byte-identical to isoformer quant on the same files")
+
+
+def run_real_once(inputs, label):
+    """The workflow on these inputs against one unsharded predict run the plain way (the model directory the
+    task rebuilds from model + model_config, the FASTA with its indexes beside it)."""
+    r = run_workflow(inputs, os.path.join(work, label))
+    if not check(r.returncode == 0, f"{label}: miniwdl run exits 0 " + (r.stderr.strip()[-600:] if r.returncode else "")):
+        return
+    run_dir = os.path.join(work, label, "_LAST")
+    shard_tsvs = [outputs_of(os.path.join(run_dir, f"call-predict-{i}"))["predict.tsv"] for i in (0, 1)]
+    print(f"note: {label}: transcripts per shard {[sum(1 for _ in open(t)) - 1 for t in shard_tsvs]}")
+    whole = os.path.join(work, label + ".whole")
+    os.makedirs(whole)
+    p = subprocess.run([exe, "predict", "--model", os.path.dirname(inputs["isoformer_scatter.model"]),
+                        "--fasta", inputs["isoformer_scatter.fasta"], "--gtf", inputs["isoformer_scatter.gtf"],
+                        "--chrom-alias", inputs["isoformer_scatter.chrom_alias"],
+                        "--device", "cpu", "--threads", "2", "--out", os.path.join(whole, "test")],
+                       capture_output=True, text=True)
+    if check(p.returncode == 0, f"{label}: unsharded isoformer predict {p.stderr.strip()[-300:]}"):
+        compare(os.path.join(whole, "test"), outputs_of(run_dir), inputs["isoformer_scatter.fasta"] + ".fai", label)
 
 
 # ---- plumbing: a stand-in predict, the real merge ----
@@ -208,8 +254,11 @@ def run_plumbing():
                     f.write(f'{chrom}\ttest\texon\t{s + 1}\t{s + 150}\t.\t+\t.\tgene_id "G{g}"; transcript_id "T{g}.{t}";\n')
     model = os.path.join(work, "model.safetensors")
     open(model, "w").close()
+    with open(os.path.join(work, "config.json"), "w") as f:
+        f.write("{}\n")
     inputs = {"isoformer_scatter.fasta": fasta, "isoformer_scatter.fasta_fai": fasta + ".fai",
-              "isoformer_scatter.gtf": gtf, "isoformer_scatter.model": model, "isoformer_scatter.sample_id": "test",
+              "isoformer_scatter.gtf": gtf, "isoformer_scatter.model": model,
+              "isoformer_scatter.model_config": os.path.join(work, "config.json"), "isoformer_scatter.sample_id": "test",
               "isoformer_scatter.n_shards": 3, "isoformer_scatter.use_gpu": False}
     r = run_workflow(inputs, os.path.join(work, "run"), path_prefix=bindir)
     if check(r.returncode == 0, "miniwdl run of the scatter/gather workflow exits 0 " +

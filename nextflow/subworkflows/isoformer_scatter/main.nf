@@ -10,6 +10,8 @@ workflow ISOFORMER_SCATTER {
     take:
     ch_genome   // channel: [ val(meta), path(fasta), path(gtf) ]
     ch_model    // channel: [ val(meta2), path(model) ]
+    fasta_index // path(s): the FASTA's .fai (and .gzi when bgzipped), or [] to index in each task
+    chrom_alias // path: UCSC chromAlias file, or [] when the annotation and the FASTA name contigs alike
     n_shards    // integer: number of shards (1 = no scatter)
 
     main:
@@ -20,7 +22,7 @@ workflow ISOFORMER_SCATTER {
             [ shard_meta, fasta, gtf, "${i}/${n_shards}" ]
         }
 
-    ISOFORMER_PREDICT ( ch_shards, ch_model.first() )
+    ISOFORMER_PREDICT ( ch_shards, ch_model.first(), fasta_index, chrom_alias )
 
     // Gather every shard's files under the original sample, waiting for exactly n_shards shards.
     ch_gathered = ISOFORMER_PREDICT.out.tsv

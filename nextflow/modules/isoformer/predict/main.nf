@@ -8,6 +8,8 @@ process ISOFORMER_PREDICT {
     input:
     tuple val(meta), path(fasta), path(gtf), val(shard)   // shard: "i/n" (1-based), or '' for the whole annotation
     tuple val(meta2), path(model)
+    path(fasta_index)   // optional, [] if none: the FASTA's .fai (and .gzi when bgzipped), staged beside it
+    path(chrom_alias)   // optional, [] if none: UCSC chromAlias when the annotation and FASTA name contigs differently
 
     output:
     tuple val(meta), path("${prefix}.predictions.tsv"), emit: tsv
@@ -23,11 +25,13 @@ process ISOFORMER_PREDICT {
     prefix        = task.ext.prefix ?: "${meta.id}"
     def device    = task.accelerator ? "cuda" : "cpu"
     def shard_arg = shard ? "--shard ${shard}" : ''
+    def alias_arg = chrom_alias ? "--chrom-alias ${chrom_alias}" : ''
     """
     isoformer predict \\
         --model ${model} \\
         --fasta ${fasta} \\
         --gtf ${gtf} \\
+        ${alias_arg} \\
         ${shard_arg} \\
         --device ${device} \\
         --threads ${task.cpus} \\

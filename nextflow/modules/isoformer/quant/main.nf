@@ -5,8 +5,9 @@ process ISOFORMER_QUANT {
     container "ghcr.io/isoformer/isoformer:0.1.0"
 
     input:
-    tuple val(meta), path(bam)
+    tuple val(meta), path(bam), path(bai)
     tuple val(meta2), path(gtf)
+    path(chrom_alias)   // optional, [] if none: UCSC chromAlias when the annotation and BAM name contigs differently
 
     output:
     tuple val(meta), path("${prefix}.quant.sf"), emit: quant
@@ -17,12 +18,14 @@ process ISOFORMER_QUANT {
     task.ext.when == null || task.ext.when
 
     script:
-    def args = task.ext.args ?: ''
-    prefix   = task.ext.prefix ?: "${meta.id}"
+    def args      = task.ext.args ?: ''
+    prefix        = task.ext.prefix ?: "${meta.id}"
+    def alias_arg = chrom_alias ? "--chrom-alias ${chrom_alias}" : ''
     """
     isoformer quant \\
         --bam ${bam} \\
         --gtf ${gtf} \\
+        ${alias_arg} \\
         ${args} \\
         --out ${prefix}
     """
