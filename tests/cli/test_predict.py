@@ -137,5 +137,14 @@ r = subprocess.run([iso, "predict", *COMMON[:-6], "--out", bad], capture_output=
 check(r.returncode == 1 and "chromAlias" in r.stderr.replace("--chrom-alias", "chromAlias"),
       f"contig mismatch without --chrom-alias: {r.stderr.strip()}")
 
+# A full disk (a 1 KiB file-size limit, SIGXFSZ ignored so writes fail with EFBIG): exit 1 with the reason,
+# no output file; only the journal of finished transcripts may stay, for --resume.
+full = os.path.join(work, "full")
+r = subprocess.run(["bash", "-c", 'ulimit -f 1; trap "" XFSZ; exec "$@"', "_", iso, "predict", *COMMON, "--out", full],
+                   capture_output=True, text=True)
+left = [f for f in os.listdir(work) if f.startswith("full") and not f.endswith(".journal")]
+check(r.returncode == 1 and "write failed (File too large)" in r.stderr and not left,
+      f"disk full: rc={r.returncode} stderr={r.stderr.strip()} left={left}")
+
 print(f"{len(failures)} failed" if failures else f"predict checks passed ({len(rows)} transcripts)")
 sys.exit(1 if failures else 0)
