@@ -10,6 +10,8 @@ int main_extract(int argc, char **argv);
 int main_convert(int argc, char **argv);
 int main_predict(int argc, char **argv);
 int main_quant(int argc, char **argv);
+int main_eval(int argc, char **argv);
+int main_fit(int argc, char **argv);
 int main_merge(int argc, char **argv);
 
 /* Prints "isoformer <cmd>: <message from iso_last_error()>" on stderr and returns 1. */

@@ -14,6 +14,8 @@ static const command commands[] = {
     {"extract", main_extract, "per-transcript DNA window, spliced RNA and protein sequences"},
     {"predict", main_predict, "expression of each transcript in each tissue (TSV, BED12, bigWig)"},
     {"quant", main_quant, "transcript abundance (counts, TPM) from a BAM/CRAM, salmon-style output"},
+    {"eval", main_eval, "predicted vs observed expression: Spearman, Pearson, R^2, isoform fractions, plot"},
+    {"fit", main_fit, "fit a new expression head to your samples on frozen embeddings (ridge, gene-grouped CV)"},
     {"convert", main_convert, "checkpoint (.bin) to safetensors, or list its tensors"},
     {"merge", main_merge, "gather the outputs of 'predict --shard i/n' runs into one set"},
 };

@@ -1,0 +1,69 @@
+/* Observed (and predicted) expression tables aligned to an annotation, the metrics that compare them, and the
+ * ridge-regression head that `isoformer fit` learns on pooled embeddings. */
+#ifndef ISOFORMER_EXPRESSION_H
+#define ISOFORMER_EXPRESSION_H
+
+#include <stddef.h>
+
+#include "isoformer/annotation.h"
+#include "isoformer/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    ISO_EXPR_SALMON, ISO_EXPR_RSEM, ISO_EXPR_KALLISTO, ISO_EXPR_STRINGTIE_GTF, ISO_EXPR_STRINGTIE_CTAB,
+    ISO_EXPR_GCT, ISO_EXPR_ISOFORMER, /* our predictions or embeddings TSV (7 leading columns) */
+} iso_expr_format;
+
+/* A transcripts x columns matrix: rows are the annotation's transcripts (ann->tx order), NAN where the file
+ * has no value. */
+typedef struct {
+    size_t n_rows;
+    int n_cols;
+    char **col_names;
+    float *values;        /* n_rows x n_cols */
+    iso_expr_format format;
+    int is_tpm;           /* values are TPM (not yet log-transformed) */
+    size_t n_matched, n_unknown; /* file rows matched to the annotation / not */
+} iso_expression;
+
+/* Reads salmon quant.sf, RSEM isoforms.results, kallisto abundance.tsv, StringTie -e GTF or t_data.ctab
+ * (FPKM rescaled to TPM), GTEx GCT, or an isoformer TSV, detected from the content. Transcript ids match with
+ * or without a ".N" version. Ids absent from the annotation are counted (an error when nothing matches). */
+int iso_expression_read(const char *path, const iso_annotation *ann, iso_expression **out) ISO_RESULT;
+void iso_expression_free(iso_expression *e);
+const char *iso_expr_format_name(iso_expr_format f);
+
+/* Metrics over the pairs where both are finite; NAN when fewer than 3 pairs or a constant vector. */
+double iso_spearman(const double *x, const double *y, size_t n);
+double iso_pearson(const double *x, const double *y, size_t n);
+/* 1 - SS_res / SS_tot of y (observed) predicted by x. */
+double iso_r2(const double *x, const double *y, size_t n);
+
+/* A ridge head: y_j = b_j + sum_k w_jk (x_k - mean_k) / sd_k, for n_out outputs over dim inputs. */
+typedef struct {
+    int dim, n_out;
+    char **out_names;
+    double *mean, *sd;  /* dim */
+    double *w;          /* n_out x dim */
+    double *b;          /* n_out */
+    double *lambda, *cv_r2, *baseline_r2; /* per output */
+} iso_fitted_head;
+
+/* Fits one ridge model per column of y (n x n_out, NAN = missing, rows skipped per column) on x (n x dim),
+ * the penalty chosen from lambdas by k-fold cross-validation with folds grouped by gene (group[i]: any
+ * integer per gene; no gene is split across folds). */
+int iso_ridge_fit(const double *x, const double *y, const int *group, size_t n, int dim, int n_out,
+                  const double *lambdas, int n_lambdas, int folds, iso_fitted_head *head) ISO_RESULT;
+/* y (n_out) for one embedding x (dim). */
+void iso_fitted_head_apply(const iso_fitted_head *h, const double *x, double *y);
+int iso_fitted_head_write(const char *path, const iso_fitted_head *h) ISO_RESULT;
+int iso_fitted_head_read(const char *path, iso_fitted_head *h) ISO_RESULT;
+void iso_fitted_head_free(iso_fitted_head *h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

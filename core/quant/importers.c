@@ -1,0 +1,278 @@
+/* Expression tables from other tools, aligned to the annotation's transcripts. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isoformer/expression.h"
+#include "isoformer/io.h"
+
+typedef struct {
+    const char *header;  /* prefix of the header line that identifies the format */
+    iso_expr_format format;
+    int id_col, value_col; /* value_col -1: every column from first_value on */
+    int first_value;
+    int is_tpm, fpkm;
+} layout;
+
+static const layout layouts[] = {
+    {"Name\tLength\tEffectiveLength\tTPM\tNumReads", ISO_EXPR_SALMON, 0, 3, 0, 1, 0},
+    {"transcript_id\tgene_id\tlength\teffective_length\texpected_count\tTPM", ISO_EXPR_RSEM, 0, 5, 0, 1, 0},
+    {"target_id\tlength\teff_length\test_counts\ttpm", ISO_EXPR_KALLISTO, 0, 4, 0, 1, 0},
+    {"t_id\tchr\tstrand\tstart\tend\tt_name\tnum_exons\tlength\tgene_id\tgene_name\tcov\tFPKM", ISO_EXPR_STRINGTIE_CTAB,
+     5, 11, 0, 1, 1},
+    {"transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand\t", ISO_EXPR_ISOFORMER, 0, -1, 7, 0, 0},
+};
+
+const char *iso_expr_format_name(iso_expr_format f)
+{
+    static const char *const names[] = {"salmon quant.sf", "RSEM isoforms.results", "kallisto abundance.tsv",
+                                        "StringTie GTF", "StringTie t_data.ctab", "GTEx GCT", "isoformer TSV"};
+    return names[f];
+}
+
+void iso_expression_free(iso_expression *e)
+{
+    if (!e)
+        return;
+    for (int j = 0; e->col_names && j < e->n_cols; j++)
+        free(e->col_names[j]);
+    free(e->col_names);
+    free(e->values);
+    free(e);
+}
+
+/* Splits line in place at tabs; returns the number of fields (at most max). */
+static int split_tabs(char *line, char **f, int max)
+{
+    int n = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        char *t = strchr(p, '\t');
+        if (!t)
+            break;
+        *t = '\0';
+        p = t + 1;
+    }
+    return n;
+}
+
+static int alloc_matrix(iso_expression *e, const iso_annotation *ann, int n_cols, char **names)
+{
+    e->n_rows = ann->n;
+    e->n_cols = n_cols;
+    e->col_names = calloc((size_t)n_cols, sizeof *e->col_names);
+    e->values = malloc((ann->n ? ann->n : 1) * (size_t)n_cols * sizeof *e->values);
+    if (!e->col_names || !e->values)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    for (size_t i = 0; i < ann->n * (size_t)n_cols; i++)
+        e->values[i] = NAN;
+    for (int j = 0; j < n_cols; j++)
+        if (!(e->col_names[j] = strdup(names[j])))
+            return iso_error(ISO_ENOMEM, "out of memory");
+    return ISO_OK;
+}
+
+static int parse_value(const char *s, float *v)
+{
+    char *end;
+    double d = strtod(s, &end);
+    if (end == s || (*end && *end != '\r'))
+        return -1;
+    *v = (float)d;
+    return 0;
+}
+
+/* Stores a row; unknown ids are counted. */
+static void put_row(iso_expression *e, const iso_annotation *ann, const char *id, const float *v)
+{
+    long i = iso_annotation_find(ann, id);
+    if (i < 0) {
+        e->n_unknown++;
+        return;
+    }
+    e->n_matched++;
+    memcpy(e->values + (size_t)i * e->n_cols, v, (size_t)e->n_cols * sizeof *v);
+}
+
+/* The attribute value of key in a GTF attribute column, copied into buf. */
+static int gtf_attr(const char *attrs, const char *key, char *buf, size_t size)
+{
+    size_t kl = strlen(key);
+    for (const char *p = attrs; (p = strstr(p, key)); p += kl) {
+        if ((p != attrs && p[-1] != ' ' && p[-1] != ';') || p[kl] != ' ')
+            continue;
+        const char *v = p + kl + 1, *end;
+        if (*v == '"')
+            v++;
+        end = v + strcspn(v, "\";");
+        if ((size_t)(end - v) >= size)
+            return -1;
+        memcpy(buf, v, (size_t)(end - v));
+        buf[end - v] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann, iso_expression *e,
+                      const char *first_line)
+{
+    enum { MAXF = 4096 };
+    char **f = malloc(MAXF * sizeof *f);
+    char *hdr = strdup(first_line);
+    int rc = f && hdr ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    const layout *lay = NULL;
+    int gct = 0, n_hdr = 0;
+    if (rc == ISO_OK && !strncmp(hdr, "#1.2", 4)) {
+        /* GCT: "#1.2", "rows<TAB>cols", then "Name<TAB>Description<TAB>samples..." */
+        const char *line;
+        size_t len;
+        int r1 = iso_lines_next(lr, &line, &len), r2 = r1 > 0 ? iso_lines_next(lr, &line, &len) : r1;
+        free(hdr);
+        hdr = r2 > 0 ? strndup(line, len) : NULL;
+        if (r2 <= 0 || !hdr || strncmp(hdr, "Name\tDescription\t", 17))
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: expected 'Name<TAB>Description<TAB>samples...' on line 3",
+                           path, iso_lines_lineno(lr));
+        gct = 1;
+    }
+    static const layout gct_layout = {"", ISO_EXPR_GCT, 0, -1, 2, 1, 0};
+    if (rc == ISO_OK && gct)
+        lay = &gct_layout;
+    for (size_t k = 0; rc == ISO_OK && !lay && k < sizeof layouts / sizeof layouts[0]; k++)
+        if (!strncmp(hdr, layouts[k].header, strlen(layouts[k].header)))
+            lay = &layouts[k];
+    if (rc == ISO_OK && !lay)
+        rc = iso_error(ISO_EFORMAT, "%s:1: unrecognised header: expected salmon quant.sf, RSEM isoforms.results, "
+                                    "kallisto abundance.tsv, StringTie GTF or t_data.ctab, GTEx GCT or an isoformer "
+                                    "TSV", path);
+    if (rc == ISO_OK) {
+        n_hdr = split_tabs(hdr, f, MAXF);
+        int n_cols = lay->value_col >= 0 ? 1 : n_hdr - lay->first_value;
+        if (n_cols < 1)
+            rc = iso_error(ISO_EFORMAT, "%s: header has no value column", path);
+        else
+            rc = alloc_matrix(e, ann, n_cols, lay->value_col >= 0 ? &f[lay->value_col] : &f[lay->first_value]);
+        e->format = lay->format;
+        e->is_tpm = lay->is_tpm;
+    }
+    const char *line;
+    size_t len;
+    int r = 0;
+    float *v = malloc((size_t)(n_hdr > 0 ? n_hdr : 1) * sizeof *v);
+    if (rc == ISO_OK && !v)
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    while (rc == ISO_OK && (r = iso_lines_next(lr, &line, &len)) > 0) {
+        if (len == 0)
+            continue;
+        char *copy = strndup(line, len);
+        if (!copy) {
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+            break;
+        }
+        int n = split_tabs(copy, f, MAXF);
+        if (n != n_hdr) {
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: expected %d tab-separated columns like the header, got %d", path,
+                           iso_lines_lineno(lr), n_hdr, n);
+        } else {
+            int first = lay->value_col >= 0 ? lay->value_col : lay->first_value;
+            for (int j = 0; j < e->n_cols && rc == ISO_OK; j++)
+                if (parse_value(f[first + j], &v[j]) < 0)
+                    rc = iso_error(ISO_EFORMAT, "%s:%ld: column %d: expected a number, got '%s'", path,
+                                   iso_lines_lineno(lr), first + j + 1, f[first + j]);
+            if (rc == ISO_OK)
+                put_row(e, ann, f[lay->id_col], v);
+        }
+        free(copy);
+    }
+    if (rc == ISO_OK && r < 0)
+        rc = r;
+    if (rc == ISO_OK && lay->fpkm) { /* FPKM -> TPM: rescale to a million over the matched transcripts */
+        double s = 0;
+        for (size_t i = 0; i < e->n_rows; i++)
+            if (!isnan(e->values[i]))
+                s += e->values[i];
+        for (size_t i = 0; s > 0 && i < e->n_rows; i++)
+            e->values[i] = (float)(e->values[i] / s * 1e6);
+        free(e->col_names[0]);
+        e->col_names[0] = strdup("TPM");
+    }
+    free(v);
+    free(f);
+    free(hdr);
+    return rc;
+}
+
+static int read_stringtie_gtf(iso_lines *lr, const char *path, const iso_annotation *ann, iso_expression *e,
+                              const char *first_line)
+{
+    char *names[] = {"TPM"};
+    int rc = alloc_matrix(e, ann, 1, names);
+    e->format = ISO_EXPR_STRINGTIE_GTF;
+    e->is_tpm = 1;
+    const char *line = first_line;
+    size_t len = strlen(first_line);
+    int r = 1;
+    for (; rc == ISO_OK && r > 0; r = iso_lines_next(lr, &line, &len)) {
+        if (len == 0 || line[0] == '#')
+            continue;
+        char *copy = strndup(line, len), *f[9];
+        if (!copy)
+            return iso_error(ISO_ENOMEM, "out of memory");
+        int n = split_tabs(copy, f, 9);
+        char id[512], tpm[64];
+        float v;
+        if (n != 9)
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: expected 9 GTF columns, got %d", path, iso_lines_lineno(lr), n);
+        else if (!strcmp(f[2], "transcript")) {
+            if (gtf_attr(f[8], "transcript_id", id, sizeof id) || gtf_attr(f[8], "TPM", tpm, sizeof tpm) ||
+                parse_value(tpm, &v))
+                rc = iso_error(ISO_EFORMAT, "%s:%ld: transcript line without transcript_id and a numeric TPM "
+                                            "attribute (was StringTie run with -e?)", path, iso_lines_lineno(lr));
+            else
+                put_row(e, ann, id, &v);
+        }
+        free(copy);
+    }
+    return rc == ISO_OK && r < 0 ? r : rc;
+}
+
+int iso_expression_read(const char *path, const iso_annotation *ann, iso_expression **out)
+{
+    *out = NULL;
+    iso_lines *lr = iso_lines_open(path);
+    if (!lr)
+        return iso_last_status();
+    iso_expression *e = calloc(1, sizeof *e);
+    const char *line;
+    size_t len;
+    int r = 0;
+    int rc = e ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    /* The first line that is not a '#' comment decides, except for GCT whose first line is "#1.2". */
+    while (rc == ISO_OK && (r = iso_lines_next(lr, &line, &len)) > 0 && line[0] == '#' && strncmp(line, "#1.2", 4))
+        ;
+    if (rc == ISO_OK && r <= 0)
+        rc = r < 0 ? r : iso_error(ISO_EFORMAT, "%s: empty file", path);
+    if (rc == ISO_OK) {
+        char *first = strndup(line, len);
+        int tabs = 0;
+        for (const char *p = first; p && *p; p++)
+            tabs += *p == '\t';
+        rc = !first ? iso_error(ISO_ENOMEM, "out of memory")
+             : tabs == 8 && strstr(first, "transcript_id") && !strstr(first, "\tgene_id\tgene_name\tchrom")
+                 ? read_stringtie_gtf(lr, path, ann, e, first)
+                 : read_table(lr, path, ann, e, first);
+        free(first);
+    }
+    iso_lines_close(lr);
+    if (rc == ISO_OK && e->n_matched == 0)
+        rc = iso_error(ISO_ENOTFOUND, "%s: none of its %zu transcript ids is in %s (different annotation "
+                                      "release?)", path, e->n_unknown, ann->path);
+    if (rc == ISO_OK && e->n_unknown)
+        iso_warn("%s: %zu transcript ids are not in %s and were ignored", path, e->n_unknown, ann->path);
+    if (rc != ISO_OK) {
+        iso_expression_free(e);
+        return rc;
+    }
+    *out = e;
+    return ISO_OK;
+}

@@ -1,0 +1,152 @@
+/* isoformer fit: transfer learning of the expression head on frozen fused embeddings to a user's samples. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <htslib/khash.h>
+
+#include "cli.h"
+#include "isoformer/annotation.h"
+#include "isoformer/expression.h"
+
+#define CMD "fit"
+
+KHASH_MAP_INIT_STR(gene_ids, int)
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: isoformer fit --embeddings PREFIX.embeddings.tsv --obs FILE --gtf FILE --out HEAD.tsv [options]\n\n"
+            "Learns a new expression head on the frozen pooled embeddings of 'isoformer predict --embeddings':\n"
+            "one ridge regression per observed sample/tissue (targets log(TPM+1) for TPM inputs), the penalty\n"
+            "chosen by K-fold cross-validation with folds grouped by gene (no gene in both training and test).\n"
+            "Prints the cross-validated R^2 of the chosen penalty and of the intercept-only baseline, and writes\n"
+            "the head (standardisation, weights, intercepts) as TSV.\n\n"
+            "  -e, --embeddings FILE   pooled embeddings TSV\n"
+            "  -b, --obs FILE          observed expression (salmon, RSEM, kallisto, StringTie, GCT, isoformer TSV)\n"
+            "  -g, --gtf FILE          the annotation (genes define the folds)\n"
+            "  -a, --chrom-alias FILE  contig aliases\n"
+            "  -k, --folds K           cross-validation folds (default 5)\n"
+            "  -l, --lambdas LIST      penalties tried (default 0.1,1,10,100,1000,10000,100000)\n"
+            "  -o, --out FILE          head file (required)\n"
+            "  -h, --help              this help\n");
+}
+
+static int parse_lambdas(const char *s, double *l, int max)
+{
+    int n = 0;
+    char *copy = strdup(s), *save = NULL;
+    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n < max; t = strtok_r(NULL, ",", &save)) {
+        char *end;
+        l[n] = strtod(t, &end);
+        if (*end || !(l[n] > 0)) {
+            free(copy);
+            return -1;
+        }
+        n++;
+    }
+    free(copy);
+    return n;
+}
+
+int main_fit(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"embeddings", required_argument, NULL, 'e'}, {"obs", required_argument, NULL, 'b'},
+        {"gtf", required_argument, NULL, 'g'},        {"chrom-alias", required_argument, NULL, 'a'},
+        {"folds", required_argument, NULL, 'k'},      {"lambdas", required_argument, NULL, 'l'},
+        {"out", required_argument, NULL, 'o'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *emb_path = NULL, *obs_path = NULL, *gtf = NULL, *alias_path = NULL, *out = NULL;
+    double lambdas[64] = {0.1, 1, 10, 100, 1000, 10000, 100000};
+    int n_lambdas = 7, folds = 5, c;
+    char *end;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "e:b:g:a:k:l:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'e': emb_path = optarg; break;
+        case 'b': obs_path = optarg; break;
+        case 'g': gtf = optarg; break;
+        case 'a': alias_path = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return 0;
+        case 'k':
+            folds = (int)strtol(optarg, &end, 10);
+            if (*end || folds < 2 || folds > 100)
+                return cli_usage_error(CMD, "--folds: expected 2 to 100, got '%s'", optarg);
+            break;
+        case 'l':
+            if ((n_lambdas = parse_lambdas(optarg, lambdas, 64)) < 1)
+                return cli_usage_error(CMD, "--lambdas: expected positive numbers separated by commas, got '%s'",
+                                       optarg);
+            break;
+        default: return cli_usage_error(CMD, "unknown or incomplete option");
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!emb_path || !obs_path || !gtf || !out)
+        return cli_usage_error(CMD, "--embeddings, --obs, --gtf and --out are required");
+    iso_chrom_alias *alias = NULL;
+    iso_annotation *ann = NULL;
+    iso_expression *emb = NULL, *obs = NULL;
+    iso_fitted_head head = {0};
+    double *x = NULL, *y = NULL;
+    int *group = NULL, rc;
+    khash_t(gene_ids) *genes = kh_init(gene_ids);
+    if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
+        (rc = iso_annotation_read(gtf, alias, &ann)) < 0 || (rc = iso_expression_read(emb_path, ann, &emb)) < 0 ||
+        (rc = iso_expression_read(obs_path, ann, &obs)) < 0)
+        goto done;
+    /* Rows: transcripts with an embedding. */
+    size_t n = 0;
+    const int dim = emb->n_cols, n_out = obs->n_cols;
+    x = malloc((ann->n ? ann->n : 1) * (size_t)dim * sizeof *x);
+    y = malloc((ann->n ? ann->n : 1) * (size_t)n_out * sizeof *y);
+    group = malloc((ann->n ? ann->n : 1) * sizeof *group);
+    if (!x || !y || !group || !genes) {
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < ann->n; i++) {
+        if (isnan(emb->values[i * dim]))
+            continue;
+        for (int k = 0; k < dim; k++)
+            x[n * dim + k] = emb->values[i * dim + k];
+        for (int j = 0; j < n_out; j++) {
+            double v = obs->values[i * n_out + j];
+            y[n * n_out + j] = obs->is_tpm ? log1p(v) : v;
+        }
+        int absent;
+        khint_t k = kh_put(gene_ids, genes, ann->tx[i].gene_id, &absent);
+        if (absent)
+            kh_val(genes, k) = (int)kh_size(genes);
+        group[n++] = kh_val(genes, k);
+    }
+    if ((rc = iso_ridge_fit(x, y, group, n, dim, n_out, lambdas, n_lambdas, folds, &head)) < 0)
+        goto done;
+    for (int j = 0; j < n_out; j++) {
+        if (!(head.out_names[j] = strdup(obs->col_names[j]))) {
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+            goto done;
+        }
+        fprintf(stderr, "isoformer fit: %s: cross-validated R^2 %.4f (lambda %g), intercept-only baseline %.4f; "
+                        "%zu transcripts, %d genes, %d folds\n",
+                obs->col_names[j], head.cv_r2[j], head.lambda[j], head.baseline_r2[j], n, (int)kh_size(genes), folds);
+    }
+    rc = iso_fitted_head_write(out, &head);
+done:
+    if (genes)
+        kh_destroy(gene_ids, genes);
+    iso_fitted_head_free(&head);
+    free(x);
+    free(y);
+    free(group);
+    iso_expression_free(emb);
+    iso_expression_free(obs);
+    iso_annotation_free(ann);
+    iso_chrom_alias_free(alias);
+    return rc < 0 ? cli_fail(CMD) : 0;
+}

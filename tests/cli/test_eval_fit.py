@@ -1,0 +1,108 @@
+"""isoformer eval and fit end to end.
+eval: predictions on test-data vs a quantification of simulated reads; every metric must equal scipy's
+(spearmanr, pearsonr) and numpy's R^2 on the same vectors, and the plot must be valid SVG.
+fit: on embeddings with a planted linear signal (300 transcripts in 100 genes), cross-validated R^2 must beat
+the intercept-only baseline and approach the planted signal's share of variance; the head file must apply.
+Usage: test_eval_fit.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+
+iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
+here = os.path.dirname(os.path.abspath(__file__))
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+failures = []
+A = ["--gtf", f"{data}/annotation.gtf", "--chrom-alias", f"{data}/chromAlias.txt"]
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def run(*args):
+    r = subprocess.run([iso, *args], capture_output=True, text=True)
+    check(r.returncode == 0, f"{args[0]}: {r.stderr}")
+    return r
+
+
+# ---- eval ----
+run("predict", "--model", f"{data}/demo-model", "--fasta", f"{data}/genome.fa.gz", *A, "--out", f"{work}/p",
+    "--device", "cpu")
+subprocess.run([sys.executable, f"{here}/simulate_rnaseq.py", iso, data, f"{work}/sim", "4000", "3"], check=True)
+run("quant", "--bam", f"{work}/sim/sim.bam", *A, "--out", f"{work}/q")
+run("eval", "--pred", f"{work}/p.predictions.tsv", "--obs", f"{work}/q.quant.sf", *A, "--out", f"{work}/e")
+pred = {r["transcript_id"]: r for r in csv.DictReader(open(f"{work}/p.predictions.tsv"), delimiter="\t")}
+obs = {r["Name"]: float(r["TPM"]) for r in csv.DictReader(open(f"{work}/q.quant.sf"), delimiter="\t")}
+report = list(csv.DictReader(open(f"{work}/e.eval.tsv"), delimiter="\t"))
+check(len(report) == 30, f"{len(report)} report rows, expected one per tissue")
+ids = sorted(pred)
+for row in report[:5]:
+    x = np.array([float(pred[t][row["pred_column"]]) for t in ids])
+    y = np.log1p(np.array([obs[t] for t in ids]))
+    rho, r = spearmanr(x, y).correlation, pearsonr(x, y)[0]
+    r2 = 1 - np.sum((y - x) ** 2) / np.sum((y - y.mean()) ** 2)
+    for name, ours, ref in (("spearman", row["spearman"], rho), ("pearson", row["pearson"], r), ("r2", row["r2"], r2)):
+        check(abs(float(ours) - ref) < 1e-5 * max(1, abs(ref)), f"{row['pred_column']} {name}: {ours} vs {ref}")
+    check(int(row["n"]) == len(ids), "n")
+ET.parse(f"{work}/e.eval.svg")  # well-formed
+check(b"<circle" in open(f"{work}/e.eval.svg", "rb").read(), "no points in the plot")
+
+# ---- fit on a planted signal ----
+rng = np.random.default_rng(0)
+n_genes, per, dim = 100, 3, 20
+gtf = f"{work}/synthetic.gtf"
+emb = f"{work}/emb.tsv"
+with open(gtf, "w") as g, open(emb, "w") as e, open(f"{work}/obs.sf", "w") as o:
+    e.write("transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand\t" +
+            "\t".join(f"emb_{k}" for k in range(dim)) + "\n")
+    o.write("Name\tLength\tEffectiveLength\tTPM\tNumReads\n")
+    w = rng.normal(0, 1, dim) * (rng.random(dim) < 0.3)
+    gene_effect = rng.normal(0, 0.3, n_genes)
+    xs, ys = [], []
+    for gi in range(n_genes):
+        for k in range(per):
+            tid, start = f"T{gi}_{k}", 1000 * (gi * per + k) + 1
+            g.write(f"chrS\tsyn\texon\t{start}\t{start + 500}\t.\t+\t.\tgene_id \"G{gi}\"; transcript_id \"{tid}\";\n")
+            x = rng.normal(0, 1, dim)
+            y = 3 + 0.5 * x @ w + gene_effect[gi] + rng.normal(0, 0.3)
+            xs.append(x)
+            ys.append(y)
+            e.write(f"{tid}\tG{gi}\t\tchrS\t{start - 1}\t{start + 500}\t+\t" + "\t".join(f"{v:.6f}" for v in x) + "\n")
+            o.write(f"{tid}\t500\t300\t{np.expm1(y):.6f}\t10\n")
+ys = np.array(ys)
+signal = 0.5 * np.array(xs) @ w
+true_r2 = np.var(signal) / np.var(ys)
+r = run("fit", "--embeddings", emb, "--obs", f"{work}/obs.sf", "--gtf", gtf, "--out", f"{work}/head.tsv")
+cv = float(r.stderr.split("cross-validated R^2 ")[1].split()[0]) if r.returncode == 0 else -1
+base = float(r.stderr.split("baseline ")[1].split(";")[0]) if r.returncode == 0 else 0
+print(f"fit: CV R^2 {cv:.3f}, baseline {base:.3f}, planted signal explains {true_r2:.3f}")
+check(cv > base + 0.3 and cv > true_r2 - 0.15, f"fit CV R^2 {cv} vs baseline {base}, planted {true_r2}")
+head = [l.rstrip("\n").split("\t") for l in open(f"{work}/head.tsv") if not l.startswith("#")]
+mean, sd = np.array(head[0][1:], float), np.array(head[1][1:], float)
+b, wt = float(head[2][1]), np.array(head[2][2:], float)
+fitted = b + ((np.array(xs) - mean) / sd) @ wt
+check(np.corrcoef(fitted, signal)[0, 1] > 0.9, "the head file does not reproduce the planted signal")
+
+# ---- bad inputs ----
+with open(f"{work}/alien.sf", "w") as f:
+    f.write("Name\tLength\tEffectiveLength\tTPM\tNumReads\nENST000001\t10\t5\t1\t1\n")
+r = subprocess.run([iso, "eval", "--pred", f"{work}/p.predictions.tsv", "--obs", f"{work}/alien.sf", *A, "--out",
+                    f"{work}/bad"], capture_output=True, text=True)
+check(r.returncode == 1 and "none of its 1 transcript ids" in r.stderr, f"unknown ids: {r.stderr.strip()}")
+with open(f"{work}/broken.sf", "w") as f:
+    f.write("Name\tLength\tEffectiveLength\tTPM\tNumReads\nuc002xws.2\t10\t5\tlots\t1\n")
+r = subprocess.run([iso, "eval", "--pred", f"{work}/p.predictions.tsv", "--obs", f"{work}/broken.sf", *A, "--out",
+                    f"{work}/bad"], capture_output=True, text=True)
+check(r.returncode == 1 and "broken.sf:2: column 4: expected a number" in r.stderr, f"bad value: {r.stderr.strip()}")
+check(not [f for f in os.listdir(work) if f.startswith("bad")], "outputs left after failures")
+print(f"{len(failures)} failed" if failures else "eval and fit checks passed")
+sys.exit(1 if failures else 0)
