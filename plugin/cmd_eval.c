@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "isoformer/annotation.h"
 #include "isoformer/expression.h"
+#include "select.h"
 #include "isoformer/io.h"
 
 #define CMD "eval"
@@ -16,7 +17,7 @@
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "Usage: isoformer eval --pred PREFIX.predictions.tsv --obs FILE --gtf FILE --out PREFIX [options]\n\n"
+            "Usage: isoformer eval --pred PREFIX.predictions.tsv --obs FILE --out PREFIX [options]\n\n"
             "Compares predicted with observed expression over the transcripts present in both. Observed: salmon\n"
             "quant.sf, RSEM isoforms.results, kallisto abundance.tsv, StringTie -e GTF or t_data.ctab, GTEx GCT, or\n"
             "an isoformer TSV; TPM are compared as log(TPM+1), the space of IsoFormer's outputs. Columns pair by\n"
@@ -27,7 +28,7 @@ static void usage(FILE *fp)
             "plots of the first pairs).\n\n"
             "  -p, --pred FILE         predictions TSV of 'isoformer predict'\n"
             "  -b, --obs FILE          observed expression (format detected)\n"
-            "  -g, --gtf FILE          the annotation both refer to\n"
+            "  -g, --gtf FILE          the annotation (default: the transcripts and genes of --pred)\n"
             "  -a, --chrom-alias FILE  contig aliases\n"
             "  -c, --columns MAP       PRED=OBS pairs, comma-separated (e.g. 'Liver=GTEX-1117F-0226')\n"
             "      --no-log1p          compare observed values as they are\n"
@@ -220,8 +221,8 @@ int main_eval(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!pred_path || !obs_path || !gtf || !out)
-        return cli_usage_error(CMD, "--pred, --obs, --gtf and --out are required");
+    if (!pred_path || !obs_path || !out)
+        return cli_usage_error(CMD, "--pred, --obs and --out are required");
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_expression *pred = NULL, *obs = NULL;
@@ -230,7 +231,8 @@ int main_eval(int argc, char **argv)
     iso_out *tsv = NULL, *svg = NULL;
     int n_pairs = 0, rc;
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
-        (rc = iso_annotation_read(gtf, alias, &ann)) < 0 || (rc = iso_expression_read(pred_path, ann, &pred)) < 0 ||
+        (rc = gtf ? iso_annotation_read(gtf, alias, &ann) : cli_annotation_from_tsv(pred_path, &ann)) < 0 ||
+        (rc = iso_expression_read(pred_path, ann, &pred)) < 0 ||
         (rc = iso_expression_read(obs_path, ann, &obs)) < 0)
         goto done;
     pairs = malloc((size_t)(pred->n_cols * obs->n_cols + 1) * sizeof *pairs);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "isoformer/annotation.h"
 #include "isoformer/expression.h"
+#include "select.h"
 
 #define CMD "fit"
 
@@ -18,7 +19,7 @@ KHASH_MAP_INIT_STR(gene_ids, int)
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "Usage: isoformer fit --embeddings PREFIX.embeddings.tsv --obs FILE --gtf FILE --out HEAD.tsv [options]\n\n"
+            "Usage: isoformer fit --embeddings PREFIX.embeddings.tsv --obs FILE --out HEAD.tsv [options]\n\n"
             "Learns a new expression head on the frozen pooled embeddings of 'isoformer predict --embeddings':\n"
             "one ridge regression per observed sample/tissue (targets log(TPM+1) for TPM inputs), the penalty\n"
             "chosen by K-fold cross-validation with folds grouped by gene (no gene in both training and test).\n"
@@ -26,7 +27,7 @@ static void usage(FILE *fp)
             "the head (standardisation, weights, intercepts) as TSV.\n\n"
             "  -e, --embeddings FILE   pooled embeddings TSV\n"
             "  -b, --obs FILE          observed expression (salmon, RSEM, kallisto, StringTie, GCT, isoformer TSV)\n"
-            "  -g, --gtf FILE          the annotation (genes define the folds)\n"
+            "  -g, --gtf FILE          the annotation (default: transcripts and genes of --embeddings)\n"
             "  -a, --chrom-alias FILE  contig aliases\n"
             "  -k, --folds K           cross-validation folds (default 5)\n"
             "  -l, --lambdas LIST      penalties tried (default 0.1,1,10,100,1000,10000,100000)\n"
@@ -87,8 +88,8 @@ int main_fit(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!emb_path || !obs_path || !gtf || !out)
-        return cli_usage_error(CMD, "--embeddings, --obs, --gtf and --out are required");
+    if (!emb_path || !obs_path || !out)
+        return cli_usage_error(CMD, "--embeddings, --obs and --out are required");
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_expression *emb = NULL, *obs = NULL;
@@ -97,7 +98,8 @@ int main_fit(int argc, char **argv)
     int *group = NULL, rc;
     khash_t(gene_ids) *genes = kh_init(gene_ids);
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
-        (rc = iso_annotation_read(gtf, alias, &ann)) < 0 || (rc = iso_expression_read(emb_path, ann, &emb)) < 0 ||
+        (rc = gtf ? iso_annotation_read(gtf, alias, &ann) : cli_annotation_from_tsv(emb_path, &ann)) < 0 ||
+        (rc = iso_expression_read(emb_path, ann, &emb)) < 0 ||
         (rc = iso_expression_read(obs_path, ann, &obs)) < 0)
         goto done;
     /* Rows: transcripts with an embedding. */

@@ -33,4 +33,8 @@ int cli_inputs_load(const char *gtf, const char *alias_path, const char *fasta, 
                     cli_inputs *in);
 void cli_inputs_free(cli_inputs *in);
 
+/* The transcripts (ids, genes, spans) listed in an isoformer predictions or embeddings TSV, as an annotation,
+ * for commands that can work without the GTF. */
+int cli_annotation_from_tsv(const char *path, iso_annotation **out);
+
 #endif

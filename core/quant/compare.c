@@ -296,6 +296,8 @@ int iso_ridge_fit(const double *x, const double *y, const int *group, size_t n, 
     }
     if (seen)
         kh_destroy(group_fold, seen);
+    if (n_groups < folds) /* as many folds as genes at most */
+        folds = n_groups > 1 ? n_groups : 2;
     for (int o = 0; rc == ISO_OK && o < n_out; o++) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
@@ -304,9 +306,9 @@ int iso_ridge_fit(const double *x, const double *y, const int *group, size_t n, 
                 yv[m] = y[i * n_out + o];
                 fold[m++] = gfold[i];
             }
-        if (m < (size_t)folds * 2) {
-            rc = iso_error(ISO_EINVAL, "output %d: %zu observed transcripts, too few for %d-fold cross-validation",
-                           o, m, folds);
+        if (n_groups < 2 || m < 3) {
+            rc = iso_error(ISO_EINVAL, "output %d: %zu observed transcripts in %d gene(s): cross-validation grouped "
+                                       "by gene needs at least 2 genes and 3 transcripts", o, m, n_groups);
             break;
         }
         double best = -INFINITY;

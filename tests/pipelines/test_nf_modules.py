@@ -250,6 +250,8 @@ def run_script(name, params):
         quant(params, os.path.join(work, "quant"))
     elif name in ("eval", "fit"):
         args = "--embeddings" if name == "fit" else ""
+        if name == "fit":  # cross-validation grouped by gene needs several genes: one per isoform here
+            params = dict(params, gtf=split_genes_gtf(params["gtf"], os.path.join(work, "split.gtf")))
         p = predict(params, os.path.join(work, "predict"), args=args)
         q = quant(params, os.path.join(work, "quant"))
         if p and q:
