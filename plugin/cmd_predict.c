@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "isoformer/annotation.h"
+#include "isoformer/expression.h"
 #include "isoformer/io.h"
 #include "isoformer/model.h"
 #include "isoformer/outputs.h"
@@ -48,6 +49,7 @@ static void usage(FILE *fp)
             "      --rna-max-tokens N    NT-v2 tokens kept, <cls> included (default 2048)\n"
             "      --protein-max-tokens N ESM-2 tokens kept, <cls>/<eos> included (default 1026)\n"
             "      --normalization FILE  per-tissue 'tissue mean std' to undo z-scoring of the outputs\n"
+            "      --head FILE           a head fitted by 'isoformer fit': its outputs replace the model's tissues\n"
             "  -w, --window N            DNA window in bp (default: the model's, 196608 for IsoFormer)\n"
             "      --revcomp-minus       reverse-complement the DNA window of minus-strand transcripts\n"
             "Compute:\n"
@@ -65,7 +67,7 @@ static void usage(FILE *fp)
 }
 
 typedef struct {
-    const char *model, *fasta, *gtf, *alias, *out, *device;
+    const char *model, *fasta, *gtf, *alias, *out, *device, *head;
     cli_selection sel;
     iso_model_options mopts;
     iso_window_opts win;
@@ -74,7 +76,7 @@ typedef struct {
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_BW_BIN, OPT_RESUME };
+       OPT_BW_BIN, OPT_RESUME, OPT_HEAD };
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *v)
 {
@@ -102,7 +104,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"protein-max-tokens", required_argument, NULL, OPT_PROT_MAX},
         {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
         {"precision", required_argument, NULL, OPT_PRECISION}, {"bigwig-bin", required_argument, NULL, OPT_BW_BIN},
-        {"resume", no_argument, NULL, OPT_RESUME},
+        {"resume", no_argument, NULL, OPT_RESUME},    {"head", required_argument, NULL, OPT_HEAD},
         {NULL, 0, NULL, 0}};
     *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1};
     iso_model_options_default(&o->mopts);
@@ -132,6 +134,7 @@ static int parse_options(int argc, char **argv, options *o)
         case OPT_BW_BIN: bad = parse_int("--bigwig-bin", optarg, 1, 1 << 20, &o->bigwig_bin); break;
         case OPT_NORM: o->mopts.normalization = optarg; break;
         case OPT_RESUME: o->resume = 1; break;
+        case OPT_HEAD: o->head = optarg; break;
         case OPT_REVCOMP: o->win.revcomp_minus = 1; break;
         case OPT_FUSION:
             if (!strcmp(optarg, "sequential") || !strcmp(optarg, "parallel"))
@@ -350,25 +353,28 @@ static void track_name(char *buf, size_t size, const char *name)
             *p = '_';
 }
 
-static int write_outputs(const options *o, run_state *s, const size_t *sel, size_t n_sel, const float *pred,
+/* The columns the tracks carry: the model's tissues, or the outputs of a fitted head. */
+typedef struct {
+    const char *const *names;
+    int n;
+    const float *values; /* n_sel x n */
+} track_columns;
+
+static int write_outputs(const options *o, run_state *s, const size_t *sel, size_t n_sel, const track_columns *tc,
                          const float *pooled)
 {
     const iso_model_info *info = &s->info;
-    const char **names = malloc((size_t)(info->n_outputs > info->fused_dim ? info->n_outputs : info->fused_dim) *
-                                sizeof *names);
     char **emb_names = NULL;
     int n_chroms = iso_fasta_ncontigs(s->fa);
     const char **chroms = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *chroms);
     int64_t *lens = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *lens);
-    int rc = names && chroms && lens ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
-    for (int i = 0; rc == ISO_OK && i < info->n_outputs; i++)
-        names[i] = iso_model_output_name(s->model, i);
+    int rc = chroms && lens ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     for (int c = 0; rc == ISO_OK && c < n_chroms; c++) {
         chroms[c] = iso_fasta_contig_name(s->fa, c);
         lens[c] = iso_fasta_contig_len(s->fa, chroms[c]);
     }
-    iso_track_matrix m = {.ann = s->ann, .rows = sel, .n_rows = n_sel, .col_names = names,
-                          .n_cols = info->n_outputs, .values = pred};
+    iso_track_matrix m = {.ann = s->ann, .rows = sel, .n_rows = n_sel, .col_names = tc->names, .n_cols = tc->n,
+                          .values = tc->values};
     char path[4096], tname[256];
     if (rc == ISO_OK) {
         snprintf(path, sizeof path, "%s.predictions.tsv", o->out);
@@ -378,8 +384,8 @@ static int write_outputs(const options *o, run_state *s, const size_t *sel, size
         snprintf(path, sizeof path, "%s.predictions.bed", o->out);
         rc = iso_write_bed12(path, &m, 0, 1);
     }
-    for (int j = 0; rc == ISO_OK && j < info->n_outputs; j++) {
-        track_name(tname, sizeof tname, names[j]);
+    for (int j = 0; rc == ISO_OK && j < tc->n; j++) {
+        track_name(tname, sizeof tname, tc->names[j]);
         snprintf(path, sizeof path, "%s.%s.bw", o->out, tname);
         rc = iso_write_bigwig(path, &m, j, chroms, lens, n_chroms, o->bigwig_bin);
     }
@@ -402,14 +408,13 @@ static int write_outputs(const options *o, run_state *s, const size_t *sel, size
             free(emb_names[j]);
     }
     free(emb_names);
-    free(names);
     free(chroms);
     free(lens);
     return rc;
 }
 
 /* Removes what a failed run had already renamed into place, so a failure leaves no partial set. */
-static void remove_outputs(const options *o, run_state *s)
+static void remove_outputs(const options *o, const track_columns *tc)
 {
     char path[4096], tname[256];
     snprintf(path, sizeof path, "%s.predictions.tsv", o->out);
@@ -418,11 +423,31 @@ static void remove_outputs(const options *o, run_state *s)
     remove(path);
     snprintf(path, sizeof path, "%s.embeddings.tsv", o->out);
     remove(path);
-    for (int j = 0; s->model && j < s->info.n_outputs; j++) {
-        track_name(tname, sizeof tname, iso_model_output_name(s->model, j));
+    for (int j = 0; j < tc->n; j++) {
+        track_name(tname, sizeof tname, tc->names[j]);
         snprintf(path, sizeof path, "%s.%s.bw", o->out, tname);
         remove(path);
     }
+}
+
+/* The fitted head's outputs for every transcript's pooled embedding. */
+static int apply_head(const iso_fitted_head *h, const float *pooled, size_t n, int dim, float **out)
+{
+    double *x = malloc((size_t)dim * sizeof *x), *y = malloc((size_t)h->n_out * sizeof *y);
+    *out = malloc((n ? n : 1) * (size_t)h->n_out * sizeof **out);
+    if (!x || !y || !*out) {
+        free(x), free(y);
+        return iso_error(ISO_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (int k = 0; k < dim; k++)
+            x[k] = pooled[i * dim + k];
+        iso_fitted_head_apply(h, x, y);
+        for (int j = 0; j < h->n_out; j++)
+            (*out)[i * h->n_out + j] = (float)y[j];
+    }
+    free(x), free(y);
+    return ISO_OK;
 }
 
 int main_predict(int argc, char **argv)
@@ -441,6 +466,10 @@ int main_predict(int argc, char **argv)
     char *done_rows = NULL;
     cli_journal *journal = NULL;
     size_t n_resumed = 0;
+    iso_fitted_head head = {0};
+    float *head_values = NULL;
+    const char **model_names = NULL;
+    track_columns tracks = {0};
     run_state s = {.o = &o};
     const char *device = NULL;
     int outputs_started = 0;
@@ -454,15 +483,25 @@ int main_predict(int argc, char **argv)
         (rc = iso_model_load(o.model, be, &o.mopts, &s.model)) < 0)
         goto done;
     iso_model_get_info(s.model, &s.info);
+    if (o.head && (rc = iso_fitted_head_read(o.head, &head)) < 0)
+        goto done;
+    if (o.head && head.dim != s.info.fused_dim) {
+        rc = iso_error(ISO_EINVAL, "%s: head fitted on %d-dimensional embeddings, this model's are %d", o.head,
+                       head.dim, s.info.fused_dim);
+        goto done;
+    }
     if (!o.win.window)
         o.win.window = s.info.dna_window;
     if (n_sel == 0)
         iso_warn("no transcript selected: writing empty outputs");
+    model_names = malloc((size_t)s.info.n_outputs * sizeof *model_names);
+    for (int j = 0; model_names && j < s.info.n_outputs; j++)
+        model_names[j] = iso_model_output_name(s.model, j);
     pred = malloc((n_sel ? n_sel : 1) * (size_t)s.info.n_outputs * sizeof *pred);
     pooled = malloc((n_sel ? n_sel : 1) * (size_t)s.info.fused_dim * sizeof *pooled);
     items = malloc((n_sel ? n_sel : 1) * sizeof *items);
     done_rows = calloc(n_sel ? n_sel : 1, 1);
-    if (!pred || !pooled || !items || !done_rows) {
+    if (!model_names || !pred || !pooled || !items || !done_rows) {
         rc = iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n_sel);
         goto done;
     }
@@ -473,11 +512,11 @@ int main_predict(int argc, char **argv)
     char signature[1024];
     snprintf(signature, sizeof signature,
              "#isoformer journal v1 model=%016llx window=%lld revcomp=%d fusion=%d pool=%d:%d head=%d rna=%d "
-             "protein=%d normalization=%s embeddings=%d", (unsigned long long)s.info.checksum,
+             "protein=%d normalization=%s embeddings=%d head=%s", (unsigned long long)s.info.checksum,
              (long long)o.win.window, o.win.revcomp_minus, (int)o.mopts.fusion, s.info.pool_start, s.info.pool_end,
              o.mopts.head_act, s.info.rna_max_tokens, s.info.protein_max_tokens,
-             o.mopts.normalization ? o.mopts.normalization : "-", o.embeddings);
-    int emb_width = o.embeddings ? s.info.fused_dim : 0;
+             o.mopts.normalization ? o.mopts.normalization : "-", o.embeddings || o.head, o.head ? o.head : "-");
+    int emb_width = o.embeddings || o.head ? s.info.fused_dim : 0; /* a head needs the pooled embeddings */
     if ((rc = cli_journal_open(o.out, signature, o.resume, ann, sel, n_sel, pred, s.info.n_outputs, pooled,
                                emb_width, done_rows, &n_resumed, &journal)) < 0)
         goto done;
@@ -504,9 +543,13 @@ int main_predict(int argc, char **argv)
         cli_progress_step(&p, 1);
     }
     cli_progress_end(&p);
+    if (rc >= 0 && o.head)
+        rc = apply_head(&head, pooled, n_sel, s.info.fused_dim, &head_values);
+    tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values}
+                    : (track_columns){model_names, s.info.n_outputs, pred};
     if (rc >= 0) {
         outputs_started = 1;
-        rc = write_outputs(&o, &s, sel, n_sel, pred, pooled);
+        rc = write_outputs(&o, &s, sel, n_sel, &tracks, pooled);
     }
     cli_journal_close(journal, rc >= 0); /* kept after a failure, for --resume */
     journal = NULL;
@@ -524,7 +567,10 @@ int main_predict(int argc, char **argv)
 done:
     cli_journal_close(journal, 0);
     if (rc < 0 && outputs_started)
-        remove_outputs(&o, &s);
+        remove_outputs(&o, &tracks);
+    iso_fitted_head_free(&head);
+    free(head_values);
+    free(model_names);
     forget_gene(&s);
     free(s.proteins);
     if (s.model)

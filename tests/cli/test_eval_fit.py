@@ -92,6 +92,27 @@ b, wt = float(head[2][1]), np.array(head[2][2:], float)
 fitted = b + ((np.array(xs) - mean) / sd) @ wt
 check(np.corrcoef(fitted, signal)[0, 1] > 0.9, "the head file does not reproduce the planted signal")
 
+# ---- predict --head: a head fitted on the demo model's embeddings replaces its tissues ----
+split = f"{work}/split.gtf"  # one gene per isoform, so gene-grouped folds exist
+with open(f"{data}/annotation.gtf") as f, open(split, "w") as o:
+    for line in f:
+        t = line.split('transcript_id "')
+        o.write(line.replace(line.split('gene_id "')[1].split('"')[0], t[1].split('"')[0], 1) if len(t) > 1 else line)
+SA = ["--fasta", f"{data}/genome.fa.gz", "--gtf", split, "--chrom-alias", f"{data}/chromAlias.txt", "--device", "cpu"]
+run("predict", "--model", f"{data}/demo-model", *SA, "--embeddings", "--out", f"{work}/pe")
+run("fit", "--embeddings", f"{work}/pe.embeddings.tsv", "--obs", f"{work}/q.quant.sf", "--out", f"{work}/h2.tsv")
+run("predict", "--model", f"{data}/demo-model", *SA, "--head", f"{work}/h2.tsv", "--out", f"{work}/ph")
+hd = [l.rstrip("\n").split("\t") for l in open(f"{work}/h2.tsv") if not l.startswith("#")]
+mean, sd, b, wt = (np.array(hd[0][1:], float), np.array(hd[1][1:], float), float(hd[2][1]),
+                   np.array(hd[2][2:], float))
+emb_rows = list(csv.DictReader(open(f"{work}/pe.embeddings.tsv"), delimiter="\t"))
+headed = {r["transcript_id"]: float(r["TPM"]) for r in csv.DictReader(open(f"{work}/ph.predictions.tsv"), delimiter="\t")}
+for r in emb_rows:
+    x = np.array([float(r[f"emb_{k}"]) for k in range(len(mean))])
+    want = b + ((x - mean) / sd) @ wt
+    check(abs(headed[r["transcript_id"]] - want) < 1e-4 * max(1, abs(want)), f"--head value of {r['transcript_id']}")
+check(os.path.exists(f"{work}/ph.TPM.bw"), "no bigWig for the head's output")
+
 # ---- bad inputs ----
 with open(f"{work}/alien.sf", "w") as f:
     f.write("Name\tLength\tEffectiveLength\tTPM\tNumReads\nENST000001\t10\t5\t1\t1\n")
