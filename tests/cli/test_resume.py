@@ -66,6 +66,26 @@ names = sorted(os.path.basename(f)[len("run"):] for f in glob.glob(ref + ".*"))
 for suffix in names:
     same = os.path.exists(out + suffix) and filecmp.cmp(ref + suffix, out + suffix, shallow=False)
     check(same, f"run{suffix} differs from the uninterrupted run")
+# SIGTERM (a scheduler's preemption) while the outputs are being written: the handler removes the open
+# temporaries, so nothing but complete files from before, or nothing, remains.
+term = os.path.join(work, "term", "run")
+os.makedirs(os.path.dirname(term))
+terminated = False
+for attempt in range(40):
+    p = subprocess.Popen([iso, *ARGS, "--out", term], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while p.poll() is None:
+        if glob.glob(term + "*.tmp.*"):
+            p.send_signal(signal.SIGTERM)
+            terminated = True
+            break
+        time.sleep(0.001)
+    p.wait()
+    if terminated:
+        break
+check(terminated, "never caught the run while writing outputs")
+check(p.returncode == -signal.SIGTERM, f"SIGTERM exit status {p.returncode}")
+check(not glob.glob(term + "*.tmp.*"), f"temporaries left after SIGTERM: {glob.glob(term + '*.tmp.*')}")
+
 print(f"killed after {killed_after} transcripts; compared {len(names)} output files")
 print(f"{len(failures)} failed" if failures else "resume checks passed")
 sys.exit(1 if failures else 0)
