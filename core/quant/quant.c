@@ -542,6 +542,7 @@ static void pass_free(pass_state *st)
                 free((char *)kh_key(st->by_name, k));
         kh_destroy(mate, st->by_name);
     }
+    memset(st, 0, sizeof *st); /* freeing twice (after a failed first pass) is harmless */
 }
 
 static int pass_init(pass_state *st, const tx_index *ix, iso_strandedness s)

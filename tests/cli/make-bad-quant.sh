@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# make-bad-quant.sh DATA_DIR OUT_DIR: malformed BAMs and expression tables for quant.cases, each one defect away
+# from test-data/rnaseq.bam or a valid table.
+set -euo pipefail
+data=$1 bad=$2
+bam=$data/rnaseq.bam
+samtools sort -n -o "$bad/byname.bam" "$bam" 2>/dev/null
+cp "$bam" "$bad/noindex.bam"
+size=$(stat -c %s "$bam")
+head -c $((size - 100)) "$bam" >"$bad/truncated.bam"
+cp "$bam.bai" "$bad/truncated.bam.bai"
+samtools view -h "$bam" | sed 's/SN:20\t/SN:chrX\t/; s/\t20\t/\tchrX\t/; s/\t=\t/\t=\t/' |
+  samtools view -b -o "$bad/other_contig.bam" - 2>/dev/null && samtools index "$bad/other_contig.bam"
+printf 'not a bam at all\n' >"$bad/text.bam"
+hdr='Name\tLength\tEffectiveLength\tTPM\tNumReads'
+printf "$hdr\nuc002xws.2\t3475\t3226\tlots\t10\n" >"$bad/bad_number.sf"
+printf "$hdr\nENST00000000001\t3475\t3226\t1.0\t10\n" >"$bad/alien_ids.sf"
+printf "$hdr\nuc002xws.2\t3475\t3226\n" >"$bad/short_row.sf"
+printf 'gene\tvalue\nuc002xws.2\t1\n' >"$bad/unknown_header.tsv"
+printf '#1.2\n1\t1\nName\tDesc\tS1\nuc002xws.2\tx\t1\n' >"$bad/gct_header.gct"
+printf 'chr20\tStringTie\ttranscript\t1\t100\t1000\t-\t.\tgene_id "8537"; transcript_id "uc002xws.2"; FPKM "1";\n' \
+  >"$bad/no_tpm.gtf"
+: >"$bad/empty.sf"
