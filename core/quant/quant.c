@@ -16,7 +16,7 @@
 
 void iso_quant_opts_default(iso_quant_opts *o)
 {
-    *o = (iso_quant_opts){.strand = ISO_STRAND_AUTO, .threads = 1, .max_iter = 2000, .tol = 1e-7,
+    *o = (iso_quant_opts){.strand = ISO_STRAND_AUTO, .threads = 1, .max_iter = 20000, .tol = 1e-8,
                           .frag_mean = 250, .frag_sd = 25};
 }
 
@@ -40,11 +40,12 @@ int iso_quant_em(const iso_eq_class *classes, size_t n_classes, const double *ef
             const iso_eq_class *k = &classes[c];
             double denom = 0;
             for (int i = 0; i < k->n_tx; i++)
-                denom += abundance[k->tx[i]] / eff_length[k->tx[i]];
+                denom += abundance[k->tx[i]] / eff_length[k->tx[i]] * (k->weight ? k->weight[i] : 1.0);
             if (denom <= 0)
                 continue;
             for (int i = 0; i < k->n_tx; i++)
-                next[k->tx[i]] += k->count * (abundance[k->tx[i]] / eff_length[k->tx[i]]) / denom;
+                next[k->tx[i]] +=
+                    k->count * (abundance[k->tx[i]] / eff_length[k->tx[i]] * (k->weight ? k->weight[i] : 1.0)) / denom;
         }
         double change = 0;
         for (size_t t = 0; t < n_tx; t++) {
@@ -201,14 +202,23 @@ static int read_blocks(const bam1_t *b, blocks *bl)
     return bl->n > 0 ? 0 : -1;
 }
 
-/* Whether every block lies in one exon of t and every intron of the read is one of t's introns. */
+/* Bases a read's outer ends may run past an exon: aligners extend a read into the intron rather than splice a
+ * few-base overhang, and such reads would otherwise count against the isoform that produced them. */
+#define OVERHANG 8
+
+/* Whether every block lies in one exon of t (the read's outer ends up to OVERHANG past it) and every intron of
+ * the read is one of t's introns. */
 static int compatible(const iso_transcript *t, const blocks *bl)
 {
     int e = 0;
     for (int i = 0; i < bl->n; i++) {
-        while (e < t->n_exons && t->exons[e].end <= bl->start[i])
+        int64_t s = bl->start[i], en = bl->end[i];
+        while (e < t->n_exons && t->exons[e].end <= s)
             e++;
-        if (e == t->n_exons || bl->start[i] < t->exons[e].start || bl->end[i] > t->exons[e].end)
+        if (e == t->n_exons)
+            return 0;
+        int64_t lo = t->exons[e].start - (i == 0 ? OVERHANG : 0), hi = t->exons[e].end + (i == bl->n - 1 ? OVERHANG : 0);
+        if (s < lo || en > hi)
             return 0;
         if (i + 1 < bl->n) {
             if (bl->end[i] != t->exons[e].end || e + 1 == t->n_exons || bl->start[i + 1] != t->exons[e + 1].start)
@@ -264,17 +274,20 @@ static int find_compatible(const tx_index *ix, const contig_index *ci, const blo
 KHASH_MAP_INIT_STR(cls, size_t)
 KHASH_MAP_INIT_STR(mate, size_t)
 
+#define LEN_BIN 5 /* implied fragment lengths are kept to 5 bp in class keys */
+
 typedef struct {
     khash_t(cls) *index;
     iso_eq_class *classes;
+    int32_t **len_bin; /* per class: each transcript's implied fragment-length bin, 0 when unknown */
     size_t n, cap;
 } class_table;
 
-static int class_add(class_table *ct, const uint32_t *tx, int n, double weight)
+static int class_add(class_table *ct, const uint32_t *tx, const int32_t *len_bin, int n, double weight)
 {
-    char key[64 * 12], *p = key;
-    for (int i = 0; i < n && p < key + sizeof key - 12; i++)
-        p += sprintf(p, "%u,", tx[i]);
+    char key[256 * 24], *p = key;
+    for (int i = 0; i < n && p < key + sizeof key - 24; i++)
+        p += sprintf(p, "%u:%d,", tx[i], len_bin[i]);
     int absent;
     khint_t k = kh_put(cls, ct->index, key, &absent);
     if (absent < 0)
@@ -282,23 +295,30 @@ static int class_add(class_table *ct, const uint32_t *tx, int n, double weight)
     if (absent) {
         char *owned = strdup(key);
         uint32_t *copy = malloc((size_t)n * sizeof *copy);
+        int32_t *bins = malloc((size_t)n * sizeof *bins);
         if (ct->n == ct->cap) {
             size_t cap = ct->cap ? 2 * ct->cap : 256;
             iso_eq_class *c = realloc(ct->classes, cap * sizeof *c);
-            if (c) {
+            int32_t **b = c ? realloc(ct->len_bin, cap * sizeof *b) : NULL;
+            if (c)
                 ct->classes = c;
+            if (b) {
+                ct->len_bin = b;
                 ct->cap = cap;
             }
         }
-        if (!owned || !copy || ct->n == ct->cap) {
+        if (!owned || !copy || !bins || ct->n == ct->cap) {
             free(owned);
             free(copy);
+            free(bins);
             kh_del(cls, ct->index, k);
             return iso_error(ISO_ENOMEM, "out of memory");
         }
         kh_key(ct->index, k) = owned;
         memcpy(copy, tx, (size_t)n * sizeof *copy);
-        ct->classes[ct->n] = (iso_eq_class){copy, n, 0};
+        memcpy(bins, len_bin, (size_t)n * sizeof *bins);
+        ct->classes[ct->n] = (iso_eq_class){copy, n, 0, NULL};
+        ct->len_bin[ct->n] = bins;
         kh_val(ct->index, k) = ct->n++;
     }
     ct->classes[kh_val(ct->index, k)].count += weight;
@@ -313,9 +333,13 @@ static void class_free(class_table *ct)
                 free((char *)kh_key(ct->index, k));
         kh_destroy(cls, ct->index);
     }
-    for (size_t i = 0; i < ct->n; i++)
+    for (size_t i = 0; i < ct->n; i++) {
         free((void *)ct->classes[i].tx);
+        free((void *)ct->classes[i].weight);
+        free(ct->len_bin[i]);
+    }
     free(ct->classes);
+    free(ct->len_bin);
 }
 
 /* ---- the pass over the alignments ---- */
@@ -379,7 +403,14 @@ static int fragment(pass_state *st, uint32_t *tx, int n, int read1_reverse, int6
         return ISO_OK;
     st->n_assigned++;
     st->assigned_weight += weight;
-    return class_add(&st->classes, tx, n, weight);
+    /* The fragment length each transcript implies (pairs only): transcripts that splice out or keep the
+     * sequence between the mates differ here, which is what tells such isoforms apart. */
+    int32_t bins[256];
+    for (int i = 0; i < n; i++) {
+        int64_t a = paired ? tx_pos(st->ix, tx[i], fs) : -1, b = paired ? tx_pos(st->ix, tx[i], fe - 1) : -1;
+        bins[i] = a >= 0 && b >= a ? (int32_t)((b - a + 1) / LEN_BIN + 1) : 0;
+    }
+    return class_add(&st->classes, tx, bins, n, weight);
 }
 
 static int intersect(uint32_t *a, int na, const uint32_t *b, int nb)
@@ -553,6 +584,29 @@ static int pass_init(pass_state *st, const tx_index *ix, iso_strandedness s)
     return st->classes.index && st->by_name ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
 }
 
+/* Each class's per-transcript weights: the density of its implied fragment length under the library's
+ * distribution (a normal with the observed mean and sd, floored so no compatible transcript gets zero). */
+static int class_weights(class_table *ct, double mean, double sd)
+{
+    for (size_t c = 0; c < ct->n; c++) {
+        iso_eq_class *k = &ct->classes[c];
+        int known = 0;
+        for (int i = 0; i < k->n_tx; i++)
+            known |= ct->len_bin[c][i] > 0;
+        if (!known || k->n_tx == 1)
+            continue;
+        double *w = malloc((size_t)k->n_tx * sizeof *w);
+        if (!w)
+            return iso_error(ISO_ENOMEM, "out of memory");
+        for (int i = 0; i < k->n_tx; i++) {
+            double len = (ct->len_bin[c][i] - 1) * LEN_BIN + LEN_BIN / 2.0, z = (len - mean) / sd;
+            w[i] = ct->len_bin[c][i] > 0 ? exp(-0.5 * z * z) + 1e-6 : 1.0;
+        }
+        k->weight = w;
+    }
+    return ISO_OK;
+}
+
 /* Effective length: expected number of start positions of a fragment drawn from the length distribution
  * restricted to lengths that fit (the conditional mean, as salmon and RSEM do). */
 static double effective_length(const double *p, int64_t len)
@@ -655,6 +709,8 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
                 r->length[t] += tx->exons[e].end - tx->exons[e].start;
             r->eff_length[t] = effective_length(p, r->length[t]);
         }
+        if ((rc = class_weights(&st.classes, r->frag_mean, r->frag_sd)) != ISO_OK)
+            goto em_done;
         int it = iso_quant_em(st.classes.classes, st.classes.n, r->eff_length, ann->n, o.max_iter, o.tol, abundance);
         if (it < 0)
             rc = it;
@@ -675,6 +731,7 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
         r->assigned_weight = st.assigned_weight;
         r->n_pairs_for_fld = st.n_fld;
     }
+em_done:
     free(abundance);
     pass_free(&st);
     index_free(&ix);

@@ -54,11 +54,14 @@ void iso_quant_free(iso_quant_result *r);
 int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r) ISO_RESULT;
 
 /* The EM on its own: classes of compatible transcripts with their fragment counts -> expected fragments per
- * transcript (abundance[n_tx]). Returns the number of iterations, or a negative status. */
+ * transcript (abundance[n_tx]). weight (may be NULL: all 1) is each transcript's conditional probability of
+ * the class's fragments beyond 1/effective length, here the density of the fragment length the alignment
+ * implies on that transcript. Returns the number of iterations, or a negative status. */
 typedef struct {
     const uint32_t *tx;
     int n_tx;
     double count;
+    const double *weight;
 } iso_eq_class;
 int iso_quant_em(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
                  int max_iter, double tol, double *abundance);
