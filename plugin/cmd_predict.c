@@ -59,6 +59,8 @@ static void usage(FILE *fp)
             "Output:\n"
             "  -o, --out PREFIX          output prefix (required)\n"
             "  -e, --embeddings          also write PREFIX.embeddings.tsv\n"
+            "      --observed FILE       measured expression (quant.sf, RSEM, kallisto, StringTie, GCT) added as\n"
+            "                            'observed <sample>' columns (log(TPM+1)) and tracks beside the predictions\n"
             "      --bigwig-bin N        bigWig bin size in bp (default 1: per base)\n"
             "      --resume              continue an interrupted run from PREFIX.journal (results identical to an\n"
             "                            uninterrupted run); without it an old journal is discarded\n"
@@ -67,7 +69,7 @@ static void usage(FILE *fp)
 }
 
 typedef struct {
-    const char *model, *fasta, *gtf, *alias, *out, *device, *head;
+    const char *model, *fasta, *gtf, *alias, *out, *device, *head, *observed;
     cli_selection sel;
     iso_model_options mopts;
     iso_window_opts win;
@@ -76,7 +78,7 @@ typedef struct {
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_BW_BIN, OPT_RESUME, OPT_HEAD };
+       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED };
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *v)
 {
@@ -105,6 +107,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
         {"precision", required_argument, NULL, OPT_PRECISION}, {"bigwig-bin", required_argument, NULL, OPT_BW_BIN},
         {"resume", no_argument, NULL, OPT_RESUME},    {"head", required_argument, NULL, OPT_HEAD},
+        {"observed", required_argument, NULL, OPT_OBSERVED},
         {NULL, 0, NULL, 0}};
     *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1};
     iso_model_options_default(&o->mopts);
@@ -135,6 +138,7 @@ static int parse_options(int argc, char **argv, options *o)
         case OPT_NORM: o->mopts.normalization = optarg; break;
         case OPT_RESUME: o->resume = 1; break;
         case OPT_HEAD: o->head = optarg; break;
+        case OPT_OBSERVED: o->observed = optarg; break;
         case OPT_REVCOMP: o->win.revcomp_minus = 1; break;
         case OPT_FUSION:
             if (!strcmp(optarg, "sequential") || !strcmp(optarg, "parallel"))
@@ -430,6 +434,33 @@ static void remove_outputs(const options *o, const track_columns *tc)
     }
 }
 
+/* base's columns followed by "observed <name>" columns of obs (log(TPM+1) for TPM) for the selected rows. */
+static int add_observed(const track_columns *base, const iso_expression *obs, const size_t *sel, size_t n_sel,
+                        track_columns *out, char ***names, float **values)
+{
+    int n = base->n + obs->n_cols;
+    *names = calloc((size_t)n, sizeof **names);
+    *values = malloc((n_sel ? n_sel : 1) * (size_t)n * sizeof **values);
+    if (!*names || !*values)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    for (int j = 0; j < n; j++) {
+        size_t len = strlen(j < base->n ? base->names[j] : obs->col_names[j - base->n]) + 16;
+        if (!((*names)[j] = malloc(len)))
+            return iso_error(ISO_ENOMEM, "out of memory");
+        if (j < base->n)
+            snprintf((*names)[j], len, "%s", base->names[j]);
+        else
+            snprintf((*names)[j], len, "observed %s", obs->col_names[j - base->n]);
+    }
+    for (size_t i = 0; i < n_sel; i++)
+        for (int j = 0; j < n; j++) {
+            float v = j < base->n ? base->values[i * base->n + j] : obs->values[sel[i] * obs->n_cols + j - base->n];
+            (*values)[i * n + j] = j >= base->n && obs->is_tpm ? log1pf(v) : v;
+        }
+    *out = (track_columns){(const char *const *)*names, n, *values};
+    return ISO_OK;
+}
+
 /* The fitted head's outputs for every transcript's pooled embedding. */
 static int apply_head(const iso_fitted_head *h, const float *pooled, size_t n, int dim, float **out)
 {
@@ -467,7 +498,9 @@ int main_predict(int argc, char **argv)
     cli_journal *journal = NULL;
     size_t n_resumed = 0;
     iso_fitted_head head = {0};
-    float *head_values = NULL;
+    float *head_values = NULL, *obs_values = NULL;
+    iso_expression *observed = NULL;
+    char **obs_names = NULL;
     const char **model_names = NULL;
     track_columns tracks = {0};
     run_state s = {.o = &o};
@@ -483,7 +516,8 @@ int main_predict(int argc, char **argv)
         (rc = iso_model_load(o.model, be, &o.mopts, &s.model)) < 0)
         goto done;
     iso_model_get_info(s.model, &s.info);
-    if (o.head && (rc = iso_fitted_head_read(o.head, &head)) < 0)
+    if ((o.head && (rc = iso_fitted_head_read(o.head, &head)) < 0) ||
+        (o.observed && (rc = iso_expression_read(o.observed, ann, &observed)) < 0))
         goto done;
     if (o.head && head.dim != s.info.fused_dim) {
         rc = iso_error(ISO_EINVAL, "%s: head fitted on %d-dimensional embeddings, this model's are %d", o.head,
@@ -547,6 +581,8 @@ int main_predict(int argc, char **argv)
         rc = apply_head(&head, pooled, n_sel, s.info.fused_dim, &head_values);
     tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values}
                     : (track_columns){model_names, s.info.n_outputs, pred};
+    if (rc >= 0 && observed)
+        rc = add_observed(&tracks, observed, sel, n_sel, &tracks, &obs_names, &obs_values);
     if (rc >= 0) {
         outputs_started = 1;
         rc = write_outputs(&o, &s, sel, n_sel, &tracks, pooled);
@@ -570,6 +606,11 @@ done:
         remove_outputs(&o, &tracks);
     iso_fitted_head_free(&head);
     free(head_values);
+    for (int j = 0; obs_names && j < tracks.n; j++)
+        free(obs_names[j]);
+    free(obs_names);
+    free(obs_values);
+    iso_expression_free(observed);
     free(model_names);
     forget_gene(&s);
     free(s.proteins);

@@ -56,6 +56,14 @@ for row in report[:5]:
 ET.parse(f"{work}/e.eval.svg")  # well-formed
 check(b"<circle" in open(f"{work}/e.eval.svg", "rb").read(), "no points in the plot")
 
+# predict --observed: measured expression as extra columns (log(TPM+1)) and tracks beside the predictions.
+run("predict", "--model", f"{data}/demo-model", "--fasta", f"{data}/genome.fa.gz", *A, "--device", "cpu",
+    "--observed", f"{work}/q.quant.sf", "--out", f"{work}/po")
+po = list(csv.DictReader(open(f"{work}/po.predictions.tsv"), delimiter="\t"))
+check(all(abs(float(r["observed TPM"]) - np.log1p(obs[r["transcript_id"]])) < 1e-4 * max(1, np.log1p(obs[r["transcript_id"]]))
+          for r in po), "observed column is not log(TPM+1) of the quantification")
+check(os.path.exists(f"{work}/po.observed_TPM.bw"), "no observed bigWig track")
+
 # ---- fit on a planted signal ----
 rng = np.random.default_rng(0)
 n_genes, per, dim = 100, 3, 20
