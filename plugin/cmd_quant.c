@@ -23,6 +23,8 @@ static void usage(FILE *fp)
             "  -g, --gtf FILE          annotation, GTF or GFF3\n"
             "  -a, --chrom-alias FILE  contig aliases when the annotation and the BAM name contigs differently\n"
             "  -s, --strand S          auto (default: detected), none, fr (read 1 sense) or rf (read 1 antisense)\n"
+            "  -c, --coverage          also write read coverage over the annotated contigs, per million assigned\n"
+            "                          fragments: PREFIX.coverage.bw, or .coverage.plus.bw/.minus.bw if stranded\n"
             "  -@, --threads N         BAM decompression threads (default 1)\n"
             "  -o, --out PREFIX        output prefix (required)\n"
             "  -v, --verbose           library statistics on stderr\n"
@@ -36,6 +38,7 @@ int main_quant(int argc, char **argv)
         {"chrom-alias", required_argument, NULL, 'a'}, {"strand", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, '@'}, {"out", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
+        {"coverage", no_argument, NULL, 'c'},
         {NULL, 0, NULL, 0}};
     const char *bam = NULL, *gtf = NULL, *alias_path = NULL, *out = NULL;
     iso_quant_opts opts;
@@ -43,13 +46,14 @@ int main_quant(int argc, char **argv)
     int c, verbose = 0;
     char *end;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:g:a:s:@:o:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:g:a:s:@:o:vhc", longopts, NULL)) != -1) {
         switch (c) {
         case 'b': bam = optarg; break;
         case 'g': gtf = optarg; break;
         case 'a': alias_path = optarg; break;
         case 'o': out = optarg; break;
         case 'v': verbose = 1; break;
+        case 'c': opts.coverage = 1; break;
         case 'h': usage(stdout); return 0;
         case 's':
             if (!strcmp(optarg, "auto")) opts.strand = ISO_STRAND_AUTO;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "isoformer/io.h"
+#include "isoformer/outputs.h"
 
 #define MAX_FRAG 1000 /* fragment-length histogram bins */
 #define MAX_BLOCKS 64
@@ -361,7 +362,52 @@ typedef struct {
     mate_info *pending;     /* first mates waiting for their pair */
     size_t n_pending, cap_pending;
     khash_t(mate) *by_name; /* qname -> pending slot */
+    /* coverage of the current contig: block boundaries as (position, +-weight) per track */
+    int coverage, n_tracks;
+    struct cov_event {
+        int64_t pos;
+        double delta;
+    } *events[2];
+    size_t n_events[2], cap_events[2];
+    struct iso_span_list *cov; /* n_tracks x n_contigs, filled contig by contig */
 } pass_state;
+
+static int by_pos(const void *a, const void *b)
+{
+    int64_t x = ((const struct cov_event *)a)->pos, y = ((const struct cov_event *)b)->pos;
+    return (x > y) - (x < y);
+}
+
+/* The contig's depth runs from its block boundaries. */
+static int sweep_coverage(pass_state *st, int track, struct iso_span_list *out)
+{
+    struct cov_event *e = st->events[track];
+    size_t n = st->n_events[track];
+    qsort(e, n, sizeof *e, by_pos);
+    iso_span *spans = malloc((n ? n : 1) * sizeof *spans);
+    if (!spans)
+        return iso_error(ISO_ENOMEM, "out of memory for coverage");
+    size_t m = 0;
+    double depth = 0;
+    for (size_t i = 0; i < n;) {
+        int64_t pos = e[i].pos;
+        for (; i < n && e[i].pos == pos; i++)
+            depth += e[i].delta;
+        if (depth < 1e-9)
+            depth = 0;
+        if (i < n && depth > 0) {
+            float v = (float)depth;
+            if (m && spans[m - 1].end == (uint32_t)pos && spans[m - 1].value == v)
+                spans[m - 1].end = (uint32_t)e[i].pos;
+            else
+                spans[m++] = (iso_span){(uint32_t)pos, (uint32_t)e[i].pos, v};
+        }
+    }
+    out->spans = spans;
+    out->n = m;
+    st->n_events[track] = 0;
+    return ISO_OK;
+}
 
 /* Keeps transcripts whose strand agrees with the library, given read 1's strand. */
 static int strand_filter(const iso_annotation *ann, iso_strandedness s, int read1_reverse, uint32_t *tx, int n)
@@ -430,6 +476,20 @@ static int intersect(uint32_t *a, int na, const uint32_t *b, int nb)
     return n;
 }
 
+static int add_event(pass_state *st, int track, int64_t pos, double delta)
+{
+    if (st->n_events[track] == st->cap_events[track]) {
+        size_t cap = st->cap_events[track] ? 2 * st->cap_events[track] : 4096;
+        struct cov_event *e = realloc(st->events[track], cap * sizeof *e);
+        if (!e)
+            return iso_error(ISO_ENOMEM, "out of memory for coverage");
+        st->events[track] = e;
+        st->cap_events[track] = cap;
+    }
+    st->events[track][st->n_events[track]++] = (struct cov_event){pos, delta};
+    return ISO_OK;
+}
+
 static int alignment(pass_state *st, const contig_index *ci, const bam1_t *b)
 {
     const bam1_core_t *c = &b->core;
@@ -443,6 +503,17 @@ static int alignment(pass_state *st, const contig_index *ci, const bam1_t *b)
     mate_info m = {.start = bl.start[0], .end = bl.end[bl.n - 1]};
     int reverse = (c->flag & BAM_FREVERSE) != 0;
     m.read1_reverse = (c->flag & BAM_FREAD2) ? !reverse : reverse;
+    if (st->coverage) {
+        /* track 1 is the minus strand of the RNA: read 1's strand, flipped for rf libraries */
+        int track = st->n_tracks == 2 ? m.read1_reverse != (st->strand == ISO_STRAND_RF) : 0;
+        for (int i = 0; i < bl.n; i++) {
+            int rc = add_event(st, track, bl.start[i], weight);
+            if (rc == ISO_OK)
+                rc = add_event(st, track, bl.end[i], -weight);
+            if (rc != ISO_OK)
+                return rc;
+        }
+    }
     uint32_t found[4096];
     int n = find_compatible(st->ix, ci, &bl, found);
     if (n > 256)
@@ -556,6 +627,8 @@ static int run_pass(const char *path, const tx_index *ix, samFile *fp, sam_hdr_t
         hts_itr_destroy(itr);
         if (rc == ISO_OK)
             rc = flush_pending(st);
+        for (int t = 0; rc == ISO_OK && st->coverage && t < st->n_tracks; t++)
+            rc = sweep_coverage(st, t, &st->cov[t * ix->n_contigs + c]);
         if (max_fragments && st->n_fragments >= max_fragments)
             break;
     }
@@ -566,6 +639,8 @@ static int run_pass(const char *path, const tx_index *ix, samFile *fp, sam_hdr_t
 static void pass_free(pass_state *st)
 {
     class_free(&st->classes);
+    free(st->events[0]);
+    free(st->events[1]);
     free(st->pending);
     if (st->by_name) {
         for (khint_t k = kh_begin(st->by_name); k != kh_end(st->by_name); k++)
@@ -681,8 +756,16 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
         pass_free(&st);
         n_records = 0;
     }
-    if (rc == ISO_OK && (rc = pass_init(&st, &ix, strand)) == ISO_OK)
+    struct iso_span_list *cov = NULL;
+    int n_tracks = strand == ISO_STRAND_FR || strand == ISO_STRAND_RF ? 2 : 1;
+    if (rc == ISO_OK && o.coverage && !(cov = calloc((size_t)n_tracks * ix.n_contigs, sizeof *cov)))
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    if (rc == ISO_OK && (rc = pass_init(&st, &ix, strand)) == ISO_OK) {
+        st.coverage = o.coverage;
+        st.n_tracks = n_tracks;
+        st.cov = cov;
         rc = run_pass(path, &ix, fp, h, idx, &st, 0, &n_records);
+    }
     if (rc == ISO_OK && st.n_assigned == 0)
         rc = iso_error(ISO_EFORMAT, "%s: no mapped read is compatible with a transcript of %s (%zu alignments on "
                                     "annotated contigs): wrong annotation, assembly or --strand?", path, ann->path,
@@ -729,9 +812,28 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
         r->n_fragments = st.n_fragments;
         r->n_assigned = st.n_assigned;
         r->assigned_weight = st.assigned_weight;
+        if (cov) {
+            r->contig = calloc((size_t)ix.n_contigs, sizeof *r->contig);
+            r->contig_len = calloc((size_t)ix.n_contigs, sizeof *r->contig_len);
+            if (!r->contig || !r->contig_len) {
+                rc = iso_error(ISO_ENOMEM, "out of memory");
+                goto em_done;
+            }
+            r->n_tracks = n_tracks;
+            r->n_contigs = ix.n_contigs;
+            r->coverage = cov;
+            cov = NULL;
+            for (int c = 0; c < ix.n_contigs; c++) {
+                r->contig[c] = strdup(sam_hdr_tid2name(h, ix.contigs[c].tid));
+                r->contig_len[c] = (uint32_t)sam_hdr_tid2len(h, ix.contigs[c].tid);
+            }
+        }
         r->n_pairs_for_fld = st.n_fld;
     }
 em_done:
+    for (int t = 0; cov && t < n_tracks * ix.n_contigs; t++)
+        free(cov[t].spans);
+    free(cov);
     free(abundance);
     pass_free(&st);
     index_free(&ix);
@@ -752,6 +854,13 @@ void iso_quant_free(iso_quant_result *r)
 {
     if (!r)
         return;
+    for (int i = 0; r->coverage && i < r->n_tracks * r->n_contigs; i++)
+        free(r->coverage[i].spans);
+    for (int c = 0; r->contig && c < r->n_contigs; c++)
+        free(r->contig[c]);
+    free(r->coverage);
+    free(r->contig);
+    free(r->contig_len);
     free(r->length);
     free(r->eff_length);
     free(r->num_reads);
@@ -814,8 +923,48 @@ static int write_file(const char *prefix, const char *suffix, const iso_annotati
     return iso_out_commit(o);
 }
 
+/* One coverage bigWig, depth scaled to per million assigned fragments. */
+static int write_coverage(const char *prefix, const char *suffix, const iso_quant_result *r, int track)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s", prefix, suffix);
+    iso_out *o = iso_out_open(path);
+    if (!o)
+        return iso_last_status();
+    iso_bigwig *bw = NULL;
+    double scale = r->assigned_weight > 0 ? 1e6 / r->assigned_weight : 0;
+    int rc = iso_bigwig_open(o, (const char *const *)r->contig, r->contig_len, r->n_contigs, &bw);
+    for (int c = 0; rc == ISO_OK && c < r->n_contigs; c++) {
+        const struct iso_span_list *l = &r->coverage[track * r->n_contigs + c];
+        iso_span *scaled = malloc((l->n ? l->n : 1) * sizeof *scaled);
+        if (!scaled) {
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t i = 0; i < l->n; i++)
+            scaled[i] = (iso_span){l->spans[i].start, l->spans[i].end, (float)(l->spans[i].value * scale)};
+        if (l->n)
+            rc = iso_bigwig_write_chrom(bw, r->contig[c], scaled, l->n);
+        free(scaled);
+    }
+    iso_bigwig_close(bw);
+    if (rc != ISO_OK) {
+        iso_out_abort(o);
+        return rc;
+    }
+    return iso_out_commit(o);
+}
+
 int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
 {
     int rc = write_file(prefix, ".quant.sf", ann, r, 0);
-    return rc == ISO_OK ? write_file(prefix, ".genes.tsv", ann, r, 1) : rc;
+    if (rc == ISO_OK)
+        rc = write_file(prefix, ".genes.tsv", ann, r, 1);
+    if (rc == ISO_OK && r->coverage && r->n_tracks == 1)
+        rc = write_coverage(prefix, ".coverage.bw", r, 0);
+    if (rc == ISO_OK && r->coverage && r->n_tracks == 2)
+        rc = write_coverage(prefix, ".coverage.plus.bw", r, 0);
+    if (rc == ISO_OK && r->coverage && r->n_tracks == 2)
+        rc = write_coverage(prefix, ".coverage.minus.bw", r, 1);
+    return rc;
 }

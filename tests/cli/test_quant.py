@@ -42,6 +42,30 @@ check("library none" in r.stderr, "simulated unstranded library not detected as 
 genes = list(csv.DictReader(open(f"{work}/q.genes.tsv"), delimiter="\t"))
 check(len(genes) == 1 and abs(float(genes[0]["TPM"]) - 1e6) < 1, "gene table")
 
+# Coverage track vs bedtools genomecov -split on the uniquely aligned reads (genomecov counts every alignment
+# fully, quant weighs multi-mappers 1/NH), scaled per million assigned fragments.
+subprocess.run(["samtools", "view", "-b", "-d", "NH:1", "-o", f"{work}/uniq.bam", f"{work}/sim.bam"], check=True)
+subprocess.run(["samtools", "index", f"{work}/uniq.bam"], check=True)
+r = subprocess.run([*base, "--bam", f"{work}/uniq.bam", "--out", f"{work}/u", "--coverage", "-v"], capture_output=True,
+                   text=True)
+check(r.returncode == 0, f"quant --coverage: {r.stderr}")
+weight = float(r.stderr.split("(weight ")[1].split(")")[0]) if r.returncode == 0 else 1
+g = subprocess.run(["bedtools", "genomecov", "-ibam", f"{work}/uniq.bam", "-bg", "-split"], capture_output=True,
+                   text=True, check=True)
+from bx.bbi.bigwig_file import BigWigFile
+import numpy as np
+with open(f"{work}/u.coverage.bw", "rb") as fh:
+    bw = BigWigFile(file=fh)
+    bases = bad = 0
+    for line in g.stdout.splitlines():
+        chrom, s0, e0, depth = line.split("\t")
+        vals = bw.get_as_array(chrom.encode(), int(s0), int(e0))
+        want = float(depth) * 1e6 / weight
+        bases += int(e0) - int(s0)
+        bad += int(np.sum(np.abs(vals - want) > 1e-3 * want))
+check(bases > 0 and bad == 0, f"coverage differs from bedtools genomecov at {bad} of {bases} bases")
+print(f"coverage: {bases} covered bases equal to bedtools genomecov -split")
+
 # Bad inputs: clear message, no output.
 subprocess.run(["samtools", "sort", "-n", "-o", f"{work}/byname.bam", f"{work}/sim.bam"], check=True)
 shutil.copy(f"{work}/sim.bam", f"{work}/noindex.bam")

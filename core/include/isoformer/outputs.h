@@ -44,7 +44,7 @@ int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const
                      const int64_t *chrom_lens, int n_chroms, int bin_size) ISO_RESULT;
 
 /* ---- bigWig building blocks (also used by `merge`) ---- */
-typedef struct {
+typedef struct iso_span {
     uint32_t start, end;
     float value;
 } iso_span;

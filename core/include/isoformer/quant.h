@@ -28,6 +28,7 @@ typedef struct {
     int max_iter;       /* EM iterations (default 2000) */
     double tol;         /* EM stops when no abundance above 1e-8 changes by more than tol, relatively */
     double frag_mean, frag_sd; /* fragment-length prior when too few pairs are seen (salmon's 250, 25) */
+    int coverage;       /* also compute per-base read coverage over the annotated contigs */
 } iso_quant_opts;
 
 void iso_quant_opts_default(iso_quant_opts *o);
@@ -42,6 +43,15 @@ typedef struct {
     double assigned_weight;  /* fragments assigned, multi-mappers counted 1/NH per alignment: sum of NumReads */
     double frag_mean, frag_sd; /* of the distribution used */
     int em_iterations;
+    /* Coverage (with opts.coverage): per track (one, or plus and minus for stranded libraries), per annotated
+     * contig, runs of aligned-read depth (multi-mappers 1/NH), not yet normalised. */
+    int n_tracks, n_contigs;
+    char **contig;
+    uint32_t *contig_len;
+    struct iso_span_list {
+        struct iso_span *spans;
+        size_t n;
+    } *coverage; /* n_tracks x n_contigs */
 } iso_quant_result;
 
 /* Quantifies a coordinate-sorted, indexed BAM or CRAM (contig names as the annotation's after alias mapping).
@@ -50,7 +60,9 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
                   iso_quant_result **out) ISO_RESULT;
 void iso_quant_free(iso_quant_result *r);
 /* Writes PREFIX.quant.sf (salmon's columns: Name Length EffectiveLength TPM NumReads) and PREFIX.genes.tsv
- * (gene_id gene_name TPM NumReads: sums over the gene's transcripts), atomically. */
+ * (gene_id gene_name TPM NumReads: sums over the gene's transcripts), atomically; with coverage also
+ * PREFIX.coverage.bw (or .coverage.plus.bw and .coverage.minus.bw for a stranded library: the strand of the
+ * transcribed RNA), depth per million assigned fragments. */
 int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r) ISO_RESULT;
 
 /* The EM on its own: classes of compatible transcripts with their fragment counts -> expected fragments per
