@@ -90,3 +90,9 @@ void cli_install_signal_handlers(void)
 }
 
 int cli_interrupted(void) { return interrupted; }
+
+void cli_verbose(int on)
+{
+    if (on && iso_get_log_level() < ISO_LOG_INFO)
+        iso_set_log_level(ISO_LOG_INFO);
+}

@@ -37,5 +37,7 @@ void cli_install_signal_handlers(void);
 int cli_interrupted(void);
 
 double cli_now(void);
+/* -v: raise the log level to info. */
+void cli_verbose(int on);
 
 #endif

@@ -487,8 +487,7 @@ int main_predict(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    if (o.verbose && iso_get_log_level() < ISO_LOG_INFO)
-        iso_set_log_level(ISO_LOG_INFO);
+    cli_verbose(o.verbose);
     double t0 = cli_now();
     cli_inputs in;
     iso_backend *be = NULL;

@@ -47,6 +47,16 @@ static int write_f32(const char *path, const float *x, size_t n)
     return ok ? 0 : -1;
 }
 
+/* Copies n floats of a backend buffer to the host and writes them to path. */
+static int save_output(iso_backend *be, const float *dev, size_t n, const char *path)
+{
+    float *host = malloc((n ? n : 1) * sizeof *host);
+    int rc = !host || be->ops->download(be, host, dev, n * sizeof *host) || iso_backend_sync(be) ||
+             write_f32(path, host, n);
+    free(host);
+    return rc ? 1 : 0;
+}
+
 static int run_esm(iso_backend *be, char **argv, int nt)
 {
     iso_weights *w = NULL;
@@ -55,22 +65,19 @@ static int run_esm(iso_backend *be, char **argv, int nt)
     iso_esm_hparams hp = nt ? iso_ntv2_250m_hparams : iso_esm2_150m_hparams;
     int T = 0, rc = 1;
     int32_t *ids = read_ids(argv[5], &T);
-    float *out = NULL, *host = NULL;
+    float *out = NULL;
     if (!ids || iso_weights_open(argv[2], &w) || iso_config_load(argv[3], &c) ||
         iso_esm_hparams_from_config(c, nt ? "nt_" : "esm_", &hp) || iso_esm_load(w, argv[4], &hp, be, &m))
         goto done;
     out = be->ops->alloc(be, (size_t)T * hp.hidden * sizeof *out);
-    host = malloc((size_t)T * hp.hidden * sizeof *host);
-    if (!out || !host || iso_esm_forward(m, ids, T, out) ||
-        be->ops->download(be, host, out, (size_t)T * hp.hidden * sizeof *host) || iso_backend_sync(be))
+    if (!out || iso_esm_forward(m, ids, T, out))
         goto done;
-    rc = write_f32(argv[6], host, (size_t)T * hp.hidden) ? 1 : 0;
+    rc = save_output(be, out, (size_t)T * hp.hidden, argv[6]);
 done:
     if (rc)
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
     if (out)
         be->ops->free(be, out);
-    free(host);
     free(ids);
     iso_esm_free(m);
     iso_config_free(c);
@@ -101,24 +108,21 @@ static int run_enformer(iso_backend *be, char **argv)
     int64_t len = 0;
     int rc = 1;
     char *dna = read_line(argv[5], &len);
-    float *out = NULL, *host = NULL;
+    float *out = NULL;
     size_t n = 0;
     if (!dna || iso_weights_open(argv[2], &w) || iso_config_load(argv[3], &c) ||
         iso_enformer_hparams_from_config(c, &hp) || iso_enformer_load(w, argv[4], &hp, be, &m))
         goto done;
     n = (size_t)iso_enformer_out_rows(m) * iso_enformer_out_cols(m);
     out = be->ops->alloc(be, n * sizeof *out);
-    host = malloc(n * sizeof *host);
-    if (!out || !host || iso_enformer_forward(m, dna, len, out) ||
-        be->ops->download(be, host, out, n * sizeof *host) || iso_backend_sync(be))
+    if (!out || iso_enformer_forward(m, dna, len, out))
         goto done;
-    rc = write_f32(argv[6], host, n) ? 1 : 0;
+    rc = save_output(be, out, n, argv[6]);
 done:
     if (rc)
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
     if (out)
         be->ops->free(be, out);
-    free(host);
     free(dna);
     iso_enformer_free(m);
     iso_config_free(c);
