@@ -52,10 +52,13 @@ static void usage(FILE *fp)
             "      --head FILE           a head fitted by 'isoformer fit': its outputs replace the model's tissues\n"
             "  -w, --window N            DNA window in bp (default: the model's, 196608 for IsoFormer)\n"
             "      --revcomp-minus       reverse-complement the DNA window of minus-strand transcripts\n"
+            "      --window-center C     transcript (default: each transcript's TSS) or gene (the gene's most 5'\n"
+            "                            TSS, one window per gene: fewer Enformer runs, isoforms share it)\n"
             "Compute:\n"
             "  -d, --device DEV          cpu, cuda or cuda:N (default: cuda when a GPU is present)\n"
             "      --precision P         GPU GEMM precision: fp32, tf32 or bf16 (default bf16)\n"
             "  -@, --threads N           CPU threads (default: all cores)\n"
+            "      --cache DIR           reuse encoder outputs across runs (keyed by model and exact input)\n"
             "Output:\n"
             "  -o, --out PREFIX          output prefix (required)\n"
             "  -e, --embeddings          also write PREFIX.embeddings.tsv\n"
@@ -69,16 +72,16 @@ static void usage(FILE *fp)
 }
 
 typedef struct {
-    const char *model, *fasta, *gtf, *alias, *out, *device, *head, *observed;
+    const char *model, *fasta, *gtf, *alias, *out, *device, *head, *observed, *cache;
     cli_selection sel;
     iso_model_options mopts;
     iso_window_opts win;
     iso_precision precision;
-    int threads, embeddings, verbose, bigwig_bin, resume;
+    int threads, embeddings, verbose, bigwig_bin, resume, gene_windows;
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED };
+       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED, OPT_CACHE, OPT_CENTER };
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *v)
 {
@@ -107,7 +110,8 @@ static int parse_options(int argc, char **argv, options *o)
         {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
         {"precision", required_argument, NULL, OPT_PRECISION}, {"bigwig-bin", required_argument, NULL, OPT_BW_BIN},
         {"resume", no_argument, NULL, OPT_RESUME},    {"head", required_argument, NULL, OPT_HEAD},
-        {"observed", required_argument, NULL, OPT_OBSERVED},
+        {"observed", required_argument, NULL, OPT_OBSERVED}, {"cache", required_argument, NULL, OPT_CACHE},
+        {"window-center", required_argument, NULL, OPT_CENTER},
         {NULL, 0, NULL, 0}};
     *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1};
     iso_model_options_default(&o->mopts);
@@ -139,6 +143,13 @@ static int parse_options(int argc, char **argv, options *o)
         case OPT_RESUME: o->resume = 1; break;
         case OPT_HEAD: o->head = optarg; break;
         case OPT_OBSERVED: o->observed = optarg; break;
+        case OPT_CACHE: o->cache = optarg; break;
+        case OPT_CENTER:
+            if (!strcmp(optarg, "transcript") || !strcmp(optarg, "gene"))
+                o->gene_windows = optarg[0] == 'g';
+            else
+                bad = cli_usage_error(CMD, "--window-center: expected transcript or gene, got '%s'", optarg);
+            break;
         case OPT_REVCOMP: o->win.revcomp_minus = 1; break;
         case OPT_FUSION:
             if (!strcmp(optarg, "sequential") || !strcmp(optarg, "parallel"))
@@ -207,7 +218,9 @@ typedef struct {
     protein_entry *proteins;
     int n_proteins, cap_proteins;
     /* statistics */
-    size_t windows, windows_reused, proteins_computed, proteins_reused, rna_truncated, protein_truncated;
+    iso_emb_cache *cache;
+    size_t windows, windows_reused, proteins_computed, proteins_reused, rna_truncated, protein_truncated,
+        cache_hits;
     double t_dna, t_rna, t_protein, t_fuse;
 } run_state;
 
@@ -234,9 +247,10 @@ static int dna_embedding(run_state *s, const iso_transcript *tx)
     s->dna = NULL;
     char *dna = NULL;
     double t0 = cli_now();
-    int rc = iso_extract_dna(s->fa, tx, &s->o->win, &dna);
+    int hit = 0, rc = iso_extract_dna(s->fa, tx, &s->o->win, &dna);
     if (rc == ISO_OK)
-        rc = iso_model_embed_dna(s->model, dna, (int64_t)strlen(dna), &s->dna);
+        rc = iso_model_embed_cached(s->model, s->cache, ISO_EMB_DNA, dna, (int64_t)strlen(dna), &s->dna, &hit);
+    s->cache_hits += hit;
     free(dna);
     s->t_dna += cli_now() - t0;
     if (rc != ISO_OK)
@@ -281,8 +295,10 @@ static int protein_embedding(run_state *s, const iso_transcript *tx, const iso_e
     iso_embedding *emb = NULL;
     double t0 = cli_now();
     rc = iso_tokenize_protein(protein, (int64_t)strlen(protein), s->info.protein_max_tokens, &tok);
+    int hit = 0;
     if (rc == ISO_OK)
-        rc = iso_model_embed_protein(s->model, tok.ids, tok.n, &emb);
+        rc = iso_model_embed_cached(s->model, s->cache, ISO_EMB_PROTEIN, tok.ids, tok.n, &emb, &hit);
+    s->cache_hits += hit;
     s->t_protein += cli_now() - t0;
     s->protein_truncated += tok.truncated;
     iso_tokens_free(&tok);
@@ -308,8 +324,10 @@ static int predict_one(run_state *s, const iso_transcript *tx, float *pred, floa
         rc = iso_extract_rna(s->fa, tx, &rna);
         if (rc == ISO_OK)
             rc = iso_tokenize_rna(rna, (int64_t)strlen(rna), s->info.rna_max_tokens, &tok);
+        int hit = 0;
         if (rc == ISO_OK)
-            rc = iso_model_embed_rna(s->model, tok.ids, tok.n, &rna_emb);
+            rc = iso_model_embed_cached(s->model, s->cache, ISO_EMB_RNA, tok.ids, tok.n, &rna_emb, &hit);
+        s->cache_hits += hit;
         s->rna_truncated += tok.truncated;
         s->t_rna += cli_now() - t0;
     }
@@ -326,6 +344,58 @@ static int predict_one(run_state *s, const iso_transcript *tx, float *pred, floa
     iso_tokens_free(&tok);
     free(rna);
     return rc;
+}
+
+/* The most 5' TSS of every gene (per gene_id, contig and strand): the smallest on '+', the largest on '-'. */
+typedef struct {
+    const char *gene, *chrom;
+    char strand;
+    int64_t tss;
+} gene_tss;
+
+static int by_gene_key(const void *a, const void *b)
+{
+    const gene_tss *x = a, *y = b;
+    int c = strcmp(x->gene, y->gene);
+    if (!c)
+        c = strcmp(x->chrom, y->chrom);
+    return c ? c : (x->strand > y->strand) - (x->strand < y->strand);
+}
+
+/* Shallow copies of the selected transcripts whose TSS is, with gene_windows, their gene's most 5' TSS over
+ * the whole annotation (so every shard centres a gene's windows alike). */
+static int window_transcripts(const iso_annotation *ann, const size_t *sel, size_t n_sel, int gene_windows,
+                              iso_transcript **out)
+{
+    *out = malloc((n_sel ? n_sel : 1) * sizeof **out);
+    gene_tss *g = gene_windows ? malloc((ann->n ? ann->n : 1) * sizeof *g) : NULL;
+    if (!*out || (gene_windows && !g)) {
+        free(g);
+        return iso_error(ISO_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n_sel; i++)
+        (*out)[i] = ann->tx[sel[i]];
+    if (!gene_windows)
+        return ISO_OK;
+    for (size_t i = 0; i < ann->n; i++)
+        g[i] = (gene_tss){ann->tx[i].gene_id, ann->tx[i].chrom, ann->tx[i].strand, ann->tx[i].tss};
+    qsort(g, ann->n, sizeof *g, by_gene_key);
+    size_t n = 0;
+    for (size_t i = 0; i < ann->n; i++) {
+        if (n && !by_gene_key(&g[n - 1], &g[i])) {
+            int64_t *t = &g[n - 1].tss;
+            *t = g[i].strand == '-' ? (g[i].tss > *t ? g[i].tss : *t) : (g[i].tss < *t ? g[i].tss : *t);
+        } else {
+            g[n++] = g[i];
+        }
+    }
+    for (size_t i = 0; i < n_sel; i++) {
+        gene_tss key = {(*out)[i].gene_id, (*out)[i].chrom, (*out)[i].strand, 0};
+        const gene_tss *hit = bsearch(&key, g, n, sizeof *g, by_gene_key);
+        (*out)[i].tss = hit->tss;
+    }
+    free(g);
+    return ISO_OK;
 }
 
 /* Processing order: by gene, then DNA window, so shared windows and proteins are adjacent. */
@@ -496,6 +566,7 @@ int main_predict(int argc, char **argv)
     char *done_rows = NULL;
     cli_journal *journal = NULL;
     size_t n_resumed = 0;
+    iso_transcript *centred = NULL;
     iso_fitted_head head = {0};
     float *head_values = NULL, *obs_values = NULL;
     iso_expression *observed = NULL;
@@ -515,7 +586,8 @@ int main_predict(int argc, char **argv)
         (rc = iso_model_load(o.model, be, &o.mopts, &s.model)) < 0)
         goto done;
     iso_model_get_info(s.model, &s.info);
-    if ((o.head && (rc = iso_fitted_head_read(o.head, &head)) < 0) ||
+    if ((o.cache && (rc = iso_emb_cache_open(o.cache, s.model, &s.cache)) < 0) ||
+        (o.head && (rc = iso_fitted_head_read(o.head, &head)) < 0) ||
         (o.observed && (rc = iso_expression_read(o.observed, ann, &observed)) < 0))
         goto done;
     if (o.head && head.dim != s.info.fused_dim) {
@@ -538,15 +610,17 @@ int main_predict(int argc, char **argv)
         rc = iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n_sel);
         goto done;
     }
+    if ((rc = window_transcripts(ann, sel, n_sel, o.gene_windows, &centred)) < 0)
+        goto done;
     for (size_t i = 0; i < n_sel; i++)
-        items[i] = (work_item){&ann->tx[sel[i]], iso_dna_window(&ann->tx[sel[i]], &o.win), i};
+        items[i] = (work_item){&centred[i], iso_dna_window(&centred[i], &o.win), i};
     qsort(items, n_sel, sizeof *items, by_gene_window);
     /* Everything the numbers depend on; a journal written under other settings is not resumed. */
     char signature[1024];
     snprintf(signature, sizeof signature,
-             "#isoformer journal v1 model=%016llx window=%lld revcomp=%d fusion=%d pool=%d:%d head=%d rna=%d "
+             "#isoformer journal v1 model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head=%d rna=%d "
              "protein=%d normalization=%s embeddings=%d head=%s", (unsigned long long)s.info.checksum,
-             (long long)o.win.window, o.win.revcomp_minus, (int)o.mopts.fusion, s.info.pool_start, s.info.pool_end,
+             (long long)o.win.window, o.win.revcomp_minus, o.gene_windows, (int)o.mopts.fusion, s.info.pool_start, s.info.pool_end,
              o.mopts.head_act, s.info.rna_max_tokens, s.info.protein_max_tokens,
              o.mopts.normalization ? o.mopts.normalization : "-", o.embeddings || o.head, o.head ? o.head : "-");
     int emb_width = o.embeddings || o.head ? s.info.fused_dim : 0; /* a head needs the pooled embeddings */
@@ -593,11 +667,12 @@ int main_predict(int argc, char **argv)
         fprintf(stderr,
                 "isoformer predict: %zu transcripts in %.2f s (%.3f transcripts/s) on %s; inputs %.2f s\n"
                 "  resumed %zu; DNA windows: %zu computed, %zu reused (%.2f s); RNA %.2f s (%zu truncated); proteins: "
-                "%zu computed, %zu reused (%.2f s, %zu truncated); fusion+head %.2f s; peak activations %.1f MB\n",
+                "%zu computed, %zu reused (%.2f s, %zu truncated); fusion+head %.2f s; cache hits %zu; peak "
+                "activations %.1f MB\n",
                 n_sel, t, t > 0 ? n_sel / t : 0.0, be->ops->name, t_load - t0, n_resumed, s.windows,
                 s.windows_reused, s.t_dna,
                 s.t_rna, s.rna_truncated, s.proteins_computed, s.proteins_reused, s.t_protein, s.protein_truncated,
-                s.t_fuse, be->peak_bytes / 1e6);
+                s.t_fuse, s.cache_hits, be->peak_bytes / 1e6);
     }
 done:
     cli_journal_close(journal, 0);
@@ -618,6 +693,8 @@ done:
     iso_model_free(s.model);
     iso_backend_destroy(be);
     free(items);
+    free(centred);
+    iso_emb_cache_close(s.cache);
     free(done_rows);
     free(pred);
     free(pooled);

@@ -5,7 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "isoformer/io.h"
 #include "isoformer/weights.h"
@@ -456,6 +458,124 @@ int iso_model_embed_rna(iso_model *m, const int32_t *ids, int n, iso_embedding *
 int iso_model_embed_protein(iso_model *m, const int32_t *ids, int n, iso_embedding **out)
 {
     return embed_tokens(m, m->protein, ids, n, out);
+}
+
+/* ---- on-disk cache ---- */
+
+struct iso_emb_cache {
+    char *dir;
+    uint64_t checksum;
+};
+
+int iso_emb_cache_open(const char *dir, const iso_model *m, iso_emb_cache **out)
+{
+    *out = NULL;
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return iso_error(ISO_EIO, "%s: cannot create the embedding cache directory (%s)", dir, strerror(errno));
+    iso_emb_cache *c = calloc(1, sizeof *c);
+    if (!c || !(c->dir = strdup(dir))) {
+        free(c);
+        return iso_error(ISO_ENOMEM, "out of memory");
+    }
+    c->checksum = m->info.checksum;
+    *out = c;
+    return ISO_OK;
+}
+
+void iso_emb_cache_close(iso_emb_cache *c)
+{
+    if (c)
+        free(c->dir);
+    free(c);
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static const char cache_magic[8] = "ISOEMB1";
+
+/* Reads an entry into a new embedding; 0 when absent or unusable. */
+static int cache_read(iso_model *m, const char *path, int64_t expect_cols, iso_embedding **out)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    char magic[8];
+    int32_t rows = 0, cols = 0;
+    float *host = NULL;
+    int ok = fread(magic, 1, 8, fp) == 8 && !memcmp(magic, cache_magic, 8) && fread(&rows, 4, 1, fp) == 1 &&
+             fread(&cols, 4, 1, fp) == 1 && rows > 0 && cols == expect_cols &&
+             (host = malloc((size_t)rows * cols * sizeof *host)) &&
+             fread(host, sizeof *host, (size_t)rows * cols, fp) == (size_t)rows * cols && fgetc(fp) == EOF;
+    fclose(fp);
+    if (ok && new_embedding(m, rows, cols, out) == ISO_OK &&
+        m->be->ops->upload(m->be, (*out)->data, host, (size_t)rows * cols * sizeof *host) == ISO_OK) {
+        free(host);
+        return 1;
+    }
+    if (*out)
+        iso_embedding_free(m, *out);
+    *out = NULL;
+    free(host);
+    iso_warn("%s: unusable cache entry, recomputing", path);
+    return 0;
+}
+
+static int cache_write(iso_model *m, const char *path, const iso_embedding *e)
+{
+    size_t n = (size_t)e->rows * e->cols;
+    float *host = malloc((n ? n : 1) * sizeof *host);
+    if (!host)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    int rc = iso_embedding_download(m, e, host);
+    iso_out *o = rc == ISO_OK ? iso_out_open(path) : NULL;
+    if (rc == ISO_OK && !o)
+        rc = iso_last_status();
+    if (o) {
+        int32_t dims[2] = {e->rows, e->cols};
+        FILE *fp = iso_out_fp(o);
+        if (fwrite(cache_magic, 1, 8, fp) != 8 || fwrite(dims, 4, 2, fp) != 2 || fwrite(host, sizeof *host, n, fp) != n) {
+            iso_out_abort(o);
+            rc = iso_error(ISO_EIO, "%s: write failed", path);
+        } else {
+            rc = iso_out_commit(o);
+        }
+    }
+    free(host);
+    return rc;
+}
+
+int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, const void *input, int64_t n,
+                           iso_embedding **out, int *hit)
+{
+    static const char *const names[] = {"dna", "rna", "protein"};
+    const int64_t cols = kind == ISO_EMB_DNA ? m->info.dna_dim : kind == ISO_EMB_RNA ? m->info.rna_dim
+                                                                                     : m->info.protein_dim;
+    size_t bytes = kind == ISO_EMB_DNA ? (size_t)n : (size_t)n * sizeof(int32_t);
+    char path[4096];
+    *hit = 0;
+    *out = NULL;
+    if (c) {
+        uint64_t h = fnv1a(0xcbf29ce484222325ULL, &c->checksum, sizeof c->checksum);
+        h = fnv1a(h, names[kind], strlen(names[kind]) + 1);
+        h = fnv1a(h, input, bytes);
+        snprintf(path, sizeof path, "%s/%s-%016llx.emb", c->dir, names[kind], (unsigned long long)h);
+        if ((*hit = cache_read(m, path, cols, out)))
+            return ISO_OK;
+    }
+    int rc = kind == ISO_EMB_DNA ? iso_model_embed_dna(m, input, n, out)
+             : kind == ISO_EMB_RNA ? iso_model_embed_rna(m, input, (int)n, out)
+                                   : iso_model_embed_protein(m, input, (int)n, out);
+    if (rc == ISO_OK && c && (rc = cache_write(m, path, *out)) != ISO_OK) {
+        iso_embedding_free(m, *out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /* ---- fusion, pooling, head ---- */

@@ -123,6 +123,25 @@ for row in rows:
 r = predict(os.path.join(work, "verbose"), "-v")
 check("reused" in r.stderr, "no reuse statistics with -v")
 
+# The embedding cache: a second run computes nothing (3 windows + 7 RNAs + 7 proteins come from disk) and
+# writes the same bytes.
+cache = os.path.join(work, "cache")
+predict(os.path.join(work, "c1"), "--cache", cache)
+r = predict(os.path.join(work, "c2"), "--cache", cache, "-v")
+check("cache hits 17" in r.stderr, f"second cached run: {r.stderr.strip()}")
+check(open(os.path.join(work, "c1.predictions.tsv"), "rb").read() == open(prefix + ".predictions.tsv", "rb").read()
+      and open(os.path.join(work, "c2.predictions.tsv"), "rb").read() == open(prefix + ".predictions.tsv", "rb").read(),
+      "cached runs differ from the uncached one")
+
+# One window per gene: a single Enformer run for BCAS1's isoforms, and each isoform alone gets the same values.
+r = predict(os.path.join(work, "g"), "--window-center", "gene", "-v")
+check("DNA windows: 1 computed, 6 reused" in r.stderr, f"gene windows: {r.stderr.strip()}")
+g_rows = {x["transcript_id"]: x for x in read_tsv(os.path.join(work, "g.predictions.tsv"))}
+one = rows[-1]["transcript_id"]
+predict(os.path.join(work, "g1"), "--window-center", "gene", "--transcripts", one)
+g1 = read_tsv(os.path.join(work, "g1.predictions.tsv"))[0]
+check(all(g1[t] == g_rows[one][t] for t in tissues), "gene-window prediction alone differs from the shared run")
+
 # Bad inputs: clear message, nothing written.
 bad = os.path.join(work, "bad")
 for args, expect in ((["--model", os.path.join(work, "nope")], "nope"),

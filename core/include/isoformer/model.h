@@ -63,6 +63,19 @@ int iso_embedding_cols(const iso_embedding *e);
 /* Copies an embedding to the host (rows x cols floats, caller-sized). */
 int iso_embedding_download(iso_model *m, const iso_embedding *e, float *host) ISO_RESULT;
 
+/* ---- on-disk cache of encoder outputs ----
+ * Keyed by (model checksum, encoder, the exact input: window bases or token ids), so a rerun after an annotation
+ * edit, a crash or with another shard layout computes only what it has not seen. Entries are written
+ * atomically; an unreadable entry is recomputed. */
+typedef enum { ISO_EMB_DNA, ISO_EMB_RNA, ISO_EMB_PROTEIN } iso_emb_kind;
+typedef struct iso_emb_cache iso_emb_cache;
+int iso_emb_cache_open(const char *dir, const iso_model *m, iso_emb_cache **out) ISO_RESULT;
+void iso_emb_cache_close(iso_emb_cache *c);
+/* Like iso_model_embed_dna/_rna/_protein (input: n bases of DNA, or n token ids), through the cache when c is
+ * not NULL; *hit tells whether it came from the cache. */
+int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, const void *input, int64_t n,
+                           iso_embedding **out, int *hit) ISO_RESULT;
+
 /* Fuses, pools and applies the head. protein may be NULL (no coding sequence): its cross-attention is
  * skipped, which leaves h unchanged since the residual is inside the block. pooled (fused_dim floats),
  * predictions (n_outputs floats) and fused (dna_rows x fused_dim, may be NULL) are host arrays. */
