@@ -1,6 +1,9 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,4 +98,28 @@ void cli_verbose(int on)
 {
     if (on && iso_get_log_level() < ISO_LOG_INFO)
         iso_set_log_level(ISO_LOG_INFO);
+}
+
+int cli_make_out_dir(const char *cmd, const char *prefix)
+{
+    char dir[4096];
+    const char *slash = strrchr(prefix, '/');
+    if (!slash || slash == prefix || (size_t)(slash - prefix) >= sizeof dir)
+        return 0;
+    memcpy(dir, prefix, (size_t)(slash - prefix));
+    dir[slash - prefix] = '\0';
+    for (char *p = dir + 1;; p++) {
+        char c = *p;
+        if (c == '/' || c == '\0') {
+            *p = '\0';
+            if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+                fprintf(stderr, "isoformer %s: cannot create directory %s (%s)\n", cmd, dir, strerror(errno));
+                return 1;
+            }
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    return 0;
 }

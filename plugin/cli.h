@@ -37,6 +37,9 @@ void cli_install_signal_handlers(void);
 int cli_interrupted(void);
 
 double cli_now(void);
+/* Creates the directory an output prefix or file lives in (like mkdir -p), so --out results/x works on a
+ * fresh tree; returns 0, or prints the error and returns 1. */
+int cli_make_out_dir(const char *cmd, const char *prefix);
 /* -v: raise the log level to info. */
 void cli_verbose(int on);
 

@@ -223,6 +223,8 @@ int main_eval(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!pred_path || !obs_path || !out)
         return cli_usage_error(CMD, "--pred, --obs and --out are required");
+    if (cli_make_out_dir(CMD, out))
+        return 1;
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_expression *pred = NULL, *obs = NULL;

@@ -90,6 +90,8 @@ int main_fit(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!emb_path || !obs_path || !out)
         return cli_usage_error(CMD, "--embeddings, --obs and --out are required");
+    if (cli_make_out_dir(CMD, out))
+        return 1;
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_expression *emb = NULL, *obs = NULL;

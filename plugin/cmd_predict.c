@@ -557,6 +557,8 @@ int main_predict(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
+    if (cli_make_out_dir(CMD, o.out))
+        return 1;
     cli_verbose(o.verbose);
     double t0 = cli_now();
     cli_inputs in;

@@ -74,6 +74,8 @@ int main_quant(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!bam || !gtf || !out)
         return cli_usage_error(CMD, "--bam, --gtf and --out are required");
+    if (cli_make_out_dir(CMD, out))
+        return 1;
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_quant_result *r = NULL;

@@ -123,6 +123,10 @@ for row in rows:
 r = predict(os.path.join(work, "verbose"), "-v")
 check("reused" in r.stderr, "no reuse statistics with -v")
 
+# --out into directories that do not exist yet (as the README's main job does with results/).
+predict(os.path.join(work, "new", "dir", "x"), "--transcripts", rows[0]["transcript_id"])
+check(os.path.exists(os.path.join(work, "new", "dir", "x.predictions.tsv")), "--out did not create its directory")
+
 # The embedding cache: a second run computes nothing (3 windows + 7 RNAs + 7 proteins come from disk) and
 # writes the same bytes.
 cache = os.path.join(work, "cache")
