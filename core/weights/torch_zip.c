@@ -709,6 +709,12 @@ int iso_read_torch_zip(iso_weights *w)
         rc = iso_error(ISO_EFORMAT, "%s: zip archive has no <name>/data.pkl: not a torch.save checkpoint", w->path);
     if (rc == ISO_OK && pkl->method != 0)
         rc = iso_error(ISO_EFORMAT, "%s: data.pkl is compressed; torch.save stores it uncompressed", w->path);
+    /* torch >= 2.1 records the byte order of the storages; older versions wrote little-endian only. */
+    const zip_entry *order = rc == ISO_OK ? zip_find(&dir, "byteorder") : NULL;
+    if (order && !(order->method == 0 && order->size == 6 && !memcmp(order->data, "little", 6)))
+        rc = iso_error(ISO_EFORMAT, "%s: the storages are not little-endian (byteorder entry '%.*s'); big-endian "
+                                    "checkpoints are not read: re-save it on a little-endian machine", w->path,
+                       order->method == 0 && order->size < 16 ? (int)order->size : 0, (const char *)order->data);
     value *root = NULL;
     if (rc == ISO_OK) {
         u.p = u.start = pkl->data;
