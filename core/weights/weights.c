@@ -228,9 +228,10 @@ static void similar_names(const iso_weights *w, const char *name, char *buf, siz
     enum { SHOW = 3 };
     size_t best[SHOW], dist[SHOW], n = 0;
     for (size_t i = 0; i < w->n; i++) {
-        size_t d = edit_distance(name, w->tensors[i].name), k = n < SHOW ? n++ : SHOW - 1;
-        if (k == SHOW - 1 && n == SHOW && d >= dist[k])
+        size_t d = edit_distance(name, w->tensors[i].name);
+        if (n == SHOW && d >= dist[SHOW - 1])
             continue;
+        size_t k = n < SHOW ? n++ : SHOW - 1; /* insertion into the sorted top list */
         for (; k > 0 && dist[k - 1] > d; k--) {
             best[k] = best[k - 1];
             dist[k] = dist[k - 1];
