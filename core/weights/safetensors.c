@@ -29,7 +29,9 @@ typedef struct {
 static int cmp_span(const void *a, const void *b)
 {
     const span *x = a, *y = b;
-    return x->begin < y->begin ? -1 : x->begin > y->begin;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end; /* empty tensors first at a shared offset */
 }
 
 static int read_entry(iso_weights *w, const char *name, json_t *e, const unsigned char *data, uint64_t data_len,
@@ -69,6 +71,27 @@ static int read_entry(iso_weights *w, const char *name, json_t *e, const unsigne
                          w->path, name, (unsigned long long)(en - b));
     *sp = (span){b, en, name};
     return iso_weights_add(w, name, dt, ndim, shape, data + b, (size_t)(en - b));
+}
+
+/* As the safetensors library requires: the tensors tile the data section exactly, without overlaps or holes. */
+static int check_spans(iso_weights *w, span *spans, size_t n, uint64_t data_len)
+{
+    if (n)
+        qsort(spans, n, sizeof *spans, cmp_span);
+    uint64_t expect = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (spans[i].begin < expect)
+            return iso_error(ISO_EFORMAT, "%s: tensors '%s' and '%s' overlap in the data section", w->path,
+                             spans[i - 1].name, spans[i].name);
+        if (spans[i].begin > expect)
+            return iso_error(ISO_EFORMAT, "%s: data bytes [%llu, %llu) before tensor '%s' belong to no tensor",
+                             w->path, (unsigned long long)expect, (unsigned long long)spans[i].begin, spans[i].name);
+        expect = spans[i].end;
+    }
+    if (expect != data_len)
+        return iso_error(ISO_EFORMAT, "%s: the data section has %llu bytes but its tensors cover %llu", w->path,
+                         (unsigned long long)data_len, (unsigned long long)expect);
+    return ISO_OK;
 }
 
 /* Re-creates the alias names our writer folded ({"alias": "target"} in __metadata__["isoformer.aliases"]). */
@@ -144,13 +167,8 @@ int iso_read_safetensors(iso_weights *w)
             goto done;
         n++;
     }
-    qsort(spans, n, sizeof *spans, cmp_span);
-    for (size_t i = 1; i < n; i++)
-        if (spans[i].begin < spans[i - 1].end) {
-            rc = iso_error(ISO_EFORMAT, "%s: tensors '%s' and '%s' overlap in the data section", w->path,
-                           spans[i - 1].name, spans[i].name);
-            goto done;
-        }
+    if ((rc = check_spans(w, spans, n, data_len)) != ISO_OK)
+        goto done;
     rc = add_aliases(w, json_object_get(root, "__metadata__"));
 done:
     free(spans);

@@ -29,6 +29,9 @@ static uint64_t rd16(const unsigned char *p) { return (uint64_t)p[0] | (uint64_t
 static uint64_t rd32(const unsigned char *p) { return rd16(p) | rd16(p + 2) << 16; }
 static uint64_t rd64(const unsigned char *p) { return rd32(p) | rd32(p + 4) << 32; }
 
+/* 1 when [off, off + len) lies inside a file of size bytes (no overflow for any 64-bit off, len). */
+static int in_file(size_t size, uint64_t off, uint64_t len) { return off <= size && len <= size - off; }
+
 /* Reads the zip64 extended-information extra field for the values that were saturated in the header. */
 static void zip64_extra(const unsigned char *x, size_t len, uint64_t *usize, uint64_t *csize, uint64_t *offset)
 {
@@ -71,13 +74,13 @@ static int zip_read_dir(iso_weights *w, zip_dir *dir)
     if ((n == 0xffff || cd_size == 0xffffffffu || cd_off == 0xffffffffu) && eocd >= 20 &&
         rd32(m + eocd - 20) == 0x07064b50) {
         uint64_t z = rd64(m + eocd - 20 + 8);
-        if (z > size - 56 || rd32(m + z) != 0x06064b50)
+        if (!in_file(size, z, 56) || rd32(m + z) != 0x06064b50)
             return iso_error(ISO_EFORMAT, "%s: bad zip64 end-of-central-directory record", w->path);
         n = rd64(m + z + 32);
         cd_size = rd64(m + z + 40);
         cd_off = rd64(m + z + 48);
     }
-    if (cd_off > size || cd_size > size - cd_off || n > cd_size / 46)
+    if (!in_file(size, cd_off, cd_size) || n > cd_size / 46)
         return iso_error(ISO_EFORMAT, "%s: zip central directory (%llu entries at offset %llu) lies outside the "
                                       "file: truncated download?", w->path, (unsigned long long)n,
                          (unsigned long long)cd_off);
@@ -95,11 +98,11 @@ static int zip_read_dir(iso_weights *w, zip_dir *dir)
             return iso_error(ISO_EFORMAT, "%s: zip central directory entry %llu runs past the directory",
                              w->path, (unsigned long long)i);
         zip64_extra(p + 46 + nlen, xlen, &usize, &csize, &loc);
-        if (loc > size - 30 || rd32(m + loc) != 0x04034b50)
+        if (!in_file(size, loc, 30) || rd32(m + loc) != 0x04034b50)
             return iso_error(ISO_EFORMAT, "%s: zip entry '%.*s' has a bad local header offset", w->path, (int)nlen,
                              (const char *)p + 46);
         uint64_t data_off = loc + 30 + rd16(m + loc + 26) + rd16(m + loc + 28);
-        if (data_off > size || csize > size - data_off)
+        if (!in_file(size, data_off, csize))
             return iso_error(ISO_EFORMAT, "%s: zip entry '%.*s' (%llu bytes) runs past the end of the file: "
                                           "truncated download?", w->path, (int)nlen, (const char *)p + 46,
                              (unsigned long long)csize);
@@ -680,8 +683,9 @@ static int add_tensor(iso_weights *w, const char *name, const value *t)
     return iso_weights_add(w, name, t->dtype, t->ndim, t->shape, t->storage->blob->data + start, (size_t)bytes);
 }
 
-/* The state dict is the top-level dict, or the dict under "state_dict"/"model" of a training checkpoint. */
-static const value *find_state_dict(const value *root)
+/* The state dict is the top-level dict, or the dict under "state_dict"/"model" of a training checkpoint,
+ * followed a few levels only (through the memo a hostile pickle can make a dict contain itself). */
+static const value *find_state_dict(const value *root, int depth)
 {
     if (root->kind != V_DICT)
         return NULL;
@@ -689,9 +693,9 @@ static const value *find_state_dict(const value *root)
         if (root->items[i + 1]->kind == V_TENSOR)
             return root;
     for (size_t i = 0; i + 1 < root->n; i += 2)
-        if (root->items[i]->kind == V_STR && root->items[i + 1]->kind == V_DICT &&
+        if (depth < 4 && root->items[i]->kind == V_STR && root->items[i + 1]->kind == V_DICT &&
             (!strcmp(root->items[i]->s, "state_dict") || !strcmp(root->items[i]->s, "model")))
-            return find_state_dict(root->items[i + 1]);
+            return find_state_dict(root->items[i + 1], depth + 1);
     return root;
 }
 
@@ -705,6 +709,12 @@ int iso_read_torch_zip(iso_weights *w)
         rc = iso_error(ISO_EFORMAT, "%s: zip archive has no <name>/data.pkl: not a torch.save checkpoint", w->path);
     if (rc == ISO_OK && pkl->method != 0)
         rc = iso_error(ISO_EFORMAT, "%s: data.pkl is compressed; torch.save stores it uncompressed", w->path);
+    /* torch >= 2.1 records the byte order of the storages; older versions wrote little-endian only. */
+    const zip_entry *order = rc == ISO_OK ? zip_find(&dir, "byteorder") : NULL;
+    if (order && !(order->method == 0 && order->size == 6 && !memcmp(order->data, "little", 6)))
+        rc = iso_error(ISO_EFORMAT, "%s: the storages are not little-endian (byteorder entry '%.*s'); big-endian "
+                                    "checkpoints are not read: re-save it on a little-endian machine", w->path,
+                       order->method == 0 && order->size < 16 ? (int)order->size : 0, (const char *)order->data);
     value *root = NULL;
     if (rc == ISO_OK) {
         u.p = u.start = pkl->data;
@@ -712,7 +722,7 @@ int iso_read_torch_zip(iso_weights *w)
         rc = run_pickle(&u, &root);
     }
     if (rc == ISO_OK) {
-        const value *sd = find_state_dict(root);
+        const value *sd = find_state_dict(root, 0);
         if (!sd)
             rc = iso_error(ISO_EFORMAT, "%s: the pickle holds no dict of tensors (not a state dict)", w->path);
         for (size_t i = 0; sd && i + 1 < sd->n && rc == ISO_OK; i += 2) {

@@ -138,16 +138,20 @@ int iso_weights_open(const char *path, iso_weights **out)
             rc = iso_read_torch_zip(w);
         else if (w->map[8] == '{')
             rc = iso_read_safetensors(w);
+        else if (w->map[0] == 0x80 && w->map[1] <= 5) /* a bare pickle: torch.save before 1.6 */
+            rc = iso_error(ISO_EFORMAT,
+                           "%s: legacy (pre-1.6) torch.save format, which is not read; re-save it with torch >= "
+                           "1.6: torch.save(torch.load(f), f)", w->path);
         else
             rc = iso_error(ISO_EFORMAT,
-                           "%s: neither a PyTorch zip checkpoint (torch.save, torch >= 1.6) nor safetensors; "
-                           "a legacy torch.save file must be re-saved with a current torch", w->path);
+                           "%s: neither a PyTorch zip checkpoint (torch.save, torch >= 1.6) nor safetensors", w->path);
     }
     if (rc != ISO_OK) {
         iso_weights_close(w);
         return rc;
     }
-    qsort(w->tensors, w->n, sizeof *w->tensors, cmp_tensor_name);
+    if (w->n)
+        qsort(w->tensors, w->n, sizeof *w->tensors, cmp_tensor_name);
     for (size_t i = 1; i < w->n; i++)
         if (!strcmp(w->tensors[i].name, w->tensors[i - 1].name)) {
             rc = iso_error(ISO_EFORMAT, "%s: tensor '%s' appears twice", w->path, w->tensors[i].name);
@@ -178,6 +182,8 @@ const char *iso_weights_path(const iso_weights *w) { return w->path; }
 const iso_tensor_view *iso_weights_find(const iso_weights *w, const char *name)
 {
     iso_tensor_view key = {.name = name};
+    if (!w->n)
+        return NULL;
     return bsearch(&key, w->tensors, w->n, sizeof *w->tensors, cmp_tensor_name);
 }
 
@@ -222,9 +228,10 @@ static void similar_names(const iso_weights *w, const char *name, char *buf, siz
     enum { SHOW = 3 };
     size_t best[SHOW], dist[SHOW], n = 0;
     for (size_t i = 0; i < w->n; i++) {
-        size_t d = edit_distance(name, w->tensors[i].name), k = n < SHOW ? n++ : SHOW - 1;
-        if (k == SHOW - 1 && n == SHOW && d >= dist[k])
+        size_t d = edit_distance(name, w->tensors[i].name);
+        if (n == SHOW && d >= dist[SHOW - 1])
             continue;
+        size_t k = n < SHOW ? n++ : SHOW - 1; /* insertion into the sorted top list */
         for (; k > 0 && dist[k - 1] > d; k--) {
             best[k] = best[k - 1];
             dist[k] = dist[k - 1];
@@ -337,11 +344,14 @@ int iso_weights_write_safetensors(const iso_weights *w, const char *path)
         json_object_set_new(header, t->name, entry);
         offset += t->nbytes;
     }
+    /* "format": "pt" is what transformers' from_pretrained requires of a model.safetensors. */
+    json_t *meta = json_pack("{s:s}", "format", "pt");
     if (json_object_size(aliases)) {
         char *a = json_dumps(aliases, JSON_COMPACT | JSON_SORT_KEYS);
-        json_object_set_new(header, "__metadata__", json_pack("{s:s}", "isoformer.aliases", a ? a : "{}"));
+        json_object_set_new(meta, "isoformer.aliases", json_string(a ? a : "{}"));
         free(a);
     }
+    json_object_set_new(header, "__metadata__", meta);
     text = json_dumps(header, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text) {
         rc = iso_error(ISO_ENOMEM, "%s: cannot encode the header", path);

@@ -8,10 +8,13 @@ the safetensors library are read back the same way, and malformed files must fai
 Usage: test_weights.py ISOFORMER_BINARY WORKDIR
 """
 import os
+import re
 import subprocess
 import sys
+import zipfile
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 iso, work = sys.argv[1], sys.argv[2]
@@ -76,7 +79,7 @@ sd = {
     "bf16": torch.randn(2, 8).bfloat16(),
     "ids": torch.arange(10, dtype=torch.int32),
 }
-for i in range(300):  # many keys: exercises LONG_BINPUT memo indices
+for i in range(1500):  # as many keys as the real checkpoint: LONG_BINPUT memo indices
     sd[f"nt.encoder.layer.{i}.attention.self.query.bias"] = torch.randn(8)
 bin_path = os.path.join(work, "model.bin")
 torch.save(sd, bin_path)
@@ -95,6 +98,50 @@ compare(canonical, st_path, "bin->safetensors")
 check(listing(st_path) == lst, "safetensors listing (with aliases) differs from the .bin listing")
 sums = [run("convert", "--list", p).stdout.splitlines()[-1] for p in (bin_path, st_path)]
 check(sums[0] == sums[1], f"checksums differ between .bin and .safetensors: {sums}")
+with safe_open(st_path, framework="pt") as f:  # transformers' from_pretrained requires format "pt"
+    check((f.metadata() or {}).get("format") == "pt", f"written metadata lacks format=pt: {f.metadata()}")
+
+
+def repack(src, dst, edit=lambda name, data: data, compression=zipfile.ZIP_STORED, zip64_limit=None, extra=None):
+    """Rewrites a torch.save zip with Python's zipfile (an independent writer): entries edited or dropped
+    (edit returns None), compressed, given other entries, or with sizes, offsets and counts above zip64_limit
+    moved to ZIP64 records (as a > 4 GiB checkpoint has them)."""
+    limits = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    if zip64_limit is not None:
+        zipfile.ZIP64_LIMIT = zipfile.ZIP_FILECOUNT_LIMIT = zip64_limit
+    try:
+        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression) as zout:
+            prefix = zin.namelist()[0].split("/")[0]
+            for info in zin.infolist():
+                data = edit(info.filename.split("/", 1)[1], zin.read(info))
+                if data is not None:
+                    zout.writestr(info.filename, data)
+            for name, data in (extra or {}).items():
+                zout.writestr(f"{prefix}/{name}", data)
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = limits
+
+
+# ZIP64 (a checkpoint over 4 GiB has it): with limit -1 every size and offset is in zip64 extra fields and the
+# end-of-central-directory in its zip64 record, and torch reads the file too; with limit 100 only the values
+# above 100 are (spec-valid, read by zipfile, though torch's miniz refuses the mix).
+for limit in (-1, 100):
+    z64 = os.path.join(work, f"zip64_{limit}.bin")
+    repack(bin_path, z64, zip64_limit=limit)
+    with open(z64, "rb") as f:
+        check(b"PK\x06\x06" in f.read(), "repacked file has no zip64 end-of-central-directory record")
+    if limit < 0:
+        z64_sd = torch.load(z64)
+        check(all(torch.equal(z64_sd[k], v.detach()) for k, v in sd.items()), "torch reads zip64 differently")
+    check(listing(z64) == lst, f"zip64 (limit {limit}) listing differs from the .bin listing")
+    z64_st = os.path.join(work, f"zip64_{limit}.safetensors")
+    r = run("convert", z64, z64_st)
+    check(r.returncode == 0, f"convert zip64: {r.stderr}")
+    compare(canonical, z64_st, f"zip64 (limit {limit}) bin->safetensors")
+# torch >= 2.1 adds a byteorder entry.
+little = os.path.join(work, "little.bin")
+repack(bin_path, little, extra={"byteorder": b"little"})
+check(listing(little) == lst, "a byteorder=little entry changes the listing")
 
 # Files written by the safetensors library.
 lib_sd = {"a.weight": torch.randn(7, 5), "b.bias": torch.randn(5), "c": torch.arange(6, dtype=torch.int64).reshape(2, 3)}
@@ -132,12 +179,38 @@ evil = os.path.join(work, "evil.bin")
 torch.save({"x": torch.zeros(1)}, evil)
 raw = open(evil, "rb").read().replace(b"collections\nOrderedDict", b"os\nsystem\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"[: len("collections\nOrderedDict")])
 cases["evil.bin"] = (raw, "refusing|unsupported|REDUCE|malformed|data.pkl")
+hole = b'{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}'
+cases["hole.safetensors"] = (len(hole).to_bytes(8, "little") + hole + b"\x00" * 12, r"\[4, 8\) before tensor 'b' belong to no tensor")
+legacy = os.path.join(work, "legacy-src.bin")
+torch.save({"x": torch.zeros(2)}, legacy, _use_new_zipfile_serialization=False)
+cases["legacy.bin"] = (open(legacy, "rb").read(), r"legacy \(pre-1\.6\) torch\.save format.*re-save")
+# A view whose strides are not row-major: torch.save keeps the strides; we refuse it by name.
+noncontig = os.path.join(work, "noncontig-src.bin")
+torch.save({"ok": torch.zeros(3), "enformer.t.weight": torch.randn(4, 6).t()}, noncontig)
+cases["noncontig.bin"] = (open(noncontig, "rb").read(), r"tensor 'enformer\.t\.weight' is not contiguous")
+
+
+def repacked(**kw):
+    p = os.path.join(work, "repack.tmp")
+    repack(bin_path, p, **kw)
+    return open(p, "rb").read()
+
+
+# Edits made through zipfile, so every zip structure stays valid and only the named defect remains.
+storage0 = lambda name: name == "data/0"  # noqa: E731
+cases["shortstorage.bin"] = (repacked(edit=lambda n, d: d[:len(d) // 2] if storage0(n) else d),
+                             r"tensor '[^']+' \(offset \d+, \d+ bytes\) runs past its storage")
+cases["nostorage.bin"] = (repacked(edit=lambda n, d: None if storage0(n) else d), "storage '0' named in data.pkl has no zip entry")
+cases["deflated.bin"] = (repacked(compression=zipfile.ZIP_DEFLATED), "compressed")
+cases["badopcode.bin"] = (repacked(edit=lambda n, d: d[:2] + b"\xff" + d[3:] if n == "data.pkl" else d),
+                          "data.pkl offset 2: unsupported pickle opcode 0xff")
+cases["cutpickle.bin"] = (repacked(edit=lambda n, d: d[:len(d) // 2] if n == "data.pkl" else d), "data.pkl offset \\d+: ")
+cases["bigendian.bin"] = (repacked(extra={"byteorder": b"big"}), "not little-endian .*'big'")
 for name, (blob, expect) in cases.items():
     p = os.path.join(work, name)
     open(p, "wb").write(blob)
     out = os.path.join(work, name + ".out.safetensors")
     r = run("convert", p, out)
-    import re
     check(r.returncode == 1 and re.search(expect, r.stderr) and name in r.stderr,
           f"{name}: want exit 1 and /{expect}/ naming the file, got {r.returncode}: {r.stderr.strip()}")
     check(not os.path.exists(out), f"{name}: output left behind")

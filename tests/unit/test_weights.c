@@ -1,0 +1,168 @@
+/* Checkpoint API: lookups, iso_weights_get_f32's errors (missing tensor with the nearest names, wrong shape,
+ * wrong dtype), empty checkpoints, and config.json's typed getters, on test-data/demo-model and small
+ * safetensors files built here byte by byte from the format's definition. Agreement of every tensor with torch
+ * and the safetensors library, and malformed files, are tests/parity/test_weights.py. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "isoformer/weights.h"
+
+#define DEMO ISO_TEST_DATA "/demo-model"
+
+static int has(const char *s, const char *needle) { return strstr(s, needle) != NULL; }
+
+static size_t elem_size(iso_dtype dt)
+{
+    return dt == ISO_DT_I64 ? 8 : dt == ISO_DT_F32 || dt == ISO_DT_I32 ? 4 : dt == ISO_DT_F16 || dt == ISO_DT_BF16 ? 2 : 1;
+}
+
+/* A safetensors file: 8-byte little-endian header length, the JSON header padded with spaces to 8 bytes, data. */
+static const char *write_safetensors(const char *name, const char *header, const void *data, size_t nbytes)
+{
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", ISO_TEST_TMP, name);
+    FILE *fp = fopen(path, "wb");
+    ck_assert_ptr_nonnull(fp);
+    size_t len = strlen(header), padded = (len + 7) / 8 * 8;
+    for (int b = 0; b < 8; b++)
+        fputc((int)((padded >> (8 * b)) & 0xff), fp);
+    fputs(header, fp);
+    for (size_t i = len; i < padded; i++)
+        fputc(' ', fp);
+    ck_assert_uint_eq(fwrite(data, 1, nbytes, fp), nbytes);
+    ck_assert_int_eq(fclose(fp), 0);
+    return path;
+}
+
+START_TEST(directory_lookups)
+{
+    iso_weights *w = NULL;
+    ck_assert_int_eq(iso_weights_open(DEMO, &w), ISO_OK);
+    const char *path = iso_weights_path(w);
+    ck_assert_msg(has(path, "demo-model/model.safetensors"), "mapped %s", path);
+    size_t n = iso_weights_count(w);
+    ck_assert_uint_gt(n, 10);
+    for (size_t i = 0; i < n; i++) {
+        const iso_tensor_view *t = iso_weights_at(w, i);
+        if (i)
+            ck_assert_msg(strcmp(iso_weights_at(w, i - 1)->name, t->name) < 0, "not sorted at %zu", i);
+        ck_assert_ptr_eq(iso_weights_find(w, t->name), t);
+        int64_t numel = 1;
+        for (int d = 0; d < t->ndim; d++)
+            numel *= t->shape[d];
+        ck_assert_uint_eq(t->nbytes, (size_t)numel * elem_size(t->dtype));
+    }
+    ck_assert_ptr_null(iso_weights_at(w, n));
+    ck_assert_ptr_null(iso_weights_find(w, "no.such.tensor"));
+    iso_weights_close(w);
+}
+END_TEST
+
+START_TEST(get_f32_errors)
+{
+    iso_weights *w = NULL;
+    ck_assert_int_eq(iso_weights_open(DEMO, &w), ISO_OK);
+    const iso_tensor_view *t = NULL;
+    for (size_t i = 0; i < iso_weights_count(w) && !t; i++)
+        if (iso_weights_at(w, i)->dtype == ISO_DT_F32 && iso_weights_at(w, i)->ndim == 2)
+            t = iso_weights_at(w, i);
+    ck_assert_ptr_nonnull(t);
+    const float *data = NULL;
+    ck_assert_int_eq(iso_weights_get_f32(w, t->name, 2, t->shape, &data), ISO_OK);
+    ck_assert_ptr_eq(data, t->data);
+
+    int64_t wrong[2] = {t->shape[0] + 1, t->shape[1]};
+    char want[128];
+    ck_assert_int_eq(iso_weights_get_f32(w, t->name, 2, wrong, &data), ISO_EFORMAT);
+    ck_assert_ptr_null(data);
+    snprintf(want, sizeof want, "has shape [%lld, %lld], expected [%lld, %lld]", (long long)t->shape[0],
+             (long long)t->shape[1], (long long)wrong[0], (long long)t->shape[1]);
+    ck_assert_msg(has(iso_last_error(), want) && has(iso_last_error(), t->name), "%s", iso_last_error());
+    ck_assert_int_eq(iso_weights_get_f32(w, t->name, 1, t->shape, &data), ISO_EFORMAT);
+
+    /* A one-letter typo: not found, and the real name is offered first. */
+    char typo[256];
+    snprintf(typo, sizeof typo, "%s", t->name);
+    typo[strlen(typo) - 1] = typo[strlen(typo) - 1] == 'X' ? 'Y' : 'X';
+    ck_assert_int_eq(iso_weights_get_f32(w, typo, 2, t->shape, &data), ISO_ENOTFOUND);
+    char near[300];
+    snprintf(near, sizeof near, "similar names present: '%s'", t->name);
+    ck_assert_msg(has(iso_last_error(), "not found") && has(iso_last_error(), near), "%s", iso_last_error());
+    ck_assert_msg(has(iso_last_error(), "model.safetensors: tensor '"), "%s", iso_last_error());
+    iso_weights_close(w);
+}
+END_TEST
+
+START_TEST(dtype_and_empty_files)
+{
+    const int64_t ids[2] = {7, -3};
+    const char *path = write_safetensors(
+        "ids.safetensors", "{\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", ids, sizeof ids);
+    iso_weights *w = NULL;
+    ck_assert_int_eq(iso_weights_open(path, &w), ISO_OK);
+    const iso_tensor_view *t = iso_weights_find(w, "ids");
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->dtype, ISO_DT_I64);
+    ck_assert_mem_eq(t->data, ids, sizeof ids);
+    const float *data;
+    const int64_t shape[1] = {2};
+    ck_assert_int_eq(iso_weights_get_f32(w, "ids", 1, shape, &data), ISO_EFORMAT);
+    ck_assert_msg(has(iso_last_error(), "'ids' is I64, expected F32"), "%s", iso_last_error());
+    iso_weights_close(w);
+
+    /* No tensors at all: a valid file; every lookup misses without consulting an empty table. */
+    path = write_safetensors("empty.safetensors", "{\"__metadata__\":{\"format\":\"pt\"}}", NULL, 0);
+    ck_assert_int_eq(iso_weights_open(path, &w), ISO_OK);
+    ck_assert_uint_eq(iso_weights_count(w), 0);
+    ck_assert_ptr_null(iso_weights_find(w, "x"));
+    ck_assert_int_eq(iso_weights_get_f32(w, "x", 1, shape, &data), ISO_ENOTFOUND);
+    iso_weights_close(w);
+}
+END_TEST
+
+START_TEST(config_getters)
+{
+    iso_config *c = NULL;
+    ck_assert_int_eq(iso_config_load(DEMO "/model.safetensors", &c), ISO_OK); /* config.json beside it */
+    ck_assert_msg(has(iso_config_path(c), "demo-model/config.json"), "%s", iso_config_path(c));
+    int err = 0;
+    ck_assert_int_eq(iso_config_int(c, "enformer_dim", -1, &err), 96);
+    ck_assert_double_eq(iso_config_num(c, "nt_layer_norm_eps", 0, &err), 1e-12);
+    ck_assert_double_eq(iso_config_num(c, "enformer_dim", 0, &err), 96.0); /* an integer is a number */
+    ck_assert_int_eq(iso_config_bool(c, "esm_token_dropout", 0, &err), 1);
+    ck_assert_str_eq(iso_config_str(c, "head_activation", "", &err), "silu");
+    ck_assert_int_eq(iso_config_int(c, "absent_key", 42, &err), 42);
+    ck_assert_int_eq(iso_config_has(c, "absent_key"), 0);
+    ck_assert_int_eq(err, 0);
+
+    ck_assert_int_eq(iso_config_int(c, "head_activation", 5, &err), 5);
+    ck_assert_int_eq(err, ISO_EFORMAT);
+    ck_assert_msg(has(iso_last_error(), "config.json: \"head_activation\" must be an integer"), "%s",
+                  iso_last_error());
+    err = 0;
+    ck_assert_str_eq(iso_config_str(c, "enformer_dim", "d", &err), "d");
+    ck_assert_int_eq(err, ISO_EFORMAT);
+    err = 0;
+    ck_assert_int_eq(iso_config_bool(c, "nt_layer_norm_eps", 0, &err), 0);
+    ck_assert_int_eq(err, ISO_EFORMAT);
+    iso_config_free(c);
+
+    ck_assert_int_eq(iso_config_load(ISO_TEST_TMP "/no-such-dir", &c), ISO_ENOTFOUND);
+    ck_assert_ptr_null(c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("weights");
+    TCase *tc = tcase_create("weights");
+    tcase_add_test(tc, directory_lookups);
+    tcase_add_test(tc, get_f32_errors);
+    tcase_add_test(tc, dtype_and_empty_files);
+    tcase_add_test(tc, config_getters);
+    suite_add_tcase(s, tc);
+    return iso_run_suite(s);
+}
