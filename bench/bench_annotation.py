@@ -27,6 +27,9 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "parity"))
 import refmodels as rm  # noqa: E402
 
+sys.path.insert(0, here)
+import flops as flops_of  # noqa: E402
+
 ap = argparse.ArgumentParser()
 ap.add_argument("build")
 ap.add_argument("--limit", type=int, default=0, help="only the first N transcripts of the reference (0: all)")
@@ -158,38 +161,17 @@ def windows(log):
     return int(w.split(" computed")[0]), int(w.split(", ")[1].split(" reused")[0])
 
 
-# FLOP per transcript component, from the layer shapes (architecture notes, section 7).
-def enformer_flops():
-    c, L = cfg, window
-    d = c["enformer_dim"]
-    f = [d // 2] + [int(round((d // 2) * 2 ** (i / 5) / 16) * 16) for i in range(6)]
-    fl = 2 * L * (d // 2) * 60 + 4 * L * (d // 2) ** 2
-    n = L // 2
-    for a, b in zip(f[:-1], f[1:]):
-        fl += 2 * n * b * a * 5 + 4 * n * b * b
-        n //= 2
-    hk = c["enformer_heads"] * c["enformer_attn_dim_key"]
-    fl += c["enformer_depth"] * (4 * n * d * hk + 4 * n * d * d + 2 * (2 * n - 1) * (d // c["enformer_heads"]) * hk
-                                 + 2 * n * n * hk + 2 * n * (2 * n - 1) * hk + 2 * n * n * d + 8 * n * d * d)
-    return fl + 2 * c["enformer_target_length"] * d * 2 * d
-
-
-def esm_flops(p, T):
-    d, f, layers = cfg[p + "hidden_size"], cfg[p + "intermediate_size"], cfg[p + "num_hidden_layers"]
-    return layers * (8 * T * d * d + (6 if p == "nt_" else 4) * T * d * f + 4 * T * T * d)
-
-
 cfg = model.config(window)
-fe = enformer_flops()
+fe = flops_of.enformer(cfg, window)
 rna_len = {t: min(len(tok_rna(rna[t])), 2048) for t in dna}
 prot_len = {t: min(len(prot.get(t, "")), 1024) + 2 for t in dna}
-f_public = sum(fe + esm_flops("nt_", 2048) + esm_flops("esm_", 1026) for t in dna)
+f_public = sum(fe + flops_of.esm(cfg, "nt_", 2048) + flops_of.esm(cfg, "esm_", 1026) for t in dna)
 computed_tss, _ = windows(log_tss)
 computed_gene, _ = windows(log_gene)
 gene_of = {line.split("\t")[0]: line.split("\t")[1] for line in open(os.path.join(work, "x.tsv")).readlines()[1:]}
-f_core = sum(esm_flops("nt_", rna_len[t]) for t in dna)
+f_core = sum(flops_of.esm(cfg, "nt_", rna_len[t]) for t in dna)
 # each distinct protein of a gene once
-f_prot = sum(esm_flops("esm_", len(p) + 2) for g, p in {(gene_of[t], prot[t][:1024]) for t in prot if prot[t]})
+f_prot = sum(flops_of.esm(cfg, "esm_", len(p) + 2) for g, p in {(gene_of[t], prot[t][:1024]) for t in prot if prot[t]})
 f_tss = computed_tss * fe + f_core + f_prot
 f_gene = computed_gene * fe + f_core + f_prot
 print(f"isoformer whole-annotation bench: {n_all} transcripts of {len(set(gene_of.values()))} genes (RefSeq chr21 GTF), "

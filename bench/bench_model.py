@@ -21,6 +21,9 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "parity"))
 import refmodels as rm  # noqa: E402
 
+sys.path.insert(0, here)
+import flops as flops_of  # noqa: E402
+
 ap = argparse.ArgumentParser()
 ap.add_argument("build")
 ap.add_argument("--size", choices=("full", "medium"), default="medium")
@@ -56,33 +59,9 @@ prot = [0] + list(rng.integers(4, 29, args.protein - 2)) + [2]
 for name, content in (("dna", dna), ("rna", " ".join(map(str, rna))), ("prot", " ".join(map(str, prot)))):
     open(os.path.join(work, name), "w").write(content + "\n")
 
-# FLOPs (multiply-add = 2) per stage, from the layer shapes (architecture notes, section 7).
 c = cfg
-D, L = c["enformer_dim"], window
-filters = [D // 2] + [int(round((D // 2) * (2 ** (i / (c["enformer_num_downsamples"] - 2))) / c["enformer_dim_divisible_by"])
-                          * c["enformer_dim_divisible_by"]) for i in range(c["enformer_num_downsamples"] - 1)]
-f_dna = 2 * L * (D // 2) * 60 + 4 * L * (D // 2) ** 2
-n = L // 2
-for din, dout in zip(filters[:-1], filters[1:]):
-    f_dna += 2 * n * dout * din * 5 + 4 * n * dout * dout
-    n //= 2
-hk = c["enformer_heads"] * c["enformer_attn_dim_key"]
-f_dna += c["enformer_depth"] * (4 * n * D * hk + 4 * n * D * D + 2 * (2 * n - 1) * (D // c["enformer_heads"]) * hk
-                                + 2 * n * n * hk + 2 * n * (2 * n - 1) * hk + 2 * n * n * D + 8 * n * D * D)
-f_dna += 2 * c["enformer_target_length"] * D * 2 * D
-
-
-def esm_flops(p, T):
-    d, f, layers = c[p + "hidden_size"], c[p + "intermediate_size"], c[p + "num_hidden_layers"]
-    ffn = 6 * T * d * f if p == "nt_" else 4 * T * d * f
-    return layers * (8 * T * d * d + ffn + 4 * T * T * d)
-
-
-Q, DD = c["enformer_target_length"], 2 * D
-f_fuse = sum(4 * Q * DD * DD + 4 * T * o * DD + 4 * Q * T * DD for T, o in ((len(rna), c["nt_hidden_size"]),
-                                                                         (len(prot), c["esm_hidden_size"])))
-flops = {"dna": f_dna, "rna": esm_flops("nt_", len(rna)), "protein": esm_flops("esm_", len(prot)),
-         "fusion+head": f_fuse}
+flops = {"dna": flops_of.enformer(c, window), "rna": flops_of.esm(c, "nt_", len(rna)),
+         "protein": flops_of.esm(c, "esm_", len(prot)), "fusion+head": flops_of.fusion(c, len(rna), len(prot))}
 
 sgemm = float(subprocess.run([driver, "sgemm", "2048", "10"], capture_output=True, text=True, check=True).stdout)
 t0 = time.time()
