@@ -10,30 +10,93 @@
 
 #include "backend/kernels.h"
 
-/* Each allocation carries its size in a 64-byte header, for the bytes_in_use/peak accounting. */
+/* Each allocation carries its capacity and requested size in a 64-byte header, for the bytes_in_use/peak
+ * accounting and for reuse. */
 #define CPU_ALIGN 64
+
+/* Freed activation blocks are kept for reuse. The model allocates and frees the same few sizes for every window
+ * and transcript; handing them back to the C library (which maps large blocks fresh each time) made every reuse
+ * page-fault from zero, and the page faults took a third of a whole-annotation run's time. */
+enum { CPU_CACHE_SLOTS = 64 };
+typedef struct {
+    void *base[CPU_CACHE_SLOTS]; /* freed blocks, NULL where empty */
+    int n;
+    size_t cached_bytes;
+} cpu_cache;
+
+typedef struct {
+    size_t capacity, nbytes;
+} cpu_header;
+
+static cpu_cache *cache_of(iso_backend *be) { return be->impl; }
+
+/* Removes slot i, keeping the others in the order they were freed (oldest first). */
+static void *cache_remove(cpu_cache *c, int i)
+{
+    void *base = c->base[i];
+    c->cached_bytes -= ((cpu_header *)base)->capacity;
+    memmove(&c->base[i], &c->base[i + 1], (size_t)(c->n - i - 1) * sizeof c->base[0]);
+    c->n--;
+    return base;
+}
+
+/* A cached block of at least nbytes and at most twice that, smallest first, so one large block does not serve
+ * (and pin) many small requests. */
+static void *cache_take(cpu_cache *c, size_t nbytes)
+{
+    int best = -1;
+    size_t best_cap = 0;
+    for (int i = 0; i < c->n; i++) {
+        size_t cap = ((cpu_header *)c->base[i])->capacity;
+        if (cap >= nbytes && cap / 2 <= nbytes && (best < 0 || cap < best_cap)) {
+            best = i;
+            best_cap = cap;
+        }
+    }
+    return best < 0 ? NULL : cache_remove(c, best);
+}
 
 static void *cpu_alloc(iso_backend *be, size_t nbytes)
 {
-    void *base = NULL;
-    if (posix_memalign(&base, CPU_ALIGN, nbytes + CPU_ALIGN) != 0) {
-        iso_error(ISO_ENOMEM, "cpu backend: cannot allocate %zu bytes (in use: %zu)", nbytes, be->bytes_in_use);
-        return NULL;
+    void *base = cache_take(cache_of(be), nbytes);
+    if (!base) {
+        if (posix_memalign(&base, CPU_ALIGN, nbytes + CPU_ALIGN) != 0) {
+            iso_error(ISO_ENOMEM, "cpu backend: cannot allocate %zu bytes (in use: %zu)", nbytes,
+                      be->bytes_in_use);
+            return NULL;
+        }
+        ((cpu_header *)base)->capacity = nbytes;
     }
-    *(size_t *)base = nbytes;
+    ((cpu_header *)base)->nbytes = nbytes;
     be->bytes_in_use += nbytes;
     if (be->bytes_in_use > be->peak_bytes)
         be->peak_bytes = be->bytes_in_use;
     return (char *)base + CPU_ALIGN;
 }
 
+/* Keeps the block, making room by returning the longest-cached blocks to the C library: the cache holds at most
+ * CPU_CACHE_SLOTS blocks and no more bytes than the peak in use, so memory stays within twice what the run needed
+ * at once. */
 static void cpu_free(iso_backend *be, void *ptr)
 {
     if (!ptr)
         return;
-    char *base = (char *)ptr - CPU_ALIGN;
-    be->bytes_in_use -= *(size_t *)base;
-    free(base);
+    cpu_cache *c = cache_of(be);
+    void *base = (char *)ptr - CPU_ALIGN;
+    cpu_header *h = base;
+    be->bytes_in_use -= h->nbytes;
+    while (c->n && (c->n == CPU_CACHE_SLOTS || c->cached_bytes + h->capacity > be->peak_bytes))
+        free(cache_remove(c, 0));
+    c->base[c->n++] = base;
+    c->cached_bytes += h->capacity;
+}
+
+static void cache_clear(cpu_cache *c)
+{
+    for (int i = 0; i < c->n; i++)
+        free(c->base[i]);
+    c->n = 0;
+    c->cached_bytes = 0;
 }
 
 static int cpu_memcpy(iso_backend *be, void *dst, const void *src, size_t nbytes)
@@ -290,7 +353,12 @@ static int cpu_mean_rows(iso_backend *be, const float *x, float *y, int64_t r0, 
     return ISO_OK;
 }
 
-static void cpu_destroy(iso_backend *be) { free(be); }
+static void cpu_destroy(iso_backend *be)
+{
+    cache_clear(cache_of(be));
+    free(be->impl);
+    free(be);
+}
 
 static const struct iso_backend_ops cpu_ops = {
     .name = "cpu",
@@ -325,8 +393,13 @@ int iso_backend_cpu_create(int n_threads, iso_backend **out)
         n_threads = n > 0 ? (int)n : 1;
     }
     iso_backend *be = calloc(1, sizeof *be);
-    if (!be)
+    cpu_cache *cache = calloc(1, sizeof *cache);
+    if (!be || !cache) {
+        free(be);
+        free(cache);
         return iso_error(ISO_ENOMEM, "cpu backend: out of memory");
+    }
+    be->impl = cache;
     be->ops = &cpu_ops;
     be->precision = ISO_PREC_FP32;
     be->n_threads = n_threads;
