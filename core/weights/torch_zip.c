@@ -302,8 +302,8 @@ static value *persistent_load(unpickler *u, value *pid)
         return NULL;
     }
     if (storage_dtype(pid->items[1]->s, &st->dtype) != 0) {
-        iso_error(ISO_EFORMAT, "%s: unsupported storage type %s (float32, float16, bfloat16 and integer "
-                               "storages are read)", u->w->path, pid->items[1]->s);
+        iso_error(ISO_EFORMAT, "%s: unsupported storage type %s (Float, Half, BFloat16, Long, Int, Byte and "
+                               "Bool storages are read)", u->w->path, pid->items[1]->s);
         return NULL;
     }
     char path[512];
@@ -667,15 +667,17 @@ static int is_contiguous(const value *t)
 
 static int add_tensor(iso_weights *w, const char *name, const value *t)
 {
-    int64_t numel = iso_shape_numel(t->ndim, t->shape);
-    size_t es = iso_dtype_size(t->dtype);
-    if (numel < 0)
-        return iso_error(ISO_EFORMAT, "%s: tensor '%s' has an invalid shape", w->path, name);
-    if (numel > 0 && !is_contiguous(t))
+    int64_t nbytes = iso_shape_nbytes(t->dtype, t->ndim, t->shape);
+    uint64_t es = iso_dtype_size(t->dtype);
+    if (nbytes < 0)
+        return iso_error(ISO_EFORMAT, "%s: tensor '%s' has an invalid shape (negative, or over 2^63 bytes)",
+                         w->path, name);
+    if (nbytes > 0 && !is_contiguous(t))
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' is not contiguous (saved from a view?); re-save it with "
                                       ".contiguous()", w->path, name);
-    uint64_t bytes = (uint64_t)numel * es, start = (uint64_t)t->offset * es;
-    if (t->offset > (int64_t)(UINT64_MAX / es) || start > t->storage->blob->size ||
+    /* offset >= 0 (checked in reduce); in uint64_t the overflow test holds for 1-byte elements too. */
+    uint64_t bytes = (uint64_t)nbytes, start = (uint64_t)t->offset * es;
+    if ((uint64_t)t->offset > UINT64_MAX / es || start > t->storage->blob->size ||
         bytes > t->storage->blob->size - start)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' (offset %lld, %llu bytes) runs past its storage (%llu "
                                       "bytes)", w->path, name, (long long)t->offset, (unsigned long long)bytes,

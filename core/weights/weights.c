@@ -40,6 +40,12 @@ int64_t iso_shape_numel(int ndim, const int64_t *shape)
     return n;
 }
 
+int64_t iso_shape_nbytes(iso_dtype dt, int ndim, const int64_t *shape)
+{
+    int64_t numel = iso_shape_numel(ndim, shape), es = (int64_t)iso_dtype_size(dt);
+    return numel < 0 || numel > INT64_MAX / es ? -1 : numel * es;
+}
+
 int iso_weights_add(iso_weights *w, const char *name, iso_dtype dtype, int ndim, const int64_t *shape,
                     const void *data, size_t nbytes)
 {

@@ -1,8 +1,8 @@
 """Checkpoint reading and writing checked against PyTorch and the safetensors library.
 
-torch.save writes state dicts with the features real checkpoints use (float32 and int64 tensors, storages
-shared by two names as Enformer's double registration does, views with a storage offset, 0-d and empty
-tensors, nn.Parameter); `isoformer convert` must list exactly their names, dtypes and shapes, and the
+torch.save writes state dicts with the features real checkpoints use (float, integer, uint8 and bool
+tensors, storages shared by two names as Enformer's double registration does, views with a storage offset,
+0-d and empty tensors, nn.Parameter); `isoformer convert` must list exactly their names, dtypes and shapes, and the
 safetensors it writes must load in the safetensors library with values identical to torch's. Files written by
 the safetensors library are read back the same way, and malformed files must fail with a clear message.
 Usage: test_weights.py ISOFORMER_BINARY WORKDIR
@@ -45,7 +45,8 @@ def listing(path):
     return out
 
 
-DT = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32"}
+DT = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32",
+      torch.uint8: "U8", torch.bool: "BOOL"}
 
 
 def fmt_shape(t):
@@ -78,6 +79,11 @@ sd = {
     "half": torch.randn(4, 4).half(),
     "bf16": torch.randn(2, 8).bfloat16(),
     "ids": torch.arange(10, dtype=torch.int32),
+    # 1-byte elements (attention masks, quantised weights) and odd byte counts, which misalign every tensor
+    # written after them unless the writer orders the data by element size.
+    "mask.bool": torch.tensor([True, False, True]),
+    "mask.u8": torch.randint(0, 256, (5,), dtype=torch.uint8),
+    "half.odd": torch.randn(3).half(),
 }
 for i in range(1500):  # as many keys as the real checkpoint: LONG_BINPUT memo indices
     sd[f"nt.encoder.layer.{i}.attention.self.query.bias"] = torch.randn(8)
@@ -206,6 +212,18 @@ cases["badopcode.bin"] = (repacked(edit=lambda n, d: d[:2] + b"\xff" + d[3:] if 
                           "data.pkl offset 2: unsupported pickle opcode 0xff")
 cases["cutpickle.bin"] = (repacked(edit=lambda n, d: d[:len(d) // 2] if n == "data.pkl" else d), "data.pkl offset \\d+: ")
 cases["bigendian.bin"] = (repacked(extra={"byteorder": b"big"}), "not little-endian .*'big'")
+# A shape whose byte count overflows 64 bits (2^62 int64 elements: 2^65 bytes, 0 when wrapped) is refused,
+# not mapped as an empty view of a huge tensor.
+huge = os.path.join(work, "huge-src.bin")
+torch.save({"x": torch.zeros(3, dtype=torch.int64)}, huge)
+with zipfile.ZipFile(huge) as z:
+    pkl = z.read(next(n for n in z.namelist() if n.endswith("/data.pkl")))
+check(pkl.count(b"K\x03\x85") == 1, "huge: the shape (3,) is not a single BININT1 3, TUPLE1 in the pickle")
+p = os.path.join(work, "repack.tmp")
+repack(huge, p, edit=lambda n, d: d.replace(b"K\x03\x85", b"\x8a\x08" + (1 << 62).to_bytes(8, "little") + b"\x85")
+       if n == "data.pkl" else d)
+cases["hugeshape.bin"] = (open(p, "rb").read(), "tensor 'x' has an invalid shape")
+
 for name, (blob, expect) in cases.items():
     p = os.path.join(work, name)
     open(p, "wb").write(blob)
