@@ -7,8 +7,10 @@ safetensors it writes must load in the safetensors library with values identical
 the safetensors library are read back the same way, and malformed files must fail with a clear message.
 Usage: test_weights.py ISOFORMER_BINARY WORKDIR
 """
+import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import zipfile
@@ -107,6 +109,17 @@ check(sums[0] == sums[1], f"checksums differ between .bin and .safetensors: {sum
 with safe_open(st_path, framework="pt") as f:  # transformers' from_pretrained requires format "pt"
     check((f.metadata() or {}).get("format") == "pt", f"written metadata lacks format=pt: {f.metadata()}")
 
+
+def misaligned(path):
+    """Tensors whose first byte in the file is not a multiple of their element size (from the header alone)."""
+    raw = open(path, "rb").read()
+    hlen = struct.unpack("<Q", raw[:8])[0]
+    size = {"F32": 4, "I32": 4, "I64": 8, "F16": 2, "BF16": 2, "U8": 1, "BOOL": 1}
+    return [k for k, e in json.loads(raw[8:8 + hlen]).items()
+            if k != "__metadata__" and (8 + hlen + e["data_offsets"][0]) % size[e["dtype"]]]
+
+
+check(not misaligned(st_path), f"written tensors not aligned to their element size: {misaligned(st_path)}")
 
 def repack(src, dst, edit=lambda name, data: data, compression=zipfile.ZIP_STORED, zip64_limit=None, extra=None):
     """Rewrites a torch.save zip with Python's zipfile (an independent writer): entries edited or dropped
