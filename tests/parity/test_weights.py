@@ -120,6 +120,11 @@ def misaligned(path):
 
 
 check(not misaligned(st_path), f"written tensors not aligned to their element size: {misaligned(st_path)}")
+# -v lists every tensor as `--list` does (on stderr: the output is the file).
+r = run("convert", "-v", bin_path, os.path.join(work, "verbose.safetensors"))
+verbose = {ln.split("\t")[0]: tuple(ln.split("\t")[1:]) for ln in r.stderr.splitlines() if ln.count("\t") == 2}
+check(r.returncode == 0 and verbose == lst, f"convert -v lists {len(verbose)} tensors, --list {len(lst)}: {r.stderr[:300]}")
+
 
 def repack(src, dst, edit=lambda name, data: data, compression=zipfile.ZIP_STORED, zip64_limit=None, extra=None):
     """Rewrites a torch.save zip with Python's zipfile (an independent writer): entries edited or dropped
