@@ -242,14 +242,55 @@ repack(huge, p, edit=lambda n, d: d.replace(b"K\x03\x85", b"\x8a\x08" + (1 << 62
        if n == "data.pkl" else d)
 cases["hugeshape.bin"] = (open(p, "rb").read(), "tensor 'x' has an invalid shape")
 
+
+def pickle_zip(pkl):
+    """A torch.save-layout zip (archive/data.pkl, stored) around a hand-written pickle."""
+    p = os.path.join(work, "pickle.tmp")
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+    return open(p, "rb").read()
+
+
+# Hostile pickles must be bounded in memory: past 2^21 objects (model.bin above needs 48,461 for 1,514
+# tensors) the reader stops with a message, rather than allocating for as long as the pickle goes on.
+cases["manyobjects.bin"] = (pickle_zip(b"\x80\x02}" + b"]0" * ((1 << 21) + 1) + b"."),
+                            "more than 2097152 objects")
 for name, (blob, expect) in cases.items():
     p = os.path.join(work, name)
     open(p, "wb").write(blob)
     out = os.path.join(work, name + ".out.safetensors")
+    if os.path.exists(out):  # from an earlier failing run in the same work directory
+        os.remove(out)
     r = run("convert", p, out)
     check(r.returncode == 1 and re.search(expect, r.stderr) and name in r.stderr,
           f"{name}: want exit 1 and /{expect}/ naming the file, got {r.returncode}: {r.stderr.strip()}")
     check(not os.path.exists(out), f"{name}: output left behind")
+
+# data.pkl over 256 MiB is refused before it is interpreted. The entry is a hole in a sparse file (written here
+# byte by byte from the zip specification), so the test neither writes nor reads 256 MiB.
+big_pkl = os.path.join(work, "bigpickle.bin")
+name, size = b"archive/data.pkl", (256 << 20) + 1
+local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, 0, size, size, len(name), 0) + name
+central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, 0, size, size, len(name), 0, 0, 0, 0,
+                      0, 0) + name
+with open(big_pkl, "wb") as f:
+    f.write(local)
+    f.seek(len(local) + size)
+    f.write(central + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + size, 0))
+r = run("convert", "--list", big_pkl)
+check(r.returncode == 1 and re.search(r"data\.pkl is 268435457 bytes.*256 MiB", r.stderr),
+      f"bigpickle.bin: want exit 1 and the size limit named, got {r.returncode}: {r.stderr.strip()}")
+os.remove(big_pkl)
+
+# Self-reference (a dict holding itself under "state_dict") and deep nesting (100,000 lists in lists) are
+# data, not recursion: both read as a state dict without tensors.
+self_ref = b"\x80\x02}q\x00X\x0a\x00\x00\x00state_dicth\x00s."
+deep = b"\x80\x02}X\x01\x00\x00\x00x" + b"]" * 100000 + b"a" * 99999 + b"s."
+for name, pkl in (("selfref.bin", self_ref), ("deep.bin", deep)):
+    p = os.path.join(work, name)
+    open(p, "wb").write(pickle_zip(pkl))
+    r = run("convert", "--list", p)
+    check(r.returncode == 0 and r.stdout.startswith("# 0 tensors"), f"{name}: got {r.returncode}: {r.stderr.strip()}")
 
 print(f"{len(failures)} failed" if failures else "all weight checks passed")
 sys.exit(1 if failures else 0)
