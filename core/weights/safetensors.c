@@ -64,9 +64,8 @@ static int read_entry(iso_weights *w, const char *name, json_t *e, const unsigne
         return iso_error(ISO_EFORMAT, "%s: tensor '%s': data_offsets [%llu, %llu] run past the end of the data "
                                       "(%llu bytes): truncated file?", w->path, name, (unsigned long long)b,
                          (unsigned long long)en, (unsigned long long)data_len);
-    int64_t numel = iso_shape_numel(ndim, shape);
-    if (numel < 0 || (uint64_t)numel > UINT64_MAX / iso_dtype_size(dt) ||
-        (uint64_t)numel * iso_dtype_size(dt) != en - b)
+    int64_t nbytes = iso_shape_nbytes(dt, ndim, shape);
+    if (nbytes < 0 || (uint64_t)nbytes != en - b)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s': %llu bytes of data do not match its shape and dtype",
                          w->path, name, (unsigned long long)(en - b));
     *sp = (span){b, en, name};

@@ -159,21 +159,48 @@ typedef struct {
     size_t sp, stack_cap;
     value **memo;
     size_t memo_cap, memo_n; /* memo_n: indices set, which MEMOIZE uses as the next index */
+    size_t objects;          /* values made plus container items stored, bounded by PICKLE_MAX_OBJECTS */
+    int failed;              /* why vnew/vstr last returned NULL (out of memory, too many objects) */
 } unpickler;
 
+/* Bounds on what a hostile pickle can make us allocate (under 1 GiB: values, strings no longer than the pickle,
+ * stack and memo). A state dict needs 32-40 objects and about 130 pickle bytes per tensor, so 2^21 objects is
+ * over 50,000 tensors, and 256 MiB of pickle far more. */
 #define PICKLE_MAX_STACK (1u << 20)
 #define PICKLE_MAX_MEMO (1u << 22)
+#define PICKLE_MAX_OBJECTS (1u << 21)
+#define PICKLE_MAX_MIB 256u
 
 static int perr(unpickler *u, const char *what)
 {
     return iso_error(ISO_EFORMAT, "%s: data.pkl offset %ld: %s", u->w->path, (long)(u->p - u->start), what);
 }
 
+static int nomem(unpickler *u)
+{
+    return u->failed = iso_error(ISO_ENOMEM, "%s: out of memory reading the pickle", u->w->path);
+}
+
+static int count_object(unpickler *u)
+{
+    if (++u->objects <= PICKLE_MAX_OBJECTS)
+        return ISO_OK;
+    char msg[160];
+    snprintf(msg, sizeof msg, "more than %u objects, which no state dict needs (refused rather than exhaust "
+                              "memory)", PICKLE_MAX_OBJECTS);
+    return u->failed = perr(u, msg);
+}
+
+/* A new value, or NULL with the reason recorded in u->failed. */
 static value *vnew(unpickler *u, vkind kind)
 {
-    value *v = calloc(1, sizeof *v);
-    if (!v)
+    if (count_object(u))
         return NULL;
+    value *v = calloc(1, sizeof *v);
+    if (!v) {
+        nomem(u);
+        return NULL;
+    }
     v->kind = kind;
     v->next_alloc = u->all;
     u->all = v;
@@ -191,17 +218,18 @@ static void vfree_all(value *v)
     }
 }
 
+/* Pushes v, the result of vnew/vstr: NULL is their failure, already recorded in u->failed. */
 static int push(unpickler *u, value *v)
 {
     if (!v)
-        return iso_error(ISO_ENOMEM, "%s: out of memory reading the pickle", u->w->path);
+        return u->failed;
     if (u->sp == u->stack_cap) {
         if (u->stack_cap >= PICKLE_MAX_STACK)
             return perr(u, "pickle stack too deep");
         size_t cap = u->stack_cap ? 2 * u->stack_cap : 64;
         value **s = realloc(u->stack, cap * sizeof *s);
         if (!s)
-            return iso_error(ISO_ENOMEM, "%s: out of memory reading the pickle", u->w->path);
+            return nomem(u);
         u->stack = s;
         u->stack_cap = cap;
     }
@@ -214,11 +242,13 @@ static value *top(unpickler *u) { return u->sp ? u->stack[u->sp - 1] : NULL; }
 
 static int append_item(unpickler *u, value *c, value *item)
 {
+    if (count_object(u))
+        return u->failed;
     if (c->n == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 8;
         value **it = realloc(c->items, cap * sizeof *it);
         if (!it)
-            return iso_error(ISO_ENOMEM, "%s: out of memory reading the pickle", u->w->path);
+            return nomem(u);
         c->items = it;
         c->cap = cap;
     }
@@ -237,15 +267,24 @@ static long find_mark(unpickler *u)
 
 static int need(unpickler *u, size_t n) { return (size_t)(u->end - u->p) >= n ? 0 : -1; }
 
-static value *make_str(unpickler *u, vkind kind, const unsigned char *s, size_t n)
+/* A new value with room for a string of n chars (NUL-terminated), or NULL with the reason in u->failed. */
+static value *vstr(unpickler *u, vkind kind, size_t n)
 {
     value *v = vnew(u, kind);
-    if (v && (v->s = malloc(n + 1))) {
-        memcpy(v->s, s, n);
-        v->s[n] = '\0';
-    } else if (v) {
+    if (v && !(v->s = malloc(n + 1))) {
+        nomem(u);
         return NULL;
     }
+    if (v)
+        v->s[n] = '\0';
+    return v;
+}
+
+static value *make_str(unpickler *u, vkind kind, const unsigned char *s, size_t n)
+{
+    value *v = vstr(u, kind, n);
+    if (v)
+        memcpy(v->s, s, n);
     return v;
 }
 
@@ -261,7 +300,7 @@ static int memo_put(unpickler *u, size_t idx, value *v)
             cap *= 2;
         value **m = realloc(u->memo, cap * sizeof *m);
         if (!m)
-            return iso_error(ISO_ENOMEM, "%s: out of memory reading the pickle", u->w->path);
+            return nomem(u);
         memset(m + u->memo_cap, 0, (cap - u->memo_cap) * sizeof *m);
         u->memo = m;
         u->memo_cap = cap;
@@ -288,37 +327,28 @@ static int storage_dtype(const char *global, iso_dtype *dt)
     return -1;
 }
 
-/* Persistent id ('storage', <StorageType>, key, location, numel) -> the storage's zip entry. */
-static value *persistent_load(unpickler *u, value *pid)
+/* Persistent id ('storage', <StorageType>, key, location, numel) -> the storage's zip entry, in *out. */
+static int persistent_load(unpickler *u, value *pid, value **out)
 {
     if (pid->kind != V_TUPLE || pid->n < 5 || pid->items[0]->kind != V_STR || strcmp(pid->items[0]->s, "storage") ||
-        pid->items[1]->kind != V_GLOBAL || pid->items[2]->kind != V_STR) {
-        perr(u, "persistent id is not ('storage', type, key, location, numel)");
-        return NULL;
-    }
+        pid->items[1]->kind != V_GLOBAL || pid->items[2]->kind != V_STR)
+        return perr(u, "persistent id is not ('storage', type, key, location, numel)");
     value *st = vnew(u, V_STORAGE);
-    if (!st) {
-        iso_error(ISO_ENOMEM, "%s: out of memory", u->w->path);
-        return NULL;
-    }
-    if (storage_dtype(pid->items[1]->s, &st->dtype) != 0) {
-        iso_error(ISO_EFORMAT, "%s: unsupported storage type %s (float32, float16, bfloat16 and integer "
-                               "storages are read)", u->w->path, pid->items[1]->s);
-        return NULL;
-    }
+    if (!st)
+        return u->failed;
+    if (storage_dtype(pid->items[1]->s, &st->dtype) != 0)
+        return iso_error(ISO_EFORMAT, "%s: unsupported storage type %s (Float, Half, BFloat16, Long, Int, Byte "
+                                      "and Bool storages are read)", u->w->path, pid->items[1]->s);
     char path[512];
     snprintf(path, sizeof path, "data/%s", pid->items[2]->s);
-    if (!(st->blob = zip_find(u->dir, path))) {
-        iso_error(ISO_EFORMAT, "%s: storage '%s' named in data.pkl has no zip entry %s", u->w->path,
-                  pid->items[2]->s, path);
-        return NULL;
-    }
-    if (st->blob->method != 0) {
-        iso_error(ISO_EFORMAT, "%s: storage entry %s is compressed; torch.save stores tensors uncompressed — "
-                               "re-save the checkpoint with torch.save", u->w->path, path);
-        return NULL;
-    }
-    return st;
+    if (!(st->blob = zip_find(u->dir, path)))
+        return iso_error(ISO_EFORMAT, "%s: storage '%s' named in data.pkl has no zip entry %s", u->w->path,
+                         pid->items[2]->s, path);
+    if (st->blob->method != 0)
+        return iso_error(ISO_EFORMAT, "%s: storage entry %s is compressed; torch.save stores tensors "
+                                      "uncompressed — re-save the checkpoint with torch.save", u->w->path, path);
+    *out = st;
+    return ISO_OK;
 }
 
 static int int_tuple(value *t, int64_t *out, int *n)
@@ -334,44 +364,37 @@ static int int_tuple(value *t, int64_t *out, int *n)
     return 0;
 }
 
-/* REDUCE: callable(*args) for the few callables a state dict needs. */
-static value *reduce(unpickler *u, value *fn, value *args)
+/* REDUCE: callable(*args), in *out, for the few callables a state dict needs. */
+static int reduce(unpickler *u, value *fn, value *args, value **out)
 {
-    if (fn->kind != V_GLOBAL || args->kind != V_TUPLE) {
-        perr(u, "REDUCE of something that is not a known global");
-        return NULL;
-    }
+    if (fn->kind != V_GLOBAL || args->kind != V_TUPLE)
+        return perr(u, "REDUCE of something that is not a known global");
     if (!strcmp(fn->s, "collections.OrderedDict") || !strcmp(fn->s, "builtins.dict"))
-        return vnew(u, V_DICT);
+        return (*out = vnew(u, V_DICT)) ? ISO_OK : u->failed;
     if (!strcmp(fn->s, "torch._utils._rebuild_parameter") ||
         !strcmp(fn->s, "torch._utils._rebuild_parameter_with_state")) {
-        if (args->n < 1 || args->items[0]->kind != V_TENSOR) {
-            perr(u, "_rebuild_parameter without a tensor");
-            return NULL;
-        }
-        return args->items[0];
+        if (args->n < 1 || args->items[0]->kind != V_TENSOR)
+            return perr(u, "_rebuild_parameter without a tensor");
+        *out = args->items[0];
+        return ISO_OK;
     }
     if (!strcmp(fn->s, "torch._utils._rebuild_tensor_v2") || !strcmp(fn->s, "torch._utils._rebuild_tensor")) {
         value *t = vnew(u, V_TENSOR);
         int nd_stride = 0;
-        if (!t) {
-            iso_error(ISO_ENOMEM, "%s: out of memory", u->w->path);
-            return NULL;
-        }
+        if (!t)
+            return u->failed;
         if (args->n < 4 || args->items[0]->kind != V_STORAGE || args->items[1]->kind != V_INT ||
             int_tuple(args->items[2], t->shape, &t->ndim) || int_tuple(args->items[3], t->stride, &nd_stride) ||
-            nd_stride != t->ndim || args->items[1]->i < 0) {
-            perr(u, "_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, ...)");
-            return NULL;
-        }
+            nd_stride != t->ndim || args->items[1]->i < 0)
+            return perr(u, "_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, ...)");
         t->storage = args->items[0];
         t->dtype = t->storage->dtype;
         t->offset = args->items[1]->i;
-        return t;
+        *out = t;
+        return ISO_OK;
     }
-    iso_error(ISO_EFORMAT, "%s: data.pkl calls %s, which a state dict does not need (refusing to interpret it)",
-              u->w->path, fn->s);
-    return NULL;
+    return iso_error(ISO_EFORMAT, "%s: data.pkl calls %s, which a state dict does not need (refusing to interpret "
+                                  "it)", u->w->path, fn->s);
 }
 
 static int read_uint(unpickler *u, int nbytes, uint64_t *v)
@@ -422,7 +445,7 @@ static int run_pickle(unpickler *u, value **result)
             return perr(u, "pickle ends without STOP");
         unsigned op = *u->p++;
         uint64_t n = 0;
-        value *v, *a, *b;
+        value *v = NULL, *a, *b;
         switch (op) {
         case 0x80: /* PROTO */
             rc = read_uint(u, 1, &n);
@@ -510,10 +533,8 @@ static int run_pickle(unpickler *u, value **result)
                 rc = perr(u, "STACK_GLOBAL needs two strings");
                 break;
             }
-            if ((v = vnew(u, V_GLOBAL)) && (v->s = malloc(strlen(a->s) + strlen(b->s) + 2)))
+            if ((v = vstr(u, V_GLOBAL, strlen(a->s) + strlen(b->s) + 1)))
                 sprintf(v->s, "%s.%s", a->s, b->s);
-            else
-                v = NULL;
             rc = push(u, v);
             break;
         case 'q': case 'r': /* BINPUT, LONG_BINPUT */
@@ -535,7 +556,7 @@ static int run_pickle(unpickler *u, value **result)
         case 't': case 'l': case 'd': /* TUPLE, LIST, DICT from MARK */
             v = vnew(u, op == 't' ? V_TUPLE : op == 'l' ? V_LIST : V_DICT);
             if (!v) {
-                rc = push(u, NULL);
+                rc = u->failed;
                 break;
             }
             if ((rc = collect_marked(u, v, op == 'd')) == ISO_OK)
@@ -548,7 +569,7 @@ static int run_pickle(unpickler *u, value **result)
                 break;
             }
             if (!(v = vnew(u, V_TUPLE))) {
-                rc = push(u, NULL);
+                rc = u->failed;
                 break;
             }
             for (size_t i = u->sp - k; i < u->sp && rc == ISO_OK; i++)
@@ -599,9 +620,8 @@ static int run_pickle(unpickler *u, value **result)
                 rc = perr(u, "BINPERSID with an empty stack");
                 break;
             }
-            if (!(v = persistent_load(u, a)))
-                return iso_last_status();
-            rc = push(u, v);
+            if ((rc = persistent_load(u, a, &v)) == ISO_OK)
+                rc = push(u, v);
             break;
         case 'R': /* REDUCE */
             b = pop(u);
@@ -610,9 +630,8 @@ static int run_pickle(unpickler *u, value **result)
                 rc = perr(u, "REDUCE with too few items");
                 break;
             }
-            if (!(v = reduce(u, a, b)))
-                return iso_last_status();
-            rc = push(u, v);
+            if ((rc = reduce(u, a, b, &v)) == ISO_OK)
+                rc = push(u, v);
             break;
         case 0x81: /* NEWOBJ: cls.__new__(cls, *args) — only for OrderedDict */
             b = pop(u);
@@ -667,15 +686,17 @@ static int is_contiguous(const value *t)
 
 static int add_tensor(iso_weights *w, const char *name, const value *t)
 {
-    int64_t numel = iso_shape_numel(t->ndim, t->shape);
-    size_t es = iso_dtype_size(t->dtype);
-    if (numel < 0)
-        return iso_error(ISO_EFORMAT, "%s: tensor '%s' has an invalid shape", w->path, name);
-    if (numel > 0 && !is_contiguous(t))
+    int64_t nbytes = iso_shape_nbytes(t->dtype, t->ndim, t->shape);
+    uint64_t es = iso_dtype_size(t->dtype);
+    if (nbytes < 0)
+        return iso_error(ISO_EFORMAT, "%s: tensor '%s' has an invalid shape (negative, or over 2^63 bytes)",
+                         w->path, name);
+    if (nbytes > 0 && !is_contiguous(t))
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' is not contiguous (saved from a view?); re-save it with "
                                       ".contiguous()", w->path, name);
-    uint64_t bytes = (uint64_t)numel * es, start = (uint64_t)t->offset * es;
-    if (t->offset > (int64_t)(UINT64_MAX / es) || start > t->storage->blob->size ||
+    /* offset >= 0 (checked in reduce); in uint64_t the overflow test holds for 1-byte elements too. */
+    uint64_t bytes = (uint64_t)nbytes, start = (uint64_t)t->offset * es;
+    if ((uint64_t)t->offset > UINT64_MAX / es || start > t->storage->blob->size ||
         bytes > t->storage->blob->size - start)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' (offset %lld, %llu bytes) runs past its storage (%llu "
                                       "bytes)", w->path, name, (long long)t->offset, (unsigned long long)bytes,
@@ -709,6 +730,10 @@ int iso_read_torch_zip(iso_weights *w)
         rc = iso_error(ISO_EFORMAT, "%s: zip archive has no <name>/data.pkl: not a torch.save checkpoint", w->path);
     if (rc == ISO_OK && pkl->method != 0)
         rc = iso_error(ISO_EFORMAT, "%s: data.pkl is compressed; torch.save stores it uncompressed", w->path);
+    if (rc == ISO_OK && pkl->size > (uint64_t)PICKLE_MAX_MIB << 20)
+        rc = iso_error(ISO_EFORMAT, "%s: data.pkl is %llu bytes; a state dict's pickle is a few MiB, and one over "
+                                    "%u MiB is refused rather than read into memory", w->path,
+                       (unsigned long long)pkl->size, PICKLE_MAX_MIB);
     /* torch >= 2.1 records the byte order of the storages; older versions wrote little-endian only. */
     const zip_entry *order = rc == ISO_OK ? zip_find(&dir, "byteorder") : NULL;
     if (order && !(order->method == 0 && order->size == 6 && !memcmp(order->data, "little", 6)))

@@ -40,6 +40,12 @@ int64_t iso_shape_numel(int ndim, const int64_t *shape)
     return n;
 }
 
+int64_t iso_shape_nbytes(iso_dtype dt, int ndim, const int64_t *shape)
+{
+    int64_t numel = iso_shape_numel(ndim, shape), es = (int64_t)iso_dtype_size(dt);
+    return numel < 0 || numel > INT64_MAX / es ? -1 : numel * es;
+}
+
 int iso_weights_add(iso_weights *w, const char *name, iso_dtype dtype, int ndim, const int64_t *shape,
                     const void *data, size_t nbytes)
 {
@@ -318,24 +324,41 @@ static long alias_of(const iso_weights *w, size_t i)
 
 static int write_all(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n ? 0 : -1; }
 
+/* Fills order with the tensors to store (aliases left out) in decreasing element size, by name within a size.
+ * The data section starts 8-aligned and safetensors forbids gaps between tensors, so this order is what keeps
+ * every tensor aligned to its element size (an odd-length U8 or F16 tensor would misalign all after it).
+ * Returns how many. */
+static size_t data_order(const iso_weights *w, const long *alias, size_t *order)
+{
+    static const size_t sizes[] = {8, 4, 2, 1};
+    size_t n = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (size_t i = 0; i < w->n; i++)
+            if (alias[i] < 0 && iso_dtype_size(w->tensors[i].dtype) == sizes[s])
+                order[n++] = i;
+    return n;
+}
+
 int iso_weights_write_safetensors(const iso_weights *w, const char *path)
 {
     json_t *header = json_object(), *aliases = json_object();
     long *alias = calloc(w->n ? w->n : 1, sizeof *alias);
+    size_t *order = calloc(w->n ? w->n : 1, sizeof *order);
     char *text = NULL;
     int rc = ISO_OK;
-    if (!header || !aliases || !alias) {
+    if (!header || !aliases || !alias || !order) {
         rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
         goto done;
     }
-    uint64_t offset = 0;
     for (size_t i = 0; i < w->n; i++) {
-        const iso_tensor_view *t = &w->tensors[i];
         alias[i] = alias_of(w, i);
-        if (alias[i] >= 0) {
-            json_object_set_new(aliases, t->name, json_string(w->tensors[alias[i]].name));
-            continue;
-        }
+        if (alias[i] >= 0)
+            json_object_set_new(aliases, w->tensors[i].name, json_string(w->tensors[alias[i]].name));
+    }
+    size_t n_data = data_order(w, alias, order);
+    uint64_t offset = 0;
+    for (size_t k = 0; k < n_data; k++) {
+        const iso_tensor_view *t = &w->tensors[order[k]];
         json_t *shape = json_array();
         for (int d = 0; d < t->ndim; d++)
             json_array_append_new(shape, json_integer(t->shape[d]));
@@ -370,9 +393,8 @@ int iso_weights_write_safetensors(const iso_weights *w, const char *path)
     int bad = write_all(fp, n8, 8) || write_all(fp, text, len);
     for (size_t p = len; p < padded && !bad; p++)
         bad = fputc(' ', fp) == EOF;
-    for (size_t i = 0; i < w->n && !bad; i++)
-        if (alias[i] < 0)
-            bad = write_all(fp, w->tensors[i].data, w->tensors[i].nbytes);
+    for (size_t k = 0; k < n_data && !bad; k++)
+        bad = write_all(fp, w->tensors[order[k]].data, w->tensors[order[k]].nbytes);
     if (bad) {
         iso_out_abort(o);
         rc = iso_error(ISO_EIO, "%s: write failed (%s)", path, strerror(errno));
@@ -381,6 +403,7 @@ int iso_weights_write_safetensors(const iso_weights *w, const char *path)
     }
 done:
     free(text);
+    free(order);
     free(alias);
     json_decref(aliases);
     json_decref(header);

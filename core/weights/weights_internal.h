@@ -18,6 +18,8 @@ int iso_weights_add(iso_weights *w, const char *name, iso_dtype dtype, int ndim,
 size_t iso_dtype_size(iso_dtype dt);
 /* Product of the dims, or -1 on a negative dim or overflow. */
 int64_t iso_shape_numel(int ndim, const int64_t *shape);
+/* Bytes of a contiguous tensor of this shape and dtype, or -1 on a negative dim or overflow. */
+int64_t iso_shape_nbytes(iso_dtype dt, int ndim, const int64_t *shape);
 
 /* Format readers: fill w from w->map. Errors name w->path. */
 int iso_read_torch_zip(iso_weights *w) ISO_RESULT;

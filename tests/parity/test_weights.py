@@ -1,14 +1,16 @@
 """Checkpoint reading and writing checked against PyTorch and the safetensors library.
 
-torch.save writes state dicts with the features real checkpoints use (float32 and int64 tensors, storages
-shared by two names as Enformer's double registration does, views with a storage offset, 0-d and empty
-tensors, nn.Parameter); `isoformer convert` must list exactly their names, dtypes and shapes, and the
+torch.save writes state dicts with the features real checkpoints use (float, integer, uint8 and bool
+tensors, storages shared by two names as Enformer's double registration does, views with a storage offset,
+0-d and empty tensors, nn.Parameter); `isoformer convert` must list exactly their names, dtypes and shapes, and the
 safetensors it writes must load in the safetensors library with values identical to torch's. Files written by
 the safetensors library are read back the same way, and malformed files must fail with a clear message.
 Usage: test_weights.py ISOFORMER_BINARY WORKDIR
 """
+import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import zipfile
@@ -45,7 +47,8 @@ def listing(path):
     return out
 
 
-DT = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32"}
+DT = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16", torch.int32: "I32",
+      torch.uint8: "U8", torch.bool: "BOOL"}
 
 
 def fmt_shape(t):
@@ -78,6 +81,11 @@ sd = {
     "half": torch.randn(4, 4).half(),
     "bf16": torch.randn(2, 8).bfloat16(),
     "ids": torch.arange(10, dtype=torch.int32),
+    # 1-byte elements (attention masks, quantised weights) and odd byte counts, which misalign every tensor
+    # written after them unless the writer orders the data by element size.
+    "mask.bool": torch.tensor([True, False, True]),
+    "mask.u8": torch.randint(0, 256, (5,), dtype=torch.uint8),
+    "half.odd": torch.randn(3).half(),
 }
 for i in range(1500):  # as many keys as the real checkpoint: LONG_BINPUT memo indices
     sd[f"nt.encoder.layer.{i}.attention.self.query.bias"] = torch.randn(8)
@@ -100,6 +108,22 @@ sums = [run("convert", "--list", p).stdout.splitlines()[-1] for p in (bin_path, 
 check(sums[0] == sums[1], f"checksums differ between .bin and .safetensors: {sums}")
 with safe_open(st_path, framework="pt") as f:  # transformers' from_pretrained requires format "pt"
     check((f.metadata() or {}).get("format") == "pt", f"written metadata lacks format=pt: {f.metadata()}")
+
+
+def misaligned(path):
+    """Tensors whose first byte in the file is not a multiple of their element size (from the header alone)."""
+    raw = open(path, "rb").read()
+    hlen = struct.unpack("<Q", raw[:8])[0]
+    size = {"F32": 4, "I32": 4, "I64": 8, "F16": 2, "BF16": 2, "U8": 1, "BOOL": 1}
+    return [k for k, e in json.loads(raw[8:8 + hlen]).items()
+            if k != "__metadata__" and (8 + hlen + e["data_offsets"][0]) % size[e["dtype"]]]
+
+
+check(not misaligned(st_path), f"written tensors not aligned to their element size: {misaligned(st_path)}")
+# -v lists every tensor as `--list` does (on stderr: the output is the file).
+r = run("convert", "-v", bin_path, os.path.join(work, "verbose.safetensors"))
+verbose = {ln.split("\t")[0]: tuple(ln.split("\t")[1:]) for ln in r.stderr.splitlines() if ln.count("\t") == 2}
+check(r.returncode == 0 and verbose == lst, f"convert -v lists {len(verbose)} tensors, --list {len(lst)}: {r.stderr[:300]}")
 
 
 def repack(src, dst, edit=lambda name, data: data, compression=zipfile.ZIP_STORED, zip64_limit=None, extra=None):
@@ -206,14 +230,67 @@ cases["badopcode.bin"] = (repacked(edit=lambda n, d: d[:2] + b"\xff" + d[3:] if 
                           "data.pkl offset 2: unsupported pickle opcode 0xff")
 cases["cutpickle.bin"] = (repacked(edit=lambda n, d: d[:len(d) // 2] if n == "data.pkl" else d), "data.pkl offset \\d+: ")
 cases["bigendian.bin"] = (repacked(extra={"byteorder": b"big"}), "not little-endian .*'big'")
+# A shape whose byte count overflows 64 bits (2^62 int64 elements: 2^65 bytes, 0 when wrapped) is refused,
+# not mapped as an empty view of a huge tensor.
+huge = os.path.join(work, "huge-src.bin")
+torch.save({"x": torch.zeros(3, dtype=torch.int64)}, huge)
+with zipfile.ZipFile(huge) as z:
+    pkl = z.read(next(n for n in z.namelist() if n.endswith("/data.pkl")))
+check(pkl.count(b"K\x03\x85") == 1, "huge: the shape (3,) is not a single BININT1 3, TUPLE1 in the pickle")
+p = os.path.join(work, "repack.tmp")
+repack(huge, p, edit=lambda n, d: d.replace(b"K\x03\x85", b"\x8a\x08" + (1 << 62).to_bytes(8, "little") + b"\x85")
+       if n == "data.pkl" else d)
+cases["hugeshape.bin"] = (open(p, "rb").read(), "tensor 'x' has an invalid shape")
+
+
+def pickle_zip(pkl):
+    """A torch.save-layout zip (archive/data.pkl, stored) around a hand-written pickle."""
+    p = os.path.join(work, "pickle.tmp")
+    with zipfile.ZipFile(p, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+    return open(p, "rb").read()
+
+
+# Hostile pickles must be bounded in memory: past 2^21 objects (model.bin above needs 48,461 for 1,514
+# tensors) the reader stops with a message, rather than allocating for as long as the pickle goes on.
+cases["manyobjects.bin"] = (pickle_zip(b"\x80\x02}" + b"]0" * ((1 << 21) + 1) + b"."),
+                            "more than 2097152 objects")
 for name, (blob, expect) in cases.items():
     p = os.path.join(work, name)
     open(p, "wb").write(blob)
     out = os.path.join(work, name + ".out.safetensors")
+    if os.path.exists(out):  # from an earlier failing run in the same work directory
+        os.remove(out)
     r = run("convert", p, out)
     check(r.returncode == 1 and re.search(expect, r.stderr) and name in r.stderr,
           f"{name}: want exit 1 and /{expect}/ naming the file, got {r.returncode}: {r.stderr.strip()}")
     check(not os.path.exists(out), f"{name}: output left behind")
+
+# data.pkl over 256 MiB is refused before it is interpreted. The entry is a hole in a sparse file (written here
+# byte by byte from the zip specification), so the test neither writes nor reads 256 MiB.
+big_pkl = os.path.join(work, "bigpickle.bin")
+name, size = b"archive/data.pkl", (256 << 20) + 1
+local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0, 0, size, size, len(name), 0) + name
+central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0, 0, size, size, len(name), 0, 0, 0, 0,
+                      0, 0) + name
+with open(big_pkl, "wb") as f:
+    f.write(local)
+    f.seek(len(local) + size)
+    f.write(central + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(central), len(local) + size, 0))
+r = run("convert", "--list", big_pkl)
+check(r.returncode == 1 and re.search(r"data\.pkl is 268435457 bytes.*256 MiB", r.stderr),
+      f"bigpickle.bin: want exit 1 and the size limit named, got {r.returncode}: {r.stderr.strip()}")
+os.remove(big_pkl)
+
+# Self-reference (a dict holding itself under "state_dict") and deep nesting (100,000 lists in lists) are
+# data, not recursion: both read as a state dict without tensors.
+self_ref = b"\x80\x02}q\x00X\x0a\x00\x00\x00state_dicth\x00s."
+deep = b"\x80\x02}X\x01\x00\x00\x00x" + b"]" * 100000 + b"a" * 99999 + b"s."
+for name, pkl in (("selfref.bin", self_ref), ("deep.bin", deep)):
+    p = os.path.join(work, name)
+    open(p, "wb").write(pickle_zip(pkl))
+    r = run("convert", "--list", p)
+    check(r.returncode == 0 and r.stdout.startswith("# 0 tensors"), f"{name}: got {r.returncode}: {r.stderr.strip()}")
 
 print(f"{len(failures)} failed" if failures else "all weight checks passed")
 sys.exit(1 if failures else 0)

@@ -1,6 +1,7 @@
 /* Checkpoint API: lookups, iso_weights_get_f32's errors (missing tensor with the nearest names, wrong shape,
- * wrong dtype), empty checkpoints, and config.json's typed getters, on test-data/demo-model and small
- * safetensors files built here byte by byte from the format's definition. Agreement of every tensor with torch
+ * wrong dtype), empty checkpoints, every allocation failure while reading a torch.save file, and config.json's
+ * typed getters, on test-data/demo-model, a torch.save file of the fuzz corpus, and small safetensors files
+ * built here byte by byte from the format's definition. Agreement of every tensor with torch
  * and the safetensors library, and malformed files, are tests/parity/test_weights.py. */
 #include <check.h>
 #include <stdio.h>
@@ -11,6 +12,18 @@
 #include "isoformer/weights.h"
 
 #define DEMO ISO_TEST_DATA "/demo-model"
+
+/* Allocation failure injection: this test is linked with -Wl,--wrap for malloc, calloc and realloc, so the
+ * library's calls come here. alloc_left allocations succeed, the next one fails, and all after it succeed again
+ * (alloc_left is then -1, which never fails). */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+static long alloc_left = -1;
+static int alloc_fails(void) { return alloc_left >= 0 && alloc_left-- == 0; }
+void *__wrap_malloc(size_t n) { return alloc_fails() ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t size) { return alloc_fails() ? NULL : __real_calloc(n, size); }
+void *__wrap_realloc(void *p, size_t n) { return alloc_fails() ? NULL : __real_realloc(p, n); }
 
 static int has(const char *s, const char *needle) { return strstr(s, needle) != NULL; }
 
@@ -32,7 +45,8 @@ static const char *write_safetensors(const char *name, const char *header, const
     fputs(header, fp);
     for (size_t i = len; i < padded; i++)
         fputc(' ', fp);
-    ck_assert_uint_eq(fwrite(data, 1, nbytes, fp), nbytes);
+    if (nbytes) /* fwrite's buffer must be a valid pointer even for 0 bytes */
+        ck_assert_uint_eq(fwrite(data, 1, nbytes, fp), nbytes);
     ck_assert_int_eq(fclose(fp), 0);
     return path;
 }
@@ -123,6 +137,33 @@ START_TEST(dtype_and_empty_files)
 }
 END_TEST
 
+/* Each allocation made opening a torch.save checkpoint fails in turn (zip directory, pickle values, strings,
+ * stack, memo, containers, tensor table): every one must end in ISO_ENOMEM with no weights returned (and, under
+ * ASan, nothing leaked), never ISO_OK over a half-built pickle, until enough succeed to load all 7 tensors. */
+START_TEST(allocation_failures)
+{
+    iso_weights *w = NULL;
+    long k = 0;
+    for (;; k++) {
+        alloc_left = k;
+        int rc = iso_weights_open(ISO_WEIGHTS_CORPUS "/module.bin", &w);
+        int injected = alloc_left < 0;
+        alloc_left = -1;
+        if (!injected) {
+            ck_assert_msg(rc == ISO_OK, "no allocation failed, yet: %s", iso_last_error());
+            break;
+        }
+        ck_assert_msg(rc == ISO_ENOMEM && has(iso_last_error(), "out of memory"),
+                      "allocation %ld failed: rc %d, %s", k, rc, iso_last_error());
+        ck_assert_ptr_null(w);
+    }
+    ck_assert_uint_eq(iso_weights_count(w), 7);
+    ck_assert_ptr_nonnull(iso_weights_find(w, "1.num_batches_tracked"));
+    ck_assert_int_gt(k, 100); /* the sweep went through the pickle, not just the zip directory */
+    iso_weights_close(w);
+}
+END_TEST
+
 START_TEST(config_getters)
 {
     iso_config *c = NULL;
@@ -162,6 +203,7 @@ int main(void)
     tcase_add_test(tc, directory_lookups);
     tcase_add_test(tc, get_f32_errors);
     tcase_add_test(tc, dtype_and_empty_files);
+    tcase_add_test(tc, allocation_failures);
     tcase_add_test(tc, config_getters);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
