@@ -24,8 +24,9 @@ static void usage(FILE *fp)
             "name; a single observed column is compared with every prediction column unless --columns says\n"
             "otherwise. Writes PREFIX.eval.tsv (per pair: n, Spearman, Pearson, R^2, and within-gene isoform-\n"
             "fraction agreement: Pearson of predicted and observed fractions of each gene's expression, over genes\n"
-            "with two or more isoforms, predictions taken back to TPM by exp(x)-1) and PREFIX.eval.svg (scatter\n"
-            "plots of the first pairs).\n\n"
+            "with two or more isoforms, computed on TPM: predictions and isoformer-TSV observations, which are\n"
+            "log(TPM+1), taken back by exp(x)-1) and PREFIX.eval.svg (scatter plots of the first pairs, with the\n"
+            "line y = x).\n\n"
             "  -p, --pred FILE         predictions TSV of 'isoformer predict'\n"
             "  -b, --obs FILE          observed expression (format detected)\n"
             "  -g, --gtf FILE          the annotation (default: the transcripts and genes of --pred)\n"
@@ -55,8 +56,9 @@ static int by_gene(const void *a, const void *b)
     return c ? c : (x->row > y->row) - (x->row < y->row);
 }
 
-/* Pearson of within-gene fractions (genes with >= 2 isoforms having both values); predictions (log space)
- * go back to TPM by exp(x) - 1. */
+/* Pearson of within-gene fractions (genes with >= 2 isoforms having both values) of expression in linear
+ * space: fractions of log values would not sum what the gene expresses. p: predictions, log(TPM+1), taken
+ * back by exp(x) - 1; o: observed TPM. */
 static double fraction_agreement(const iso_annotation *ann, const double *p, const double *o, size_t *n_genes)
 {
     size_t n = ann->n, m = 0, k = 0;
@@ -139,6 +141,12 @@ static void svg_panel(FILE *fp, double ox, double oy, double w, double h, const 
         fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" "
                     "y=\"%.1f\" font-size=\"11\" text-anchor=\"end\">%g</text>\n",
                 ox + L, PY(t), ox + L + pw, PY(t), ox + L - 5, PY(t) + 4, fabs(t) < 1e-12 ? 0 : t);
+    /* y = x over the part of the panel where the two ranges overlap: the perfect prediction. */
+    double lo = fmax(x0, y0), hi = fmin(x1, y1);
+    if (hi > lo)
+        fprintf(fp, "<line class=\"identity\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#d62728\" "
+                    "stroke-dasharray=\"5 4\"/>\n",
+                PX(lo), PY(lo), PX(hi), PY(hi));
     for (size_t i = 0; i < n; i++)
         if (isfinite(x[i]) && isfinite(y[i]))
             fprintf(fp, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1f77b4\" fill-opacity=\"0.6\"/>\n", PX(x[i]),
@@ -229,7 +237,7 @@ int main_eval(int argc, char **argv)
     iso_annotation *ann = NULL;
     iso_expression *pred = NULL, *obs = NULL;
     pair_result *pairs = NULL;
-    double *x = NULL, *y = NULL, *ytpm = NULL;
+    double *x = NULL, *y = NULL, *ytpm = NULL; /* ytpm: observed in linear space, for isoform fractions */
     iso_out *tsv = NULL, *svg = NULL;
     int n_pairs = 0, rc;
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
@@ -268,12 +276,14 @@ int main_eval(int argc, char **argv)
             x[i] = pred->values[i * pred->n_cols + r->pred];
             ytpm[i] = obs->values[i * obs->n_cols + r->obs];
             y[i] = obs->is_tpm && log1p_obs ? log1p(ytpm[i]) : ytpm[i];
+            if (!obs->is_tpm) /* an isoformer TSV: log(TPM+1), like the predictions */
+                ytpm[i] = expm1(ytpm[i]);
             r->n += isfinite(x[i]) && isfinite(y[i]);
         }
         r->spearman = iso_spearman(x, y, ann->n);
         r->pearson = iso_pearson(x, y, ann->n);
         r->r2 = iso_r2(x, y, ann->n);
-        r->fraction_r = fraction_agreement(ann, x, obs->is_tpm ? ytpm : y, &r->n_genes);
+        r->fraction_r = fraction_agreement(ann, x, ytpm, &r->n_genes);
         fprintf(iso_out_fp(tsv), "%s\t%s\t%zu\t%.6f\t%.6f\t%.6f\t%.6f\t%zu\n", pred->col_names[r->pred],
                 obs->col_names[r->obs], r->n, r->spearman, r->pearson, r->r2, r->fraction_r, r->n_genes);
         if (k < panels) {

@@ -41,19 +41,23 @@ void iso_expression_free(iso_expression *e)
     free(e);
 }
 
-/* Splits line in place at tabs; returns the number of fields (at most max). */
-static int split_tabs(char *line, char **f, int max)
+static int count_fields(const char *line)
 {
-    int n = 0;
-    for (char *p = line; n < max;) {
-        f[n++] = p;
-        char *t = strchr(p, '\t');
-        if (!t)
-            break;
-        *t = '\0';
-        p = t + 1;
-    }
+    int n = 1;
+    for (const char *p = line; (p = strchr(p, '\t')); p++)
+        n++;
     return n;
+}
+
+/* Splits line in place at its tabs into f, which has room for count_fields(line) pointers. */
+static void split_tabs(char *line, char **f)
+{
+    for (int n = 0;; line++) {
+        f[n++] = line;
+        if (!(line = strchr(line, '\t')))
+            return;
+        *line = '\0';
+    }
 }
 
 static int alloc_matrix(iso_expression *e, const iso_annotation *ann, int n_cols, char **names)
@@ -82,16 +86,25 @@ static int parse_value(const char *s, float *v)
     return 0;
 }
 
-/* Stores a row; unknown ids are counted. */
-static void put_row(iso_expression *e, const iso_annotation *ann, const char *id, const float *v)
+/* Stores the row of line ln; unknown ids are counted, a transcript given twice is an error (line_of[i]: the
+ * line that set transcript i, 0 when none yet). A GENCODE FASTA header used as the id, as salmon reports it
+ * for GENCODE's transcripts.fa ("ENST...|ENSG...|...|"), is its first field. */
+static int put_row(iso_expression *e, const iso_annotation *ann, const char *path, long ln, long *line_of, char *id,
+                   const float *v)
 {
+    id[strcspn(id, "|")] = '\0';
     long i = iso_annotation_find(ann, id);
     if (i < 0) {
         e->n_unknown++;
-        return;
+        return ISO_OK;
     }
+    if (line_of[i])
+        return iso_error(ISO_EFORMAT, "%s:%ld: duplicate transcript id '%s': line %ld already gave the values of "
+                                      "transcript %s", path, ln, id, line_of[i], ann->tx[i].transcript_id);
+    line_of[i] = ln;
     e->n_matched++;
     memcpy(e->values + (size_t)i * e->n_cols, v, (size_t)e->n_cols * sizeof *v);
+    return ISO_OK;
 }
 
 /* The attribute value of key in a GTF attribute column, copied into buf. */
@@ -114,25 +127,26 @@ static int gtf_attr(const char *attrs, const char *key, char *buf, size_t size)
     return -1;
 }
 
-static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann, iso_expression *e,
+static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann, iso_expression *e, long *line_of,
                       const char *first_line)
 {
-    enum { MAXF = 4096 };
-    char **f = malloc(MAXF * sizeof *f);
-    char *hdr = strdup(first_line);
-    int rc = f && hdr ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    char **f = NULL, *hdr = strdup(first_line);
+    int rc = hdr ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     const layout *lay = NULL;
     int gct = 0, n_hdr = 0;
     if (rc == ISO_OK && !strncmp(hdr, "#1.2", 4)) {
-        /* GCT: "#1.2", "rows<TAB>cols", then "Name<TAB>Description<TAB>samples..." */
+        /* GCT: "#1.2", "rows<TAB>cols", then "Name<TAB>Description<TAB>samples..." (GTEx's transcript
+         * tables: "transcript_id<TAB>gene_id<TAB>samples...") */
         const char *line;
         size_t len;
         int r1 = iso_lines_next(lr, &line, &len), r2 = r1 > 0 ? iso_lines_next(lr, &line, &len) : r1;
         free(hdr);
         hdr = r2 > 0 ? strndup(line, len) : NULL;
-        if (r2 <= 0 || !hdr || strncmp(hdr, "Name\tDescription\t", 17))
-            rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: expected 'Name<TAB>Description<TAB>samples...' on line 3",
-                           path, iso_lines_lineno(lr));
+        if (r2 <= 0 || !hdr ||
+            (strncmp(hdr, "Name\tDescription\t", 17) && strncmp(hdr, "transcript_id\tgene_id\t", 22)))
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: expected 'Name<TAB>Description<TAB>samples...' (or "
+                                        "'transcript_id<TAB>gene_id<TAB>samples...') on line 3", path,
+                           iso_lines_lineno(lr));
         gct = 1;
     }
     static const layout gct_layout = {"", ISO_EXPR_GCT, 0, -1, 2, 1, 0};
@@ -146,12 +160,15 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
                                     "kallisto abundance.tsv, StringTie GTF or t_data.ctab, GTEx GCT or an isoformer "
                                     "TSV", path);
     if (rc == ISO_OK) {
-        n_hdr = split_tabs(hdr, f, MAXF);
+        n_hdr = count_fields(hdr);
         int n_cols = lay->value_col >= 0 ? 1 : n_hdr - lay->first_value;
-        if (n_cols < 1)
-            rc = iso_error(ISO_EFORMAT, "%s: header has no value column", path);
-        else
-            rc = alloc_matrix(e, ann, n_cols, lay->value_col >= 0 ? &f[lay->value_col] : &f[lay->first_value]);
+        if (!(f = malloc((size_t)n_hdr * sizeof *f))) {
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+        } else {
+            split_tabs(hdr, f);
+            rc = n_cols < 1 ? iso_error(ISO_EFORMAT, "%s: header has no value column", path)
+                            : alloc_matrix(e, ann, n_cols, &f[lay->value_col >= 0 ? lay->value_col : lay->first_value]);
+        }
         e->format = lay->format;
         e->is_tpm = lay->is_tpm;
     }
@@ -159,6 +176,7 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
     size_t len;
     int r = 0;
     float *v = malloc((size_t)(n_hdr > 0 ? n_hdr : 1) * sizeof *v);
+    double fpkm_total = 0;
     if (rc == ISO_OK && !v)
         rc = iso_error(ISO_ENOMEM, "out of memory");
     while (rc == ISO_OK && (r = iso_lines_next(lr, &line, &len)) > 0) {
@@ -169,30 +187,31 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
             rc = iso_error(ISO_ENOMEM, "out of memory");
             break;
         }
-        int n = split_tabs(copy, f, MAXF);
+        int n = count_fields(copy);
         if (n != n_hdr) {
             rc = iso_error(ISO_EFORMAT, "%s:%ld: expected %d tab-separated columns like the header, got %d", path,
                            iso_lines_lineno(lr), n_hdr, n);
         } else {
+            split_tabs(copy, f);
             int first = lay->value_col >= 0 ? lay->value_col : lay->first_value;
             for (int j = 0; j < e->n_cols && rc == ISO_OK; j++)
                 if (parse_value(f[first + j], &v[j]) < 0)
                     rc = iso_error(ISO_EFORMAT, "%s:%ld: column %d: expected a number, got '%s'", path,
                                    iso_lines_lineno(lr), first + j + 1, f[first + j]);
+            if (rc == ISO_OK && lay->fpkm && isfinite(v[0]))
+                fpkm_total += v[0];
             if (rc == ISO_OK)
-                put_row(e, ann, f[lay->id_col], v);
+                rc = put_row(e, ann, path, iso_lines_lineno(lr), line_of, f[lay->id_col], v);
         }
         free(copy);
     }
     if (rc == ISO_OK && r < 0)
         rc = r;
-    if (rc == ISO_OK && lay->fpkm) { /* FPKM -> TPM: rescale to a million over the matched transcripts */
-        double s = 0;
-        for (size_t i = 0; i < e->n_rows; i++)
-            if (!isnan(e->values[i]))
-                s += e->values[i];
-        for (size_t i = 0; s > 0 && i < e->n_rows; i++)
-            e->values[i] = (float)(e->values[i] / s * 1e6);
+    if (rc == ISO_OK && lay->fpkm) {
+        /* FPKM -> TPM: TPM_i = FPKM_i / sum FPKM * 1e6 over every row of the file, those of transcripts
+         * missing from the annotation included, as StringTie computes its TPM */
+        for (size_t i = 0; fpkm_total > 0 && i < e->n_rows; i++)
+            e->values[i] = (float)(e->values[i] / fpkm_total * 1e6);
         free(e->col_names[0]);
         e->col_names[0] = strdup("TPM");
     }
@@ -203,7 +222,7 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
 }
 
 static int read_stringtie_gtf(iso_lines *lr, const char *path, const iso_annotation *ann, iso_expression *e,
-                              const char *first_line)
+                              long *line_of, const char *first_line)
 {
     char *names[] = {"TPM"};
     int rc = alloc_matrix(e, ann, 1, names);
@@ -218,7 +237,9 @@ static int read_stringtie_gtf(iso_lines *lr, const char *path, const iso_annotat
         char *copy = strndup(line, len), *f[9];
         if (!copy)
             return iso_error(ISO_ENOMEM, "out of memory");
-        int n = split_tabs(copy, f, 9);
+        int n = count_fields(copy);
+        if (n == 9)
+            split_tabs(copy, f);
         char id[512], tpm[64];
         float v;
         if (n != 9)
@@ -229,7 +250,7 @@ static int read_stringtie_gtf(iso_lines *lr, const char *path, const iso_annotat
                 rc = iso_error(ISO_EFORMAT, "%s:%ld: transcript line without transcript_id and a numeric TPM "
                                             "attribute (was StringTie run with -e?)", path, iso_lines_lineno(lr));
             else
-                put_row(e, ann, id, &v);
+                rc = put_row(e, ann, path, iso_lines_lineno(lr), line_of, id, &v);
         }
         free(copy);
     }
@@ -243,10 +264,11 @@ int iso_expression_read(const char *path, const iso_annotation *ann, iso_express
     if (!lr)
         return iso_last_status();
     iso_expression *e = calloc(1, sizeof *e);
+    long *line_of = calloc(ann->n ? ann->n : 1, sizeof *line_of);
     const char *line;
     size_t len;
     int r = 0;
-    int rc = e ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    int rc = e && line_of ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     /* The first line that is not a '#' comment decides, except for GCT whose first line is "#1.2". */
     while (rc == ISO_OK && (r = iso_lines_next(lr, &line, &len)) > 0 && line[0] == '#' && strncmp(line, "#1.2", 4))
         ;
@@ -259,11 +281,12 @@ int iso_expression_read(const char *path, const iso_annotation *ann, iso_express
             tabs += *p == '\t';
         rc = !first ? iso_error(ISO_ENOMEM, "out of memory")
              : tabs == 8 && strstr(first, "transcript_id") && !strstr(first, "\tgene_id\tgene_name\tchrom")
-                 ? read_stringtie_gtf(lr, path, ann, e, first)
-                 : read_table(lr, path, ann, e, first);
+                 ? read_stringtie_gtf(lr, path, ann, e, line_of, first)
+                 : read_table(lr, path, ann, e, line_of, first);
         free(first);
     }
     iso_lines_close(lr);
+    free(line_of);
     if (rc == ISO_OK && e->n_matched == 0)
         rc = iso_error(ISO_ENOTFOUND, "%s: none of its %zu transcript ids is in %s (different annotation "
                                       "release?)", path, e->n_unknown, ann->path);

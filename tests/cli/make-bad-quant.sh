@@ -16,6 +16,7 @@ hdr='Name\tLength\tEffectiveLength\tTPM\tNumReads'
 printf "$hdr\nuc002xws.2\t3475\t3226\tlots\t10\n" >"$bad/bad_number.sf"
 printf "$hdr\nENST00000000001\t3475\t3226\t1.0\t10\n" >"$bad/alien_ids.sf"
 printf "$hdr\nuc002xws.2\t3475\t3226\n" >"$bad/short_row.sf"
+printf "$hdr\nuc002xws.2\t3475\t3226\t1.0\t10\nuc002xws\t3475\t3226\t2.0\t20\n" >"$bad/duplicate.sf"
 printf 'gene\tvalue\nuc002xws.2\t1\n' >"$bad/unknown_header.tsv"
 printf '#1.2\n1\t1\nName\tDesc\tS1\nuc002xws.2\tx\t1\n' >"$bad/gct_header.gct"
 printf 'chr20\tStringTie\ttranscript\t1\t100\t1000\t-\t.\tgene_id "8537"; transcript_id "uc002xws.2"; FPKM "1";\n' \

@@ -53,8 +53,9 @@ typedef struct {
 } iso_fitted_head;
 
 /* Fits one ridge model per column of y (n x n_out, NAN = missing, rows skipped per column) on x (n x dim),
- * the penalty chosen from lambdas by k-fold cross-validation with folds grouped by gene (group[i]: any
- * integer per gene; no gene is split across folds). */
+ * the penalty chosen from lambdas (all > 0) by k-fold cross-validation with folds grouped by gene (group[i]:
+ * any integer per gene; no gene is split across folds). Each training set is standardised and its target
+ * centred on its own rows, so the intercept is fitted too. */
 int iso_ridge_fit(const double *x, const double *y, const int *group, size_t n, int dim, int n_out,
                   const double *lambdas, int n_lambdas, int folds, iso_fitted_head *head) ISO_RESULT;
 /* y (n_out) for one embedding x (dim). */
