@@ -272,10 +272,10 @@ static void softmax_block(float *x, const float *key_bias, int n, int nt)
         p[t] = iso_k_part_max_biased(x, key_bias, n, t, nt);
     float max = tree_reduce(p, nt, RED_MAX);
     for (int t = 0; t < nt; t++)
-        p[t] = iso_k_part_softmax_exp(x, key_bias, n, max, t, nt);
+        p[t] = iso_k_part_softmax_exp(x, key_bias, n, iso_k_exp_shift(max), t, nt);
     float sum = tree_reduce(p, nt, RED_SUM);
     for (int t = 0; t < nt; t++)
-        iso_k_part_scale(x, n, 1.0f / sum, t, nt);
+        iso_k_part_scale(x, n, iso_k_inv_sum(sum), t, nt);
 }
 
 static const int row_lengths[] = {1, 5, 31, 32, 33, 127, 128, 255, 256, 257, 1000, 1024, 1280, 1536, 2048, 5120};
