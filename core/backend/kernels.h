@@ -209,8 +209,9 @@ ISO_HD void iso_k_part_scale(float *x, int n, float scale, int t, int nt)
  *   part  = iso_k_part_softmax_exp(s, NULL, n, iso_k_exp_shift(m), t, nt)   s[j] = exp(s[j] - m)
  *   l     = l * alpha + tree sum of part
  *   iso_k_flash_acc_part(...)                       thread t: acc dims d = t, t + nt, ... (needs all of s)
- * with the reduction tree of the row kernels above. The CUDA kernel runs it with a warp per query row (nt = 32),
- * the CPU backend and the host tests with nt = 1 or 32. acc holds only the thread's dims: acc[c] is dim t + c nt
+ * with the reduction tree of the row kernels above. The CUDA kernel runs it with a warp per query row (nt = 32);
+ * the host tests run it that way and sequentially (nt = 1). (The CPU backend's attention uses BLAS instead: see
+ * backend_cpu.c.) acc holds only the thread's dims: acc[c] is dim t + c nt
  * (c < nc, nc >= ceil(hd / nt); dims past hd are skipped), so on the device it stays in registers. ---- */
 
 /* The CUDA backend's limit on head_dim. */
