@@ -294,8 +294,8 @@ static int cpu_mean_rows(iso_backend *be, const float *x, float *y, int64_t r0, 
 
 /* Per head: scores = scale q k^T by BLAS, row softmax, out = p v by BLAS, over blocks of query rows so that the
  * scores buffer stays small. On CPU this beats the flash recurrence of kernels.h run per (head, query row) on the
- * backend's threads: 0.15-0.22 s against 0.55-1.5 s for 20 heads of 64 over 1000 tokens on 2 cores (scalar dot
- * products there, BLAS kernels here). */
+ * backend's threads, by 8-14x for 20 heads of 64 over 1000 tokens (0.12-0.21 s against 1.6-1.8 s on 2 busy
+ * cores): BLAS kernels here, scalar dot products there. */
 static int cpu_attention(iso_backend *be, const iso_attention_args *a)
 {
     int rc = iso_k_attention_check(a, 0);
