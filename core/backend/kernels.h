@@ -176,12 +176,20 @@ ISO_HD float iso_k_part_max_biased(const float *x, const float *key_bias, int n,
     return m;
 }
 
-/* x[i] = exp(x[i] + key_bias[i] - max) over this thread's elements; returns their sum. */
-ISO_HD float iso_k_part_softmax_exp(float *x, const float *key_bias, int n, float max, int t, int nt)
+/* What softmax subtracts before exp, given the max: the max itself, or 0 when it is -inf (every element masked
+ * with -inf), so that exp(-inf - shift) is 0 rather than NaN. */
+ISO_HD float iso_k_exp_shift(float max) { return max == -INFINITY ? 0.0f : max; }
+
+/* 1 / sum of the exps: 0 when the sum is 0 (every element -inf), so that such a row becomes zeros. */
+ISO_HD float iso_k_inv_sum(float sum) { return sum > 0.0f ? 1.0f / sum : 0.0f; }
+
+/* x[i] = exp(x[i] + key_bias[i] - shift) over this thread's elements (shift = iso_k_exp_shift(row max));
+ * returns their sum. */
+ISO_HD float iso_k_part_softmax_exp(float *x, const float *key_bias, int n, float shift, int t, int nt)
 {
     float s = 0.0f;
     for (int i = t; i < n; i += nt) {
-        x[i] = expf(x[i] + (key_bias ? key_bias[i] : 0.0f) - max);
+        x[i] = expf(x[i] + (key_bias ? key_bias[i] : 0.0f) - shift);
         s += x[i];
     }
     return s;
@@ -191,6 +199,94 @@ ISO_HD void iso_k_part_scale(float *x, int n, float scale, int t, int nt)
 {
     for (int i = t; i < n; i += nt)
         x[i] *= scale;
+}
+
+/* ---- Fused attention: the online-softmax (flash) recurrence for one (query row, head), over keys in tiles.
+ * State: running max m (-inf before the first key), running sum l of exp(score - m), and acc[hd], the
+ * exp-weighted sum of value rows; out = acc / l at the end. A tile of n keys is folded in by nt threads as:
+ *   part  = iso_k_flash_scores_part(...)            thread t: s[j] for j = t, t + nt, ...; returns their max
+ *   alpha = iso_k_flash_rescale(&m, tree max of part)
+ *   part  = iso_k_part_softmax_exp(s, NULL, n, iso_k_exp_shift(m), t, nt)   s[j] = exp(s[j] - m)
+ *   l     = l * alpha + tree sum of part
+ *   iso_k_flash_acc_part(...)                       thread t: acc dims d = t, t + nt, ... (needs all of s)
+ * with the reduction tree of the row kernels above. The CUDA kernel runs it with a warp per query row (nt = 32);
+ * the host tests run it that way and sequentially (nt = 1). (The CPU backend's attention uses BLAS instead: see
+ * backend_cpu.c.) acc holds only the thread's dims: acc[c] is dim t + c nt
+ * (c < nc, nc >= ceil(hd / nt); dims past hd are skipped), so on the device it stays in registers. ---- */
+
+/* The CUDA backend's limit on head_dim. */
+#define ISO_K_ATTN_MAX_HD 128
+
+/* Scores of this thread's keys of a tile: s[j] = scale * q.k_j + key_bias[j], k_j at k + j * ldk; returns
+ * their max (-inf when it has none). key_bias points at the tile's first key, or is NULL. */
+ISO_HD float iso_k_flash_scores_part(const float *q, const float *k, int ldk, const float *key_bias, int n, int hd,
+                                     float scale, float *s, int t, int nt)
+{
+    float m = -INFINITY;
+    for (int j = t; j < n; j += nt) {
+        const float *kj = k + (int64_t)j * ldk;
+        float dot = 0.0f;
+        for (int i = 0; i < hd; i++)
+            dot += q[i] * kj[i];
+        float x = scale * dot + (key_bias ? key_bias[j] : 0.0f);
+        s[j] = x;
+        m = x > m ? x : m;
+    }
+    return m;
+}
+
+/* Raises the running max to cover a tile whose max is tile_max; returns the factor (<= 1) that rescales the
+ * state accumulated against the old max. */
+ISO_HD float iso_k_flash_rescale(float *m, float tile_max)
+{
+    float m_new = tile_max > *m ? tile_max : *m;
+    float alpha = expf(*m - iso_k_exp_shift(m_new));
+    *m = m_new;
+    return alpha;
+}
+
+/* acc = alpha * acc + sum_j p[j] v_j over this thread's dims, v_j at v + j * ldv. */
+ISO_HD void iso_k_flash_acc_part(float *acc, int nc, const float *p, const float *v, int ldv, int n, int hd,
+                                 float alpha, int t, int nt)
+{
+    for (int c = 0; c < nc; c++) {
+        int d = t + c * nt;
+        if (d < hd) {
+            float a = acc[c] * alpha;
+            for (int j = 0; j < n; j++)
+                a += p[j] * v[(int64_t)j * ldv + d];
+            acc[c] = a;
+        }
+    }
+}
+
+/* out = acc / l over this thread's dims; zeros when l is 0 (every key's bias -inf). */
+ISO_HD void iso_k_flash_out_part(const float *acc, int nc, float l, float *out, int hd, int t, int nt)
+{
+    float inv = iso_k_inv_sum(l);
+    for (int c = 0; c < nc; c++) {
+        int d = t + c * nt;
+        if (d < hd)
+            out[d] = acc[c] * inv;
+    }
+}
+
+/* Argument checks shared by the backends' attention ops. */
+static inline int iso_k_attention_check(const iso_attention_args *a, int max_head_dim)
+{
+    int width = a->heads * a->head_dim;
+    if (a->Tq < 0 || a->Tk <= 0 || a->heads <= 0 || a->head_dim <= 0)
+        return iso_error(ISO_EINVAL, "attention: expected Tq >= 0 and positive Tk, heads, head_dim; got Tq=%d "
+                                     "Tk=%d heads=%d head_dim=%d",
+                         a->Tq, a->Tk, a->heads, a->head_dim);
+    if (max_head_dim > 0 && a->head_dim > max_head_dim)
+        return iso_error(ISO_EINVAL, "attention: head_dim %d is above this backend's limit of %d", a->head_dim,
+                         max_head_dim);
+    if (a->ldq < width || a->ldk < width || a->ldv < width || a->ldo < width)
+        return iso_error(ISO_EINVAL, "attention: row strides must hold heads * head_dim = %d floats; got ldq=%d "
+                                     "ldk=%d ldv=%d ldo=%d",
+                         width, a->ldq, a->ldk, a->ldv, a->ldo);
+    return ISO_OK;
 }
 
 /* Sequential (host) row kernels; the CUDA kernels compute the same reductions with a block per row. */
@@ -221,12 +317,13 @@ static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
         if (x[i] > m)
             m = x[i];
     }
+    m = iso_k_exp_shift(m);
     double s = 0.0;
     for (int i = 0; i < n; i++) {
         x[i] = expf(x[i] - m);
         s += x[i];
     }
-    float inv = (float)(1.0 / s);
+    float inv = s > 0.0 ? (float)(1.0 / s) : 0.0f; /* a row of -inf becomes zeros, as iso_k_inv_sum gives */
     for (int i = 0; i < n; i++)
         x[i] *= inv;
 }

@@ -168,15 +168,15 @@ int iso_esm_forward(iso_esm *m, const int32_t *ids, int T, float *out)
     if (T <= 0)
         return iso_error(ISO_EINVAL, "encoder input has no tokens");
     /* One allocation for all activations of this sequence length, reused by every layer. */
-    size_t n_x = (size_t)T * d, n_sc = (size_t)H * T * T, n_ff = (size_t)T * f_in + (hp->glu_ffn ? (size_t)T * f : 0);
-    float *buf = be->ops->alloc(be, (5 * n_x + n_sc + n_ff) * sizeof(float));
+    size_t n_x = (size_t)T * d, n_ff = (size_t)T * f_in + (hp->glu_ffn ? (size_t)T * f : 0);
+    float *buf = be->ops->alloc(be, (5 * n_x + n_ff) * sizeof(float));
     if (!buf)
         return iso_last_status();
-    float *x = out, *h = buf, *q = h + n_x, *k = q + n_x, *v = k + n_x, *ctx = v + n_x, *scores = ctx + n_x,
-          *ff = scores + n_sc, *gated = ff + (size_t)T * f_in;
+    float *x = out, *h = buf, *q = h + n_x, *k = q + n_x, *v = k + n_x, *ctx = v + n_x, *ff = ctx + n_x,
+          *gated = ff + (size_t)T * f_in;
     int rc = embed(m, ids, T, x);
-    iso_attn att = {.q = q, .k = k, .v = v, .ldq = d, .ldk = d, .ldv = d, .out = ctx, .ldo = d, .Tq = T, .Tk = T,
-                    .heads = H, .dq = dh, .dv = dh, .scale = 1.0f / sqrtf((float)dh), .scores = scores};
+    iso_attention_args att = {.q = q, .k = k, .v = v, .ldq = d, .ldk = d, .ldv = d, .out = ctx, .ldo = d,
+                              .Tq = T, .Tk = T, .heads = H, .head_dim = dh, .scale = 1.0f / sqrtf((float)dh)};
     for (int i = 0; i < hp->layers && rc == ISO_OK; i++) {
         const esm_layer *L = &m->layer[i];
         rc = be->ops->layernorm(be, x, h, L->ln1_g, L->ln1_b, T, d, hp->ln_eps);
@@ -186,7 +186,7 @@ int iso_esm_forward(iso_esm *m, const int32_t *ids, int T, float *out)
         /* HF ESM scales q before rotary; rotary is linear, so scaling inside the score GEMM is the same. */
         if (rc == ISO_OK) rc = be->ops->rotary(be, q, T, H, dh, d);
         if (rc == ISO_OK) rc = be->ops->rotary(be, k, T, H, dh, d);
-        if (rc == ISO_OK) rc = iso_attention(be, &att);
+        if (rc == ISO_OK) rc = be->ops->attention(be, &att);
         if (rc == ISO_OK) rc = iso_linear(be, ctx, T, d, L->wo, L->bo, h, d, ISO_ACT_NONE);
         if (rc == ISO_OK) rc = be->ops->axpy(be, x, h, 1.0f, n_x);
         if (rc == ISO_OK) rc = be->ops->layernorm(be, x, h, L->ln2_g, L->ln2_b, T, d, hp->ln_eps);

@@ -24,18 +24,18 @@ int iso_cross_attn_forward(iso_backend *be, const iso_cross_attn *ca, const floa
                            int n, float *y)
 {
     const int D = ca->dim, H = ca->heads, dh = D / H;
-    size_t nq = (size_t)rows * D, nkv = (size_t)n * D, ns = (size_t)H * rows * n;
-    float *buf = be->ops->alloc(be, (2 * nq + 2 * nkv + ns) * sizeof(float));
+    size_t nq = (size_t)rows * D, nkv = (size_t)n * D;
+    float *buf = be->ops->alloc(be, (2 * nq + 2 * nkv) * sizeof(float));
     if (!buf)
         return iso_last_status();
-    float *q = buf, *ctx = q + nq, *k = ctx + nq, *v = k + nkv, *scores = v + nkv;
+    float *q = buf, *ctx = q + nq, *k = ctx + nq, *v = k + nkv;
     /* Only real key tokens are passed, so the padding mask of the reference has nothing to remove. */
-    iso_attn att = {.q = q, .k = k, .v = v, .ldq = D, .ldk = D, .ldv = D, .out = ctx, .ldo = D, .Tq = rows, .Tk = n,
-                    .heads = H, .dq = dh, .dv = dh, .scale = 1.0f / sqrtf((float)dh), .scores = scores};
+    iso_attention_args att = {.q = q, .k = k, .v = v, .ldq = D, .ldk = D, .ldv = D, .out = ctx, .ldo = D,
+                              .Tq = rows, .Tk = n, .heads = H, .head_dim = dh, .scale = 1.0f / sqrtf((float)dh)};
     int rc = iso_linear(be, h, rows, D, ca->wq, ca->bq, q, D, ISO_ACT_NONE);
     if (rc == ISO_OK) rc = iso_linear(be, e, n, ca->other_dim, ca->wk, ca->bk, k, D, ISO_ACT_NONE);
     if (rc == ISO_OK) rc = iso_linear(be, e, n, ca->other_dim, ca->wv, ca->bv, v, D, ISO_ACT_NONE);
-    if (rc == ISO_OK) rc = iso_attention(be, &att);
+    if (rc == ISO_OK) rc = be->ops->attention(be, &att);
     if (rc == ISO_OK) rc = iso_linear(be, ctx, rows, D, ca->wd, ca->bd, y, D, ISO_ACT_NONE);
     if (rc == ISO_OK) rc = be->ops->axpy(be, y, h, 1.0f, (int64_t)nq);
     be->ops->free(be, buf);

@@ -63,9 +63,3 @@ int iso_attn_softmax_apply(iso_backend *be, const iso_attn *a)
                        .c = a->out, .ldc = a->ldo, .stride_c = a->dv, .batch = a->heads};
     return be->ops->gemm(be, &g);
 }
-
-int iso_attention(iso_backend *be, const iso_attn *a)
-{
-    int rc = iso_attn_scores(be, a);
-    return rc == ISO_OK ? iso_attn_softmax_apply(be, a) : rc;
-}

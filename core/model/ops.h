@@ -16,7 +16,8 @@ int iso_conv1d_same(iso_backend *be, const float *x, int64_t L, int cin, const f
 /* Host-side rearrangement of a PyTorch Conv1d weight [cout][cin][k] into taps-major [k][cout][cin]. */
 void iso_conv1d_taps_from_torch(const float *w, int cout, int cin, int k, float *w_taps);
 
-/* Multi-head attention pieces. q: [Tq, ldq] with head h at columns [h*dq, (h+1)*dq); k likewise [Tk, ldk];
+/* Multi-head attention in pieces, for attention with extra terms on the scores (Enformer's relative positions;
+ * plain attention is the backend's fused attention op). q: [Tq, ldq] with head h at columns [h*dq, (h+1)*dq); k likewise [Tk, ldk];
  * v: [Tk, ldv] with head h at [h*dv, (h+1)*dv); scores: [heads, Tq, Tk]; out: [Tq, ldo]. */
 typedef struct {
     const float *q, *k, *v;
@@ -33,7 +34,5 @@ typedef struct {
 int iso_attn_scores(iso_backend *be, const iso_attn *a) ISO_RESULT;
 /* softmax(scores + key_bias) then out = scores v, per head. */
 int iso_attn_softmax_apply(iso_backend *be, const iso_attn *a) ISO_RESULT;
-/* Both, for plain scaled dot-product attention. */
-int iso_attention(iso_backend *be, const iso_attn *a) ISO_RESULT;
 
 #endif

@@ -27,10 +27,12 @@ typedef enum {
     OP_MEAN_ROWS,
     OP_COPY,
     OP_MEMSET0,
+    OP_ATTENTION,
 } op_kind;
 
 static const char *const op_names[] = {"gemm",   "bias_act", "affine_act", "axpy",          "layernorm", "softmax", "rotary",
-                                       "glu_silu", "attn_pool2", "rel_shift_add", "mean_rows", "copy",    "memset0"};
+                                       "glu_silu", "attn_pool2", "rel_shift_add", "mean_rows", "copy",    "memset0",
+                                       "attention"};
 
 /* One case: the op and its sizes. Meaning of d[] per op:
  *   gemm: m n k batch, lda_pad (extra columns), heads_layout (A and B are column blocks of one matrix, as
@@ -38,7 +40,8 @@ static const char *const op_names[] = {"gemm",   "bias_act", "affine_act", "axpy
  *   bias_act / affine_act: rows cols;  flag = act | no_bias << 4
  *   axpy / copy / memset0: n      layernorm: rows cols, flag = in place     softmax: rows cols, flag = key_bias
  *   rotary: T heads head_dim ld   glu_silu: rows F   attn_pool2: L d   rel_shift_add: heads n
- *   mean_rows: rows cols r0 r1 */
+ *   mean_rows: rows cols r0 r1
+ *   attention: Tq Tk heads head_dim, ld_pad (extra columns of q, k, v, out); flag = key_bias */
 typedef struct {
     op_kind op;
     int64_t d[6];
@@ -46,7 +49,7 @@ typedef struct {
     iso_precision prec;
 } op_case;
 
-enum { MAX_BUFS = 4 };
+enum { MAX_BUFS = 5 };
 
 typedef struct {
     int nbuf, out;       /* buffers and which one the op writes */
@@ -139,6 +142,13 @@ static layout case_layout(const op_case *c)
         l.nbuf = 2, l.out = 1, l.n[0] = (size_t)(d[0] * d[1]), l.n[1] = (size_t)d[1];
         l.bytes = 4.0 * (d[3] - d[2]) * d[1];
         break;
+    case OP_ATTENTION: { /* q, k, v, out, key_bias */
+        int64_t ld = d[2] * d[3] + d[4];
+        l.nbuf = 5, l.out = 3, l.n[0] = l.n[3] = (size_t)(d[0] * ld), l.n[1] = l.n[2] = (size_t)(d[1] * ld);
+        l.n[4] = (size_t)d[1], l.scale[0] = 2.0f;
+        l.flops = 4.0 * d[0] * d[1] * d[2] * d[3];
+        break;
+    }
     }
     return l;
 }
@@ -168,6 +178,14 @@ static int run_case(iso_backend *be, const op_case *c, float **buf)
     case OP_ATTN_POOL2: return o->attn_pool2(be, buf[0], buf[1], buf[2], d[0], (int)d[1]);
     case OP_REL_SHIFT_ADD: return o->rel_shift_add(be, buf[0], buf[1], (int)d[0], (int)d[1]);
     case OP_MEAN_ROWS: return o->mean_rows(be, buf[0], buf[1], d[2], d[3], (int)d[1]);
+    case OP_ATTENTION: {
+        int ld = (int)(d[2] * d[3] + d[4]);
+        iso_attention_args a = {.q = buf[0], .k = buf[1], .v = buf[2], .ldq = ld, .ldk = ld, .ldv = ld,
+                                .out = buf[3], .ldo = ld, .Tq = (int)d[0], .Tk = (int)d[1], .heads = (int)d[2],
+                                .head_dim = (int)d[3], .scale = 1.0f / sqrtf((float)d[3]),
+                                .key_bias = c->flag ? buf[4] : NULL};
+        return o->attention(be, &a);
+    }
     }
     return ISO_EINVAL;
 }
@@ -186,7 +204,7 @@ static void describe(const op_case *c, char *s, size_t n)
 {
     static const char *const precs[] = {"fp32", "tf32", "bf16"};
     int k = snprintf(s, n, "%s(", op_names[c->op]);
-    static const int n_params[] = {6, 2, 2, 1, 2, 2, 4, 2, 2, 2, 4, 1, 1};
+    static const int n_params[] = {6, 2, 2, 1, 2, 2, 4, 2, 2, 2, 4, 1, 1, 5};
     for (int i = 0; i < n_params[c->op]; i++)
         k += snprintf(s + k, n - (size_t)k, "%s%lld", i ? "," : "", (long long)c->d[i]);
     snprintf(s + k, n - (size_t)k, ") flag=%d%s%s", c->flag, c->op == OP_GEMM ? " " : "",
@@ -299,11 +317,19 @@ static void build_cases(void)
     add_case((op_case){OP_ATTN_POOL2, {64, 300}, 0, 0});
     add_case((op_case){OP_REL_SHIFT_ADD, {8, 63}, 0, 0});
     add_case((op_case){OP_MEAN_ROWS, {200, 500, 3, 197}, 0, 0});
+    /* Self- and cross-attention (Tq != Tk, partial key tiles), each head_dim class of the CUDA kernel. */
+    static const int attn_hd[] = {8, 32, 64, 100, 128};
+    for (int i = 0; i < 5; i++)
+        for (int masked = 0; masked < 2; masked++) {
+            add_case((op_case){OP_ATTENTION, {77, 77, 3, attn_hd[i], 0}, masked, 0});
+            add_case((op_case){OP_ATTENTION, {45, 130, 2, attn_hd[i], 3}, masked, 0});
+        }
+    add_case((op_case){OP_ATTENTION, {1000, 1000, 20, 64, 0}, 1, 0});
 }
 
 static iso_backend *cpu, *cuda;
 
-/* Random inputs; key_bias of softmax gets the model's 0 / -1e9 mask values. */
+/* Random inputs; key_bias of softmax and attention gets the model's 0 / -1e9 mask values (key 0 unmasked). */
 static void fill_inputs(const op_case *c, const layout *l, float **host)
 {
     for (int i = 0; i < l->nbuf; i++) {
@@ -311,9 +337,10 @@ static void fill_inputs(const op_case *c, const layout *l, float **host)
         for (size_t j = 0; j < l->n[i]; j++)
             host[i][j] = l->scale[i] * frand();
     }
-    if (c->op == OP_SOFTMAX)
-        for (size_t j = 0; j < l->n[1]; j++)
-            host[1][j] = (j % 3 == 1) ? -1e9f : 0.0f;
+    int kb = c->op == OP_SOFTMAX ? 1 : c->op == OP_ATTENTION ? 4 : -1;
+    if (kb >= 0)
+        for (size_t j = 0; j < l->n[kb]; j++)
+            host[kb][j] = (j % 3 == 1) ? -1e9f : 0.0f;
 }
 
 START_TEST(op_matches_cpu)
@@ -370,7 +397,8 @@ static int perf(const char *device, iso_precision prec)
         {OP_ROTARY, {1024, 20, 64, 3 * 1280}, 0, 0}, {OP_GLU_SILU, {1024, 4096}, 0, 0},
         {OP_ATTN_POOL2, {768, 1536}, 0, 0},      {OP_REL_SHIFT_ADD, {8, 1536}, 0, 0},
         {OP_MEAN_ROWS, {1536, 3072, 0, 1536}, 0, 0}, {OP_AXPY, {1536 * 1536}, 0, 0},
-        {OP_COPY, {1536 * 1536}, 0, 0},
+        {OP_COPY, {1536 * 1536}, 0, 0},        {OP_ATTENTION, {1000, 1000, 20, 64, 0}, 0, 0},
+        {OP_ATTENTION, {1024, 1024, 20, 64, 0}, 1, 0},
     };
     printf("device %s, precision %s\n", be->ops->name, prec == ISO_PREC_BF16 ? "bf16" : prec == ISO_PREC_TF32 ? "tf32" : "fp32");
     int rc = 0;

@@ -4,6 +4,7 @@
  * run through a column-major reference GEMM. Each is compared with a plain double-precision reference written
  * from the op's definition in backend.h. */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,10 +273,10 @@ static void softmax_block(float *x, const float *key_bias, int n, int nt)
         p[t] = iso_k_part_max_biased(x, key_bias, n, t, nt);
     float max = tree_reduce(p, nt, RED_MAX);
     for (int t = 0; t < nt; t++)
-        p[t] = iso_k_part_softmax_exp(x, key_bias, n, max, t, nt);
+        p[t] = iso_k_part_softmax_exp(x, key_bias, n, iso_k_exp_shift(max), t, nt);
     float sum = tree_reduce(p, nt, RED_SUM);
     for (int t = 0; t < nt; t++)
-        iso_k_part_scale(x, n, 1.0f / sum, t, nt);
+        iso_k_part_scale(x, n, iso_k_inv_sum(sum), t, nt);
 }
 
 static const int row_lengths[] = {1, 5, 31, 32, 33, 127, 128, 255, 256, 257, 1000, 1024, 1280, 1536, 2048, 5120};
@@ -360,6 +361,186 @@ START_TEST(softmax)
         expect_close(what, x, ref, (size_t)rows * n, 1e-7, 1e-5);
         free(x), free(kb), free(ref);
     }
+}
+END_TEST
+
+/* ---- attention: the flash recurrence as attention.cu drives it, and the CPU backend's op ---- */
+
+typedef enum { MASK_NONE, MASK_SOME, MASK_ALL_FLTMAX, MASK_ALL_INF, N_MASKS } mask_kind;
+
+typedef struct {
+    int Tq, Tk, heads, hd, pad; /* pad: extra floats at the end of every row of q, k, v, out */
+    mask_kind mask;
+    float *q, *k, *v, *key_bias; /* key_bias NULL for MASK_NONE */
+    int ld;
+    float scale;
+} attn_case;
+
+static attn_case attn_make(int Tq, int Tk, int heads, int hd, int pad, mask_kind mask, uint64_t seed)
+{
+    attn_case a = {Tq, Tk, heads, hd, pad, mask, NULL, NULL, NULL, NULL, heads * hd + pad, 1.0f / sqrtf((float)hd)};
+    rng_state = seed;
+    a.q = rand_vec((size_t)Tq * a.ld, 3.0f, 0.0f); /* |score| up to ~3 sqrt(hd): peaked softmax rows */
+    a.k = rand_vec((size_t)Tk * a.ld, 1.0f, 0.0f);
+    a.v = rand_vec((size_t)Tk * a.ld, 1.0f, 0.5f);
+    if (mask != MASK_NONE) {
+        a.key_bias = malloc((size_t)Tk * sizeof *a.key_bias);
+        ck_assert_ptr_nonnull(a.key_bias);
+        for (int j = 0; j < Tk; j++) /* the model's 0 / -1e9 (key 0 stays unmasked); PyTorch's finfo.min; -inf */
+            a.key_bias[j] = mask == MASK_SOME ? (j % 3 == 1 ? -1e9f : 0.0f)
+                            : mask == MASK_ALL_FLTMAX ? -FLT_MAX : -INFINITY;
+    }
+    return a;
+}
+
+static void attn_free(attn_case *a) { free(a->q), free(a->k), free(a->v), free(a->key_bias); }
+
+/* softmax(scale q k^T + key_bias) v in double, straight from backend.h, at out[i * ld + h * hd + d]; a row with
+ * every key at -inf is defined as zeros. */
+static double *attn_reference(const attn_case *a)
+{
+    double *out = calloc((size_t)a->Tq * a->ld, sizeof *out), *s = malloc((size_t)a->Tk * sizeof *s);
+    ck_assert(out && s);
+    for (int h = 0; h < a->heads; h++)
+        for (int i = 0; i < a->Tq; i++) {
+            const float *q = a->q + (size_t)i * a->ld + (size_t)h * a->hd;
+            double m = -INFINITY, sum = 0;
+            for (int j = 0; j < a->Tk; j++) {
+                const float *k = a->k + (size_t)j * a->ld + (size_t)h * a->hd;
+                double dot = 0;
+                for (int d = 0; d < a->hd; d++)
+                    dot += (double)q[d] * k[d];
+                s[j] = a->scale * dot + (a->key_bias ? a->key_bias[j] : 0.0);
+                m = fmax(m, s[j]);
+            }
+            if (m == -INFINITY)
+                continue;
+            for (int j = 0; j < a->Tk; j++)
+                sum += s[j] = exp(s[j] - m);
+            for (int d = 0; d < a->hd; d++) {
+                double o = 0;
+                for (int j = 0; j < a->Tk; j++)
+                    o += s[j] * a->v[(size_t)j * a->ld + (size_t)h * a->hd + d];
+                out[(size_t)i * a->ld + (size_t)h * a->hd + d] = o / sum;
+            }
+        }
+    free(s);
+    return out;
+}
+
+/* attention_k of attention.cu for query row i of head h, with nt lanes per row, key tiles of kt, and the kernel's
+ * shared-memory layout (key rows at the odd stride hd | 1); nc = acc slots per lane. nt = 1 is the sequential
+ * recurrence. */
+static void flash_row(const attn_case *a, int h, int i, int kt, int nt, int nc, float *out)
+{
+    const int hd = a->hd, ldks = hd | 1;
+    float *ks = malloc((size_t)kt * ldks * sizeof *ks), *vs = malloc((size_t)kt * hd * sizeof *vs);
+    float *p = malloc((size_t)kt * sizeof *p), *acc = calloc((size_t)nt * nc, sizeof *acc);
+    float part[ISO_K_ROW_MAX_THREADS];
+    ck_assert(ks && vs && p && acc);
+    const float *q = a->q + (size_t)i * a->ld + (size_t)h * hd;
+    float m = -INFINITY, l = 0.0f;
+    for (int k0 = 0; k0 < a->Tk; k0 += kt) {
+        int n = a->Tk - k0 < kt ? a->Tk - k0 : kt;
+        for (int j = 0; j < n; j++)
+            for (int d = 0; d < hd; d++) {
+                ks[j * ldks + d] = a->k[(size_t)(k0 + j) * a->ld + (size_t)h * hd + d];
+                vs[j * hd + d] = a->v[(size_t)(k0 + j) * a->ld + (size_t)h * hd + d];
+            }
+        const float *kb = a->key_bias ? a->key_bias + k0 : NULL;
+        for (int t = 0; t < nt; t++)
+            part[t] = iso_k_flash_scores_part(q, ks, ldks, kb, n, hd, a->scale, p, t, nt);
+        float alpha = iso_k_flash_rescale(&m, tree_reduce(part, nt, RED_MAX));
+        for (int t = 0; t < nt; t++)
+            part[t] = iso_k_part_softmax_exp(p, NULL, n, iso_k_exp_shift(m), t, nt);
+        l = l * alpha + tree_reduce(part, nt, RED_SUM);
+        for (int t = 0; t < nt; t++)
+            iso_k_flash_acc_part(acc + (size_t)t * nc, nc, p, vs, hd, n, hd, alpha, t, nt);
+    }
+    for (int t = 0; t < nt; t++)
+        iso_k_flash_out_part(acc + (size_t)t * nc, nc, l, out, hd, t, nt);
+    free(ks), free(vs), free(p), free(acc);
+}
+
+static void attn_check(const char *what, const attn_case *a, const float *got, const double *ref)
+{
+    /* Outputs are convex combinations of v (|v| <= 1.5); float scores carry ~1e-6 relative error. */
+    expect_close(what, got, ref, (size_t)a->Tq * a->ld, 2e-6, 2e-5);
+    if (a->mask == MASK_ALL_INF) /* defined as zeros, not NaN */
+        for (size_t e = 0; e < (size_t)a->Tq * a->ld; e++)
+            ck_assert_msg(got[e] == 0.0f, "%s: element %zu is %g, expected 0 (every key at -inf)", what, e, got[e]);
+}
+
+static const int attn_hds[] = {8, 64, 128};
+static const int attn_tiles[] = {1, 7, 32, 64, 1000};
+
+/* Every head_dim x mask, with Tq != Tk and Tq == Tk; each with several key tile sizes (KT = 32 is the kernel's),
+ * with the kernel's 32 lanes (and acc slots for its HD_MAX instance) and sequentially. */
+START_TEST(flash_attention)
+{
+    const int hd = attn_hds[_i / N_MASKS];
+    const mask_kind mask = (mask_kind)(_i % N_MASKS);
+    const int shapes[2][2] = {{9, 130}, {40, 40}};
+    for (int sh = 0; sh < 2; sh++) {
+        attn_case a = attn_make(shapes[sh][0], shapes[sh][1], 2, hd, 3, mask, 0xa77e0ull + (uint64_t)(_i * 2 + sh));
+        double *ref = attn_reference(&a);
+        float *got = calloc((size_t)a.Tq * a.ld, sizeof *got);
+        ck_assert_ptr_nonnull(got);
+        int hd_max = hd <= 32 ? 32 : hd <= 64 ? 64 : ISO_K_ATTN_MAX_HD; /* as cu_attention picks the instance */
+        for (int ti = 0; ti < (int)(sizeof attn_tiles / sizeof attn_tiles[0]); ti++)
+            for (int nt = 1; nt <= 32; nt += 31) {
+                int kt = attn_tiles[ti];
+                for (int h = 0; h < a.heads; h++)
+                    for (int i = 0; i < a.Tq; i++)
+                        flash_row(&a, h, i, kt, nt, nt == 1 ? hd : hd_max / 32,
+                                  got + (size_t)i * a.ld + (size_t)h * hd);
+                char what[96];
+                snprintf(what, sizeof what, "flash Tq=%d Tk=%d hd=%d mask=%d KT=%d nt=%d", a.Tq, a.Tk, hd, mask, kt,
+                         nt);
+                attn_check(what, &a, got, ref);
+            }
+        free(ref), free(got);
+        attn_free(&a);
+    }
+}
+END_TEST
+
+/* The CPU backend's attention op (per-head BLAS GEMMs and softmax) against the same reference, including a
+ * query block split (Tk large enough that the scores buffer holds fewer rows than Tq) and the bad arguments. */
+START_TEST(cpu_attention_op)
+{
+    iso_backend *be = NULL;
+    ck_assert_int_eq(iso_backend_cpu_create(2, &be), ISO_OK);
+    const int hd = attn_hds[_i / N_MASKS];
+    const mask_kind mask = (mask_kind)(_i % N_MASKS);
+    /* Tq Tk heads pad; the last: 1M keys leave room for 3 query rows in the 4M-float scores block, so 4 rows
+     * take two blocks. */
+    const int shapes[3][4] = {{9, 130, 2, 3}, {40, 40, 2, 3}, {4, (1 << 20) + 1, 1, 0}};
+    for (int sh = 0; sh < (hd == 8 && mask == MASK_SOME ? 3 : 2); sh++) {
+        attn_case a = attn_make(shapes[sh][0], shapes[sh][1], shapes[sh][2], hd, shapes[sh][3], mask,
+                                0xc0ffeeull + (uint64_t)(_i * 3 + sh));
+        float *out = calloc((size_t)a.Tq * a.ld, sizeof *out);
+        ck_assert_ptr_nonnull(out);
+        iso_attention_args args = {.q = a.q, .k = a.k, .v = a.v, .ldq = a.ld, .ldk = a.ld, .ldv = a.ld, .out = out,
+                                   .ldo = a.ld, .Tq = a.Tq, .Tk = a.Tk, .heads = a.heads, .head_dim = hd,
+                                   .scale = a.scale, .key_bias = a.key_bias};
+        ck_assert_int_eq(be->ops->attention(be, &args), ISO_OK);
+        double *ref = attn_reference(&a);
+        char what[96];
+        snprintf(what, sizeof what, "cpu attention Tq=%d Tk=%d hd=%d mask=%d", a.Tq, a.Tk, hd, mask);
+        attn_check(what, &a, out, ref);
+        if (sh == 0) {
+            args.ldk = a.heads * hd - 1;
+            ck_assert_int_eq(be->ops->attention(be, &args), ISO_EINVAL);
+            ck_assert_ptr_nonnull(strstr(iso_last_error(), "ldk="));
+            args.ldk = a.ld, args.Tk = 0;
+            ck_assert_int_eq(be->ops->attention(be, &args), ISO_EINVAL);
+        }
+        free(out), free(ref);
+        attn_free(&a);
+    }
+    ck_assert_uint_eq(be->bytes_in_use, 0);
+    iso_backend_destroy(be);
 }
 END_TEST
 
@@ -470,6 +651,10 @@ static Suite *suite(void)
     tcase_add_test(t, row_threads);
     tcase_add_loop_test(t, layernorm, 0, N_ROW_LENGTHS);
     tcase_add_loop_test(t, softmax, 0, 2 * N_ROW_LENGTHS);
+    suite_add_tcase(s, t);
+    t = tcase_create("attention");
+    tcase_add_loop_test(t, flash_attention, 0, 3 * N_MASKS);
+    tcase_add_loop_test(t, cpu_attention_op, 0, 3 * N_MASKS);
     suite_add_tcase(s, t);
     t = tcase_create("gemm");
     tcase_add_loop_test(t, gemm_mapping, 0, 16);

@@ -269,6 +269,7 @@ static const struct iso_backend_ops cuda_ops = {
     cu_attn_pool2,
     cu_rel_shift_add,
     cu_mean_rows,
+    cu_attention,
 };
 
 int iso_backend_cuda_device_count(void)

@@ -58,6 +58,14 @@ template <class F> static int cu_for_each(iso_backend *be, int64_t n, F f, const
     return cu_launched(kernel);
 }
 
+/* The combine steps of the reduction trees (block_reduce in reduce.cu, warp_all_reduce in attention.cu). */
+struct cu_sum {
+    __device__ float operator()(float a, float b) const { return a + b; }
+};
+struct cu_max {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
 /* Ops, one family per .cu. */
 int cu_gemm(iso_backend *be, const iso_gemm_args *g);
 int cu_bias_act(iso_backend *be, float *x, const float *bias, int64_t rows, int cols, iso_act act);
@@ -72,5 +80,6 @@ int cu_mean_rows(iso_backend *be, const float *x, float *y, int64_t r0, int64_t 
 int cu_layernorm(iso_backend *be, const float *x, float *y, const float *gamma, const float *beta, int64_t rows,
                  int cols, float eps);
 int cu_softmax(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias);
+int cu_attention(iso_backend *be, const iso_attention_args *a);
 
 #endif

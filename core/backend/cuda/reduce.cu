@@ -4,13 +4,6 @@
 
 namespace {
 
-struct Sum {
-    __device__ float operator()(float a, float b) const { return a + b; }
-};
-struct Max {
-    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
-};
-
 /* The tree of kernels.h over the block's partials: p[t] = op(p[t], p[t + s]) for s = nt/2 .. 1, the steps
  * s >= 32 in shared memory, the last five by warp shuffles (lane t reads lane t + s). Every thread gets the
  * result; sh (ISO_K_ROW_MAX_THREADS floats) is free again on return. */
@@ -43,8 +36,8 @@ __global__ void layernorm_k(const float *x, float *y, const float *g, const floa
     int t = threadIdx.x, nt = blockDim.x;
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
         const float *xr = x + r * n;
-        float mean = block_reduce(iso_k_part_sum(xr, n, t, nt), sh, Sum()) / (float)n;
-        float sqdev = block_reduce(iso_k_part_sqdev(xr, n, mean, t, nt), sh, Sum());
+        float mean = block_reduce(iso_k_part_sum(xr, n, t, nt), sh, cu_sum()) / (float)n;
+        float sqdev = block_reduce(iso_k_part_sqdev(xr, n, mean, t, nt), sh, cu_sum());
         iso_k_layernorm_part(xr, y + r * n, g, b, n, mean, iso_k_layernorm_inv_std(sqdev, n, eps), t, nt);
     }
 }
@@ -55,9 +48,9 @@ __global__ void softmax_k(float *x, int64_t rows, int n, const float *key_bias)
     int t = threadIdx.x, nt = blockDim.x;
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
         float *xr = x + r * n;
-        float max = block_reduce(iso_k_part_max_biased(xr, key_bias, n, t, nt), sh, Max());
-        float sum = block_reduce(iso_k_part_softmax_exp(xr, key_bias, n, max, t, nt), sh, Sum());
-        iso_k_part_scale(xr, n, 1.0f / sum, t, nt);
+        float max = block_reduce(iso_k_part_max_biased(xr, key_bias, n, t, nt), sh, cu_max());
+        float sum = block_reduce(iso_k_part_softmax_exp(xr, key_bias, n, iso_k_exp_shift(max), t, nt), sh, cu_sum());
+        iso_k_part_scale(xr, n, iso_k_inv_sum(sum), t, nt);
     }
 }
 

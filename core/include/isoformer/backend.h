@@ -38,6 +38,23 @@ typedef struct {
     int batch;
 } iso_gemm_args;
 
+/* Multi-head scaled dot-product attention, per head h:
+ *   out_h = softmax(scale * Q_h K_h^T + key_bias) V_h
+ * Q is Tq x ldq, K and V are Tk x ldk / Tk x ldv, out is Tq x ldo (row-major); head h is columns
+ * [h * head_dim, (h + 1) * head_dim) of each. key_bias[Tk] (may be NULL) is added to every row of scores, in
+ * float as the softmax op adds it: 0 for a key, a large negative value for a padded one. A row whose every key
+ * has a finite large negative bias gets the softmax of the biased scores (with -FLT_MAX, the mean of V, as
+ * PyTorch's finfo.min mask gives); a row whose every key has bias -inf gets zeros, not NaN. */
+typedef struct {
+    const float *q, *k, *v;
+    int ldq, ldk, ldv;
+    float *out;
+    int ldo;
+    int Tq, Tk, heads, head_dim;
+    float scale;
+    const float *key_bias;
+} iso_attention_args;
+
 typedef struct iso_backend iso_backend;
 
 struct iso_backend_ops {
@@ -68,7 +85,8 @@ struct iso_backend_ops {
     int (*layernorm)(iso_backend *be, const float *x, float *y, const float *gamma, const float *beta,
                      int64_t rows, int cols, float eps);
     /* Row softmax in place over `cols`, after adding key_bias[c] (0 or a large negative for masked keys;
-     * may be NULL) to every row. rows counts all heads x queries. */
+     * may be NULL) to every row. rows counts all heads x queries. A row that is -inf throughout becomes
+     * zeros. */
     int (*softmax)(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias);
     /* Rotary position embedding (ESM / NT-v2, rotate_half convention) applied in place to x, which holds T
      * positions of `heads` heads of `head_dim` each, row stride `ld` floats; position p uses angle
@@ -84,6 +102,9 @@ struct iso_backend_ops {
     int (*rel_shift_add)(iso_backend *be, float *logits, const float *rel, int heads, int n);
     /* y[c] = mean over rows [r0, r1) of x[r, c]. */
     int (*mean_rows)(iso_backend *be, const float *x, float *y, int64_t r0, int64_t r1, int cols);
+    /* Fused attention (iso_attention_args above), without a Tq x Tk scores buffer per head in the caller.
+     * The CUDA backend takes head_dim <= 128. */
+    int (*attention)(iso_backend *be, const iso_attention_args *a);
 };
 
 struct iso_backend {
