@@ -15,13 +15,45 @@
 #define ISO_HD static inline
 #endif
 
+/* exp(x) by reduction to r = x - n ln2 in [-ln2/2, ln2/2] and Cephes' degree-5 polynomial, scaled by 2^n built
+ * in the exponent bits: within 2 ulp of expf, and branch-free, so that host loops vectorize (libm's expf is a call
+ * per element, which was a tenth of a CPU run). Results below the normal range are 0 (masked keys at -1e9 or
+ * -inf must weigh exactly nothing); above the float range, inf. */
+ISO_HD float iso_k_exp(float x)
+{
+    const float lo = -87.33654475f, hi = 88.72283905f;
+    float xc = x > lo ? x : lo; /* NaN goes to lo here, so the int conversion below stays defined */
+    xc = xc < hi ? xc : hi;
+    float n = (xc * 1.44269504089f + 12582912.0f) - 12582912.0f; /* round to nearest via 1.5 * 2^23 */
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;      /* ln2 in two parts: r exact to float */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    /* 2^n as two factors, each a normal float for n in [-126, 128]. */
+    int32_t n1 = (int32_t)n / 2, n2 = (int32_t)n - n1;
+#ifdef __CUDA_ARCH__
+    float y = p * __int_as_float((n1 + 127) << 23) * __int_as_float((n2 + 127) << 23);
+#else
+    union {
+        int32_t i;
+        float f;
+    } s1 = {.i = (n1 + 127) << 23}, s2 = {.i = (n2 + 127) << 23};
+    float y = p * s1.f * s2.f;
+#endif
+    return x != x ? x : x < lo ? 0.0f : x > hi ? INFINITY : y;
+}
+
 ISO_HD float iso_k_act(float x, iso_act act)
 {
     switch (act) {
     case ISO_ACT_RELU: return x > 0.0f ? x : 0.0f;
     case ISO_ACT_GELU_ERF: return x * 0.5f * (1.0f + erff(x * 0.70710678118654752f));
-    case ISO_ACT_GELU_SIGMOID: return x / (1.0f + expf(-1.702f * x));
-    case ISO_ACT_SILU: return x / (1.0f + expf(-x));
+    case ISO_ACT_GELU_SIGMOID: return x / (1.0f + iso_k_exp(-1.702f * x));
+    case ISO_ACT_SILU: return x / (1.0f + iso_k_exp(-x));
     default: return x;
     }
 }
@@ -38,12 +70,11 @@ ISO_HD void iso_k_rotary_pair(float *lo, float *hi, int p, int i, int head_dim)
     *hi = b * c + a * s;
 }
 
-/* One output element of the Enformer pair attention pool. */
+/* One output element of the Enformer pair attention pool: the softmax of two logits as two logistic weights,
+ * branch-free so that host loops vectorize (exp of +-huge gives weights of exactly 0 and 1). */
 ISO_HD float iso_k_attn_pool2(float x0, float x1, float l0, float l1)
 {
-    float m = l0 > l1 ? l0 : l1;
-    float e0 = expf(l0 - m), e1 = expf(l1 - m);
-    return (x0 * e0 + x1 * e1) / (e0 + e1);
+    return x0 / (1.0f + iso_k_exp(l1 - l0)) + x1 / (1.0f + iso_k_exp(l0 - l1));
 }
 
 /* ---- Element-wise ops as "element e of the flattened output": the CUDA kernels run one thread per e (grid-stride
@@ -189,7 +220,7 @@ ISO_HD float iso_k_part_softmax_exp(float *x, const float *key_bias, int n, floa
 {
     float s = 0.0f;
     for (int i = t; i < n; i += nt) {
-        x[i] = expf(x[i] + (key_bias ? key_bias[i] : 0.0f) - shift);
+        x[i] = iso_k_exp(x[i] + (key_bias ? key_bias[i] : 0.0f) - shift);
         s += x[i];
     }
     return s;
@@ -240,7 +271,7 @@ ISO_HD float iso_k_flash_scores_part(const float *q, const float *k, int ldk, co
 ISO_HD float iso_k_flash_rescale(float *m, float tile_max)
 {
     float m_new = tile_max > *m ? tile_max : *m;
-    float alpha = expf(*m - iso_k_exp_shift(m_new));
+    float alpha = iso_k_exp(*m - iso_k_exp_shift(m_new));
     *m = m_new;
     return alpha;
 }
@@ -310,20 +341,21 @@ static inline void iso_k_layernorm_row(const float *x, float *y, const float *g,
 
 static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
 {
-    float m = -INFINITY;
-    for (int i = 0; i < n; i++) {
-        if (key_bias)
+    if (key_bias)
+        for (int i = 0; i < n; i++)
             x[i] += key_bias[i];
-        if (x[i] > m)
-            m = x[i];
-    }
+    float m = -INFINITY;
+#pragma omp simd reduction(max : m)
+    for (int i = 0; i < n; i++)
+        m = x[i] > m ? x[i] : m;
     m = iso_k_exp_shift(m);
-    double s = 0.0;
+    double s = 0.0; /* rows of a million keys would lose 1e-5 in a float sum */
+#pragma omp simd reduction(+ : s)
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - m);
+        x[i] = iso_k_exp(x[i] - m);
         s += x[i];
     }
-    float inv = s > 0.0 ? (float)(1.0 / s) : 0.0f; /* a row of -inf becomes zeros, as iso_k_inv_sum gives */
+    float inv = iso_k_inv_sum((float)s); /* a row of -inf becomes zeros */
     for (int i = 0; i < n; i++)
         x[i] *= inv;
 }

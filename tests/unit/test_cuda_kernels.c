@@ -58,6 +58,25 @@ static double act_ref(double x, iso_act act)
 static const iso_act all_acts[] = {ISO_ACT_NONE, ISO_ACT_RELU, ISO_ACT_GELU_ERF, ISO_ACT_GELU_SIGMOID, ISO_ACT_SILU};
 enum { N_ACTS = sizeof all_acts / sizeof all_acts[0] };
 
+/* iso_k_exp against libm's double exp: a sweep of the float range in steps that hit every binade, the clamping
+ * edges and the special values the softmax relies on (masked keys at -1e9 and -inf weigh exactly 0). */
+START_TEST(fast_exp)
+{
+    double worst = 0.0;
+    for (double x = -87.0; x <= 88.72; x += 0.000731) {
+        float got = iso_k_exp((float)x);
+        double ref = exp((double)(float)x);
+        double rel = fabs(got - ref) / ref;
+        worst = rel > worst ? rel : worst;
+    }
+    ck_assert_msg(worst < 2.5e-7, "iso_k_exp relative error %.3g, expected below 2.5e-7 (2 ulp)", worst);
+    ck_assert(iso_k_exp(0.0f) == 1.0f);
+    ck_assert(iso_k_exp(-1e9f) == 0.0f && iso_k_exp(-INFINITY) == 0.0f && iso_k_exp(-88.0f) == 0.0f);
+    ck_assert(isinf(iso_k_exp(89.0f)) && isinf(iso_k_exp(INFINITY)));
+    ck_assert(isnan(iso_k_exp(NAN)));
+}
+END_TEST
+
 /* ---- element-wise ops ---- */
 
 START_TEST(bias_act)
@@ -637,6 +656,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("cuda_kernels");
     TCase *t = tcase_create("elementwise");
+    tcase_add_test(t, fast_exp);
     tcase_add_loop_test(t, bias_act, 0, 2 * N_ACTS);
     tcase_add_loop_test(t, affine_act, 0, N_ACTS);
     tcase_add_test(t, axpy);

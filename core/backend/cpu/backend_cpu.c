@@ -1,8 +1,11 @@
-/* CPU backend: GEMMs through OpenBLAS (its own thread pool), every other op row-parallel on a few pthreads
- * that exist only for the duration of the op, so the two runtimes never spin side by side. The per-row and
- * per-element arithmetic is the shared code in kernels.h, which the CUDA kernels also use. */
+/* CPU backend: GEMMs through OpenBLAS and every other op on one pool of the backend's threads. OpenBLAS runs
+ * single-threaded inside the pool's workers: its own threads spin-yield after each call, and beside ours that
+ * spinning took a fifth of a run on two cores (one threading runtime at a time). The per-row and per-element
+ * arithmetic is the shared code in kernels.h, which the CUDA kernels also use. */
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +31,37 @@ typedef struct {
     size_t capacity, nbytes;
 } cpu_header;
 
-static cpu_cache *cache_of(iso_backend *be) { return be->impl; }
+/* ---- the thread pool ----
+ * A job is fn over [0, units) in `parts` contiguous shares; the caller runs share 0 and worker i share i. Workers
+ * spin a little after each job (ops come in quick succession), then sleep on a condition variable. */
+/* fn(ctx, u0, u1, part): units [u0, u1) as share `part` (0 on the calling thread), for per-share scratch. */
+typedef void (*rows_fn)(void *ctx, int64_t u0, int64_t u1, int part);
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    atomic_uint_fast64_t generation; /* bumped to start a job */
+    atomic_int pending;              /* workers still inside the current job */
+    int sleeping, stop;
+    rows_fn fn;
+    void *ctx;
+    int64_t units;
+    int parts;
+    int n_workers;
+    pthread_t tid[63];
+} cpu_pool;
+
+typedef struct {
+    cpu_cache cache;
+    cpu_pool pool;
+} cpu_impl;
+
+typedef struct {
+    cpu_pool *pool;
+    int index;
+} pool_worker;
+
+static cpu_cache *cache_of(iso_backend *be) { return &((cpu_impl *)be->impl)->cache; }
 
 /* Removes slot i, keeping the others in the order they were freed (oldest first). */
 static void *cache_remove(cpu_cache *c, int i)
@@ -132,62 +165,171 @@ static int cpu_sync(iso_backend *be)
     return ISO_OK;
 }
 
-/* ---- row-parallel execution ---- */
+enum { POOL_SPIN = 1 << 14 };
 
-typedef void (*rows_fn)(void *ctx, int64_t r0, int64_t r1);
-typedef struct {
-    rows_fn fn;
-    void *ctx;
-    int64_t r0, r1;
-} rows_job;
-
-static void *rows_thread(void *arg)
+static void share(const cpu_pool *p, int part, int64_t *u0, int64_t *u1)
 {
-    rows_job *j = arg;
-    j->fn(j->ctx, j->r0, j->r1);
+    *u0 = p->units * part / p->parts;
+    *u1 = p->units * (part + 1) / p->parts;
+}
+
+static void *pool_worker_main(void *arg)
+{
+    pool_worker *w = arg;
+    cpu_pool *p = w->pool;
+    uint_fast64_t seen = 0;
+    for (;;) {
+        uint_fast64_t g = seen;
+        for (int spin = 0; spin < POOL_SPIN && g == seen; spin++)
+            g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g == seen) {
+            pthread_mutex_lock(&p->mu);
+            p->sleeping++;
+            while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen)
+                pthread_cond_wait(&p->wake, &p->mu);
+            p->sleeping--;
+            pthread_mutex_unlock(&p->mu);
+        }
+        seen = g;
+        if (p->stop)
+            break;
+        if (w->index < p->parts) {
+            int64_t u0, u1;
+            share(p, w->index, &u0, &u1);
+            p->fn(p->ctx, u0, u1, w->index);
+        }
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+    free(w);
     return NULL;
 }
 
-/* Splits [0, rows) over the backend's threads when the work (rows * cost) is large enough to pay for
- * starting them; otherwise runs inline. */
-static void parallel_rows(iso_backend *be, int64_t rows, int64_t cost_per_row, rows_fn fn, void *ctx)
+/* Starts a job on the workers (they read the fields after seeing the new generation). */
+static void pool_start(cpu_pool *p)
 {
-    enum { MAX_THREADS = 64 };
-    int nt = be->n_threads;
-    if (nt > MAX_THREADS)
-        nt = MAX_THREADS;
-    if (nt > rows)
-        nt = (int)rows;
-    if (nt <= 1 || rows * cost_per_row < (1 << 16)) {
-        fn(ctx, 0, rows);
+    atomic_store_explicit(&p->pending, p->n_workers, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    if (p->sleeping)
+        pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void pool_wait(cpu_pool *p)
+{
+    for (int spin = 0; spin < POOL_SPIN; spin++)
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
+            return;
+    pthread_mutex_lock(&p->mu);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Runs fn over [0, units) in up to n_workers + 1 shares, inline when the work (units * cost, about cycles) is too
+ * small to pay for waking the workers. fn must not itself use the pool. */
+static void parallel_for(iso_backend *be, int64_t units, int64_t cost_per_unit, rows_fn fn, void *ctx)
+{
+    cpu_pool *p = &((cpu_impl *)be->impl)->pool;
+    int parts = p->n_workers + 1;
+    if (parts > units)
+        parts = (int)units;
+    if (parts <= 1 || units * cost_per_unit < (1 << 16)) {
+        fn(ctx, 0, units, 0);
         return;
     }
-    pthread_t tid[MAX_THREADS];
-    rows_job jobs[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int t = 0; t < nt; t++) {
-        jobs[t] = (rows_job){fn, ctx, rows * t / nt, rows * (t + 1) / nt};
-        if (t > 0)
-            started[t] = pthread_create(&tid[t], NULL, rows_thread, &jobs[t]) == 0;
-    }
-    rows_thread(&jobs[0]);
-    for (int t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(tid[t], NULL);
-        else
-            rows_thread(&jobs[t]); /* could not start a thread: do its share here */
+    p->fn = fn;
+    p->ctx = ctx;
+    p->units = units;
+    p->parts = parts;
+    pool_start(p);
+    int64_t u0, u1;
+    share(p, 0, &u0, &u1);
+    fn(ctx, u0, u1, 0);
+    pool_wait(p);
+}
+
+static void pool_stop(cpu_pool *p)
+{
+    p->stop = 1;
+    pool_start(p);
+    for (int i = 0; i < p->n_workers; i++)
+        pthread_join(p->tid[i], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->done);
+}
+
+/* Starts up to n - 1 workers (fewer when threads cannot be created: the caller does their share). */
+static void pool_init(cpu_pool *p, int n)
+{
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    int max = (int)(sizeof p->tid / sizeof p->tid[0]);
+    for (int i = 0; i < n - 1 && i < max; i++) {
+        pool_worker *w = malloc(sizeof *w);
+        if (!w)
+            break;
+        *w = (pool_worker){p, i + 1};
+        if (pthread_create(&p->tid[i], NULL, pool_worker_main, w) != 0) {
+            free(w);
+            break;
+        }
+        p->n_workers++;
     }
 }
 
 /* ---- GEMM ---- */
 
+/* One sgemm over rows [r0, r1) and columns [c0, c1) of C_b (op(A) rows and op(B) columns follow). */
+static void sgemm_block(const iso_gemm_args *g, int b, int r0, int r1, int c0, int c1)
+{
+    const float *a = g->a + b * g->stride_a + (int64_t)r0 * (g->trans_a ? 1 : g->lda);
+    const float *bm = g->b + b * g->stride_b + (int64_t)c0 * (g->trans_b ? g->ldb : 1);
+    cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans,
+                r1 - r0, c1 - c0, g->k, g->alpha, a, g->lda, bm, g->ldb, g->beta,
+                g->c + b * g->stride_c + (int64_t)r0 * g->ldc + c0, g->ldc);
+}
+
+/* Shares of a GEMM: units are the rows of all batches (batch-major) when there are enough of them, otherwise
+ * the columns of every batch, so each thread runs one single-threaded sgemm per batch it touches. */
+typedef struct {
+    const iso_gemm_args *g;
+    int by_rows;
+} gemm_job;
+
+static void gemm_share(void *vctx, int64_t u0, int64_t u1, int part)
+{
+    (void)part;
+    const gemm_job *j = vctx;
+    const iso_gemm_args *g = j->g;
+    if (!j->by_rows) {
+        for (int b = 0; b < g->batch; b++)
+            sgemm_block(g, b, 0, g->m, (int)u0, (int)u1);
+        return;
+    }
+    for (int64_t u = u0; u < u1;) {
+        int b = (int)(u / g->m), r0 = (int)(u - (int64_t)b * g->m);
+        int r1 = u1 - (int64_t)b * g->m < g->m ? (int)(u1 - (int64_t)b * g->m) : g->m;
+        sgemm_block(g, b, r0, r1, 0, g->n);
+        u += r1 - r0;
+    }
+}
+
 static int cpu_gemm(iso_backend *be, const iso_gemm_args *g)
 {
-    (void)be;
-    for (int b = 0; b < g->batch; b++)
-        cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans,
-                    g->m, g->n, g->k, g->alpha, g->a + b * g->stride_a, g->lda, g->b + b * g->stride_b, g->ldb,
-                    g->beta, g->c + b * g->stride_c, g->ldc);
+    if (g->batch <= 0 || g->m <= 0 || g->n <= 0)
+        return ISO_OK;
+    int64_t rows = (int64_t)g->batch * g->m;
+    gemm_job j = {g, rows >= 16 * (int64_t)be->n_threads || rows >= g->n};
+    int64_t units = j.by_rows ? rows : g->n;
+    /* cost in cycles at about 32 FLOP per cycle */
+    parallel_for(be, units, (int64_t)g->k * (j.by_rows ? g->n : rows) / 16, gemm_share, &j);
     return ISO_OK;
 }
 
@@ -196,58 +338,73 @@ static int cpu_gemm(iso_backend *be, const iso_gemm_args *g)
 typedef struct {
     const float *x;
     float *y;
-    const float *p0, *p1; /* bias / scale / gamma, shift / beta */
+    const float *p0, *p1; /* scale / gamma (NULL: 1), shift or bias / beta (NULL: 0) */
     int cols;
     iso_act act;
     float eps;
 } rowop;
 
-static void bias_act_rows(void *vctx, int64_t r0, int64_t r1)
+/* y = act(x * scale + shift) over one row; scale and shift may be NULL (1 and 0). Inlined once per activation
+ * below, so each loop is free of the per-element switch and vectorizes. */
+static inline __attribute__((always_inline)) void act_row_as(const float *x, float *y, const float *scale,
+                                                             const float *shift, int n, iso_act act)
 {
-    rowop *o = vctx;
-    for (int64_t r = r0; r < r1; r++) {
-        float *y = o->y + r * o->cols;
-        for (int c = 0; c < o->cols; c++)
-            y[c] = iso_k_act(y[c] + (o->p0 ? o->p0[c] : 0.0f), o->act);
+    for (int c = 0; c < n; c++)
+        y[c] = iso_k_act((scale ? x[c] * scale[c] : x[c]) + (shift ? shift[c] : 0.0f), act);
+}
+
+static void act_row(const float *x, float *y, const float *scale, const float *shift, int n, iso_act act)
+{
+    switch (act) {
+    case ISO_ACT_RELU: act_row_as(x, y, scale, shift, n, ISO_ACT_RELU); break;
+    case ISO_ACT_GELU_ERF: act_row_as(x, y, scale, shift, n, ISO_ACT_GELU_ERF); break;
+    case ISO_ACT_GELU_SIGMOID: act_row_as(x, y, scale, shift, n, ISO_ACT_GELU_SIGMOID); break;
+    case ISO_ACT_SILU: act_row_as(x, y, scale, shift, n, ISO_ACT_SILU); break;
+    default: act_row_as(x, y, scale, shift, n, ISO_ACT_NONE);
     }
+}
+
+static void act_rows(void *vctx, int64_t r0, int64_t r1, int part)
+{
+    (void)part;
+    rowop *o = vctx;
+    for (int64_t r = r0; r < r1; r++)
+        act_row(o->x + r * o->cols, o->y + r * o->cols, o->p0, o->p1, o->cols, o->act);
 }
 
 static int cpu_bias_act(iso_backend *be, float *x, const float *bias, int64_t rows, int cols, iso_act act)
 {
-    rowop o = {.y = x, .p0 = bias, .cols = cols, .act = act};
-    parallel_rows(be, rows, cols, bias_act_rows, &o);
+    rowop o = {.x = x, .y = x, .p1 = bias, .cols = cols, .act = act};
+    parallel_for(be, rows, cols, act_rows, &o);
     return ISO_OK;
-}
-
-static void affine_act_rows(void *vctx, int64_t r0, int64_t r1)
-{
-    rowop *o = vctx;
-    for (int64_t r = r0; r < r1; r++) {
-        const float *x = o->x + r * o->cols;
-        float *y = o->y + r * o->cols;
-        for (int c = 0; c < o->cols; c++)
-            y[c] = iso_k_act(x[c] * o->p0[c] + o->p1[c], o->act);
-    }
 }
 
 static int cpu_affine_act(iso_backend *be, const float *x, float *y, const float *scale, const float *shift,
                           int64_t rows, int cols, iso_act act)
 {
     rowop o = {.x = x, .y = y, .p0 = scale, .p1 = shift, .cols = cols, .act = act};
-    parallel_rows(be, rows, cols, affine_act_rows, &o);
+    parallel_for(be, rows, cols, act_rows, &o);
     return ISO_OK;
+}
+
+static void axpy_share(void *vctx, int64_t e0, int64_t e1, int part)
+{
+    (void)part;
+    rowop *o = vctx;
+    for (int64_t e = e0; e < e1; e++)
+        o->y[e] += o->eps * o->x[e];
 }
 
 static int cpu_axpy(iso_backend *be, float *y, const float *x, float alpha, int64_t n)
 {
-    (void)be;
-    for (int64_t i = 0; i < n; i++)
-        y[i] += alpha * x[i];
+    rowop o = {.x = x, .y = y, .eps = alpha}; /* eps carries alpha */
+    parallel_for(be, n, 1, axpy_share, &o);
     return ISO_OK;
 }
 
-static void layernorm_rows(void *vctx, int64_t r0, int64_t r1)
+static void layernorm_rows(void *vctx, int64_t r0, int64_t r1, int part)
 {
+    (void)part;
     rowop *o = vctx;
     for (int64_t r = r0; r < r1; r++)
         iso_k_layernorm_row(o->x + r * o->cols, o->y + r * o->cols, o->p0, o->p1, o->cols, o->eps);
@@ -257,12 +414,13 @@ static int cpu_layernorm(iso_backend *be, const float *x, float *y, const float 
                          int64_t rows, int cols, float eps)
 {
     rowop o = {.x = x, .y = y, .p0 = gamma, .p1 = beta, .cols = cols, .eps = eps};
-    parallel_rows(be, rows, cols, layernorm_rows, &o);
+    parallel_for(be, rows, cols, layernorm_rows, &o);
     return ISO_OK;
 }
 
-static void softmax_rows(void *vctx, int64_t r0, int64_t r1)
+static void softmax_rows(void *vctx, int64_t r0, int64_t r1, int part)
 {
+    (void)part;
     rowop *o = vctx;
     for (int64_t r = r0; r < r1; r++)
         iso_k_softmax_row(o->y + r * o->cols, o->cols, o->p0);
@@ -271,7 +429,7 @@ static void softmax_rows(void *vctx, int64_t r0, int64_t r1)
 static int cpu_softmax(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias)
 {
     rowop o = {.y = x, .p0 = key_bias, .cols = cols};
-    parallel_rows(be, rows, cols * 8, softmax_rows, &o);
+    parallel_for(be, rows, cols * 8, softmax_rows, &o);
     return ISO_OK;
 }
 
@@ -288,15 +446,22 @@ static int cpu_rotary(iso_backend *be, float *x, int T, int heads, int head_dim,
     return ISO_OK;
 }
 
+static void glu_silu_rows(void *vctx, int64_t r0, int64_t r1, int part)
+{
+    (void)part;
+    rowop *o = vctx;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *a = o->x + r * 2 * o->cols;
+        float *y = o->y + r * o->cols;
+        for (int f = 0; f < o->cols; f++)
+            y[f] = iso_k_act(a[f], ISO_ACT_SILU) * a[o->cols + f];
+    }
+}
+
 static int cpu_glu_silu(iso_backend *be, const float *x, float *y, int64_t rows, int F)
 {
-    (void)be;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *a = x + r * 2 * F;
-        float *o = y + r * F;
-        for (int f = 0; f < F; f++)
-            o[f] = iso_k_act(a[f], ISO_ACT_SILU) * a[F + f];
-    }
+    rowop o = {.x = x, .y = y, .cols = F};
+    parallel_for(be, rows, 4 * (int64_t)F, glu_silu_rows, &o);
     return ISO_OK;
 }
 
@@ -306,8 +471,9 @@ typedef struct {
     int d;
 } pool_ctx;
 
-static void attn_pool_rows(void *vctx, int64_t r0, int64_t r1)
+static void attn_pool_rows(void *vctx, int64_t r0, int64_t r1, int part)
 {
+    (void)part;
     pool_ctx *o = vctx;
     for (int64_t i = r0; i < r1; i++) {
         const float *x0 = o->x + 2 * i * o->d, *x1 = x0 + o->d;
@@ -321,7 +487,7 @@ static void attn_pool_rows(void *vctx, int64_t r0, int64_t r1)
 static int cpu_attn_pool2(iso_backend *be, const float *x, const float *logits, float *y, int64_t L, int d)
 {
     pool_ctx o = {x, logits, y, d};
-    parallel_rows(be, L, d * 4, attn_pool_rows, &o);
+    parallel_for(be, L, d * 4, attn_pool_rows, &o);
     return ISO_OK;
 }
 
@@ -355,40 +521,56 @@ static int cpu_mean_rows(iso_backend *be, const float *x, float *y, int64_t r0, 
 
 /* ---- attention ---- */
 
-/* Per head: scores = scale q k^T by BLAS, row softmax, out = p v by BLAS, over blocks of query rows so that the
- * scores buffer stays small. On CPU this beats the flash recurrence of kernels.h run per (head, query row) on the
- * backend's threads, by 8-14x for 20 heads of 64 over 1000 tokens (0.12-0.21 s against 1.6-1.8 s on 2 busy
- * cores): BLAS kernels here, scalar dot products there. */
+/* Per (head, block of query rows): scores = scale q k^T by BLAS, row softmax, out = p v by BLAS, the blocks
+ * shared over the pool with a scores buffer each, small enough to stay in cache. On CPU this beats the flash
+ * recurrence of kernels.h run per (head, query row) on the backend's threads, by 8-14x for 20 heads of 64 over
+ * 1000 tokens (0.12-0.21 s against 1.6-1.8 s on 2 busy cores): BLAS kernels here, scalar dot products there. */
+typedef struct {
+    const iso_attention_args *a;
+    int qb, n_qblocks;
+    float *scores; /* qb x Tk per share */
+} attention_job;
+
+static void attention_share(void *vctx, int64_t t0, int64_t t1, int part)
+{
+    const attention_job *j = vctx;
+    const iso_attention_args *a = j->a;
+    const int hd = a->head_dim;
+    float *scores = j->scores + (size_t)part * j->qb * a->Tk;
+    for (int64_t t = t0; t < t1; t++) {
+        int h = (int)(t / j->n_qblocks), i0 = (int)(t % j->n_qblocks) * j->qb;
+        int m = a->Tq - i0 < j->qb ? a->Tq - i0 : j->qb;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, a->Tk, hd, a->scale,
+                    a->q + (int64_t)i0 * a->ldq + (int64_t)h * hd, a->ldq, a->k + (int64_t)h * hd, a->ldk, 0.0f,
+                    scores, a->Tk);
+        for (int r = 0; r < m; r++)
+            iso_k_softmax_row(scores + (size_t)r * a->Tk, a->Tk, a->key_bias);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, a->Tk, 1.0f, scores, a->Tk,
+                    a->v + (int64_t)h * hd, a->ldv, 0.0f, a->out + (int64_t)i0 * a->ldo + (int64_t)h * hd, a->ldo);
+    }
+}
+
 static int cpu_attention(iso_backend *be, const iso_attention_args *a)
 {
     int rc = iso_k_attention_check(a, 0);
     if (rc || a->Tq == 0)
         return rc;
-    enum { SCORES_MAX = 1 << 22 }; /* floats of scores per block (16 MiB) */
-    int qb = SCORES_MAX / a->Tk < 1 ? 1 : SCORES_MAX / a->Tk;
-    if (qb > a->Tq)
-        qb = a->Tq;
-    float *scores = cpu_alloc(be, (size_t)qb * a->Tk * sizeof *scores);
-    if (!scores)
+    enum { SCORES_MAX = 1 << 16 }; /* floats of scores per block (256 KiB) */
+    attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL};
+    if (j.qb > a->Tq)
+        j.qb = a->Tq;
+    j.n_qblocks = (a->Tq + j.qb - 1) / j.qb;
+    int parts = ((cpu_impl *)be->impl)->pool.n_workers + 1;
+    if (!(j.scores = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.scores)))
         return iso_last_status();
-    const int hd = a->head_dim;
-    for (int h = 0; h < a->heads; h++)
-        for (int i0 = 0; i0 < a->Tq; i0 += qb) {
-            int m = a->Tq - i0 < qb ? a->Tq - i0 : qb;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, a->Tk, hd, a->scale,
-                        a->q + (int64_t)i0 * a->ldq + (int64_t)h * hd, a->ldq, a->k + (int64_t)h * hd, a->ldk, 0.0f,
-                        scores, a->Tk);
-            cpu_softmax(be, scores, m, a->Tk, a->key_bias);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, a->Tk, 1.0f, scores, a->Tk,
-                        a->v + (int64_t)h * hd, a->ldv, 0.0f, a->out + (int64_t)i0 * a->ldo + (int64_t)h * hd,
-                        a->ldo);
-        }
-    cpu_free(be, scores);
+    parallel_for(be, (int64_t)a->heads * j.n_qblocks, (int64_t)j.qb * a->Tk * (a->head_dim / 8 + 8), attention_share, &j);
+    cpu_free(be, j.scores);
     return ISO_OK;
 }
 
 static void cpu_destroy(iso_backend *be)
 {
+    pool_stop(&((cpu_impl *)be->impl)->pool);
     cache_clear(cache_of(be));
     free(be->impl);
     free(be);
@@ -428,17 +610,18 @@ int iso_backend_cpu_create(int n_threads, iso_backend **out)
         n_threads = n > 0 ? (int)n : 1;
     }
     iso_backend *be = calloc(1, sizeof *be);
-    cpu_cache *cache = calloc(1, sizeof *cache);
-    if (!be || !cache) {
+    cpu_impl *impl = calloc(1, sizeof *impl);
+    if (!be || !impl) {
         free(be);
-        free(cache);
+        free(impl);
         return iso_error(ISO_ENOMEM, "cpu backend: out of memory");
     }
-    be->impl = cache;
+    be->impl = impl;
     be->ops = &cpu_ops;
     be->precision = ISO_PREC_FP32;
     be->n_threads = n_threads;
-    openblas_set_num_threads(n_threads);
+    openblas_set_num_threads(1);
+    pool_init(&impl->pool, n_threads);
     *out = be;
     return ISO_OK;
 }
