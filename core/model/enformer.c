@@ -302,7 +302,7 @@ static int residual_and_pool(iso_backend *be, const conv_block *res, const float
     return rc;
 }
 
-/* The stem's k=15 conv over 4 channels as one GEMM: the one-hot of positions [l0, l0 + T) is expanded to
+/* The stem's k=15 conv over 4 channels as a GEMM per tile: the one-hot of positions [l0, l0 + T) is expanded to
  * cols[T, 4 * 15] in the torch weight's (channel, tap) order, with zero rows past the window's ends (padding 7).
  * The 7-base halo comes from the DNA itself, so a tile needs nothing from its neighbours. */
 static void stem_im2col(const char *dna, int64_t len, int64_t l0, int64_t T, float *cols)
