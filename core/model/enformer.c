@@ -42,6 +42,7 @@ struct iso_enformer {
     tf_layer *layer;
     conv_block final;
     int n_rel_features;
+    int64_t stem_tile; /* positions per stem tile, even */
 };
 
 int iso_enformer_out_rows(const iso_enformer *m) { return m->hp.target_length; }
@@ -129,6 +130,7 @@ int iso_enformer_load(const iso_weights *w, const char *prefix, const iso_enform
         return iso_error(ISO_ENOMEM, "out of memory loading Enformer");
     m->hp = *hp;
     m->be = be;
+    m->stem_tile = ISO_ENFORMER_STEM_TILE;
     m->n_rel_features = hp->dim / hp->heads;
     int n_tower = hp->num_downsamples - 1;
     m->filters = calloc((size_t)n_tower + 1, sizeof *m->filters);
@@ -202,6 +204,15 @@ int iso_enformer_load(const iso_weights *w, const char *prefix, const iso_enform
         return rc;
     }
     *out = m;
+    return ISO_OK;
+}
+
+int iso_enformer_set_stem_tile(iso_enformer *m, int64_t positions)
+{
+    if (positions <= 0 || positions % 2)
+        return iso_error(ISO_EINVAL, "Enformer stem tile of %lld positions: expected a positive even number (the "
+                                     "attention pool takes pairs of positions)", (long long)positions);
+    m->stem_tile = positions;
     return ISO_OK;
 }
 
@@ -291,17 +302,16 @@ static int residual_and_pool(iso_backend *be, const conv_block *res, const float
     return rc;
 }
 
-/* The stem's k=15 conv over 4 channels as one GEMM: the one-hot is expanded to [L, 4 * 15] on the host in the
- * torch weight's (channel, tap) order, with zero rows past the ends (padding 7). */
-static float *stem_im2col(const char *dna, int64_t L)
+/* The stem's k=15 conv over 4 channels as a GEMM per tile: the one-hot of positions [l0, l0 + T) is expanded to
+ * cols[T, 4 * 15] in the torch weight's (channel, tap) order, with zero rows past the window's ends (padding 7).
+ * The 7-base halo comes from the DNA itself, so a tile needs nothing from its neighbours. */
+static void stem_im2col(const char *dna, int64_t len, int64_t l0, int64_t T, float *cols)
 {
-    float *cols = calloc((size_t)L * 60, sizeof *cols);
-    if (!cols)
-        return NULL;
-    for (int64_t l = 0; l < L; l++)
+    memset(cols, 0, (size_t)T * 60 * sizeof *cols);
+    for (int64_t l = 0; l < T; l++)
         for (int t = 0; t < 15; t++) {
-            int64_t pos = l + t - 7;
-            if (pos < 0 || pos >= L)
+            int64_t pos = l0 + l + t - 7;
+            if (pos < 0 || pos >= len)
                 continue;
             int ch;
             switch (dna[pos]) {
@@ -314,7 +324,41 @@ static float *stem_im2col(const char *dna, int64_t L)
             if (ch >= 0)
                 cols[(size_t)l * 60 + ch * 15 + t] = 1.0f;
         }
-    return cols;
+}
+
+/* The stem (conv k=15, Residual(ConvBlock k=1), AttentionPool) tile by tile, so its len x dim/2 activations,
+ * the largest of the trunk, never exist whole: every step is position-local apart from the conv's halo (see
+ * stem_im2col) and the pool's pairs, which even tiles keep together. Each tile's T/2 pooled rows go straight
+ * to pooled (len/2 x dim/2). a, b, c: tile x dim/2 scratch. The element-wise ops give every row exactly as one
+ * pass over the window would; a GEMM may round a row differently (OpenBLAS's blocking depends on the row
+ * count), by about an ulp. */
+static int run_stem(iso_enformer *m, const char *dna, int64_t len, int64_t tile, float *a, float *b, float *c,
+                    float *pooled)
+{
+    iso_backend *be = m->be;
+    const int half = m->hp.dim / 2;
+    const size_t cols_bytes = (size_t)tile * 60 * sizeof(float);
+    float *cols_host = malloc(cols_bytes);
+    float *cols = cols_host ? be->ops->alloc(be, cols_bytes) : NULL;
+    if (!cols) {
+        free(cols_host);
+        return cols_host ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory for the Enformer stem");
+    }
+    int rc = ISO_OK;
+    for (int64_t l0 = 0; l0 < len && rc == ISO_OK; l0 += tile) {
+        int64_t T = len - l0 < tile ? len - l0 : tile;
+        stem_im2col(dna, len, l0, T, cols_host);
+        rc = be->ops->upload(be, cols, cols_host, (size_t)T * 60 * sizeof(float));
+        if (rc == ISO_OK)
+            rc = iso_backend_sync(be); /* cols_host is rewritten for the next tile */
+        if (rc == ISO_OK)
+            rc = iso_linear(be, cols, T, 60, m->stem_w, m->stem_b, a, half, ISO_ACT_NONE);
+        if (rc == ISO_OK)
+            rc = residual_and_pool(be, &m->stem_res, m->stem_pool, a, T, half, b, c, pooled + l0 / 2 * half);
+    }
+    free(cols_host);
+    be->ops->free(be, cols);
+    return rc;
 }
 
 static int check_dna(const char *dna, int64_t len, const iso_enformer_hparams *hp)
@@ -407,33 +451,20 @@ int iso_enformer_forward(iso_enformer *m, const char *dna, int64_t len, float *o
     if (rc != ISO_OK)
         return rc;
     const int half = hp->dim / 2, n_tower = hp->num_downsamples - 1;
-    /* Four buffers of the largest activation (the stem's len x half_dim); every later stage is smaller since
-     * each pooling halves the length while channels grow by less than 2x. */
-    size_t cap = (size_t)len * half;
-    for (int i = 0; i < n_tower; i++)
-        if ((size_t)(len >> (i + 1)) * m->filters[i + 1] > cap)
-            cap = (size_t)(len >> (i + 1)) * m->filters[i + 1];
+    const int64_t tile = len < m->stem_tile ? len : m->stem_tile;
+    /* Four buffers, each the largest activation of a tower stage (its input or output channels over its
+     * positions; the first stage's input is the pooled stem, len/2 x dim/2) or a stem tile. */
+    size_t cap = (size_t)tile * half;
+    for (int i = 0; i < n_tower; i++) {
+        int ch = m->filters[i] > m->filters[i + 1] ? m->filters[i] : m->filters[i + 1];
+        if ((size_t)(len >> (i + 1)) * ch > cap)
+            cap = (size_t)(len >> (i + 1)) * ch;
+    }
     float *big = be->ops->alloc(be, 4 * cap * sizeof(float));
     if (!big)
         return iso_last_status();
     float *a = big, *b = a + cap, *c = b + cap, *d = c + cap;
-    /* Stem: one GEMM over the im2col matrix, which lives only until the conv is done. */
-    float *cols_host = stem_im2col(dna, len);
-    float *cols = cols_host ? be->ops->alloc(be, (size_t)len * 60 * sizeof(float)) : NULL;
-    if (!cols) {
-        free(cols_host);
-        be->ops->free(be, big);
-        return cols_host ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory for the Enformer stem");
-    }
-    rc = be->ops->upload(be, cols, cols_host, (size_t)len * 60 * sizeof(float));
-    if (rc == ISO_OK)
-        rc = iso_linear(be, cols, len, 60, m->stem_w, m->stem_b, a, half, ISO_ACT_NONE);
-    if (rc == ISO_OK)
-        rc = iso_backend_sync(be); /* the upload source is freed next */
-    free(cols_host);
-    be->ops->free(be, cols);
-    if (rc == ISO_OK)
-        rc = residual_and_pool(be, &m->stem_res, m->stem_pool, a, len, half, b, c, d);
+    rc = run_stem(m, dna, len, tile, a, b, c, d);
     int64_t L = len / 2;
     float *x = d, *spare = a;
     for (int i = 0; i < n_tower && rc == ISO_OK; i++) {

@@ -1,7 +1,9 @@
 /* Test driver: runs one encoder of ours on an input read from a file and writes its output as raw float32,
  * for the parity scripts to compare with the PyTorch reference.
  *   model_driver esm|nt WEIGHTS CONFIG PREFIX IDS.txt OUT.f32    (whitespace-separated token ids)
- *   model_driver enformer WEIGHTS CONFIG PREFIX DNA.txt OUT.f32  (one line of ACGTN)
+ *   model_driver enformer WEIGHTS CONFIG PREFIX DNA.txt OUT.f32 [STEM_TILE]
+ *       (one line of ACGTN; STEM_TILE: positions per stem tile instead of the default). Prints the peak
+ *       activation bytes on stderr.
  *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
  *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
  *       no protein. Options come from ISO_FUSION=parallel. Prints per-stage seconds on stderr.
@@ -99,7 +101,7 @@ static char *read_line(const char *path, int64_t *len)
     return n > 0 ? line : (free(line), NULL);
 }
 
-static int run_enformer(iso_backend *be, char **argv)
+static int run_enformer(iso_backend *be, int argc, char **argv)
 {
     iso_weights *w = NULL;
     iso_config *c = NULL;
@@ -111,13 +113,15 @@ static int run_enformer(iso_backend *be, char **argv)
     float *out = NULL;
     size_t n = 0;
     if (!dna || iso_weights_open(argv[2], &w) || iso_config_load(argv[3], &c) ||
-        iso_enformer_hparams_from_config(c, &hp) || iso_enformer_load(w, argv[4], &hp, be, &m))
+        iso_enformer_hparams_from_config(c, &hp) || iso_enformer_load(w, argv[4], &hp, be, &m) ||
+        (argc == 8 && iso_enformer_set_stem_tile(m, atoll(argv[7]))))
         goto done;
     n = (size_t)iso_enformer_out_rows(m) * iso_enformer_out_cols(m);
     out = be->ops->alloc(be, n * sizeof *out);
     if (!out || iso_enformer_forward(m, dna, len, out))
         goto done;
     rc = save_output(be, out, n, argv[6]);
+    fprintf(stderr, "peak activation bytes %zu\n", be->peak_bytes);
 done:
     if (rc)
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
@@ -241,8 +245,10 @@ int main(int argc, char **argv)
         iso_backend_destroy(be);
         return rc;
     }
-    if (argc != 7 || (!iso && strcmp(argv[1], "esm") && strcmp(argv[1], "nt") && strcmp(argv[1], "enformer"))) {
-        fprintf(stderr, "usage: model_driver esm|nt|enformer WEIGHTS CONFIG PREFIX INPUT OUT.f32\n"
+    int enf = argc >= 7 && !strcmp(argv[1], "enformer");
+    if (!(argc == 7 || (enf && argc == 8)) ||
+        (!iso && !enf && strcmp(argv[1], "esm") && strcmp(argv[1], "nt"))) {
+        fprintf(stderr, "usage: model_driver esm|nt|enformer WEIGHTS CONFIG PREFIX INPUT OUT.f32 [STEM_TILE]\n"
                         "       model_driver isoformer MODEL DNA RNA_IDS PROTEIN_IDS OUTDIR\n");
         return 2;
     }
@@ -253,7 +259,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = iso ? run_isoformer(be, argv)
-             : !strcmp(argv[1], "enformer") ? run_enformer(be, argv) : run_esm(be, argv, !strcmp(argv[1], "nt"));
+             : enf ? run_enformer(be, argc, argv) : run_esm(be, argv, !strcmp(argv[1], "nt"));
     iso_backend_destroy(be);
     return rc;
 }
