@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/kernels.h"
@@ -321,15 +322,25 @@ static void gemm_share(void *vctx, int64_t u0, int64_t u1, int part)
     }
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static int cpu_gemm(iso_backend *be, const iso_gemm_args *g)
 {
     if (g->batch <= 0 || g->m <= 0 || g->n <= 0)
         return ISO_OK;
+    double t0 = now_seconds();
     int64_t rows = (int64_t)g->batch * g->m;
     gemm_job j = {g, rows >= 16 * (int64_t)be->n_threads || rows >= g->n};
     int64_t units = j.by_rows ? rows : g->n;
     /* cost in cycles at about 32 FLOP per cycle */
     parallel_for(be, units, (int64_t)g->k * (j.by_rows ? g->n : rows) / 16, gemm_share, &j);
+    be->gemm_flop += 2.0 * rows * g->n * g->k;
+    be->gemm_seconds += now_seconds() - t0;
     return ISO_OK;
 }
 
@@ -560,11 +571,14 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
     if (j.qb > a->Tq)
         j.qb = a->Tq;
     j.n_qblocks = (a->Tq + j.qb - 1) / j.qb;
+    double t0 = now_seconds();
     int parts = ((cpu_impl *)be->impl)->pool.n_workers + 1;
     if (!(j.scores = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.scores)))
         return iso_last_status();
     parallel_for(be, (int64_t)a->heads * j.n_qblocks, (int64_t)j.qb * a->Tk * (a->head_dim / 8 + 8), attention_share, &j);
     cpu_free(be, j.scores);
+    be->attention_flop += 4.0 * a->heads * a->Tq * a->Tk * a->head_dim;
+    be->attention_seconds += now_seconds() - t0;
     return ISO_OK;
 }
 

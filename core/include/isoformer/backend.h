@@ -112,6 +112,9 @@ struct iso_backend {
     iso_precision precision; /* GEMM precision; the CPU backend always computes in fp32 */
     int n_threads;
     size_t bytes_in_use, peak_bytes; /* activation memory accounting, kept by alloc/free */
+    /* FLOP and wall seconds inside the GEMM and attention ops, kept by backends that run ops synchronously (CPU);
+     * what `predict -v` and the benchmarks report as the GEMM-shaped stages' rate. */
+    double gemm_flop, gemm_seconds, attention_flop, attention_seconds;
     void *impl;
 };
 
