@@ -151,9 +151,20 @@ ref_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 t_tss, log_tss = ours("tss")
 t_gene, log_gene = ours("gene", "--window-center", "gene")
-ours_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 n_all = len(dna)
-sgemm = float(subprocess.run([driver, "sgemm", "2048", "10"], capture_output=True, text=True, check=True).stdout)
+# The machine's sgemm rate: OpenBLAS with its own threads on all cores, in this run (it drifts ~15%).
+sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=True, text=True, check=True).stdout)
+
+
+def gemm_stats(log):
+    """(GEMM GFLOP/s, attention GFLOP/s, share of the run inside GEMMs, peak RSS MB) from predict -v."""
+    g = log.split("GEMMs: ")[1]
+    gemm_rate = float(g.split(" GFLOP/s")[0].split("(")[-1])
+    gemm_s = float(g.split(" GFLOP in ")[1].split(" s")[0])
+    a = log.split("attention: ")[1]
+    attn_rate = float(a.split(" GFLOP/s")[0].split("(")[-1])
+    rss = float(log.split("peak RSS ")[1].split(" MB")[0])
+    return gemm_rate, attn_rate, gemm_s, rss
 
 
 def windows(log):
@@ -176,15 +187,18 @@ f_tss = computed_tss * fe + f_core + f_prot
 f_gene = computed_gene * fe + f_core + f_prot
 print(f"isoformer whole-annotation bench: {n_all} transcripts of {len(set(gene_of.values()))} genes (RefSeq chr21 GTF), "
       f"reduced IsoFormer, DNA {window} bp, {os.cpu_count()} cores, torch {torch.__version__}")
-print(f"sgemm rate of our CPU backend (same run): {sgemm:.1f} GFLOP/s")
+print(f"sgemm rate of this machine (OpenBLAS, all cores, same run): {sgemm:.1f} GFLOP/s")
 print(f"PyTorch reference, public-code style ({len(ids)} transcripts): {t_ref:.1f} s, {ref_tps:.2f} transcripts/s, "
       f"peak RSS {ref_peak:.0f} MB")
-for label, t, f, comp in (("ours, window per transcript TSS", t_tss, f_tss, computed_tss),
-                          ("ours, window per gene", t_gene, f_gene, computed_gene)):
+for label, t, f, comp, log in (("ours, window per transcript TSS", t_tss, f_tss, computed_tss, log_tss),
+                               ("ours, window per gene", t_gene, f_gene, computed_gene, log_gene)):
     tps = n_all / t
+    gemm_rate, attn_rate, gemm_s, rss = gemm_stats(log)
     print(f"{label}: {t:.1f} s, {tps:.2f} transcripts/s, {tps / ref_tps:.2f}x the reference; {comp} Enformer "
           f"windows for {n_all} transcripts; {f / 1e9:.0f} GFLOP ({f / t / 1e9:.1f} GFLOP/s, "
-          f"{100 * f / t / 1e9 / sgemm:.0f}% of sgemm)")
+          f"{100 * f / t / 1e9 / sgemm:.0f}% of sgemm); peak RSS {rss:.0f} MB")
+    print(f"  GEMM-shaped stages: GEMMs {gemm_rate:.1f} GFLOP/s ({100 * gemm_rate / sgemm:.0f}% of sgemm, "
+          f"{100 * gemm_s / t:.0f}% of the run), attention {attn_rate:.1f} GFLOP/s "
+          f"({100 * attn_rate / sgemm:.0f}% of sgemm)")
 print(f"FLOP: the public path computes {f_public / 1e9:.0f} GFLOP; reuse and no padding leave {f_tss / 1e9:.0f} "
       f"(per-TSS windows, {f_public / f_tss:.1f}x less) or {f_gene / 1e9:.0f} (per-gene, {f_public / f_gene:.1f}x less)")
-print(f"peak RSS of our runs: {ours_peak:.0f} MB")

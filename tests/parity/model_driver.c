@@ -7,11 +7,15 @@
  *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
  *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
  *       no protein. Options come from ISO_FUSION=parallel. Prints per-stage seconds on stderr.
- *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks) */
+ *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks)
+ *   model_driver openblas N REPEATS prints OpenBLAS's own rate there (its threads, all cores): the machine's
+ *                                   sgemm rate that the benchmarks compare with */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <cblas.h>
 
 #include "isoformer/backend.h"
 #include "isoformer/model.h"
@@ -179,6 +183,23 @@ static int run_sgemm(iso_backend *be, int n, int repeats)
     return rc;
 }
 
+static int run_openblas(int n, int repeats)
+{
+    float *a = malloc((size_t)n * n * sizeof *a), *c = malloc((size_t)n * n * sizeof *c);
+    if (!a || !c)
+        return 1;
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        a[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n); /* warm-up */
+    double t0 = now();
+    for (int r = 0; r < repeats; r++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, a, n, 0.0f, c, n);
+    printf("%.1f\n", 2.0 * n * n * (double)n * repeats / (now() - t0) / 1e9);
+    free(a);
+    free(c);
+    return 0;
+}
+
 static int run_isoformer(iso_backend *be, char **argv)
 {
     iso_model *m = NULL;
@@ -237,6 +258,8 @@ done:
 int main(int argc, char **argv)
 {
     int iso = argc == 7 && !strcmp(argv[1], "isoformer");
+    if (argc == 4 && !strcmp(argv[1], "openblas"))
+        return run_openblas(atoi(argv[2]), atoi(argv[3])); /* no backend: OpenBLAS keeps its own threads */
     if (argc == 4 && !strcmp(argv[1], "sgemm")) {
         iso_backend *be = NULL;
         if (iso_backend_create("cpu", 0, ISO_PREC_FP32, &be))
