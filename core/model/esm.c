@@ -130,6 +130,15 @@ void iso_esm_free(iso_esm *m)
     free(m);
 }
 
+int iso_esm_check_ids(const iso_esm *m, const int32_t *ids, int T)
+{
+    for (int t = 0; t < T; t++)
+        if (ids[t] < 0 || ids[t] >= m->hp.vocab)
+            return iso_error(ISO_EINVAL, "token %d at position %d is outside the vocabulary (%d ids)", ids[t], t,
+                             m->hp.vocab);
+    return ISO_OK;
+}
+
 /* Embedding rows gathered on the host, with ESM-2's token-dropout rescale per sequence (no <mask> in inference
  * inputs normally, so the factor is the constant 1 - 0.15 * 0.8). */
 static int embed(iso_esm *m, const int32_t *ids, const int *offsets, int n_seqs, float *x)
@@ -141,12 +150,11 @@ static int embed(iso_esm *m, const int32_t *ids, const int *offsets, int n_seqs,
     for (int s = 0; s < n_seqs; s++) {
         const int t0 = offsets[s], T = offsets[s + 1] - t0;
         int n_mask = 0;
+        if (iso_esm_check_ids(m, ids + t0, T) != ISO_OK) {
+            free(host);
+            return n_seqs > 1 ? iso_error_context("packed sequence %d", s) : iso_last_status();
+        }
         for (int t = t0; t < t0 + T; t++) {
-            if (ids[t] < 0 || ids[t] >= m->hp.vocab) {
-                free(host);
-                return iso_error(ISO_EINVAL, "token %d at position %d of sequence %d is outside the vocabulary "
-                                             "(%d ids)", ids[t], t - t0, s, m->hp.vocab);
-            }
             n_mask += ids[t] == m->hp.mask_token_id;
             memcpy(host + (size_t)t * d, m->word_emb + (size_t)ids[t] * d, (size_t)d * sizeof *host);
         }

@@ -45,6 +45,8 @@ int iso_esm_forward_packed(iso_esm *m, const int32_t *ids, const int *offsets, i
 /* How many of the count leading sequences (lengths[] tokens) one packed forward takes under a budget of
  * max_tokens: as many as fit, and at least one (a sequence longer than the budget goes alone). */
 int iso_esm_pack_count(const int *lengths, int count, int64_t max_tokens);
+/* ISO_EINVAL naming the first of the T ids outside the vocabulary, if any (the forwards check too). */
+int iso_esm_check_ids(const iso_esm *m, const int32_t *ids, int T) ISO_RESULT;
 int iso_esm_hidden(const iso_esm *m);
 void iso_esm_free(iso_esm *m);
 /* Forward FLOPs for T tokens of one sequence (multiply-adds counted as 2); a packed forward costs the sum over

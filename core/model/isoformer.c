@@ -632,11 +632,16 @@ int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int
         out[i] = NULL;
         if (hit)
             hit[i] = 0;
+    }
+    /* Inputs are checked before anything is computed, so that an error names the batch's sequence. */
+    iso_esm *enc = kind == ISO_EMB_RNA ? m->rna : m->protein;
+    for (int i = 0; i < count; i++) {
         if (n[i] <= 0)
             return iso_error(ISO_EINVAL, "batched %s embedding: sequence %d has %d tokens, expected at least one",
                              emb_names[kind], i, n[i]);
+        if (iso_esm_check_ids(enc, ids[i], n[i]) != ISO_OK)
+            return iso_error_context("batched %s embedding, sequence %d", emb_names[kind], i);
     }
-    iso_esm *enc = kind == ISO_EMB_RNA ? m->rna : m->protein;
     char path[4096];
     /* todo: the sequences to compute, in order; lens: their lengths. */
     int *todo = malloc(((size_t)count + 1) * sizeof *todo), *lens = malloc(((size_t)count + 1) * sizeof *lens);

@@ -3,7 +3,7 @@ forward. Each segment is compared with transformers' EsmModel run on that sequen
 < 1e-5) and with our single-sequence forward (< 1e-6: only GEMM blocking may round differently), for ESM-2
 (token dropout, one sequence with a <mask>) and NT-v2. Then iso_model_embed_batch on a whole model: a token
 budget smaller than one of the sequences, sequences of one token, and the on-disk cache (hits counted,
-cached rows identical).
+cached rows identical; an invalid token).
 Usage: test_packed.py ISOFORMER_BINARY WORKDIR MODEL_DRIVER"""
 import os
 import subprocess
@@ -134,6 +134,32 @@ for kind, enc, prefix, seqs in (
     print(f"batch {kind} cache, mixed hits and misses: rel_err {err:.2e}")
     if err >= TOL_REF:
         failures.append(f"batch {kind} mixed hits and misses: rel_err {err}")
+
+# Invalid tokens: errors naming the sequence, before anything is computed.
+for args, expect in ((["esm-packed", os.path.join(work, "esm.bin"), os.path.join(work, "esm.config.json"), "esm."],
+                      "packed sequence 1: token 99 at position 2"),
+                     (["batch", mdir, "protein"], "batched protein embedding, sequence 1: token 99 at position 2")):
+    spath = os.path.join(work, "bad.seqs")
+    write_seqs(spath, [protein(5), [0, 4, 99, 2]])
+    r = subprocess.run([driver, *args, spath, *(["8"] if args[0] == "batch" else []), os.path.join(work, "bad.out")],
+                       capture_output=True, text=True)
+    print(f"{args[0]} with an invalid token: rc {r.returncode}, {r.stderr.strip()}")
+    if r.returncode == 0 or expect not in r.stderr:
+        failures.append(f"{args[0]} with token 99 (vocabulary 33): rc {r.returncode}, {r.stderr.strip()}")
+
+# A cache entry that cannot be written (a directory in its place) after a hit: an error, and the hit's
+# embedding freed with the rest (the ASan build checks that nothing leaks).
+a, b = protein(6), protein(9)
+c1, c2 = os.path.join(work, "cache.broken"), os.path.join(work, "cache.probe")
+subprocess.run(["rm", "-rf", c1, c2], check=True)
+batch("protein", [a], 64, "broken.a", c1)
+batch("protein", [b], 64, "broken.b", c2)
+os.mkdir(os.path.join(c1, os.listdir(c2)[0]))
+try:
+    batch("protein", [a, b], 64, "broken", c1)
+    failures.append("batch writing over a directory in the cache succeeded")
+except RuntimeError as e:
+    print(f"batch with an unwritable cache entry: {str(e).strip().splitlines()[-1]}")
 
 print(f"{len(failures)} failed" if failures else "packed encoder parity passed")
 sys.exit(1 if failures else 0)
