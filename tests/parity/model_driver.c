@@ -139,31 +139,39 @@ static int bench_esm(iso_backend *be, iso_esm *m, const int32_t *ids, const int 
            flop / 1e9, max_tokens);
     rc = rc || iso_esm_forward(m, ids, lens[0], one) || iso_backend_sync(be); /* warm-up */
     for (int r = 0; r < repeats && !rc; r++) {
-        double g0 = be->gemm_flop, gs0 = be->gemm_seconds, t0 = now();
-        for (int s = 0; s < count && !rc; s++)
-            rc = iso_esm_forward(m, ids + off[s], lens[s], one + (size_t)off[s] * d);
-        rc = rc || iso_backend_sync(be);
-        double g1 = be->gemm_flop, gs1 = be->gemm_seconds, t1 = now();
+        /* seconds and GEMM / attention FLOP and seconds, before, after one by one, after packed */
+        double t[3], g[3], gs[3], as[3];
         int forwards = 0;
-        for (int s = 0, k; s < count && !rc; s += k, forwards++) {
-            k = iso_esm_pack_count(lens + s, count - s, max_tokens);
-            for (int j = 0; j <= k; j++)
-                rel[j] = off[s + j] - off[s];
-            rc = iso_esm_forward_packed(m, ids + off[s], rel, k, packed + (size_t)off[s] * d);
+        for (int phase = 0; phase < 3 && !rc; phase++) {
+            if (phase == 1)
+                for (int s = 0; s < count && !rc; s++)
+                    rc = iso_esm_forward(m, ids + off[s], lens[s], one + (size_t)off[s] * d);
+            for (int s = 0, k; phase == 2 && s < count && !rc; s += k, forwards++) {
+                k = iso_esm_pack_count(lens + s, count - s, max_tokens);
+                for (int j = 0; j <= k; j++)
+                    rel[j] = off[s + j] - off[s];
+                rc = iso_esm_forward_packed(m, ids + off[s], rel, k, packed + (size_t)off[s] * d);
+            }
+            rc = rc || iso_backend_sync(be);
+            t[phase] = now();
+            g[phase] = be->gemm_flop;
+            gs[phase] = be->gemm_seconds;
+            as[phase] = be->attention_seconds;
         }
-        rc = rc || iso_backend_sync(be);
-        double t2 = now();
         rc = rc || be->ops->download(be, h1, one, n * sizeof *h1) || be->ops->download(be, h2, packed, n * sizeof *h2) ||
              iso_backend_sync(be);
         double diff = 0;
         for (size_t i = 0; i < n && !rc; i++)
             diff = fabs((double)h1[i] - h2[i]) > diff ? fabs((double)h1[i] - h2[i]) : diff;
+        for (int p = 1; p < 3 && !rc; p++) {
+            double sec = t[p] - t[p - 1], gsec = gs[p] - gs[p - 1], asec = as[p] - as[p - 1];
+            printf("repeat %d %-10s %6.3f s %6.2f GFLOP/s (GEMM %.3f s at %.2f GFLOP/s, attention %.3f s, "
+                   "other %.3f s)\n", r + 1, p == 1 ? "one by one" : "packed", sec, flop / sec / 1e9, gsec,
+                   (g[p] - g[p - 1]) / gsec / 1e9, asec, sec - gsec - asec);
+        }
         if (!rc)
-            printf("repeat %d: one by one %.3f s %.2f GFLOP/s (GEMM %.2f GFLOP/s); packed in %d forwards %.3f s "
-                   "%.2f GFLOP/s (GEMM %.2f GFLOP/s); speed-up %.2fx; max |diff| %.2e\n",
-                   r + 1, t1 - t0, flop / (t1 - t0) / 1e9, (g1 - g0) / (gs1 - gs0) / 1e9, forwards, t2 - t1,
-                   flop / (t2 - t1) / 1e9, (be->gemm_flop - g1) / (be->gemm_seconds - gs1) / 1e9,
-                   (t1 - t0) / (t2 - t1), diff);
+            printf("repeat %d speed-up %.2fx in %d packed forwards; max |one by one - packed| %.2e\n", r + 1,
+                   (t[1] - t[0]) / (t[2] - t[1]), forwards, diff);
     }
     if (one)
         be->ops->free(be, one);
