@@ -345,7 +345,6 @@ static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
         for (int i = 0; i < n; i++)
             x[i] += key_bias[i];
     float m = -INFINITY;
-#pragma omp simd reduction(max : m)
     for (int i = 0; i < n; i++)
         m = x[i] > m ? x[i] : m;
     m = iso_k_exp_shift(m);

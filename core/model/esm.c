@@ -130,63 +130,97 @@ void iso_esm_free(iso_esm *m)
     free(m);
 }
 
-/* Embedding rows gathered on the host, with ESM-2's token-dropout rescale (no <mask> in inference inputs
- * normally, so the factor is the constant 1 - 0.15 * 0.8). */
-static int embed(iso_esm *m, const int32_t *ids, int T, float *x)
+int iso_esm_check_ids(const iso_esm *m, const int32_t *ids, int T)
 {
-    const int d = m->hp.hidden;
-    float *host = malloc((size_t)T * d * sizeof *host);
-    if (!host)
-        return iso_error(ISO_ENOMEM, "out of memory embedding %d tokens", T);
-    int n_mask = 0;
-    for (int t = 0; t < T; t++) {
-        if (ids[t] < 0 || ids[t] >= m->hp.vocab) {
-            free(host);
+    for (int t = 0; t < T; t++)
+        if (ids[t] < 0 || ids[t] >= m->hp.vocab)
             return iso_error(ISO_EINVAL, "token %d at position %d is outside the vocabulary (%d ids)", ids[t], t,
                              m->hp.vocab);
+    return ISO_OK;
+}
+
+/* Embedding rows gathered on the host, with ESM-2's token-dropout rescale per sequence (no <mask> in inference
+ * inputs normally, so the factor is the constant 1 - 0.15 * 0.8). */
+static int embed(iso_esm *m, const int32_t *ids, const int *offsets, int n_seqs, float *x)
+{
+    const int d = m->hp.hidden, total = offsets[n_seqs];
+    float *host = malloc((size_t)total * d * sizeof *host);
+    if (!host)
+        return iso_error(ISO_ENOMEM, "out of memory embedding %d tokens", total);
+    for (int s = 0; s < n_seqs; s++) {
+        const int t0 = offsets[s], T = offsets[s + 1] - t0;
+        int n_mask = 0;
+        if (iso_esm_check_ids(m, ids + t0, T) != ISO_OK) {
+            free(host);
+            return n_seqs > 1 ? iso_error_context("packed sequence %d", s) : iso_last_status();
         }
-        n_mask += ids[t] == m->hp.mask_token_id;
-        memcpy(host + (size_t)t * d, m->word_emb + (size_t)ids[t] * d, (size_t)d * sizeof *host);
-    }
-    if (m->hp.token_dropout) {
+        for (int t = t0; t < t0 + T; t++) {
+            n_mask += ids[t] == m->hp.mask_token_id;
+            memcpy(host + (size_t)t * d, m->word_emb + (size_t)ids[t] * d, (size_t)d * sizeof *host);
+        }
+        if (!m->hp.token_dropout)
+            continue;
         const float scale = (float)((1.0 - 0.15 * 0.8) / (1.0 - (double)n_mask / T));
-        for (int t = 0; t < T; t++)
+        for (int t = t0; t < t0 + T; t++)
             for (int c = 0; c < d; c++)
                 host[(size_t)t * d + c] = ids[t] == m->hp.mask_token_id ? 0.0f : host[(size_t)t * d + c] * scale;
     }
-    int rc = m->be->ops->upload(m->be, x, host, (size_t)T * d * sizeof *host);
+    int rc = m->be->ops->upload(m->be, x, host, (size_t)total * d * sizeof *host);
     free(host);
     return rc;
 }
 
-int iso_esm_forward(iso_esm *m, const int32_t *ids, int T, float *out)
+/* The position-dependent part of a layer, per sequence: rotary with positions from 0 and attention within the
+ * sequence's own rows (so no sequence attends to another, and nothing is padded). */
+static int attend(iso_esm *m, float *q, float *k, float *v, float *ctx, const int *offsets, int n_seqs)
+{
+    iso_backend *be = m->be;
+    const int d = m->hp.hidden, H = m->hp.heads, dh = d / H;
+    int rc = ISO_OK;
+    for (int s = 0; s < n_seqs && rc == ISO_OK; s++) {
+        const size_t r0 = (size_t)offsets[s] * d;
+        const int T = offsets[s + 1] - offsets[s];
+        /* HF ESM scales q before rotary; rotary is linear, so scaling inside the score GEMM is the same. */
+        rc = be->ops->rotary(be, q + r0, T, H, dh, d);
+        if (rc == ISO_OK) rc = be->ops->rotary(be, k + r0, T, H, dh, d);
+        iso_attention_args att = {.q = q + r0, .k = k + r0, .v = v + r0, .ldq = d, .ldk = d, .ldv = d,
+                                  .out = ctx + r0, .ldo = d, .Tq = T, .Tk = T, .heads = H, .head_dim = dh,
+                                  .scale = 1.0f / sqrtf((float)dh)};
+        if (rc == ISO_OK) rc = be->ops->attention(be, &att);
+    }
+    return rc;
+}
+
+int iso_esm_forward_packed(iso_esm *m, const int32_t *ids, const int *offsets, int n_seqs, float *out)
 {
     iso_backend *be = m->be;
     const iso_esm_hparams *hp = &m->hp;
-    const int d = hp->hidden, H = hp->heads, dh = d / H, f = hp->intermediate;
+    const int d = hp->hidden, f = hp->intermediate;
     const int f_in = hp->glu_ffn ? 2 * f : f;
-    if (T <= 0)
-        return iso_error(ISO_EINVAL, "encoder input has no tokens");
-    /* One allocation for all activations of this sequence length, reused by every layer. */
+    if (n_seqs <= 0 || offsets[0] != 0)
+        return iso_error(ISO_EINVAL, "packed encoder input: expected at least one sequence and offsets[0] = 0, "
+                                     "got %d sequences", n_seqs);
+    for (int s = 0; s < n_seqs; s++)
+        if (offsets[s + 1] <= offsets[s])
+            return iso_error(ISO_EINVAL, "packed encoder input: sequence %d has no tokens (offsets %d, %d)", s,
+                             offsets[s], offsets[s + 1]);
+    /* Row-wise stages run once over all rows: one GEMM per weight for the whole batch. One allocation for all
+     * activations, reused by every layer. */
+    const int T = offsets[n_seqs];
     size_t n_x = (size_t)T * d, n_ff = (size_t)T * f_in + (hp->glu_ffn ? (size_t)T * f : 0);
     float *buf = be->ops->alloc(be, (5 * n_x + n_ff) * sizeof(float));
     if (!buf)
         return iso_last_status();
     float *x = out, *h = buf, *q = h + n_x, *k = q + n_x, *v = k + n_x, *ctx = v + n_x, *ff = ctx + n_x,
           *gated = ff + (size_t)T * f_in;
-    int rc = embed(m, ids, T, x);
-    iso_attention_args att = {.q = q, .k = k, .v = v, .ldq = d, .ldk = d, .ldv = d, .out = ctx, .ldo = d,
-                              .Tq = T, .Tk = T, .heads = H, .head_dim = dh, .scale = 1.0f / sqrtf((float)dh)};
+    int rc = embed(m, ids, offsets, n_seqs, x);
     for (int i = 0; i < hp->layers && rc == ISO_OK; i++) {
         const esm_layer *L = &m->layer[i];
         rc = be->ops->layernorm(be, x, h, L->ln1_g, L->ln1_b, T, d, hp->ln_eps);
         if (rc == ISO_OK) rc = iso_linear(be, h, T, d, L->wq, L->bq, q, d, ISO_ACT_NONE);
         if (rc == ISO_OK) rc = iso_linear(be, h, T, d, L->wk, L->bk, k, d, ISO_ACT_NONE);
         if (rc == ISO_OK) rc = iso_linear(be, h, T, d, L->wv, L->bv, v, d, ISO_ACT_NONE);
-        /* HF ESM scales q before rotary; rotary is linear, so scaling inside the score GEMM is the same. */
-        if (rc == ISO_OK) rc = be->ops->rotary(be, q, T, H, dh, d);
-        if (rc == ISO_OK) rc = be->ops->rotary(be, k, T, H, dh, d);
-        if (rc == ISO_OK) rc = be->ops->attention(be, &att);
+        if (rc == ISO_OK) rc = attend(m, q, k, v, ctx, offsets, n_seqs);
         if (rc == ISO_OK) rc = iso_linear(be, ctx, T, d, L->wo, L->bo, h, d, ISO_ACT_NONE);
         if (rc == ISO_OK) rc = be->ops->axpy(be, x, h, 1.0f, n_x);
         if (rc == ISO_OK) rc = be->ops->layernorm(be, x, h, L->ln2_g, L->ln2_b, T, d, hp->ln_eps);
@@ -204,4 +238,20 @@ int iso_esm_forward(iso_esm *m, const int32_t *ids, int T, float *out)
         rc = be->ops->layernorm(be, x, x, m->lnf_g, m->lnf_b, T, d, hp->ln_eps);
     be->ops->free(be, buf);
     return rc;
+}
+
+int iso_esm_forward(iso_esm *m, const int32_t *ids, int T, float *out)
+{
+    if (T <= 0)
+        return iso_error(ISO_EINVAL, "encoder input has no tokens");
+    const int offsets[2] = {0, T};
+    return iso_esm_forward_packed(m, ids, offsets, 1, out);
+}
+
+int iso_esm_pack_count(const int *lengths, int count, int64_t max_tokens)
+{
+    int n = 0;
+    for (int64_t total = 0; n < count && (n == 0 || total + lengths[n] <= max_tokens); n++)
+        total += lengths[n];
+    return n;
 }

@@ -36,9 +36,21 @@ int iso_esm_load(const iso_weights *w, const char *prefix, const iso_esm_hparams
 /* Encodes T real tokens (no padding: padded positions never change real rows, so they are never computed).
  * out: backend buffer of T x hidden, the last hidden state after the final LayerNorm. */
 int iso_esm_forward(iso_esm *m, const int32_t *ids, int T, float *out) ISO_RESULT;
+/* Encodes n_seqs sequences packed row-wise ("varlen" batching, no padding): sequence s is ids[offsets[s],
+ * offsets[s + 1]), offsets[0] = 0, each at least one token; out (backend, offsets[n_seqs] x hidden) gets each
+ * sequence's rows at the same offsets, as iso_esm_forward on that sequence alone gives them (up to GEMM
+ * rounding). The row-wise stages run once over all rows, rotary, attention and ESM-2's token-dropout scale per
+ * sequence. Activation memory grows with offsets[n_seqs]; bound it with iso_esm_pack_count. */
+int iso_esm_forward_packed(iso_esm *m, const int32_t *ids, const int *offsets, int n_seqs, float *out) ISO_RESULT;
+/* How many of the count leading sequences (lengths[] tokens) one packed forward takes under a budget of
+ * max_tokens: as many as fit, and at least one (a sequence longer than the budget goes alone). */
+int iso_esm_pack_count(const int *lengths, int count, int64_t max_tokens);
+/* ISO_EINVAL naming the first of the T ids outside the vocabulary, if any (the forwards check too). */
+int iso_esm_check_ids(const iso_esm *m, const int32_t *ids, int T) ISO_RESULT;
 int iso_esm_hidden(const iso_esm *m);
 void iso_esm_free(iso_esm *m);
-/* Forward FLOPs for T tokens (multiply-adds counted as 2). */
+/* Forward FLOPs for T tokens of one sequence (multiply-adds counted as 2); a packed forward costs the sum over
+ * its sequences. */
 double iso_esm_flops(const iso_esm *m, int T);
 
 #endif

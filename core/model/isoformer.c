@@ -550,22 +550,33 @@ static int cache_write(iso_model *m, const char *path, const iso_embedding *e)
     return rc;
 }
 
+static const char *const emb_names[] = {"dna", "rna", "protein"};
+
+static int64_t emb_cols(const iso_model *m, iso_emb_kind kind)
+{
+    return kind == ISO_EMB_DNA ? m->info.dna_dim : kind == ISO_EMB_RNA ? m->info.rna_dim : m->info.protein_dim;
+}
+
+/* The entry of (model, encoder, input); input is n bases of DNA or n token ids. */
+static void cache_path(const iso_emb_cache *c, iso_emb_kind kind, const void *input, int64_t n, char *path,
+                       size_t size)
+{
+    size_t bytes = kind == ISO_EMB_DNA ? (size_t)n : (size_t)n * sizeof(int32_t);
+    uint64_t h = fnv1a(0xcbf29ce484222325ULL, &c->checksum, sizeof c->checksum);
+    h = fnv1a(h, emb_names[kind], strlen(emb_names[kind]) + 1);
+    h = fnv1a(h, input, bytes);
+    snprintf(path, size, "%s/%s-%016llx.emb", c->dir, emb_names[kind], (unsigned long long)h);
+}
+
 int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, const void *input, int64_t n,
                            iso_embedding **out, int *hit)
 {
-    static const char *const names[] = {"dna", "rna", "protein"};
-    const int64_t cols = kind == ISO_EMB_DNA ? m->info.dna_dim : kind == ISO_EMB_RNA ? m->info.rna_dim
-                                                                                     : m->info.protein_dim;
-    size_t bytes = kind == ISO_EMB_DNA ? (size_t)n : (size_t)n * sizeof(int32_t);
     char path[4096];
     *hit = 0;
     *out = NULL;
     if (c) {
-        uint64_t h = fnv1a(0xcbf29ce484222325ULL, &c->checksum, sizeof c->checksum);
-        h = fnv1a(h, names[kind], strlen(names[kind]) + 1);
-        h = fnv1a(h, input, bytes);
-        snprintf(path, sizeof path, "%s/%s-%016llx.emb", c->dir, names[kind], (unsigned long long)h);
-        if ((*hit = cache_read(m, path, cols, out)))
+        cache_path(c, kind, input, n, path, sizeof path);
+        if ((*hit = cache_read(m, path, emb_cols(m, kind), out)))
             return ISO_OK;
     }
     int rc = kind == ISO_EMB_DNA ? iso_model_embed_dna(m, input, n, out)
@@ -575,6 +586,94 @@ int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, co
         iso_embedding_free(m, *out);
         *out = NULL;
     }
+    return rc;
+}
+
+/* One packed forward of the sequences todo[0..k) (lens[] tokens each), split into their own embeddings. */
+static int embed_packed(iso_model *m, iso_esm *enc, const int32_t *const *ids, const int *todo, const int *lens,
+                        int k, iso_embedding **out)
+{
+    iso_backend *be = m->be;
+    const int d = iso_esm_hidden(enc);
+    int *offsets = malloc(((size_t)k + 1) * sizeof *offsets);
+    if (!offsets)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    offsets[0] = 0;
+    for (int j = 0; j < k; j++)
+        offsets[j + 1] = offsets[j] + lens[j];
+    int32_t *packed = malloc((size_t)offsets[k] * sizeof *packed);
+    float *x = packed ? be->ops->alloc(be, (size_t)offsets[k] * d * sizeof *x) : NULL;
+    int rc = !packed ? iso_error(ISO_ENOMEM, "out of memory packing %d tokens", offsets[k])
+             : !x    ? iso_last_status()
+                     : ISO_OK;
+    for (int j = 0; j < k && rc == ISO_OK; j++)
+        memcpy(packed + offsets[j], ids[todo[j]], (size_t)lens[j] * sizeof *packed);
+    if (rc == ISO_OK)
+        rc = iso_esm_forward_packed(enc, packed, offsets, k, x);
+    for (int j = 0; j < k && rc == ISO_OK; j++) {
+        iso_embedding **e = &out[todo[j]];
+        rc = new_embedding(m, lens[j], d, e);
+        if (rc == ISO_OK)
+            rc = be->ops->copy(be, (*e)->data, x + (size_t)offsets[j] * d, (size_t)lens[j] * d * sizeof(float));
+    }
+    if (x)
+        be->ops->free(be, x);
+    free(packed);
+    free(offsets);
+    return rc;
+}
+
+int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int count, const int32_t *const *ids,
+                          const int *n, int max_tokens, iso_embedding **out, int *hit)
+{
+    if (kind != ISO_EMB_RNA && kind != ISO_EMB_PROTEIN)
+        return iso_error(ISO_EINVAL, "batched embedding: expected the RNA or protein encoder, got kind %d", kind);
+    for (int i = 0; i < count; i++) {
+        out[i] = NULL;
+        if (hit)
+            hit[i] = 0;
+    }
+    /* Inputs are checked before anything is computed, so that an error names the batch's sequence. */
+    iso_esm *enc = kind == ISO_EMB_RNA ? m->rna : m->protein;
+    for (int i = 0; i < count; i++) {
+        if (n[i] <= 0)
+            return iso_error(ISO_EINVAL, "batched %s embedding: sequence %d has %d tokens, expected at least one",
+                             emb_names[kind], i, n[i]);
+        if (iso_esm_check_ids(enc, ids[i], n[i]) != ISO_OK)
+            return iso_error_context("batched %s embedding, sequence %d", emb_names[kind], i);
+    }
+    char path[4096];
+    /* todo: the sequences to compute, in order; lens: their lengths. */
+    int *todo = malloc(((size_t)count + 1) * sizeof *todo), *lens = malloc(((size_t)count + 1) * sizeof *lens);
+    int n_todo = 0, rc = todo && lens ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    for (int i = 0; i < count && rc == ISO_OK; i++) {
+        if (c) {
+            cache_path(c, kind, ids[i], n[i], path, sizeof path);
+            if (cache_read(m, path, emb_cols(m, kind), &out[i])) {
+                if (hit)
+                    hit[i] = 1;
+                continue;
+            }
+        }
+        todo[n_todo] = i;
+        lens[n_todo++] = n[i];
+    }
+    const int64_t budget = max_tokens > 0 ? max_tokens : ISO_EMBED_BATCH_TOKENS;
+    for (int j = 0, k; j < n_todo && rc == ISO_OK; j += k) {
+        k = iso_esm_pack_count(lens + j, n_todo - j, budget);
+        rc = embed_packed(m, enc, ids, todo + j, lens + j, k, out);
+        for (int l = j; l < j + k && rc == ISO_OK && c; l++) {
+            cache_path(c, kind, ids[todo[l]], n[todo[l]], path, sizeof path);
+            rc = cache_write(m, path, out[todo[l]]);
+        }
+    }
+    if (rc != ISO_OK)
+        for (int i = 0; i < count; i++) {
+            iso_embedding_free(m, out[i]);
+            out[i] = NULL;
+        }
+    free(todo);
+    free(lens);
     return rc;
 }
 

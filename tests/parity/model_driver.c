@@ -1,6 +1,14 @@
 /* Test driver: runs one encoder of ours on an input read from a file and writes its output as raw float32,
  * for the parity scripts to compare with the PyTorch reference.
  *   model_driver esm|nt WEIGHTS CONFIG PREFIX IDS.txt OUT.f32    (whitespace-separated token ids)
+ *   model_driver esm-packed|nt-packed WEIGHTS CONFIG PREFIX SEQS.txt OUT.f32
+ *       SEQS: one sequence of token ids per line, all encoded in one packed forward; OUT: their rows in order.
+ *   model_driver esm-bench|nt-bench WEIGHTS CONFIG PREFIX SEQS.txt MAX_TOKENS REPEATS
+ *       times the sequences one by one and packed (forwards of at most MAX_TOKENS tokens), REPEATS times;
+ *       prints seconds, GFLOP/s (iso_esm_flops) and the largest difference between the two outputs.
+ *   model_driver batch MODEL rna|protein SEQS.txt MAX_TOKENS OUT.f32 [CACHE_DIR]
+ *       iso_model_embed_batch on the sequences (through the cache in CACHE_DIR); OUT: their embeddings' rows in
+ *       order. Prints "hits H" (cache hits) on stdout.
  *   model_driver enformer WEIGHTS CONFIG PREFIX DNA.txt OUT.f32 [STEM_TILE]
  *       (one line of ACGTN; STEM_TILE: positions per stem tile instead of the default). Prints the peak
  *       activation bytes on stderr.
@@ -10,6 +18,7 @@
  *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks)
  *   model_driver openblas N REPEATS prints OpenBLAS's own rate there (its threads, all cores): the machine's
  *                                   sgemm rate that the benchmarks compare with */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +53,50 @@ static int32_t *read_ids(const char *path, int *n)
     return ids;
 }
 
+/* Makes room in the array *(T **)a for element n, doubling its capacity *cap as needed. */
+static int grow(void *a, int *cap, int n, size_t elt)
+{
+    void **pa = a;
+    if (n < *cap)
+        return 0;
+    int c = *cap ? 2 * *cap : 256;
+    void *t = realloc(*pa, (size_t)c * elt);
+    if (!t)
+        return -1;
+    *pa = t;
+    *cap = c;
+    return 0;
+}
+
+/* One sequence of whitespace-separated ids per line (blank lines skipped): the ids concatenated and
+ * offsets[count + 1], both malloc'd. */
+static int read_seqs(const char *path, int32_t **ids, int **offsets, int *count)
+{
+    FILE *fp = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0, cap_ids = 0, cap_off = 0;
+    *ids = NULL;
+    *offsets = NULL;
+    *count = 0;
+    int ok = fp && !grow(offsets, &cap_off, 0, sizeof **offsets);
+    if (ok)
+        (*offsets)[0] = 0;
+    while (ok && getline(&line, &cap, fp) > 0) {
+        char *p = line, *end;
+        int start = n;
+        for (long v; ok && (v = strtol(p, &end, 10), end != p); p = end)
+            if ((ok = !grow(ids, &cap_ids, n, sizeof **ids)))
+                (*ids)[n++] = (int32_t)v;
+        if (ok && n > start && (ok = !grow(offsets, &cap_off, *count + 1, sizeof **offsets)))
+            (*offsets)[++*count] = n;
+    }
+    free(line);
+    if (fp)
+        fclose(fp);
+    return ok && *count > 0 ? 0 : -1;
+}
+
 static int write_f32(const char *path, const float *x, size_t n)
 {
     FILE *fp = fopen(path, "wb");
@@ -63,20 +116,103 @@ static int save_output(iso_backend *be, const float *dev, size_t n, const char *
     return rc ? 1 : 0;
 }
 
-static int run_esm(iso_backend *be, char **argv, int nt)
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The sequences one by one, then packed in forwards of at most max_tokens, repeats times; both outputs kept to
+ * compare. */
+static int bench_esm(iso_backend *be, iso_esm *m, const int32_t *ids, const int *off, int count, int max_tokens,
+                     int repeats)
+{
+    const int d = iso_esm_hidden(m);
+    const size_t n = (size_t)off[count] * d;
+    float *one = be->ops->alloc(be, n * sizeof *one), *packed = be->ops->alloc(be, n * sizeof *packed);
+    float *h1 = malloc(n * sizeof *h1), *h2 = malloc(n * sizeof *h2);
+    int *lens = malloc((size_t)count * sizeof *lens), *rel = malloc(((size_t)count + 1) * sizeof *rel);
+    int rc = !one || !packed || !h1 || !h2 || !lens || !rel;
+    double flop = 0;
+    for (int s = 0; s < count && !rc; s++) {
+        lens[s] = off[s + 1] - off[s];
+        flop += iso_esm_flops(m, lens[s]);
+    }
+    printf("%d sequences, %d tokens, %.2f GFLOP per pass, budget %d tokens per packed forward\n", count, off[count],
+           flop / 1e9, max_tokens);
+    rc = rc || iso_esm_forward(m, ids, lens[0], one) || iso_backend_sync(be); /* warm-up */
+    for (int r = 0; r < repeats && !rc; r++) {
+        /* seconds and GEMM / attention FLOP and seconds, before, after one by one, after packed */
+        double t[3], g[3], gs[3], as[3];
+        int forwards = 0;
+        for (int phase = 0; phase < 3 && !rc; phase++) {
+            if (phase == 1)
+                for (int s = 0; s < count && !rc; s++)
+                    rc = iso_esm_forward(m, ids + off[s], lens[s], one + (size_t)off[s] * d);
+            for (int s = 0, k; phase == 2 && s < count && !rc; s += k, forwards++) {
+                k = iso_esm_pack_count(lens + s, count - s, max_tokens);
+                for (int j = 0; j <= k; j++)
+                    rel[j] = off[s + j] - off[s];
+                rc = iso_esm_forward_packed(m, ids + off[s], rel, k, packed + (size_t)off[s] * d);
+            }
+            rc = rc || iso_backend_sync(be);
+            t[phase] = now();
+            g[phase] = be->gemm_flop;
+            gs[phase] = be->gemm_seconds;
+            as[phase] = be->attention_seconds;
+        }
+        rc = rc || be->ops->download(be, h1, one, n * sizeof *h1) || be->ops->download(be, h2, packed, n * sizeof *h2) ||
+             iso_backend_sync(be);
+        double diff = 0;
+        for (size_t i = 0; i < n && !rc; i++)
+            diff = fabs((double)h1[i] - h2[i]) > diff ? fabs((double)h1[i] - h2[i]) : diff;
+        for (int p = 1; p < 3 && !rc; p++) {
+            double sec = t[p] - t[p - 1], gsec = gs[p] - gs[p - 1], asec = as[p] - as[p - 1];
+            printf("repeat %d %-10s %6.3f s %6.2f GFLOP/s (GEMM %.3f s at %.2f GFLOP/s, attention %.3f s, "
+                   "other %.3f s)\n", r + 1, p == 1 ? "one by one" : "packed", sec, flop / sec / 1e9, gsec,
+                   (g[p] - g[p - 1]) / gsec / 1e9, asec, sec - gsec - asec);
+        }
+        if (!rc)
+            printf("repeat %d speed-up %.2fx in %d packed forwards; max |one by one - packed| %.2e\n", r + 1,
+                   (t[1] - t[0]) / (t[2] - t[1]), forwards, diff);
+    }
+    if (one)
+        be->ops->free(be, one);
+    if (packed)
+        be->ops->free(be, packed);
+    free(h1);
+    free(h2);
+    free(lens);
+    free(rel);
+    return rc;
+}
+
+typedef enum { ESM_ONE, ESM_PACKED, ESM_BENCH } esm_mode;
+
+static int run_esm(iso_backend *be, char **argv, int nt, esm_mode mode)
 {
     iso_weights *w = NULL;
     iso_config *c = NULL;
     iso_esm *m = NULL;
     iso_esm_hparams hp = nt ? iso_ntv2_250m_hparams : iso_esm2_150m_hparams;
-    int T = 0, rc = 1;
-    int32_t *ids = read_ids(argv[5], &T);
+    int T = 0, count = 1, rc = 1, one[2] = {0, 0};
+    int32_t *ids = NULL;
+    int *offsets = one;
+    if (mode == ESM_ONE)
+        one[1] = T = (ids = read_ids(argv[5], &T)) ? T : 0;
+    else if (read_seqs(argv[5], &ids, &offsets, &count) == 0)
+        T = offsets[count];
     float *out = NULL;
     if (!ids || iso_weights_open(argv[2], &w) || iso_config_load(argv[3], &c) ||
         iso_esm_hparams_from_config(c, nt ? "nt_" : "esm_", &hp) || iso_esm_load(w, argv[4], &hp, be, &m))
         goto done;
+    if (mode == ESM_BENCH) {
+        rc = bench_esm(be, m, ids, offsets, count, atoi(argv[6]), atoi(argv[7]));
+        goto done;
+    }
     out = be->ops->alloc(be, (size_t)T * hp.hidden * sizeof *out);
-    if (!out || iso_esm_forward(m, ids, T, out))
+    if (!out || (mode == ESM_ONE ? iso_esm_forward(m, ids, T, out) : iso_esm_forward_packed(m, ids, offsets, count, out)))
         goto done;
     rc = save_output(be, out, (size_t)T * hp.hidden, argv[6]);
 done:
@@ -85,9 +221,66 @@ done:
     if (out)
         be->ops->free(be, out);
     free(ids);
+    if (offsets != one)
+        free(offsets);
     iso_esm_free(m);
     iso_config_free(c);
     iso_weights_close(w);
+    return rc;
+}
+
+/* iso_model_embed_batch on the sequences of argv[4], optionally through a cache; the embeddings' rows in order. */
+static int run_batch(iso_backend *be, int argc, char **argv)
+{
+    iso_model *m = NULL;
+    iso_emb_cache *cache = NULL;
+    int32_t *ids = NULL;
+    int *offsets = NULL, count = 0, rc = 1, hits = 0, cols = 0;
+    const int32_t **seqs = NULL;
+    int *lens = NULL, *hit = NULL;
+    iso_embedding **out = NULL;
+    float *host = NULL;
+    const iso_emb_kind kind = strcmp(argv[3], "protein") ? ISO_EMB_RNA : ISO_EMB_PROTEIN;
+    if (read_seqs(argv[4], &ids, &offsets, &count) || iso_model_load(argv[2], be, NULL, &m) ||
+        (argc == 8 && iso_emb_cache_open(argv[7], m, &cache)))
+        goto done;
+    seqs = malloc((size_t)count * sizeof *seqs);
+    lens = malloc((size_t)count * sizeof *lens);
+    hit = malloc((size_t)count * sizeof *hit);
+    out = calloc((size_t)count, sizeof *out);
+    if (!seqs || !lens || !hit || !out)
+        goto done;
+    for (int i = 0; i < count; i++) {
+        seqs[i] = ids + offsets[i];
+        lens[i] = offsets[i + 1] - offsets[i];
+    }
+    if (iso_model_embed_batch(m, cache, kind, count, seqs, lens, atoi(argv[5]), out, hit))
+        goto done;
+    cols = iso_embedding_cols(out[0]);
+    if (!(host = malloc((size_t)offsets[count] * cols * sizeof *host)))
+        goto done;
+    rc = 0;
+    for (int i = 0; i < count && !rc; i++) {
+        hits += hit[i];
+        rc = iso_embedding_rows(out[i]) != lens[i] || iso_embedding_download(m, out[i], host + (size_t)offsets[i] * cols);
+    }
+    rc = rc || write_f32(argv[6], host, (size_t)offsets[count] * cols);
+    if (!rc)
+        printf("hits %d\n", hits);
+done:
+    if (rc)
+        fprintf(stderr, "model_driver: %s\n", iso_last_error());
+    for (int i = 0; out && i < count; i++)
+        iso_embedding_free(m, out[i]);
+    free(out);
+    free(host);
+    free(seqs);
+    free(lens);
+    free(hit);
+    free(ids);
+    free(offsets);
+    iso_emb_cache_close(cache);
+    iso_model_free(m);
     return rc;
 }
 
@@ -147,13 +340,6 @@ static int dump(iso_model *m, const iso_embedding *e, const char *dir, const cha
     int rc = !host || iso_embedding_download(m, e, host) || write_f32(path, host, (size_t)rows * cols);
     free(host);
     return rc;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static int run_sgemm(iso_backend *be, int n, int repeats)
@@ -255,12 +441,35 @@ done:
     return rc;
 }
 
+static int esm_command(const char *cmd, int argc, int *nt, esm_mode *mode)
+{
+    static const struct {
+        const char *name;
+        int nt, argc;
+        esm_mode mode;
+    } cmds[] = {{"esm", 0, 7, ESM_ONE},       {"nt", 1, 7, ESM_ONE},       {"esm-packed", 0, 7, ESM_PACKED},
+                {"nt-packed", 1, 7, ESM_PACKED}, {"esm-bench", 0, 8, ESM_BENCH}, {"nt-bench", 1, 8, ESM_BENCH}};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (!strcmp(cmd, cmds[i].name) && argc == cmds[i].argc) {
+            *nt = cmds[i].nt;
+            *mode = cmds[i].mode;
+            return 1;
+        }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    int iso = argc == 7 && !strcmp(argv[1], "isoformer");
-    if (argc == 4 && !strcmp(argv[1], "openblas"))
+    const char *cmd = argc > 1 ? argv[1] : "";
+    int iso = argc == 7 && !strcmp(cmd, "isoformer");
+    int batch = (argc == 7 || argc == 8) && !strcmp(cmd, "batch");
+    int enf = (argc == 7 || argc == 8) && !strcmp(cmd, "enformer");
+    int nt = 0;
+    esm_mode mode = ESM_ONE;
+    int esm = esm_command(cmd, argc, &nt, &mode);
+    if (argc == 4 && !strcmp(cmd, "openblas"))
         return run_openblas(atoi(argv[2]), atoi(argv[3])); /* no backend: OpenBLAS keeps its own threads */
-    if (argc == 4 && !strcmp(argv[1], "sgemm")) {
+    if (argc == 4 && !strcmp(cmd, "sgemm")) {
         iso_backend *be = NULL;
         if (iso_backend_create("cpu", 0, ISO_PREC_FP32, &be))
             return 1;
@@ -268,11 +477,13 @@ int main(int argc, char **argv)
         iso_backend_destroy(be);
         return rc;
     }
-    int enf = argc >= 7 && !strcmp(argv[1], "enformer");
-    if (!(argc == 7 || (enf && argc == 8)) ||
-        (!iso && !enf && strcmp(argv[1], "esm") && strcmp(argv[1], "nt"))) {
-        fprintf(stderr, "usage: model_driver esm|nt|enformer WEIGHTS CONFIG PREFIX INPUT OUT.f32 [STEM_TILE]\n"
-                        "       model_driver isoformer MODEL DNA RNA_IDS PROTEIN_IDS OUTDIR\n");
+    if (!iso && !batch && !enf && !esm) {
+        fprintf(stderr, "usage: model_driver esm|nt|esm-packed|nt-packed WEIGHTS CONFIG PREFIX INPUT OUT.f32\n"
+                        "       model_driver esm-bench|nt-bench WEIGHTS CONFIG PREFIX SEQS MAX_TOKENS REPEATS\n"
+                        "       model_driver enformer WEIGHTS CONFIG PREFIX INPUT OUT.f32 [STEM_TILE]\n"
+                        "       model_driver isoformer MODEL DNA RNA_IDS PROTEIN_IDS OUTDIR\n"
+                        "       model_driver batch MODEL rna|protein SEQS MAX_TOKENS OUT.f32 [CACHE_DIR]\n"
+                        "       model_driver sgemm|openblas N REPEATS\n");
         return 2;
     }
     iso_backend *be = NULL;
@@ -281,8 +492,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
         return 1;
     }
-    int rc = iso ? run_isoformer(be, argv)
-             : enf ? run_enformer(be, argc, argv) : run_esm(be, argv, !strcmp(argv[1], "nt"));
+    int rc = iso     ? run_isoformer(be, argv)
+             : batch ? run_batch(be, argc, argv)
+             : enf   ? run_enformer(be, argc, argv)
+                     : run_esm(be, argv, nt, mode);
     iso_backend_destroy(be);
     return rc;
 }

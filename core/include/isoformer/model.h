@@ -76,6 +76,17 @@ void iso_emb_cache_close(iso_emb_cache *c);
 int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, const void *input, int64_t n,
                            iso_embedding **out, int *hit) ISO_RESULT;
 
+/* Encodes count token sequences (ids[i], n[i] tokens) with the RNA or protein encoder (kind ISO_EMB_RNA or
+ * ISO_EMB_PROTEIN), giving out[i] as iso_model_embed_cached gives it for that sequence alone. Through the cache
+ * when c is not NULL: hits are read, the misses computed and stored; hit[i] (hit may be NULL) tells which came
+ * from the cache. The computed sequences are packed row-wise, in order, into forwards of at most max_tokens
+ * tokens each (<= 0: ISO_EMBED_BATCH_TOKENS; a longer sequence goes alone), so every weight is streamed once
+ * per forward and its GEMMs are large, while activation memory stays bounded by the budget. On error nothing
+ * is returned (every out[i] NULL). */
+#define ISO_EMBED_BATCH_TOKENS 8192
+int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int count, const int32_t *const *ids,
+                          const int *n, int max_tokens, iso_embedding **out, int *hit) ISO_RESULT;
+
 /* Fuses, pools and applies the head. protein may be NULL (no coding sequence): its cross-attention is
  * skipped, which leaves h unchanged since the residual is inside the block. pooled (fused_dim floats),
  * predictions (n_outputs floats) and fused (dna_rows x fused_dim, may be NULL) are host arrays. */
