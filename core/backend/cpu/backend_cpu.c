@@ -566,7 +566,7 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
     int rc = iso_k_attention_check(a, 0);
     if (rc || a->Tq == 0)
         return rc;
-    enum { SCORES_MAX = 1 << 16 }; /* floats of scores per block (256 KiB) */
+    enum { SCORES_MAX = 1 << 18 }; /* floats of scores per block (1 MiB, within L2) */
     attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL};
     if (j.qb > a->Tq)
         j.qb = a->Tq;
