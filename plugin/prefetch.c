@@ -88,7 +88,7 @@ int cli_prefetch_next(cli_prefetch *p, void **item)
     size_t i = p->consumed;
     *item = NULL;
     if (i < p->n && !p->threaded) {
-        int stop;
+        int stop = 0;
         *item = p->produce(p->arg, i, &stop);
     } else if (i < p->n) {
         pthread_mutex_lock(&p->lock);
