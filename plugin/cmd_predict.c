@@ -18,6 +18,7 @@
 #include "isoformer/sequences.h"
 #include "isoformer/tokens.h"
 #include "journal.h"
+#include "prefetch.h"
 #include "select.h"
 
 #define CMD "predict"
@@ -59,6 +60,8 @@ static void usage(FILE *fp)
             "      --precision P         GPU GEMM precision: fp32, tf32 or bf16 (default bf16)\n"
             "  -@, --threads N           CPU threads (default: all cores)\n"
             "      --cache DIR           reuse encoder outputs across runs (keyed by model and exact input)\n"
+            "      --prefetch N          read and tokenize the sequences of up to N genes ahead of the model, on a\n"
+            "                            second thread (default 4; 0: no thread, one transcript at a time)\n"
             "Output:\n"
             "  -o, --out PREFIX          output prefix (required)\n"
             "  -e, --embeddings          also write PREFIX.embeddings.tsv\n"
@@ -77,11 +80,11 @@ typedef struct {
     iso_model_options mopts;
     iso_window_opts win;
     iso_precision precision;
-    int threads, embeddings, verbose, bigwig_bin, resume, gene_windows;
+    int threads, embeddings, verbose, bigwig_bin, resume, gene_windows, prefetch;
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED, OPT_CACHE, OPT_CENTER };
+       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED, OPT_CACHE, OPT_CENTER, OPT_PREFETCH };
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *v)
 {
@@ -111,9 +114,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"precision", required_argument, NULL, OPT_PRECISION}, {"bigwig-bin", required_argument, NULL, OPT_BW_BIN},
         {"resume", no_argument, NULL, OPT_RESUME},    {"head", required_argument, NULL, OPT_HEAD},
         {"observed", required_argument, NULL, OPT_OBSERVED}, {"cache", required_argument, NULL, OPT_CACHE},
-        {"window-center", required_argument, NULL, OPT_CENTER},
+        {"window-center", required_argument, NULL, OPT_CENTER}, {"prefetch", required_argument, NULL, OPT_PREFETCH},
         {NULL, 0, NULL, 0}};
-    *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1};
+    *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1, .prefetch = 4};
     iso_model_options_default(&o->mopts);
     int c, window = 0, a, b;
     optind = 1;
@@ -139,6 +142,7 @@ static int parse_options(int argc, char **argv, options *o)
             bad = parse_int("--protein-max-tokens", optarg, 3, 1 << 20, &o->mopts.protein_max_tokens);
             break;
         case OPT_BW_BIN: bad = parse_int("--bigwig-bin", optarg, 1, 1 << 20, &o->bigwig_bin); break;
+        case OPT_PREFETCH: bad = parse_int("--prefetch", optarg, 0, 1 << 20, &o->prefetch); break;
         case OPT_NORM: o->mopts.normalization = optarg; break;
         case OPT_RESUME: o->resume = 1; break;
         case OPT_HEAD: o->head = optarg; break;
@@ -199,6 +203,114 @@ static int parse_options(int argc, char **argv, options *o)
 
 /* ---- the run ---- */
 
+/* Processing order: by gene, then DNA window, so shared windows and proteins are adjacent (by_gene_window). */
+typedef struct {
+    const iso_transcript *tx;
+    iso_interval win;
+    size_t row;
+    size_t gene; /* ordinal in processing order */
+} work_item;
+
+/* ---- a transcript's inputs: sequences read and tokenized, ahead of the model on the prefetch thread ---- */
+
+/* The step whose preparation failed: the model side raises the error where a sequential run met it, after
+ * computing the steps before it (whose own errors come first). */
+enum { STEP_NONE, STEP_DNA, STEP_RNA, STEP_PROTEIN };
+
+typedef struct {
+    int status, failed_step;
+    char *message; /* the error, recorded on the thread that prepared the inputs */
+    char *dna;     /* window bases; NULL when the window is the previous prepared transcript's */
+    iso_tokens rna;
+    char *protein; /* "" for non-coding */
+    iso_tokens protein_tokens;
+} tx_inputs;
+
+/* The producer's state. The FASTA handle is used by no other thread until the producer is joined. */
+typedef struct {
+    iso_fasta *fa;
+    const options *o;
+    const iso_model_info *info;
+    const work_item *items;
+    const size_t *todo; /* indices into items of the transcripts to compute, in order */
+    const char *win_chrom; /* the window last extracted */
+    iso_interval win;
+    int win_rc;
+    double t_inputs;
+} input_maker;
+
+static void inputs_free(void *p)
+{
+    tx_inputs *in = p;
+    if (!in)
+        return;
+    free(in->message);
+    free(in->dna);
+    iso_tokens_free(&in->rna);
+    free(in->protein);
+    iso_tokens_free(&in->protein_tokens);
+    free(in);
+}
+
+static void inputs_failed(tx_inputs *in, int step, int rc)
+{
+    in->status = rc;
+    in->failed_step = step;
+    in->message = strdup(iso_last_error());
+}
+
+/* Raises again, on the calling thread, the error recorded while preparing in. */
+static int inputs_error(const tx_inputs *in)
+{
+    return in->message ? iso_error((iso_status)in->status, "%s", in->message)
+                       : iso_error(ISO_ENOMEM, "out of memory");
+}
+
+/* cli_produce_fn: task i's DNA window (unless it is the window extracted last), RNA tokens, protein and its
+ * tokens; production stops at the first error, which the item carries. */
+static void *prepare_inputs(void *arg, size_t i, int *stop)
+{
+    input_maker *m = arg;
+    const work_item *it = &m->items[m->todo[i]];
+    const iso_transcript *tx = it->tx;
+    tx_inputs *in = calloc(1, sizeof *in);
+    if (!in)
+        return NULL;
+    double t0 = cli_now();
+    int rc = ISO_OK, rc_flag = m->o->win.revcomp_minus && tx->strand == '-';
+    if (!m->win_chrom || strcmp(m->win_chrom, tx->chrom) || m->win.start != it->win.start ||
+        m->win.end != it->win.end || m->win_rc != rc_flag) {
+        m->win_chrom = NULL;
+        if ((rc = iso_extract_dna(m->fa, tx, &m->o->win, &in->dna)) != ISO_OK)
+            inputs_failed(in, STEP_DNA, rc);
+        else
+            m->win_chrom = tx->chrom, m->win = it->win, m->win_rc = rc_flag;
+    }
+    if (rc == ISO_OK) {
+        char *rna = NULL;
+        rc = iso_extract_rna(m->fa, tx, &rna);
+        if (rc == ISO_OK)
+            rc = iso_tokenize_rna(rna, (int64_t)strlen(rna), m->info->rna_max_tokens, &in->rna);
+        free(rna);
+        if (rc != ISO_OK)
+            inputs_failed(in, STEP_RNA, rc);
+    }
+    if (rc == ISO_OK) {
+        unsigned flags = 0;
+        rc = iso_extract_protein(m->fa, tx, &in->protein, &flags);
+        if (rc == ISO_OK && in->protein[0])
+            rc = iso_tokenize_protein(in->protein, (int64_t)strlen(in->protein), m->info->protein_max_tokens,
+                                      &in->protein_tokens);
+        if (rc != ISO_OK)
+            inputs_failed(in, STEP_PROTEIN, rc);
+    }
+    m->t_inputs += cli_now() - t0;
+    *stop = rc != ISO_OK;
+    return in;
+}
+
+/* ---- the model, on the main thread ---- */
+
 typedef struct {
     char *protein;
     iso_embedding *emb;
@@ -210,10 +322,7 @@ typedef struct {
     iso_fasta *fa;
     const iso_annotation *ann;
     const options *o;
-    /* reuse within a gene */
-    iso_interval win;
-    const char *win_chrom;
-    int win_rc;
+    /* reuse within a gene: the last DNA window's embedding, the gene's proteins */
     iso_embedding *dna;
     protein_entry *proteins;
     int n_proteins, cap_proteins;
@@ -221,7 +330,7 @@ typedef struct {
     iso_emb_cache *cache;
     size_t windows, windows_reused, proteins_computed, proteins_reused, rna_truncated, protein_truncated,
         cache_hits;
-    double t_dna, t_rna, t_protein, t_fuse;
+    double t_dna, t_rna, t_protein, t_fuse, t_wait;
 } run_state;
 
 static void forget_gene(run_state *s)
@@ -233,50 +342,40 @@ static void forget_gene(run_state *s)
     s->n_proteins = 0;
 }
 
-/* The DNA embedding of tx's window, computed unless the previous transcript had the same window. */
-static int dna_embedding(run_state *s, const iso_transcript *tx)
+/* The DNA embedding of the item's window, computed unless the previous transcript had the same window. */
+static int dna_embedding(run_state *s, const work_item *it, const tx_inputs *in)
 {
-    iso_interval w = iso_dna_window(tx, &s->o->win);
-    int rc_flag = s->o->win.revcomp_minus && tx->strand == '-';
-    if (s->dna && s->win_chrom && !strcmp(s->win_chrom, tx->chrom) && s->win.start == w.start &&
-        s->win.end == w.end && s->win_rc == rc_flag) {
+    if (!in->dna && in->failed_step != STEP_DNA) {
         s->windows_reused++;
         return ISO_OK;
     }
     iso_embedding_free(s->model, s->dna);
     s->dna = NULL;
-    char *dna = NULL;
     double t0 = cli_now();
-    int hit = 0, rc = iso_extract_dna(s->fa, tx, &s->o->win, &dna);
-    if (rc == ISO_OK)
-        rc = iso_model_embed_cached(s->model, s->cache, ISO_EMB_DNA, dna, (int64_t)strlen(dna), &s->dna, &hit);
+    int hit = 0, rc = in->failed_step == STEP_DNA
+                          ? inputs_error(in)
+                          : iso_model_embed_cached(s->model, s->cache, ISO_EMB_DNA, in->dna,
+                                                   (int64_t)strlen(in->dna), &s->dna, &hit);
     s->cache_hits += hit;
-    free(dna);
     s->t_dna += cli_now() - t0;
     if (rc != ISO_OK)
-        return iso_error_context("%s (DNA window %s:%lld-%lld)", tx->transcript_id, tx->chrom,
-                                 (long long)w.start + 1, (long long)w.end);
+        return iso_error_context("%s (DNA window %s:%lld-%lld)", it->tx->transcript_id, it->tx->chrom,
+                                 (long long)it->win.start + 1, (long long)it->win.end);
     s->windows++;
-    s->win = w;
-    s->win_chrom = tx->chrom;
-    s->win_rc = rc_flag;
     return ISO_OK;
 }
 
-/* The protein embedding, shared by the gene's isoforms with the same protein; NULL for non-coding. */
-static int protein_embedding(run_state *s, const iso_transcript *tx, const iso_embedding **out)
+/* The protein embedding, shared by the gene's isoforms with the same protein; NULL for non-coding. Takes the
+ * protein string from in when it is new. */
+static int protein_embedding(run_state *s, tx_inputs *in, const iso_embedding **out)
 {
     *out = NULL;
-    char *protein = NULL;
-    unsigned flags = 0;
-    int rc = iso_extract_protein(s->fa, tx, &protein, &flags);
-    if (rc != ISO_OK || !protein[0]) {
-        free(protein);
-        return rc;
-    }
+    if (in->failed_step == STEP_PROTEIN)
+        return inputs_error(in);
+    if (!in->protein[0])
+        return ISO_OK;
     for (int i = 0; i < s->n_proteins; i++)
-        if (!strcmp(s->proteins[i].protein, protein)) {
-            free(protein);
+        if (!strcmp(s->proteins[i].protein, in->protein)) {
             s->proteins_reused++;
             *out = s->proteins[i].emb;
             return ISO_OK;
@@ -284,65 +383,52 @@ static int protein_embedding(run_state *s, const iso_transcript *tx, const iso_e
     if (s->n_proteins == s->cap_proteins) {
         int cap = s->cap_proteins ? 2 * s->cap_proteins : 8;
         protein_entry *p = realloc(s->proteins, (size_t)cap * sizeof *p);
-        if (!p) {
-            free(protein);
+        if (!p)
             return iso_error(ISO_ENOMEM, "out of memory");
-        }
         s->proteins = p;
         s->cap_proteins = cap;
     }
-    iso_tokens tok = {0};
     iso_embedding *emb = NULL;
     double t0 = cli_now();
-    rc = iso_tokenize_protein(protein, (int64_t)strlen(protein), s->info.protein_max_tokens, &tok);
-    int hit = 0;
-    if (rc == ISO_OK)
-        rc = iso_model_embed_cached(s->model, s->cache, ISO_EMB_PROTEIN, tok.ids, tok.n, &emb, &hit);
+    int hit = 0, rc = iso_model_embed_cached(s->model, s->cache, ISO_EMB_PROTEIN, in->protein_tokens.ids,
+                                             in->protein_tokens.n, &emb, &hit);
     s->cache_hits += hit;
     s->t_protein += cli_now() - t0;
-    s->protein_truncated += tok.truncated;
-    iso_tokens_free(&tok);
-    if (rc != ISO_OK) {
-        free(protein);
+    s->protein_truncated += in->protein_tokens.truncated;
+    if (rc != ISO_OK)
         return rc;
-    }
-    s->proteins[s->n_proteins++] = (protein_entry){protein, emb};
+    s->proteins[s->n_proteins++] = (protein_entry){in->protein, emb};
+    in->protein = NULL;
     s->proteins_computed++;
     *out = emb;
     return ISO_OK;
 }
 
-static int predict_one(run_state *s, const iso_transcript *tx, float *pred, float *pooled)
+static int predict_one(run_state *s, const work_item *it, tx_inputs *in, float *pred, float *pooled)
 {
-    int rc = dna_embedding(s, tx);
-    char *rna = NULL;
-    iso_tokens tok = {0};
+    int rc = dna_embedding(s, it, in);
     iso_embedding *rna_emb = NULL;
     const iso_embedding *prot_emb = NULL;
     if (rc == ISO_OK) {
         double t0 = cli_now();
-        rc = iso_extract_rna(s->fa, tx, &rna);
-        if (rc == ISO_OK)
-            rc = iso_tokenize_rna(rna, (int64_t)strlen(rna), s->info.rna_max_tokens, &tok);
         int hit = 0;
-        if (rc == ISO_OK)
-            rc = iso_model_embed_cached(s->model, s->cache, ISO_EMB_RNA, tok.ids, tok.n, &rna_emb, &hit);
+        rc = in->failed_step == STEP_RNA
+                 ? inputs_error(in)
+                 : iso_model_embed_cached(s->model, s->cache, ISO_EMB_RNA, in->rna.ids, in->rna.n, &rna_emb, &hit);
         s->cache_hits += hit;
-        s->rna_truncated += tok.truncated;
+        s->rna_truncated += in->rna.truncated;
         s->t_rna += cli_now() - t0;
     }
     if (rc == ISO_OK)
-        rc = protein_embedding(s, tx, &prot_emb);
+        rc = protein_embedding(s, in, &prot_emb);
     if (rc == ISO_OK) {
         double t0 = cli_now();
         rc = iso_model_predict(s->model, s->dna, rna_emb, prot_emb, pooled, pred, NULL);
         s->t_fuse += cli_now() - t0;
     }
     if (rc != ISO_OK)
-        iso_error_context("transcript %s", tx->transcript_id);
+        iso_error_context("transcript %s", it->tx->transcript_id);
     iso_embedding_free(s->model, rna_emb);
-    iso_tokens_free(&tok);
-    free(rna);
     return rc;
 }
 
@@ -397,13 +483,6 @@ static int window_transcripts(const iso_annotation *ann, const size_t *sel, size
     free(g);
     return ISO_OK;
 }
-
-/* Processing order: by gene, then DNA window, so shared windows and proteins are adjacent. */
-typedef struct {
-    const iso_transcript *tx;
-    iso_interval win;
-    size_t row;
-} work_item;
 
 static int by_gene_window(const void *pa, const void *pb)
 {
@@ -565,6 +644,9 @@ int main_predict(int argc, char **argv)
     iso_backend *be = NULL;
     float *pred = NULL, *pooled = NULL;
     work_item *items = NULL;
+    size_t *todo = NULL, *todo_gene = NULL, n_todo = 0;
+    cli_prefetch *prefetch = NULL;
+    input_maker maker = {0};
     char *done_rows = NULL;
     cli_journal *journal = NULL;
     size_t n_resumed = 0;
@@ -608,15 +690,20 @@ int main_predict(int argc, char **argv)
     pooled = malloc((n_sel ? n_sel : 1) * (size_t)s.info.fused_dim * sizeof *pooled);
     items = malloc((n_sel ? n_sel : 1) * sizeof *items);
     done_rows = calloc(n_sel ? n_sel : 1, 1);
-    if (!model_names || !pred || !pooled || !items || !done_rows) {
+    todo = malloc((n_sel ? n_sel : 1) * sizeof *todo);
+    todo_gene = malloc((n_sel ? n_sel : 1) * sizeof *todo_gene);
+    if (!model_names || !pred || !pooled || !items || !done_rows || !todo || !todo_gene) {
         rc = iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n_sel);
         goto done;
     }
     if ((rc = window_transcripts(ann, sel, n_sel, o.gene_windows, &centred)) < 0)
         goto done;
     for (size_t i = 0; i < n_sel; i++)
-        items[i] = (work_item){&centred[i], iso_dna_window(&centred[i], &o.win), i};
+        items[i] = (work_item){&centred[i], iso_dna_window(&centred[i], &o.win), i, 0};
     qsort(items, n_sel, sizeof *items, by_gene_window);
+    for (size_t k = 1; k < n_sel; k++)
+        items[k].gene = items[k - 1].gene + (strcmp(items[k].tx->gene_id, items[k - 1].tx->gene_id) ||
+                                             strcmp(items[k].tx->chrom, items[k - 1].tx->chrom));
     /* Everything the numbers depend on; a journal written under other settings is not resumed. */
     char signature[1024];
     snprintf(signature, sizeof signature,
@@ -631,6 +718,16 @@ int main_predict(int argc, char **argv)
         goto done;
     if (n_resumed)
         iso_info("resuming: %zu of %zu transcripts already done", n_resumed, n_sel);
+    for (size_t k = 0; k < n_sel; k++)
+        if (!done_rows[items[k].row]) {
+            todo[n_todo] = k;
+            todo_gene[n_todo++] = items[k].gene;
+        }
+    /* in.fa is the producer's until cli_prefetch_stop */
+    maker = (input_maker){.fa = in.fa, .o = &o, .info = &s.info, .items = items, .todo = todo};
+    if ((rc = cli_prefetch_start(n_todo, todo_gene, (size_t)o.prefetch, prepare_inputs, &maker, inputs_free,
+                                 &prefetch)) < 0)
+        goto done;
     double t_load = cli_now();
     cli_progress p;
     cli_progress_start(&p, "predict", n_sel);
@@ -639,19 +736,26 @@ int main_predict(int argc, char **argv)
             rc = iso_error(ISO_EINTERRUPTED, "interrupted");
             break;
         }
-        const iso_transcript *tx = items[k].tx;
-        if (k > 0 && (strcmp(tx->gene_id, items[k - 1].tx->gene_id) || strcmp(tx->chrom, items[k - 1].tx->chrom)))
+        if (k > 0 && items[k].gene != items[k - 1].gene)
             forget_gene(&s);
         size_t row = items[k].row;
         if (!done_rows[row]) {
             float *pr = pred + row * s.info.n_outputs, *po = pooled + row * s.info.fused_dim;
-            rc = predict_one(&s, tx, pr, po);
+            void *inputs = NULL;
+            double tw = cli_now();
+            rc = cli_prefetch_next(prefetch, &inputs);
+            s.t_wait += cli_now() - tw;
             if (rc >= 0)
-                rc = cli_journal_add(journal, tx->transcript_id, pr, s.info.n_outputs, po, emb_width);
+                rc = predict_one(&s, &items[k], inputs, pr, po);
+            inputs_free(inputs);
+            if (rc >= 0)
+                rc = cli_journal_add(journal, items[k].tx->transcript_id, pr, s.info.n_outputs, po, emb_width);
         }
         cli_progress_step(&p, 1);
     }
     cli_progress_end(&p);
+    cli_prefetch_stop(prefetch);
+    prefetch = NULL;
     if (rc >= 0 && o.head)
         rc = apply_head(&head, pooled, n_sel, s.info.fused_dim, &head_values);
     tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values}
@@ -670,13 +774,15 @@ int main_predict(int argc, char **argv)
                 "isoformer predict: %zu transcripts in %.2f s (%.3f transcripts/s) on %s; inputs %.2f s\n"
                 "  resumed %zu; DNA windows: %zu computed, %zu reused (%.2f s); RNA %.2f s (%zu truncated); proteins: "
                 "%zu computed, %zu reused (%.2f s, %zu truncated); fusion+head %.2f s; cache hits %zu; peak "
-                "activations %.1f MB\n",
+                "activations %.1f MB\n  sequences and tokens %.2f s (%s), model waiting for them %.2f s\n",
                 n_sel, t, t > 0 ? n_sel / t : 0.0, be->ops->name, t_load - t0, n_resumed, s.windows,
                 s.windows_reused, s.t_dna,
                 s.t_rna, s.rna_truncated, s.proteins_computed, s.proteins_reused, s.t_protein, s.protein_truncated,
-                s.t_fuse, s.cache_hits, be->peak_bytes / 1e6);
+                s.t_fuse, s.cache_hits, be->peak_bytes / 1e6, maker.t_inputs,
+                o.prefetch ? "prefetch thread" : "no prefetch", s.t_wait);
     }
 done:
+    cli_prefetch_stop(prefetch);
     cli_journal_close(journal, 0);
     if (rc < 0 && outputs_started)
         remove_outputs(&o, &tracks);
@@ -695,6 +801,8 @@ done:
     iso_model_free(s.model);
     iso_backend_destroy(be);
     free(items);
+    free(todo);
+    free(todo_gene);
     free(centred);
     iso_emb_cache_close(s.cache);
     free(done_rows);

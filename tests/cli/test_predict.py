@@ -5,6 +5,7 @@ Sharing DNA windows and proteins across isoforms must give exactly the values of
 its own. Bad inputs fail with a message and leave no output.
 Usage: test_predict.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import csv
+import filecmp
 import gzip
 import math
 import os
@@ -159,6 +160,57 @@ for args, expect in ((["--model", os.path.join(work, "nope")], "nope"),
 r = subprocess.run([iso, "predict", *COMMON[:-6], "--out", bad], capture_output=True, text=True)
 check(r.returncode == 1 and "chromAlias" in r.stderr.replace("--chrom-alias", "chromAlias"),
       f"contig mismatch without --chrom-alias: {r.stderr.strip()}")
+
+# A read error part-way, in a later gene (the inputs are read ahead of the model, on another thread): a FASTA
+# cut at 1.2 Mb under the index of the whole file, and BCAS1 copied 700 kb downstream as gene 9999. The first
+# gene is predicted, then the copy's first window fails: exit 1 with htslib's region, the same message for every
+# --prefetch, no output; the journal holds exactly BCAS1's transcripts, and --resume on the whole FASTA
+# finishes with the values of a run without failure.
+genome = open(plain).read()
+fa_lines = genome.split("\n")
+check(fa_lines[0] == ">20" and len(fa_lines[1]) == 60 and len(genome) == 4 + 61 * 25000, "test FASTA layout changed")
+open(os.path.join(work, "cut.fa"), "w").write(genome[: 4 + 61 * 20000])
+open(os.path.join(work, "cut.fa.fai"), "w").write("20\t1500000\t4\t60\t61\n")
+two_genes = os.path.join(work, "two_genes.gtf")
+with open(two_genes, "w") as out:
+    gtf_lines = [line for line in open(f"{data}/annotation.gtf") if not line.startswith("#")]
+    out.writelines(gtf_lines)
+    for line in gtf_lines:
+        f = line.split("\t")
+        f[3], f[4] = str(int(f[3]) + 700000), str(int(f[4]) + 700000)
+        attrs = f[8].replace('gene_id "8537"', 'gene_id "9999"')
+        f[8] = attrs.replace('transcript_id "', 'transcript_id "copy_')
+        out.write("\t".join(f))
+
+
+def two_gene_args(fasta):
+    return ["--model", f"{data}/demo-model", "--fasta", os.path.join(work, fasta), "--gtf", two_genes,
+            "--chrom-alias", f"{data}/chromAlias.txt", "--device", "cpu", "--threads", "2"]
+
+
+messages = set()
+for n in ("0", "1", "4"):
+    prefix = os.path.join(work, f"cut{n}", "x")
+    r = subprocess.run([iso, "predict", *two_gene_args("cut.fa"), "--prefetch", n, "--out", prefix],
+                       capture_output=True, text=True)
+    left = sorted(os.listdir(os.path.dirname(prefix)))
+    journaled = sorted(line.split("\t")[0] for line in open(prefix + ".journal") if not line.startswith("#")) \
+        if "x.journal" in left else None
+    check(r.returncode == 1 and left == ["x.journal"] and journaled == sorted(gtf_ids),
+          f"--prefetch {n} read error: rc={r.returncode} left={left} journaled={journaled}")
+    messages.add(r.stderr.strip().split("\n")[-1])
+msg = messages.pop() if len(messages) == 1 else f"differs with --prefetch: {messages}"
+check(msg.startswith("isoformer predict: transcript copy_") and "cut.fa: cannot read 20:1310688-1314783 (truncated or "
+      "corrupt FASTA or index?)" in msg, f"read error message: {msg}")
+resume_args = two_gene_args("genome.fa")
+prefix = os.path.join(work, "cut4", "x")
+r = subprocess.run([iso, "predict", *resume_args, "--out", prefix, "--resume", "-v"], capture_output=True,
+                   text=True)
+check(r.returncode == 0 and f"resumed {len(gtf_ids)};" in r.stderr, f"resume after the read error: {r.stderr}")
+intact = os.path.join(work, "intact")
+r = subprocess.run([iso, "predict", *resume_args, "--out", intact], capture_output=True, text=True)
+check(r.returncode == 0 and filecmp.cmp(prefix + ".predictions.tsv", intact + ".predictions.tsv", shallow=False),
+      "resumed run differs from a run without the read error")
 
 # A full disk (a 1 KiB file-size limit, SIGXFSZ ignored so writes fail with EFBIG): exit 1 with the reason,
 # no output file; only the journal of finished transcripts may stay, for --resume.
