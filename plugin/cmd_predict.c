@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli.h"
 #include "isoformer/annotation.h"
@@ -780,6 +781,15 @@ int main_predict(int argc, char **argv)
                 s.t_rna, s.rna_truncated, s.proteins_computed, s.proteins_reused, s.t_protein, s.protein_truncated,
                 s.t_fuse, s.cache_hits, be->peak_bytes / 1e6, maker.t_inputs,
                 o.prefetch ? "prefetch thread" : "no prefetch", s.t_wait);
+        if (be->gemm_seconds > 0 && be->attention_seconds > 0)
+            fprintf(stderr,
+                    "  GEMMs: %.1f GFLOP in %.2f s (%.1f GFLOP/s); attention: %.1f GFLOP in %.2f s (%.1f GFLOP/s)\n",
+                    be->gemm_flop / 1e9, be->gemm_seconds, be->gemm_flop / be->gemm_seconds / 1e9,
+                    be->attention_flop / 1e9, be->attention_seconds,
+                    be->attention_flop / be->attention_seconds / 1e9);
+        struct rusage ru;
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+            fprintf(stderr, "  peak RSS %.0f MB\n", ru.ru_maxrss / 1024.0);
     }
 done:
     cli_prefetch_stop(prefetch);

@@ -348,12 +348,12 @@ static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
     for (int i = 0; i < n; i++)
         m = x[i] > m ? x[i] : m;
     m = iso_k_exp_shift(m);
+    for (int i = 0; i < n; i++) /* a pure map: vectorizes, where a loop that also sums does not */
+        x[i] = iso_k_exp(x[i] - m);
     double s = 0.0; /* rows of a million keys would lose 1e-5 in a float sum */
 #pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++) {
-        x[i] = iso_k_exp(x[i] - m);
+    for (int i = 0; i < n; i++)
         s += x[i];
-    }
     float inv = iso_k_inv_sum((float)s); /* a row of -inf becomes zeros */
     for (int i = 0; i < n; i++)
         x[i] *= inv;

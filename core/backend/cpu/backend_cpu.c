@@ -14,6 +14,14 @@
 
 #include "backend/kernels.h"
 
+/* The row and element loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks one (GNU
+ * ifunc): twice the vector width where the CPU has it, from one portable binary. */
+#if defined(__x86_64__) && defined(__linux__)
+#define CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CPU_CLONES
+#endif
+
 /* Each allocation carries its capacity and requested size in a 64-byte header, for the bytes_in_use/peak
  * accounting and for reuse. */
 #define CPU_ALIGN 64
@@ -364,7 +372,7 @@ static inline __attribute__((always_inline)) void act_row_as(const float *x, flo
         y[c] = iso_k_act((scale ? x[c] * scale[c] : x[c]) + (shift ? shift[c] : 0.0f), act);
 }
 
-static void act_row(const float *x, float *y, const float *scale, const float *shift, int n, iso_act act)
+CPU_CLONES static void act_row(const float *x, float *y, const float *scale, const float *shift, int n, iso_act act)
 {
     switch (act) {
     case ISO_ACT_RELU: act_row_as(x, y, scale, shift, n, ISO_ACT_RELU); break;
@@ -413,7 +421,7 @@ static int cpu_axpy(iso_backend *be, float *y, const float *x, float alpha, int6
     return ISO_OK;
 }
 
-static void layernorm_rows(void *vctx, int64_t r0, int64_t r1, int part)
+CPU_CLONES static void layernorm_rows(void *vctx, int64_t r0, int64_t r1, int part)
 {
     (void)part;
     rowop *o = vctx;
@@ -429,7 +437,7 @@ static int cpu_layernorm(iso_backend *be, const float *x, float *y, const float 
     return ISO_OK;
 }
 
-static void softmax_rows(void *vctx, int64_t r0, int64_t r1, int part)
+CPU_CLONES static void softmax_rows(void *vctx, int64_t r0, int64_t r1, int part)
 {
     (void)part;
     rowop *o = vctx;
@@ -457,7 +465,7 @@ static int cpu_rotary(iso_backend *be, float *x, int T, int heads, int head_dim,
     return ISO_OK;
 }
 
-static void glu_silu_rows(void *vctx, int64_t r0, int64_t r1, int part)
+CPU_CLONES static void glu_silu_rows(void *vctx, int64_t r0, int64_t r1, int part)
 {
     (void)part;
     rowop *o = vctx;
@@ -482,7 +490,7 @@ typedef struct {
     int d;
 } pool_ctx;
 
-static void attn_pool_rows(void *vctx, int64_t r0, int64_t r1, int part)
+CPU_CLONES static void attn_pool_rows(void *vctx, int64_t r0, int64_t r1, int part)
 {
     (void)part;
     pool_ctx *o = vctx;
@@ -542,7 +550,7 @@ typedef struct {
     float *scores; /* qb x Tk per share */
 } attention_job;
 
-static void attention_share(void *vctx, int64_t t0, int64_t t1, int part)
+CPU_CLONES static void attention_share(void *vctx, int64_t t0, int64_t t1, int part)
 {
     const attention_job *j = vctx;
     const iso_attention_args *a = j->a;
