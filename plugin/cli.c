@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,22 @@
 #include "isoformer/io.h"
 
 static volatile sig_atomic_t interrupted;
+
+double cli_peak_rss_mb(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (fp && fgets(line, sizeof line, fp))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    if (fp)
+        fclose(fp);
+    struct rusage ru;
+    if (kb < 0 && getrusage(RUSAGE_SELF, &ru) == 0)
+        kb = ru.ru_maxrss;
+    return kb < 0 ? -1.0 : kb / 1024.0;
+}
 
 double cli_now(void)
 {

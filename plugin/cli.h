@@ -37,6 +37,10 @@ void cli_install_signal_handlers(void);
 int cli_interrupted(void);
 
 double cli_now(void);
+/* This process's peak resident memory in MB: VmHWM of /proc/self/status (the program's own image; getrusage's
+ * maxrss also counts the parent's pages when it was started by vfork+exec, as Python's subprocess does), else
+ * getrusage; -1 when neither is available. */
+double cli_peak_rss_mb(void);
 /* Creates the directory an output prefix or file lives in (like mkdir -p), so --out results/x works on a
  * fresh tree; returns 0, or prints the error and returns 1. */
 int cli_make_out_dir(const char *cmd, const char *prefix);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "cli.h"
 #include "isoformer/annotation.h"
@@ -63,6 +62,9 @@ static void usage(FILE *fp)
             "      --cache DIR           reuse encoder outputs across runs (keyed by model and exact input)\n"
             "      --prefetch N          read and tokenize the sequences of up to N genes ahead of the model, on a\n"
             "                            second thread (default 4; 0: no thread, one transcript at a time)\n"
+            "      --batch-tokens N      encode a gene's RNAs packed into forwards of up to N tokens (default: 8192\n"
+            "                            on GPU; 0, one at a time, on CPU, where packing gains nothing and a\n"
+            "                            transcript's values would depend, in the last bits, on its batch)\n"
             "Output:\n"
             "  -o, --out PREFIX          output prefix (required)\n"
             "  -e, --embeddings          also write PREFIX.embeddings.tsv\n"
@@ -82,10 +84,11 @@ typedef struct {
     iso_window_opts win;
     iso_precision precision;
     int threads, embeddings, verbose, bigwig_bin, resume, gene_windows, prefetch;
+    int batch_tokens; /* -1: the device's default */
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED, OPT_CACHE, OPT_CENTER, OPT_PREFETCH };
+       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED, OPT_CACHE, OPT_CENTER, OPT_PREFETCH, OPT_BATCH };
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *v)
 {
@@ -116,8 +119,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"resume", no_argument, NULL, OPT_RESUME},    {"head", required_argument, NULL, OPT_HEAD},
         {"observed", required_argument, NULL, OPT_OBSERVED}, {"cache", required_argument, NULL, OPT_CACHE},
         {"window-center", required_argument, NULL, OPT_CENTER}, {"prefetch", required_argument, NULL, OPT_PREFETCH},
+        {"batch-tokens", required_argument, NULL, OPT_BATCH},
         {NULL, 0, NULL, 0}};
-    *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1, .prefetch = 4};
+    *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1, .prefetch = 4, .batch_tokens = -1};
     iso_model_options_default(&o->mopts);
     int c, window = 0, a, b;
     optind = 1;
@@ -144,6 +148,7 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case OPT_BW_BIN: bad = parse_int("--bigwig-bin", optarg, 1, 1 << 20, &o->bigwig_bin); break;
         case OPT_PREFETCH: bad = parse_int("--prefetch", optarg, 0, 1 << 20, &o->prefetch); break;
+        case OPT_BATCH: bad = parse_int("--batch-tokens", optarg, 0, 1 << 24, &o->batch_tokens); break;
         case OPT_NORM: o->mopts.normalization = optarg; break;
         case OPT_RESUME: o->resume = 1; break;
         case OPT_HEAD: o->head = optarg; break;
@@ -405,12 +410,36 @@ static int protein_embedding(run_state *s, tx_inputs *in, const iso_embedding **
     return ISO_OK;
 }
 
-static int predict_one(run_state *s, const work_item *it, tx_inputs *in, float *pred, float *pooled)
+/* The RNA embeddings of n prepared transcripts of one gene, packed into forwards of at most batch_tokens. */
+static int rna_batch(run_state *s, tx_inputs *const *in, int n, int batch_tokens, iso_embedding **emb)
+{
+    const int32_t **ids = malloc((size_t)n * sizeof *ids);
+    int *len = malloc((size_t)n * sizeof *len), *hit = calloc((size_t)n, sizeof *hit);
+    int rc = ids && len && hit ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    for (int i = 0; rc == ISO_OK && i < n; i++) {
+        ids[i] = in[i]->rna.ids;
+        len[i] = in[i]->rna.n;
+        s->rna_truncated += in[i]->rna.truncated;
+    }
+    double t0 = cli_now();
+    if (rc == ISO_OK)
+        rc = iso_model_embed_batch(s->model, s->cache, ISO_EMB_RNA, n, ids, len, batch_tokens, emb, hit);
+    for (int i = 0; rc == ISO_OK && i < n; i++)
+        s->cache_hits += hit[i];
+    s->t_rna += cli_now() - t0;
+    free(ids);
+    free(len);
+    free(hit);
+    return rc;
+}
+
+/* rna_emb: the transcript's RNA embedding when a batch computed it (taken over), else NULL. */
+static int predict_one(run_state *s, const work_item *it, tx_inputs *in, iso_embedding *rna_emb, float *pred,
+                       float *pooled)
 {
     int rc = dna_embedding(s, it, in);
-    iso_embedding *rna_emb = NULL;
     const iso_embedding *prot_emb = NULL;
-    if (rc == ISO_OK) {
+    if (rc == ISO_OK && !rna_emb) {
         double t0 = cli_now();
         int hit = 0;
         rc = in->failed_step == STEP_RNA
@@ -732,27 +761,61 @@ int main_predict(int argc, char **argv)
     double t_load = cli_now();
     cli_progress p;
     cli_progress_start(&p, "predict", n_sel);
-    for (size_t k = 0; rc >= 0 && k < n_sel; k++) {
-        if (cli_interrupted()) {
-            rc = iso_error(ISO_EINTERRUPTED, "interrupted");
-            break;
-        }
+    int batch_tokens = o.batch_tokens >= 0 ? o.batch_tokens : strcmp(be->ops->name, "cpu") ? ISO_EMBED_BATCH_TOKENS : 0;
+    /* In groups of one gene's transcripts whose RNAs are encoded together (one at a time without batching). */
+    enum { GROUP_MAX = 64 };
+    tx_inputs *group_in[GROUP_MAX];
+    iso_embedding *group_rna[GROUP_MAX];
+    size_t group_item[GROUP_MAX];
+    for (size_t k = 0; rc >= 0 && k < n_sel;) {
         if (k > 0 && items[k].gene != items[k - 1].gene)
             forget_gene(&s);
-        size_t row = items[k].row;
-        if (!done_rows[row]) {
-            float *pr = pred + row * s.info.n_outputs, *po = pooled + row * s.info.fused_dim;
+        int n = 0, n_ok = 0;
+        long tokens = 0;
+        for (size_t gene = items[k].gene; rc >= 0 && k < n_sel && items[k].gene == gene && n < GROUP_MAX; k++) {
+            if (done_rows[items[k].row]) {
+                cli_progress_step(&p, 1);
+                continue;
+            }
             void *inputs = NULL;
             double tw = cli_now();
             rc = cli_prefetch_next(prefetch, &inputs);
             s.t_wait += cli_now() - tw;
-            if (rc >= 0)
-                rc = predict_one(&s, &items[k], inputs, pr, po);
-            inputs_free(inputs);
-            if (rc >= 0)
-                rc = cli_journal_add(journal, items[k].tx->transcript_id, pr, s.info.n_outputs, po, emb_width);
+            if (rc < 0)
+                break;
+            group_in[n] = inputs;
+            group_rna[n] = NULL;
+            group_item[n++] = k;
+            if (group_in[n - 1]->failed_step != STEP_NONE) { /* raised when its turn comes */
+                k++;
+                break;
+            }
+            n_ok++;
+            if ((tokens += group_in[n - 1]->rna.n) >= batch_tokens) {
+                k++;
+                break;
+            }
         }
-        cli_progress_step(&p, 1);
+        if (rc >= 0 && batch_tokens > 0 && n_ok > 1) {
+            rc = rna_batch(&s, group_in, n_ok, batch_tokens, group_rna);
+            if (rc < 0)
+                iso_error_context("RNA of %s and the %d transcripts after it in gene %s",
+                                  items[group_item[0]].tx->transcript_id, n_ok - 1, items[group_item[0]].tx->gene_id);
+        }
+        for (int j = 0; j < n; j++) {
+            const work_item *it = &items[group_item[j]];
+            float *pr = pred + it->row * s.info.n_outputs, *po = pooled + it->row * s.info.fused_dim;
+            if (rc >= 0 && cli_interrupted())
+                rc = iso_error(ISO_EINTERRUPTED, "interrupted");
+            if (rc >= 0)
+                rc = predict_one(&s, it, group_in[j], group_rna[j], pr, po);
+            else
+                iso_embedding_free(s.model, group_rna[j]);
+            inputs_free(group_in[j]);
+            if (rc >= 0)
+                rc = cli_journal_add(journal, it->tx->transcript_id, pr, s.info.n_outputs, po, emb_width);
+            cli_progress_step(&p, 1);
+        }
     }
     cli_progress_end(&p);
     cli_prefetch_stop(prefetch);
@@ -787,9 +850,7 @@ int main_predict(int argc, char **argv)
                     be->gemm_flop / 1e9, be->gemm_seconds, be->gemm_flop / be->gemm_seconds / 1e9,
                     be->attention_flop / 1e9, be->attention_seconds,
                     be->attention_flop / be->attention_seconds / 1e9);
-        struct rusage ru;
-        if (getrusage(RUSAGE_SELF, &ru) == 0)
-            fprintf(stderr, "  peak RSS %.0f MB\n", ru.ru_maxrss / 1024.0);
+        fprintf(stderr, "  peak RSS %.0f MB\n", cli_peak_rss_mb());
     }
 done:
     cli_prefetch_stop(prefetch);

@@ -124,6 +124,25 @@ for row in rows:
 r = predict(os.path.join(work, "verbose"), "-v")
 check("reused" in r.stderr, "no reuse statistics with -v")
 
+# Packed RNA batches (the GPU default): the same values to GEMM rounding, and still 7 RNAs, from the cache too.
+# Pooled embeddings compare at full precision; the printed predictions to their 6 digits.
+for budget in ("8192", "300"):
+    b = os.path.join(work, "batch" + budget)
+    predict(b, "--batch-tokens", budget, "--embeddings")
+    got = {x["transcript_id"]: x for x in read_tsv(b + ".embeddings.tsv")}
+    want = {x["transcript_id"]: x for x in emb}
+    worst = max(abs(float(got[t][c]) - float(want[t][c])) / (1e-3 + abs(float(want[t][c])))
+                for t in want for c in list(want[t])[7:])
+    check(worst < 1e-4, f"--batch-tokens {budget}: embeddings differ from one-at-a-time by {worst:.3g}")
+    got = {x["transcript_id"]: x for x in read_tsv(b + ".predictions.tsv")}
+    check(all(abs(float(got[x["transcript_id"]][t]) - float(x[t])) <= 2e-5 * (1 + abs(float(x[t])))
+              for x in rows for t in tissues), f"--batch-tokens {budget}: predictions differ")
+bc = os.path.join(work, "batch-cache")
+predict(bc + "1", "--batch-tokens", "8192", "--cache", bc)
+r = predict(bc + "2", "--batch-tokens", "8192", "--cache", bc, "-v")
+check("cache hits 17" in r.stderr, f"batched cached run: {r.stderr.strip()}")
+check(open(bc + "1.predictions.tsv").read() == open(bc + "2.predictions.tsv").read(), "batched cache run differs")
+
 # --out into directories that do not exist yet (as the README's main job does with results/).
 predict(os.path.join(work, "new", "dir", "x"), "--transcripts", rows[0]["transcript_id"])
 check(os.path.exists(os.path.join(work, "new", "dir", "x.predictions.tsv")), "--out did not create its directory")
