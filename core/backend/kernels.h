@@ -58,14 +58,20 @@ ISO_HD float iso_k_act(float x, iso_act act)
     }
 }
 
-/* Rotary angle of pair i at position p for a head of head_dim (inv_freq = 10000^(-2i/head_dim)). */
-ISO_HD void iso_k_rotary_pair(float *lo, float *hi, int p, int i, int head_dim)
+/* cos and sin of the rotary angle of pair i at position p for a head of head_dim (inv_freq =
+ * 10000^(-2i/head_dim)); the same for every head, so the host computes it once per (p, i). */
+ISO_HD void iso_k_rotary_angle(int p, int i, int head_dim, float *c, float *s)
 {
     float inv_freq = powf(10000.0f, -(float)(2 * i) / (float)head_dim);
     float ang = (float)p * inv_freq;
-    float c = cosf(ang), s = sinf(ang);
+    *c = cosf(ang);
+    *s = sinf(ang);
+}
+
+/* rotate_half(x) = [-x2, x1]: lo' = a c - b s, hi' = b c + a s */
+ISO_HD void iso_k_rotary_apply(float *lo, float *hi, float c, float s)
+{
     float a = *lo, b = *hi;
-    /* rotate_half(x) = [-x2, x1]: lo' = a c - b s, hi' = b c + a s */
     *lo = a * c - b * s;
     *hi = b * c + a * s;
 }
@@ -119,7 +125,9 @@ ISO_HD void iso_k_rotary_at(float *x, int heads, int head_dim, int ld, int64_t e
     int64_t p = q / heads;
     int h = (int)(q - p * heads);
     float *v = x + p * ld + (int64_t)h * head_dim;
-    iso_k_rotary_pair(&v[i], &v[i + half], (int)p, i, head_dim);
+    float c, sn;
+    iso_k_rotary_angle((int)p, i, head_dim, &c, &sn);
+    iso_k_rotary_apply(&v[i], &v[i + half], c, sn);
 }
 
 /* e indexes logits (heads x n x n); rel is (heads x n x 2n-1). */

@@ -452,16 +452,31 @@ static int cpu_softmax(iso_backend *be, float *x, int64_t rows, int cols, const 
     return ISO_OK;
 }
 
+typedef struct {
+    float *x;
+    int heads, head_dim, ld;
+} rotary_ctx;
+
+static void rotary_rows(void *vctx, int64_t p0, int64_t p1, int part)
+{
+    (void)part;
+    const rotary_ctx *o = vctx;
+    int half = o->head_dim / 2;
+    for (int64_t p = p0; p < p1; p++)
+        for (int i = 0; i < half; i++) {
+            float c, s;
+            iso_k_rotary_angle((int)p, i, o->head_dim, &c, &s);
+            for (int h = 0; h < o->heads; h++) {
+                float *v = o->x + p * o->ld + (int64_t)h * o->head_dim;
+                iso_k_rotary_apply(&v[i], &v[i + half], c, s);
+            }
+        }
+}
+
 static int cpu_rotary(iso_backend *be, float *x, int T, int heads, int head_dim, int ld)
 {
-    (void)be;
-    int half = head_dim / 2;
-    for (int p = 0; p < T; p++)
-        for (int h = 0; h < heads; h++) {
-            float *v = x + (int64_t)p * ld + h * head_dim;
-            for (int i = 0; i < half; i++)
-                iso_k_rotary_pair(&v[i], &v[i + half], p, i, head_dim);
-        }
+    rotary_ctx o = {x, heads, head_dim, ld};
+    parallel_for(be, T, (int64_t)heads * head_dim + 20 * head_dim, rotary_rows, &o);
     return ISO_OK;
 }
 
