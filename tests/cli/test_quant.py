@@ -1,6 +1,6 @@
 """isoformer quant on simulated reads with known truth (simulate_rnaseq.py): Spearman vs the true TPM must be
 high, the EM's counts must add up to the assigned fragments, the detected library type must be unstranded
-(wgsim draws both strands), and bad inputs (unsorted, unindexed, contigs not in the annotation) fail cleanly.
+(wgsim draws both strands) and fr / rf on stranded subsets, whose coverage splits by strand, and bad inputs (unsorted, unindexed, contigs not in the annotation) fail cleanly.
 Usage: test_quant.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import csv
 import os
@@ -65,6 +65,34 @@ with open(f"{work}/u.coverage.bw", "rb") as fh:
         bad += int(np.sum(np.abs(vals - want) > 1e-3 * want))
 check(bases > 0 and bad == 0, f"coverage differs from bedtools genomecov at {bad} of {bases} bases")
 print(f"coverage: {bases} covered bases equal to bedtools genomecov -split")
+
+# Stranded libraries, made from the simulation by keeping the pairs whose read 1 is antisense to the genome (BCAS1
+# is on '-', so read 1 is sense to the RNA: fr) or sense (rf). The library type must be detected, every transcript
+# still quantified against truth, and the coverage split by the RNA's strand: all of it on '-', none on '+'.
+minus = {line.split("\t")[6] for line in open(f"{data}/annotation.gtf") if "\texon\t" in line} == {"-"}
+check(minus, "the test expects every annotated transcript on '-'")
+sense = "(flag.read1 && flag.reverse) || (flag.read2 && !flag.reverse)"
+for lib, expr in (("fr", sense), ("rf", f"!({sense})")):
+    bam = f"{work}/{lib}.bam"
+    subprocess.run(["samtools", "view", "-b", "-e", expr, "-o", bam, f"{work}/uniq.bam"], check=True)
+    subprocess.run(["samtools", "index", bam], check=True)
+    r = subprocess.run([*base, "--bam", bam, "--out", f"{work}/{lib}", "--coverage", "-v"], capture_output=True,
+                       text=True)
+    check(r.returncode == 0 and f"library {lib} " in r.stderr, f"{lib} library not detected: {r.stderr.strip()}")
+    if r.returncode:
+        continue
+    est = {row["Name"]: float(row["TPM"]) for row in csv.DictReader(open(f"{work}/{lib}.quant.sf"), delimiter="\t")}
+    rho = spearmanr([truth[t] for t in truth], [est[t] for t in truth]).correlation
+    print(f"{lib} library: Spearman vs truth {rho:.3f}")
+    check(rho > 0.85, f"{lib} library: Spearman vs truth {rho:.3f} <= 0.85")
+    sums = {}
+    for strand in ("plus", "minus"):
+        with open(f"{work}/{lib}.coverage.{strand}.bw", "rb") as fh:
+            bw = BigWigFile(file=fh)
+            vals = bw.get_as_array(b"20", 0, 63025520)
+            sums[strand] = float(np.nansum(vals)) if vals is not None else 0.0
+    check(sums["minus"] > 0 and sums["plus"] == 0, f"{lib} library: coverage by strand {sums}")
+    check(not os.path.exists(f"{work}/{lib}.coverage.bw"), f"{lib} library: an unstranded track too")
 
 # Bad inputs: clear message, no output.
 subprocess.run(["samtools", "sort", "-n", "-o", f"{work}/byname.bam", f"{work}/sim.bam"], check=True)
