@@ -11,7 +11,6 @@ struct iso_bigwig {
     bigWigFile_t *fp;
     const char *path;
     int n_chroms, next_chrom; /* contigs must come in header order */
-    int wrote;
     char **names;
     uint32_t *lens;
 };
@@ -120,7 +119,6 @@ int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *sp
                          : bwAppendIntervals(bw->fp, &s, &e, &v, 1);
         if (bad)
             return iso_error(ISO_EIO, "%s: cannot write %s:%u", bw->path, chrom, s);
-        bw->wrote = 1;
     }
     return ISO_OK;
 }
@@ -129,13 +127,6 @@ void iso_bigwig_close(iso_bigwig *bw)
 {
     if (!bw)
         return;
-    /* libBigWig writes no index for a file without data, and readers (bx-python, UCSC's) then refuse the file: a
-     * track with no signal (the empty strand of a stranded library) gets one base of value 0 instead. */
-    if (!bw->wrote && bw->n_chroms > 0) {
-        uint32_t s = 0, e = 1;
-        float v = 0.0f;
-        bwAddIntervals(bw->fp, (const char *const *)bw->names, &s, &e, &v, 1);
-    }
     bwClose(bw->fp); /* flushes the last block and writes the index */
     free(bw);
 }

@@ -934,6 +934,13 @@ static int write_coverage(const char *prefix, const char *suffix, const iso_quan
     iso_bigwig *bw = NULL;
     double scale = r->assigned_weight > 0 ? 1e6 / r->assigned_weight : 0;
     int rc = iso_bigwig_open(o, (const char *const *)r->contig, r->contig_len, r->n_contigs, &bw);
+    size_t n_spans = 0;
+    for (int c = 0; c < r->n_contigs; c++)
+        n_spans += r->coverage[track * r->n_contigs + c].n;
+    /* libBigWig writes no index for a file without data, and readers (bx-python, UCSC's) refuse such a file: a
+     * track without coverage (the empty strand of a stranded library) says so with one base of depth 0. */
+    if (rc == ISO_OK && !n_spans && r->n_contigs)
+        rc = iso_bigwig_write_chrom(bw, r->contig[0], &(iso_span){0, 1, 0.0f}, 1);
     for (int c = 0; rc == ISO_OK && c < r->n_contigs; c++) {
         const struct iso_span_list *l = &r->coverage[track * r->n_contigs + c];
         iso_span *scaled = malloc((l->n ? l->n : 1) * sizeof *scaled);
