@@ -383,7 +383,8 @@ static int sweep_coverage(pass_state *st, int track, struct iso_span_list *out)
 {
     struct cov_event *e = st->events[track];
     size_t n = st->n_events[track];
-    qsort(e, n, sizeof *e, by_pos);
+    if (n) /* qsort takes no NULL, even for 0 elements */
+        qsort(e, n, sizeof *e, by_pos);
     iso_span *spans = malloc((n ? n : 1) * sizeof *spans);
     if (!spans)
         return iso_error(ISO_ENOMEM, "out of memory for coverage");
