@@ -360,7 +360,7 @@ typedef struct {
     const float *p0, *p1; /* scale / gamma (NULL: 1), shift or bias / beta (NULL: 0) */
     int cols;
     iso_act act;
-    float eps;
+    float k; /* LayerNorm eps, axpy alpha */
 } rowop;
 
 /* y = act(x * scale + shift) over one row; scale and shift may be NULL (1 and 0). Inlined once per activation
@@ -411,12 +411,12 @@ static void axpy_share(void *vctx, int64_t e0, int64_t e1, int part)
     (void)part;
     rowop *o = vctx;
     for (int64_t e = e0; e < e1; e++)
-        o->y[e] += o->eps * o->x[e];
+        o->y[e] += o->k * o->x[e];
 }
 
 static int cpu_axpy(iso_backend *be, float *y, const float *x, float alpha, int64_t n)
 {
-    rowop o = {.x = x, .y = y, .eps = alpha}; /* eps carries alpha */
+    rowop o = {.x = x, .y = y, .k = alpha};
     parallel_for(be, n, 1, axpy_share, &o);
     return ISO_OK;
 }
@@ -426,13 +426,13 @@ CPU_CLONES static void layernorm_rows(void *vctx, int64_t r0, int64_t r1, int pa
     (void)part;
     rowop *o = vctx;
     for (int64_t r = r0; r < r1; r++)
-        iso_k_layernorm_row(o->x + r * o->cols, o->y + r * o->cols, o->p0, o->p1, o->cols, o->eps);
+        iso_k_layernorm_row(o->x + r * o->cols, o->y + r * o->cols, o->p0, o->p1, o->cols, o->k);
 }
 
 static int cpu_layernorm(iso_backend *be, const float *x, float *y, const float *gamma, const float *beta,
                          int64_t rows, int cols, float eps)
 {
-    rowop o = {.x = x, .y = y, .p0 = gamma, .p1 = beta, .cols = cols, .eps = eps};
+    rowop o = {.x = x, .y = y, .p0 = gamma, .p1 = beta, .cols = cols, .k = eps};
     parallel_for(be, rows, cols, layernorm_rows, &o);
     return ISO_OK;
 }
