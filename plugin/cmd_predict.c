@@ -74,7 +74,8 @@ static void usage(FILE *fp)
             "      --resume              continue an interrupted run from PREFIX.journal (results identical to an\n"
             "                            uninterrupted run); without it an old journal is discarded\n"
             "  -v, --verbose             timing and reuse statistics on stderr\n"
-            "  -h, --help                this help\n");
+            "  -h, --help                this help\n"
+            "      --version             print the version and exit\n");
 }
 
 typedef struct {
@@ -110,6 +111,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"device", required_argument, NULL, 'd'},      {"threads", required_argument, NULL, '@'},
         {"embeddings", no_argument, NULL, 'e'},        {"window", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        CLI_VERSION_OPTION,
         {"fusion", required_argument, NULL, OPT_FUSION}, {"pool-window", required_argument, NULL, OPT_POOL},
         {"head-activation", required_argument, NULL, OPT_HEAD_ACT},
         {"rna-max-tokens", required_argument, NULL, OPT_RNA_MAX},
@@ -140,6 +142,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'e': o->embeddings = 1; break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
         case '@': bad = parse_int("--threads", optarg, 1, 1024, &o->threads); break;
         case 'w': bad = parse_int("--window", optarg, 1, 1 << 30, &window); break;
         case OPT_RNA_MAX: bad = parse_int("--rna-max-tokens", optarg, 2, 1 << 20, &o->mopts.rna_max_tokens); break;
@@ -666,8 +669,8 @@ int main_predict(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    if (cli_make_out_dir(CMD, o.out))
-        return 1;
+    if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
+        return rc;
     cli_verbose(o.verbose);
     double t0 = cli_now();
     cli_inputs in;
