@@ -35,4 +35,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-[ -n "${1:-}" ] || bash tests/setup-python.sh
+if [ -z "${1:-}" ]; then
+  bash tests/setup-python.sh
+  # Optional: without it the nf-core lint test reports itself skipped.
+  bash tests/pipelines/setup-nf-core.sh || echo "warning: nf-core/tools not installed: pipelines_nf_core_lint will be skipped" >&2
+fi
