@@ -87,8 +87,4 @@ for name in modules:
 repo = os.path.join(sys.argv[1], "..")
 validates(yaml.safe_load(open(os.path.join(repo, "environment.yml"))), schemas["environment"],
           "environment.yml (repository root) validates")
-dockerfile = open(os.path.join(repo, "Dockerfile")).read()
-check("scripts/install-deps.sh --build" in dockerfile and "cmake -S . -B build" in dockerfile
-      and re.search(r"^FROM nvidia/cuda:\S+-runtime", dockerfile, re.M) is not None,
-      "Dockerfile: CUDA runtime base, built with install-deps.sh --build and CMake")
 sys.exit(1 if failures else 0)

@@ -1,4 +1,4 @@
-"""nf-core's own linter (nf-core/tools, pinned in tests/pipelines/setup-nf-core.sh) on our modules and subworkflow,
+"""nf-core's own linter (nf-core/tools, pinned in tests/pipelines/setup-linters.sh) on our modules and subworkflow,
 offline: they are staged as a clone of nf-core/modules would hold them (modules/nf-core/isoformer/<module>,
 subworkflows/nf-core/isoformer_scatter, .nf-core.yml allowing our ghcr.io/isoformer registry the way nf-core/modules
 lists other projects' registries), that stage is its own git remote, and a stand-in `nextflow` answers the version
@@ -21,14 +21,14 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-VENV = os.environ.get("ISOFORMER_NF_CORE_VENV", os.path.join(ROOT, ".venv-nfcore"))
+VENV = os.environ.get("ISOFORMER_LINTERS_VENV", os.path.join(ROOT, ".venv-linters"))
 
 try:
     import nf_core  # noqa: F401
 except ImportError:
     python = os.path.join(VENV, "bin", "python3")
     if not os.path.exists(python):
-        print(f"SKIP nf-core/tools is not installed ({VENV}): bash tests/pipelines/setup-nf-core.sh")
+        print(f"SKIP nf-core/tools is not installed ({VENV}): bash tests/pipelines/setup-linters.sh")
         sys.exit(77)
     os.execv(python, [python, *sys.argv])
 
