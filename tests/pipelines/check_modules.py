@@ -7,25 +7,19 @@ nf-test has nf-core's tags and a snapshot file with the versions in every test.
 usage: check_modules.py NEXTFLOW_DIR"""
 import json
 import os
-from nf_render import outputs
 import re
 import sys
 
 import jsonschema
 import yaml
 
-from nf_render import section, strip_comment
+from checks import check, finish
+from nf_render import outputs, section, strip_comment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 root = os.path.join(sys.argv[1], "modules", "isoformer")
 schemas = {n: json.load(open(os.path.join(HERE, f"{n}-schema.json"))) for n in ("meta", "environment")}
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def validates(doc, schema, what):
@@ -87,4 +81,4 @@ for name in modules:
 repo = os.path.join(sys.argv[1], "..")
 validates(yaml.safe_load(open(os.path.join(repo, "environment.yml"))), schemas["environment"],
           "environment.yml (repository root) validates")
-sys.exit(1 if failures else 0)
+finish()

@@ -24,7 +24,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 VENV = os.environ.get("ISOFORMER_LINTERS_VENV", os.path.join(ROOT, ".venv-linters"))
 
 try:
-    import nf_core  # noqa: F401
+    import nf_core
 except ImportError:
     python = os.path.join(VENV, "bin", "python3")
     if not os.path.exists(python):
@@ -32,7 +32,6 @@ except ImportError:
         sys.exit(77)
     os.execv(python, [python, *sys.argv])
 
-import nf_core  # noqa: E402
 from nf_core.modules.lint import ModuleLint  # noqa: E402
 from nf_core.subworkflows.lint import SubworkflowLint  # noqa: E402
 
@@ -104,18 +103,13 @@ def main():
         lint = cls(repo, remote_url=remote, branch="master", hide_progress=True)
         lint.lint(print_results=False, **args)
         print(f"{kind}: {len(lint.passed)} passed, {len(lint.warned)} warned, {len(lint.failed)} failed")
-        for r in lint.failed:
-            allowed = ALLOWED_FAILURES.get(r.lint_test, "\0") in r.message
-            print(f"  {'failed (needs the engine)' if allowed else 'FAIL'} {r.component_name} {r.lint_test}: "
-                  f"{r.message}")
-            if not allowed:
-                failures.append(r)
-        for r in lint.warned:
-            allowed = ALLOWED_WARNINGS.get(r.lint_test, "\0") in r.message
-            print(f"  {'warned (network / GPU label)' if allowed else 'WARN-FAIL'} {r.component_name} "
-                  f"{r.lint_test}: {r.message}")
-            if not allowed:
-                failures.append(r)
+        for results, allowed_by_test, excuse in ((lint.failed, ALLOWED_FAILURES, "failed (needs the engine)"),
+                                                 (lint.warned, ALLOWED_WARNINGS, "warned (network / GPU label)")):
+            for r in results:
+                allowed = allowed_by_test.get(r.lint_test, "\0") in r.message
+                print(f"  {excuse if allowed else 'FAIL'} {r.component_name} {r.lint_test}: {r.message}")
+                if not allowed:
+                    failures.append(r)
     print(f"nf-core lint: {len(failures)} findings beyond what the missing engine and network decide")
     sys.exit(1 if failures else 0)
 

@@ -20,27 +20,15 @@ import sys
 import numpy as np
 from bx.bbi.bigwig_file import BigWigFile
 
+from checks import check, finish, skip
 from nf_render import outputs, render
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEXTFLOW = os.path.join(HERE, "..", "..", "nextflow")
-SKIP = 77
 UPDATE = os.environ.get("ISOFORMER_UPDATE_SNAPSHOTS") == "1"
 exe, mode, work = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
 env = dict(os.environ, PATH=os.path.dirname(exe) + os.pathsep + os.environ["PATH"])
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
-def skip(why):
-    print(f"SKIP {why}")
-    sys.exit(SKIP)
 
 
 def test_params():
@@ -410,4 +398,4 @@ elif kind == "scatter":
     run_scatter(params)
 else:
     sys.exit(f"unknown mode {mode}")
-sys.exit(1 if failures else 0)
+finish()

@@ -2,18 +2,12 @@
 rejection of what it does not support, and the exact predict command lines for CPU/GPU and sharded tasks, which
 the script-mode harness cannot run before `isoformer predict` exists."""
 import os
-import sys
 
+from checks import check, finish
 from nf_render import evaluate, interpolate, outputs, render
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def raises(fn):
@@ -54,4 +48,4 @@ for acc, shard, alias, want in (
     check([(e, v) for e, k, v, o in outs if k == "path"] ==
           [("tsv", "s.predictions.tsv"), ("bed", "s.predictions.bed"), ("bigwig", "s.*.bw"),
            ("embeddings", "s.embeddings.tsv")], f"outputs {outs}")
-sys.exit(1 if failures else 0)
+finish()

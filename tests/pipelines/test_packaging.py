@@ -7,7 +7,7 @@ usage: test_packaging.py MODE WORKDIR
               environment file, container tag and manifest names; recipe/build.sh builds into a clean $PREFIX
               from a copy of the source tree, and the recipe's test commands pass against that install alone.
   dockerfile  hadolint (the pinned one of tests/pipelines/setup-linters.sh; skipped when absent) and the
-              Dockerfile's promises: cpu and gpu targets, CUDA 13, exact base image versions, an unprivileged
+              Dockerfile's promises: gpu and cpu flavors, CUDA 13, exact base image versions, an unprivileged
               numeric user, runtime libraries from scripts/runtime-packages.sh."""
 import glob
 import json
@@ -20,18 +20,12 @@ import sys
 import jinja2
 import yaml
 
+from checks import check, finish, skip
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-SKIP = 77
 mode, work = sys.argv[1], os.path.abspath(sys.argv[2])
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def project_version():
@@ -145,35 +139,32 @@ def build_and_test(recipe):
 
 def run_dockerfile():
     text = open(os.path.join(ROOT, "Dockerfile")).read()
-    stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M)
-    targets = [name for _, name in stages]
-    check({"cpu", "gpu", "build-cpu", "build-gpu"} == set(targets) and targets[-1] == "gpu",
-          f"stages {targets} (gpu the default target)")
     args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)", text, re.M))
-    bases = [re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], image) for image, _ in stages]
-    check(all(re.fullmatch(r"(ubuntu:\d+\.\d+|nvidia/cuda:13\.\d+\.\d+-(devel|runtime)-ubuntu\d+\.\d+)(@sha256:[0-9a-f]{64})?",
-                           b) for b in bases), f"base images at exact releases, CUDA 13: {bases}")
-    gpu_build = re.search(r"AS build-gpu\n(.*?)\nFROM", text, re.S).group(1)
-    check("-DISOFORMER_CUDA=ON" in gpu_build and "-DISOFORMER_CUDA=OFF" in re.search(
-        r"AS build-cpu\n(.*?)\nFROM", text, re.S).group(1), "the gpu build has the CUDA backend, the cpu one not")
-    for target in ("cpu", "gpu"):
-        body = re.search(rf"AS {target}\n(.*?)(\nFROM|\Z)", text, re.S).group(1)
-        users = re.findall(r"^USER\s+(\S+)", body, re.M)
-        check(users and re.fullmatch(r"[1-9]\d{3,}(:[1-9]\d{3,})?", users[-1]) is not None,
-              f"{target}: runs as an unprivileged numeric user {users}")
-        check("runtime-packages.txt" in body and "isoformer --version" in body,
-              f"{target}: runtime libraries from the build stage's scripts/runtime-packages.sh, binary checked")
-    check("scripts/install-deps.sh --build" in text and text.count("scripts/runtime-packages.sh /opt") == 2,
-          "built with the source install's steps, runtime packages listed by scripts/runtime-packages.sh")
+    stages = re.findall(r"^FROM\s+(\S+)(?:\s+AS\s+(\S+))?", text, re.M)
+    check(args.get("FLAVOR") == "gpu" and stages[-2:] == [("toolchain-${FLAVOR}", "build"), ("base-${FLAVOR}", "")],
+          f"FLAVOR (default gpu) picks the toolchain of the build stage and the base of the runtime one: {stages}")
+    bases = {name: re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], image) for image, name in stages[:-2]}
+    check(sorted(bases) == ["base-cpu", "base-gpu", "toolchain-cpu", "toolchain-gpu"] and
+          re.fullmatch(r"nvidia/cuda:13\.\d+\.\d+-devel-ubuntu\d+\.\d+(@sha256:[0-9a-f]{64})?", bases["toolchain-gpu"]) and
+          re.fullmatch(r"nvidia/cuda:13\.\d+\.\d+-runtime-ubuntu\d+\.\d+(@sha256:[0-9a-f]{64})?", bases["base-gpu"]) and
+          all(re.fullmatch(r"ubuntu:\d+\.\d+(@sha256:[0-9a-f]{64})?", bases[k]) for k in ("toolchain-cpu", "base-cpu")),
+          f"base images at exact releases, CUDA 13 for the GPU flavor: {bases}")
+    check('if [ "$FLAVOR" = gpu ]; then cuda=ON; else cuda=OFF; fi' in text and '-DISOFORMER_CUDA="$cuda"' in text,
+          "the CUDA backend is built for the gpu flavor only")
+    runtime = text[text.rindex("FROM base-${FLAVOR}"):]
+    users = re.findall(r"^USER\s+(\S+)", runtime, re.M)
+    check(users and re.fullmatch(r"[1-9]\d{3,}(:[1-9]\d{3,})?", users[-1]) is not None,
+          f"the image runs as an unprivileged numeric user {users}")
+    check("scripts/install-deps.sh --build" in text and "scripts/runtime-packages.sh /opt" in text and
+          "runtime-packages.txt" in runtime and "isoformer --version" in runtime,
+          "built with the source install's steps; runtime packages from scripts/runtime-packages.sh; binary run")
     hadolint = os.path.join(os.environ.get("ISOFORMER_LINTERS_VENV", os.path.join(ROOT, ".venv-linters")), "bin",
                             "hadolint")
     if not os.path.exists(hadolint):
-        print(f"SKIP hadolint is not installed ({hadolint}): bash tests/pipelines/setup-linters.sh")
-        sys.exit(1 if failures else SKIP)
+        skip(f"hadolint is not installed ({hadolint}): bash tests/pipelines/setup-linters.sh")
     r = subprocess.run([hadolint, "--no-color", os.path.join(ROOT, "Dockerfile")], capture_output=True, text=True)
     check(r.returncode == 0, f"hadolint Dockerfile {r.stdout.strip()}")
-    sys.exit(1 if failures else 0)
 
 
 {"recipe": run_recipe, "dockerfile": run_dockerfile}[mode]()
-sys.exit(1 if failures else 0)
+finish()

@@ -17,6 +17,8 @@ import numpy as np
 import yaml
 from bx.bbi.bigwig_file import BigWigFile
 
+from checks import check, finish, skip
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -26,16 +28,8 @@ WORKFLOW = os.path.join(WDL_DIR, "isoformer_scatter.wdl")
 # this checkout.
 RELEASE_URL = "https://raw.githubusercontent.com/isoformer/isoformer/v0.1.0/"
 DERIVED = os.path.join(HERE, "data")  # tests/pipelines/data/README.md
-SKIP = 77
 exe, mode, work = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def miniwdl(*args, path_prefix=None):
@@ -109,15 +103,13 @@ def run_workflow(inputs, out_dir, path_prefix=None):
 def run_real():
     for cmd in ("predict", "merge"):
         if subprocess.run([exe, cmd, "--help"], capture_output=True).returncode != 0:
-            print(f"SKIP 'isoformer {cmd} --help' fails: subcommand not built yet")
-            sys.exit(SKIP)
+            skip(f"'isoformer {cmd} --help' fails: subcommand not built yet")
     inputs = json.load(open(os.path.join(WDL_DIR, "test-inputs.json")))
     for k, v in inputs.items():
         if isinstance(v, str) and v.startswith(RELEASE_URL):
             inputs[k] = os.path.join(ROOT, v[len(RELEASE_URL):])
             if not os.path.isfile(inputs[k]):
-                print(f"SKIP this checkout lacks the file {v[len(RELEASE_URL):]}")
-                sys.exit(SKIP)
+                skip(f"this checkout lacks the file {v[len(RELEASE_URL):]}")
     # predict's last digits depend on --threads (the task's cpu): the shards and the unsharded run use the same.
     inputs.update({"isoformer_scatter.n_shards": 2, "isoformer_scatter.use_gpu": False,
                    "isoformer_scatter.predict.cpu": 2})
@@ -292,4 +284,4 @@ def run_plumbing():
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
 {"check": run_check, "run": run_real, "plumbing": run_plumbing}[mode]()
-sys.exit(1 if failures else 0)
+finish()
