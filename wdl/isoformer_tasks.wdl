@@ -54,14 +54,15 @@ task predict {
       *) ln -s "$weights" model/model.safetensors ;;
     esac
     # auto: bf16 GEMMs where the GPU has them (compute capability 8.0 or newer: A100, L4, H100), else fp32 (the
-    # T4 and V100 that Cromwell can attach to Terra's N1 machines, and CPUs).
+    # T4 and V100 that Cromwell can attach to Terra's N1 machines, CPUs, and a GPU nvidia-smi cannot query).
     precision='~{precision}'
     if [ "$precision" = auto ]; then
       precision=fp32
       if [ '~{use_gpu}' = true ]; then
-        capability=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1)
-        if [ "${capability%%.*}" -ge 8 ]; then precision=bf16; fi
+        capability=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1) || capability=0
+        if [ "${capability%%.*}" -ge 8 ] 2>/dev/null; then precision=bf16; fi
       fi
+      echo "precision auto: $precision" >&2
     fi
     isoformer predict \
       --model model \

@@ -186,6 +186,7 @@ import pyBigWig
 if sys.argv[1] != "predict":
     os.execv(REAL, [REAL] + sys.argv[1:])
 a = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+print("stand-in predict --precision", a.get("--precision"), file=sys.stderr)
 gtf = [l.rstrip("\n").split("\t") for l in open(a["--gtf"]) if l.strip()]
 if any(len(f) != 9 for f in gtf):
     sys.exit("isoformer predict: " + a["--gtf"] + ": expected 9 tab-separated fields")
@@ -279,6 +280,26 @@ def run_plumbing():
                      os.path.join(work, "failing"), path_prefix=bindir)
     check(r.returncode != 0 and "expected 9 tab-separated fields" in r.stderr,
           f"a failing predict task fails the workflow (miniwdl exit {r.returncode})")
+    run_precision_auto(dict(inputs, **{"isoformer_scatter.gtf": gtf}), bindir)
+
+
+def run_precision_auto(inputs, bindir):
+    """predict's precision = auto on a GPU task: a stand-in nvidia-smi reports the compute capability (or fails)."""
+    task_inputs = {k.split(".", 1)[1]: v for k, v in inputs.items() if k.split(".", 1)[1] in (
+        "fasta", "fasta_fai", "gtf", "model", "model_config")}
+    for capability, want in (("8.9", "bf16"), ("7.5", "fp32"), (None, "fp32")):
+        with open(os.path.join(bindir, "nvidia-smi"), "w") as f:
+            f.write(f"#!/bin/sh\necho {capability}\n" if capability else "#!/bin/sh\nexit 9\n")
+        os.chmod(os.path.join(bindir, "nvidia-smi"), 0o755)
+        path = os.path.join(work, f"precision-{capability}.json")
+        with open(path, "w") as f:
+            json.dump(dict(task_inputs, prefix="p", use_gpu=True), f)
+        out = os.path.join(work, f"precision-{capability}")
+        r = miniwdl("run", os.path.join(WDL_DIR, "isoformer_tasks.wdl"), "--task", "predict", "-i", path, "-d", out,
+                    path_prefix=bindir)
+        log = open(os.path.join(out, "_LAST", "stderr.txt")).read() if r.returncode == 0 else r.stderr[-400:]
+        check(f"stand-in predict --precision {want}" in log,
+              f"precision auto on compute capability {capability}: --precision {want} ({log.strip()[-200:]})")
 
 
 shutil.rmtree(work, ignore_errors=True)
