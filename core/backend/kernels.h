@@ -253,8 +253,15 @@ ISO_HD void iso_k_part_scale(float *x, int n, float scale, int t, int nt)
  * backend_cpu.c.) acc holds only the thread's dims: acc[c] is dim t + c nt
  * (c < nc, nc >= ceil(hd / nt); dims past hd are skipped), so on the device it stays in registers. ---- */
 
-/* The CUDA backend's limit on head_dim. */
+/* The CUDA kernel's limits: head_dim (its shared tiles and registers) and heads (its grid's y). */
 #define ISO_K_ATTN_MAX_HD 128
+#define ISO_K_ATTN_MAX_HEADS 65535
+
+/* Whether the CUDA attention kernel takes these shapes (the CUDA backend's supports_op answer). */
+static inline int iso_k_attention_fits(const iso_attention_args *a, int max_head_dim)
+{
+    return a->head_dim <= max_head_dim && a->heads <= ISO_K_ATTN_MAX_HEADS;
+}
 
 /* Scores of this thread's keys of a tile: s[j] = scale * q.k_j + key_bias[j], k_j at k + j * ldk; returns
  * their max (-inf when it has none). key_bias points at the tile's first key, or is NULL. */

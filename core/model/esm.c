@@ -186,7 +186,7 @@ static int attend(iso_esm *m, float *q, float *k, float *v, float *ctx, const in
         iso_attention_args att = {.q = q + r0, .k = k + r0, .v = v + r0, .ldq = d, .ldk = d, .ldv = d,
                                   .out = ctx + r0, .ldo = d, .Tq = T, .Tk = T, .heads = H, .head_dim = dh,
                                   .scale = 1.0f / sqrtf((float)dh)};
-        if (rc == ISO_OK) rc = be->ops->attention(be, &att);
+        if (rc == ISO_OK) rc = iso_attention(be, &att);
     }
     return rc;
 }

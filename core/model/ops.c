@@ -74,3 +74,34 @@ int iso_attn_softmax_apply(iso_backend *be, const iso_attn *a)
                        .c = a->out, .ldc = a->ldo, .stride_c = a->dv, .batch = a->heads};
     return be->ops->gemm(be, &g);
 }
+
+int iso_attention(iso_backend *be, const iso_attention_args *a)
+{
+    if (iso_backend_supports_op(be, ISO_OP_ATTENTION, a))
+        return be->ops->attention(be, a);
+    if (a->Tq <= 0)
+        return a->Tq == 0 ? ISO_OK : iso_error(ISO_EINVAL, "attention: Tq=%d", a->Tq);
+    /* Heads per group, then query rows per block, so that one block's scores fit the workspace. */
+    const int64_t budget = (int64_t)16 << 20, per_head = (int64_t)a->Tq * a->Tk; /* floats */
+    int hg = per_head >= budget ? 1 : (int)(budget / per_head < a->heads ? budget / per_head : a->heads);
+    int qb = per_head >= budget ? (int)(budget / a->Tk > 1 ? budget / a->Tk : 1) : a->Tq;
+    float *scores = be->ops->alloc(be, (size_t)hg * qb * a->Tk * sizeof *scores);
+    if (!scores)
+        return iso_last_status();
+    int rc = ISO_OK;
+    for (int h0 = 0; h0 < a->heads && rc == ISO_OK; h0 += hg)
+        for (int q0 = 0; q0 < a->Tq && rc == ISO_OK; q0 += qb) {
+            int64_t col = (int64_t)h0 * a->head_dim;
+            iso_attn b = {.q = a->q + (int64_t)q0 * a->ldq + col, .k = a->k + col, .v = a->v + col,
+                          .ldq = a->ldq, .ldk = a->ldk, .ldv = a->ldv,
+                          .out = a->out + (int64_t)q0 * a->ldo + col, .ldo = a->ldo,
+                          .Tq = a->Tq - q0 < qb ? a->Tq - q0 : qb, .Tk = a->Tk,
+                          .heads = a->heads - h0 < hg ? a->heads - h0 : hg, .dq = a->head_dim, .dv = a->head_dim,
+                          .scale = a->scale, .key_bias = a->key_bias, .scores = scores};
+            rc = iso_attn_scores(be, &b);
+            if (rc == ISO_OK)
+                rc = iso_attn_softmax_apply(be, &b);
+        }
+    be->ops->free(be, scores);
+    return rc;
+}
