@@ -104,6 +104,11 @@ int main_fit(int argc, char **argv)
         (rc = iso_expression_read(emb_path, ann, &emb)) < 0 ||
         (rc = iso_expression_read(obs_path, ann, &obs)) < 0)
         goto done;
+    if (emb->n_missing) {
+        rc = iso_error(ISO_EFORMAT, "%s: %zu embedding values are missing (nan/NA): embeddings must be complete",
+                       emb_path, emb->n_missing);
+        goto done;
+    }
     /* Rows: transcripts with an embedding. */
     size_t n = 0;
     const int dim = emb->n_cols, n_out = obs->n_cols;

@@ -81,7 +81,7 @@ with open(gtf, "w") as g, open(emb, "w") as e, open(f"{work}/obs.sf", "w") as o:
             tid, start = f"T{gi}_{k}", 1000 * (gi * per + k) + 1
             g.write(f"chrS\tsyn\texon\t{start}\t{start + 500}\t.\t+\t.\tgene_id \"G{gi}\"; transcript_id \"{tid}\";\n")
             x = rng.normal(0, 1, dim)
-            y = 3 + 0.5 * x @ w + gene_effect[gi] + rng.normal(0, 0.3)
+            y = 6 + 0.5 * x @ w  # log(TPM+1) > 0: TPM are never negative + gene_effect[gi] + rng.normal(0, 0.3)
             xs.append(x)
             ys.append(y)
             e.write(f"{tid}\tG{gi}\t\tchrS\t{start - 1}\t{start + 500}\t+\t" + "\t".join(f"{v:.6f}" for v in x) + "\n")
