@@ -159,7 +159,7 @@ int eval_svg(FILE *fp, const iso_annotation *ann, const iso_expression *pred, co
     double width = W * (cols > 2 ? cols : 2);
     fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\">\n"
                 "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            width, HEAD + SUM + H * rows + 40);
+            width, HEAD + SUM + H * rows + 50);
     char line[1024];
     snprintf(line, sizeof line, "isoformer eval: predicted vs observed expression, %d pair%s, %zu transcripts", n_pairs,
              n_pairs == 1 ? "" : "s", ann->n);
@@ -179,10 +179,11 @@ int eval_svg(FILE *fp, const iso_annotation *ann, const iso_expression *pred, co
         scatter(fp, W * (s % cols), HEAD + SUM + H * (s / cols), W, H, x, y, ann->n, line, r,
                 "predicted (model output: log(TPM+1) when normalised)", ylab);
     }
-    text(fp, 10, HEAD + SUM + H * rows + 25, 11, "start", "",
-         "Dashed red: y = x (prediction equals observation; both axes share one scale). R\u00b2(y=x) = 1 - "
-         "sum(obs - pred)\u00b2 / sum(obs - mean obs)\u00b2: agreement with y = x itself, negative when the scales "
-         "differ even if the ranks agree (see Spearman).");
+    text(fp, 10, HEAD + SUM + H * rows + 20, 11, "start", "",
+         "Dashed red: y = x, prediction equal to observation (both axes share one scale).");
+    text(fp, 10, HEAD + SUM + H * rows + 36, 11, "start", "",
+         "R\u00b2(y=x) = 1 - sum(obs - pred)\u00b2 / sum(obs - mean obs)\u00b2: agreement with y = x itself; negative "
+         "when the scales differ, even if the ranks agree (Spearman).");
     fputs("</svg>\n", fp);
     free(order);
     return rc;
