@@ -85,13 +85,16 @@ static double em_step(const em_model *m, const double *x, double *next)
     return total > 0 ? ll - n * log(total) : -INFINITY;
 }
 
-/* Largest relative change over the transcripts above min_abundance in either iterate. */
+/* Largest relative change over the transcripts above min_abundance in either iterate that moved by more than
+ * MIN_MOVE fragments: a transcript decaying towards 0 changes a lot relatively for ever, and matters to no
+ * count once it moves by less than that. */
+#define MIN_MOVE 0.01
 static double rel_change(const double *a, const double *b, size_t n, double min_abundance)
 {
     double change = 0;
     for (size_t t = 0; t < n; t++) {
         double hi = fmax(a[t], b[t]);
-        if (hi > min_abundance) {
+        if (hi > min_abundance && fabs(a[t] - b[t]) > MIN_MOVE) {
             double r = fabs(a[t] - b[t]) / hi;
             change = r > change ? r : change;
         }
@@ -132,7 +135,8 @@ static int em_run(const em_model *m, int max_iter, double tol, double *x, double
         if (alpha < -1) {
             for (size_t t = 0; t < m->n_tx; t++) {
                 double r = x1[t] - x[t], v = x2[t] - 2 * x1[t] + x[t];
-                xs[t] = fmax(x[t] - 2 * alpha * r + alpha * alpha * v, 0);
+                /* kept above 0 (as salmon does): a transcript at 0 could not take back its unique reads */
+                xs[t] = fmax(x[t] - 2 * alpha * r + alpha * alpha * v, x[t] > 0 ? 1e-10 : 0);
             }
             /* The stabilising EM step; the extrapolation is kept only if the likelihood did not fall. */
             double lls = em_step(m, xs, x3);

@@ -16,7 +16,7 @@
 
 void iso_quant_opts_default(iso_quant_opts *o)
 {
-    *o = (iso_quant_opts){.strand = ISO_STRAND_AUTO, .threads = 1, .max_iter = 10000, .tol = 1e-4,
+    *o = (iso_quant_opts){.strand = ISO_STRAND_AUTO, .threads = 1, .max_iter = 10000, .tol = 1e-3,
                           .frag_mean = 250, .frag_sd = 25};
 }
 

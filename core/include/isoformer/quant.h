@@ -26,8 +26,8 @@ typedef struct {
     iso_strandedness strand;
     int threads;        /* contigs read in parallel, BAM/CRAM decompression threads, bootstrap replicates */
     int max_iter;       /* EM steps at most (default 10000) */
-    double tol;         /* the EM stops when no abundance above 0.001 fragments changes by more than tol
-                           (relatively) in an accelerated step (default 1e-4) */
+    double tol;         /* the EM stops when no transcript that moves by more than 0.01 fragments in an
+                           accelerated step changes by more than tol, relatively (default 1e-3) */
     double frag_mean, frag_sd; /* fragment-length prior when too few pairs are seen (salmon's 250, 25) */
     int coverage;       /* also compute per-base read coverage over the annotated contigs */
     int bootstraps;     /* inferential replicates (0: none) */
@@ -78,7 +78,7 @@ int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_qua
  * transcript (abundance[n_tx]). weight (may be NULL: all 1) is each transcript's conditional probability of
  * the class's fragments beyond 1/effective length, here the density of the fragment length the alignment
  * implies on that transcript. Accelerated by SQUAREM; stops after max_iter EM steps or when no transcript
- * above 0.001 fragments changes by more than tol, relatively. Returns the number of EM steps, or a negative
+ * that moves by more than 0.01 fragments changes by more than tol, relatively. Returns the number of EM steps, or a negative
  * status; *final_change (may be NULL) gets the last relative change. */
 typedef struct {
     const uint32_t *tx;
