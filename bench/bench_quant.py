@@ -13,7 +13,8 @@ over all transcripts and over those of multi-isoform genes, with transcripts of 
 
   bench/bench_quant.py ISOFORMER_BINARY [--pairs N] [--threads T] [--dir DIR]
 
-Needs salmon, kallisto, stringtie, hisat2, samtools (scripts/install-deps.sh installs them). The defaults (2 M
+Needs Debian's salmon, kallisto, stringtie, hisat2, samtools (apt-get install salmon kallisto stringtie). StringTie
+reports depth, not fragments: its estimate is cov x length / 150 (two 75 bp reads). The defaults (2 M
 pairs) take a while on 2 cores; --pairs 200000 is a quick look. The simulation and the alignments are kept in
 DIR (default build-bench-quant/PAIRS) and reused."""
 import argparse
