@@ -99,8 +99,9 @@ static int parse_value(const char *s, float *v, int nonneg)
 
 static int value_error(const char *path, long ln, int col, const char *text, int why)
 {
-    static const char *const reason[] = {"", "expected a number", "expected a finite number (NaN, infinite and "
-                                          "values beyond 3.4e38 are refused)", "expected a value >= 0"};
+    static const char *const reason[] = {
+        "", "expected a number", ("expected a finite number (NaN, infinite and values beyond 3.4e38 are refused)"),
+        "expected a value >= 0"};
     return iso_error(ISO_EFORMAT, "%s:%ld: column %d: %s, got '%s'", path, ln, col, reason[-why], text);
 }
 
