@@ -63,8 +63,8 @@ static void usage(FILE *fp)
             "      --prefetch N          read and tokenize the sequences of up to N genes ahead of the model, on a\n"
             "                            second thread (default 4; 0: no thread, one transcript at a time)\n"
             "      --batch-tokens N      encode a gene's RNAs packed into forwards of up to N tokens (default: 8192\n"
-            "                            on GPU; 0, one at a time, on CPU, where packing gains nothing and a\n"
-            "                            transcript's values would depend, in the last bits, on its batch)\n"
+            "                            on GPU; 0, one at a time, on CPU, where packing gains nothing measurable);\n"
+            "                            the results are the same bits either way\n"
             "Output:\n"
             "  -o, --out PREFIX          output prefix (required)\n"
             "  -e, --embeddings          also write PREFIX.embeddings.tsv\n"
@@ -699,7 +699,7 @@ int main_predict(int argc, char **argv)
     const iso_annotation *ann = s.ann = in.ann;
     const size_t *sel = in.sel, n_sel = in.n_sel;
     s.fa = in.fa;
-    device = o.device ? o.device : iso_backend_cuda_device_count() > 0 ? "cuda" : "cpu";
+    device = o.device ? o.device : iso_backend_default_device();
     if ((rc = iso_backend_create(device, o.threads, o.precision, &be)) < 0 ||
         (rc = iso_model_load(o.model, be, &o.mopts, &s.model)) < 0)
         goto done;
@@ -765,7 +765,9 @@ int main_predict(int argc, char **argv)
     double t_load = cli_now();
     cli_progress p;
     cli_progress_start(&p, "predict", n_sel);
-    int batch_tokens = o.batch_tokens >= 0 ? o.batch_tokens : strcmp(be->ops->name, "cpu") ? ISO_EMBED_BATCH_TOKENS : 0;
+    int batch_tokens = o.batch_tokens >= 0                                      ? o.batch_tokens
+                       : iso_backend_device_kind(be) == ISO_DEVICE_GPU ? ISO_EMBED_BATCH_TOKENS
+                                                                       : 0;
     /* In groups of one gene's transcripts whose RNAs are encoded together (one at a time without batching). */
     enum { GROUP_MAX = 64 };
     tx_inputs *group_in[GROUP_MAX];
@@ -838,22 +840,23 @@ int main_predict(int argc, char **argv)
     journal = NULL;
     if (rc >= 0 && o.verbose) {
         double t = cli_now() - t_load;
+        iso_backend_counters bc;
+        iso_backend_get_counters(be, &bc);
         fprintf(stderr,
                 "isoformer predict: %zu transcripts in %.2f s (%.3f transcripts/s) on %s; inputs %.2f s\n"
                 "  resumed %zu; DNA windows: %zu computed, %zu reused (%.2f s); RNA %.2f s (%zu truncated); proteins: "
                 "%zu computed, %zu reused (%.2f s, %zu truncated); fusion+head %.2f s; cache hits %zu; peak "
                 "activations %.1f MB\n  sequences and tokens %.2f s (%s), model waiting for them %.2f s\n",
-                n_sel, t, t > 0 ? n_sel / t : 0.0, be->ops->name, t_load - t0, n_resumed, s.windows,
+                n_sel, t, t > 0 ? n_sel / t : 0.0, iso_backend_key(be), t_load - t0, n_resumed, s.windows,
                 s.windows_reused, s.t_dna,
                 s.t_rna, s.rna_truncated, s.proteins_computed, s.proteins_reused, s.t_protein, s.protein_truncated,
-                s.t_fuse, s.cache_hits, be->peak_bytes / 1e6, maker.t_inputs,
+                s.t_fuse, s.cache_hits, iso_backend_peak_bytes(be) / 1e6, maker.t_inputs,
                 o.prefetch ? "prefetch thread" : "no prefetch", s.t_wait);
-        if (be->gemm_seconds > 0 && be->attention_seconds > 0)
+        if (bc.gemm_seconds > 0 && bc.attention_seconds > 0)
             fprintf(stderr,
                     "  GEMMs: %.1f GFLOP in %.2f s (%.1f GFLOP/s); attention: %.1f GFLOP in %.2f s (%.1f GFLOP/s)\n",
-                    be->gemm_flop / 1e9, be->gemm_seconds, be->gemm_flop / be->gemm_seconds / 1e9,
-                    be->attention_flop / 1e9, be->attention_seconds,
-                    be->attention_flop / be->attention_seconds / 1e9);
+                    bc.gemm_flop / 1e9, bc.gemm_seconds, bc.gemm_flop / bc.gemm_seconds / 1e9,
+                    bc.attention_flop / 1e9, bc.attention_seconds, bc.attention_flop / bc.attention_seconds / 1e9);
         fprintf(stderr, "  peak RSS %.0f MB\n", cli_peak_rss_mb());
     }
 done:

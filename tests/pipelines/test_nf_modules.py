@@ -254,14 +254,14 @@ def run_stub(name, params):
     inputs_dir = os.path.join(work, "inputs")
     os.makedirs(inputs_dir)
     placeholder = {}
-    for n in ("genome.fa.gz", "annotation.gtf", "demo-model", "sim.bam", "sim.bam.bai", "chromAlias.txt",
+    for n in ("genome.fa.gz", "annotation.gtf", "demo-model", "simulated.bam", "simulated.bam.bai", "chromAlias.txt",
               "test.predictions.tsv", "test.embeddings.tsv", "test.quant.sf"):
         placeholder[n] = os.path.join(inputs_dir, n)
         open(placeholder[n], "w").close()
     inputs = {
         "predict": {"fasta": "genome.fa.gz", "gtf": "annotation.gtf", "model": "demo-model", "fasta_index": [],
                     "chrom_alias": "chromAlias.txt", "shard": ""},
-        "quant": {"bam": "sim.bam", "bai": "sim.bam.bai", "gtf": "annotation.gtf", "chrom_alias": "chromAlias.txt"},
+        "quant": {"bam": "simulated.bam", "bai": "simulated.bam.bai", "gtf": "annotation.gtf", "chrom_alias": "chromAlias.txt"},
         "eval": {"predictions": "test.predictions.tsv", "observed": "test.quant.sf"},
         "fit": {"embeddings": "test.embeddings.tsv", "observed": "test.quant.sf"},
         "merge": {"shard_files": []},

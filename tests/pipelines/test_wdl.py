@@ -28,6 +28,7 @@ WORKFLOW = os.path.join(WDL_DIR, "isoformer_scatter.wdl")
 # this checkout.
 RELEASE_URL = "https://raw.githubusercontent.com/isoformer/isoformer/v0.1.0/"
 DERIVED = os.path.join(HERE, "data")  # tests/pipelines/data/README.md
+SIMULATED_BAM = os.path.join(ROOT, "test-data", "simulated.bam")  # reads drawn from the test annotation
 exe, mode, work = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
 
 
@@ -131,7 +132,7 @@ def run_quant_task(inputs):
     if subprocess.run([exe, "quant", "--help"], capture_output=True).returncode != 0:
         print("note: 'isoformer quant' not built yet: the quant task is not run")
         return
-    bam = os.path.join(DERIVED, "sim.bam")
+    bam = SIMULATED_BAM
     args = {"bam": bam, "bam_index": bam + ".bai",
             "gtf": inputs["isoformer_scatter.gtf"], "chrom_alias": inputs["isoformer_scatter.chrom_alias"]}
     path = os.path.join(work, "quant.inputs.json")
