@@ -116,7 +116,10 @@ def run_task(name, label, ctx, files, taskdir):
 # ---- nf-test snapshots: what `snapshot(...)` in the nf-tests holds, serialised as nf-test does ----
 
 def nft_path(p):
-    """A path as nf-test serialises it: 'name:md5,<md5 of the content>'."""
+    """A path as nf-test serialises it: a file as 'name:md5,<md5 of the content>', a directory as the list of
+    its entries, by name."""
+    if os.path.isdir(p):
+        return [nft_path(os.path.join(p, e)) for e in sorted(os.listdir(p))]
     return f"{os.path.basename(p)}:md5,{hashlib.md5(open(p, 'rb').read()).hexdigest()}"
 
 
@@ -266,7 +269,7 @@ def run_stub(name, params):
         "fit": {"embeddings": "test.embeddings.tsv", "observed": "test.quant.sf"},
         "merge": {"shard_files": []},
     }[name]
-    args = "--coverage" if name == "quant" else ""
+    args = "--coverage --num-bootstraps 2" if name == "quant" else ""  # as quant's tests/nextflow.config
     for gpu in (False, True):
         t = run_task(name, "stub", context(name, gpu, inputs, args), placeholder,
                      os.path.join(work, f"stub-{'gpu' if gpu else 'cpu'}"))
@@ -293,12 +296,16 @@ def run_script(name, params):
         else:
             print("note: no GPU here, GPU variant rendered but not run")
     elif name == "quant":
-        # tests/nextflow.config adds --coverage: the track is a declared output
-        t = quant(params, os.path.join(work, "quant"), args="--coverage")
+        # tests/nextflow.config adds --coverage --num-bootstraps 2: the track and aux_info/ are declared outputs
+        t = quant(params, os.path.join(work, "quant"), args="--coverage --num-bootstraps 2")
         if t:
-            check(t.path("coverage") is not None, f"quant --coverage: coverage output {t.path('coverage')}")
+            aux = t.path("aux_info")
+            check(t.path("coverage") is not None and aux is not None and
+                  os.path.isfile(os.path.join(aux or "", "bootstrap", "bootstraps.gz")),
+                  f"quant --coverage --num-bootstraps 2: outputs coverage {t.path('coverage')}, aux_info {aux}")
             match_snapshot(test, "test-data", [versions(t), ["\t".join(x.split("\t")[:2]) for x in lines(t.path("quant"))],
-                                               [x.split("\t")[0] for x in lines(t.path("genes"))], names(t.path("coverage"))])
+                                               [x.split("\t")[0] for x in lines(t.path("genes"))], names(t.path("coverage")),
+                                               sorted(os.listdir(aux)) if aux else None])
         for strandedness, flag in (("forward", "fr"), ("reverse", "rf"), ("unstranded", "none"), (None, "auto")):
             ctx = context("quant", False, {"bam": "b.bam", "bai": "b.bam.bai", "gtf": "g.gtf", "chrom_alias": []})
             if strandedness:

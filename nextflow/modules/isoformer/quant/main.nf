@@ -13,6 +13,7 @@ process ISOFORMER_QUANT {
     tuple val(meta), path("${prefix}.quant.sf"), emit: quant
     tuple val(meta), path("${prefix}.genes.tsv"), emit: genes
     tuple val(meta), path("${prefix}.coverage*.bw"), emit: coverage, optional: true   // with --coverage in ext.args
+    tuple val(meta), path("aux_info")              , emit: aux_info, optional: true   // with --num-bootstraps N in ext.args
     tuple val("${task.process}"), val('isoformer'), eval("isoformer --version | sed 's/^isoformer //'"), topic: versions, emit: versions_isoformer
 
     when:
@@ -43,5 +44,7 @@ process ISOFORMER_QUANT {
     printf 'Name\\tLength\\tEffectiveLength\\tTPM\\tNumReads\\n' > ${prefix}.quant.sf
     printf 'gene_id\\tTPM\\tNumReads\\n' > ${prefix}.genes.tsv
     touch ${prefix}.coverage.bw
+    mkdir -p aux_info/bootstrap
+    echo "" | gzip > aux_info/bootstrap/bootstraps.gz
     """
 }
