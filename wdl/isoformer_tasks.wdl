@@ -203,6 +203,7 @@ task quant {
     String prefix
     String strand = "auto"
     Boolean coverage = false
+    Int num_bootstraps = 0
     String extra_args = ""
 
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
@@ -228,6 +229,7 @@ task quant {
       ~{if defined(chrom_alias) then "--chrom-alias '~{chrom_alias}'" else ""} \
       --strand '~{strand}' \
       ~{if coverage then "--coverage" else ""} \
+      ~{if num_bootstraps > 0 then "--num-bootstraps ~{num_bootstraps}" else ""} \
       --threads ~{cpu} \
       ~{extra_args} \
       --out '~{prefix}'
@@ -237,6 +239,7 @@ task quant {
     File quant_sf = "~{prefix}.quant.sf"
     File genes = "~{prefix}.genes.tsv"
     Array[File] coverage_bigwigs = glob("~{prefix}.coverage*.bw")
+    Array[File] bootstraps = glob("aux_info/bootstrap/*.gz")
   }
 
   runtime {
@@ -263,6 +266,7 @@ task quant {
     prefix: "Output prefix"
     strand: "Library strandedness: auto (detected from the reads), none, fr (read 1 sense) or rf (read 1 antisense)"
     coverage: "Also write the read coverage per million assigned fragments as bigWig (coverage_bigwigs): one track, or plus and minus strand tracks for a stranded library"
+    num_bootstraps: "Bootstrap replicates of NumReads, in salmon's layout (bootstraps: aux_info/bootstrap/bootstraps.gz and names.tsv.gz)"
     extra_args: "More isoformer quant options"
     docker: "Container image with isoformer"
     cpu: "CPU cores, also passed as --threads (BAM decompression)"

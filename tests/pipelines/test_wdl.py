@@ -7,6 +7,7 @@ usage: test_wdl.py ISOFORMER MODE WORKDIR
   run        the workflow on test-data with the real binary (skipped, exit 77, until predict is built)
   plumbing   the workflow with a stand-in `isoformer predict` (a few hand-made transcripts, written by this
              script) and the real `isoformer merge`: checks the scatter, the gather and failure propagation now"""
+import gzip
 import json
 import os
 import shutil
@@ -137,14 +138,14 @@ def run_quant_task(inputs):
             "gtf": inputs["isoformer_scatter.gtf"], "chrom_alias": inputs["isoformer_scatter.chrom_alias"]}
     path = os.path.join(work, "quant.inputs.json")
     with open(path, "w") as f:
-        json.dump(dict(args, prefix="q", strand="none", coverage=True, cpu=2), f)
+        json.dump(dict(args, prefix="q", strand="none", coverage=True, num_bootstraps=2, cpu=2), f)
     r = miniwdl("run", os.path.join(WDL_DIR, "isoformer_tasks.wdl"), "--task", "quant", "-i", path,
                 "-d", os.path.join(work, "quant"))
     if not check(r.returncode == 0, "quant task exits 0 " + (r.stderr.strip()[-600:] if r.returncode else "")):
         return
     direct = os.path.join(work, "quant.direct")
     p = subprocess.run([exe, "quant", "--bam", args["bam"], "--gtf", args["gtf"], "--chrom-alias",
-                        args["chrom_alias"], "--strand", "none", "--coverage", "--out", direct],
+                        args["chrom_alias"], "--strand", "none", "--coverage", "--num-bootstraps", "2", "--out", direct],
                        capture_output=True, text=True)
     outs = outputs_of(os.path.join(work, "quant", "_LAST"))
     for key, suffix in (("quant.quant_sf", ".quant.sf"), ("quant.genes", ".genes.tsv")):
@@ -155,6 +156,10 @@ def run_quant_task(inputs):
     check([os.path.basename(t) for t in tracks] == ["q.coverage.bw"] and
           open(tracks[0], "rb").read() == open(direct + ".coverage.bw", "rb").read(),
           f"quant task coverage = true: the coverage bigWig, equal to isoformer quant --coverage's {tracks}")
+    boots = {os.path.basename(p): p for p in outs.get("quant.bootstraps", [])}
+    check(sorted(boots) == ["bootstraps.gz", "names.tsv.gz"] and all(
+        gzip.open(p).read() == gzip.open(os.path.join(work, "aux_info", "bootstrap", n)).read() for n, p in boots.items()),
+          f"quant task num_bootstraps = 2: salmon's bootstrap files, equal to isoformer quant --num-bootstraps 2's {sorted(boots)}")
 
 
 def run_real_once(inputs, label):
