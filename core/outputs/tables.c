@@ -130,8 +130,8 @@ static float row_max(const float *v, int n)
  * columns as BED6+ and ignores them); the values themselves are in the TSV and the bigWigs. */
 static int bed_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int n_score)
 {
-    fprintf(fp, "track name=\"isoformer\" description=\"IsoFormer predictions (score, colour: highest of %d)\" "
-                "itemRgb=\"On\"\n", n_score);
+    fprintf(fp, "track name=\"isoformer\" description=\"IsoFormer predictions; score and colour: highest of the %d "
+                "predicted values\" itemRgb=\"On\"\n", n_score);
     for (size_t k = 0; k < m->n_rows; k++) {
         size_t i = order[k];
         const iso_transcript *tx = &m->ann->tx[m->rows[i]];

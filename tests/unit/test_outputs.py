@@ -112,8 +112,8 @@ for row in rows:
 # BED12: fields, then bedtools.
 with open(prefix + ".bed") as f:
     lines = f.read().splitlines()
-check(lines[0] == f'track name="isoformer" description="IsoFormer predictions (score, colour: highest of {N_SCORE})" '
-      'itemRgb="On"', f"track line {lines[0]}")
+check(lines[0] == f'track name="isoformer" description="IsoFormer predictions; score and colour: highest of the '
+      f'{N_SCORE} predicted values" itemRgb="On"', f"track line {lines[0]}")
 bed = [line.split("\t") for line in lines[1:]]
 check([b[3] for b in bed] == [t["id"] for t in order], "BED rows not sorted")
 for b in bed:
