@@ -62,6 +62,11 @@ struct iso_backend_ops {
      * take only some shapes (supports_op): the model calls it through iso_attention (model/ops.c), which asks. */
     int (*attention)(iso_backend *be, const iso_attention_args *a);
 
+    /* Optional (NULL: the model builds the columns on the host and uploads them). cols[T, 4k] = the im2col of the
+     * one-hot DNA for Enformer's k-tap stem conv at positions [l0, l0 + T) (iso_k_dna_im2col_at); dna is a
+     * backend buffer of len bytes. */
+    int (*dna_im2col)(iso_backend *be, const char *dna, int64_t len, int64_t l0, int64_t T, int k, float *cols);
+
     /* Capabilities (iso_backend_supports_op, iso_backend_has). supports_op NULL: every op on any arguments;
      * has NULL: no property. */
     int (*supports_op)(const iso_backend *be, iso_op op, const void *args);

@@ -130,6 +130,8 @@ void iso_backend_get_counters(const iso_backend *be, iso_backend_counters *out)
 
 int iso_backend_supports_op(const iso_backend *be, iso_op op, const void *args)
 {
+    if (op == ISO_OP_DNA_IM2COL && !be->ops->dna_im2col)
+        return 0;
     return be->ops->supports_op ? be->ops->supports_op(be, op, args) : 1;
 }
 

@@ -117,6 +117,7 @@ typedef enum {
     ISO_OP_REL_SHIFT_ADD,
     ISO_OP_MEAN_ROWS,
     ISO_OP_ATTENTION,
+    ISO_OP_DNA_IM2COL, /* optional: Enformer's stem input built on the device */
 } iso_op;
 
 /* Whether the backend runs op on these arguments (an iso_gemm_args * for ISO_OP_GEMM, an iso_attention_args *
