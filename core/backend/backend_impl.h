@@ -3,8 +3,9 @@
  * programs outside the library see only the opaque iso_backend of isoformer/backend.h.
  *
  * A new backend is a folder core/backend/NAME/ (its CMakeLists.txt adds its sources to isoformer_core, or a stub
- * whose create explains how to build it when its toolkit is missing) that defines an iso_backend_reg, plus its
- * line in the registry table of core/backend/registry.c (with its add_subdirectory and extern below). */
+ * whose create explains how to build it when its toolkit is missing) that defines
+ * `const iso_backend_reg iso_backend_NAME_reg` (extern "C" in C++), plus NAME in the ISO_BACKENDS list of
+ * core/backend/registry.c. */
 #ifndef ISOFORMER_BACKEND_IMPL_H
 #define ISOFORMER_BACKEND_IMPL_H
 
@@ -98,8 +99,6 @@ struct iso_backend {
 /* Fills the shared state of a newly allocated (zeroed) backend. */
 void iso_backend_init(iso_backend *be, const iso_backend_reg *reg, const struct iso_backend_ops *ops, int device,
                       iso_precision precision, int n_threads, void *impl);
-
-extern const iso_backend_reg iso_backend_cpu_reg, iso_backend_cuda_reg;
 
 #ifdef __cplusplus
 }

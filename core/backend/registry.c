@@ -6,10 +6,13 @@
 
 #include "backend/backend_impl.h"
 
-static const iso_backend_reg *const registry[] = {
-    &iso_backend_cpu_reg,
-    &iso_backend_cuda_reg,
-};
+/* The registry: X(NAME) for each backend, its entry iso_backend_NAME_reg defined in core/backend/NAME/. */
+#define ISO_BACKENDS(X) X(cpu) X(cuda)
+
+#define ISO_BACKEND_DECLARE(name) extern const iso_backend_reg iso_backend_##name##_reg;
+#define ISO_BACKEND_ENTRY(name) &iso_backend_##name##_reg,
+ISO_BACKENDS(ISO_BACKEND_DECLARE)
+static const iso_backend_reg *const registry[] = {ISO_BACKENDS(ISO_BACKEND_ENTRY)};
 enum { N_REG = sizeof registry / sizeof registry[0] };
 
 int iso_backend_reg_count(void) { return N_REG; }

@@ -319,6 +319,8 @@ static const struct iso_backend_ops cuda_ops = {
     cu_has,
 };
 
+extern "C" const iso_backend_reg iso_backend_cuda_reg;
+
 static int cu_device_count(void)
 {
     int count = 0;
@@ -393,6 +395,6 @@ fail:
     return rc;
 }
 
-const iso_backend_reg iso_backend_cuda_reg = {"cuda", ISO_DEVICE_GPU,
+extern "C" const iso_backend_reg iso_backend_cuda_reg = {"cuda", ISO_DEVICE_GPU,
                                               1u << ISO_PREC_FP32 | 1u << ISO_PREC_TF32 | 1u << ISO_PREC_BF16,
                                               cu_device_count, cu_create};
