@@ -69,7 +69,7 @@ timed() { # timed SECONDS LABEL cmd...: the command under a timeout; prints its 
 }
 
 device() {
-  local repo W B PY T rc p tol d DEV=${GPU_CHECK_DEVICE:-cuda} SIZE=${GPU_CHECK_SIZE:-full}
+  local repo W B PY T rc p d DEV=${GPU_CHECK_DEVICE:-cuda} SIZE=${GPU_CHECK_SIZE:-full}
   repo=$(pwd)
   [ -f bench/gpu_check.sh ] || die "run from the repository root"
   W=${TMPDIR:-/tmp}/gck-work; rm -rf "$W"; mkdir -p "$W"
@@ -127,18 +127,24 @@ EOF
   grep -E "nmse|declined|tests passed|tests failed|Failed|Checks" "$OUT/ctest.txt" | grep -vE "nmse [0-9.e+-]+ \(max" | head -40
   echo "(every case's nmse line: ctest.txt)"
 
+  # predict_vs_cpu NAME MODEL "TOL_FP32 TOL_TF32 TOL_BF16" [predict options]: predict on the CPU, then on the
+  # device at each precision, comparing predictions and pooled embeddings with the CPU's.
+  predict_vs_cpu() {
+    local name=$1 model=$2 tols=($3) p t i=0; shift 3
+    timed 300 "$name cpu" "$ISO" predict --model "$model" "${FA[@]}" --out "$W/${name}_cpu" --device cpu -e -v "$@"
+    for p in fp32 tf32 bf16; do
+      timed 120 "$name cuda $p" "$ISO" predict --model "$model" "${FA[@]}" --out "$W/${name}_$p" --device "$DEV" \
+        --precision "$p" -e -v "$@"
+      for t in predictions embeddings; do
+        $T compare tsv "$W/${name}_$p.$t.tsv" "$W/${name}_cpu.$t.tsv" "${tols[$i]}" "$name $t $p"; verdict $? "$name $t $p"
+      done
+      i=$((i + 1))
+    done
+  }
+
   # ---- 2. demo model: predictions, CPU vs CUDA ----
   step "2. demo model (7 BCAS1 isoforms): predict --device cpu vs cuda at each precision"
-  timed 120 "demo cpu" "$ISO" predict --model "$TD/demo-model" "${FA[@]}" --out "$W/demo_cpu" --device cpu -e
-  for p in fp32 tf32 bf16; do
-    timed 120 "demo cuda $p" "$ISO" predict --model "$TD/demo-model" "${FA[@]}" --out "$W/demo_$p" --device "$DEV" \
-      --precision "$p" -e -v
-    case $p in fp32) tol=2e-5 ;; tf32) tol=5e-3 ;; bf16) tol=5e-2 ;; esac
-    $T compare tsv "$W/demo_$p.predictions.tsv" "$W/demo_cpu.predictions.tsv" "$tol" "demo predictions $p"
-    verdict $? "demo predictions $p"
-    $T compare tsv "$W/demo_$p.embeddings.tsv" "$W/demo_cpu.embeddings.tsv" "$tol" "demo pooled embeddings $p"
-    verdict $? "demo embeddings $p"
-  done
+  predict_vs_cpu demo "$TD/demo-model" "2e-5 5e-3 5e-2"
   timed 120 "demo cuda fp32, one RNA per forward" "$ISO" predict --model "$TD/demo-model" "${FA[@]}" \
     --out "$W/demo_nobatch" --device "$DEV" --precision fp32 --batch-tokens 0 -e
   $T compare tsv "$W/demo_nobatch.embeddings.tsv" "$W/demo_fp32.embeddings.tsv" 2e-5 "demo packed vs one by one (fp32)"
@@ -163,16 +169,7 @@ EOF
     $T stage-rates "$F/config.json" "$W/stages_$p.log" "ours cuda $p"
   done
   step "3b. predict on the full-size model: CPU vs CUDA fp32 / tf32 / bf16 (one window per gene)"
-  timed 300 "full cpu" "$ISO" predict --model "$F" "${FA[@]}" --out "$W/full_cpu" --device cpu --window-center gene -e -v
-  for p in fp32 tf32 bf16; do
-    timed 120 "full cuda $p" "$ISO" predict --model "$F" "${FA[@]}" --out "$W/full_$p" --device "$DEV" --precision "$p" \
-      --window-center gene -e -v
-    case $p in fp32) tol=1e-4 ;; tf32) tol=1e-2 ;; bf16) tol=1e-1 ;; esac
-    $T compare tsv "$W/full_$p.predictions.tsv" "$W/full_cpu.predictions.tsv" "$tol" "full predictions $p"
-    verdict $? "full predictions $p"
-    $T compare tsv "$W/full_$p.embeddings.tsv" "$W/full_cpu.embeddings.tsv" "$tol" "full pooled embeddings $p"
-    verdict $? "full embeddings $p"
-  done
+  predict_vs_cpu full "$F" "1e-4 1e-2 1e-1" --window-center gene
   step "3c. whole job, ours (bf16, each distinct TSS window once) vs PyTorch bf16 + SDPA the public way"
   timed 120 "full cuda bf16, per-TSS windows" "$ISO" predict --model "$F" "${FA[@]}" --out "$W/full_tss" --device "$DEV" -v
   timed 240 "PyTorch bf16 SDPA" $T torch-ref "$F" "$W" --time 5 --device "$DEV"

@@ -132,14 +132,15 @@ static float frand(void)
     return (float)((rng >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
 }
 
-/* out = softmax(scale q k^T + key_bias) v per head, in double, checked against got (Tq x ld). */
+/* out = softmax(scale q k^T + key_bias) v per head, in double, checked against got (Tq x ld) on about 50 query
+ * rows a head, the first and last included (every query block of the general path has rows among them). */
 static void check_attention(const iso_attention_args *a, const float *got)
 {
-    const int hd = a->head_dim;
+    const int hd = a->head_dim, step = a->Tq > 50 ? a->Tq / 50 : 1;
     double *p = malloc((size_t)a->Tk * sizeof *p), worst = 0;
     ck_assert_ptr_nonnull(p);
     for (int h = 0; h < a->heads; h++)
-        for (int i = 0; i < a->Tq; i++) {
+        for (int i = 0; i < a->Tq; i = i + step < a->Tq || i == a->Tq - 1 ? i + step : a->Tq - 1) {
             const float *q = a->q + (int64_t)i * a->ldq + h * hd;
             double mx = -INFINITY, sum = 0;
             for (int j = 0; j < a->Tk; j++) {
@@ -240,7 +241,7 @@ int main(void)
     tcase_add_test(t, precision_names);
     suite_add_tcase(s, t);
     TCase *d = tcase_create("dispatch");
-    tcase_set_timeout(d, 120);
+    tcase_set_timeout(d, 300);
     tcase_add_test(d, attention_dispatch_on_published_shapes);
     tcase_add_test(d, attention_general_path_blocks);
     suite_add_tcase(s, d);
