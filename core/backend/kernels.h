@@ -362,6 +362,23 @@ static inline int iso_k_attention_check(const iso_attention_args *a, int max_hea
 
 /* Sequential (host) row kernels; the CUDA kernels compute the same reductions with a block per row. */
 #ifndef __CUDACC__
+/* Sum of x[0, n) in double (rows of a million keys would lose 1e-5 in a float sum), in an order fixed by this
+ * code: 8 running sums over i mod 8, then a fixed tree. The 8-wide inner loop vectorises at any width, while a
+ * compiler's vectorised reduction would add in an order set by the vector width, i.e. by the target_clones copy
+ * the CPU gets. */
+static inline double iso_k_sum_fixed_order(const float *x, int n)
+{
+    double lane[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+#pragma omp simd
+        for (int j = 0; j < 8; j++)
+            lane[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++)
+        lane[j] += x[i];
+    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
 static inline void iso_k_layernorm_row(const float *x, float *y, const float *g, const float *b, int n, float eps)
 {
     double mean = 0.0, var = 0.0;
@@ -390,11 +407,7 @@ static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
     m = iso_k_exp_shift(m);
     for (int i = 0; i < n; i++) /* a pure map: vectorizes, where a loop that also sums does not */
         x[i] = iso_k_exp(x[i] - m);
-    double s = 0.0; /* rows of a million keys would lose 1e-5 in a float sum */
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++)
-        s += x[i];
-    float inv = iso_k_inv_sum((float)s); /* a row of -inf becomes zeros */
+    float inv = iso_k_inv_sum((float)iso_k_sum_fixed_order(x, n)); /* a row of -inf becomes zeros */
     for (int i = 0; i < n; i++)
         x[i] *= inv;
 }

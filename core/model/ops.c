@@ -1,14 +1,26 @@
 #include "model/ops.h"
 
+int iso_linear_packed(iso_backend *be, const float *x, const int *offsets, int n_seqs, int n_in, const float *w,
+                      const float *b, float *y, int n_out, iso_act act)
+{
+    int rc = ISO_OK;
+    for (int s = 0; s < n_seqs && rc == ISO_OK; s++) {
+        iso_gemm_args g = {.trans_b = 1, .m = offsets[s + 1] - offsets[s], .n = n_out, .k = n_in, .alpha = 1.0f,
+                           .beta = 0.0f, .a = x + (int64_t)offsets[s] * n_in, .lda = n_in, .b = w, .ldb = n_in,
+                           .c = y + (int64_t)offsets[s] * n_out, .ldc = n_out, .batch = 1};
+        rc = be->ops->gemm(be, &g);
+    }
+    const int64_t rows = offsets[n_seqs] - offsets[0];
+    if (rc == ISO_OK && (b || act != ISO_ACT_NONE))
+        rc = be->ops->bias_act(be, y + (int64_t)offsets[0] * n_out, b, rows, n_out, act);
+    return rc;
+}
+
 int iso_linear(iso_backend *be, const float *x, int64_t rows, int n_in, const float *w, const float *b, float *y,
                int n_out, iso_act act)
 {
-    iso_gemm_args g = {.trans_b = 1, .m = (int)rows, .n = n_out, .k = n_in, .alpha = 1.0f, .beta = 0.0f,
-                       .a = x, .lda = n_in, .b = w, .ldb = n_in, .c = y, .ldc = n_out, .batch = 1};
-    int rc = be->ops->gemm(be, &g);
-    if (rc == ISO_OK && (b || act != ISO_ACT_NONE))
-        rc = be->ops->bias_act(be, y, b, rows, n_out, act);
-    return rc;
+    const int offsets[2] = {0, (int)rows};
+    return iso_linear_packed(be, x, offsets, 1, n_in, w, b, y, n_out, act);
 }
 
 void iso_conv1d_taps_from_torch(const float *w, int cout, int cin, int k, float *w_taps)

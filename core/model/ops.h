@@ -8,6 +8,12 @@
 /* y[rows, n_out] = act(x[rows, n_in] W^T + b), W as stored by PyTorch ([n_out, n_in]); b may be NULL. */
 int iso_linear(iso_backend *be, const float *x, int64_t rows, int n_in, const float *w, const float *b, float *y,
                int n_out, iso_act act) ISO_RESULT;
+/* iso_linear over packed sequences (rows [offsets[s], offsets[s + 1]) of x and y for s < n_seqs), with one GEMM
+ * per sequence: a GEMM library's rounding of a row may depend on how many rows it is given (kernel choice and
+ * blocking follow the shape), so a sequence's rows must not depend on its neighbours. The bias and activation,
+ * exact per element, run once over all rows. */
+int iso_linear_packed(iso_backend *be, const float *x, const int *offsets, int n_seqs, int n_in, const float *w,
+                      const float *b, float *y, int n_out, iso_act act) ISO_RESULT;
 
 /* Conv1d with zero "same" padding (k odd, pad k/2): y[L, cout] = sum_j x[l + j - k/2, :] W_j^T + bias, with the
  * weight rearranged at load time to taps-major w_taps[k][cout][cin] (see iso_conv1d_taps_from_torch). */
