@@ -321,7 +321,7 @@ static int run_enformer(iso_backend *be, int argc, char **argv)
     if (!out || iso_enformer_forward(m, dna, len, out))
         goto done;
     rc = save_output(be, out, n, argv[6]);
-    fprintf(stderr, "peak activation bytes %zu\n", be->peak_bytes);
+    fprintf(stderr, "peak activation bytes %zu\n", iso_backend_peak_bytes(be));
 done:
     if (rc)
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
