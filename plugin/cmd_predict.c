@@ -30,7 +30,7 @@ static void usage(FILE *fp)
             "Predicts the expression of every selected transcript in each tissue the model knows (the 30 GTEx\n"
             "tissues for the published IsoFormer) and writes:\n"
             "  PREFIX.predictions.tsv    one row per transcript, one column per tissue\n"
-            "  PREFIX.predictions.bed    BED12 (score from the first tissue), every tissue as extra columns\n"
+            "  PREFIX.predictions.bed    plain BED12 (score, colour: the highest predicted tissue value)\n"
             "  PREFIX.<tissue>.bw        bigWig per tissue over exons (overlapping isoforms: the maximum)\n"
             "  PREFIX.embeddings.tsv     pooled fused embeddings, with --embeddings (input of 'isoformer fit')\n"
             "Rows are sorted by contig, start, end, transcript id; coordinates are 0-based, end exclusive.\n\n"
@@ -74,7 +74,8 @@ static void usage(FILE *fp)
             "      --resume              continue an interrupted run from PREFIX.journal (results identical to an\n"
             "                            uninterrupted run); without it an old journal is discarded\n"
             "  -v, --verbose             timing and reuse statistics on stderr\n"
-            "  -h, --help                this help\n");
+            "  -h, --help                this help\n"
+            "      --version             print the version and exit\n");
 }
 
 typedef struct {
@@ -110,6 +111,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"device", required_argument, NULL, 'd'},      {"threads", required_argument, NULL, '@'},
         {"embeddings", no_argument, NULL, 'e'},        {"window", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        CLI_VERSION_OPTION,
         {"fusion", required_argument, NULL, OPT_FUSION}, {"pool-window", required_argument, NULL, OPT_POOL},
         {"head-activation", required_argument, NULL, OPT_HEAD_ACT},
         {"rna-max-tokens", required_argument, NULL, OPT_RNA_MAX},
@@ -140,6 +142,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'e': o->embeddings = 1; break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
         case '@': bad = parse_int("--threads", optarg, 1, 1024, &o->threads); break;
         case 'w': bad = parse_int("--window", optarg, 1, 1 << 30, &window); break;
         case OPT_RNA_MAX: bad = parse_int("--rna-max-tokens", optarg, 2, 1 << 20, &o->mopts.rna_max_tokens); break;
@@ -554,6 +557,7 @@ typedef struct {
     const char *const *names;
     int n;
     const float *values; /* n_sel x n */
+    int n_predicted;      /* the first columns are predictions (observed ones follow): the BED score's */
 } track_columns;
 
 static int write_outputs(const options *o, run_state *s, const size_t *sel, size_t n_sel, const track_columns *tc,
@@ -578,7 +582,7 @@ static int write_outputs(const options *o, run_state *s, const size_t *sel, size
     }
     if (rc == ISO_OK) {
         snprintf(path, sizeof path, "%s.predictions.bed", o->out);
-        rc = iso_write_bed12(path, &m, 0, 1);
+        rc = iso_write_bed12(path, &m, tc->n_predicted);
     }
     for (int j = 0; rc == ISO_OK && j < tc->n; j++) {
         track_name(tname, sizeof tname, tc->names[j]);
@@ -649,7 +653,7 @@ static int add_observed(const track_columns *base, const iso_expression *obs, co
             float v = j < base->n ? base->values[i * base->n + j] : obs->values[sel[i] * obs->n_cols + j - base->n];
             (*values)[i * n + j] = j >= base->n && obs->is_tpm ? log1pf(v) : v;
         }
-    *out = (track_columns){(const char *const *)*names, n, *values};
+    *out = (track_columns){(const char *const *)*names, n, *values, base->n_predicted};
     return ISO_OK;
 }
 
@@ -679,8 +683,8 @@ int main_predict(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    if (cli_make_out_dir(CMD, o.out))
-        return 1;
+    if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
+        return rc;
     cli_verbose(o.verbose);
     double t0 = cli_now();
     cli_inputs in;
@@ -838,8 +842,8 @@ int main_predict(int argc, char **argv)
     prefetch = NULL;
     if (rc >= 0 && o.head)
         rc = apply_head(&head, pooled, n_sel, s.info.fused_dim, &head_values);
-    tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values}
-                    : (track_columns){model_names, s.info.n_outputs, pred};
+    tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values, head.n_out}
+                    : (track_columns){model_names, s.info.n_outputs, pred, s.info.n_outputs};
     if (rc >= 0 && observed)
         rc = add_observed(&tracks, observed, sel, n_sel, &tracks, &obs_names, &obs_values);
     if (rc >= 0) {

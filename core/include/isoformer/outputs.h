@@ -31,12 +31,12 @@ typedef struct {
 /* TSV: header "transcript_id gene_id gene_name chrom start end strand <col...>", one row per transcript,
  * values printed with %.6g. */
 int iso_write_tsv(const char *path, const iso_track_matrix *m) ISO_RESULT;
-/* BED12 with a UCSC track line (itemRgb="On"): name = transcript_id, score = column `col` on a fixed scale
- * (round(100 * value) clamped to 0..1000, so log(TPM+1) 0..10 spans the range and a row's score depends on
- * nothing but its own value), itemRgb from the same score (blue..red), thickStart/thickEnd = CDS span
- * (thickStart = thickEnd = start for non-coding). With all_columns the values of every column follow the 12
- * BED fields as extra tab-separated columns. */
-int iso_write_bed12(const char *path, const iso_track_matrix *m, int col, int all_columns) ISO_RESULT;
+/* Plain BED12 (exactly 12 fields, which every BED reader takes) with a UCSC track line (itemRgb="On"):
+ * name = transcript_id, score = the highest of the row's first n_score_cols values (the predicted columns,
+ * not observed ones placed after them) on a fixed scale (round(100 * value) clamped to 0..1000, so log(TPM+1)
+ * 0..10 spans the range and a row's score depends on nothing but its own values), itemRgb from the same score
+ * (blue..red), thickStart/thickEnd = CDS span (thickStart = thickEnd = start for non-coding). */
+int iso_write_bed12(const char *path, const iso_track_matrix *m, int n_score_cols) ISO_RESULT;
 /* bigWig of column `col` over exons: each base covered by exons of several transcripts gets the maximum of
  * their values (the documented rule: a base is as expressed as its most expressed isoform). bin_size 1 writes
  * per-base runs; > 1 averages per bin. Contig sizes come from chrom_sizes (names, lengths, n). */
