@@ -327,6 +327,7 @@ typedef struct {
 
 typedef struct {
     iso_model *model;
+    iso_backend *be;
     iso_model_info info;
     iso_fasta *fa;
     const iso_annotation *ann;
@@ -341,6 +342,16 @@ typedef struct {
         cache_hits;
     double t_dna, t_rna, t_protein, t_fuse, t_wait;
 } run_state;
+
+/* Adds the seconds since t0 to *total; with -v on a backend that queues its ops (GPU), first waits for them, or
+ * the host clock would charge a stage's kernels to whichever later stage waits. Returns rc, or the wait's error. */
+static int stage_time(const run_state *s, double t0, double *total, int rc)
+{
+    if (rc == ISO_OK && s->o->verbose && iso_backend_has(s->be, ISO_BACKEND_ASYNC))
+        rc = iso_backend_sync(s->be);
+    *total += cli_now() - t0;
+    return rc;
+}
 
 static void forget_gene(run_state *s)
 {
@@ -366,7 +377,7 @@ static int dna_embedding(run_state *s, const work_item *it, const tx_inputs *in)
                           : iso_model_embed_cached(s->model, s->cache, ISO_EMB_DNA, in->dna,
                                                    (int64_t)strlen(in->dna), &s->dna, &hit);
     s->cache_hits += hit;
-    s->t_dna += cli_now() - t0;
+    rc = stage_time(s, t0, &s->t_dna, rc);
     if (rc != ISO_OK)
         return iso_error_context("%s (DNA window %s:%lld-%lld)", it->tx->transcript_id, it->tx->chrom,
                                  (long long)it->win.start + 1, (long long)it->win.end);
@@ -402,10 +413,12 @@ static int protein_embedding(run_state *s, tx_inputs *in, const iso_embedding **
     int hit = 0, rc = iso_model_embed_cached(s->model, s->cache, ISO_EMB_PROTEIN, in->protein_tokens.ids,
                                              in->protein_tokens.n, &emb, &hit);
     s->cache_hits += hit;
-    s->t_protein += cli_now() - t0;
+    rc = stage_time(s, t0, &s->t_protein, rc);
     s->protein_truncated += in->protein_tokens.truncated;
-    if (rc != ISO_OK)
+    if (rc != ISO_OK) {
+        iso_embedding_free(s->model, emb);
         return rc;
+    }
     s->proteins[s->n_proteins++] = (protein_entry){in->protein, emb};
     in->protein = NULL;
     s->proteins_computed++;
@@ -429,7 +442,7 @@ static int rna_batch(run_state *s, tx_inputs *const *in, int n, int batch_tokens
         rc = iso_model_embed_batch(s->model, s->cache, ISO_EMB_RNA, n, ids, len, batch_tokens, emb, hit);
     for (int i = 0; rc == ISO_OK && i < n; i++)
         s->cache_hits += hit[i];
-    s->t_rna += cli_now() - t0;
+    rc = stage_time(s, t0, &s->t_rna, rc);
     free(ids);
     free(len);
     free(hit);
@@ -450,7 +463,7 @@ static int predict_one(run_state *s, const work_item *it, tx_inputs *in, iso_emb
                  : iso_model_embed_cached(s->model, s->cache, ISO_EMB_RNA, in->rna.ids, in->rna.n, &rna_emb, &hit);
         s->cache_hits += hit;
         s->rna_truncated += in->rna.truncated;
-        s->t_rna += cli_now() - t0;
+        rc = stage_time(s, t0, &s->t_rna, rc);
     }
     if (rc == ISO_OK)
         rc = protein_embedding(s, in, &prot_emb);
@@ -703,6 +716,7 @@ int main_predict(int argc, char **argv)
     if ((rc = iso_backend_create(device, o.threads, o.precision, &be)) < 0 ||
         (rc = iso_model_load(o.model, be, &o.mopts, &s.model)) < 0)
         goto done;
+    s.be = be;
     iso_model_get_info(s.model, &s.info);
     if ((o.cache && (rc = iso_emb_cache_open(o.cache, s.model, &s.cache)) < 0) ||
         (o.head && (rc = iso_fitted_head_read(o.head, &head)) < 0) ||

@@ -3,8 +3,9 @@
  * programs outside the library see only the opaque iso_backend of isoformer/backend.h.
  *
  * A new backend is a folder core/backend/NAME/ (its CMakeLists.txt adds its sources to isoformer_core, or a stub
- * whose create explains how to build it when its toolkit is missing) that defines an iso_backend_reg, plus its
- * line in the registry table of core/backend/registry.c (with its add_subdirectory and extern below). */
+ * whose create explains how to build it when its toolkit is missing) that defines
+ * `const iso_backend_reg iso_backend_NAME_reg` (extern "C" in C++), plus NAME in the ISO_BACKENDS list of
+ * core/backend/registry.c. */
 #ifndef ISOFORMER_BACKEND_IMPL_H
 #define ISOFORMER_BACKEND_IMPL_H
 
@@ -62,6 +63,11 @@ struct iso_backend_ops {
      * take only some shapes (supports_op): the model calls it through iso_attention (model/ops.c), which asks. */
     int (*attention)(iso_backend *be, const iso_attention_args *a);
 
+    /* Optional (NULL: the model builds the columns on the host and uploads them). cols[T, 4k] = the im2col of the
+     * one-hot DNA for Enformer's k-tap stem conv at positions [l0, l0 + T) (iso_k_dna_im2col_at); dna is a
+     * backend buffer of len bytes. */
+    int (*dna_im2col)(iso_backend *be, const char *dna, int64_t len, int64_t l0, int64_t T, int k, float *cols);
+
     /* Capabilities (iso_backend_supports_op, iso_backend_has). supports_op NULL: every op on any arguments;
      * has NULL: no property. */
     int (*supports_op)(const iso_backend *be, iso_op op, const void *args);
@@ -93,8 +99,6 @@ struct iso_backend {
 /* Fills the shared state of a newly allocated (zeroed) backend. */
 void iso_backend_init(iso_backend *be, const iso_backend_reg *reg, const struct iso_backend_ops *ops, int device,
                       iso_precision precision, int n_threads, void *impl);
-
-extern const iso_backend_reg iso_backend_cpu_reg, iso_backend_cuda_reg;
 
 #ifdef __cplusplus
 }

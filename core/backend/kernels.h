@@ -138,6 +138,21 @@ ISO_HD void iso_k_rel_shift_add_at(float *logits, const float *rel, int n, int64
     logits[e] += rel[hi * (2 * (int64_t)n - 1) + (n - 1 - i) + j];
 }
 
+/* Enformer stem input as im2col columns of the k-tap conv: cols[l, ch * k + t] = onehot(dna[l0 + l + t - k/2])[ch]
+ * (channels A, C, G, T; any other base, N, all zero; zero past [0, len)), in torch's (channel, tap) weight order.
+ * e indexes the (l, t) pairs of a tile (T x k) and writes that pair's 4 channels, so no memset is needed. */
+ISO_HD void iso_k_dna_im2col_at(const char *dna, int64_t len, int64_t l0, int k, float *cols, int64_t e)
+{
+    int64_t l = e / k;
+    int t = (int)(e - l * k);
+    int64_t pos = l0 + l + t - k / 2;
+    char b = pos >= 0 && pos < len ? dna[pos] : 'N';
+    int ch = b == 'A' ? 0 : b == 'C' ? 1 : b == 'G' ? 2 : b == 'T' ? 3 : -1;
+    float *at = cols + l * 4 * k + t;
+    for (int c = 0; c < 4; c++)
+        at[c * k] = c == ch ? 1.0f : 0.0f;
+}
+
 /* Column c of mean_rows, accumulated in double in row order (as the CPU backend does). */
 ISO_HD float iso_k_mean_col(const float *x, int64_t r0, int64_t r1, int cols, int c)
 {
@@ -257,10 +272,20 @@ ISO_HD void iso_k_part_scale(float *x, int n, float scale, int t, int nt)
 #define ISO_K_ATTN_MAX_HD 128
 #define ISO_K_ATTN_MAX_HEADS 65535
 
-/* Whether the CUDA attention kernel takes these shapes (the CUDA backend's supports_op answer). */
+/* Whether the CUDA attention kernel takes these shapes. */
 static inline int iso_k_attention_fits(const iso_attention_args *a, int max_head_dim)
 {
     return a->head_dim <= max_head_dim && a->heads <= ISO_K_ATTN_MAX_HEADS;
+}
+
+/* The CUDA backend's supports_op answer: the kernel (scalar fp32, about one shared-memory load per FMA) for short
+ * sequences only, where one launch beats three; from ISO_K_ATTN_FUSED_MAX_SCORES scores a head up, the model's
+ * general path (scores by tensor-core GEMM, softmax kernel, GEMM with V) is estimated 3-7x faster, its score
+ * traffic costing less than the kernel's arithmetic (not measured on a GPU: bench/gpu_check.sh times both). */
+#define ISO_K_ATTN_FUSED_MAX_SCORES (128 * 128)
+static inline int iso_k_attention_prefer_fused(const iso_attention_args *a)
+{
+    return iso_k_attention_fits(a, ISO_K_ATTN_MAX_HD) && (int64_t)a->Tq * a->Tk <= ISO_K_ATTN_FUSED_MAX_SCORES;
 }
 
 /* Scores of this thread's keys of a tile: s[j] = scale * q.k_j + key_bias[j], k_j at k + j * ldk; returns

@@ -6,10 +6,13 @@
 
 #include "backend/backend_impl.h"
 
-static const iso_backend_reg *const registry[] = {
-    &iso_backend_cpu_reg,
-    &iso_backend_cuda_reg,
-};
+/* The registry: X(NAME) for each backend, its entry iso_backend_NAME_reg defined in core/backend/NAME/. */
+#define ISO_BACKENDS(X) X(cpu) X(cuda)
+
+#define ISO_BACKEND_DECLARE(name) extern const iso_backend_reg iso_backend_##name##_reg;
+#define ISO_BACKEND_ENTRY(name) &iso_backend_##name##_reg,
+ISO_BACKENDS(ISO_BACKEND_DECLARE)
+static const iso_backend_reg *const registry[] = {ISO_BACKENDS(ISO_BACKEND_ENTRY)};
 enum { N_REG = sizeof registry / sizeof registry[0] };
 
 int iso_backend_reg_count(void) { return N_REG; }
@@ -130,6 +133,8 @@ void iso_backend_get_counters(const iso_backend *be, iso_backend_counters *out)
 
 int iso_backend_supports_op(const iso_backend *be, iso_op op, const void *args)
 {
+    if (op == ISO_OP_DNA_IM2COL && !be->ops->dna_im2col)
+        return 0;
     return be->ops->supports_op ? be->ops->supports_op(be, op, args) : 1;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/kernels.h"
 #include "model/ops.h"
 #include "model/params.h"
 
@@ -302,62 +303,54 @@ static int residual_and_pool(iso_backend *be, const conv_block *res, const float
     return rc;
 }
 
-/* The stem's k=15 conv over 4 channels as a GEMM per tile: the one-hot of positions [l0, l0 + T) is expanded to
- * cols[T, 4 * 15] in the torch weight's (channel, tap) order, with zero rows past the window's ends (padding 7).
- * The 7-base halo comes from the DNA itself, so a tile needs nothing from its neighbours. */
-static void stem_im2col(const char *dna, int64_t len, int64_t l0, int64_t T, float *cols)
-{
-    memset(cols, 0, (size_t)T * 60 * sizeof *cols);
-    for (int64_t l = 0; l < T; l++)
-        for (int t = 0; t < 15; t++) {
-            int64_t pos = l0 + l + t - 7;
-            if (pos < 0 || pos >= len)
-                continue;
-            int ch;
-            switch (dna[pos]) {
-            case 'A': ch = 0; break;
-            case 'C': ch = 1; break;
-            case 'G': ch = 2; break;
-            case 'T': ch = 3; break;
-            default: ch = -1; /* N: all-zero one-hot */
-            }
-            if (ch >= 0)
-                cols[(size_t)l * 60 + ch * 15 + t] = 1.0f;
-        }
-}
-
-/* The stem (conv k=15, Residual(ConvBlock k=1), AttentionPool) tile by tile, so its len x dim/2 activations,
- * the largest of the trunk, never exist whole: every step is position-local apart from the conv's halo (see
- * stem_im2col) and the pool's pairs, which even tiles keep together. Each tile's T/2 pooled rows go straight
- * to pooled (len/2 x dim/2). a, b, c: tile x dim/2 scratch. The element-wise ops give every row exactly as one
- * pass over the window would; a GEMM may round a row differently (OpenBLAS's blocking depends on the row
- * count), by about an ulp. */
+/* The stem's k=15 conv over 4 channels as a GEMM per tile over im2col columns of the one-hot DNA (cols[T, 60],
+ * iso_k_dna_im2col_at), built on the device where the backend can (the DNA uploaded once per window), else on
+ * the host per tile. The 7-base halo comes from the DNA itself, so a tile needs nothing from its neighbours.
+ *
+ * The stem (conv k=15, Residual(ConvBlock k=1), AttentionPool) runs tile by tile, so its len x dim/2
+ * activations, the largest of the trunk, never exist whole: every step is position-local apart from the conv's
+ * halo and the pool's pairs, which even tiles keep together. Each tile's T/2 pooled rows go straight to pooled
+ * (len/2 x dim/2). a, b, c: tile x dim/2 scratch. The element-wise ops give every row exactly as one pass over
+ * the window would; a GEMM may round a row differently (OpenBLAS's blocking depends on the row count), by about
+ * an ulp. */
 static int run_stem(iso_enformer *m, const char *dna, int64_t len, int64_t tile, float *a, float *b, float *c,
                     float *pooled)
 {
+    enum { K = 15 };
     iso_backend *be = m->be;
     const int half = m->hp.dim / 2;
-    const size_t cols_bytes = (size_t)tile * 60 * sizeof(float);
-    float *cols_host = malloc(cols_bytes);
-    float *cols = cols_host ? be->ops->alloc(be, cols_bytes) : NULL;
-    if (!cols) {
-        free(cols_host);
-        return cols_host ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory for the Enformer stem");
-    }
+    const int on_device = iso_backend_supports_op(be, ISO_OP_DNA_IM2COL, NULL);
+    const size_t cols_bytes = (size_t)tile * 4 * K * sizeof(float);
+    float *cols_host = NULL, *cols = NULL;
+    char *dna_dev = NULL;
     int rc = ISO_OK;
+    if (on_device && (!(dna_dev = be->ops->alloc(be, (size_t)len)) || !(cols = be->ops->alloc(be, cols_bytes))))
+        rc = iso_last_status();
+    else if (on_device)
+        rc = be->ops->upload(be, dna_dev, dna, (size_t)len);
+    else if (!(cols_host = malloc(cols_bytes)))
+        rc = iso_error(ISO_ENOMEM, "out of memory for the Enformer stem");
+    else if (!(cols = be->ops->alloc(be, cols_bytes)))
+        rc = iso_last_status();
     for (int64_t l0 = 0; l0 < len && rc == ISO_OK; l0 += tile) {
         int64_t T = len - l0 < tile ? len - l0 : tile;
-        stem_im2col(dna, len, l0, T, cols_host);
-        rc = be->ops->upload(be, cols, cols_host, (size_t)T * 60 * sizeof(float));
+        if (on_device) {
+            rc = be->ops->dna_im2col(be, dna_dev, len, l0, T, K, cols);
+        } else {
+            for (int64_t e = 0; e < T * K; e++)
+                iso_k_dna_im2col_at(dna, len, l0, K, cols_host, e);
+            rc = be->ops->upload(be, cols, cols_host, (size_t)T * 4 * K * sizeof(float));
+            if (rc == ISO_OK)
+                rc = iso_backend_sync(be); /* cols_host is rewritten for the next tile */
+        }
         if (rc == ISO_OK)
-            rc = iso_backend_sync(be); /* cols_host is rewritten for the next tile */
-        if (rc == ISO_OK)
-            rc = iso_linear(be, cols, T, 60, m->stem_w, m->stem_b, a, half, ISO_ACT_NONE);
+            rc = iso_linear(be, cols, T, 4 * K, m->stem_w, m->stem_b, a, half, ISO_ACT_NONE);
         if (rc == ISO_OK)
             rc = residual_and_pool(be, &m->stem_res, m->stem_pool, a, T, half, b, c, pooled + l0 / 2 * half);
     }
     free(cols_host);
     be->ops->free(be, cols);
+    be->ops->free(be, dna_dev);
     return rc;
 }
 

@@ -292,6 +292,10 @@ static int setup(iso_model *m, const char *path)
     info->protein_max_tokens = m->opts.protein_max_tokens > 0 ? m->opts.protein_max_tokens : (int)pmax;
     info->pool_start = m->opts.pool_start >= 0 ? m->opts.pool_start : (int)ps;
     info->pool_end = m->opts.pool_end >= 0 ? m->opts.pool_end : (int)pe;
+    if (m->opts.pool_start < 0 && m->opts.pool_end < 0 && !iso_config_has(c, "pool_window_start") &&
+        !iso_config_has(c, "pool_window_end"))
+        iso_warn("%s: no pool_window_start/pool_window_end: averaging all %d fused positions (why: docs/model.md)",
+                 iso_config_path(c), info->dna_rows);
     if (info->pool_start < 0 || info->pool_end > info->dna_rows || info->pool_start >= info->pool_end)
         return iso_error(ISO_EINVAL, "pool window [%d, %d) is not inside the %d fused positions", info->pool_start,
                          info->pool_end, info->dna_rows);

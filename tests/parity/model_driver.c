@@ -14,7 +14,10 @@
  *       activation bytes on stderr.
  *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
  *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
- *       no protein. Options come from ISO_FUSION=parallel. Prints per-stage seconds on stderr.
+ *       no protein. Options come from ISO_FUSION=parallel. Prints per-stage seconds on stderr (each stage
+ *       waits for the backend), and with ISO_REPEATS=N times the four stages N more times (warm).
+ *   model_driver devices             prints each registered backend and its device count; exits 77 when no GPU
+ *                                   backend has a device (bench/gpu_check.sh's probe)
  *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks)
  *   model_driver openblas N REPEATS prints OpenBLAS's own rate there (its threads, all cores): the machine's
  *                                   sgemm rate that the benchmarks compare with */
@@ -318,7 +321,7 @@ static int run_enformer(iso_backend *be, int argc, char **argv)
     if (!out || iso_enformer_forward(m, dna, len, out))
         goto done;
     rc = save_output(be, out, n, argv[6]);
-    fprintf(stderr, "peak activation bytes %zu\n", be->peak_bytes);
+    fprintf(stderr, "peak activation bytes %zu\n", iso_backend_peak_bytes(be));
 done:
     if (rc)
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
@@ -408,16 +411,23 @@ static int run_isoformer(iso_backend *be, char **argv)
     pooled = malloc((size_t)info.fused_dim * sizeof *pooled);
     pred = malloc((size_t)info.n_outputs * sizeof *pred);
     fused = malloc((size_t)info.dna_rows * info.fused_dim * sizeof *fused);
-    double t[5];
-    t[0] = now();
-    if (!pooled || !pred || !fused || iso_model_embed_dna(m, dna, len, &ed) || iso_backend_sync(be) ||
-        (t[1] = now(), iso_model_embed_rna(m, rna, n_rna, &er)) || iso_backend_sync(be) ||
-        (t[2] = now(), n_prot && iso_model_embed_protein(m, prot, n_prot, &ep)) || iso_backend_sync(be) ||
-        (t[3] = now(), iso_model_predict(m, ed, er, ep, pooled, pred, fused)))
-        goto done;
-    t[4] = now();
-    fprintf(stderr, "stage seconds: dna %.3f rna %.3f protein %.3f fusion+head %.3f\n", t[1] - t[0], t[2] - t[1],
-            t[3] - t[2], t[4] - t[3]);
+    const char *reps = getenv("ISO_REPEATS");
+    for (int r = 0, repeats = reps ? atoi(reps) : 0; r <= repeats; r++) {
+        iso_embedding_free(m, ed);
+        iso_embedding_free(m, er);
+        iso_embedding_free(m, ep);
+        ed = er = ep = NULL;
+        double t[5];
+        t[0] = now();
+        if (!pooled || !pred || !fused || iso_model_embed_dna(m, dna, len, &ed) || iso_backend_sync(be) ||
+            (t[1] = now(), iso_model_embed_rna(m, rna, n_rna, &er)) || iso_backend_sync(be) ||
+            (t[2] = now(), n_prot && iso_model_embed_protein(m, prot, n_prot, &ep)) || iso_backend_sync(be) ||
+            (t[3] = now(), iso_model_predict(m, ed, er, ep, pooled, pred, fused)))
+            goto done;
+        t[4] = now();
+        fprintf(stderr, "stage seconds%s: dna %.4f rna %.4f protein %.4f fusion+head %.4f\n", r ? " (warm)" : "",
+                t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3]);
+    }
     rc = dump(m, ed, argv[6], "e_dna") || dump(m, er, argv[6], "e_rna") || (ep && dump(m, ep, argv[6], "e_protein"));
     snprintf(path, sizeof path, "%s/fused.f32", argv[6]);
     rc = rc || write_f32(path, fused, (size_t)info.dna_rows * info.fused_dim);
@@ -467,6 +477,15 @@ int main(int argc, char **argv)
     int nt = 0;
     esm_mode mode = ESM_ONE;
     int esm = esm_command(cmd, argc, &nt, &mode);
+    if (argc == 2 && !strcmp(cmd, "devices")) {
+        int gpus = 0;
+        for (int i = 0; i < iso_backend_reg_count(); i++) {
+            int n = iso_backend_reg_device_count(i);
+            printf("%s: %d device(s)\n", iso_backend_reg_name(i), n);
+            gpus += iso_backend_reg_kind(i) == ISO_DEVICE_GPU ? n : 0;
+        }
+        return gpus ? 0 : 77;
+    }
     if (argc == 4 && !strcmp(cmd, "openblas"))
         return run_openblas(atoi(argv[2]), atoi(argv[3])); /* no backend: OpenBLAS keeps its own threads */
     if (argc == 4 && !strcmp(cmd, "sgemm")) {
@@ -483,12 +502,15 @@ int main(int argc, char **argv)
                         "       model_driver enformer WEIGHTS CONFIG PREFIX INPUT OUT.f32 [STEM_TILE]\n"
                         "       model_driver isoformer MODEL DNA RNA_IDS PROTEIN_IDS OUTDIR\n"
                         "       model_driver batch MODEL rna|protein SEQS MAX_TOKENS OUT.f32 [CACHE_DIR]\n"
-                        "       model_driver sgemm|openblas N REPEATS\n");
+                        "       model_driver sgemm|openblas N REPEATS\n"
+                        "       model_driver devices\n");
         return 2;
     }
     iso_backend *be = NULL;
-    const char *dev = getenv("ISO_DEVICE");
-    if (iso_backend_create(dev ? dev : "cpu", 0, ISO_PREC_FP32, &be)) {
+    const char *dev = getenv("ISO_DEVICE"), *prec = getenv("ISO_PRECISION");
+    iso_precision p = prec && !strcmp(prec, "bf16") ? ISO_PREC_BF16 : prec && !strcmp(prec, "tf32") ? ISO_PREC_TF32
+                                                                                                    : ISO_PREC_FP32;
+    if (iso_backend_create(dev ? dev : "cpu", 0, p, &be)) {
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
         return 1;
     }

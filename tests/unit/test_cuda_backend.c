@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend/backend_impl.h"
+#include "backend/kernels.h"
 #include "check_run.h"
 
 /* CUDA's devices, through the registry. */
@@ -88,6 +89,21 @@ START_TEST(device_memory)
     for (int i = 0; i < 1000; i++)
         ck_assert_float_eq(back[i], i < 10 ? 0.0f : host[i]);
     be->ops->free_weight(be, w);
+    /* The Enformer stem's columns built on the device equal the host function's (test_cuda_kernels checks it). */
+    static const char dna[] = "ACGTNACGTTGCAACnGT";
+    enum { LEN = sizeof dna - 1, K = 15, T = 10 };
+    float cols_host[T * 4 * K], cols_back[T * 4 * K];
+    char *dna_dev = be->ops->alloc(be, LEN);
+    float *cols = be->ops->alloc(be, sizeof cols_back);
+    ck_assert(iso_backend_supports_op(be, ISO_OP_DNA_IM2COL, NULL));
+    ck_assert_int_eq(be->ops->upload(be, dna_dev, dna, LEN), ISO_OK);
+    ck_assert_int_eq(be->ops->dna_im2col(be, dna_dev, LEN, 5, T, K, cols), ISO_OK);
+    ck_assert_int_eq(be->ops->download(be, cols_back, cols, sizeof cols_back), ISO_OK);
+    for (int e = 0; e < T * K; e++)
+        iso_k_dna_im2col_at(dna, LEN, 5, K, cols_host, e);
+    ck_assert_mem_eq(cols_back, cols_host, sizeof cols_host);
+    be->ops->free(be, dna_dev);
+    be->ops->free(be, cols);
     /* Out of memory: NULL, ISO_ENOMEM, the sizes in the message, the backend still usable. */
     ck_assert_ptr_null(be->ops->alloc(be, (size_t)1 << 50));
     ck_assert_int_eq(iso_last_status(), ISO_ENOMEM);

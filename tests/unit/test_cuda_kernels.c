@@ -236,6 +236,34 @@ START_TEST(mean_rows)
 }
 END_TEST
 
+/* The Enformer stem's im2col of the one-hot DNA, tile by tile over a window with N and lower-case bases (not
+ * A/C/G/T: all zero, as enformer-pytorch's one-hot of N), against its definition; every element is written, so
+ * the buffer starts as garbage (NaN). */
+START_TEST(dna_im2col)
+{
+    const char *dna = "NACGTTGCAnACGTAGGCTTACGNNTACGATCGATTTAGC";
+    const int64_t len = (int64_t)strlen(dna), tile = 16;
+    const int k = 15;
+    float *cols = malloc((size_t)tile * 4 * k * sizeof *cols);
+    double *ref = malloc((size_t)tile * 4 * k * sizeof *ref);
+    for (int64_t l0 = 0; l0 < len; l0 += tile) {
+        int64_t T = len - l0 < tile ? len - l0 : tile;
+        for (size_t i = 0; i < (size_t)tile * 4 * k; i++)
+            cols[i] = NAN;
+        for (int64_t l = 0; l < T; l++)
+            for (int ch = 0; ch < 4; ch++)
+                for (int t = 0; t < k; t++) {
+                    int64_t pos = l0 + l + t - k / 2;
+                    ref[(l * 4 + ch) * k + t] = pos >= 0 && pos < len && dna[pos] == "ACGT"[ch];
+                }
+        for (int64_t e = 0; e < T * k; e++)
+            iso_k_dna_im2col_at(dna, len, l0, k, cols, e);
+        expect_close("dna_im2col", cols, ref, (size_t)T * 4 * k, 0, 0);
+    }
+    free(cols), free(ref);
+}
+END_TEST
+
 /* The CUDA launch covers every element exactly once, also past the grid cap where threads loop. */
 START_TEST(grid_stride_coverage)
 {
@@ -666,6 +694,7 @@ static Suite *suite(void)
     tcase_add_test(t, rotary);
     tcase_add_test(t, rel_shift_add);
     tcase_add_test(t, mean_rows);
+    tcase_add_test(t, dna_im2col);
     tcase_add_test(t, grid_stride_coverage);
     suite_add_tcase(s, t);
     t = tcase_create("rows");

@@ -639,6 +639,8 @@ static const struct iso_backend_ops cpu_ops = {
     .attention = cpu_attention,
 };
 
+extern const iso_backend_reg iso_backend_cpu_reg;
+
 static int cpu_device_count(void) { return 1; }
 
 static int cpu_create(int device, int n_threads, iso_precision precision, iso_backend **out)

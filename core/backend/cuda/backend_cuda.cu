@@ -153,15 +153,38 @@ static void cu_free(iso_backend *be, void *ptr)
         be->bytes_in_use -= device_free(be, ptr, 1);
 }
 
+/* Host to device on the compute stream, so the copy is ordered before every kernel that reads it, through two
+ * pinned halves in turn: the host fills one (from the mmapped, pageable file) while the other is copied, at the
+ * bus's pinned rate. A half is refilled only after its previous copy is done (its event). */
+static int upload_staged(iso_backend *be, void *dst, const void *src, size_t nbytes)
+{
+    cu_backend *cu = cu_of(be);
+    int rc = cu_enter(be);
+    if (rc)
+        return rc;
+    if (!cu->staging) {
+        CU_TRY(cudaEventCreateWithFlags(&cu->staged[0], cudaEventDisableTiming));
+        CU_TRY(cudaEventCreateWithFlags(&cu->staged[1], cudaEventDisableTiming));
+        CU_TRY(cudaHostAlloc((void **)&cu->staging, 2 * CU_STAGE_BYTES, cudaHostAllocDefault));
+    }
+    for (size_t off = 0, half = 0; off < nbytes; off += CU_STAGE_BYTES, half ^= 1) {
+        size_t n = nbytes - off < CU_STAGE_BYTES ? nbytes - off : CU_STAGE_BYTES;
+        char *stage = cu->staging + half * CU_STAGE_BYTES;
+        CU_TRY(cudaEventSynchronize(cu->staged[half])); /* returns at once before the first record */
+        memcpy(stage, (const char *)src + off, n);
+        CU_TRY(cudaMemcpyAsync((char *)dst + off, stage, n, cudaMemcpyHostToDevice, cu->stream));
+        CU_TRY(cudaEventRecord(cu->staged[half], cu->stream));
+    }
+    return ISO_OK;
+}
+
 static const float *cu_weight(iso_backend *be, const float *host, size_t count)
 {
     size_t nbytes = count * sizeof(float);
     float *dev = (float *)device_alloc(be, nbytes, "weights", 0);
     if (!dev)
         return NULL;
-    cudaError_t err = cudaMemcpy(dev, host, nbytes, cudaMemcpyHostToDevice);
-    if (err != cudaSuccess) {
-        cu_fail(err, "cudaMemcpy(weight to device)");
+    if (upload_staged(be, dev, host, nbytes) != ISO_OK) {
         device_free(be, dev, 0);
         return NULL;
     }
@@ -238,6 +261,11 @@ static void cu_destroy(iso_backend *be)
                     cudaFree(cu->sizes.ptr[i]);
             if (cu->cublas)
                 cublasDestroy(cu->cublas);
+            if (cu->staging)
+                cudaFreeHost(cu->staging);
+            for (int i = 0; i < 2; i++)
+                if (cu->staged[i])
+                    cudaEventDestroy(cu->staged[i]);
             if (cu->stream)
                 cudaStreamDestroy(cu->stream);
         }
@@ -249,11 +277,12 @@ static void cu_destroy(iso_backend *be)
     free(be);
 }
 
-/* The fused attention kernel's shapes (iso_k_attention_fits); every other op takes any shape. */
+/* The fused attention kernel takes the shapes it fits (head_dim <= 128) and is wanted for short sequences only
+ * (iso_k_attention_prefer_fused); every other op takes any shape. */
 static int cu_supports_op(const iso_backend *be, iso_op op, const void *args)
 {
     (void)be;
-    return op != ISO_OP_ATTENTION || !args || iso_k_attention_fits((const iso_attention_args *)args, ISO_K_ATTN_MAX_HD);
+    return op != ISO_OP_ATTENTION || !args || iso_k_attention_prefer_fused((const iso_attention_args *)args);
 }
 
 static int cu_has(const iso_backend *be, iso_backend_property property)
@@ -285,9 +314,12 @@ static const struct iso_backend_ops cuda_ops = {
     cu_rel_shift_add,
     cu_mean_rows,
     cu_attention,
+    cu_dna_im2col,
     cu_supports_op,
     cu_has,
 };
+
+extern "C" const iso_backend_reg iso_backend_cuda_reg;
 
 static int cu_device_count(void)
 {
@@ -363,6 +395,6 @@ fail:
     return rc;
 }
 
-const iso_backend_reg iso_backend_cuda_reg = {"cuda", ISO_DEVICE_GPU,
+extern "C" const iso_backend_reg iso_backend_cuda_reg = {"cuda", ISO_DEVICE_GPU,
                                               1u << ISO_PREC_FP32 | 1u << ISO_PREC_TF32 | 1u << ISO_PREC_BF16,
                                               cu_device_count, cu_create};

@@ -16,12 +16,17 @@ typedef struct {
     size_t cap, len; /* cap is a power of two; linear probing */
 } cu_size_table;
 
+/* Weights go to the device through two pinned buffers of this size (allocated at the first weight). */
+#define CU_STAGE_BYTES ((size_t)16 << 20)
+
 typedef struct {
     int device;
     cudaStream_t stream;
     cublasHandle_t cublas;
     size_t weight_bytes; /* weights are counted apart from the activations in bytes_in_use */
     cu_size_table sizes;
+    char *staging;           /* 2 x CU_STAGE_BYTES pinned host memory, or NULL */
+    cudaEvent_t staged[2];   /* recorded after the copy out of each half */
 } cu_backend;
 
 static inline cu_backend *cu_of(iso_backend *be) { return (cu_backend *)be->impl; }
@@ -81,5 +86,6 @@ int cu_layernorm(iso_backend *be, const float *x, float *y, const float *gamma, 
                  int cols, float eps);
 int cu_softmax(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias);
 int cu_attention(iso_backend *be, const iso_attention_args *a);
+int cu_dna_im2col(iso_backend *be, const char *dna, int64_t len, int64_t l0, int64_t T, int k, float *cols);
 
 #endif

@@ -55,7 +55,20 @@ struct RelShiftAdd {
     __device__ void operator()(int64_t e) const { iso_k_rel_shift_add_at(logits, rel, n, e); }
 };
 
+struct DnaIm2col {
+    const char *dna;
+    int64_t len, l0;
+    int k;
+    float *cols;
+    __device__ void operator()(int64_t e) const { iso_k_dna_im2col_at(dna, len, l0, k, cols, e); }
+};
+
 } // namespace
+
+int cu_dna_im2col(iso_backend *be, const char *dna, int64_t len, int64_t l0, int64_t T, int k, float *cols)
+{
+    return cu_for_each(be, T * k, DnaIm2col{dna, len, l0, k, cols}, "dna_im2col");
+}
 
 int cu_bias_act(iso_backend *be, float *x, const float *bias, int64_t rows, int cols, iso_act act)
 {

@@ -117,12 +117,14 @@ typedef enum {
     ISO_OP_REL_SHIFT_ADD,
     ISO_OP_MEAN_ROWS,
     ISO_OP_ATTENTION,
+    ISO_OP_DNA_IM2COL, /* optional: Enformer's stem input built on the device */
 } iso_op;
 
-/* Whether the backend runs op on these arguments (an iso_gemm_args * for ISO_OP_GEMM, an iso_attention_args *
- * for ISO_OP_ATTENTION; args may be NULL for "in general"), as ggml's supports_op: the model asks before it
- * calls an op that some backend limits (the CUDA fused attention takes head_dim <= 128; a head of 384 goes
- * through GEMMs and a softmax instead). Answered from the shapes alone, without touching the device. */
+/* Whether the model should call op on these arguments (an iso_gemm_args * for ISO_OP_GEMM, an
+ * iso_attention_args * for ISO_OP_ATTENTION; args may be NULL for "in general"), as ggml's supports_op. The model
+ * asks before it calls an op that some backend limits, and otherwise composes it from other ops: the CUDA fused
+ * attention takes head_dim <= 128, and is declined past 128 x 128 scores a head, where GEMMs and the softmax op
+ * are faster on that device. Answered from the shapes alone, without touching the device. */
 int iso_backend_supports_op(const iso_backend *be, iso_op op, const void *args);
 
 typedef enum {
