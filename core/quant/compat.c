@@ -164,28 +164,32 @@ int read_blocks(const bam1_t *b, int64_t contig_len, blocks *bl)
 /* Bases a read's outer ends may run past an exon: aligners extend a read into the intron rather than splice a
  * few-base overhang, and such reads would otherwise count against the isoform that produced them. */
 #define OVERHANG 8
+/* Bases by which a read's intron may sit beside an annotated intron of the same length: where the last bases of
+ * the exon equal the last bases of the intron, the splice can be placed at any of those positions with the same
+ * read sequence, and aligners choose one by their own rules (HISAT2 leftmost without a splice motif). */
+#define JUNCTION_SHIFT 8
+
+enum { INCOMPATIBLE, SHIFTED, EXACT };
 
 /* Whether every block lies in one exon of t (the read's outer ends up to OVERHANG past it) and every intron of
- * the read is one of t's introns. */
+ * the read is one of t's introns: EXACT, or SHIFTED when some intron is one of t's moved by up to
+ * JUNCTION_SHIFT bases with its length kept. */
 static int compatible(const iso_transcript *t, const blocks *bl)
 {
-    int e = 0;
-    for (int i = 0; i < bl->n; i++) {
-        int64_t s = bl->start[i], en = bl->end[i];
-        while (e < t->n_exons && t->exons[e].end <= s)
-            e++;
-        if (e == t->n_exons)
-            return 0;
-        int64_t lo = t->exons[e].start - (i == 0 ? OVERHANG : 0), hi = t->exons[e].end + (i == bl->n - 1 ? OVERHANG : 0);
-        if (s < lo || en > hi)
-            return 0;
-        if (i + 1 < bl->n) {
-            if (bl->end[i] != t->exons[e].end || e + 1 == t->n_exons || bl->start[i + 1] != t->exons[e + 1].start)
-                return 0;
-            e++;
-        }
+    int e = 0, fit = EXACT;
+    while (e < t->n_exons && t->exons[e].end <= bl->start[0])
+        e++;
+    if (e == t->n_exons || bl->start[0] < t->exons[e].start - OVERHANG)
+        return INCOMPATIBLE;
+    for (int i = 0; i + 1 < bl->n; i++, e++) { /* block i ends exon e, block i + 1 starts exon e + 1 */
+        int64_t shift = bl->end[i] - t->exons[e].end;
+        if (shift < -JUNCTION_SHIFT || shift > JUNCTION_SHIFT || e + 1 == t->n_exons ||
+            bl->start[i + 1] != t->exons[e + 1].start + shift)
+            return INCOMPATIBLE;
+        if (shift)
+            fit = SHIFTED;
     }
-    return 1;
+    return bl->end[bl->n - 1] <= t->exons[e].end + OVERHANG ? fit : INCOMPATIBLE;
 }
 
 int64_t tx_pos(const tx_index *ix, size_t t, int64_t g)
@@ -222,12 +226,15 @@ int find_compatible(const tx_index *ix, const contig_index *ci, const blocks *bl
         else
             hi = mid;
     }
-    int n = 0;
+    int n = 0, best = SHIFTED; /* a shifted intron counts only where no transcript has the read's own */
     for (size_t k = lo; k-- > 0 && n < MAX_COMPATIBLE;) {
         const iso_transcript *t = &ix->ann->tx[ci->tx[k]];
         if (tx_start(t) + ci->max_len <= s)
             break;
-        if (tx_end(t) > s && compatible(t, bl))
+        int fit = tx_end(t) > s ? compatible(t, bl) : INCOMPATIBLE;
+        if (fit > best)
+            n = 0, best = fit;
+        if (fit == best)
             out[n++] = (uint32_t)ci->tx[k];
     }
     qsort(out, (size_t)n, sizeof *out, by_index); /* ascending, for class keys */
