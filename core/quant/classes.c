@@ -5,6 +5,29 @@
 
 #include "quant/quant_internal.h"
 
+/* Appends n transcripts and their bins to a pair of pools. */
+static int pool_append(uint32_t **tx_pool, int32_t **bin_pool, size_t *used, size_t *cap, const uint32_t *tx,
+                       const int32_t *bin, int n)
+{
+    if (*used + (size_t)n > *cap) {
+        size_t grown = *cap ? 2 * *cap : 1024;
+        while (grown < *used + (size_t)n)
+            grown *= 2;
+        uint32_t *p = realloc(*tx_pool, grown * sizeof *p);
+        if (p)
+            *tx_pool = p;
+        int32_t *b = p ? realloc(*bin_pool, grown * sizeof *b) : NULL;
+        if (!b)
+            return iso_error(ISO_ENOMEM, "out of memory for equivalence classes");
+        *bin_pool = b;
+        *cap = grown;
+    }
+    memcpy(*tx_pool + *used, tx, (size_t)n * sizeof *tx);
+    memcpy(*bin_pool + *used, bin, (size_t)n * sizeof *bin);
+    *used += (size_t)n;
+    return ISO_OK;
+}
+
 static uint64_t class_hash(const uint32_t *tx, const int32_t *bin, int n, int strand)
 {
     uint64_t h = 1469598103934665603u ^ (uint64_t)strand;
@@ -38,7 +61,7 @@ static int rehash(class_table *t)
     return ISO_OK;
 }
 
-int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int strand, double count, double frags)
+int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int strand, double count)
 {
     if (2 * (t->n + 1) > t->n_slots && rehash(t) != ISO_OK)
         return ISO_ENOMEM;
@@ -47,7 +70,6 @@ int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int
         qclass *c = &t->c[t->slot[s] - 1];
         if (same(t, c, tx, bin, n, strand)) {
             c->count += count;
-            c->frags += frags;
             return ISO_OK;
         }
     }
@@ -59,23 +81,10 @@ int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int
         t->c = c;
         t->cap = cap;
     }
-    if (t->pool_n + (size_t)n > t->pool_cap) {
-        size_t cap = t->pool_cap ? 2 * t->pool_cap : 1024;
-        while (cap < t->pool_n + (size_t)n)
-            cap *= 2;
-        uint32_t *p = realloc(t->tx, cap * sizeof *p);
-        if (p)
-            t->tx = p;
-        int32_t *b = p ? realloc(t->bin, cap * sizeof *b) : NULL;
-        if (!b)
-            return iso_error(ISO_ENOMEM, "out of memory for equivalence classes");
-        t->bin = b;
-        t->pool_cap = cap;
-    }
-    memcpy(t->tx + t->pool_n, tx, (size_t)n * sizeof *tx);
-    memcpy(t->bin + t->pool_n, bin, (size_t)n * sizeof *bin);
-    t->c[t->n] = (qclass){t->pool_n, n, strand, count, frags};
-    t->pool_n += (size_t)n;
+    size_t off = t->pool_n;
+    if (pool_append(&t->tx, &t->bin, &t->pool_n, &t->pool_cap, tx, bin, n) != ISO_OK)
+        return ISO_ENOMEM;
+    t->c[t->n] = (qclass){off, n, strand, count};
     t->slot[s] = ++t->n;
     return ISO_OK;
 }
@@ -89,6 +98,24 @@ void class_table_free(class_table *t)
     memset(t, 0, sizeof *t);
 }
 
+/* Whether transcript t can have produced a fragment whose read 1 is on the reverse strand (strand 1) or not
+ * (0), in a library of type s. */
+static int strand_fits(const iso_annotation *ann, uint32_t t, int strand, iso_strandedness s)
+{
+    int sense = strand == (ann->tx[t].strand == '-'); /* read 1 on the transcript's strand */
+    return (s != ISO_STRAND_FR && s != ISO_STRAND_RF) || sense == (s == ISO_STRAND_FR);
+}
+
+/* Equal implied lengths weigh every transcript alike: such a class needs no lengths in its key. */
+static void clear_equal_bins(int32_t *bin, int n)
+{
+    int differ = 0;
+    for (int k = 1; k < n; k++)
+        differ |= bin[k] != bin[0];
+    if (!differ)
+        memset(bin, 0, (size_t)n * sizeof *bin);
+}
+
 int class_table_resolve(class_table *dst, const class_table *src, const iso_annotation *ann, iso_strandedness s)
 {
     uint32_t tx[MAX_COMPATIBLE];
@@ -96,24 +123,141 @@ int class_table_resolve(class_table *dst, const class_table *src, const iso_anno
     for (size_t i = 0; i < src->n; i++) {
         const qclass *c = &src->c[i];
         int n = 0;
-        for (int k = 0; k < c->n; k++) {
-            uint32_t t = src->tx[c->off + k];
-            int sense = c->strand == (ann->tx[t].strand == '-'); /* read 1 on the transcript's strand */
-            if ((s != ISO_STRAND_FR && s != ISO_STRAND_RF) || sense == (s == ISO_STRAND_FR)) {
-                tx[n] = t;
+        for (int k = 0; k < c->n; k++)
+            if (strand_fits(ann, src->tx[c->off + k], c->strand, s)) {
+                tx[n] = src->tx[c->off + k];
                 bin[n++] = src->bin[c->off + k];
             }
-        }
         if (n == 0)
             continue;
-        /* Equal implied lengths weigh every transcript alike: such a class needs no lengths in its key. */
-        int differ = 0;
-        for (int k = 1; k < n; k++)
-            differ |= bin[k] != bin[0];
-        if (!differ)
-            memset(bin, 0, (size_t)n * sizeof *bin);
-        if (class_add(dst, tx, bin, n, 2, c->count, c->frags) != ISO_OK)
+        clear_equal_bins(bin, n);
+        if (class_add(dst, tx, bin, n, 2, c->count) != ISO_OK)
             return ISO_ENOMEM;
     }
     return ISO_OK;
+}
+
+/* ---- multi-mapping fragments ---- */
+
+int multi_add(multi_list *l, const char *name, size_t name_len, const uint32_t *tx, const int32_t *bin, int n,
+              int strand)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        multi_hit *h = realloc(l->hit, cap * sizeof *h);
+        if (!h)
+            return iso_error(ISO_ENOMEM, "out of memory for multi-mapping reads");
+        l->hit = h;
+        l->cap = cap;
+    }
+    if (l->names_n + name_len + 1 > l->names_cap) {
+        size_t cap = l->names_cap ? 2 * l->names_cap : 4096;
+        while (cap < l->names_n + name_len + 1)
+            cap *= 2;
+        char *p = realloc(l->names, cap);
+        if (!p)
+            return iso_error(ISO_ENOMEM, "out of memory for multi-mapping reads");
+        l->names = p;
+        l->names_cap = cap;
+    }
+    multi_hit *h = &l->hit[l->n];
+    *h = (multi_hit){l->names_n, l->pool_n, n, strand};
+    if (pool_append(&l->tx, &l->bin, &l->pool_n, &l->pool_cap, tx, bin, n) != ISO_OK)
+        return ISO_ENOMEM;
+    memcpy(l->names + l->names_n, name, name_len);
+    l->names[l->names_n + name_len] = 0;
+    l->names_n += name_len + 1;
+    l->n++;
+    return ISO_OK;
+}
+
+void multi_list_free(multi_list *l)
+{
+    free(l->hit);
+    free(l->names);
+    free(l->tx);
+    free(l->bin);
+    memset(l, 0, sizeof *l);
+}
+
+typedef struct {
+    const multi_list *list;
+    const multi_hit *hit;
+    size_t order; /* of the hit among all: lists in contig order, hits in file order */
+} hit_ref;
+
+static int by_name(const void *a, const void *b)
+{
+    const hit_ref *x = a, *y = b;
+    int c = strcmp(x->list->names + x->hit->name, y->list->names + y->hit->name);
+    return c ? c : (x->order > y->order) - (x->order < y->order);
+}
+
+typedef struct {
+    uint32_t tx;
+    int32_t bin;
+} tx_bin;
+
+static int by_tx(const void *a, const void *b)
+{
+    const tx_bin *x = a, *y = b;
+    return x->tx != y->tx ? (x->tx > y->tx) - (x->tx < y->tx) : (x->bin > y->bin) - (x->bin < y->bin);
+}
+
+/* One fragment's alignments as one class: the union of the transcripts they are compatible with (strand
+ * permitting); a transcript that two alignments fit keeps the fragment length most likely under len_weight. */
+static int add_fragment(class_table *dst, const hit_ref *h, size_t n_hits, const iso_annotation *ann,
+                        iso_strandedness s, double (*len_weight)(int32_t, const void *), const void *ctx)
+{
+    tx_bin all[MAX_COMPATIBLE];
+    int n = 0;
+    for (size_t i = 0; i < n_hits; i++) {
+        const multi_list *l = h[i].list;
+        for (int k = 0; k < h[i].hit->n && n < MAX_COMPATIBLE; k++) {
+            size_t at = h[i].hit->off + (size_t)k;
+            if (strand_fits(ann, l->tx[at], h[i].hit->strand, s))
+                all[n++] = (tx_bin){l->tx[at], l->bin[at]};
+        }
+    }
+    qsort(all, (size_t)n, sizeof *all, by_tx);
+    uint32_t tx[MAX_COMPATIBLE];
+    int32_t bin[MAX_COMPATIBLE];
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (m && tx[m - 1] == all[i].tx) {
+            if (len_weight(all[i].bin, ctx) > len_weight(bin[m - 1], ctx))
+                bin[m - 1] = all[i].bin;
+            continue;
+        }
+        tx[m] = all[i].tx;
+        bin[m++] = all[i].bin;
+    }
+    if (m == 0)
+        return ISO_OK;
+    clear_equal_bins(bin, m);
+    return class_add(dst, tx, bin, m, 2, 1.0);
+}
+
+int multi_resolve(class_table *dst, const multi_list *const *lists, int n_lists, const iso_annotation *ann,
+                  iso_strandedness s, double (*len_weight)(int32_t bin, const void *ctx), const void *ctx)
+{
+    size_t n = 0;
+    for (int i = 0; i < n_lists; i++)
+        n += lists[i]->n;
+    hit_ref *ref = malloc((n ? n : 1) * sizeof *ref);
+    if (!ref)
+        return iso_error(ISO_ENOMEM, "out of memory for multi-mapping reads");
+    size_t k = 0;
+    for (int i = 0; i < n_lists; i++)
+        for (size_t j = 0; j < lists[i]->n; j++, k++)
+            ref[k] = (hit_ref){lists[i], &lists[i]->hit[j], k};
+    qsort(ref, n, sizeof *ref, by_name);
+    int rc = ISO_OK;
+    for (size_t a = 0, b; rc == ISO_OK && a < n; a = b) {
+        for (b = a + 1; b < n && !strcmp(ref[a].list->names + ref[a].hit->name, ref[b].list->names + ref[b].hit->name);)
+            b++;
+        rc = add_fragment(dst, ref + a, b - a, ann, s, len_weight, ctx);
+    }
+    free(ref);
+    return rc;
 }

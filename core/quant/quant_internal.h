@@ -53,8 +53,7 @@ typedef struct {
     size_t off;    /* of its transcripts and bins in the pools */
     int n;
     int strand;
-    double count;  /* fragments, multi-mappers 1/NH */
-    double frags;  /* fragments, each counted once */
+    double count;  /* fragments */
 } qclass;
 
 typedef struct {
@@ -67,11 +66,38 @@ typedef struct {
     size_t n_slots;
 } class_table;
 
-int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int strand, double count, double frags);
+int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int strand, double count);
 void class_table_free(class_table *t);
 /* The classes of src (in order) with the transcripts whose strand agrees with the library kept, the strand
  * dropped from the key, and bins cleared where they cannot tell the transcripts apart, added to dst. */
 int class_table_resolve(class_table *dst, const class_table *src, const iso_annotation *ann, iso_strandedness s);
+
+/* The alignments of multi-mapping fragments (NH > 1), kept by read name until the pass is over, when each
+ * fragment's alignments become one class: the union of their compatible transcripts, as salmon and RSEM
+ * count a fragment, rather than 1/NH of a fragment in a class per alignment. */
+typedef struct {
+    size_t name, off; /* of its read name, and of its transcripts and bins in the pools */
+    int n, strand;    /* strand: of read 1, as in class keys */
+} multi_hit;
+
+typedef struct {
+    multi_hit *hit;
+    size_t n, cap;
+    char *names;
+    size_t names_n, names_cap;
+    uint32_t *tx;
+    int32_t *bin;
+    size_t pool_n, pool_cap;
+} multi_list;
+
+int multi_add(multi_list *l, const char *name, size_t name_len, const uint32_t *tx, const int32_t *bin, int n,
+              int strand);
+void multi_list_free(multi_list *l);
+/* The fragments of the lists (one per contig, in file order) as classes added to dst, strand resolved as in
+ * class_table_resolve; where two alignments fit one transcript, the bin of higher len_weight is kept. The
+ * order of the classes follows the read names, whatever the thread count. */
+int multi_resolve(class_table *dst, const multi_list *const *lists, int n_lists, const iso_annotation *ann,
+                  iso_strandedness s, double (*len_weight)(int32_t bin, const void *ctx), const void *ctx);
 
 /* ---- coverage.c: per-base depth from block boundaries, swept as the alignments stream by ---- */
 typedef struct {
