@@ -381,20 +381,19 @@ static int check_header(const char *path, const char *reference, const iso_annot
 /* ---- after the pass: library type, fragment lengths, effective lengths, EM ---- */
 
 /* The fragment-length distribution: observed, or the prior where too few unique pairs were seen. */
+#define N_BINS (MAX_FRAG / LEN_BIN + 2)
 typedef struct {
     double p[MAX_FRAG + 1];
     double mean, sd;
+    double w[N_BINS]; /* len_weight of each bin up to MAX_FRAG */
 } frag_model;
 
-/* The likelihood of a fragment length bin (0: unknown, 1) relative to the most likely length: a normal with
- * the distribution's mean and sd, floored so that no compatible transcript gets zero. */
+/* The likelihood of a fragment-length bin relative to the most likely bin (an unknown length, bin 0, counts as
+ * 1), floored so that no compatible transcript gets zero. */
 static double len_weight(int32_t bin, const void *ctx)
 {
     const frag_model *fm = ctx;
-    if (bin <= 0)
-        return 1.0;
-    double len = (bin - 1) * LEN_BIN + LEN_BIN / 2.0, z = (len - fm->mean) / fm->sd;
-    return exp(-0.5 * z * z) + 1e-6;
+    return bin <= 0 ? 1.0 : bin < N_BINS ? fm->w[bin] : 1e-6;
 }
 
 /* Each class's per-transcript weights: len_weight of the fragment length each transcript implies. */
@@ -432,6 +431,27 @@ static double effective_length(const double *p, int64_t len)
     return eff >= 1 ? eff : 1;
 }
 
+/* len_weight's table: the distribution smoothed by a binomial kernel over +-4 bp (as salmon smooths its
+ * observations), averaged over each bin. */
+static void bin_weights(frag_model *fm)
+{
+    static const double kernel[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+    double smooth[MAX_FRAG + 1] = {0}, top = 0;
+    for (int l = 1; l <= MAX_FRAG; l++)
+        for (int k = -4; k <= 4; k++)
+            if (l + k >= 1 && l + k <= MAX_FRAG)
+                smooth[l + k] += fm->p[l] * kernel[k + 4] / 256;
+    for (int b = 1; b < N_BINS; b++) {
+        double sum = 0;
+        for (int l = (b - 1) * LEN_BIN; l < b * LEN_BIN && l <= MAX_FRAG; l++)
+            sum += smooth[l];
+        fm->w[b] = sum / LEN_BIN;
+        top = fm->w[b] > top ? fm->w[b] : top;
+    }
+    for (int b = 1; b < N_BINS; b++)
+        fm->w[b] = (top > 0 ? fm->w[b] / top : 0) + 1e-6;
+}
+
 static void fragment_distribution(const double *fld, size_t n_fld, const iso_quant_opts *o, frag_model *fm)
 {
     double n = 0, s = 0, s2 = 0;
@@ -445,12 +465,14 @@ static void fragment_distribution(const double *fld, size_t n_fld, const iso_qua
         fm->sd = sqrt(s2 / n - fm->mean * fm->mean);
         for (int l = 0; l <= MAX_FRAG; l++)
             fm->p[l] = fld[l] / n;
+        bin_weights(fm);
         return;
     }
     fm->mean = o->frag_mean;
     fm->sd = o->frag_sd;
     for (int l = 0; l <= MAX_FRAG; l++)
         fm->p[l] = l ? exp(-0.5 * pow((l - o->frag_mean) / o->frag_sd, 2)) : 0;
+    bin_weights(fm);
 }
 
 static iso_quant_result *result_alloc(size_t n)
