@@ -140,7 +140,7 @@ int class_table_resolve(class_table *dst, const class_table *src, const iso_anno
 /* ---- multi-mapping fragments ---- */
 
 int multi_add(multi_list *l, const char *name, size_t name_len, const uint32_t *tx, const int32_t *bin, int n,
-              int strand)
+              int strand, int paired)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 256;
@@ -161,7 +161,7 @@ int multi_add(multi_list *l, const char *name, size_t name_len, const uint32_t *
         l->names_cap = cap;
     }
     multi_hit *h = &l->hit[l->n];
-    *h = (multi_hit){l->names_n, l->pool_n, n, strand};
+    *h = (multi_hit){l->names_n, l->pool_n, n, strand, paired};
     if (pool_append(&l->tx, &l->bin, &l->pool_n, &l->pool_cap, tx, bin, n) != ISO_OK)
         return ISO_ENOMEM;
     memcpy(l->names + l->names_n, name, name_len);
@@ -204,15 +204,18 @@ static int by_tx(const void *a, const void *b)
     return x->tx != y->tx ? (x->tx > y->tx) - (x->tx < y->tx) : (x->bin > y->bin) - (x->bin < y->bin);
 }
 
-/* One fragment's alignments as one class: the union of the transcripts they are compatible with (strand
- * permitting); a transcript that two alignments fit keeps the fragment length most likely under len_weight. */
+/* One fragment's alignments as one class (see multi_resolve). */
 static int add_fragment(class_table *dst, const hit_ref *h, size_t n_hits, const iso_annotation *ann,
                         iso_strandedness s, double (*len_weight)(int32_t, const void *), const void *ctx)
 {
     tx_bin all[MAX_COMPATIBLE];
-    int n = 0;
+    int n = 0, paired = 0;
+    for (size_t i = 0; i < n_hits; i++)
+        paired |= h[i].hit->paired;
     for (size_t i = 0; i < n_hits; i++) {
         const multi_list *l = h[i].list;
+        if (paired && !h[i].hit->paired)
+            continue;
         for (int k = 0; k < h[i].hit->n && n < MAX_COMPATIBLE; k++) {
             size_t at = h[i].hit->off + (size_t)k;
             if (strand_fits(ann, l->tx[at], h[i].hit->strand, s))

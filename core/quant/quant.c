@@ -88,7 +88,7 @@ static int fragment(contig_pass *st, const char *name, int name_len, const uint3
         bins[i] = a >= 0 && b >= a ? (int32_t)((b - a + 1) / LEN_BIN + 1) : 0;
     }
     if (!unique)
-        return multi_add(&res->multi, name, (size_t)name_len, tx, bins, n, read1_reverse);
+        return multi_add(&res->multi, name, (size_t)name_len, tx, bins, n, read1_reverse, paired);
     return class_add(&res->classes, tx, bins, n, read1_reverse, 1.0);
 }
 
@@ -181,12 +181,12 @@ static int alignment(contig_pass *st, const bam1_t *b)
     m.name_len = (int)strlen(name);
     if (!paired)
         return fragment(st, name, m.name_len, tx, m.n, m.read1_reverse, m.start, m.end, 0, weight);
-    /* The first mate seen waits, keyed by name, its position and the alignment's HI (so a multi-mapper's pairs
-     * stay apart). */
+    /* The first mate seen waits, keyed by name, both mates' positions and the alignment's HI: a multi-mapper
+     * may pair one mate's alignment with several of the other's (HISAT2 without HI). */
     char key[512];
     int first = c->pos < c->mpos || (c->pos == c->mpos && (c->flag & BAM_FREAD1));
-    snprintf(key, sizeof key, "%s/%lld/%lld", name, (long long)(first ? c->pos : c->mpos),
-             hi ? (long long)bam_aux2i(hi) : 0LL);
+    snprintf(key, sizeof key, "%s/%lld/%lld/%lld", name, (long long)(first ? c->pos : c->mpos),
+             (long long)(first ? c->mpos : c->pos), hi ? (long long)bam_aux2i(hi) : 0LL);
     khint_t k = kh_get(mate, st->by_name, key);
     if (first)
         return wait_for_mate(st, key, &m, tx);

@@ -78,6 +78,7 @@ int class_table_resolve(class_table *dst, const class_table *src, const iso_anno
 typedef struct {
     size_t name, off; /* of its read name, and of its transcripts and bins in the pools */
     int n, strand;    /* strand: of read 1, as in class keys */
+    int paired;       /* both mates in this alignment */
 } multi_hit;
 
 typedef struct {
@@ -91,11 +92,12 @@ typedef struct {
 } multi_list;
 
 int multi_add(multi_list *l, const char *name, size_t name_len, const uint32_t *tx, const int32_t *bin, int n,
-              int strand);
+              int strand, int paired);
 void multi_list_free(multi_list *l);
 /* The fragments of the lists (one per contig, in file order) as classes added to dst, strand resolved as in
- * class_table_resolve; where two alignments fit one transcript, the bin of higher len_weight is kept. The
- * order of the classes follows the read names, whatever the thread count. */
+ * class_table_resolve; a fragment with a paired alignment drops its single-mate ones (as salmon ignores
+ * orphans where it finds a pair), and where two alignments fit one transcript, the bin of higher len_weight
+ * is kept. The order of the classes follows the read names, whatever the thread count. */
 int multi_resolve(class_table *dst, const multi_list *const *lists, int n_lists, const iso_annotation *ann,
                   iso_strandedness s, double (*len_weight)(int32_t bin, const void *ctx), const void *ctx);
 
