@@ -192,7 +192,11 @@ static int compatible(const iso_transcript *t, const blocks *bl)
     return bl->end[bl->n - 1] <= t->exons[e].end + OVERHANG ? fit : INCOMPATIBLE;
 }
 
-int64_t tx_pos(const tx_index *ix, size_t t, int64_t g)
+/* Position of genomic base g inside transcript t's spliced sequence (genomic orientation). A base in an intron
+ * of t up to OVERHANG before an exon (after one, with after_exon) counts as if the exon went on: the read there
+ * is one that the aligner extended into the intron rather than splice. Returns 0 where g lies further out, or
+ * past either end of t (such a fragment's length on t is unknown). */
+static int near_pos(const tx_index *ix, size_t t, int64_t g, int after_exon, int64_t *pos)
 {
     const iso_transcript *tx = &ix->ann->tx[t];
     int lo = 0, hi = tx->n_exons; /* exons are sorted and disjoint: the first ending after g */
@@ -203,9 +207,22 @@ int64_t tx_pos(const tx_index *ix, size_t t, int64_t g)
         else
             hi = mid;
     }
-    if (lo < tx->n_exons && g >= tx->exons[lo].start)
-        return ix->offsets[t][lo] + (g - tx->exons[lo].start);
-    return -1;
+    int before_exon = !after_exon && lo > 0 && lo < tx->n_exons && tx->exons[lo].start - g <= OVERHANG;
+    if (lo < tx->n_exons && (g >= tx->exons[lo].start || before_exon)) {
+        *pos = ix->offsets[t][lo] + (g - tx->exons[lo].start);
+        return 1;
+    }
+    if (after_exon && lo > 0 && lo < tx->n_exons && g - tx->exons[lo - 1].end < OVERHANG) {
+        *pos = ix->offsets[t][lo - 1] + (g - tx->exons[lo - 1].start);
+        return 1;
+    }
+    return 0;
+}
+
+int64_t tx_span(const tx_index *ix, size_t t, int64_t start, int64_t end)
+{
+    int64_t a, b;
+    return near_pos(ix, t, start, 0, &a) && near_pos(ix, t, end - 1, 1, &b) && b >= a ? b - a + 1 : -1;
 }
 
 static int by_index(const void *a, const void *b)

@@ -71,9 +71,9 @@ static int fragment(contig_pass *st, const char *name, int name_len, const uint3
         else
             res->n_antisense++;
         if (paired) {
-            int64_t a = tx_pos(st->ix, tx[0], fs), b = tx_pos(st->ix, tx[0], fe - 1);
-            if (a >= 0 && b >= a && b - a + 1 <= MAX_FRAG) {
-                res->fld[b - a + 1] += 1;
+            int64_t len = tx_span(st->ix, tx[0], fs, fe);
+            if (len > 0 && len <= MAX_FRAG) {
+                res->fld[len] += 1;
                 res->n_fld++;
             }
         }
@@ -83,9 +83,8 @@ static int fragment(contig_pass *st, const char *name, int name_len, const uint3
      * transcripts may join those of its other alignments, so it keeps them even when alone. */
     int32_t bins[MAX_COMPATIBLE];
     for (int i = 0; i < n; i++) {
-        int64_t a = paired && (n > 1 || !unique) ? tx_pos(st->ix, tx[i], fs) : -1,
-                b = a >= 0 ? tx_pos(st->ix, tx[i], fe - 1) : -1;
-        bins[i] = a >= 0 && b >= a ? (int32_t)((b - a + 1) / LEN_BIN + 1) : 0;
+        int64_t len = paired && (n > 1 || !unique) ? tx_span(st->ix, tx[i], fs, fe) : -1;
+        bins[i] = len > 0 ? (int32_t)(len / LEN_BIN + 1) : 0;
     }
     if (!unique)
         return multi_add(&res->multi, name, (size_t)name_len, tx, bins, n, read1_reverse, paired);

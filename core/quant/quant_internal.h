@@ -44,8 +44,9 @@ void tx_index_free(tx_index *ix);
 int read_blocks(const bam1_t *b, int64_t contig_len, blocks *bl);
 /* Transcripts compatible with the blocks, into out (annotation indices, ascending, at most MAX_COMPATIBLE). */
 int find_compatible(const tx_index *ix, const contig_index *ci, const blocks *bl, uint32_t *out);
-/* Position of genomic base g inside transcript t's spliced sequence (genomic orientation), or -1 if intronic. */
-int64_t tx_pos(const tx_index *ix, size_t t, int64_t g);
+/* Length on transcript t of a fragment spanning [start, end) of the genome (its outer ends up to OVERHANG inside
+ * an intron of t, as find_compatible allows), or -1 when an end is not on t. */
+int64_t tx_span(const tx_index *ix, size_t t, int64_t start, int64_t end);
 
 /* ---- classes.c: equivalence classes, keyed by their transcripts, each transcript's implied fragment-length
  * bin (0: unknown) and the strand of read 1 (2: not recorded) ---- */
