@@ -127,16 +127,16 @@ for tx, seqs, contig in sources:
                         o += e - s
             t["chrom"] = contig
             transcripts[k] = t
-        # Splice motifs (GT..AG on the transcript's strand) where no exon of the cluster lies: aligners look for
-        # them, and without them HISAT2 misses short exons and places ambiguous splices leftmost.
-        exonic = {p for k in cl for s, e in tx[k]["exons"] for p in range(s, e)}
+        # Splice motifs (GT..AG on the transcript's strand) at every intron's ends, inside another isoform's exon
+        # too (an alternative splice site has its motif): aligners look for them, and without them HISAT2 misses
+        # short exons and alternative sites and places ambiguous splices leftmost.
         for k in cl:
             t = tx[k]
             donor, acceptor = (b"GT", b"AG") if t["strand"] == "+" else (b"CT", b"AC")
             for (_, a), (b, _) in zip(t["exons"], t["exons"][1:]):
-                for at, motif in ((a, donor), (b - 2, acceptor)):
-                    if b - a >= 4 and not exonic & {at, at + 1}:
-                        block[at - pos:at - pos + 2] = motif
+                if b - a >= 4:
+                    block[a - pos:a - pos + 2] = donor
+                    block[b - 2 - pos:b - pos] = acceptor
         seq.append(bytes(block))
         pos = cur
     genome[contig] = b"".join(seq) + bytes(rng.choice(list(b"ACGT"), MAX_GAP).astype(np.uint8))
