@@ -1,0 +1,95 @@
+"""isoformer quant's counting rules on hand-made alignments whose answer is known by construction (no aligner):
+  - a read whose splice sits 2 or 3 bases beside an annotated intron of the same length (an aligner's placement
+    of an ambiguous splice) counts for that transcript; where another transcript has the read's own intron,
+    that one alone gets it;
+  - a multi-mapping pair (NH:2) whose other alignment fits no transcript counts as one whole fragment;
+  - a pair multi-mapping between two transcripts is one fragment shared by the EM, whose answer here is exact
+    (equal lengths: 8 unique + 4 unique + 6 shared fragments split 12 / 6);
+  - one mate aligned once and paired with two alignments of the other (as HISAT2 reports it, without HI):
+    the pair that fits a transcript counts once, the other pairing gives nothing to the second transcript.
+Usage: test_quant_model.py ISOFORMER_BINARY WORKDIR"""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+iso, work = sys.argv[1], sys.argv[2]
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(work)
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+# transcript -> exons (0-based, half-open), all 400 bases long so that effective lengths are equal
+tx = {"A1": [(1000, 1200), (1500, 1700)],
+      "D1": [(3000, 3200), (3500, 3700)], "D2": [(3000, 3198), (3498, 3700)],
+      "B1": [(5000, 5400)], "C1": [(7000, 7400)], "E1": [(9000, 9400)], "F1": [(11000, 11400)],
+      "G1": [(13000, 13400)]}
+with open(f"{work}/t.gtf", "w") as f:
+    for t, exons in tx.items():
+        for s, e in exons:
+            f.write(f'chrT\tt\texon\t{s + 1}\t{e}\t.\t+\t.\tgene_id "g{t}"; transcript_id "{t}";\n')
+
+records = []
+
+
+def pair(name, pos1, cigar1, pos2, nh=1, secondary=False, mate2_pos1=None):
+    """Mate 1 forward at pos1 (0-based), mate 2 reverse at pos2 with 50M; mate2_pos1: where mate 2 says mate 1
+    is (another alignment of mate 1)."""
+    tag, sec = f"NH:i:{nh}", 256 if secondary else 0
+    tlen = pos2 + 50 - pos1
+    records.append(f"{name}\t{99 + sec}\tchrT\t{pos1 + 1}\t60\t{cigar1}\t=\t{pos2 + 1}\t{tlen}\t*\t*\t{tag}")
+    back = pos1 if mate2_pos1 is None else mate2_pos1
+    records.append(f"{name}\t{147 + sec}\tchrT\t{pos2 + 1}\t60\t50M\t=\t{back + 1}\t{-tlen}\t*\t*\t{tag}")
+
+
+for i in range(10):  # A1's own splice
+    pair(f"a{i}", 1170 + i, f"{30 - i}M300N{20 + i}M", 1600)
+for i in range(10):  # shifted by -2: 28 bases then the intron at 1198..1498
+    pair(f"s{i}", 1168, "30M300N20M", 1600)
+for i in range(5):  # shifted by +3
+    pair(f"p{i}", 1173, "30M300N20M", 1600)
+for i in range(10):  # D1's splice exactly, which is D2's moved by 2 bases
+    pair(f"d{i}", 3170, "30M300N20M", 3600)
+for i in range(4):  # D2's own splice
+    pair(f"e{i}", 3168, "30M300N20M", 3600)
+for i in range(6):  # B1 and an intergenic second alignment
+    pair(f"b{i}", 5100, "50M", 5250, nh=2)
+    pair(f"b{i}", 15100, "50M", 15250, nh=2, secondary=True)
+for i in range(8):
+    pair(f"c{i}", 7100, "50M", 7250)
+for i in range(4):
+    pair(f"u{i}", 9100, "50M", 9250)
+for i in range(6):  # C1 or E1
+    pair(f"m{i}", 7120, "50M", 7270, nh=2)
+    pair(f"m{i}", 9120, "50M", 9270, nh=2, secondary=True)
+for i in range(2):
+    pair(f"g{i}", 13050, "50M", 13200)
+# mate 1 once, at F1, paired with mate 2 at F1 and at G1
+records.append("x\t99\tchrT\t11101\t60\t50M\t=\t11251\t200\t*\t*\tNH:i:2")
+records.append("x\t355\tchrT\t11101\t60\t50M\t=\t13101\t2050\t*\t*\tNH:i:2")
+records.append("x\t147\tchrT\t11251\t60\t50M\t=\t11101\t-200\t*\t*\tNH:i:2")
+records.append("x\t403\tchrT\t13101\t60\t50M\t=\t11101\t-2050\t*\t*\tNH:i:2")
+
+with open(f"{work}/t.sam", "w") as f:
+    f.write("@SQ\tSN:chrT\tLN:20000\n" + "\n".join(records) + "\n")
+subprocess.run(["samtools", "sort", "-o", f"{work}/t.bam", f"{work}/t.sam"], check=True, capture_output=True)
+subprocess.run(["samtools", "index", f"{work}/t.bam"], check=True)
+r = subprocess.run([iso, "quant", "--bam", f"{work}/t.bam", "--gtf", f"{work}/t.gtf", "--strand", "none", "--out",
+                    f"{work}/q", "-v"], capture_output=True, text=True)
+print(r.stderr.strip())
+check(r.returncode == 0, f"quant: {r.stderr}")
+got = {row["Name"]: float(row["NumReads"]) for row in csv.DictReader(open(f"{work}/q.quant.sf"), delimiter="\t")} \
+    if r.returncode == 0 else {}
+want = {"A1": 25, "D1": 10, "D2": 4, "B1": 6, "C1": 12, "E1": 6, "F1": 1, "G1": 2}
+for t, n in want.items():
+    check(abs(got.get(t, -1) - n) < 0.01, f"{t}: {got.get(t)} fragments, expected {n}")
+if failures:
+    sys.exit(f"{len(failures)} failure(s)")
+print("ok")
