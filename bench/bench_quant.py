@@ -54,24 +54,28 @@ def timed(cmd, **kw):
     return time.time() - t, int(open(usage).read().split()[-1]) / 1024
 
 
-def step(done, *cmd, **kw):
+def step(done, what, *cmd, **kw):
     if not os.path.exists(done):
+        t = time.time()
         subprocess.run(cmd, check=True, stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=subprocess.DEVNULL,
                        **kw)
+        print(f"setup: {what} {time.time() - t:.0f} s", flush=True)
 
 
-step(f"{w}/truth.tsv", sys.executable, f"{here}/make_quant_sim.py", w, "--pairs", str(args.pairs))
-step(f"{w}/genome.1.ht2", "hisat2-build", "-p", T, "-q", f"{w}/genome.fa", f"{w}/genome")
+step(f"{w}/truth.tsv", "simulation", sys.executable, f"{here}/make_quant_sim.py", w, "--pairs", str(args.pairs))
+step(f"{w}/genome.1.ht2", "hisat2-build", "hisat2-build", "-p", T, "-q", f"{w}/genome.fa", f"{w}/genome")
 if not os.path.exists(f"{w}/sim.bam.bai"):
+    t = time.time()
     sam = subprocess.Popen(["hisat2", "-p", T, "--no-unal", "-x", f"{w}/genome", "-1", f"{w}/r1.fq", "-2",
-                            f"{w}/r2.fq"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            f"{w}/r2.fq"], stdout=subprocess.PIPE, stderr=open(f"{w}/hisat2.log", "w"))
     subprocess.run(["samtools", "sort", "-@", T, "-o", f"{w}/sim.bam", "-"], stdin=sam.stdout, check=True,
                    capture_output=True)
     sam.wait()
     subprocess.run(["samtools", "index", f"{w}/sim.bam"], check=True)
-step(f"{w}/salmon_idx/versionInfo.json", "salmon", "index", "-t", f"{w}/transcripts.fa", "-i", f"{w}/salmon_idx",
+    print(f"setup: hisat2 | samtools sort {time.time() - t:.0f} s (log in {w}/hisat2.log)", flush=True)
+step(f"{w}/salmon_idx/versionInfo.json", "salmon index", "salmon", "index", "-t", f"{w}/transcripts.fa", "-i", f"{w}/salmon_idx",
      "-p", T, "--keepDuplicates")
-step(f"{w}/kallisto.idx", "kallisto", "index", "-i", f"{w}/kallisto.idx", f"{w}/transcripts.fa")
+step(f"{w}/kallisto.idx", "kallisto index", "kallisto", "index", "-i", f"{w}/kallisto.idx", f"{w}/transcripts.fa")
 
 truth = {r["transcript_id"]: r for r in csv.DictReader(open(f"{w}/truth.tsv"), delimiter="\t")}
 gene_size = defaultdict(int)
