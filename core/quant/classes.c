@@ -5,27 +5,46 @@
 
 #include "quant/quant_internal.h"
 
-/* Appends n transcripts and their bins to a pair of pools. */
-static int pool_append(uint32_t **tx_pool, int32_t **bin_pool, size_t *used, size_t *cap, const uint32_t *tx,
-                       const int32_t *bin, int n)
+/* p with room for need elements of size bytes (capacity *cap, doubled from first), NULL when out of memory
+ * (p is then as it was). */
+static void *reserve(void *p, size_t *cap, size_t need, size_t size, size_t first)
 {
-    if (*used + (size_t)n > *cap) {
-        size_t grown = *cap ? 2 * *cap : 1024;
-        while (grown < *used + (size_t)n)
-            grown *= 2;
-        uint32_t *p = realloc(*tx_pool, grown * sizeof *p);
-        if (p)
-            *tx_pool = p;
-        int32_t *b = p ? realloc(*bin_pool, grown * sizeof *b) : NULL;
-        if (!b)
-            return iso_error(ISO_ENOMEM, "out of memory for equivalence classes");
-        *bin_pool = b;
-        *cap = grown;
+    if (need <= *cap)
+        return p;
+    size_t grown = *cap ? 2 * *cap : first;
+    while (grown < need)
+        grown *= 2;
+    void *q = realloc(p, grown * size);
+    if (!q) {
+        iso_error(ISO_ENOMEM, "out of memory for equivalence classes");
+        return NULL;
     }
-    memcpy(*tx_pool + *used, tx, (size_t)n * sizeof *tx);
-    memcpy(*bin_pool + *used, bin, (size_t)n * sizeof *bin);
-    *used += (size_t)n;
+    *cap = grown;
+    return q;
+}
+
+/* Appends n transcripts and their bins to the pool. */
+static int pool_append(tx_pool *p, const uint32_t *tx, const int32_t *bin, int n)
+{
+    size_t tx_cap = p->cap, bin_cap = p->cap;
+    uint32_t *t = reserve(p->tx, &tx_cap, p->n + (size_t)n, sizeof *t, 1024);
+    if (t)
+        p->tx = t;
+    int32_t *b = t ? reserve(p->bin, &bin_cap, p->n + (size_t)n, sizeof *b, 1024) : NULL;
+    if (!b)
+        return ISO_ENOMEM;
+    p->bin = b;
+    p->cap = bin_cap;
+    memcpy(p->tx + p->n, tx, (size_t)n * sizeof *tx);
+    memcpy(p->bin + p->n, bin, (size_t)n * sizeof *bin);
+    p->n += (size_t)n;
     return ISO_OK;
+}
+
+static void pool_free(tx_pool *p)
+{
+    free(p->tx);
+    free(p->bin);
 }
 
 static uint64_t class_hash(const uint32_t *tx, const int32_t *bin, int n, int strand)
@@ -38,8 +57,8 @@ static uint64_t class_hash(const uint32_t *tx, const int32_t *bin, int n, int st
 
 static int same(const class_table *t, const qclass *c, const uint32_t *tx, const int32_t *bin, int n, int strand)
 {
-    return c->n == n && c->strand == strand && !memcmp(t->tx + c->off, tx, (size_t)n * sizeof *tx) &&
-           !memcmp(t->bin + c->off, bin, (size_t)n * sizeof *bin);
+    return c->n == n && c->strand == strand && !memcmp(t->pool.tx + c->off, tx, (size_t)n * sizeof *tx) &&
+           !memcmp(t->pool.bin + c->off, bin, (size_t)n * sizeof *bin);
 }
 
 static int rehash(class_table *t)
@@ -50,7 +69,7 @@ static int rehash(class_table *t)
         return iso_error(ISO_ENOMEM, "out of memory for equivalence classes");
     for (size_t i = 0; i < t->n; i++) {
         const qclass *c = &t->c[i];
-        size_t s = class_hash(t->tx + c->off, t->bin + c->off, c->n, c->strand) & (n_slots - 1);
+        size_t s = class_hash(t->pool.tx + c->off, t->pool.bin + c->off, c->n, c->strand) & (n_slots - 1);
         while (slot[s])
             s = (s + 1) & (n_slots - 1);
         slot[s] = i + 1;
@@ -73,16 +92,12 @@ int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int
             return ISO_OK;
         }
     }
-    if (t->n == t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 256;
-        qclass *c = realloc(t->c, cap * sizeof *c);
-        if (!c)
-            return iso_error(ISO_ENOMEM, "out of memory for equivalence classes");
-        t->c = c;
-        t->cap = cap;
-    }
-    size_t off = t->pool_n;
-    if (pool_append(&t->tx, &t->bin, &t->pool_n, &t->pool_cap, tx, bin, n) != ISO_OK)
+    qclass *c = reserve(t->c, &t->cap, t->n + 1, sizeof *c, 256);
+    if (!c)
+        return ISO_ENOMEM;
+    t->c = c;
+    size_t off = t->pool.n;
+    if (pool_append(&t->pool, tx, bin, n) != ISO_OK)
         return ISO_ENOMEM;
     t->c[t->n] = (qclass){off, n, strand, count};
     t->slot[s] = ++t->n;
@@ -92,8 +107,7 @@ int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int
 void class_table_free(class_table *t)
 {
     free(t->c);
-    free(t->tx);
-    free(t->bin);
+    pool_free(&t->pool);
     free(t->slot);
     memset(t, 0, sizeof *t);
 }
@@ -124,9 +138,9 @@ int class_table_resolve(class_table *dst, const class_table *src, const iso_anno
         const qclass *c = &src->c[i];
         int n = 0;
         for (int k = 0; k < c->n; k++)
-            if (strand_fits(ann, src->tx[c->off + k], c->strand, s)) {
-                tx[n] = src->tx[c->off + k];
-                bin[n++] = src->bin[c->off + k];
+            if (strand_fits(ann, src->pool.tx[c->off + k], c->strand, s)) {
+                tx[n] = src->pool.tx[c->off + k];
+                bin[n++] = src->pool.bin[c->off + k];
             }
         if (n == 0)
             continue;
@@ -142,27 +156,16 @@ int class_table_resolve(class_table *dst, const class_table *src, const iso_anno
 int multi_add(multi_list *l, const char *name, size_t name_len, const uint32_t *tx, const int32_t *bin, int n,
               int strand, int paired)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        multi_hit *h = realloc(l->hit, cap * sizeof *h);
-        if (!h)
-            return iso_error(ISO_ENOMEM, "out of memory for multi-mapping reads");
-        l->hit = h;
-        l->cap = cap;
-    }
-    if (l->names_n + name_len + 1 > l->names_cap) {
-        size_t cap = l->names_cap ? 2 * l->names_cap : 4096;
-        while (cap < l->names_n + name_len + 1)
-            cap *= 2;
-        char *p = realloc(l->names, cap);
-        if (!p)
-            return iso_error(ISO_ENOMEM, "out of memory for multi-mapping reads");
-        l->names = p;
-        l->names_cap = cap;
-    }
+    multi_hit *hit = reserve(l->hit, &l->cap, l->n + 1, sizeof *hit, 256);
+    if (hit)
+        l->hit = hit;
+    char *names = hit ? reserve(l->names, &l->names_cap, l->names_n + name_len + 1, 1, 4096) : NULL;
+    if (!names)
+        return ISO_ENOMEM;
+    l->names = names;
     multi_hit *h = &l->hit[l->n];
-    *h = (multi_hit){l->names_n, l->pool_n, n, strand, paired};
-    if (pool_append(&l->tx, &l->bin, &l->pool_n, &l->pool_cap, tx, bin, n) != ISO_OK)
+    *h = (multi_hit){l->names_n, l->pool.n, n, strand, paired};
+    if (pool_append(&l->pool, tx, bin, n) != ISO_OK)
         return ISO_ENOMEM;
     memcpy(l->names + l->names_n, name, name_len);
     l->names[l->names_n + name_len] = 0;
@@ -175,8 +178,7 @@ void multi_list_free(multi_list *l)
 {
     free(l->hit);
     free(l->names);
-    free(l->tx);
-    free(l->bin);
+    pool_free(&l->pool);
     memset(l, 0, sizeof *l);
 }
 
@@ -218,8 +220,8 @@ static int add_fragment(class_table *dst, const hit_ref *h, size_t n_hits, const
             continue;
         for (int k = 0; k < h[i].hit->n && n < MAX_COMPATIBLE; k++) {
             size_t at = h[i].hit->off + (size_t)k;
-            if (strand_fits(ann, l->tx[at], h[i].hit->strand, s))
-                all[n++] = (tx_bin){l->tx[at], l->bin[at]};
+            if (strand_fits(ann, l->pool.tx[at], h[i].hit->strand, s))
+                all[n++] = (tx_bin){l->pool.tx[at], l->pool.bin[at]};
         }
     }
     qsort(all, (size_t)n, sizeof *all, by_tx);

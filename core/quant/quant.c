@@ -421,8 +421,8 @@ static int class_weights(const class_table *t, iso_eq_class *out, const frag_mod
 {
     for (size_t c = 0; c < t->n; c++) {
         const qclass *k = &t->c[c];
-        const int32_t *bin = t->bin + k->off;
-        out[c] = (iso_eq_class){t->tx + k->off, k->n, k->count, NULL};
+        const int32_t *bin = t->pool.bin + k->off;
+        out[c] = (iso_eq_class){t->pool.tx + k->off, k->n, k->count, NULL};
         int known = 0;
         for (int i = 0; i < k->n; i++)
             known |= bin[i] > 0;
@@ -614,7 +614,8 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
         const contig_result *res = &job.res[c];
         for (size_t k = 0; rc == ISO_OK && k < res->classes.n; k++) {
             const qclass *q = &res->classes.c[k];
-            rc = class_add(&all, res->classes.tx + q->off, res->classes.bin + q->off, q->n, q->strand, q->count);
+            rc = class_add(&all, res->classes.pool.tx + q->off, res->classes.pool.bin + q->off, q->n, q->strand,
+                           q->count);
         }
         for (int l = 0; l <= MAX_FRAG; l++)
             fld[l] += res->fld[l];

@@ -51,18 +51,23 @@ int64_t tx_span(const tx_index *ix, size_t t, int64_t start, int64_t end);
 /* ---- classes.c: equivalence classes, keyed by their transcripts, each transcript's implied fragment-length
  * bin (0: unknown) and the strand of read 1 (2: not recorded) ---- */
 typedef struct {
-    size_t off;    /* of its transcripts and bins in the pools */
+    size_t off;    /* of its transcripts and bins in the pool */
     int n;
     int strand;
     double count;  /* fragments */
 } qclass;
 
+/* Transcripts with their fragment-length bins, the lists of several classes or alignments end to end. */
+typedef struct {
+    uint32_t *tx;
+    int32_t *bin;
+    size_t n, cap;
+} tx_pool;
+
 typedef struct {
     qclass *c;
     size_t n, cap;
-    uint32_t *tx;
-    int32_t *bin;
-    size_t pool_n, pool_cap;
+    tx_pool pool;
     size_t *slot; /* open addressing: class index + 1, 0 empty */
     size_t n_slots;
 } class_table;
@@ -77,7 +82,7 @@ int class_table_resolve(class_table *dst, const class_table *src, const iso_anno
  * fragment's alignments become one class: the union of their compatible transcripts, as salmon and RSEM
  * count a fragment, rather than 1/NH of a fragment in a class per alignment. */
 typedef struct {
-    size_t name, off; /* of its read name, and of its transcripts and bins in the pools */
+    size_t name, off; /* of its read name, and of its transcripts and bins in the pool */
     int n, strand;    /* strand: of read 1, as in class keys */
     int paired;       /* both mates in this alignment */
 } multi_hit;
@@ -87,9 +92,7 @@ typedef struct {
     size_t n, cap;
     char *names;
     size_t names_n, names_cap;
-    uint32_t *tx;
-    int32_t *bin;
-    size_t pool_n, pool_cap;
+    tx_pool pool;
 } multi_list;
 
 int multi_add(multi_list *l, const char *name, size_t name_len, const uint32_t *tx, const int32_t *bin, int n,
