@@ -179,7 +179,7 @@ static int alignment(contig_pass *st, const bam1_t *b)
     uint8_t *nh = bam_aux_get(b, "NH"), *hi = bam_aux_get(b, "HI");
     int64_t nh_v = nh ? bam_aux2i(nh) : 1;
     double weight = 1.0 / (double)(nh_v > 0 ? nh_v : 1);
-    mate_info m = {.start = bl.start[0], .end = bl.end[bl.n - 1], .weight = weight};
+    mate_info m = {.weight = weight};
     int reverse = (c->flag & BAM_FREVERSE) != 0;
     m.read1_reverse = (c->flag & BAM_FREAD2) ? !reverse : reverse;
     if (st->coverage) {
@@ -190,6 +190,9 @@ static int alignment(contig_pass *st, const bam1_t *b)
         if (t->n > 1 << 16 && cov_sweep(t, c->pos) != ISO_OK)
             return ISO_ENOMEM;
     }
+    drop_short_anchors(&bl); /* coverage keeps every aligned base, compatibility only the trustworthy */
+    m.start = bl.start[0];
+    m.end = bl.end[bl.n - 1];
     uint32_t tx[MAX_COMPATIBLE];
     m.n = find_compatible(st->ix, st->ci, &bl, tx);
     int paired = (c->flag & BAM_FPAIRED) && !(c->flag & BAM_FMUNMAP) && c->mtid == c->tid;

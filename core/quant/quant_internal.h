@@ -36,12 +36,20 @@ typedef struct {
 typedef struct {
     int64_t start[MAX_BLOCKS], end[MAX_BLOCKS]; /* aligned blocks split at N (introns) */
     int n;
+    int clipped[2]; /* soft clips before the first block and after the last */
+    /* bases inserted within JUNCTION_SHIFT of a block's start and end: where the block meets a splice, an
+     * aligner's way of moving the splice site (HISAT2 prefers a junction it saw plus an insertion) */
+    int ins_start[MAX_BLOCKS], ins_end[MAX_BLOCKS];
 } blocks;
 
 int tx_index_build(tx_index *ix, const iso_annotation *ann, const sam_hdr_t *h, const char *path);
 void tx_index_free(tx_index *ix);
 /* Aligned blocks of a record, clipped to [0, contig_len); -1 when it has none there or too many. */
 int read_blocks(const bam1_t *b, int64_t contig_len, blocks *bl);
+/* Drops a first or last block shorter than MIN_ANCHOR after a splice: a splice to a few bases is the aligner's
+ * guess (they match in many places; HISAT2 splices 1 base to a junction it knows), so the read counts as ending
+ * before it. */
+void drop_short_anchors(blocks *bl);
 /* Transcripts compatible with the blocks, into out (annotation indices, ascending, at most MAX_COMPATIBLE). */
 int find_compatible(const tx_index *ix, const contig_index *ci, const blocks *bl, uint32_t *out);
 /* Length on transcript t of a fragment spanning [start, end) of the genome (its outer ends up to OVERHANG inside

@@ -6,7 +6,11 @@
   - a pair multi-mapping between two transcripts is one fragment shared by the EM, whose answer here is exact
     (equal lengths: 8 unique + 4 unique + 6 shared fragments split 12 / 6);
   - one mate aligned once and paired with two alignments of the other (as HISAT2 reports it, without HI):
-    the pair that fits a transcript counts once, the other pairing gives nothing to the second transcript.
+    the pair that fits a transcript counts once, the other pairing gives nothing to the second transcript;
+  - a splice to a 2-base end block says nothing: the read fits the isoform that keeps the intron too (split 4:2);
+  - a read soft-clipped where one isoform's exon ends and another's goes on fits the first only;
+  - a read spliced at one isoform's junction with 3 bases inserted beside it fits the isoform whose exon is
+    3 bases longer, not the one that needs the insertion.
 Usage: test_quant_model.py ISOFORMER_BINARY WORKDIR"""
 import csv
 import os
@@ -21,7 +25,10 @@ os.makedirs(work)
 tx = {"A1": [(1000, 1200), (1500, 1700)],
       "D1": [(3000, 3200), (3500, 3700)], "D2": [(3000, 3198), (3498, 3700)],
       "B1": [(5000, 5400)], "C1": [(7000, 7400)], "E1": [(9000, 9400)], "F1": [(11000, 11400)],
-      "G1": [(13000, 13400)]}
+      "G1": [(13000, 13400)],
+      "H1": [(16000, 16200), (16500, 16700)], "H2": [(16000, 16400)],
+      "J1": [(17000, 17200), (17500, 17700)], "J2": [(17000, 17400)],
+      "K1": [(18000, 18200), (18500, 18700)], "K2": [(18000, 18203), (18500, 18700)]}
 with open(f"{work}/t.gtf", "w") as f:
     for t, exons in tx.items():
         for s, e in exons:
@@ -30,14 +37,12 @@ with open(f"{work}/t.gtf", "w") as f:
 records = []
 
 
-def pair(name, pos1, cigar1, pos2, nh=1, secondary=False, mate2_pos1=None):
-    """Mate 1 forward at pos1 (0-based), mate 2 reverse at pos2 with 50M; mate2_pos1: where mate 2 says mate 1
-    is (another alignment of mate 1)."""
+def pair(name, pos1, cigar1, pos2, nh=1, secondary=False, cigar2="50M"):
+    """Mate 1 forward at pos1 (0-based), mate 2 reverse at pos2."""
     tag, sec = f"NH:i:{nh}", 256 if secondary else 0
     tlen = pos2 + 50 - pos1
     records.append(f"{name}\t{99 + sec}\tchrT\t{pos1 + 1}\t60\t{cigar1}\t=\t{pos2 + 1}\t{tlen}\t*\t*\t{tag}")
-    back = pos1 if mate2_pos1 is None else mate2_pos1
-    records.append(f"{name}\t{147 + sec}\tchrT\t{pos2 + 1}\t60\t50M\t=\t{back + 1}\t{-tlen}\t*\t*\t{tag}")
+    records.append(f"{name}\t{147 + sec}\tchrT\t{pos2 + 1}\t60\t{cigar2}\t=\t{pos1 + 1}\t{-tlen}\t*\t*\t{tag}")
 
 
 for i in range(10):  # A1's own splice
@@ -62,6 +67,17 @@ for i in range(6):  # C1 or E1
     pair(f"m{i}", 9120, "50M", 9270, nh=2, secondary=True)
 for i in range(2):
     pair(f"g{i}", 13050, "50M", 13200)
+for i in range(4):
+    pair(f"h{i}", 16170, "30M300N20M", 16600)  # H1's splice
+    pair(f"j{i}", 17170, "30M300N20M", 17600)
+    pair(f"k{i}", 18170, "30M300N20M", 18600)
+for i in range(2):
+    pair(f"i{i}", 16300, "50M", 16350)  # inside H2's retained intron
+    pair(f"l{i}", 17300, "50M", 17350)
+for i in range(3):
+    pair(f"n{i}", 16010, "50M", 16122, cigar2="78M300N2M")  # a 2-base anchor
+    pair(f"o{i}", 17010, "50M", 17160, cigar2="40M10S")  # clipped where J1's exon ends
+    pair(f"q{i}", 18010, "50M", 18172, cigar2="27M3I1M300N19M")  # K1's splice + 3 inserted bases: K2's splice
 # mate 1 once, at F1, paired with mate 2 at F1 and at G1
 records.append("x\t99\tchrT\t11101\t60\t50M\t=\t11251\t200\t*\t*\tNH:i:2")
 records.append("x\t355\tchrT\t11101\t60\t50M\t=\t13101\t2050\t*\t*\tNH:i:2")
@@ -78,7 +94,8 @@ print(r.stderr.strip())
 if r.returncode:
     sys.exit(f"quant failed: {r.stderr}")
 got = {row["Name"]: float(row["NumReads"]) for row in csv.DictReader(open(f"{work}/q.quant.sf"), delimiter="\t")}
-want = {"A1": 25, "D1": 10, "D2": 4, "B1": 6, "C1": 12, "E1": 6, "F1": 1, "G1": 2}
+want = {"A1": 25, "D1": 10, "D2": 4, "B1": 6, "C1": 12, "E1": 6, "F1": 1, "G1": 2, "H1": 6, "H2": 3, "J1": 7,
+        "J2": 2, "K1": 4, "K2": 3}
 bad = [f"{t}: {got.get(t)} fragments, expected {n}" for t, n in want.items() if abs(got.get(t, -1) - n) >= 0.01]
 for b in bad:
     print("FAIL:", b)
