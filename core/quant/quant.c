@@ -1,7 +1,8 @@
 /* BAM/CRAM quantification: one streaming pass per annotated contig (contigs in parallel, each with its own
  * reader; decompression on htslib's thread pool), mates paired as they come, each fragment's compatible set
- * added to the contig's equivalence classes; then the library type, the fragment-length distribution and
- * effective lengths, and the EM. Contig results are combined in the file's contig order, so the output does not
+ * added to the contig's equivalence classes (a multi-mapper's alignments kept by read name until the pass is
+ * over); then the library type, the fragment-length distribution, the multi-mappers' classes, effective
+ * lengths, and the EM. Contig results are combined in the file's contig order, so the output does not
  * depend on the number of threads. */
 #include <htslib/khash.h>
 #include <htslib/thread_pool.h>
