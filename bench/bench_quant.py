@@ -6,17 +6,17 @@ Peers, each as its authors recommend, on the same reads:
   stringtie -e      the HISAT2 genome BAM isoformer reads (the same input)
   salmon (reads)    selective alignment from the FASTQ (index built beforehand, not timed)
   kallisto (reads)  pseudoalignment from the FASTQ (index built beforehand, not timed)
-Printed side by side: wall seconds and peak RSS of each quantification run (wait4's rusage of the process),
-and accuracy against the truth: Spearman and mean absolute relative difference (MARD) of estimated fragments,
-over all transcripts and over those of multi-isoform genes, with transcripts of identical sequence merged
-(salmon's index keeps one of them). isoformer is also run with 1 and N threads, and the two outputs compared.
+Printed side by side: wall seconds and peak RSS of each quantification run (GNU time's), and accuracy against
+the truth: Spearman and mean absolute relative difference (MARD) of estimated fragments, over all transcripts and
+over those of multi-isoform genes, with transcripts of identical sequence merged (salmon's index keeps one of
+them). isoformer is also run with 1 and N threads, and the two outputs compared.
 
   bench/bench_quant.py ISOFORMER_BINARY [--pairs N] [--threads T] [--dir DIR]
 
-Needs Debian's salmon, kallisto, stringtie, hisat2, samtools (apt-get install salmon kallisto stringtie). StringTie
-reports depth, not fragments: its estimate is cov x length / 150 (two 75 bp reads). The defaults (2 M
-pairs) take a while on 2 cores; --pairs 200000 is a quick look. The simulation and the alignments are kept in
-DIR (default build-bench-quant/PAIRS) and reused."""
+Needs Debian's salmon, kallisto, stringtie, hisat2, samtools and GNU time (apt-get install salmon kallisto
+stringtie time). StringTie reports depth, not fragments: its estimate is cov x length / 150 (two 75 bp reads).
+The defaults (2 M pairs) take a while on 2 cores; --pairs 200000 is a quick look. The simulation and the
+alignments are kept in DIR (default build-bench-quant/v2-PAIRS) and reused."""
 import argparse
 import csv
 import os
@@ -36,41 +36,46 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--dir")
 args = ap.parse_args()
 iso = os.path.abspath(args.iso)
-w = os.path.abspath(args.dir or os.path.join(here, "..", "build-bench-quant", str(args.pairs)))
+# "v2": the simulation with splice motifs (older directories hold one without)
+w = os.path.abspath(args.dir or os.path.join(here, "..", "build-bench-quant", f"v2-{args.pairs}"))
 os.makedirs(w, exist_ok=True)
 T = str(args.threads)
 
 
 def timed(cmd, **kw):
-    """Runs cmd; returns (wall seconds, peak RSS MB) of the process and its children."""
+    """Runs cmd; returns (wall seconds, peak RSS MB). The peak comes from GNU time, whose child starts small: a
+    child of this Python process inherits its peak RSS (the kernel keeps the high-water mark across exec)."""
     t = time.time()
-    p = subprocess.Popen(cmd, stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=subprocess.PIPE, **kw)
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
+    usage = f"{w}/.usage"
+    p = subprocess.run(["/usr/bin/time", "-o", usage, "-f", "%M", *cmd], stdout=kw.pop("stdout", subprocess.DEVNULL),
+                       stderr=subprocess.PIPE, **kw)
     if p.returncode:
-        sys.exit(f"{' '.join(cmd)} failed: {err.decode()[-2000:]}")
-    return time.time() - t, ru.ru_maxrss / 1024
+        sys.exit(f"{' '.join(cmd)} failed: {p.stderr.decode()[-2000:]}")
+    return time.time() - t, int(open(usage).read().split()[-1]) / 1024
 
 
-def step(done, *cmd, **kw):
+def step(done, what, *cmd, **kw):
     if not os.path.exists(done):
+        t = time.time()
         subprocess.run(cmd, check=True, stdout=kw.pop("stdout", subprocess.DEVNULL), stderr=subprocess.DEVNULL,
                        **kw)
+        print(f"setup: {what} {time.time() - t:.0f} s", flush=True)
 
 
-step(f"{w}/truth.tsv", sys.executable, f"{here}/make_quant_sim.py", w, "--pairs", str(args.pairs))
-step(f"{w}/genome.1.ht2", "hisat2-build", "-p", T, "-q", f"{w}/genome.fa", f"{w}/genome")
+step(f"{w}/truth.tsv", "simulation", sys.executable, f"{here}/make_quant_sim.py", w, "--pairs", str(args.pairs))
+step(f"{w}/genome.1.ht2", "hisat2-build", "hisat2-build", "-p", T, "-q", f"{w}/genome.fa", f"{w}/genome")
 if not os.path.exists(f"{w}/sim.bam.bai"):
+    t = time.time()
     sam = subprocess.Popen(["hisat2", "-p", T, "--no-unal", "-x", f"{w}/genome", "-1", f"{w}/r1.fq", "-2",
-                            f"{w}/r2.fq"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            f"{w}/r2.fq"], stdout=subprocess.PIPE, stderr=open(f"{w}/hisat2.log", "w"))
     subprocess.run(["samtools", "sort", "-@", T, "-o", f"{w}/sim.bam", "-"], stdin=sam.stdout, check=True,
                    capture_output=True)
     sam.wait()
     subprocess.run(["samtools", "index", f"{w}/sim.bam"], check=True)
-step(f"{w}/salmon_idx/versionInfo.json", "salmon", "index", "-t", f"{w}/transcripts.fa", "-i", f"{w}/salmon_idx",
+    print(f"setup: hisat2 | samtools sort {time.time() - t:.0f} s (log in {w}/hisat2.log)", flush=True)
+step(f"{w}/salmon_idx/versionInfo.json", "salmon index", "salmon", "index", "-t", f"{w}/transcripts.fa", "-i", f"{w}/salmon_idx",
      "-p", T, "--keepDuplicates")
-step(f"{w}/kallisto.idx", "kallisto", "index", "-i", f"{w}/kallisto.idx", f"{w}/transcripts.fa")
+step(f"{w}/kallisto.idx", "kallisto index", "kallisto", "index", "-i", f"{w}/kallisto.idx", f"{w}/transcripts.fa")
 
 truth = {r["transcript_id"]: r for r in csv.DictReader(open(f"{w}/truth.tsv"), delimiter="\t")}
 gene_size = defaultdict(int)

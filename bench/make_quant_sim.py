@@ -7,7 +7,8 @@ Annotation: two real ones shipped by Debian, 1,744 transcripts in all:
   - r-bioc-degnorm: extdata/genes_chr21.gtf, 652 RefSeq chr21 transcripts (iGenomes), no sequence.
 Genome: synthetic. Each cluster of overlapping transcripts keeps its real exon/intron structure, with introns and
 gaps longer than 2 kb shortened to 2 kb (they matter to no quantifier, and a small genome keeps HISAT2 quick);
-exonic bases come from the real transcript sequences where known, the rest is uniform random sequence.
+exonic bases come from the real transcript sequences where known, the rest is uniform random sequence, except
+the splice motifs (GT..AG on the transcript's strand) at each intron's ends.
 Reads: each transcript gets a log-normal abundance (a fifth are not expressed); fragments ~ N(250, 25) drawn
 in proportion to abundance x effective length, uniform along the transcript; 2 x 75 bp pairs, unstranded,
 0.2% substitutions. Writes to OUT: genome.fa, annotation.gtf, transcripts.fa, r1.fq, r2.fq, truth.tsv
@@ -126,6 +127,16 @@ for tx, seqs, contig in sources:
                         o += e - s
             t["chrom"] = contig
             transcripts[k] = t
+        # Splice motifs (GT..AG on the transcript's strand) at every intron's ends, inside another isoform's exon
+        # too (an alternative splice site has its motif): aligners look for them, and without them HISAT2 misses
+        # short exons and alternative sites and places ambiguous splices leftmost.
+        for k in cl:
+            t = tx[k]
+            donor, acceptor = (b"GT", b"AG") if t["strand"] == "+" else (b"CT", b"AC")
+            for (_, a), (b, _) in zip(t["exons"], t["exons"][1:]):
+                if b - a >= 4:
+                    block[a - pos:a - pos + 2] = donor
+                    block[b - 2 - pos:b - pos] = acceptor
         seq.append(bytes(block))
         pos = cur
     genome[contig] = b"".join(seq) + bytes(rng.choice(list(b"ACGT"), MAX_GAP).astype(np.uint8))

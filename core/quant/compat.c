@@ -126,12 +126,23 @@ int tx_index_build(tx_index *ix, const iso_annotation *ann, const sam_hdr_t *h, 
     return ISO_OK;
 }
 
+/* Bases a read's outer ends may run past an exon: aligners extend a read into the intron rather than splice a
+ * few-base overhang, and such reads would otherwise count against the isoform that produced them. */
+#define OVERHANG 8
+/* Bases by which a read's intron may sit beside an annotated intron of the same length: where the last bases of
+ * the exon equal the last bases of the intron, the splice can be placed at any of those positions with the same
+ * read sequence, and aligners choose one by their own rules (HISAT2 leftmost without a splice motif). */
+#define JUNCTION_SHIFT 8
+/* Aligned bases an end block needs for its splice to count. */
+#define MIN_ANCHOR 5
+
 int read_blocks(const bam1_t *b, int64_t contig_len, blocks *bl)
 {
     const uint32_t *cig = bam_get_cigar(b);
-    int64_t pos = b->core.pos;
+    int64_t pos = b->core.pos, ins_at = -1;
     bl->n = 0;
-    int open = 0;
+    bl->clipped[0] = bl->clipped[1] = 0;
+    int open = 0, ins = 0; /* the last insertion: at ins_at, ins bases */
     for (uint32_t i = 0; i < b->core.n_cigar; i++) {
         int op = bam_cigar_op(cig[i]);
         int64_t len = bam_cigar_oplen(cig[i]);
@@ -140,14 +151,25 @@ int read_blocks(const bam1_t *b, int64_t contig_len, blocks *bl)
                 if (bl->n == MAX_BLOCKS)
                     return -1;
                 bl->start[bl->n] = pos;
-                bl->end[bl->n++] = pos;
+                bl->end[bl->n] = pos;
+                bl->ins_start[bl->n] = ins_at == pos ? ins : 0; /* inserted right after a splice */
+                bl->ins_end[bl->n++] = 0;
                 open = 1;
             }
             pos += len;
             bl->end[bl->n - 1] = pos;
         } else if (op == BAM_CREF_SKIP) {
+            if (open && pos - ins_at <= JUNCTION_SHIFT)
+                bl->ins_end[bl->n - 1] = ins;
             pos += len;
             open = 0;
+        } else if (op == BAM_CINS) {
+            ins_at = pos;
+            ins = (int)len;
+            if (open && pos - bl->start[bl->n - 1] <= JUNCTION_SHIFT)
+                bl->ins_start[bl->n - 1] = ins;
+        } else if (op == BAM_CSOFT_CLIP) {
+            bl->clipped[bl->n > 0] = 1;
         }
     }
     /* An aligner's skip may run past the contig (a 100 Mb N on a shorter contig): keep what lies on it. */
@@ -155,40 +177,71 @@ int read_blocks(const bam1_t *b, int64_t contig_len, blocks *bl)
     for (int i = 0; i < bl->n; i++)
         if (bl->start[i] < contig_len && bl->end[i] > bl->start[i]) {
             bl->start[kept] = bl->start[i];
-            bl->end[kept++] = bl->end[i] < contig_len ? bl->end[i] : contig_len;
+            bl->end[kept] = bl->end[i] < contig_len ? bl->end[i] : contig_len;
+            bl->ins_start[kept] = bl->ins_start[i];
+            bl->ins_end[kept++] = bl->ins_end[i];
         }
     bl->n = kept;
     return bl->n > 0 ? 0 : -1;
 }
 
-/* Bases a read's outer ends may run past an exon: aligners extend a read into the intron rather than splice a
- * few-base overhang, and such reads would otherwise count against the isoform that produced them. */
-#define OVERHANG 8
-
-/* Whether every block lies in one exon of t (the read's outer ends up to OVERHANG past it) and every intron of
- * the read is one of t's introns. */
-static int compatible(const iso_transcript *t, const blocks *bl)
+void drop_short_anchors(blocks *bl)
 {
-    int e = 0;
-    for (int i = 0; i < bl->n; i++) {
-        int64_t s = bl->start[i], en = bl->end[i];
-        while (e < t->n_exons && t->exons[e].end <= s)
-            e++;
-        if (e == t->n_exons)
-            return 0;
-        int64_t lo = t->exons[e].start - (i == 0 ? OVERHANG : 0), hi = t->exons[e].end + (i == bl->n - 1 ? OVERHANG : 0);
-        if (s < lo || en > hi)
-            return 0;
-        if (i + 1 < bl->n) {
-            if (bl->end[i] != t->exons[e].end || e + 1 == t->n_exons || bl->start[i + 1] != t->exons[e + 1].start)
-                return 0;
-            e++;
-        }
+    if (bl->n > 1 && bl->end[bl->n - 1] - bl->start[bl->n - 1] < MIN_ANCHOR) {
+        bl->n--;
+        bl->clipped[1] = 0;
     }
-    return 1;
+    if (bl->n > 1 && bl->end[0] - bl->start[0] < MIN_ANCHOR) {
+        bl->n--;
+        memmove(bl->start, bl->start + 1, (size_t)bl->n * sizeof *bl->start);
+        memmove(bl->end, bl->end + 1, (size_t)bl->n * sizeof *bl->end);
+        memmove(bl->ins_start, bl->ins_start + 1, (size_t)bl->n * sizeof *bl->ins_start);
+        memmove(bl->ins_end, bl->ins_end + 1, (size_t)bl->n * sizeof *bl->ins_end);
+        bl->clipped[0] = 0;
+    }
 }
 
-int64_t tx_pos(const tx_index *ix, size_t t, int64_t g)
+enum { INCOMPATIBLE, CLIPPED_INSIDE, SHIFTED, EXACT };
+
+/* Whether every block lies in one exon of t (the read's outer ends up to OVERHANG past it) and every intron of
+ * the read is one of t's introns: EXACT; SHIFTED when some intron is one of t's moved by up to JUNCTION_SHIFT
+ * bases with its length kept, or is one of t's only with the bases inserted beside it; CLIPPED_INSIDE when a
+ * soft clip lies inside an exon of t. find_compatible keeps the best level found. */
+static int compatible(const iso_transcript *t, const blocks *bl)
+{
+    int e = 0, fit = EXACT;
+    while (e < t->n_exons && t->exons[e].end <= bl->start[0])
+        e++;
+    if (e == t->n_exons || bl->start[0] < t->exons[e].start - OVERHANG)
+        return INCOMPATIBLE;
+    int first_exon = e;
+    for (int i = 0; i + 1 < bl->n; i++, e++) { /* block i ends exon e, block i + 1 starts exon e + 1 */
+        if (e + 1 == t->n_exons)
+            return INCOMPATIBLE;
+        int inserted = bl->ins_end[i] || bl->ins_start[i + 1];
+        if (inserted && bl->end[i] + bl->ins_end[i] == t->exons[e].end &&
+            bl->start[i + 1] - bl->ins_start[i + 1] == t->exons[e + 1].start)
+            continue; /* t's splice sites explain the inserted bases */
+        int64_t shift = bl->end[i] - t->exons[e].end;
+        if (shift < -JUNCTION_SHIFT || shift > JUNCTION_SHIFT || bl->start[i + 1] != t->exons[e + 1].start + shift)
+            return INCOMPATIBLE;
+        if (shift || inserted)
+            fit = SHIFTED;
+    }
+    if (bl->end[bl->n - 1] > t->exons[e].end + OVERHANG)
+        return INCOMPATIBLE;
+    /* A soft clip inside an exon of t: had the read come from t, its clipped bases would have matched there. */
+    if ((bl->clipped[0] && bl->start[0] > t->exons[first_exon].start) ||
+        (bl->clipped[1] && bl->end[bl->n - 1] < t->exons[e].end))
+        return CLIPPED_INSIDE;
+    return fit;
+}
+
+/* Position of genomic base g inside transcript t's spliced sequence (genomic orientation). A base in an intron
+ * of t up to OVERHANG before an exon (after one, with after_exon) counts as if the exon went on: the read there
+ * is one that the aligner extended into the intron rather than splice. Returns 0 where g lies further out, or
+ * past either end of t (such a fragment's length on t is unknown). */
+static int near_pos(const tx_index *ix, size_t t, int64_t g, int after_exon, int64_t *pos)
 {
     const iso_transcript *tx = &ix->ann->tx[t];
     int lo = 0, hi = tx->n_exons; /* exons are sorted and disjoint: the first ending after g */
@@ -199,9 +252,22 @@ int64_t tx_pos(const tx_index *ix, size_t t, int64_t g)
         else
             hi = mid;
     }
-    if (lo < tx->n_exons && g >= tx->exons[lo].start)
-        return ix->offsets[t][lo] + (g - tx->exons[lo].start);
-    return -1;
+    int before_exon = !after_exon && lo > 0 && lo < tx->n_exons && tx->exons[lo].start - g <= OVERHANG;
+    if (lo < tx->n_exons && (g >= tx->exons[lo].start || before_exon)) {
+        *pos = ix->offsets[t][lo] + (g - tx->exons[lo].start);
+        return 1;
+    }
+    if (after_exon && lo > 0 && lo < tx->n_exons && g - tx->exons[lo - 1].end < OVERHANG) {
+        *pos = ix->offsets[t][lo - 1] + (g - tx->exons[lo - 1].start);
+        return 1;
+    }
+    return 0;
+}
+
+int64_t tx_span(const tx_index *ix, size_t t, int64_t start, int64_t end)
+{
+    int64_t a, b;
+    return near_pos(ix, t, start, 0, &a) && near_pos(ix, t, end - 1, 1, &b) && b >= a ? b - a + 1 : -1;
 }
 
 static int by_index(const void *a, const void *b)
@@ -222,12 +288,15 @@ int find_compatible(const tx_index *ix, const contig_index *ci, const blocks *bl
         else
             hi = mid;
     }
-    int n = 0;
+    int n = 0, best = CLIPPED_INSIDE; /* a shifted intron counts only where no transcript has the read's own */
     for (size_t k = lo; k-- > 0 && n < MAX_COMPATIBLE;) {
         const iso_transcript *t = &ix->ann->tx[ci->tx[k]];
         if (tx_start(t) + ci->max_len <= s)
             break;
-        if (tx_end(t) > s && compatible(t, bl))
+        int fit = tx_end(t) > s ? compatible(t, bl) : INCOMPATIBLE;
+        if (fit > best)
+            n = 0, best = fit;
+        if (fit == best)
             out[n++] = (uint32_t)ci->tx[k];
     }
     qsort(out, (size_t)n, sizeof *out, by_index); /* ascending, for class keys */

@@ -1,7 +1,8 @@
 /* BAM/CRAM quantification: one streaming pass per annotated contig (contigs in parallel, each with its own
  * reader; decompression on htslib's thread pool), mates paired as they come, each fragment's compatible set
- * added to the contig's equivalence classes; then the library type, the fragment-length distribution and
- * effective lengths, and the EM. Contig results are combined in the file's contig order, so the output does not
+ * added to the contig's equivalence classes (a multi-mapper's alignments kept by read name until the pass is
+ * over); then the library type, the fragment-length distribution, the multi-mappers' classes, effective
+ * lengths, and the EM. Contig results are combined in the file's contig order, so the output does not
  * depend on the number of threads. */
 #include <htslib/khash.h>
 #include <htslib/thread_pool.h>
@@ -26,6 +27,7 @@ KHASH_MAP_INIT_STR(mate, size_t)
 typedef struct {
     uint32_t *tx;
     int n;
+    int name_len; /* of the read name, which begins its key */
     int64_t start, end;
     int read1_reverse; /* strand of read 1 (this mate's strand if it is read 1, the opposite otherwise) */
     double weight;     /* 1/NH */
@@ -34,8 +36,10 @@ typedef struct {
 /* What one contig's pass gathers; combined in contig order. */
 typedef struct {
     class_table classes;
+    multi_list multi;
     double fld[MAX_FRAG + 1];
-    size_t n_fld, n_sense, n_antisense, n_fragments, n_records;
+    double n_fragments; /* each alignment 1/NH */
+    size_t n_fld, n_sense, n_antisense, n_records;
     cov_track cov[2]; /* by the strand of read 1: forward, reverse */
     int rc;
     char *error;
@@ -49,38 +53,43 @@ typedef struct {
     contig_result *res;
     mate_info *pending;     /* slots; free ones chained through n = -1 - next */
     size_t n_pending, cap_pending, free_head; /* free_head: slot + 1, 0 none */
-    khash_t(mate) *by_name; /* "qname/pos" -> pending slot */
+    khash_t(mate) *by_name; /* "qname/pos/mate pos/HI" -> pending slot */
 } contig_pass;
 
-static int fragment(contig_pass *st, const uint32_t *tx, int n, int read1_reverse, int64_t fs, int64_t fe,
-                    int paired, double weight)
+/* One fragment (a pair, or a read whose mate is not with it) at one alignment; name: its read name. */
+static int fragment(contig_pass *st, const char *name, int name_len, const uint32_t *tx, int n, int read1_reverse,
+                    int64_t fs, int64_t fe, int paired, double weight)
 {
     contig_result *res = st->res;
     const iso_annotation *ann = st->ix->ann;
-    res->n_fragments++;
+    int unique = weight == 1.0;
+    res->n_fragments += weight;
     if (n == 0)
         return ISO_OK;
-    if (n == 1) { /* orientation and length statistics from unambiguous fragments */
+    if (n == 1 && unique) { /* orientation and length statistics from unambiguous fragments */
         if (read1_reverse == (ann->tx[tx[0]].strand == '-'))
             res->n_sense++;
         else
             res->n_antisense++;
         if (paired) {
-            int64_t a = tx_pos(st->ix, tx[0], fs), b = tx_pos(st->ix, tx[0], fe - 1);
-            if (a >= 0 && b >= a && b - a + 1 <= MAX_FRAG) {
-                res->fld[b - a + 1] += 1;
+            int64_t len = tx_span(st->ix, tx[0], fs, fe);
+            if (len > 0 && len <= MAX_FRAG) {
+                res->fld[len] += 1;
                 res->n_fld++;
             }
         }
     }
     /* The fragment length each transcript implies (pairs only): transcripts that splice out or keep the
-     * sequence between the mates differ here, which is what tells such isoforms apart. */
+     * sequence between the mates differ here, which is what tells such isoforms apart. A multi-mapper's
+     * transcripts may join those of its other alignments, so it keeps them even when alone. */
     int32_t bins[MAX_COMPATIBLE];
     for (int i = 0; i < n; i++) {
-        int64_t a = paired && n > 1 ? tx_pos(st->ix, tx[i], fs) : -1, b = a >= 0 ? tx_pos(st->ix, tx[i], fe - 1) : -1;
-        bins[i] = a >= 0 && b >= a ? (int32_t)((b - a + 1) / LEN_BIN + 1) : 0;
+        int64_t len = paired && (n > 1 || !unique) ? tx_span(st->ix, tx[i], fs, fe) : -1;
+        bins[i] = len > 0 ? (int32_t)(len / LEN_BIN + 1) : 0;
     }
-    return class_add(&res->classes, tx, bins, n, read1_reverse, weight, 1.0);
+    if (!unique)
+        return multi_add(&res->multi, name, (size_t)name_len, tx, bins, n, read1_reverse, paired);
+    return class_add(&res->classes, tx, bins, n, read1_reverse, 1.0);
 }
 
 static int intersect(uint32_t *a, int na, const uint32_t *b, int nb)
@@ -143,6 +152,23 @@ static int wait_for_mate(contig_pass *st, const char *key, const mate_info *m, c
     return ISO_OK;
 }
 
+/* "/v" in decimal at p (snprintf's format parsing was a sixth of quant's time); returns the end. */
+static char *put_field(char *p, int64_t v)
+{
+    char digits[24];
+    int n = 0;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do
+        digits[n++] = (char)('0' + u % 10);
+    while (u /= 10);
+    *p++ = '/';
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = digits[--n];
+    return p;
+}
+
 static int alignment(contig_pass *st, const bam1_t *b)
 {
     const bam1_core_t *c = &b->core;
@@ -151,10 +177,10 @@ static int alignment(contig_pass *st, const bam1_t *b)
     blocks bl;
     if (read_blocks(b, st->contig_len, &bl) < 0)
         return ISO_OK;
-    uint8_t *nh = bam_aux_get(b, "NH");
+    uint8_t *nh = bam_aux_get(b, "NH"), *hi = bam_aux_get(b, "HI");
     int64_t nh_v = nh ? bam_aux2i(nh) : 1;
     double weight = 1.0 / (double)(nh_v > 0 ? nh_v : 1);
-    mate_info m = {.start = bl.start[0], .end = bl.end[bl.n - 1], .weight = weight};
+    mate_info m = {.weight = weight};
     int reverse = (c->flag & BAM_FREVERSE) != 0;
     m.read1_reverse = (c->flag & BAM_FREAD2) ? !reverse : reverse;
     if (st->coverage) {
@@ -165,25 +191,36 @@ static int alignment(contig_pass *st, const bam1_t *b)
         if (t->n > 1 << 16 && cov_sweep(t, c->pos) != ISO_OK)
             return ISO_ENOMEM;
     }
+    drop_short_anchors(&bl); /* coverage keeps every aligned base, compatibility only the trustworthy */
+    m.start = bl.start[0];
+    m.end = bl.end[bl.n - 1];
     uint32_t tx[MAX_COMPATIBLE];
     m.n = find_compatible(st->ix, st->ci, &bl, tx);
     int paired = (c->flag & BAM_FPAIRED) && !(c->flag & BAM_FMUNMAP) && c->mtid == c->tid;
+    const char *name = bam_get_qname(b);
+    m.name_len = (int)strlen(name);
     if (!paired)
-        return fragment(st, tx, m.n, m.read1_reverse, m.start, m.end, 0, weight);
-    /* The first mate seen waits (keyed by name and its position, so a multi-mapper's pairs stay apart). */
-    char key[512];
+        return fragment(st, name, m.name_len, tx, m.n, m.read1_reverse, m.start, m.end, 0, weight);
+    /* The first mate seen waits, keyed by name, both mates' positions and the alignment's HI: a multi-mapper
+     * may pair one mate's alignment with several of the other's (HISAT2 without HI). */
+    char key[512]; /* a read name has at most 254 characters */
     int first = c->pos < c->mpos || (c->pos == c->mpos && (c->flag & BAM_FREAD1));
-    snprintf(key, sizeof key, "%s/%lld", bam_get_qname(b), (long long)(first ? c->pos : c->mpos));
+    char *end = key + m.name_len;
+    memcpy(key, name, (size_t)m.name_len);
+    end = put_field(end, first ? c->pos : c->mpos);
+    end = put_field(end, first ? c->mpos : c->pos);
+    end = put_field(end, hi ? bam_aux2i(hi) : 0);
+    *end = 0;
     khint_t k = kh_get(mate, st->by_name, key);
     if (first)
         return wait_for_mate(st, key, &m, tx);
-    if (k == kh_end(st->by_name))
-        return fragment(st, tx, m.n, m.read1_reverse, m.start, m.end, 0, weight); /* mate filtered out */
+    if (k == kh_end(st->by_name)) /* mate filtered out */
+        return fragment(st, name, m.name_len, tx, m.n, m.read1_reverse, m.start, m.end, 0, weight);
     size_t slot = kh_val(st->by_name, k);
     mate_info *f = &st->pending[slot];
     int64_t fs = f->start < m.start ? f->start : m.start, fe = f->end > m.end ? f->end : m.end;
     int nn = intersect(f->tx, f->n, tx, m.n);
-    int rc = fragment(st, f->tx, nn, f->read1_reverse, fs, fe, 1, weight);
+    int rc = fragment(st, name, m.name_len, f->tx, nn, f->read1_reverse, fs, fe, 1, weight);
     free((char *)kh_key(st->by_name, k));
     kh_del(mate, st->by_name, k);
     release(st, slot);
@@ -198,7 +235,8 @@ static int flush_pending(contig_pass *st)
         if (kh_exist(st->by_name, k)) {
             mate_info *w = &st->pending[kh_val(st->by_name, k)];
             if (rc == ISO_OK)
-                rc = fragment(st, w->tx, w->n, w->read1_reverse, w->start, w->end, 0, w->weight);
+                rc = fragment(st, kh_key(st->by_name, k), w->name_len, w->tx, w->n, w->read1_reverse, w->start,
+                              w->end, 0, w->weight);
             free((char *)kh_key(st->by_name, k));
         }
     for (size_t i = 0; i < st->n_pending; i++)
@@ -366,14 +404,29 @@ static int check_header(const char *path, const char *reference, const iso_annot
 
 /* ---- after the pass: library type, fragment lengths, effective lengths, EM ---- */
 
-/* Each class's per-transcript weights: the density of its implied fragment length under the library's
- * distribution (a normal with the observed mean and sd, floored so no compatible transcript gets zero). */
-static int class_weights(const class_table *t, iso_eq_class *out, double mean, double sd)
+/* The fragment-length distribution: observed, or the prior where too few unique pairs were seen. */
+#define N_BINS (MAX_FRAG / LEN_BIN + 2)
+typedef struct {
+    double p[MAX_FRAG + 1];
+    double mean, sd;
+    double w[N_BINS]; /* len_weight of each bin up to MAX_FRAG */
+} frag_model;
+
+/* The likelihood of a fragment-length bin relative to the most likely bin (an unknown length, bin 0, counts as
+ * 1), floored so that no compatible transcript gets zero. */
+static double len_weight(int32_t bin, const void *ctx)
+{
+    const frag_model *fm = ctx;
+    return bin <= 0 ? 1.0 : bin < N_BINS ? fm->w[bin] : 1e-6;
+}
+
+/* Each class's per-transcript weights: len_weight of the fragment length each transcript implies. */
+static int class_weights(const class_table *t, iso_eq_class *out, const frag_model *fm)
 {
     for (size_t c = 0; c < t->n; c++) {
         const qclass *k = &t->c[c];
-        const int32_t *bin = t->bin + k->off;
-        out[c] = (iso_eq_class){t->tx + k->off, k->n, k->count, NULL};
+        const int32_t *bin = t->pool.bin + k->off;
+        out[c] = (iso_eq_class){t->pool.tx + k->off, k->n, k->count, NULL};
         int known = 0;
         for (int i = 0; i < k->n; i++)
             known |= bin[i] > 0;
@@ -382,10 +435,8 @@ static int class_weights(const class_table *t, iso_eq_class *out, double mean, d
         double *w = malloc((size_t)k->n * sizeof *w);
         if (!w)
             return iso_error(ISO_ENOMEM, "out of memory");
-        for (int i = 0; i < k->n; i++) {
-            double len = (bin[i] - 1) * LEN_BIN + LEN_BIN / 2.0, z = (len - mean) / sd;
-            w[i] = bin[i] > 0 ? exp(-0.5 * z * z) + 1e-6 : 1.0;
-        }
+        for (int i = 0; i < k->n; i++)
+            w[i] = len_weight(bin[i], fm);
         out[c].weight = w;
     }
     return ISO_OK;
@@ -404,8 +455,28 @@ static double effective_length(const double *p, int64_t len)
     return eff >= 1 ? eff : 1;
 }
 
-static void fragment_distribution(const double *fld, size_t n_fld, const iso_quant_opts *o, double *p, double *mean,
-                                  double *sd)
+/* len_weight's table: the distribution smoothed by a binomial kernel over +-4 bp (as salmon smooths its
+ * observations), averaged over each bin. */
+static void bin_weights(frag_model *fm)
+{
+    static const double kernel[9] = {1, 8, 28, 56, 70, 56, 28, 8, 1};
+    double smooth[MAX_FRAG + 1] = {0}, top = 0;
+    for (int l = 1; l <= MAX_FRAG; l++)
+        for (int k = -4; k <= 4; k++)
+            if (l + k >= 1 && l + k <= MAX_FRAG)
+                smooth[l + k] += fm->p[l] * kernel[k + 4] / 256;
+    for (int b = 1; b < N_BINS; b++) {
+        double sum = 0;
+        for (int l = (b - 1) * LEN_BIN; l < b * LEN_BIN && l <= MAX_FRAG; l++)
+            sum += smooth[l];
+        fm->w[b] = sum / LEN_BIN;
+        top = fm->w[b] > top ? fm->w[b] : top;
+    }
+    for (int b = 1; b < N_BINS; b++)
+        fm->w[b] = (top > 0 ? fm->w[b] / top : 0) + 1e-6;
+}
+
+static void fragment_distribution(const double *fld, size_t n_fld, const iso_quant_opts *o, frag_model *fm)
 {
     double n = 0, s = 0, s2 = 0;
     for (int l = 1; l <= MAX_FRAG; l++) {
@@ -414,16 +485,18 @@ static void fragment_distribution(const double *fld, size_t n_fld, const iso_qua
         s2 += fld[l] * (double)l * l;
     }
     if (n_fld >= 100) {
-        *mean = s / n;
-        *sd = sqrt(s2 / n - *mean * *mean);
+        fm->mean = s / n;
+        fm->sd = sqrt(s2 / n - fm->mean * fm->mean);
         for (int l = 0; l <= MAX_FRAG; l++)
-            p[l] = fld[l] / n;
+            fm->p[l] = fld[l] / n;
+        bin_weights(fm);
         return;
     }
-    *mean = o->frag_mean;
-    *sd = o->frag_sd;
+    fm->mean = o->frag_mean;
+    fm->sd = o->frag_sd;
     for (int l = 0; l <= MAX_FRAG; l++)
-        p[l] = l ? exp(-0.5 * pow((l - o->frag_mean) / o->frag_sd, 2)) : 0;
+        fm->p[l] = l ? exp(-0.5 * pow((l - o->frag_mean) / o->frag_sd, 2)) : 0;
+    bin_weights(fm);
 }
 
 static iso_quant_result *result_alloc(size_t n)
@@ -485,18 +558,16 @@ static iso_strandedness decide_strand(iso_strandedness asked, size_t sense, size
 }
 
 static int quantify(const iso_quant_opts *o, const iso_annotation *ann, const class_table *classes,
-                    const double *fld, size_t n_fld, iso_quant_result *r)
+                    const frag_model *fm, iso_quant_result *r)
 {
-    double p[MAX_FRAG + 1];
-    fragment_distribution(fld, n_fld, o, p, &r->frag_mean, &r->frag_sd);
     for (size_t t = 0; t < ann->n; t++) {
         const iso_transcript *tx = &ann->tx[t];
         for (int e = 0; e < tx->n_exons; e++)
             r->length[t] += tx->exons[e].end - tx->exons[e].start;
-        r->eff_length[t] = effective_length(p, r->length[t]);
+        r->eff_length[t] = effective_length(fm->p, r->length[t]);
     }
     iso_eq_class *eq = calloc(classes->n ? classes->n : 1, sizeof *eq);
-    int rc = eq ? class_weights(classes, eq, r->frag_mean, r->frag_sd) : iso_error(ISO_ENOMEM, "out of memory");
+    int rc = eq ? class_weights(classes, eq, fm) : iso_error(ISO_ENOMEM, "out of memory");
     if (rc == ISO_OK) {
         int it = iso_quant_em(eq, classes->n, r->eff_length, ann->n, o->max_iter, o->tol, r->num_reads,
                               &r->em_change);
@@ -541,14 +612,14 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
         rc = run_pass(&job, o.threads);
     /* The contigs in file order: classes, fragment lengths, orientation. */
     class_table all = {0}, resolved = {0};
-    double fld[MAX_FRAG + 1] = {0};
-    size_t n_fld = 0, sense = 0, antisense = 0, n_fragments = 0, n_records = 0;
+    double fld[MAX_FRAG + 1] = {0}, n_fragments = 0;
+    size_t n_fld = 0, sense = 0, antisense = 0, n_records = 0;
     for (int c = 0; rc == ISO_OK && c < ix.n_contigs; c++) {
         const contig_result *res = &job.res[c];
         for (size_t k = 0; rc == ISO_OK && k < res->classes.n; k++) {
             const qclass *q = &res->classes.c[k];
-            rc = class_add(&all, res->classes.tx + q->off, res->classes.bin + q->off, q->n, q->strand, q->count,
-                           q->frags);
+            rc = class_add(&all, res->classes.pool.tx + q->off, res->classes.pool.bin + q->off, q->n, q->strand,
+                           q->count);
         }
         for (int l = 0; l <= MAX_FRAG; l++)
             fld[l] += res->fld[l];
@@ -558,30 +629,43 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
     iso_quant_result *r = NULL;
     if (rc == ISO_OK && !(r = result_alloc(ann->n)))
         rc = iso_error(ISO_ENOMEM, "out of memory");
+    frag_model fm;
+    fragment_distribution(fld, n_fld, &o, &fm);
+    const multi_list **multi = rc == ISO_OK ? malloc(((size_t)ix.n_contigs + 1) * sizeof *multi) : NULL;
+    if (rc == ISO_OK && !multi)
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    for (int c = 0; multi && c < ix.n_contigs; c++)
+        multi[c] = &job.res[c].multi;
     if (rc == ISO_OK) {
         r->strand = decide_strand(o.strand, sense, antisense, &r->sense_fraction);
         rc = class_table_resolve(&resolved, &all, ann, r->strand);
     }
+    if (rc == ISO_OK)
+        rc = multi_resolve(&resolved, multi, ix.n_contigs, ann, r->strand, len_weight, &fm);
+    free(multi);
     class_table_free(&all);
-    for (size_t k = 0; rc == ISO_OK && k < resolved.n; k++) {
-        r->n_assigned += (size_t)resolved.c[k].frags;
+    for (size_t k = 0; rc == ISO_OK && k < resolved.n; k++)
         r->assigned_weight += resolved.c[k].count;
-    }
+    if (rc == ISO_OK)
+        r->n_assigned = (size_t)llround(r->assigned_weight);
     if (rc == ISO_OK && r->n_assigned == 0)
         rc = iso_error(ISO_EFORMAT, "%s: no mapped read is compatible with a transcript of %s (%zu alignments on "
                                     "annotated contigs): wrong annotation, assembly or --strand?", path, ann->path,
                        n_records);
     if (rc == ISO_OK) {
         r->n_records = n_records;
-        r->n_fragments = n_fragments;
+        r->n_fragments = (size_t)llround(n_fragments);
         r->n_pairs_for_fld = n_fld;
-        rc = quantify(&o, ann, &resolved, fld, n_fld, r);
+        r->frag_mean = fm.mean;
+        r->frag_sd = fm.sd;
+        rc = quantify(&o, ann, &resolved, &fm, r);
     }
     class_table_free(&resolved);
     if (rc == ISO_OK && o.coverage)
         rc = coverage_tracks(r, job.res, &ix);
     for (int c = 0; job.res && c < ix.n_contigs; c++) {
         class_table_free(&job.res[c].classes);
+        multi_list_free(&job.res[c].multi);
         cov_track_free(&job.res[c].cov[0]);
         cov_track_free(&job.res[c].cov[1]);
         free(job.res[c].error);

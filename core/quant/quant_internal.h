@@ -36,42 +36,82 @@ typedef struct {
 typedef struct {
     int64_t start[MAX_BLOCKS], end[MAX_BLOCKS]; /* aligned blocks split at N (introns) */
     int n;
+    int clipped[2]; /* soft clips before the first block and after the last */
+    /* bases inserted within JUNCTION_SHIFT of a block's start and end: where the block meets a splice, an
+     * aligner's way of moving the splice site (HISAT2 prefers a junction it saw plus an insertion) */
+    int ins_start[MAX_BLOCKS], ins_end[MAX_BLOCKS];
 } blocks;
 
 int tx_index_build(tx_index *ix, const iso_annotation *ann, const sam_hdr_t *h, const char *path);
 void tx_index_free(tx_index *ix);
 /* Aligned blocks of a record, clipped to [0, contig_len); -1 when it has none there or too many. */
 int read_blocks(const bam1_t *b, int64_t contig_len, blocks *bl);
+/* Drops a first or last block shorter than MIN_ANCHOR after a splice: a splice to a few bases is the aligner's
+ * guess (they match in many places; HISAT2 splices 1 base to a junction it knows), so the read counts as ending
+ * before it. */
+void drop_short_anchors(blocks *bl);
 /* Transcripts compatible with the blocks, into out (annotation indices, ascending, at most MAX_COMPATIBLE). */
 int find_compatible(const tx_index *ix, const contig_index *ci, const blocks *bl, uint32_t *out);
-/* Position of genomic base g inside transcript t's spliced sequence (genomic orientation), or -1 if intronic. */
-int64_t tx_pos(const tx_index *ix, size_t t, int64_t g);
+/* Length on transcript t of a fragment spanning [start, end) of the genome (its outer ends up to OVERHANG inside
+ * an intron of t, as find_compatible allows), or -1 when an end is not on t. */
+int64_t tx_span(const tx_index *ix, size_t t, int64_t start, int64_t end);
 
 /* ---- classes.c: equivalence classes, keyed by their transcripts, each transcript's implied fragment-length
  * bin (0: unknown) and the strand of read 1 (2: not recorded) ---- */
 typedef struct {
-    size_t off;    /* of its transcripts and bins in the pools */
+    size_t off;    /* of its transcripts and bins in the pool */
     int n;
     int strand;
-    double count;  /* fragments, multi-mappers 1/NH */
-    double frags;  /* fragments, each counted once */
+    double count;  /* fragments */
 } qclass;
+
+/* Transcripts with their fragment-length bins, the lists of several classes or alignments end to end. */
+typedef struct {
+    uint32_t *tx;
+    int32_t *bin;
+    size_t n, cap;
+} tx_pool;
 
 typedef struct {
     qclass *c;
     size_t n, cap;
-    uint32_t *tx;
-    int32_t *bin;
-    size_t pool_n, pool_cap;
+    tx_pool pool;
     size_t *slot; /* open addressing: class index + 1, 0 empty */
     size_t n_slots;
 } class_table;
 
-int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int strand, double count, double frags);
+int class_add(class_table *t, const uint32_t *tx, const int32_t *bin, int n, int strand, double count);
 void class_table_free(class_table *t);
 /* The classes of src (in order) with the transcripts whose strand agrees with the library kept, the strand
  * dropped from the key, and bins cleared where they cannot tell the transcripts apart, added to dst. */
 int class_table_resolve(class_table *dst, const class_table *src, const iso_annotation *ann, iso_strandedness s);
+
+/* The alignments of multi-mapping fragments (NH > 1), kept by read name until the pass is over, when each
+ * fragment's alignments become one class: the union of their compatible transcripts, as salmon and RSEM
+ * count a fragment, rather than 1/NH of a fragment in a class per alignment. */
+typedef struct {
+    size_t name, off; /* of its read name, and of its transcripts and bins in the pool */
+    int n, strand;    /* strand: of read 1, as in class keys */
+    int paired;       /* both mates in this alignment */
+} multi_hit;
+
+typedef struct {
+    multi_hit *hit;
+    size_t n, cap;
+    char *names;
+    size_t names_n, names_cap;
+    tx_pool pool;
+} multi_list;
+
+int multi_add(multi_list *l, const char *name, size_t name_len, const uint32_t *tx, const int32_t *bin, int n,
+              int strand, int paired);
+void multi_list_free(multi_list *l);
+/* The fragments of the lists (one per contig, in file order) as classes added to dst, strand resolved as in
+ * class_table_resolve; a fragment with a paired alignment drops its single-mate ones (as salmon ignores
+ * orphans where it finds a pair), and where two alignments fit one transcript, the bin of higher len_weight
+ * is kept. The order of the classes follows the read names, whatever the thread count. */
+int multi_resolve(class_table *dst, const multi_list *const *lists, int n_lists, const iso_annotation *ann,
+                  iso_strandedness s, double (*len_weight)(int32_t bin, const void *ctx), const void *ctx);
 
 /* ---- coverage.c: per-base depth from block boundaries, swept as the alignments stream by ---- */
 typedef struct {

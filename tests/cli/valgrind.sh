@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # valgrind.sh ISOFORMER_BINARY TEST_DATA WORKDIR: memcheck on a subset of real runs (extract, predict, convert,
-# a failing predict): no invalid access, no definite or indirect leak.
+# quant with threads, bootstraps and coverage, a failing predict): no invalid access, no definite or indirect
+# leak.
 set -euo pipefail
 iso=$1 data=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
@@ -12,9 +13,12 @@ common=(--fasta "$data/genome.fa.gz" --gtf "$data/annotation.gtf" --chrom-alias 
 "${vg[@]}" "$iso" predict "${common[@]}" --model "$data/demo-model" --device cpu --threads 1 \
            --transcripts uc010zza.1,uc002xws.2 --embeddings --out "$work/p"
 "${vg[@]}" "$iso" convert "$data/demo-model/model.safetensors" "$work/m.safetensors"
+mkdir -p "$work/q"
+"${vg[@]}" "$iso" quant --bam "$data/simulated.bam" --gtf "$data/annotation.gtf" --chrom-alias "$data/chromAlias.txt" \
+           --threads 2 --num-bootstraps 2 --coverage --out "$work/q/q"
 # A failure half-way (a window Enformer cannot take) must free everything too.
 rc=0
 "${vg[@]}" "$iso" predict "${common[@]}" --model "$data/demo-model" --device cpu --window 1000 --out "$work/f" \
   2>/dev/null || rc=$?
 [ "$rc" -eq 1 ] || { echo "failing predict under valgrind exited $rc, expected 1"; exit 1; }
-echo "valgrind: 4 runs clean"
+echo "valgrind: 5 runs clean"

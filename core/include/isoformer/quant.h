@@ -43,7 +43,7 @@ typedef struct {
     iso_strandedness strand; /* used (detected when AUTO was asked) */
     double sense_fraction;   /* of uniquely assigned fragments, read 1 on the transcript's strand */
     size_t n_records, n_fragments, n_assigned, n_pairs_for_fld;
-    double assigned_weight;  /* fragments assigned, multi-mappers counted 1/NH per alignment: sum of NumReads */
+    double assigned_weight;  /* fragments assigned (a multi-mapper once, over all its alignments): sum of NumReads */
     double frag_mean, frag_sd; /* of the distribution used */
     int em_iterations;       /* EM steps (each accelerated step counts its three) */
     double em_change;        /* the largest relative change of the last step */
@@ -78,8 +78,8 @@ int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_qua
  * transcript (abundance[n_tx]). weight (may be NULL: all 1) is each transcript's conditional probability of
  * the class's fragments beyond 1/effective length, here the density of the fragment length the alignment
  * implies on that transcript. Accelerated by SQUAREM; stops after max_iter EM steps or when no transcript
- * that moves by more than 0.01 fragments changes by more than tol, relatively. Returns the number of EM steps, or a negative
- * status; *final_change (may be NULL) gets the last relative change. */
+ * that moves by more than 0.01 fragments changes by more than tol, relatively. Returns the number of EM steps,
+ * or a negative status; *final_change (may be NULL) gets the last relative change. */
 typedef struct {
     const uint32_t *tx;
     int n_tx;
