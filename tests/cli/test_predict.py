@@ -256,5 +256,33 @@ left = [f for f in os.listdir(work) if f.startswith("full") and not f.endswith("
 check(r.returncode == 1 and "write failed (File too large)" in r.stderr and not left,
       f"disk full: rc={r.returncode} stderr={r.stderr.strip()} left={left}")
 
+# Half-precision checkpoints (float16 and bfloat16, as safetensors and as torch.save): the same predictions as a
+# float32 checkpoint holding the same values, rounded to the half type by torch and widened back.
+import torch  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+state = load_file(f"{data}/demo-model/model.safetensors")
+for dtype, name in ((torch.float16, "f16"), (torch.bfloat16, "bf16")):
+    half = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    rounded = {k: v.float() if v.is_floating_point() else v for k, v in half.items()}
+    models = {}
+    for kind, tensors in ((name, half), (name + "-as-f32", rounded)):
+        d = models[kind] = os.path.join(work, "model-" + kind)
+        os.makedirs(d, exist_ok=True)
+        shutil.copy(f"{data}/demo-model/config.json", d)
+        save_file(tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+    pickled = models[name + "-bin"] = os.path.join(work, "model-" + name + "-bin")
+    os.makedirs(pickled, exist_ok=True)
+    shutil.copy(f"{data}/demo-model/config.json", pickled)
+    torch.save(half, os.path.join(pickled, "pytorch_model.bin"))
+    outs = {}
+    for kind, d in models.items():
+        out = os.path.join(work, "half-" + kind)
+        r = subprocess.run([iso, "predict", *COMMON, "--model", d, "--out", out], capture_output=True, text=True)
+        check(r.returncode == 0, f"{kind} checkpoint: {r.stderr}")
+        outs[kind] = open(out + ".predictions.tsv").read() if r.returncode == 0 else kind
+    check(outs[name] == outs[name + "-as-f32"] == outs[name + "-bin"],
+          f"{name} checkpoint predicts other values than its float32 widening")
+
 print(f"{len(failures)} failed" if failures else f"predict checks passed ({len(rows)} transcripts)")
 sys.exit(1 if failures else 0)
