@@ -14,7 +14,7 @@
  *       activation bytes on stderr.
  *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
  *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
- *       no protein. Options come from ISO_FUSION=parallel. Prints per-stage seconds on stderr.
+ *       no protein. Options come from ISO_FUSION=parallel and ISO_NONCODING=skip. Prints per-stage seconds on stderr.
  *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks)
  *   model_driver openblas N REPEATS prints OpenBLAS's own rate there (its threads, all cores): the machine's
  *                                   sgemm rate that the benchmarks compare with */
@@ -394,6 +394,9 @@ static int run_isoformer(iso_backend *be, char **argv)
     const char *fusion = getenv("ISO_FUSION");
     if (fusion && !strcmp(fusion, "parallel"))
         opts.fusion = ISO_FUSION_PARALLEL;
+    const char *noncoding = getenv("ISO_NONCODING");
+    if (noncoding && !strcmp(noncoding, "skip"))
+        opts.noncoding = ISO_NONCODING_SKIP;
     iso_embedding *ed = NULL, *er = NULL, *ep = NULL;
     int64_t len = 0;
     int n_rna = 0, n_prot = 0, rc = 1;
