@@ -18,7 +18,7 @@ FROM nvidia/cuda:${CUDA_VERSION}-runtime-ubuntu22.04
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends libhts3 libbigwig0 libopenblas0-pthread libjansson4 zlib1g \
-        libcurl3-gnutls procps \
+        libcurl3-gnutls procps $(apt-cache show libdnnl2 >/dev/null 2>&1 && echo libdnnl2 libgomp1) \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/isoformer/bin/isoformer /usr/local/bin/isoformer
 RUN isoformer --version
