@@ -37,10 +37,13 @@ ap.add_argument("--rna", type=int, default=512, help="RNA tokens")
 ap.add_argument("--protein", type=int, default=400, help="protein tokens")
 ap.add_argument("--repeats", type=int, default=3, help="timed forwards per side, after one warm-up")
 ap.add_argument("--noncoding", action="store_true", help="no CDS: the empty protein <cls><eos> on both sides")
+ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                help="threads on each side (default all cores; 1 compares kernels on a machine others load)")
 args = ap.parse_args()
 driver = os.path.join(args.build, "tests", "parity", "model_driver")
 torch.manual_seed(0)
-torch.set_num_threads(os.cpu_count())
+torch.set_num_threads(args.threads)
+threads_env = {"ISO_THREADS": str(args.threads), "OPENBLAS_NUM_THREADS": str(args.threads)}
 
 if args.size == "full":
     model, window = rm.make_full_isoformer(), 196608
@@ -72,15 +75,17 @@ flops = {"dna": flops_of.enformer(c, window), "rna": flops_of.esm(c, "nt_", len(
          "protein": flops_of.esm(c, "esm_", len(prot)), "fusion+head": flops_of.fusion(c, len(rna), len(prot))}
 
 STAGES = ("dna", "rna", "protein", "fusion+head")
-# The machine's sgemm rate: OpenBLAS with its own threads on all cores, in this run (it drifts ~15%).
-sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=True, text=True, check=True).stdout)
+# The machine's sgemm rate: OpenBLAS with its own threads (--threads of them), in this run (it drifts ~15%).
+sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=True, text=True, check=True,
+                             env={**os.environ, **threads_env}).stdout)
 
 
 def ours(precision):
     """Median seconds per stage and the GEMM / attention rates inside the ops, from one driver process."""
     r = subprocess.run([driver, "isoformer", work, *(os.path.join(work, x) for x in ("dna", "rna", "prot")), work],
                        capture_output=True, text=True,
-                       env={**os.environ, "ISO_PRECISION": precision, "ISO_REPEATS": str(max(args.repeats, 2))})
+                       env={**os.environ, **threads_env, "ISO_PRECISION": precision,
+                            "ISO_REPEATS": str(max(args.repeats, 2))})
     if r.returncode != 0:
         return None, r.stderr.strip().split("\n")[-1]
     times = dict(zip(STAGES, (float(x) for x in r.stderr.split("stage seconds:")[1].split("\n")[0].split()[1::2])))
@@ -120,13 +125,14 @@ for prec in ("fp32", "bf16"):
     results[prec] = (ours(prec), reference(prec == "bf16"))
 
 print(f"isoformer bench, {args.size} model, DNA {window} bp, RNA {len(rna)} tokens, protein {len(prot)} tokens"
-      f"{' (non-coding: empty protein)' if args.noncoding else ''}, {os.cpu_count()} cores; median of "
+      f"{' (non-coding: empty protein)' if args.noncoding else ''}, {args.threads} threads on {os.cpu_count()} cores; "
+      f"median of "
       f"{args.repeats} after a warm-up")
 print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads, MKL {torch.backends.mkl.is_available()}, "
       f"oneDNN {torch.backends.mkldnn.is_available()}, inference_mode)")
 if not torch.backends.mkl.is_available():
     print("WARNING: this PyTorch has no MKL (Debian's?): not the fair baseline; run bench/setup-torch.sh")
-print(f"sgemm rate of this machine (OpenBLAS, all cores, 2048^3, same run): {sgemm:.1f} GFLOP/s")
+print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, 2048^3, same run): {sgemm:.1f} GFLOP/s")
 for prec, ((ot, ops), rt) in results.items():
     label = "fp32" if prec == "fp32" else "bf16 (ours: oneDNN; PyTorch: autocast)"
     print(f"\n{label}")

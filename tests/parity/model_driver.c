@@ -20,7 +20,8 @@
  *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks)
  *   model_driver openblas N REPEATS prints OpenBLAS's own rate there (its threads, all cores): the machine's
  *                                   sgemm rate that the benchmarks compare with
- * The backend computes its GEMMs in ISO_PRECISION (fp32 by default, bf16 or tf32). */
+ * The backend computes its GEMMs in ISO_PRECISION (fp32 by default, bf16 or tf32) on ISO_THREADS threads (all
+ * cores by default; OPENBLAS_NUM_THREADS sets the openblas command's). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -500,6 +501,13 @@ static iso_precision env_precision(void)
     return !p ? ISO_PREC_FP32 : !strcmp(p, "bf16") ? ISO_PREC_BF16 : !strcmp(p, "tf32") ? ISO_PREC_TF32 : ISO_PREC_FP32;
 }
 
+/* ISO_THREADS=N, else all cores. */
+static int env_threads(void)
+{
+    const char *t = getenv("ISO_THREADS");
+    return t ? atoi(t) : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -513,7 +521,7 @@ int main(int argc, char **argv)
         return run_openblas(atoi(argv[2]), atoi(argv[3])); /* no backend: OpenBLAS keeps its own threads */
     if (argc == 4 && !strcmp(cmd, "sgemm")) {
         iso_backend *be = NULL;
-        if (iso_backend_create("cpu", 0, env_precision(), &be)) {
+        if (iso_backend_create("cpu", env_threads(), env_precision(), &be)) {
             fprintf(stderr, "model_driver: %s\n", iso_last_error());
             return 1;
         }
@@ -532,7 +540,7 @@ int main(int argc, char **argv)
     }
     iso_backend *be = NULL;
     const char *dev = getenv("ISO_DEVICE");
-    if (iso_backend_create(dev ? dev : "cpu", 0, env_precision(), &be)) {
+    if (iso_backend_create(dev ? dev : "cpu", env_threads(), env_precision(), &be)) {
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
         return 1;
     }
