@@ -636,24 +636,55 @@ typedef struct {
     const iso_attention_args *a;
     int qb, n_qblocks;
     float *scores; /* qb x Tk per share */
+    /* bf16 mode: q, k, v rounded (in their own layouts), and a qb x Tk block of rounded probabilities per share */
+    cpu_bf16 *bf16;
+    const uint16_t *q16, *k16, *v16;
+    uint16_t *p16;
+    atomic_int status;
 } attention_job;
+
+/* out_block = scale q k^T, softmax, times v for head h and query rows [i0, i0 + m): sgemm in fp32, oneDNN bf16
+ * GEMMs (fp32 scores, softmax and output, as PyTorch's bf16 attention) in bf16 mode. */
+static inline __attribute__((always_inline)) int attention_block(attention_job *j, int part, int h, int i0, int m,
+                                                                  float *scores)
+{
+    const iso_attention_args *a = j->a;
+    const int hd = a->head_dim;
+    int64_t oq = (int64_t)i0 * a->ldq + (int64_t)h * hd, ok = (int64_t)h * hd, ov = (int64_t)h * hd;
+    float *out = a->out + (int64_t)i0 * a->ldo + (int64_t)h * hd;
+    if (!j->bf16) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, a->Tk, hd, a->scale, a->q + oq, a->ldq, a->k + ok,
+                    a->ldk, 0.0f, scores, a->Tk);
+    } else {
+        int rc = cpu_bf16_matmul(j->bf16, part, 0, 1, m, a->Tk, hd, a->scale, j->q16 + oq, a->ldq, j->k16 + ok,
+                                 a->ldk, 0.0f, scores, a->Tk);
+        if (rc != ISO_OK)
+            return rc;
+    }
+    for (int r = 0; r < m; r++)
+        iso_k_softmax_row(scores + (size_t)r * a->Tk, a->Tk, a->key_bias);
+    if (!j->bf16) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, a->Tk, 1.0f, scores, a->Tk, a->v + ov, a->ldv,
+                    0.0f, out, a->ldo);
+        return ISO_OK;
+    }
+    uint16_t *p16 = j->p16 + (size_t)part * j->qb * a->Tk;
+    cpu_bf16_round(scores, p16, (size_t)m * a->Tk);
+    return cpu_bf16_matmul(j->bf16, part, 0, 0, m, hd, a->Tk, 1.0f, p16, a->Tk, j->v16 + ov, a->ldv, 0.0f, out,
+                           a->ldo);
+}
 
 CPU_CLONES static void attention_share(void *vctx, int64_t t0, int64_t t1, int part)
 {
-    const attention_job *j = vctx;
+    attention_job *j = vctx;
     const iso_attention_args *a = j->a;
-    const int hd = a->head_dim;
     float *scores = j->scores + (size_t)part * j->qb * a->Tk;
     for (int64_t t = t0; t < t1; t++) {
         int h = (int)(t / j->n_qblocks), i0 = (int)(t % j->n_qblocks) * j->qb;
         int m = a->Tq - i0 < j->qb ? a->Tq - i0 : j->qb;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, a->Tk, hd, a->scale,
-                    a->q + (int64_t)i0 * a->ldq + (int64_t)h * hd, a->ldq, a->k + (int64_t)h * hd, a->ldk, 0.0f,
-                    scores, a->Tk);
-        for (int r = 0; r < m; r++)
-            iso_k_softmax_row(scores + (size_t)r * a->Tk, a->Tk, a->key_bias);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, a->Tk, 1.0f, scores, a->Tk,
-                    a->v + (int64_t)h * hd, a->ldv, 0.0f, a->out + (int64_t)i0 * a->ldo + (int64_t)h * hd, a->ldo);
+        int rc = attention_block(j, part, h, i0, m, scores), ok = ISO_OK;
+        if (rc != ISO_OK)
+            atomic_compare_exchange_strong(&j->status, &ok, rc);
     }
 }
 
@@ -663,19 +694,32 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
     if (rc || a->Tq == 0)
         return rc;
     enum { SCORES_MAX = 1 << 18 }; /* floats of scores per block (1 MiB, within L2) */
-    attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL};
+    attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL, ((cpu_impl *)be->impl)->bf16,
+                       NULL, NULL, NULL, NULL, ISO_OK};
     if (j.qb > a->Tq)
         j.qb = a->Tq;
     j.n_qblocks = (a->Tq + j.qb - 1) / j.qb;
     double t0 = now_seconds();
-    int parts = ((cpu_impl *)be->impl)->pool.n_workers + 1;
-    if (!(j.scores = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.scores)))
-        return iso_last_status();
-    parallel_for(be, (int64_t)a->heads * j.n_qblocks, (int64_t)j.qb * a->Tk * (a->head_dim / 8 + 8), attention_share, &j);
+    int parts = ((cpu_impl *)be->impl)->pool.n_workers + 1, width = a->heads * a->head_dim;
+    uint16_t *sq = NULL, *sk = NULL, *sv = NULL;
+    if (j.bf16 && (!(j.q16 = bf16_operand(be, a->q, a->Tq, width, a->ldq, 0, 1, &sq)) ||
+                   !(j.k16 = bf16_operand(be, a->k, a->Tk, width, a->ldk, 0, 1, &sk)) ||
+                   !(j.v16 = bf16_operand(be, a->v, a->Tk, width, a->ldv, 0, 1, &sv)) ||
+                   !(j.p16 = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.p16))))
+        rc = iso_last_status();
+    if (rc == ISO_OK && !(j.scores = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.scores)))
+        rc = iso_last_status();
+    if (rc == ISO_OK)
+        parallel_for(be, (int64_t)a->heads * j.n_qblocks, (int64_t)j.qb * a->Tk * (a->head_dim / 8 + 8),
+                     attention_share, &j);
     cpu_free(be, j.scores);
+    cpu_free(be, j.p16);
+    cpu_free(be, sv);
+    cpu_free(be, sk);
+    cpu_free(be, sq);
     be->attention_flop += 4.0 * a->heads * a->Tq * a->Tk * a->head_dim;
     be->attention_seconds += now_seconds() - t0;
-    return ISO_OK;
+    return rc != ISO_OK ? rc : atomic_load(&j.status);
 }
 
 static void cpu_destroy(iso_backend *be)
