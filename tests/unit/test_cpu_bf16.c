@@ -3,7 +3,7 @@
  * and a plain buffer as B), and its attention op, against double-precision references computed here from the
  * op's definition on the inputs rounded to bfloat16 (round to nearest even, written from the format's definition):
  * the products of bf16 inputs are exact in float32, so only the fp32 accumulation differs. Also: the rounding
- * itself, and that tf32 is refused on the CPU. Without bf16 GEMMs (no oneDNN, or a CPU without AVX512-BF16) only
+ * itself, the precisions the CPU backend has (tf32 is fp32 there) and a switch to bf16 after creation. Without bf16 GEMMs (no oneDNN, or a CPU without AVX512-BF16) only
  * the rounding and the precision checks run. */
 #include <check.h>
 #include <math.h>
@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "check_run.h"
+#include "backend/backend_impl.h"
 #include "backend/cpu/gemm_bf16.h"
-#include "isoformer/backend.h"
 
 static uint64_t rng_state = 88172645463325252ULL;
 
@@ -192,11 +192,22 @@ END_TEST
 START_TEST(precisions)
 {
     iso_backend *be = NULL;
-    ck_assert_int_eq(iso_backend_create("cpu", 1, ISO_PREC_TF32, &be), ISO_EINVAL);
-    ck_assert_ptr_null(be);
-    ck_assert_msg(strstr(iso_last_error(), "tf32 is a GPU precision"), "%s", iso_last_error());
-    ck_assert_int_eq(iso_backend_create("cpu", 1, ISO_PREC_FP32, &be), ISO_OK);
-    ck_assert_int_eq(be->precision, ISO_PREC_FP32);
+    ck_assert_int_eq(iso_backend_create("cpu", 1, ISO_PREC_TF32, &be), ISO_OK); /* a GPU precision: fp32 here */
+    ck_assert_str_eq(iso_backend_key(be), "cpu:fp32");
+    iso_backend_destroy(be);
+}
+END_TEST
+
+/* iso_backend_set_precision to bf16 after creation: the GEMMs are bf16 from then on (a weight registered before
+ * the switch has no kept copy and is rounded per call). */
+START_TEST(switch_to_bf16)
+{
+    iso_backend *be = NULL;
+    ck_assert_int_eq(iso_backend_create("cpu", 2, ISO_PREC_FP32, &be), ISO_OK);
+    ck_assert_int_eq(iso_backend_set_precision(be, ISO_PREC_BF16), ISO_OK);
+    ck_assert_str_eq(iso_backend_key(be), "cpu:bf16");
+    check_gemm(be, (gemm_case){0, 1, 40, 24, 64, 1, 1.0f, 0.0f, 0});
+    check_gemm(be, (gemm_case){0, 1, 40, 24, 64, 1, 1.0f, 0.0f, 1});
     iso_backend_destroy(be);
 }
 END_TEST
@@ -212,6 +223,7 @@ int main(void)
         iso_backend_destroy(probe);
         tcase_add_test(tc, gemm_layouts);
         tcase_add_test(tc, attention);
+        tcase_add_test(tc, switch_to_bf16);
     } else {
         printf("bf16 GEMMs unavailable (%s): only the rounding and precision checks run\n", iso_last_error());
     }
