@@ -16,10 +16,10 @@
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/kernels.h"
 
-/* The row and element loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks one (GNU
- * ifunc): twice the vector width where the CPU has it, from one portable binary. */
+/* The row and element loops are compiled three times, for AVX-512, AVX2 and baseline x86-64, and the loader picks
+ * one (GNU ifunc): the vector width the CPU has, from one portable binary (the same bits from each: kernels.h). */
 #if defined(__x86_64__) && defined(__linux__)
-#define CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CPU_CLONES
 #endif
@@ -636,6 +636,7 @@ typedef struct {
     const iso_attention_args *a;
     int qb, n_qblocks;
     float *scores; /* qb x Tk per share */
+    float *inv;    /* qb per share: each row's 1 / sum of its softmax numerators */
     /* bf16 mode: q, k, v rounded (in their own layouts), and a qb x Tk block of rounded probabilities per share */
     cpu_bf16 *bf16;
     const uint16_t *q16, *k16, *v16;
@@ -643,7 +644,7 @@ typedef struct {
     atomic_int status;
 } attention_job;
 
-/* out_block = scale q k^T, softmax, times v for head h and query rows [i0, i0 + m): sgemm in fp32, oneDNN bf16
+/* out_block = softmax(scale q k^T) v for head h and query rows [i0, i0 + m): sgemm in fp32, oneDNN bf16
  * GEMMs (fp32 scores, softmax and output, as PyTorch's bf16 attention) in bf16 mode. */
 static inline __attribute__((always_inline)) int attention_block(attention_job *j, int part, int h, int i0, int m,
                                                                   float *scores)
@@ -661,17 +662,24 @@ static inline __attribute__((always_inline)) int attention_block(attention_job *
         if (rc != ISO_OK)
             return rc;
     }
+    float *inv = j->inv + (size_t)part * j->qb;
     for (int r = 0; r < m; r++)
-        iso_k_softmax_row(scores + (size_t)r * a->Tk, a->Tk, a->key_bias);
+        inv[r] = iso_k_softmax_exp_row(scores + (size_t)r * a->Tk, a->Tk, a->key_bias);
+    int rc = ISO_OK;
     if (!j->bf16) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, a->Tk, 1.0f, scores, a->Tk, a->v + ov, a->ldv,
                     0.0f, out, a->ldo);
-        return ISO_OK;
+    } else {
+        uint16_t *p16 = j->p16 + (size_t)part * j->qb * a->Tk;
+        cpu_bf16_round(scores, p16, (size_t)m * a->Tk);
+        rc = cpu_bf16_matmul(j->bf16, part, 0, 0, m, hd, a->Tk, 1.0f, p16, a->Tk, j->v16 + ov, a->ldv, 0.0f, out,
+                             a->ldo);
     }
-    uint16_t *p16 = j->p16 + (size_t)part * j->qb * a->Tk;
-    cpu_bf16_round(scores, p16, (size_t)m * a->Tk);
-    return cpu_bf16_matmul(j->bf16, part, 0, 0, m, hd, a->Tk, 1.0f, p16, a->Tk, j->v16 + ov, a->ldv, 0.0f, out,
-                           a->ldo);
+    /* the softmax's normalisation, on hd outputs per row rather than Tk probabilities */
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < hd; c++)
+            out[(int64_t)r * a->ldo + c] *= inv[r];
+    return rc;
 }
 
 CPU_CLONES static void attention_share(void *vctx, int64_t t0, int64_t t1, int part)
@@ -694,8 +702,10 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
     if (rc || a->Tq == 0)
         return rc;
     enum { SCORES_MAX = 1 << 18 }; /* floats of scores per block (1 MiB, within L2) */
-    attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL, ((cpu_impl *)be->impl)->bf16,
-                       NULL, NULL, NULL, NULL, ISO_OK};
+    attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL, NULL, bf16_of(be), NULL, NULL,
+                       NULL, NULL, ISO_OK};
+    if (be->precision == ISO_PREC_BF16 && !j.bf16)
+        return iso_last_status();
     if (j.qb > a->Tq)
         j.qb = a->Tq;
     j.n_qblocks = (a->Tq + j.qb - 1) / j.qb;
@@ -707,8 +717,9 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
                    !(j.v16 = bf16_operand(be, a->v, a->Tk, width, a->ldv, 0, 1, &sv)) ||
                    !(j.p16 = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.p16))))
         rc = iso_last_status();
-    if (rc == ISO_OK && !(j.scores = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.scores)))
+    if (rc == ISO_OK && (!(j.scores = cpu_alloc(be, (size_t)parts * j.qb * (a->Tk + 1) * sizeof *j.scores))))
         rc = iso_last_status();
+    j.inv = j.scores + (size_t)parts * j.qb * a->Tk;
     if (rc == ISO_OK)
         parallel_for(be, (int64_t)a->heads * j.n_qblocks, (int64_t)j.qb * a->Tk * (a->head_dim / 8 + 8),
                      attention_share, &j);
