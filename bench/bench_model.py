@@ -39,11 +39,15 @@ ap.add_argument("--repeats", type=int, default=3, help="timed forwards per side,
 ap.add_argument("--noncoding", action="store_true", help="no CDS: the empty protein <cls><eos> on both sides")
 ap.add_argument("--threads", type=int, default=os.cpu_count(),
                 help="threads on each side (default all cores; 1 compares kernels on a machine others load)")
+ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                help="cpu: the process's CPU seconds on each side (all threads, spinning included), which other "
+                     "jobs distort far less than wall time; with --threads 1, the cores' own speed")
 args = ap.parse_args()
 driver = os.path.join(args.build, "tests", "parity", "model_driver")
 torch.manual_seed(0)
 torch.set_num_threads(args.threads)
-threads_env = {"ISO_THREADS": str(args.threads), "OPENBLAS_NUM_THREADS": str(args.threads)}
+threads_env = {"ISO_THREADS": str(args.threads), "OPENBLAS_NUM_THREADS": str(args.threads), "ISO_CLOCK": args.clock}
+clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
 if args.size == "full":
     model, window = rm.make_full_isoformer(), 196608
@@ -100,17 +104,17 @@ one_hot, ri, pi = str_to_one_hot([dna]), torch.tensor([rna]), torch.tensor([prot
 def forward_stages(bf16):
     t = {}
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        t0 = time.perf_counter()
+        t0 = clock()
         e_dna = model.dna_model(one_hot, return_only_embeddings=True)
-        t1 = time.perf_counter()
+        t1 = clock()
         e_rna = model.rna_model(input_ids=ri, attention_mask=torch.ones_like(ri)).last_hidden_state
-        t2 = time.perf_counter()
+        t2 = clock()
         e_p = model.protein_model(input_ids=pi, attention_mask=torch.ones_like(pi)).last_hidden_state
-        t3 = time.perf_counter()
+        t3 = clock()
         h1 = model.cross_attention_layer_rna(e_dna, e_rna, ri != 1)
         h2 = model.cross_attention_layer_protein(h1, e_p, pi != 1)
         model.head(h2.mean(1))
-        t4 = time.perf_counter()
+        t4 = clock()
     return dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)))
 
 
@@ -126,13 +130,14 @@ for prec in ("fp32", "bf16"):
 
 print(f"isoformer bench, {args.size} model, DNA {window} bp, RNA {len(rna)} tokens, protein {len(prot)} tokens"
       f"{' (non-coding: empty protein)' if args.noncoding else ''}, {args.threads} threads on {os.cpu_count()} cores; "
-      f"median of "
+      f"{args.clock} clock, median of "
       f"{args.repeats} after a warm-up")
 print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads, MKL {torch.backends.mkl.is_available()}, "
       f"oneDNN {torch.backends.mkldnn.is_available()}, inference_mode)")
 if not torch.backends.mkl.is_available():
     print("WARNING: this PyTorch has no MKL (Debian's?): not the fair baseline; run bench/setup-torch.sh")
-print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, 2048^3, same run): {sgemm:.1f} GFLOP/s")
+print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, 2048^3, same run, per {args.clock} second): "
+      f"{sgemm:.1f} GFLOP/s")
 for prec, ((ot, ops), rt) in results.items():
     label = "fp32" if prec == "fp32" else "bf16 (ours: oneDNN; PyTorch: autocast)"
     print(f"\n{label}")
