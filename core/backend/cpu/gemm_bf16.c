@@ -3,7 +3,6 @@
  * at a time, as with OpenBLAS; oneDNN's primitive cache makes the repeated shapes cheap to set up. */
 #include "backend/cpu/gemm_bf16.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +22,6 @@ typedef struct {
 struct cpu_bf16 {
     bf16_weight *w; /* sorted by begin */
     size_t n, cap;
-    char describe[128];
 #ifdef ISOFORMER_HAVE_ONEDNN
     dnnl_engine_t engine;
     dnnl_stream_t *streams;
@@ -97,8 +95,6 @@ void cpu_bf16_remove_weight(cpu_bf16 *b, const float *host)
     b->n--;
 }
 
-const char *cpu_bf16_describe(const cpu_bf16 *b) { return b->describe; }
-
 static void free_weights(cpu_bf16 *b)
 {
     for (size_t i = 0; i < b->n; i++)
@@ -131,7 +127,6 @@ int cpu_bf16_create(int parts, cpu_bf16 **out)
         return iso_error(ISO_ENOMEM, "cpu backend: out of memory");
     }
     b->parts = parts;
-    snprintf(b->describe, sizeof b->describe, "oneDNN %d.%d.%d, %s", v->major, v->minor, v->patch, isa);
     int ok = dnnl_engine_create(&b->engine, dnnl_cpu, 0) == dnnl_success;
     for (int i = 0; ok && i < parts; i++)
         ok = dnnl_stream_create(&b->streams[i], b->engine, dnnl_stream_default_flags) == dnnl_success;
@@ -139,6 +134,7 @@ int cpu_bf16_create(int parts, cpu_bf16 **out)
         cpu_bf16_destroy(b);
         return iso_error(ISO_EDEVICE, "cpu backend: oneDNN cannot create its CPU engine");
     }
+    iso_info("cpu backend: bf16 GEMMs through oneDNN %d.%d.%d on %s", v->major, v->minor, v->patch, isa);
     *out = b;
     return ISO_OK;
 }

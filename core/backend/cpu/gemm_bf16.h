@@ -12,11 +12,10 @@
 
 typedef struct cpu_bf16 cpu_bf16;
 
-/* parts: the most threads that call cpu_bf16_matmul at once (each gets its own oneDNN stream). */
+/* parts: the most threads that call cpu_bf16_matmul at once (each gets its own oneDNN stream). Logs (info) the
+ * oneDNN version and the ISA it runs on. */
 int cpu_bf16_create(int parts, cpu_bf16 **out) ISO_RESULT;
 void cpu_bf16_destroy(cpu_bf16 *b);
-/* "oneDNN 2.6.3, avx512_core_bf16": what computes, for -v. */
-const char *cpu_bf16_describe(const cpu_bf16 *b);
 
 /* Keeps a bfloat16 copy of the weight host[0, count) until cpu_bf16_remove_weight(host). */
 int cpu_bf16_add_weight(cpu_bf16 *b, const float *host, size_t count) ISO_RESULT;
