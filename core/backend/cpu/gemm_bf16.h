@@ -24,7 +24,7 @@ void cpu_bf16_remove_weight(cpu_bf16 *b, const float *host);
 const uint16_t *cpu_bf16_find(const cpu_bf16 *b, const float *p);
 
 /* y[i] = x[i] rounded to bfloat16 (to nearest, ties to even; NaN stays NaN). */
-void cpu_bf16_round(const float *x, uint16_t *y, size_t n);
+void cpu_bf16_round(const float *restrict x, uint16_t *restrict y, size_t n);
 
 /* C = alpha op(A) op(B) + beta C for one m x n block, A and B bfloat16 (row-major with leading dimensions, op
  * transposing when trans_*), C float32; runs on the calling thread, with stream `part`. */
