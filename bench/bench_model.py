@@ -153,6 +153,7 @@ for prec, ((ot, ops), rt) in results.items():
     tot_o, tot_r, tot_f = sum(ot.values()), sum(rt.values()), sum(flops.values()) / 1e9
     print(f"{'total':12s} {tot_f:9.1f} {tot_o:8.3f} {tot_r:8.3f} {tot_r / tot_o:8.2f} {tot_f / tot_o:13.1f} "
           f"{100 * tot_f / tot_o / sgemm:7.1f}%")
-    print(f"  inside our ops: {ops}")
+    print(f"  inside our ops{' (wall clock, meaningful on a quiet machine only)' if args.clock == 'cpu' else ''}: "
+          f"{ops}")
 print("\nratios (PyTorch s / ours s, per transcript): " + ", ".join(
     f"{p} {sum(rt.values()) / sum(ot.values()):.2f}x" for p, ((ot, _), rt) in results.items() if ot))
