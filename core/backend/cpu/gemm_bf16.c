@@ -29,11 +29,12 @@ struct cpu_bf16 {
 #endif
 };
 
-/* An AVX-512 copy (bf16 GEMMs run only on CPUs that have it) vectorises the narrowing to 16 bits. */
+/* An AVX-512 copy (bf16 GEMMs run only on CPUs that have it) vectorises the narrowing to 16 bits. The clones are
+ * of a static function (clang resolves clones of an exported one only in its own file). */
 #if defined(__x86_64__) && defined(__linux__)
-__attribute__((target_clones("arch=x86-64-v4", "default")))
+__attribute__((target_clones("avx512f", "default")))
 #endif
-void cpu_bf16_round(const float *restrict x, uint16_t *restrict y, size_t n)
+static void round_to_bf16(const float *restrict x, uint16_t *restrict y, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
@@ -42,6 +43,8 @@ void cpu_bf16_round(const float *restrict x, uint16_t *restrict y, size_t n)
         y[i] = (uint16_t)(nan ? (u >> 16) | 0x40u : (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
     }
 }
+
+void cpu_bf16_round(const float *restrict x, uint16_t *restrict y, size_t n) { round_to_bf16(x, y, n); }
 
 /* Index of the last weight starting at or before p, or -1. */
 static long last_at_or_before(const cpu_bf16 *b, uintptr_t p)
