@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""Benchmark (not a test): our CPU time per stage vs the PyTorch reference on the same inputs and model, and our
-achieved GFLOP/s against this machine's sgemm rate measured in the same run.
+"""Benchmark (not a test): one transcript through the whole model, per stage, ours vs PyTorch on the same inputs
+and weights, in fp32 and in bf16 (ours: --precision bf16 through oneDNN; PyTorch: CPU autocast), with our achieved
+GFLOP/s against this machine's sgemm rate measured in the same run, and the GEMM and attention rates inside our
+ops.
 
-  bench/bench_model.py BUILD_DIR [--size full|medium] [--rna N] [--protein N]
+  bench/.venv-torch/bin/python bench/bench_model.py BUILD_DIR [--size full|medium] [--repeats 3] [--noncoding]
 
-full: every real dimension (~700M parameters, 196,608 bp; a few minutes on 2 cores). medium: Enformer at
-dim 768 / 4 layers on 49,152 bp, NT-v2 and ESM-2 at their real widths with 6 layers each (about a minute).
-Needs the Python references (tests/setup-python.sh)."""
+The fair baseline is a current PyTorch from PyPI (MKL and oneDNN, one OpenMP runtime; bench/setup-torch.sh
+installs it in bench/.venv-torch), under torch.inference_mode, with as many threads as we use (all cores), each
+side loaded outside the timed region, one warm-up forward, then --repeats forwards, the median per stage.
+--noncoding: the transcript has no CDS, so both sides run the empty protein <cls><eos> (our default).
+full: every real dimension (~700M parameters, 196,608 bp; minutes on 2 cores). medium: Enformer at dim 768 / 4
+layers on 49,152 bp, NT-v2 and ESM-2 at their real widths with 6 layers each."""
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,10 +35,19 @@ ap.add_argument("build")
 ap.add_argument("--size", choices=("full", "medium"), default="medium")
 ap.add_argument("--rna", type=int, default=512, help="RNA tokens")
 ap.add_argument("--protein", type=int, default=400, help="protein tokens")
+ap.add_argument("--repeats", type=int, default=3, help="timed forwards per side, after one warm-up")
+ap.add_argument("--noncoding", action="store_true", help="no CDS: the empty protein <cls><eos> on both sides")
+ap.add_argument("--threads", type=int, default=os.cpu_count(),
+                help="threads on each side (default all cores; 1 compares kernels on a machine others load)")
+ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                help="cpu: the process's CPU seconds on each side (all threads, spinning included), which other "
+                     "jobs distort far less than wall time; with --threads 1, the cores' own speed")
 args = ap.parse_args()
 driver = os.path.join(args.build, "tests", "parity", "model_driver")
 torch.manual_seed(0)
-torch.set_num_threads(os.cpu_count())
+torch.set_num_threads(args.threads)
+threads_env = {"ISO_THREADS": str(args.threads), "OPENBLAS_NUM_THREADS": str(args.threads), "ISO_CLOCK": args.clock}
+clock = time.process_time if args.clock == "cpu" else time.perf_counter
 
 if args.size == "full":
     model, window = rm.make_full_isoformer(), 196608
@@ -55,7 +70,7 @@ rm.write_config(os.path.join(work, "config.json"), cfg)
 rng = np.random.default_rng(0)
 dna = "".join(rng.choice(list("ACGT"), window))
 rna = [3] + list(rng.integers(6, 4107, args.rna - 1))
-prot = [0] + list(rng.integers(4, 29, args.protein - 2)) + [2]
+prot = [0, 2] if args.noncoding else [0] + list(rng.integers(4, 29, args.protein - 2)) + [2]
 for name, content in (("dna", dna), ("rna", " ".join(map(str, rna))), ("prot", " ".join(map(str, prot)))):
     open(os.path.join(work, name), "w").write(content + "\n")
 
@@ -63,37 +78,82 @@ c = cfg
 flops = {"dna": flops_of.enformer(c, window), "rna": flops_of.esm(c, "nt_", len(rna)),
          "protein": flops_of.esm(c, "esm_", len(prot)), "fusion+head": flops_of.fusion(c, len(rna), len(prot))}
 
-# The machine's sgemm rate: OpenBLAS with its own threads on all cores, in this run (it drifts ~15%).
-sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=True, text=True, check=True).stdout)
-t0 = time.time()
-r = subprocess.run([driver, "isoformer", work, *(os.path.join(work, x) for x in ("dna", "rna", "prot")), work],
-                   capture_output=True, text=True, check=True)
-t_ours_total = time.time() - t0
-ours = dict(zip(("dna", "rna", "protein", "fusion+head"),
-                (float(x) for x in r.stderr.split("stage seconds:")[1].split()[1::2])))
+STAGES = ("dna", "rna", "protein", "fusion+head")
+# The machine's sgemm rate: OpenBLAS with its own threads (--threads of them), in this run (it drifts ~15%).
+sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=True, text=True, check=True,
+                             env={**os.environ, **threads_env}).stdout)
+
+
+def ours(precision):
+    """Median seconds per stage and the GEMM / attention rates inside the ops, from one driver process."""
+    r = subprocess.run([driver, "isoformer", work, *(os.path.join(work, x) for x in ("dna", "rna", "prot")), work],
+                       capture_output=True, text=True,
+                       env={**os.environ, **threads_env, "ISO_PRECISION": precision,
+                            "ISO_REPEATS": str(max(args.repeats, 2))})
+    if r.returncode != 0:
+        return None, r.stderr.strip().split("\n")[-1]
+    times = dict(zip(STAGES, (float(x) for x in r.stderr.split("stage seconds:")[1].split("\n")[0].split()[1::2])))
+    ops = r.stderr.split("inside ops:")[1].split("\n")[0].strip()
+    return times, ops
+
 
 from enformer_pytorch import str_to_one_hot  # noqa: E402
-ref = {}
-with torch.no_grad():
-    t = time.time(); e_dna = model.dna_model(str_to_one_hot([dna]), return_only_embeddings=True); ref["dna"] = time.time() - t
-    ri, pi = torch.tensor([rna]), torch.tensor([prot])
-    t = time.time(); e_rna = model.rna_model(input_ids=ri, attention_mask=torch.ones_like(ri)).last_hidden_state; ref["rna"] = time.time() - t
-    t = time.time(); e_p = model.protein_model(input_ids=pi, attention_mask=torch.ones_like(pi)).last_hidden_state; ref["protein"] = time.time() - t
-    t = time.time()
-    h1 = model.cross_attention_layer_rna(e_dna, e_rna, ri != 1)
-    h2 = model.cross_attention_layer_protein(h1, e_p, pi != 1)
-    model.head(h2.mean(1))
-    ref["fusion+head"] = time.time() - t
+one_hot, ri, pi = str_to_one_hot([dna]), torch.tensor([rna]), torch.tensor([prot])
 
-print(f"isoformer bench, {args.size} model, DNA {window} bp, RNA {len(rna)} tokens, protein {len(prot)} tokens, "
-      f"{os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-print(f"sgemm rate of this machine (OpenBLAS, all cores, 2048^3, same run): {sgemm:.1f} GFLOP/s")
-print(f"{'stage':12s} {'GFLOP':>9s} {'ours s':>8s} {'torch s':>8s} {'speedup':>8s} {'ours GFLOP/s':>13s} {'% sgemm':>8s}")
-for s in flops:
-    g = flops[s] / 1e9
-    print(f"{s:12s} {g:9.1f} {ours[s]:8.3f} {ref[s]:8.3f} {ref[s] / ours[s]:8.2f} {g / ours[s]:13.1f} "
-          f"{100 * g / ours[s] / sgemm:7.1f}%")
-tot_o, tot_r, tot_f = sum(ours.values()), sum(ref.values()), sum(flops.values()) / 1e9
-print(f"{'total':12s} {tot_f:9.1f} {tot_o:8.3f} {tot_r:8.3f} {tot_r / tot_o:8.2f} {tot_f / tot_o:13.1f} "
-      f"{100 * tot_f / tot_o / sgemm:7.1f}%")
-print(f"(ours, whole driver run including weight mapping: {t_ours_total:.2f} s)")
+
+def forward_stages(bf16):
+    t = {}
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        t0 = clock()
+        e_dna = model.dna_model(one_hot, return_only_embeddings=True)
+        t1 = clock()
+        e_rna = model.rna_model(input_ids=ri, attention_mask=torch.ones_like(ri)).last_hidden_state
+        t2 = clock()
+        e_p = model.protein_model(input_ids=pi, attention_mask=torch.ones_like(pi)).last_hidden_state
+        t3 = clock()
+        h1 = model.cross_attention_layer_rna(e_dna, e_rna, ri != 1)
+        h2 = model.cross_attention_layer_protein(h1, e_p, pi != 1)
+        model.head(h2.mean(1))
+        t4 = clock()
+    return dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)))
+
+
+def reference(bf16):
+    forward_stages(bf16)  # warm-up: oneDNN's kernels and primitive caches, allocator
+    runs = [forward_stages(bf16) for _ in range(max(args.repeats, 1))]
+    return {s: statistics.median(r[s] for r in runs) for s in STAGES}
+
+
+results = {}
+for prec in ("fp32", "bf16"):
+    results[prec] = (ours(prec), reference(prec == "bf16"))
+
+print(f"isoformer bench, {args.size} model, DNA {window} bp, RNA {len(rna)} tokens, protein {len(prot)} tokens"
+      f"{' (non-coding: empty protein)' if args.noncoding else ''}, {args.threads} threads on {os.cpu_count()} cores; "
+      f"{args.clock} clock, median of "
+      f"{args.repeats} after a warm-up")
+print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads, MKL {torch.backends.mkl.is_available()}, "
+      f"oneDNN {torch.backends.mkldnn.is_available()}, inference_mode)")
+if not torch.backends.mkl.is_available():
+    print("WARNING: this PyTorch has no MKL (Debian's?): not the fair baseline; run bench/setup-torch.sh")
+print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, 2048^3, same run, per {args.clock} second): "
+      f"{sgemm:.1f} GFLOP/s")
+for prec, ((ot, ops), rt) in results.items():
+    label = "fp32" if prec == "fp32" else "bf16 (ours: oneDNN; PyTorch: autocast)"
+    print(f"\n{label}")
+    if ot is None:
+        print(f"  ours: not run ({ops})")
+        continue
+    print(f"{'stage':12s} {'GFLOP':>9s} {'ours s':>8s} {'torch s':>8s} {'speedup':>8s} {'ours GFLOP/s':>13s} "
+          f"{'% sgemm':>8s}")
+    for s in STAGES:
+        g = flops[s] / 1e9
+        print(f"{s:12s} {g:9.1f} {ot[s]:8.3f} {rt[s]:8.3f} {rt[s] / ot[s]:8.2f} {g / ot[s]:13.1f} "
+              f"{100 * g / ot[s] / sgemm:7.1f}%")
+    tot_o, tot_r, tot_f = sum(ot.values()), sum(rt.values()), sum(flops.values()) / 1e9
+    print(f"{'total':12s} {tot_f:9.1f} {tot_o:8.3f} {tot_r:8.3f} {tot_r / tot_o:8.2f} {tot_f / tot_o:13.1f} "
+          f"{100 * tot_f / tot_o / sgemm:7.1f}%")
+    print(f"  inside our ops{' (wall clock, meaningful on a quiet machine only)' if args.clock == 'cpu' else ''}: "
+          f"{ops}")
+print("\nratios (PyTorch s / ours s, per transcript): " + ", ".join(
+    f"{p} {sum(rt.values()) / sum(ot.values()):.2f}x" for p, ((ot, _), rt) in results.items() if ot))

@@ -162,12 +162,12 @@ def stage_flops(c, dna_len=196608, rna_tokens=1000, protein_tokens=500):
 
 
 def stage_rates(config, log, label):
-    """The best warm pass of each stage (model_driver isoformer with ISO_REPEATS on the inputs of `inputs`)."""
+    """The median warm pass of each stage (model_driver isoformer with ISO_REPEATS > 1 on the inputs of `inputs`)."""
     c = json.load(open(config))
     f = stage_flops(c, c.get("dna_window", 196608))
     best = {}
     for line in open(log):
-        if line.startswith("stage seconds (warm):"):
+        if line.startswith("stage seconds:"):
             w = line.split(":", 1)[1].split()
             for name, sec in zip(("dna", "rna", "protein", "fusion"), (w[1], w[3], w[5], w[7])):
                 best[name] = min(best.get(name, 1e9), float(sec))

@@ -50,6 +50,9 @@ static void usage(FILE *fp)
             "      --rna-max-tokens N    NT-v2 tokens kept, <cls> included (default 2048)\n"
             "      --protein-max-tokens N ESM-2 tokens kept, <cls>/<eos> included (default 1026)\n"
             "      --normalization FILE  per-tissue 'tissue mean std' to undo z-scoring of the outputs\n"
+            "      --noncoding M         transcripts without a CDS: empty-protein (default, as the published\n"
+            "                            model: <cls><eos> through ESM-2 and the protein cross-attention) or skip\n"
+            "                            (no protein block: the fused embedding is the RNA block's)\n"
             "      --head FILE           a head fitted by 'isoformer fit': its outputs replace the model's tissues\n"
             "  -w, --window N            DNA window in bp (default: the model's, 196608 for IsoFormer)\n"
             "      --revcomp-minus       reverse-complement the DNA window of minus-strand transcripts\n"
@@ -57,7 +60,8 @@ static void usage(FILE *fp)
             "                            TSS, one window per gene: fewer Enformer runs, isoforms share it)\n"
             "Compute:\n"
             "  -d, --device DEV          cpu, cuda or cuda:N (default: cuda when a GPU is present)\n"
-            "      --precision P         GPU GEMM precision: fp32, tf32 or bf16 (default bf16)\n"
+            "      --precision P         GEMM precision: fp32 (default on CPU), bf16 (default on GPU; on CPU needs\n"
+            "                            AVX512-BF16 or AMX and oneDNN) or tf32 (GPU only)\n"
             "  -@, --threads N           CPU threads (default: all cores)\n"
             "      --cache DIR           reuse encoder outputs across runs (keyed by model and exact input)\n"
             "      --prefetch N          read and tokenize the sequences of up to N genes ahead of the model, on a\n"
@@ -83,13 +87,14 @@ typedef struct {
     cli_selection sel;
     iso_model_options mopts;
     iso_window_opts win;
-    iso_precision precision;
+    int precision; /* iso_precision, -1: the device's default */
     int threads, embeddings, verbose, bigwig_bin, resume, gene_windows, prefetch;
     int batch_tokens; /* -1: the device's default */
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED, OPT_CACHE, OPT_CENTER, OPT_PREFETCH, OPT_BATCH };
+       OPT_BW_BIN, OPT_RESUME, OPT_HEAD, OPT_OBSERVED, OPT_CACHE, OPT_CENTER, OPT_PREFETCH, OPT_BATCH,
+       OPT_NONCODING };
 
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *v)
 {
@@ -121,9 +126,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"resume", no_argument, NULL, OPT_RESUME},    {"head", required_argument, NULL, OPT_HEAD},
         {"observed", required_argument, NULL, OPT_OBSERVED}, {"cache", required_argument, NULL, OPT_CACHE},
         {"window-center", required_argument, NULL, OPT_CENTER}, {"prefetch", required_argument, NULL, OPT_PREFETCH},
-        {"batch-tokens", required_argument, NULL, OPT_BATCH},
+        {"batch-tokens", required_argument, NULL, OPT_BATCH}, {"noncoding", required_argument, NULL, OPT_NONCODING},
         {NULL, 0, NULL, 0}};
-    *o = (options){.precision = ISO_PREC_BF16, .bigwig_bin = 1, .prefetch = 4, .batch_tokens = -1};
+    *o = (options){.precision = -1, .bigwig_bin = 1, .prefetch = 4, .batch_tokens = -1};
     iso_model_options_default(&o->mopts);
     int c, window = 0, a, b;
     optind = 1;
@@ -164,6 +169,12 @@ static int parse_options(int argc, char **argv, options *o)
                 bad = cli_usage_error(CMD, "--window-center: expected transcript or gene, got '%s'", optarg);
             break;
         case OPT_REVCOMP: o->win.revcomp_minus = 1; break;
+        case OPT_NONCODING:
+            if (!strcmp(optarg, "empty-protein") || !strcmp(optarg, "skip"))
+                o->mopts.noncoding = optarg[0] == 's' ? ISO_NONCODING_SKIP : ISO_NONCODING_EMPTY_PROTEIN;
+            else
+                bad = cli_usage_error(CMD, "--noncoding: expected empty-protein or skip, got '%s'", optarg);
+            break;
         case OPT_FUSION:
             if (!strcmp(optarg, "sequential") || !strcmp(optarg, "parallel"))
                 o->mopts.fusion = optarg[0] == 's' ? ISO_FUSION_SEQUENTIAL : ISO_FUSION_PARALLEL;
@@ -713,7 +724,9 @@ int main_predict(int argc, char **argv)
     const size_t *sel = in.sel, n_sel = in.n_sel;
     s.fa = in.fa;
     device = o.device ? o.device : iso_backend_default_device();
-    if ((rc = iso_backend_create(device, o.threads, o.precision, &be)) < 0 ||
+    if (o.precision < 0)
+        o.precision = strncmp(device, "cpu", 3) ? ISO_PREC_BF16 : ISO_PREC_FP32;
+    if ((rc = iso_backend_create(device, o.threads, (iso_precision)o.precision, &be)) < 0 ||
         (rc = iso_model_load(o.model, be, &o.mopts, &s.model)) < 0)
         goto done;
     s.be = be;
@@ -756,10 +769,11 @@ int main_predict(int argc, char **argv)
     char signature[1024];
     snprintf(signature, sizeof signature,
              "#isoformer journal v1 model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head=%d rna=%d "
-             "protein=%d normalization=%s embeddings=%d head=%s", (unsigned long long)s.info.checksum,
+             "protein=%d normalization=%s embeddings=%d head=%s noncoding=%d backend=%s", (unsigned long long)s.info.checksum,
              (long long)o.win.window, o.win.revcomp_minus, o.gene_windows, (int)o.mopts.fusion, s.info.pool_start, s.info.pool_end,
              o.mopts.head_act, s.info.rna_max_tokens, s.info.protein_max_tokens,
-             o.mopts.normalization ? o.mopts.normalization : "-", o.embeddings || o.head, o.head ? o.head : "-");
+             o.mopts.normalization ? o.mopts.normalization : "-", o.embeddings || o.head, o.head ? o.head : "-",
+             (int)o.mopts.noncoding, iso_backend_key(be));
     int emb_width = o.embeddings || o.head ? s.info.fused_dim : 0; /* a head needs the pooled embeddings */
     if ((rc = cli_journal_open(o.out, signature, o.resume, ann, sel, n_sel, pred, s.info.n_outputs, pooled,
                                emb_width, done_rows, &n_resumed, &journal)) < 0)

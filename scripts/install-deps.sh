@@ -10,6 +10,9 @@ SUDO=""
 
 build_pkgs=(build-essential cmake pkg-config libhts-dev libbigwig-dev libcurl4-gnutls-dev zlib1g-dev
             libopenblas-dev libjansson-dev check)
+# oneDNN 2.x for the CPU bf16 GEMMs (--precision bf16); optional: where the archive lacks it, isoformer builds
+# without (CMake ISOFORMER_ONEDNN=AUTO).
+optional_build_pkgs=(libdnnl-dev)
 # Independent tools the tests compare against, the Python (Debian's PyTorch) for parity tests, and the pipeline
 # checks: pyBigWig writes test bigWigs, Groovy parses the Nextflow files, shellcheck lints WDL commands, Jinja
 # renders the conda recipe.
@@ -31,8 +34,21 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+if [ "${1:-}" != --data ]; then
+  for p in "${optional_build_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
+  for p in "${optional_build_pkgs[@]}"; do
+    for i in "${!missing[@]}"; do
+      if [ "${missing[$i]}" = "$p" ] && ! apt-cache show "$p" >/dev/null 2>&1; then
+        echo "install-deps: $p is not in this archive; building without it" >&2
+        unset 'missing[i]'
+      fi
+    done
+  done
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 

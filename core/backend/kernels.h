@@ -396,18 +396,27 @@ static inline void iso_k_layernorm_row(const float *x, float *y, const float *g,
         y[i] = (x[i] - mf) * inv * g[i] + b[i];
 }
 
-static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
+/* The softmax's numerators in place (x + key_bias, shifted by its maximum, exponentiated); returns their sum's
+ * reciprocal, 0 for a row of -inf (which then becomes zeros). Attention scales its output rows by it instead of the
+ * Tk probabilities of each row. */
+static inline float iso_k_softmax_exp_row(float *restrict x, int n, const float *restrict key_bias)
 {
     if (key_bias)
         for (int i = 0; i < n; i++)
             x[i] += key_bias[i];
     float m = -INFINITY;
+#pragma omp simd reduction(max : m) /* the maximum is exact in any order; without this the loop stays scalar */
     for (int i = 0; i < n; i++)
         m = x[i] > m ? x[i] : m;
     m = iso_k_exp_shift(m);
     for (int i = 0; i < n; i++) /* a pure map: vectorizes, where a loop that also sums does not */
         x[i] = iso_k_exp(x[i] - m);
-    float inv = iso_k_inv_sum((float)iso_k_sum_fixed_order(x, n)); /* a row of -inf becomes zeros */
+    return iso_k_inv_sum((float)iso_k_sum_fixed_order(x, n));
+}
+
+static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
+{
+    float inv = iso_k_softmax_exp_row(x, n, key_bias);
     for (int i = 0; i < n; i++)
         x[i] *= inv;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "isoformer/io.h"
+#include "isoformer/tokens.h"
 #include "isoformer/weights.h"
 #include "model/enformer.h"
 #include "model/esm.h"
@@ -41,6 +42,7 @@ struct iso_model {
     iso_cross_attn ca_rna, ca_protein;
     iso_head head;
     float *norm_mean, *norm_std; /* de-standardisation, or NULL */
+    iso_embedding *empty_protein;  /* <cls><eos> through ESM-2, for non-coding transcripts; computed when first needed */
     char **output_names;
 };
 
@@ -371,6 +373,7 @@ void iso_model_free(iso_model *m)
 {
     if (!m)
         return;
+    iso_embedding_free(m, m->empty_protein);
     iso_params_free(&m->params);
     iso_enformer_free(m->dna);
     iso_esm_free(m->rna);
@@ -687,6 +690,13 @@ int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embeddin
                       const iso_embedding *protein, float *pooled, float *predictions, float *fused)
 {
     iso_backend *be = m->be;
+    if (!protein && m->opts.noncoding == ISO_NONCODING_EMPTY_PROTEIN) {
+        static const int32_t empty[2] = {ISO_PROT_CLS, ISO_PROT_EOS};
+        int rc = m->empty_protein ? ISO_OK : iso_model_embed_protein(m, empty, 2, &m->empty_protein);
+        if (rc != ISO_OK)
+            return iso_error_context("the empty protein of a non-coding transcript");
+        protein = m->empty_protein;
+    }
     const int R = dna->rows, D = dna->cols;
     const size_t n = (size_t)R * D;
     float *buf = be->ops->alloc(be, (2 * n + (size_t)D) * sizeof(float));

@@ -34,17 +34,18 @@ void iso_conv1d_taps_from_torch(const float *w, int cout, int cin, int k, float 
 int iso_conv1d_same(iso_backend *be, const float *x, int64_t L, int cin, const float *w_taps, const float *bias,
                     int k, float *y, int cout)
 {
-    int pad = k / 2;
-    int rc = be->ops->memset0(be, y, (size_t)L * cout * sizeof(float));
-    /* Tap j adds x[l + j - pad] W_j^T to output rows l whose input row lies inside [0, L). */
-    for (int j = 0; j < k && rc == ISO_OK; j++) {
+    int pad = k / 2, rc = ISO_OK;
+    /* Tap j adds x[l + j - pad] W_j^T to output rows l whose input row lies inside [0, L). The centre tap (shift 0)
+     * covers every row, so it goes first and writes y (beta 0): no pass zeroing y. Order: pad, 0..pad-1, pad+1... */
+    for (int t = 0; t < k && rc == ISO_OK; t++) {
+        int j = t == 0 ? pad : t <= pad ? t - 1 : t;
         int64_t shift = j - pad;
         int64_t l0 = shift < 0 ? -shift : 0;
         int64_t l1 = shift > 0 ? L - shift : L;
         if (l1 <= l0)
             continue;
-        iso_gemm_args g = {.trans_b = 1, .m = (int)(l1 - l0), .n = cout, .k = cin, .alpha = 1.0f, .beta = 1.0f,
-                           .a = x + (l0 + shift) * cin, .lda = cin,
+        iso_gemm_args g = {.trans_b = 1, .m = (int)(l1 - l0), .n = cout, .k = cin, .alpha = 1.0f,
+                           .beta = t == 0 ? 0.0f : 1.0f, .a = x + (l0 + shift) * cin, .lda = cin,
                            .b = w_taps + (int64_t)j * cout * cin, .ldb = cin,
                            .c = y + l0 * cout, .ldc = cout, .batch = 1};
         rc = be->ops->gemm(be, &g);

@@ -164,6 +164,10 @@ int iso_weights_open(const char *path, iso_weights **out)
             iso_weights_close(w);
             return rc;
         }
+    if (!(w->as_f32 = calloc(w->n ? w->n : 1, sizeof *w->as_f32))) {
+        iso_weights_close(w);
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    }
     *out = w;
     return ISO_OK;
 }
@@ -172,8 +176,12 @@ void iso_weights_close(iso_weights *w)
 {
     if (!w)
         return;
-    for (size_t i = 0; i < w->n; i++)
+    for (size_t i = 0; i < w->n; i++) {
         free((char *)w->tensors[i].name);
+        if (w->as_f32)
+            free(w->as_f32[i]);
+    }
+    free(w->as_f32);
     free(w->tensors);
     if (w->map)
         munmap((void *)w->map, w->map_size);
@@ -251,6 +259,55 @@ static void similar_names(const iso_weights *w, const char *name, char *buf, siz
         off += (size_t)snprintf(buf + off, size - off, "%s'%s'", k ? ", " : "", w->tensors[best[k]].name);
 }
 
+/* IEEE binary16 to float32, subnormals, infinities and NaN included. */
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu, bits;
+    if (exp == 0x1f) {
+        bits = sign | 0x7f800000u | mant << 13;
+    } else if (exp) {
+        bits = sign | (exp + 112) << 23 | mant << 13;
+    } else if (mant) { /* subnormal: normalise the mantissa */
+        int e = -1;
+        do {
+            mant <<= 1;
+            e++;
+        } while (!(mant & 0x400u));
+        bits = sign | (uint32_t)(112 - e) << 23 | (mant & 0x3ffu) << 13;
+    } else {
+        bits = sign;
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* The model computes in float32 (the bf16 GEMM path rounds from float32 again), so a half-precision checkpoint is
+ * widened once, exactly, when a tensor is first asked for; the copy lives as long as w. Not thread-safe. */
+static int widen_to_f32(const iso_weights *w, const iso_tensor_view *t, const float **data)
+{
+    size_t i = (size_t)(t - w->tensors), n = t->nbytes / 2;
+    if (!w->as_f32[i]) {
+        float *f = malloc((n ? n : 1) * sizeof *f);
+        if (!f)
+            return iso_error(ISO_ENOMEM, "%s: out of memory widening tensor '%s' (%zu values) to float32", w->path,
+                             t->name, n);
+        const unsigned char *b = t->data; /* 2-byte values, possibly unaligned in a torch.save file */
+        for (size_t k = 0; k < n; k++) {
+            uint16_t v = (uint16_t)(b[2 * k] | b[2 * k + 1] << 8);
+            if (t->dtype == ISO_DT_BF16) {
+                uint32_t bits = (uint32_t)v << 16;
+                memcpy(&f[k], &bits, sizeof bits);
+            } else {
+                f[k] = half_to_float(v);
+            }
+        }
+        w->as_f32[i] = f;
+    }
+    *data = w->as_f32[i];
+    return ISO_OK;
+}
+
 int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const int64_t *shape, const float **data)
 {
     char want[256], got[256], near[1024];
@@ -269,8 +326,11 @@ int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const 
     if (!same)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' has shape %s, expected %s (does config.json match the "
                                       "checkpoint?)", w->path, name, got, want);
+    if (t->dtype == ISO_DT_F16 || t->dtype == ISO_DT_BF16)
+        return widen_to_f32(w, t, data);
     if (t->dtype != ISO_DT_F32)
-        return iso_error(ISO_EFORMAT, "%s: tensor '%s' is %s, expected F32", w->path, name, iso_dtype_name(t->dtype));
+        return iso_error(ISO_EFORMAT, "%s: tensor '%s' is %s, expected a floating-point tensor (F32, F16 or BF16)",
+                         w->path, name, iso_dtype_name(t->dtype));
     if (((uintptr_t)t->data & 3u) != 0)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' data is not 4-byte aligned in the file", w->path, name);
     *data = t->data;

@@ -10,6 +10,7 @@ struct iso_weights {
     size_t map_size;
     iso_tensor_view *tensors; /* names malloc'd; sorted by name once loading ends */
     size_t n, cap;
+    float **as_f32;           /* per tensor: its F16/BF16 data widened to float32 on first request, or NULL */
 };
 
 /* Appends a tensor (name copied). Checks that data .. data + nbytes lies inside the mapping. */

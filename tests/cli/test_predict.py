@@ -272,5 +272,46 @@ left = [f for f in os.listdir(work) if f.startswith("full") and not f.endswith("
 check(r.returncode == 1 and "write failed (File too large)" in r.stderr and not left,
       f"disk full: rc={r.returncode} stderr={r.stderr.strip()} left={left}")
 
+# --precision bf16 on the CPU (oneDNN): predictions within the bf16 tolerance of fp32 (tests/parity/test_bf16.py
+# states it per stage) and not equal to them; where the CPU or build has no bf16 GEMMs, a message and exit 1.
+out16 = os.path.join(work, "bf16")
+r = subprocess.run([iso, "predict", *COMMON, "--precision", "bf16", "--out", out16], capture_output=True, text=True)
+if r.returncode == 1 and "--precision bf16 on CPU needs" in r.stderr:
+    print("bf16 on the CPU unavailable here:", r.stderr.strip())
+else:
+    check(r.returncode == 0, f"--precision bf16: {r.stderr}")
+    fp32_rows = {row["transcript_id"]: row for row in rows}
+    rows16 = read_tsv(out16 + ".predictions.tsv") if r.returncode == 0 else []
+    scale = max(abs(float(row[t])) for row in rows for t in tissues)
+    worst = max((abs(float(x[t]) - float(fp32_rows[x["transcript_id"]][t])) for x in rows16 for t in tissues),
+                default=math.inf)
+    check(0 < worst <= 3e-2 * scale, f"bf16 vs fp32: largest difference {worst} (largest |value| {scale})")
+
+# Half-precision checkpoints: the same predictions as a float32 checkpoint holding the same values, rounded to the
+# half type by torch and widened back; float16 as safetensors, bfloat16 as torch.save (both readers), on two
+# transcripts to keep the test short.
+import torch  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
+
+state = load_file(f"{data}/demo-model/model.safetensors")
+few = ["--transcripts", ",".join(sorted(gtf_ids)[:2])]
+for dtype, name, as_bin in ((torch.float16, "f16", False), (torch.bfloat16, "bf16", True)):
+    half = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    widened = {k: v.float() if v.is_floating_point() else v for k, v in half.items()}
+    outs = []
+    for kind, tensors, pickled in ((name, half, as_bin), (name + "-as-f32", widened, False)):
+        d = os.path.join(work, "model-" + kind)
+        os.makedirs(d, exist_ok=True)
+        shutil.copy(f"{data}/demo-model/config.json", d)
+        if pickled:
+            torch.save(tensors, os.path.join(d, "pytorch_model.bin"))
+        else:
+            save_file(tensors, os.path.join(d, "model.safetensors"), metadata={"format": "pt"})
+        out = os.path.join(work, "half-" + kind)
+        r = subprocess.run([iso, "predict", *COMMON, *few, "--model", d, "--out", out], capture_output=True, text=True)
+        check(r.returncode == 0, f"{kind} checkpoint: {r.stderr}")
+        outs.append(open(out + ".predictions.tsv").read() if r.returncode == 0 else kind)
+    check(outs[0] == outs[1], f"{name} checkpoint predicts other values than its float32 widening")
+
 print(f"{len(failures)} failed" if failures else f"predict checks passed ({len(rows)} transcripts)")
 sys.exit(1 if failures else 0)

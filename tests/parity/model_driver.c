@@ -14,13 +14,16 @@
  *       activation bytes on stderr.
  *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
  *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
- *       no protein. Options come from ISO_FUSION=parallel. Prints per-stage seconds on stderr (each stage
- *       waits for the backend), and with ISO_REPEATS=N times the four stages N more times (warm).
+ *       no protein. Options come from ISO_FUSION=parallel and ISO_NONCODING=skip. Prints per-stage seconds
+ *       (the median of ISO_REPEATS timed runs after a warm-up, when set) and the GEMM and attention rates
+ *       inside the ops on stderr; each stage waits for the backend.
  *   model_driver devices             prints each registered backend and its device count; exits 77 when no GPU
  *                                   backend has a device (bench/gpu_check.sh's probe)
  *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks)
  *   model_driver openblas N REPEATS prints OpenBLAS's own rate there (its threads, all cores): the machine's
- *                                   sgemm rate that the benchmarks compare with */
+ *                                   sgemm rate that the benchmarks compare with
+ * The backend computes its GEMMs in ISO_PRECISION (fp32 by default, bf16 or tf32) on ISO_THREADS threads (all
+ * cores by default; OPENBLAS_NUM_THREADS sets the openblas command's). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,10 +122,15 @@ static int save_output(iso_backend *be, const float *dev, size_t n, const char *
     return rc ? 1 : 0;
 }
 
+/* ISO_CLOCK=cpu: the timings are the process's CPU seconds (all threads), which other jobs on the machine
+ * distort far less than wall time; else wall seconds. */
 static double now(void)
 {
+    static int cpu = -1;
+    if (cpu < 0)
+        cpu = getenv("ISO_CLOCK") && !strcmp(getenv("ISO_CLOCK"), "cpu");
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -389,6 +397,12 @@ static int run_openblas(int n, int repeats)
     return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 static int run_isoformer(iso_backend *be, char **argv)
 {
     iso_model *m = NULL;
@@ -397,6 +411,9 @@ static int run_isoformer(iso_backend *be, char **argv)
     const char *fusion = getenv("ISO_FUSION");
     if (fusion && !strcmp(fusion, "parallel"))
         opts.fusion = ISO_FUSION_PARALLEL;
+    const char *noncoding = getenv("ISO_NONCODING");
+    if (noncoding && !strcmp(noncoding, "skip"))
+        opts.noncoding = ISO_NONCODING_SKIP;
     iso_embedding *ed = NULL, *er = NULL, *ep = NULL;
     int64_t len = 0;
     int n_rna = 0, n_prot = 0, rc = 1;
@@ -411,23 +428,39 @@ static int run_isoformer(iso_backend *be, char **argv)
     pooled = malloc((size_t)info.fused_dim * sizeof *pooled);
     pred = malloc((size_t)info.n_outputs * sizeof *pred);
     fused = malloc((size_t)info.dna_rows * info.fused_dim * sizeof *fused);
-    const char *reps = getenv("ISO_REPEATS");
-    for (int r = 0, repeats = reps ? atoi(reps) : 0; r <= repeats; r++) {
+    /* ISO_REPEATS=R > 1: a warm-up, then R timed forwards; the median of each stage is printed. */
+    const char *rep = getenv("ISO_REPEATS");
+    int repeats = rep && atoi(rep) > 1 ? atoi(rep) : 1, runs = repeats > 1 ? repeats + 1 : 1;
+    double stage[4][64] = {{0}}, op[4] = {0};
+    if (repeats > 64 || !pooled || !pred || !fused)
+        goto done;
+    for (int r = 0; r < runs; r++) {
+        double t[5], o[4] = {be->gemm_flop, be->gemm_seconds, be->attention_flop, be->attention_seconds};
         iso_embedding_free(m, ed);
         iso_embedding_free(m, er);
         iso_embedding_free(m, ep);
         ed = er = ep = NULL;
-        double t[5];
         t[0] = now();
-        if (!pooled || !pred || !fused || iso_model_embed_dna(m, dna, len, &ed) || iso_backend_sync(be) ||
+        if (iso_model_embed_dna(m, dna, len, &ed) || iso_backend_sync(be) ||
             (t[1] = now(), iso_model_embed_rna(m, rna, n_rna, &er)) || iso_backend_sync(be) ||
             (t[2] = now(), n_prot && iso_model_embed_protein(m, prot, n_prot, &ep)) || iso_backend_sync(be) ||
             (t[3] = now(), iso_model_predict(m, ed, er, ep, pooled, pred, fused)))
             goto done;
         t[4] = now();
-        fprintf(stderr, "stage seconds%s: dna %.4f rna %.4f protein %.4f fusion+head %.4f\n", r ? " (warm)" : "",
-                t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3]);
+        int k = runs > 1 ? r - 1 : r;
+        if (k < 0)
+            continue; /* the warm-up */
+        for (int i = 0; i < 4; i++)
+            stage[i][k] = t[i + 1] - t[i];
+        op[0] += be->gemm_flop - o[0], op[1] += be->gemm_seconds - o[1];
+        op[2] += be->attention_flop - o[2], op[3] += be->attention_seconds - o[3];
     }
+    for (int i = 0; i < 4; i++)
+        qsort(stage[i], (size_t)repeats, sizeof stage[i][0], cmp_double);
+    fprintf(stderr, "stage seconds: dna %.3f rna %.3f protein %.3f fusion+head %.3f\n", stage[0][repeats / 2],
+            stage[1][repeats / 2], stage[2][repeats / 2], stage[3][repeats / 2]);
+    fprintf(stderr, "inside ops: gemm %.1f GFLOP/s, attention %.1f GFLOP/s\n",
+            op[1] > 0 ? op[0] / op[1] / 1e9 : 0.0, op[3] > 0 ? op[2] / op[3] / 1e9 : 0.0);
     rc = dump(m, ed, argv[6], "e_dna") || dump(m, er, argv[6], "e_rna") || (ep && dump(m, ep, argv[6], "e_protein"));
     snprintf(path, sizeof path, "%s/fused.f32", argv[6]);
     rc = rc || write_f32(path, fused, (size_t)info.dna_rows * info.fused_dim);
@@ -468,6 +501,20 @@ static int esm_command(const char *cmd, int argc, int *nt, esm_mode *mode)
     return 0;
 }
 
+/* ISO_PRECISION=bf16|tf32, else fp32. */
+static iso_precision env_precision(void)
+{
+    const char *p = getenv("ISO_PRECISION");
+    return !p ? ISO_PREC_FP32 : !strcmp(p, "bf16") ? ISO_PREC_BF16 : !strcmp(p, "tf32") ? ISO_PREC_TF32 : ISO_PREC_FP32;
+}
+
+/* ISO_THREADS=N, else all cores. */
+static int env_threads(void)
+{
+    const char *t = getenv("ISO_THREADS");
+    return t ? atoi(t) : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "";
@@ -490,8 +537,10 @@ int main(int argc, char **argv)
         return run_openblas(atoi(argv[2]), atoi(argv[3])); /* no backend: OpenBLAS keeps its own threads */
     if (argc == 4 && !strcmp(cmd, "sgemm")) {
         iso_backend *be = NULL;
-        if (iso_backend_create("cpu", 0, ISO_PREC_FP32, &be))
+        if (iso_backend_create("cpu", env_threads(), env_precision(), &be)) {
+            fprintf(stderr, "model_driver: %s\n", iso_last_error());
             return 1;
+        }
         int rc = run_sgemm(be, atoi(argv[2]), atoi(argv[3]));
         iso_backend_destroy(be);
         return rc;
@@ -507,10 +556,8 @@ int main(int argc, char **argv)
         return 2;
     }
     iso_backend *be = NULL;
-    const char *dev = getenv("ISO_DEVICE"), *prec = getenv("ISO_PRECISION");
-    iso_precision p = prec && !strcmp(prec, "bf16") ? ISO_PREC_BF16 : prec && !strcmp(prec, "tf32") ? ISO_PREC_TF32
-                                                                                                    : ISO_PREC_FP32;
-    if (iso_backend_create(dev ? dev : "cpu", 0, p, &be)) {
+    const char *dev = getenv("ISO_DEVICE");
+    if (iso_backend_create(dev ? dev : "cpu", env_threads(), env_precision(), &be)) {
         fprintf(stderr, "model_driver: %s\n", iso_last_error());
         return 1;
     }

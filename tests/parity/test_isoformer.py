@@ -1,7 +1,8 @@
 """The whole IsoFormer, ours vs the PyTorch reference (enformer-pytorch + transformers' EsmModel + the spec's
 fusion and head), per stage: E_dna, E_rna, E_protein, fused, pooled, predictions, relative error < 1e-4.
 The reference gets RNA and protein padded to a fixed length with masks; ours runs the real tokens only.
-Also: the same model converted to safetensors gives bit-identical outputs; parallel fusion; no protein.
+Also: the same model converted to safetensors gives bit-identical outputs; parallel fusion; a non-coding
+transcript (the empty protein, and the protein block skipped).
 Usage: test_isoformer.py ISOFORMER_BINARY WORKDIR MODEL_DRIVER"""
 import filecmp
 import os
@@ -90,9 +91,12 @@ else:
 model.parallel, model.pool = True, (3, 11)
 case("parallel", model, window, env={"ISO_FUSION": "parallel"})
 
-# A transcript without protein (non-coding): the protein block is skipped.
-model.parallel, model.pool, model.skip_protein = False, (0, None), True
-case("no-protein", model, window, with_protein=False)
+# A transcript without protein (non-coding): by default the empty protein <cls><eos> goes through ESM-2 and the
+# protein block, as the reference model is called with it; with ISO_NONCODING=skip the block is skipped.
+model.parallel, model.pool = False, (0, None)
+case("empty-protein", model, window, with_protein=False)
+model.skip_protein = True
+case("no-protein", model, window, env={"ISO_NONCODING": "skip"}, with_protein=False)
 
 print(f"{len(failures)} failed: {failures}" if failures else "isoformer parity passed")
 sys.exit(1 if failures else 0)

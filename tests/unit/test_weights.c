@@ -4,6 +4,7 @@
  * built here byte by byte from the format's definition. Agreement of every tensor with torch
  * and the safetensors library, and malformed files, are tests/parity/test_weights.py. */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,7 +125,7 @@ START_TEST(dtype_and_empty_files)
     const float *data;
     const int64_t shape[1] = {2};
     ck_assert_int_eq(iso_weights_get_f32(w, "ids", 1, shape, &data), ISO_EFORMAT);
-    ck_assert_msg(has(iso_last_error(), "'ids' is I64, expected F32"), "%s", iso_last_error());
+    ck_assert_msg(has(iso_last_error(), "'ids' is I64, expected a floating-point tensor"), "%s", iso_last_error());
     iso_weights_close(w);
 
     /* No tensors at all: a valid file; every lookup misses without consulting an empty table. */
@@ -133,6 +134,41 @@ START_TEST(dtype_and_empty_files)
     ck_assert_uint_eq(iso_weights_count(w), 0);
     ck_assert_ptr_null(iso_weights_find(w, "x"));
     ck_assert_int_eq(iso_weights_get_f32(w, "x", 1, shape, &data), ISO_ENOTFOUND);
+    iso_weights_close(w);
+}
+END_TEST
+
+/* F16 and BF16 tensors are widened to float32 exactly: values from the IEEE 754 binary16 definition (normal,
+ * subnormal, largest finite, infinities, signed zero, NaN) and bfloat16's (the top half of a float32). */
+START_TEST(half_precision_widening)
+{
+    const uint16_t h[9] = {0x3c00, 0xc000, 0x3555, 0x0001, 0x03ff, 0x7bff, 0xfc00, 0x8000, 0x7e00};
+    const float want_h[8] = {1.0f, -2.0f, 0.333251953125f, 5.9604644775390625e-8f, 6.0975551605224609e-5f,
+                             65504.0f, -INFINITY, -0.0f};
+    const uint16_t b[4] = {0x3f80, 0xc049, 0x0001, 0x7f80};
+    const float want_b[4] = {1.0f, -3.140625f, 9.1835496157991212e-41f, INFINITY};
+    unsigned char data[26];
+    memcpy(data, h, sizeof h);
+    memcpy(data + sizeof h, b, sizeof b);
+    const char *path = write_safetensors("half.safetensors",
+                                         "{\"h\":{\"dtype\":\"F16\",\"shape\":[9],\"data_offsets\":[0,18]},"
+                                         "\"b\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[18,26]}}",
+                                         data, sizeof data);
+    iso_weights *w = NULL;
+    ck_assert_int_eq(iso_weights_open(path, &w), ISO_OK);
+    const float *f = NULL, *again = NULL;
+    const int64_t sh[1] = {9}, sb[2] = {2, 2};
+    ck_assert_int_eq(iso_weights_get_f32(w, "h", 1, sh, &f), ISO_OK);
+    for (int i = 0; i < 8; i++)
+        ck_assert_msg(f[i] == want_h[i] && signbit(f[i]) == signbit(want_h[i]), "F16 %04x: %g, expected %g", h[i],
+                      f[i], want_h[i]);
+    ck_assert(isnan(f[8]));
+    ck_assert_int_eq(iso_weights_get_f32(w, "h", 1, sh, &again), ISO_OK);
+    ck_assert_ptr_eq(again, f); /* widened once */
+    ck_assert_int_eq(iso_weights_get_f32(w, "b", 2, sb, &f), ISO_OK);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(f[i] == want_b[i], "BF16 %04x: %g, expected %g", b[i], f[i], want_b[i]);
+    ck_assert_int_eq(iso_weights_find(w, "b")->dtype, ISO_DT_BF16); /* the view keeps the stored dtype */
     iso_weights_close(w);
 }
 END_TEST
@@ -203,6 +239,7 @@ int main(void)
     tcase_add_test(tc, directory_lookups);
     tcase_add_test(tc, get_f32_errors);
     tcase_add_test(tc, dtype_and_empty_files);
+    tcase_add_test(tc, half_precision_widening);
     tcase_add_test(tc, allocation_failures);
     tcase_add_test(tc, config_getters);
     suite_add_tcase(s, tc);

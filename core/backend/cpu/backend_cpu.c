@@ -13,12 +13,13 @@
 #include <unistd.h>
 
 #include "backend/backend_impl.h"
+#include "backend/cpu/gemm_bf16.h"
 #include "backend/kernels.h"
 
-/* The row and element loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks one (GNU
- * ifunc): twice the vector width where the CPU has it, from one portable binary. */
+/* The row and element loops are compiled three times, for AVX-512, AVX2 and baseline x86-64, and the loader picks
+ * one (GNU ifunc): the vector width the CPU has, from one portable binary (the same bits from each: kernels.h). */
 #if defined(__x86_64__) && defined(__linux__)
-#define CPU_CLONES __attribute__((target_clones("avx2", "default")))
+#define CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CPU_CLONES
 #endif
@@ -64,12 +65,25 @@ typedef struct {
 typedef struct {
     cpu_cache cache;
     cpu_pool pool;
+    cpu_bf16 *bf16; /* --precision bf16: GEMMs through oneDNN, else NULL */
 } cpu_impl;
 
 typedef struct {
     cpu_pool *pool;
     int index;
 } pool_worker;
+
+/* The oneDNN context while the backend computes in bf16 (made on first need: iso_backend_set_precision may switch
+ * to bf16 after creation), else NULL; NULL with the error recorded when bf16 is asked for and unavailable. */
+static cpu_bf16 *bf16_of(iso_backend *be)
+{
+    cpu_impl *impl = be->impl;
+    if (be->precision != ISO_PREC_BF16)
+        return NULL;
+    if (!impl->bf16 && cpu_bf16_create(impl->pool.n_workers + 1, &impl->bf16) != ISO_OK)
+        return NULL;
+    return impl->bf16;
+}
 
 static cpu_cache *cache_of(iso_backend *be) { return &((cpu_impl *)be->impl)->cache; }
 
@@ -156,17 +170,20 @@ static int cpu_memset0(iso_backend *be, void *dst, size_t nbytes)
     return ISO_OK;
 }
 
+/* The host array itself; in bf16 mode its rounded copy is kept beside it, for the GEMMs that read it. */
 static const float *cpu_weight(iso_backend *be, const float *host, size_t count)
 {
-    (void)be;
-    (void)count;
-    return host;
+    if (be->precision != ISO_PREC_BF16)
+        return host;
+    cpu_bf16 *bf16 = bf16_of(be);
+    return bf16 && cpu_bf16_add_weight(bf16, host, count) == ISO_OK ? host : NULL;
 }
 
 static void cpu_free_weight(iso_backend *be, const float *dev)
 {
-    (void)be;
-    (void)dev;
+    cpu_bf16 *bf16 = ((cpu_impl *)be->impl)->bf16;
+    if (bf16)
+        cpu_bf16_remove_weight(bf16, dev);
 }
 
 static int cpu_sync(iso_backend *be)
@@ -296,37 +313,49 @@ static void pool_init(cpu_pool *p, int n)
 
 /* ---- GEMM ---- */
 
-/* One sgemm over rows [r0, r1) and columns [c0, c1) of C_b (op(A) rows and op(B) columns follow). */
-static void sgemm_block(const iso_gemm_args *g, int b, int r0, int r1, int c0, int c1)
-{
-    const float *a = g->a + b * g->stride_a + (int64_t)r0 * (g->trans_a ? 1 : g->lda);
-    const float *bm = g->b + b * g->stride_b + (int64_t)c0 * (g->trans_b ? g->ldb : 1);
-    cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans,
-                r1 - r0, c1 - c0, g->k, g->alpha, a, g->lda, bm, g->ldb, g->beta,
-                g->c + b * g->stride_c + (int64_t)r0 * g->ldc + c0, g->ldc);
-}
-
 /* Shares of a GEMM: units are the rows of all batches (batch-major) when there are enough of them, otherwise
- * the columns of every batch, so each thread runs one single-threaded sgemm per batch it touches. */
+ * the columns of every batch, so each thread runs one single-threaded GEMM per batch it touches. In bf16 mode
+ * a16/b16 are the operands rounded to bfloat16, laid out as a and b. */
 typedef struct {
     const iso_gemm_args *g;
     int by_rows;
+    cpu_bf16 *bf16;
+    const uint16_t *a16, *b16;
+    atomic_int status; /* first error of a bf16 share */
 } gemm_job;
+
+/* One GEMM over rows [r0, r1) and columns [c0, c1) of C_b (op(A) rows and op(B) columns follow). */
+static void gemm_block(gemm_job *j, int part, int b, int r0, int r1, int c0, int c1)
+{
+    const iso_gemm_args *g = j->g;
+    int64_t oa = b * g->stride_a + (int64_t)r0 * (g->trans_a ? 1 : g->lda);
+    int64_t ob = b * g->stride_b + (int64_t)c0 * (g->trans_b ? g->ldb : 1);
+    float *c = g->c + b * g->stride_c + (int64_t)r0 * g->ldc + c0;
+    if (!j->bf16) {
+        cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans,
+                    r1 - r0, c1 - c0, g->k, g->alpha, g->a + oa, g->lda, g->b + ob, g->ldb, g->beta, c, g->ldc);
+        return;
+    }
+    int rc = cpu_bf16_matmul(j->bf16, part, g->trans_a, g->trans_b, r1 - r0, c1 - c0, g->k, g->alpha, j->a16 + oa,
+                             g->lda, j->b16 + ob, g->ldb, g->beta, c, g->ldc);
+    int ok = ISO_OK;
+    if (rc != ISO_OK)
+        atomic_compare_exchange_strong(&j->status, &ok, rc);
+}
 
 static void gemm_share(void *vctx, int64_t u0, int64_t u1, int part)
 {
-    (void)part;
-    const gemm_job *j = vctx;
+    gemm_job *j = vctx;
     const iso_gemm_args *g = j->g;
     if (!j->by_rows) {
         for (int b = 0; b < g->batch; b++)
-            sgemm_block(g, b, 0, g->m, (int)u0, (int)u1);
+            gemm_block(j, part, b, 0, g->m, (int)u0, (int)u1);
         return;
     }
     for (int64_t u = u0; u < u1;) {
         int b = (int)(u / g->m), r0 = (int)(u - (int64_t)b * g->m);
         int r1 = u1 - (int64_t)b * g->m < g->m ? (int)(u1 - (int64_t)b * g->m) : g->m;
-        sgemm_block(g, b, r0, r1, 0, g->n);
+        gemm_block(j, part, b, r0, r1, 0, g->n);
         u += r1 - r0;
     }
 }
@@ -338,19 +367,62 @@ static double now_seconds(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+typedef struct {
+    const float *x;
+    uint16_t *y;
+} round_job;
+
+static void round_share(void *vctx, int64_t e0, int64_t e1, int part)
+{
+    (void)part;
+    const round_job *r = vctx;
+    cpu_bf16_round(r->x + e0, r->y + e0, (size_t)(e1 - e0));
+}
+
+/* The bf16 form of a GEMM operand: a weight's kept copy, or x rounded into *scratch, which spans every batch
+ * (rows x cols with leading dimension ld, batches `stride` apart) in x's own layout. NULL when out of memory. */
+static const uint16_t *bf16_operand(iso_backend *be, const float *x, int rows, int cols, int ld, int64_t stride,
+                                    int batch, uint16_t **scratch)
+{
+    const uint16_t *kept = cpu_bf16_find(((cpu_impl *)be->impl)->bf16, x);
+    if (kept)
+        return kept;
+    int64_t span = (int64_t)(batch - 1) * stride + (int64_t)(rows - 1) * ld + cols;
+    if (!(*scratch = cpu_alloc(be, (size_t)span * sizeof **scratch)))
+        return NULL;
+    round_job r = {x, *scratch};
+    parallel_for(be, span, 1, round_share, &r);
+    return *scratch;
+}
+
 static int cpu_gemm(iso_backend *be, const iso_gemm_args *g)
 {
     if (g->batch <= 0 || g->m <= 0 || g->n <= 0)
         return ISO_OK;
     double t0 = now_seconds();
     int64_t rows = (int64_t)g->batch * g->m;
-    gemm_job j = {g, rows >= 16 * (int64_t)be->n_threads || rows >= g->n};
+    gemm_job j = {g, rows >= 16 * (int64_t)be->n_threads || rows >= g->n, bf16_of(be), NULL, NULL, ISO_OK};
+    if (be->precision == ISO_PREC_BF16 && !j.bf16)
+        return iso_last_status();
+    uint16_t *scratch_a = NULL, *scratch_b = NULL;
+    if (j.bf16 && g->k > 0) {
+        j.a16 = bf16_operand(be, g->a, g->trans_a ? g->k : g->m, g->trans_a ? g->m : g->k, g->lda, g->stride_a,
+                             g->batch, &scratch_a);
+        j.b16 = j.a16 ? bf16_operand(be, g->b, g->trans_b ? g->n : g->k, g->trans_b ? g->k : g->n, g->ldb,
+                                     g->stride_b, g->batch, &scratch_b) : NULL;
+        if (!j.b16) {
+            cpu_free(be, scratch_a);
+            return iso_last_status();
+        }
+    }
     int64_t units = j.by_rows ? rows : g->n;
     /* cost in cycles at about 32 FLOP per cycle */
     parallel_for(be, units, (int64_t)g->k * (j.by_rows ? g->n : rows) / 16, gemm_share, &j);
+    cpu_free(be, scratch_a);
+    cpu_free(be, scratch_b);
     be->gemm_flop += 2.0 * rows * g->n * g->k;
     be->gemm_seconds += now_seconds() - t0;
-    return ISO_OK;
+    return atomic_load(&j.status);
 }
 
 /* ---- element-wise and row ops ---- */
@@ -564,24 +636,63 @@ typedef struct {
     const iso_attention_args *a;
     int qb, n_qblocks;
     float *scores; /* qb x Tk per share */
+    float *inv;    /* qb per share: each row's 1 / sum of its softmax numerators */
+    /* bf16 mode: q, k, v rounded (in their own layouts), and a qb x Tk block of rounded probabilities per share */
+    cpu_bf16 *bf16;
+    const uint16_t *q16, *k16, *v16;
+    uint16_t *p16;
+    atomic_int status;
 } attention_job;
+
+/* out_block = softmax(scale q k^T) v for head h and query rows [i0, i0 + m): sgemm in fp32, oneDNN bf16
+ * GEMMs (fp32 scores, softmax and output, as PyTorch's bf16 attention) in bf16 mode. */
+static inline __attribute__((always_inline)) int attention_block(attention_job *j, int part, int h, int i0, int m,
+                                                                  float *scores)
+{
+    const iso_attention_args *a = j->a;
+    const int hd = a->head_dim;
+    int64_t oq = (int64_t)i0 * a->ldq + (int64_t)h * hd, ok = (int64_t)h * hd, ov = (int64_t)h * hd;
+    float *out = a->out + (int64_t)i0 * a->ldo + (int64_t)h * hd;
+    if (!j->bf16) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, a->Tk, hd, a->scale, a->q + oq, a->ldq, a->k + ok,
+                    a->ldk, 0.0f, scores, a->Tk);
+    } else {
+        int rc = cpu_bf16_matmul(j->bf16, part, 0, 1, m, a->Tk, hd, a->scale, j->q16 + oq, a->ldq, j->k16 + ok,
+                                 a->ldk, 0.0f, scores, a->Tk);
+        if (rc != ISO_OK)
+            return rc;
+    }
+    float *inv = j->inv + (size_t)part * j->qb;
+    for (int r = 0; r < m; r++)
+        inv[r] = iso_k_softmax_exp_row(scores + (size_t)r * a->Tk, a->Tk, a->key_bias);
+    int rc = ISO_OK;
+    if (!j->bf16) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, a->Tk, 1.0f, scores, a->Tk, a->v + ov, a->ldv,
+                    0.0f, out, a->ldo);
+    } else {
+        uint16_t *p16 = j->p16 + (size_t)part * j->qb * a->Tk;
+        cpu_bf16_round(scores, p16, (size_t)m * a->Tk);
+        rc = cpu_bf16_matmul(j->bf16, part, 0, 0, m, hd, a->Tk, 1.0f, p16, a->Tk, j->v16 + ov, a->ldv, 0.0f, out,
+                             a->ldo);
+    }
+    /* the softmax's normalisation, on hd outputs per row rather than Tk probabilities */
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < hd; c++)
+            out[(int64_t)r * a->ldo + c] *= inv[r];
+    return rc;
+}
 
 CPU_CLONES static void attention_share(void *vctx, int64_t t0, int64_t t1, int part)
 {
-    const attention_job *j = vctx;
+    attention_job *j = vctx;
     const iso_attention_args *a = j->a;
-    const int hd = a->head_dim;
     float *scores = j->scores + (size_t)part * j->qb * a->Tk;
     for (int64_t t = t0; t < t1; t++) {
         int h = (int)(t / j->n_qblocks), i0 = (int)(t % j->n_qblocks) * j->qb;
         int m = a->Tq - i0 < j->qb ? a->Tq - i0 : j->qb;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, a->Tk, hd, a->scale,
-                    a->q + (int64_t)i0 * a->ldq + (int64_t)h * hd, a->ldq, a->k + (int64_t)h * hd, a->ldk, 0.0f,
-                    scores, a->Tk);
-        for (int r = 0; r < m; r++)
-            iso_k_softmax_row(scores + (size_t)r * a->Tk, a->Tk, a->key_bias);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, hd, a->Tk, 1.0f, scores, a->Tk,
-                    a->v + (int64_t)h * hd, a->ldv, 0.0f, a->out + (int64_t)i0 * a->ldo + (int64_t)h * hd, a->ldo);
+        int rc = attention_block(j, part, h, i0, m, scores), ok = ISO_OK;
+        if (rc != ISO_OK)
+            atomic_compare_exchange_strong(&j->status, &ok, rc);
     }
 }
 
@@ -591,24 +702,41 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
     if (rc || a->Tq == 0)
         return rc;
     enum { SCORES_MAX = 1 << 18 }; /* floats of scores per block (1 MiB, within L2) */
-    attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL};
+    attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL, NULL, bf16_of(be), NULL, NULL,
+                       NULL, NULL, ISO_OK};
+    if (be->precision == ISO_PREC_BF16 && !j.bf16)
+        return iso_last_status();
     if (j.qb > a->Tq)
         j.qb = a->Tq;
     j.n_qblocks = (a->Tq + j.qb - 1) / j.qb;
     double t0 = now_seconds();
-    int parts = ((cpu_impl *)be->impl)->pool.n_workers + 1;
-    if (!(j.scores = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.scores)))
-        return iso_last_status();
-    parallel_for(be, (int64_t)a->heads * j.n_qblocks, (int64_t)j.qb * a->Tk * (a->head_dim / 8 + 8), attention_share, &j);
+    int parts = ((cpu_impl *)be->impl)->pool.n_workers + 1, width = a->heads * a->head_dim;
+    uint16_t *sq = NULL, *sk = NULL, *sv = NULL;
+    if (j.bf16 && (!(j.q16 = bf16_operand(be, a->q, a->Tq, width, a->ldq, 0, 1, &sq)) ||
+                   !(j.k16 = bf16_operand(be, a->k, a->Tk, width, a->ldk, 0, 1, &sk)) ||
+                   !(j.v16 = bf16_operand(be, a->v, a->Tk, width, a->ldv, 0, 1, &sv)) ||
+                   !(j.p16 = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.p16))))
+        rc = iso_last_status();
+    if (rc == ISO_OK && (!(j.scores = cpu_alloc(be, (size_t)parts * j.qb * (a->Tk + 1) * sizeof *j.scores))))
+        rc = iso_last_status();
+    j.inv = j.scores + (size_t)parts * j.qb * a->Tk;
+    if (rc == ISO_OK)
+        parallel_for(be, (int64_t)a->heads * j.n_qblocks, (int64_t)j.qb * a->Tk * (a->head_dim / 8 + 8),
+                     attention_share, &j);
     cpu_free(be, j.scores);
+    cpu_free(be, j.p16);
+    cpu_free(be, sv);
+    cpu_free(be, sk);
+    cpu_free(be, sq);
     be->attention_flop += 4.0 * a->heads * a->Tq * a->Tk * a->head_dim;
     be->attention_seconds += now_seconds() - t0;
-    return ISO_OK;
+    return rc != ISO_OK ? rc : atomic_load(&j.status);
 }
 
 static void cpu_destroy(iso_backend *be)
 {
     pool_stop(&((cpu_impl *)be->impl)->pool);
+    cpu_bf16_destroy(((cpu_impl *)be->impl)->bf16);
     cache_clear(cache_of(be));
     free(be->impl);
     free(be);
@@ -662,9 +790,15 @@ static int cpu_create(int device, int n_threads, iso_precision precision, iso_ba
     iso_backend_init(be, &iso_backend_cpu_reg, &cpu_ops, 0, precision, n_threads, impl);
     openblas_set_num_threads(1);
     pool_init(&impl->pool, n_threads);
+    /* bf16 is checked now, so that a CPU or build without it fails before the model loads */
+    if (precision == ISO_PREC_BF16 && !bf16_of(be)) {
+        int rc = iso_last_status();
+        cpu_destroy(be);
+        return rc;
+    }
     *out = be;
     return ISO_OK;
 }
 
-const iso_backend_reg iso_backend_cpu_reg = {"cpu", ISO_DEVICE_CPU, 1u << ISO_PREC_FP32, cpu_device_count,
-                                             cpu_create};
+const iso_backend_reg iso_backend_cpu_reg = {"cpu", ISO_DEVICE_CPU, 1u << ISO_PREC_FP32 | 1u << ISO_PREC_BF16,
+                                             cpu_device_count, cpu_create};

@@ -73,8 +73,9 @@ int iso_backend_reg_device_count(int i);
 const char *iso_backend_default_device(void);
 
 /* device: a registry name, optionally ":N" for its device N ("cpu", "cuda", "cuda:1"); NULL is "cpu".
- * n_threads <= 0 uses all cores (CPU). precision is the GEMM precision of backends that have several (the CPU
- * backend computes in fp32 whatever is asked). */
+ * n_threads <= 0 uses all cores (CPU). precision is the GEMM precision of backends that have several; one a
+ * backend lacks is fp32 (tf32 on the CPU). The CPU backend's bf16 (oneDNN, on AVX512-BF16 or AMX) is ISO_EDEVICE
+ * with the reason where the CPU or the build lacks it. */
 int iso_backend_create(const char *device, int n_threads, iso_precision precision, iso_backend **out) ISO_RESULT;
 void iso_backend_destroy(iso_backend *be);
 /* Waits for every queued op (a no-op on synchronous backends); errors of queued ops surface here. */

@@ -23,8 +23,17 @@ typedef enum {
     ISO_FUSION_PARALLEL,       /* h2 = E_dna + dCA_rna(E_dna) + dCA_protein(E_dna)            */
 } iso_fusion_mode;
 
+/* What a transcript without a coding sequence gets as its protein input. */
+typedef enum {
+    ISO_NONCODING_EMPTY_PROTEIN = 0, /* the empty protein <cls><eos> through ESM-2 and the protein cross-attention,
+                                        as the published model always takes a protein input            (default) */
+    ISO_NONCODING_SKIP,              /* the protein cross-attention is skipped: its inner residual makes that the
+                                        identity, so the fused embedding is the RNA block's output */
+} iso_noncoding_mode;
+
 typedef struct {
     iso_fusion_mode fusion;
+    iso_noncoding_mode noncoding;
     int pool_start, pool_end;  /* fused rows averaged; -1: config pool_window_start/_end, else all rows */
     int head_act;              /* iso_act of the head's hidden layer; -1: config "head_activation", else SiLU */
     int rna_max_tokens;        /* 0: config num_tokens_per_seq_nuctf_rna, else 2048 (incl. <cls>) */
@@ -87,8 +96,9 @@ int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, co
 int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int count, const int32_t *const *ids,
                           const int *n, int max_tokens, iso_embedding **out, int *hit) ISO_RESULT;
 
-/* Fuses, pools and applies the head. protein may be NULL (no coding sequence): its cross-attention is
- * skipped, which leaves h unchanged since the residual is inside the block. pooled (fused_dim floats),
+/* Fuses, pools and applies the head. protein may be NULL (no coding sequence): per the options' noncoding mode,
+ * the empty protein's embedding takes its place (computed by the first such call and kept by the model), or the
+ * protein cross-attention is skipped. pooled (fused_dim floats),
  * predictions (n_outputs floats) and fused (dna_rows x fused_dim, may be NULL) are host arrays. */
 int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embedding *rna,
                       const iso_embedding *protein, float *pooled, float *predictions, float *fused) ISO_RESULT;

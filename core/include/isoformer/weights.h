@@ -40,8 +40,10 @@ size_t iso_weights_count(const iso_weights *w);
 const iso_tensor_view *iso_weights_at(const iso_weights *w, size_t i); /* sorted by name */
 /* NULL when absent (no error recorded). */
 const iso_tensor_view *iso_weights_find(const iso_weights *w, const char *name);
-/* Looks up name and checks dtype float32 and the given shape; on mismatch records an error naming the tensor
- * with expected and found shapes (and, when missing, the nearest names present). */
+/* Looks up name and checks the given shape; on mismatch records an error naming the tensor with expected and
+ * found shapes (and, when missing, the nearest names present). F32 data is returned in place; F16 and BF16 data
+ * is widened exactly to a float32 copy on the first request, which w keeps until closed (not thread-safe). Other
+ * dtypes are an error. */
 int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const int64_t *shape,
                         const float **data) ISO_RESULT;
 /* Path of the file actually mapped. */

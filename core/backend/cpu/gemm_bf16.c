@@ -1,0 +1,243 @@
+/* bf16 GEMMs through oneDNN's matmul primitive (brgemm kernels on AVX512-BF16, AMX tiles where present). Each
+ * call runs single-threaded on the calling thread, one of the CPU backend's pool, so one threading runtime runs
+ * at a time, as with OpenBLAS; oneDNN's primitive cache makes the repeated shapes cheap to set up. */
+#include "backend/cpu/gemm_bf16.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef ISOFORMER_HAVE_ONEDNN
+#include <dnnl.h>
+#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
+#include <omp.h>
+#endif
+#endif
+
+typedef struct {
+    uintptr_t begin;
+    size_t count;
+    uint16_t *copy;
+} bf16_weight;
+
+struct cpu_bf16 {
+    bf16_weight *w; /* sorted by begin */
+    size_t n, cap;
+#ifdef ISOFORMER_HAVE_ONEDNN
+    dnnl_engine_t engine;
+    dnnl_stream_t *streams;
+    int parts;
+#endif
+};
+
+/* An AVX-512 copy (bf16 GEMMs run only on CPUs that have it) vectorises the narrowing to 16 bits. The clones are
+ * of a static function (clang resolves clones of an exported one only in its own file). */
+#if defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx512f", "default")))
+#endif
+static void round_to_bf16(const float *restrict x, uint16_t *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &x[i], sizeof u);
+        int nan = (u & 0x7fffffffu) > 0x7f800000u;
+        y[i] = (uint16_t)(nan ? (u >> 16) | 0x40u : (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    }
+}
+
+void cpu_bf16_round(const float *restrict x, uint16_t *restrict y, size_t n) { round_to_bf16(x, y, n); }
+
+/* Index of the last weight starting at or before p, or -1. */
+static long last_at_or_before(const cpu_bf16 *b, uintptr_t p)
+{
+    long lo = 0, hi = (long)b->n - 1, found = -1;
+    while (lo <= hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (b->w[mid].begin <= p) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
+const uint16_t *cpu_bf16_find(const cpu_bf16 *b, const float *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    long i = last_at_or_before(b, a);
+    if (i < 0 || a >= b->w[i].begin + b->w[i].count * sizeof(float))
+        return NULL;
+    return b->w[i].copy + (a - b->w[i].begin) / sizeof(float);
+}
+
+int cpu_bf16_add_weight(cpu_bf16 *b, const float *host, size_t count)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 256;
+        bf16_weight *w = realloc(b->w, cap * sizeof *w);
+        if (!w)
+            return iso_error(ISO_ENOMEM, "cpu backend: out of memory for the bf16 weight table");
+        b->w = w;
+        b->cap = cap;
+    }
+    uint16_t *copy = malloc((count ? count : 1) * sizeof *copy);
+    if (!copy)
+        return iso_error(ISO_ENOMEM, "cpu backend: cannot allocate %zu bf16 weights", count);
+    cpu_bf16_round(host, copy, count);
+    long at = last_at_or_before(b, (uintptr_t)host) + 1;
+    memmove(&b->w[at + 1], &b->w[at], (b->n - (size_t)at) * sizeof *b->w);
+    b->w[at] = (bf16_weight){(uintptr_t)host, count, copy};
+    b->n++;
+    return ISO_OK;
+}
+
+void cpu_bf16_remove_weight(cpu_bf16 *b, const float *host)
+{
+    long i = last_at_or_before(b, (uintptr_t)host);
+    if (i < 0 || b->w[i].begin != (uintptr_t)host)
+        return;
+    free(b->w[i].copy);
+    memmove(&b->w[i], &b->w[i + 1], (b->n - (size_t)i - 1) * sizeof *b->w);
+    b->n--;
+}
+
+static void free_weights(cpu_bf16 *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        free(b->w[i].copy);
+    free(b->w);
+}
+
+#ifdef ISOFORMER_HAVE_ONEDNN
+
+static const char *isa_name(dnnl_cpu_isa_t isa)
+{
+    if ((isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx)
+        return "AMX (avx512_core_amx)";
+    if ((isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16)
+        return "AVX512-BF16 (avx512_core_bf16)";
+    return NULL;
+}
+
+int cpu_bf16_create(int parts, cpu_bf16 **out)
+{
+    *out = NULL;
+    const dnnl_version_t *v = dnnl_version();
+    const char *isa = isa_name(dnnl_get_effective_cpu_isa());
+    if (!isa)
+        return iso_error(ISO_EDEVICE, "--precision bf16 on CPU needs AVX512-BF16 or AMX, which this CPU lacks (or "
+                                      "ONEDNN_MAX_CPU_ISA excludes): use --precision fp32");
+    cpu_bf16 *b = calloc(1, sizeof *b);
+    if (!b || !(b->streams = calloc((size_t)parts, sizeof *b->streams))) {
+        free(b);
+        return iso_error(ISO_ENOMEM, "cpu backend: out of memory");
+    }
+    b->parts = parts;
+    int ok = dnnl_engine_create(&b->engine, dnnl_cpu, 0) == dnnl_success;
+    for (int i = 0; ok && i < parts; i++)
+        ok = dnnl_stream_create(&b->streams[i], b->engine, dnnl_stream_default_flags) == dnnl_success;
+    if (!ok) {
+        cpu_bf16_destroy(b);
+        return iso_error(ISO_EDEVICE, "cpu backend: oneDNN cannot create its CPU engine");
+    }
+    iso_info("cpu backend: bf16 GEMMs through oneDNN %d.%d.%d on %s", v->major, v->minor, v->patch, isa);
+    *out = b;
+    return ISO_OK;
+}
+
+void cpu_bf16_destroy(cpu_bf16 *b)
+{
+    if (!b)
+        return;
+    free_weights(b);
+    for (int i = 0; i < b->parts; i++)
+        if (b->streams[i])
+            dnnl_stream_destroy(b->streams[i]);
+    free(b->streams);
+    if (b->engine)
+        dnnl_engine_destroy(b->engine);
+    free(b);
+}
+
+/* A row-major m x n matrix with leading dimension ld, read transposed when trans. */
+static dnnl_status_t matrix_desc(dnnl_memory_desc_t *md, int64_t rows, int64_t cols, int64_t ld, int trans,
+                                 dnnl_data_type_t dt)
+{
+    dnnl_dims_t dims = {rows, cols}, strides = {trans ? 1 : ld, trans ? ld : 1};
+    return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
+}
+
+int cpu_bf16_matmul(cpu_bf16 *b, int part, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                    const uint16_t *a, int lda, const uint16_t *bm, int ldb, float beta, float *c, int ldc)
+{
+#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
+    omp_set_num_threads(1); /* this thread's OpenMP teams: the backend's pool is the parallelism */
+#endif
+    dnnl_memory_desc_t amd, bmd, cmd;
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t post = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t mem[3] = {NULL, NULL, NULL};
+    dnnl_status_t s = matrix_desc(&amd, m, k, lda, trans_a, dnnl_bf16);
+    if (s == dnnl_success) s = matrix_desc(&bmd, k, n, ldb, trans_b, dnnl_bf16);
+    if (s == dnnl_success) s = matrix_desc(&cmd, m, n, ldc, 0, dnnl_f32);
+    if (s == dnnl_success) s = dnnl_matmul_desc_init(&desc, &amd, &bmd, NULL, &cmd);
+    if (s == dnnl_success) s = dnnl_primitive_attr_create(&attr);
+    if (s == dnnl_success && alpha != 1.0f) s = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha);
+    if (s == dnnl_success && beta != 0.0f) {
+        s = dnnl_post_ops_create(&post);
+        if (s == dnnl_success) s = dnnl_post_ops_append_sum(post, beta);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, post);
+    }
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(&pd, &desc, attr, b->engine, NULL);
+    if (s == dnnl_success) s = dnnl_primitive_create(&prim, pd);
+    if (s == dnnl_success) s = dnnl_memory_create(&mem[0], &amd, b->engine, (void *)a);
+    if (s == dnnl_success) s = dnnl_memory_create(&mem[1], &bmd, b->engine, (void *)bm);
+    if (s == dnnl_success) s = dnnl_memory_create(&mem[2], &cmd, b->engine, c);
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}};
+        s = dnnl_primitive_execute(prim, b->streams[part], 3, args);
+        if (s == dnnl_success) s = dnnl_stream_wait(b->streams[part]);
+    }
+    for (int i = 0; i < 3; i++)
+        if (mem[i])
+            dnnl_memory_destroy(mem[i]);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (post) dnnl_post_ops_destroy(post);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success)
+        return iso_error(ISO_EDEVICE, "cpu backend: oneDNN bf16 matmul %dx%dx%d (trans %d%d) failed (status %d)", m,
+                         n, k, trans_a, trans_b, (int)s);
+    return ISO_OK;
+}
+
+#else /* no oneDNN */
+
+int cpu_bf16_create(int parts, cpu_bf16 **out)
+{
+    (void)parts;
+    *out = NULL;
+    return iso_error(ISO_EDEVICE, "--precision bf16 on CPU needs oneDNN, which this build lacks (install libdnnl-dev "
+                                  "and rebuild): use --precision fp32");
+}
+
+void cpu_bf16_destroy(cpu_bf16 *b)
+{
+    if (b)
+        free_weights(b);
+    free(b);
+}
+
+int cpu_bf16_matmul(cpu_bf16 *b, int part, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                    const uint16_t *a, int lda, const uint16_t *bm, int ldb, float beta, float *c, int ldc)
+{
+    (void)b, (void)part, (void)trans_a, (void)trans_b, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda;
+    (void)bm, (void)ldb, (void)beta, (void)c, (void)ldc;
+    return iso_error(ISO_EDEVICE, "cpu backend: built without oneDNN");
+}
+
+#endif
