@@ -322,7 +322,7 @@ int main_extract(int argc, char **argv)
     double t0 = cli_now();
     cli_inputs in;
     iso_out *out[N_OUT] = {0};
-    if ((rc = cli_inputs_load(o.gtf, o.alias, o.fasta, &o.sel, &in)) < 0)
+    if ((rc = cli_inputs_open(o.gtf, o.alias, o.fasta, &in)) < 0 || (rc = cli_inputs_select(&in, &o.sel, NULL)) < 0)
         goto done;
     const size_t n_sel = in.n_sel;
     if (n_sel == 0)

@@ -401,8 +401,12 @@ int main_predict(int argc, char **argv)
     const char **model_names = NULL;
     track_columns tracks = {0};
     int outputs_started = 0;
-    if ((rc = cli_inputs_load(o.gtf, o.alias, o.fasta, &o.sel, &in)) < 0 ||
+    iso_cost_model costs;
+    if ((rc = cli_inputs_open(o.gtf, o.alias, o.fasta, &in)) < 0 ||
         (rc = iso_predictor_open(o.model, in.fa, in.ann, &o.pred, &pr)) < 0)
+        goto done;
+    iso_predictor_costs(pr, &costs);
+    if ((rc = cli_inputs_select(&in, &o.sel, &costs)) < 0)
         goto done;
     const iso_model_info *info = iso_predictor_info(pr);
     const size_t n_sel = in.n_sel;

@@ -74,8 +74,9 @@ static int select_ids(const iso_annotation *ann, const char *list, char *mark)
     return rc;
 }
 
-int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cli_selection *s, size_t **sel,
-               size_t *n_sel)
+/* Indices into ann->tx of the selected transcripts, in annotation order (*sel malloc'd). */
+static int select_rows(const iso_annotation *ann, const iso_chrom_alias *alias, const cli_selection *s,
+                       const iso_cost_model *costs, size_t **sel, size_t *n_sel)
 {
     size_t n = ann->n ? ann->n : 1;
     char *mark = calloc(n, 1), *in_shard = calloc(n, 1);
@@ -94,7 +95,7 @@ int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cl
         size_t *rows = NULL, n_rows = 0;
         rc = iso_shard_parse(s->shard, &index, &n_shards);
         if (rc == ISO_OK)
-            rc = iso_annotation_shard(ann, index, n_shards, &rows, &n_rows);
+            rc = iso_annotation_shard(ann, costs, index, n_shards, &rows, &n_rows);
         for (size_t i = 0; rc == ISO_OK && i < n_rows; i++)
             in_shard[rows[i]] = 1;
         free(rows);
@@ -113,7 +114,8 @@ int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cl
     return rc;
 }
 
-int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel, const struct iso_fasta *fa)
+/* Checks that the selected transcripts' contigs are in the FASTA (with the chromAlias hint when not). */
+static int check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel, const struct iso_fasta *fa)
 {
     iso_annotation selected = {.n = n_sel, .path = ann->path, .tx = malloc((n_sel ? n_sel : 1) * sizeof *ann->tx)};
     if (!selected.tx)
@@ -125,19 +127,20 @@ int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel
     return rc;
 }
 
-int cli_inputs_load(const char *gtf, const char *alias_path, const char *fasta, const cli_selection *s,
-                    cli_inputs *in)
+int cli_inputs_open(const char *gtf, const char *alias_path, const char *fasta, cli_inputs *in)
 {
     *in = (cli_inputs){0};
     int rc;
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &in->alias)) < 0) ||
         (rc = iso_annotation_read(gtf, in->alias, &in->ann)) < 0)
         return rc;
-    if (!(in->fa = iso_fasta_open(fasta)))
-        return iso_last_status();
-    if ((rc = cli_select(in->ann, in->alias, s, &in->sel, &in->n_sel)) < 0)
-        return rc;
-    return cli_check_contigs(in->ann, in->sel, in->n_sel, in->fa);
+    return (in->fa = iso_fasta_open(fasta)) ? ISO_OK : iso_last_status();
+}
+
+int cli_inputs_select(cli_inputs *in, const cli_selection *s, const iso_cost_model *costs)
+{
+    int rc = select_rows(in->ann, in->alias, s, costs, &in->sel, &in->n_sel);
+    return rc < 0 ? rc : check_contigs(in->ann, in->sel, in->n_sel, in->fa);
 }
 
 void cli_inputs_free(cli_inputs *in)

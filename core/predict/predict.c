@@ -53,8 +53,7 @@ typedef struct {
     iso_fasta *fa;
     const iso_window_opts *win_opts;
     const iso_model_info *info;
-    const work_item *items;
-    const size_t *todo; /* indices into items of the transcripts to compute, in order */
+    const work_item *items; /* the transcripts to compute, in order */
     const char *win_chrom; /* the window last extracted */
     iso_interval win;
     int win_rc;
@@ -93,7 +92,7 @@ static int inputs_error(const tx_inputs *in)
 static void *prepare_inputs(void *arg, size_t i, int *stop)
 {
     input_maker *m = arg;
-    const work_item *it = &m->items[m->todo[i]];
+    const work_item *it = &m->items[i];
     const iso_transcript *tx = it->tx;
     tx_inputs *in = calloc(1, sizeof *in);
     if (!in)
@@ -145,7 +144,8 @@ struct iso_predictor {
     iso_fasta *fa;
     const iso_annotation *ann;
     iso_window_opts win;
-    int gene_windows, prefetch, batch_tokens;
+    int64_t *tss; /* with gene windows: each transcript's window centre, else NULL */
+    int prefetch, batch_tokens;
     iso_emb_cache *cache;
     /* reuse within a gene: the last DNA window's embedding, the gene's proteins */
     iso_embedding *dna;
@@ -277,68 +277,33 @@ static int predict_one(iso_predictor *s, const work_item *it, tx_inputs *in, iso
     return rc;
 }
 
-/* The most 5' TSS of every gene (per gene_id, contig and strand): the smallest on '+', the largest on '-'. */
-typedef struct {
-    const char *gene, *chrom;
-    char strand;
-    int64_t tss;
-} gene_tss;
-
-static int by_gene_key(const void *a, const void *b)
+/* With gene windows, every transcript's TSS becomes its gene's most 5' TSS over the whole annotation (the
+ * smallest on '+', the largest on '-'; genes per locus), so every shard centres a gene's windows alike. */
+static int gene_tss(const iso_annotation *ann, int64_t **out)
 {
-    const gene_tss *x = a, *y = b;
-    int c = strcmp(x->gene, y->gene);
-    if (!c)
-        c = strcmp(x->chrom, y->chrom);
-    return c ? c : (x->strand > y->strand) - (x->strand < y->strand);
-}
-
-/* Shallow copies of the selected transcripts whose TSS is, with gene_windows, their gene's most 5' TSS over
- * the whole annotation (so every shard centres a gene's windows alike). */
-static int window_transcripts(const iso_annotation *ann, const size_t *sel, size_t n_sel, int gene_windows,
-                              iso_transcript **out)
-{
-    *out = malloc((n_sel ? n_sel : 1) * sizeof **out);
-    gene_tss *g = gene_windows ? malloc((ann->n ? ann->n : 1) * sizeof *g) : NULL;
-    if (!*out || (gene_windows && !g)) {
-        free(g);
-        return iso_error(ISO_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n_sel; i++)
-        (*out)[i] = ann->tx[sel[i]];
-    if (!gene_windows)
-        return ISO_OK;
-    for (size_t i = 0; i < ann->n; i++)
-        g[i] = (gene_tss){ann->tx[i].gene_id, ann->tx[i].chrom, ann->tx[i].strand, ann->tx[i].tss};
-    qsort(g, ann->n, sizeof *g, by_gene_key);
-    size_t n = 0;
-    for (size_t i = 0; i < ann->n; i++) {
-        if (n && !by_gene_key(&g[n - 1], &g[i])) {
-            int64_t *t = &g[n - 1].tss;
-            *t = g[i].strand == '-' ? (g[i].tss > *t ? g[i].tss : *t) : (g[i].tss < *t ? g[i].tss : *t);
-        } else {
-            g[n++] = g[i];
+    iso_genes g;
+    int rc = iso_annotation_genes(ann, NULL, 0, ISO_GENES_BY_LOCUS, &g);
+    if (rc < 0)
+        return rc;
+    int64_t *tss = *out = malloc((ann->n ? ann->n : 1) * sizeof *tss);
+    for (size_t k = 0; tss && k < g.n_genes; k++) {
+        const iso_transcript *first = &ann->tx[g.idx[g.first[k]]];
+        int64_t t = first->tss;
+        for (size_t i = g.first[k]; i < g.first[k + 1]; i++) {
+            int64_t u = ann->tx[g.idx[i]].tss;
+            t = first->strand == '-' ? (u > t ? u : t) : (u < t ? u : t);
         }
+        for (size_t i = g.first[k]; i < g.first[k + 1]; i++)
+            tss[g.idx[i]] = t;
     }
-    for (size_t i = 0; i < n_sel; i++) {
-        gene_tss key = {(*out)[i].gene_id, (*out)[i].chrom, (*out)[i].strand, 0};
-        const gene_tss *hit = bsearch(&key, g, n, sizeof *g, by_gene_key);
-        (*out)[i].tss = hit->tss;
-    }
-    free(g);
-    return ISO_OK;
+    iso_genes_free(&g);
+    return tss ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
 }
 
-static int by_gene_window(const void *pa, const void *pb)
+static int by_window(const void *pa, const void *pb)
 {
     const work_item *a = pa, *b = pb;
-    int c = strcmp(a->tx->chrom, b->tx->chrom);
-    if (!c)
-        c = strcmp(a->tx->gene_id, b->tx->gene_id);
-    if (!c)
-        c = (a->win.start > b->win.start) - (a->win.start < b->win.start);
-    if (!c)
-        c = (a->tx->strand > b->tx->strand) - (a->tx->strand < b->tx->strand);
+    int c = (a->win.start > b->win.start) - (a->win.start < b->win.start);
     return c ? c : (a->row > b->row) - (a->row < b->row);
 }
 
@@ -351,11 +316,11 @@ int iso_predictor_open(const char *model_path, iso_fasta *fa, const iso_annotati
     iso_predictor *p = calloc(1, sizeof *p);
     if (!p)
         return iso_error(ISO_ENOMEM, "out of memory");
-    *p = (iso_predictor){.fa = fa, .ann = ann, .win = opts->window, .gene_windows = opts->gene_windows,
-                         .prefetch = opts->prefetch > 0 ? opts->prefetch : 0};
+    *p = (iso_predictor){.fa = fa, .ann = ann, .win = opts->window, .prefetch = opts->prefetch > 0 ? opts->prefetch : 0};
     const char *device = opts->device ? opts->device : iso_backend_cuda_device_count() > 0 ? "cuda" : "cpu";
     int rc;
-    if ((rc = iso_backend_create(device, opts->n_threads, opts->precision, &p->be)) < 0 ||
+    if ((opts->gene_windows && (rc = gene_tss(ann, &p->tss)) < 0) ||
+        (rc = iso_backend_create(device, opts->n_threads, opts->precision, &p->be)) < 0 ||
         (rc = iso_model_load(model_path, p->be, &opts->model, &p->model)) < 0) {
         iso_predictor_close(p);
         return rc;
@@ -384,6 +349,7 @@ void iso_predictor_close(iso_predictor *p)
     iso_emb_cache_close(p->cache);
     iso_model_free(p->model);
     iso_backend_destroy(p->be);
+    free(p->tss);
     free(p);
 }
 
@@ -394,6 +360,8 @@ const char *iso_predictor_output_name(const iso_predictor *p, int j) { return is
 iso_model *iso_predictor_model(iso_predictor *p) { return p->model; }
 
 int64_t iso_predictor_window(const iso_predictor *p) { return p->win.window; }
+
+void iso_predictor_costs(const iso_predictor *p, iso_cost_model *c) { iso_model_costs(p->model, p->win.window, c); }
 
 void iso_predictor_stats(const iso_predictor *p, iso_predict_stats *s)
 {
@@ -409,7 +377,7 @@ void iso_predictor_stats(const iso_predictor *p, iso_predict_stats *s)
 typedef struct {
     iso_transcript *centred;
     work_item *items;
-    size_t *todo, *todo_gene;
+    size_t *gene; /* items[i].gene, for the prefetch */
     float *pred, *pooled;
 } run_lists;
 
@@ -417,49 +385,57 @@ static void run_lists_free(run_lists *l)
 {
     free(l->centred);
     free(l->items);
-    free(l->todo);
-    free(l->todo_gene);
+    free(l->gene);
     free(l->pred);
     free(l->pooled);
 }
 
+/* Items gene by gene (per locus), each gene's by window (so transcripts sharing a window are adjacent), with
+ * their transcripts copied so that gene windows can move the TSS. */
 static int run_lists_make(const iso_predictor *p, const size_t *rows, size_t n, run_lists *l)
 {
     size_t m = n ? n : 1;
-    *l = (run_lists){.items = malloc(m * sizeof *l->items), .todo = malloc(m * sizeof *l->todo),
-                     .todo_gene = malloc(m * sizeof *l->todo_gene),
+    *l = (run_lists){.centred = malloc(m * sizeof *l->centred), .items = malloc(m * sizeof *l->items),
+                     .gene = malloc(m * sizeof *l->gene),
                      .pred = malloc((size_t)p->info.n_outputs * sizeof *l->pred),
                      .pooled = malloc((size_t)p->info.fused_dim * sizeof *l->pooled)};
-    if (!l->items || !l->todo || !l->todo_gene || !l->pred || !l->pooled)
+    if (!l->centred || !l->items || !l->gene || !l->pred || !l->pooled)
         return iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n);
-    int rc = window_transcripts(p->ann, rows, n, p->gene_windows, &l->centred);
+    for (size_t i = 0; i < n; i++) {
+        size_t t = rows ? rows[i] : i;
+        l->centred[i] = p->ann->tx[t];
+        if (p->tss)
+            l->centred[i].tss = p->tss[t];
+    }
+    iso_genes g;
+    int rc = iso_annotation_genes(p->ann, rows, n, ISO_GENES_BY_LOCUS, &g);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; i < n; i++)
-        l->items[i] = (work_item){&l->centred[i], iso_dna_window(&l->centred[i], &p->win), i, 0};
-    qsort(l->items, n, sizeof *l->items, by_gene_window);
-    for (size_t k = 1; k < n; k++)
-        l->items[k].gene = l->items[k - 1].gene + (strcmp(l->items[k].tx->gene_id, l->items[k - 1].tx->gene_id) ||
-                                                   strcmp(l->items[k].tx->chrom, l->items[k - 1].tx->chrom));
-    for (size_t k = 0; k < n; k++) {
-        l->todo[k] = k;
-        l->todo_gene[k] = l->items[k].gene;
+    for (size_t k = 0; k < g.n_genes; k++) {
+        for (size_t j = g.first[k]; j < g.first[k + 1]; j++) {
+            size_t i = g.idx[j];
+            l->items[j] = (work_item){&l->centred[i], iso_dna_window(&l->centred[i], &p->win), i, k};
+            l->gene[j] = k;
+        }
+        qsort(l->items + g.first[k], g.first[k + 1] - g.first[k], sizeof *l->items, by_window);
     }
+    iso_genes_free(&g);
     return ISO_OK;
 }
 
 int iso_predictor_run(iso_predictor *p, const size_t *rows, size_t n_rows, iso_prediction_fn fn, void *arg)
 {
+    if (!rows)
+        n_rows = p->ann->n;
     run_lists l;
     iso_prefetch *prefetch = NULL;
     input_maker maker = {.fa = p->fa, .win_opts = &p->win, .info = &p->info};
     int rc = run_lists_make(p, rows, n_rows, &l);
     const work_item *items = l.items;
     maker.items = items;
-    maker.todo = l.todo;
     /* p->fa is the producer's until iso_prefetch_stop */
     if (rc >= 0)
-        rc = iso_prefetch_start(n_rows, l.todo_gene, (size_t)p->prefetch, prepare_inputs, &maker, inputs_free,
+        rc = iso_prefetch_start(n_rows, l.gene, (size_t)p->prefetch, prepare_inputs, &maker, inputs_free,
                                 &prefetch);
     /* In groups of one gene's transcripts whose RNAs are encoded together (one at a time without batching). */
     enum { GROUP_MAX = 64 };
@@ -505,7 +481,7 @@ int iso_predictor_run(iso_predictor *p, const size_t *rows, size_t n_rows, iso_p
                 iso_embedding_free(p->model, group_rna[j]);
             inputs_free(group_in[j]);
             if (rc >= 0)
-                rc = fn(arg, &(iso_prediction){it->row, &p->ann->tx[rows[it->row]], l.pred, l.pooled});
+                rc = fn(arg, &(iso_prediction){it->row, &p->ann->tx[rows ? rows[it->row] : it->row], l.pred, l.pooled});
         }
     }
     iso_prefetch_stop(prefetch);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "isoformer/annotation.h"
 #include "isoformer/backend.h"
 #include "isoformer/error.h"
 
@@ -51,6 +52,9 @@ typedef struct {
 void iso_model_get_info(const iso_model *m, iso_model_info *info);
 /* Names of the outputs (the 30 GTEx tissues for the published model; "output_<i>" otherwise). */
 const char *iso_model_output_name(const iso_model *m, int i);
+/* The cost of predicting with this model and a DNA window of `window` bp, from its layer shapes (forward
+ * FLOPs), for balancing shards (iso_annotation_shard). */
+void iso_model_costs(const iso_model *m, int64_t window, iso_cost_model *c);
 
 /* An encoder output living on the backend, shared between transcripts (one per DNA window, per protein). */
 typedef struct iso_embedding iso_embedding;

@@ -62,10 +62,12 @@ const char *iso_predictor_output_name(const iso_predictor *p, int j);
 iso_model *iso_predictor_model(iso_predictor *p);
 /* The DNA window, in bp, the predictor uses (the option, else the model's). */
 int64_t iso_predictor_window(const iso_predictor *p);
+/* What predicting costs with this model and window, for iso_annotation_shard. */
+void iso_predictor_costs(const iso_predictor *p, iso_cost_model *c);
 
 /* One transcript's results, valid during the callback. */
 typedef struct {
-    size_t index;              /* position in the rows given to iso_predictor_run */
+    size_t index;              /* position in the rows given to iso_predictor_run (rows NULL: in the annotation) */
     const iso_transcript *tx;  /* the annotation's transcript */
     const float *values;       /* info->n_outputs predictions */
     const float *pooled;       /* info->fused_dim: the pooled fused embedding */
@@ -75,8 +77,9 @@ typedef struct {
  * with iso_error). */
 typedef int (*iso_prediction_fn)(void *arg, const iso_prediction *r);
 
-/* Predicts the transcripts rows[0..n_rows) (indices into the annotation), calling fn once for each, in the
- * predictor's order (by gene and window, not the order of rows), on the calling thread. */
+/* Predicts the transcripts rows[0..n_rows) (indices into the annotation; rows NULL: every transcript, n_rows
+ * ignored), calling fn once for each, in the predictor's order (by gene and window, not the order of rows), on
+ * the calling thread. */
 int iso_predictor_run(iso_predictor *p, const size_t *rows, size_t n_rows, iso_prediction_fn fn,
                       void *arg) ISO_RESULT;
 
