@@ -199,15 +199,6 @@ static int parse_options(int argc, char **argv, options *o)
 }
 
 
-static void track_name(char *buf, size_t size, const char *name)
-{
-    snprintf(buf, size, "%s", name);
-    for (char *p = buf; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-              *p == '-'))
-            *p = '_';
-}
-
 /* The columns the tracks carry: the model's tissues, or the outputs of a fitted head. */
 typedef struct {
     const char *const *names;
@@ -240,7 +231,7 @@ static int write_outputs(const options *o, const cli_inputs *in, const iso_model
         rc = iso_write_bed12(path, &m, 0, 1);
     }
     for (int j = 0; rc == ISO_OK && j < tc->n; j++) {
-        track_name(tname, sizeof tname, tc->names[j]);
+        iso_track_file_name(tname, sizeof tname, tc->names[j]);
         snprintf(path, sizeof path, "%s.%s.bw", o->out, tname);
         rc = iso_write_bigwig(path, &m, j, chroms, lens, n_chroms, o->bigwig_bin);
     }
@@ -279,7 +270,7 @@ static void remove_outputs(const options *o, const track_columns *tc)
     snprintf(path, sizeof path, "%s.embeddings.tsv", o->out);
     remove(path);
     for (int j = 0; j < tc->n; j++) {
-        track_name(tname, sizeof tname, tc->names[j]);
+        iso_track_file_name(tname, sizeof tname, tc->names[j]);
         snprintf(path, sizeof path, "%s.%s.bw", o->out, tname);
         remove(path);
     }

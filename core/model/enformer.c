@@ -366,7 +366,7 @@ static int check_dna(const char *dna, int64_t len, const iso_enformer_hparams *h
     int64_t factor = (int64_t)1 << hp->num_downsamples;
     if (len % factor || len / factor < hp->target_length)
         return iso_error(ISO_EINVAL, "DNA window of %lld bp: Enformer needs a multiple of %lld bp giving at least "
-                                     "%d positions (e.g. %lld bp); set --window accordingly", (long long)len,
+                                     "%d positions (e.g. %lld bp)", (long long)len,
                          (long long)factor, hp->target_length, (long long)factor * hp->target_length);
     for (int64_t i = 0; i < len; i++)
         if (!strchr("ACGTN", dna[i]) || !dna[i])

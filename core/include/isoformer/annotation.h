@@ -61,13 +61,19 @@ void iso_chrom_alias_free(iso_chrom_alias *a);
  * a message "<path>:<line>: ..." and *out is NULL. */
 int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_annotation **out) ISO_RESULT;
 void iso_annotation_free(iso_annotation *a);
+/* An annotation of the n transcripts tx (deep copies; their exons sorted and disjoint, tss and the coding flag
+ * derived as the reader derives them; gene_id, gene_name and biotype may be NULL), for transcripts read from
+ * elsewhere than a GTF (a table) or made by a program. path names the source in messages (tx[i].line its
+ * line). A transcript id listed twice is an error. */
+int iso_annotation_from_transcripts(const char *path, const iso_transcript *tx, size_t n,
+                                    iso_annotation **out) ISO_RESULT;
 /* Index of a transcript by id (exact, or ignoring a ".N" version suffix on either side); -1 when absent. */
 long iso_annotation_find(const iso_annotation *a, const char *transcript_id);
 
-/* Checks that every contig the annotation uses exists in the FASTA (via its contig list). On mismatch the
- * error names the missing contigs and suggests the fix ("GTF uses 'chr20', FASTA has '20': pass
- * --chrom-alias"). Also fails (file:line) when a transcript ends past its contig's end, the sign of an
- * annotation and a FASTA from different assemblies. */
+/* Checks that every contig the annotation uses exists in the FASTA (via its contig list). On mismatch
+ * (ISO_ENOTFOUND) the error names the missing contigs and suggests the fix ("annotation uses 'chr20', FASTA has
+ * '20': give contig aliases ..."). Also fails (file:line) when a transcript ends past its contig's end, the sign
+ * of an annotation and a FASTA from different assemblies. */
 struct iso_fasta;
 int iso_annotation_check_contigs(const iso_annotation *a, const struct iso_fasta *fa) ISO_RESULT;
 

@@ -1,12 +1,11 @@
-/* Result tracks: TSV tables, BED12 and bigWig. Every writer goes through iso_out (temporary file, renamed on
- * success), so a failed or interrupted run leaves no partial file behind. Rows are always written sorted by
- * (chrom in byte order, start, end, transcript_id), so the outputs of `predict --shard` runs merge into exactly
- * the bytes of an unsharded run. Coordinates are BED-style: 0-based start, exclusive end. */
+/* Result tracks: TSV tables, BED12 and bigWig, and their readers. Every writer goes through iso_out (temporary
+ * file, renamed on success), so a failed or interrupted run leaves no partial file behind. Rows are always
+ * written sorted by (chrom in byte order, start, end, transcript_id), so the outputs of `predict --shard` runs
+ * merge into exactly the bytes of an unsharded run. Coordinates are BED-style: 0-based start, exclusive end. */
 #ifndef ISOFORMER_OUTPUTS_H
 #define ISOFORMER_OUTPUTS_H
 
 #include <stddef.h>
-
 #include <stdint.h>
 
 #include "isoformer/annotation.h"
@@ -28,8 +27,11 @@ typedef struct {
     const float *values;
 } iso_track_matrix;
 
-/* TSV: header "transcript_id gene_id gene_name chrom start end strand <col...>", one row per transcript,
- * values printed with %.6g. */
+/* The leading columns of every isoformer TSV (predictions, embeddings), before one column per value. */
+#define ISO_TSV_COLUMNS "transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand"
+#define ISO_TSV_N_COLUMNS 7
+
+/* TSV: header ISO_TSV_COLUMNS then the column names, one row per transcript, values printed with %.6g. */
 int iso_write_tsv(const char *path, const iso_track_matrix *m) ISO_RESULT;
 /* BED12 with a UCSC track line (itemRgb="On"): name = transcript_id, score = column `col` on a fixed scale
  * (round(100 * value) clamped to 0..1000, so log(TPM+1) 0..10 spans the range and a row's score depends on
@@ -43,6 +45,10 @@ int iso_write_bed12(const char *path, const iso_track_matrix *m, int col, int al
 int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const char *const *chrom_names,
                      const int64_t *chrom_lens, int n_chroms, int bin_size) ISO_RESULT;
 
+/* The file name part of a track from its column name: characters other than [A-Za-z0-9_-] become '_'
+ * ("Adipose Tissue" -> "Adipose_Tissue"; predict writes PREFIX.<name>.bw). */
+void iso_track_file_name(char *buf, size_t size, const char *column);
+
 /* ---- bigWig building blocks (also used by `merge`) ---- */
 typedef struct iso_span {
     uint32_t start, end;
@@ -53,13 +59,52 @@ typedef struct iso_span {
  * number of runs now in *spans (the array is reallocated as needed). */
 int iso_spans_max(iso_span **spans, size_t *n) ISO_RESULT;
 
-/* A bigWig written into an iso_out's temporary file; the caller commits the iso_out after iso_bigwig_close(). */
+/* A bigWig written into an iso_out's temporary file; the caller commits the iso_out after iso_bigwig_close()
+ * succeeds. */
 typedef struct iso_bigwig iso_bigwig;
 int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *chrom_lens, int n_chroms,
                     iso_bigwig **out) ISO_RESULT;
 /* Writes one contig's spans (sorted, non-overlapping, inside the contig; checked). Contigs in header order. */
 int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *spans, size_t n) ISO_RESULT;
-void iso_bigwig_close(iso_bigwig *bw);
+/* Finishes the file (libBigWig writes the last block and the index here) and verifies it: reopened and read
+ * back, every contig must hold what was written, so a failed final write (a full disk) is an error, not a
+ * truncated track. Frees bw (may be NULL: ISO_OK). */
+int iso_bigwig_close(iso_bigwig *bw);
+
+/* ---- reading back what the writers wrote (merge, eval, fit) ---- */
+
+/* The transcripts (ids, genes, spans as one exon each) of an isoformer TSV, as an annotation, for commands
+ * that work without the GTF. */
+int iso_tsv_read_annotation(const char *path, iso_annotation **out) ISO_RESULT;
+
+/* The rows of a TSV (header: its first line) or BED12 (header: track, browser and '#' lines) as written, each
+ * with its sort key. */
+typedef enum { ISO_TABLE_TSV, ISO_TABLE_BED } iso_table_kind;
+typedef struct {
+    char *line;             /* the row as written, without its newline */
+    char *fields;           /* a copy cut at tabs, which the key points into */
+    const char *chrom, *id;
+    int64_t start, end;
+} iso_table_row;
+typedef struct {
+    char *header; /* the header lines, each ending in '\n'; NULL when there are none */
+    iso_table_row *rows;
+    size_t n, cap;
+} iso_table;
+/* Reads path into t (zeroed first); empty lines are skipped. */
+int iso_table_read(const char *path, iso_table_kind kind, iso_table *t) ISO_RESULT;
+void iso_table_free(iso_table *t);
+/* The order of every writer's rows: chrom (byte order), start, end, transcript id (byte order). */
+int iso_table_row_cmp(const iso_table_row *a, const iso_table_row *b);
+
+/* A bigWig opened for reading. */
+typedef struct iso_bigwig_reader iso_bigwig_reader;
+int iso_bigwig_reader_open(const char *path, iso_bigwig_reader **out) ISO_RESULT;
+/* The contigs of its header (names and lengths, valid until close); returns their number. */
+int iso_bigwig_reader_chroms(const iso_bigwig_reader *r, const char *const **names, const uint32_t **lens);
+/* Appends the spans of contig chrom (in the header) to *spans (realloc'd; *n counts them). */
+int iso_bigwig_reader_spans(iso_bigwig_reader *r, const char *chrom, iso_span **spans, size_t *n) ISO_RESULT;
+void iso_bigwig_reader_close(iso_bigwig_reader *r);
 
 #ifdef __cplusplus
 }
