@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isoformer/tokens.h"
 #include "model/ops.h"
 #include "model/params.h"
 
@@ -304,26 +305,24 @@ static int residual_and_pool(iso_backend *be, const conv_block *res, const float
 
 /* The stem's k=15 conv over 4 channels as a GEMM per tile: the one-hot of positions [l0, l0 + T) is expanded to
  * cols[T, 4 * 15] in the torch weight's (channel, tap) order, with zero rows past the window's ends (padding 7).
- * The 7-base halo comes from the DNA itself, so a tile needs nothing from its neighbours. */
-static void stem_im2col(const char *dna, int64_t len, int64_t l0, int64_t T, float *cols)
+ * The 7-base halo comes from the DNA itself, so a tile needs nothing from its neighbours. onehot: scratch of
+ * (T + 14) x 4 floats; a byte other than A, C, G, T or N is an error naming its position. */
+static int stem_im2col(const char *dna, int64_t len, int64_t l0, int64_t T, float *onehot, float *cols)
 {
+    int64_t lo = l0 - 7 < 0 ? 0 : l0 - 7, hi = l0 + T + 7 > len ? len : l0 + T + 7;
+    int rc = iso_dna_one_hot(dna + lo, hi - lo, onehot);
+    if (rc != ISO_OK)
+        return iso_error_context("DNA window from base %lld", (long long)lo);
     memset(cols, 0, (size_t)T * 60 * sizeof *cols);
     for (int64_t l = 0; l < T; l++)
         for (int t = 0; t < 15; t++) {
             int64_t pos = l0 + l + t - 7;
-            if (pos < 0 || pos >= len)
+            if (pos < lo || pos >= hi)
                 continue;
-            int ch;
-            switch (dna[pos]) {
-            case 'A': ch = 0; break;
-            case 'C': ch = 1; break;
-            case 'G': ch = 2; break;
-            case 'T': ch = 3; break;
-            default: ch = -1; /* N: all-zero one-hot */
-            }
-            if (ch >= 0)
-                cols[(size_t)l * 60 + ch * 15 + t] = 1.0f;
+            for (int ch = 0; ch < 4; ch++)
+                cols[(size_t)l * 60 + ch * 15 + t] = onehot[(pos - lo) * 4 + ch];
         }
+    return ISO_OK;
 }
 
 /* The stem (conv k=15, Residual(ConvBlock k=1), AttentionPool) tile by tile, so its len x dim/2 activations,
@@ -338,17 +337,19 @@ static int run_stem(iso_enformer *m, const char *dna, int64_t len, int64_t tile,
     iso_backend *be = m->be;
     const int half = m->hp.dim / 2;
     const size_t cols_bytes = (size_t)tile * 60 * sizeof(float);
-    float *cols_host = malloc(cols_bytes);
-    float *cols = cols_host ? be->ops->alloc(be, cols_bytes) : NULL;
+    float *cols_host = malloc(cols_bytes), *onehot = malloc((size_t)(tile + 14) * 4 * sizeof(float));
+    float *cols = cols_host && onehot ? be->ops->alloc(be, cols_bytes) : NULL;
     if (!cols) {
         free(cols_host);
-        return cols_host ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory for the Enformer stem");
+        free(onehot);
+        return cols_host && onehot ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory for the Enformer stem");
     }
     int rc = ISO_OK;
     for (int64_t l0 = 0; l0 < len && rc == ISO_OK; l0 += tile) {
         int64_t T = len - l0 < tile ? len - l0 : tile;
-        stem_im2col(dna, len, l0, T, cols_host);
-        rc = be->ops->upload(be, cols, cols_host, (size_t)T * 60 * sizeof(float));
+        rc = stem_im2col(dna, len, l0, T, onehot, cols_host);
+        if (rc == ISO_OK)
+            rc = be->ops->upload(be, cols, cols_host, (size_t)T * 60 * sizeof(float));
         if (rc == ISO_OK)
             rc = iso_backend_sync(be); /* cols_host is rewritten for the next tile */
         if (rc == ISO_OK)
@@ -357,21 +358,19 @@ static int run_stem(iso_enformer *m, const char *dna, int64_t len, int64_t tile,
             rc = residual_and_pool(be, &m->stem_res, m->stem_pool, a, T, half, b, c, pooled + l0 / 2 * half);
     }
     free(cols_host);
+    free(onehot);
     be->ops->free(be, cols);
     return rc;
 }
 
-static int check_dna(const char *dna, int64_t len, const iso_enformer_hparams *hp)
+/* The window's length; its bases are checked by the one-hot (stem_im2col). */
+static int check_window(int64_t len, const iso_enformer_hparams *hp)
 {
     int64_t factor = (int64_t)1 << hp->num_downsamples;
     if (len % factor || len / factor < hp->target_length)
         return iso_error(ISO_EINVAL, "DNA window of %lld bp: Enformer needs a multiple of %lld bp giving at least "
                                      "%d positions (e.g. %lld bp)", (long long)len,
                          (long long)factor, hp->target_length, (long long)factor * hp->target_length);
-    for (int64_t i = 0; i < len; i++)
-        if (!strchr("ACGTN", dna[i]) || !dna[i])
-            return iso_error(ISO_EINVAL, "DNA window: base %lld is '%c', expected A, C, G, T or N", (long long)i,
-                             dna[i]);
     return ISO_OK;
 }
 
@@ -447,7 +446,7 @@ int iso_enformer_forward(iso_enformer *m, const char *dna, int64_t len, float *o
 {
     iso_backend *be = m->be;
     const iso_enformer_hparams *hp = &m->hp;
-    int rc = check_dna(dna, len, hp);
+    int rc = check_window(len, hp);
     if (rc != ISO_OK)
         return rc;
     const int half = hp->dim / 2, n_tower = hp->num_downsamples - 1;

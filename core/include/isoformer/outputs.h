@@ -45,6 +45,13 @@ int iso_write_bed12(const char *path, const iso_track_matrix *m, int col, int al
 int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const char *const *chrom_names,
                      const int64_t *chrom_lens, int n_chroms, int bin_size) ISO_RESULT;
 
+/* The files of a prediction run: PREFIX.predictions.tsv, PREFIX.predictions.bed (scored by column 0, every
+ * column appended), PREFIX.<column>.bw per column (iso_track_file_name; bigWig bins of bigwig_bin bp) over the
+ * FASTA's contigs, and with pooled (m->n_rows x emb_dim, rows as m's) PREFIX.embeddings.tsv. On failure none of
+ * these files is left. */
+int iso_write_predictions(const char *prefix, const iso_track_matrix *m, const float *pooled, int emb_dim,
+                          const iso_fasta *fa, int bigwig_bin) ISO_RESULT;
+
 /* The file name part of a track from its column name: characters other than [A-Za-z0-9_-] become '_'
  * ("Adipose Tissue" -> "Adipose_Tissue"; predict writes PREFIX.<name>.bw). */
 void iso_track_file_name(char *buf, size_t size, const char *column);
