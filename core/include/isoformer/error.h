@@ -12,12 +12,16 @@
 extern "C" {
 #endif
 
+/* ISO_API marks the library's public functions, the only symbols its shared library exports (it is built with
+ * -fvisibility=hidden), as htslib's HTSLIB_EXPORT does. */
 #if defined(__GNUC__)
 #define ISO_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define ISO_RESULT __attribute__((warn_unused_result))
+#define ISO_API __attribute__((visibility("default")))
 #else
 #define ISO_PRINTF(fmt, args)
 #define ISO_RESULT
+#define ISO_API
 #endif
 
 typedef enum {
