@@ -119,12 +119,17 @@ struct iso_backend {
 };
 
 /* "cpu", "cuda" or "cuda:N". n_threads <= 0 uses all cores (CPU). */
+ISO_API
 int iso_backend_create(const char *device, int n_threads, iso_precision precision, iso_backend **out) ISO_RESULT;
+ISO_API
 void iso_backend_destroy(iso_backend *be);
+ISO_API
 int iso_backend_cpu_create(int n_threads, iso_backend **out) ISO_RESULT;
 /* Returns ISO_EDEVICE with a clear message when built without CUDA or when no device is present. */
+ISO_API
 int iso_backend_cuda_create(int device, iso_precision precision, iso_backend **out) ISO_RESULT;
 /* Number of CUDA devices visible (0 when built without CUDA or none present). */
+ISO_API
 int iso_backend_cuda_device_count(void);
 
 static inline int iso_backend_sync(iso_backend *be) { return be->ops->sync(be); }

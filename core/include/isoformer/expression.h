@@ -32,14 +32,20 @@ typedef struct {
 /* Reads salmon quant.sf, RSEM isoforms.results, kallisto abundance.tsv, StringTie -e GTF or t_data.ctab
  * (FPKM rescaled to TPM), GTEx GCT, or an isoformer TSV, detected from the content. Transcript ids match with
  * or without a ".N" version. Ids absent from the annotation are counted (an error when nothing matches). */
+ISO_API
 int iso_expression_read(const char *path, const iso_annotation *ann, iso_expression **out) ISO_RESULT;
+ISO_API
 void iso_expression_free(iso_expression *e);
+ISO_API
 const char *iso_expr_format_name(iso_expr_format f);
 
 /* Metrics over the pairs where both are finite; NAN when fewer than 3 pairs or a constant vector. */
+ISO_API
 double iso_spearman(const double *x, const double *y, size_t n);
+ISO_API
 double iso_pearson(const double *x, const double *y, size_t n);
 /* 1 - SS_res / SS_tot of y (observed) predicted by x. */
+ISO_API
 double iso_r2(const double *x, const double *y, size_t n);
 
 /* A ridge head: y_j = b_j + sum_k w_jk (x_k - mean_k) / sd_k, for n_out outputs over dim inputs. */
@@ -56,12 +62,17 @@ typedef struct {
  * the penalty chosen from lambdas (all > 0) by k-fold cross-validation with folds grouped by gene (group[i]:
  * any integer per gene; no gene is split across folds). Each training set is standardised and its target
  * centred on its own rows, so the intercept is fitted too. */
+ISO_API
 int iso_ridge_fit(const double *x, const double *y, const int *group, size_t n, int dim, int n_out,
                   const double *lambdas, int n_lambdas, int folds, iso_fitted_head *head) ISO_RESULT;
 /* y (n_out) for one embedding x (dim). */
+ISO_API
 void iso_fitted_head_apply(const iso_fitted_head *h, const double *x, double *y);
+ISO_API
 int iso_fitted_head_write(const char *path, const iso_fitted_head *h) ISO_RESULT;
+ISO_API
 int iso_fitted_head_read(const char *path, iso_fitted_head *h) ISO_RESULT;
+ISO_API
 void iso_fitted_head_free(iso_fitted_head *h);
 
 #ifdef __cplusplus

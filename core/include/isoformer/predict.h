@@ -43,6 +43,7 @@ typedef struct {
     const char *cache_dir;     /* keep encoder outputs in this directory across runs, or NULL */
 } iso_predict_opts;
 
+ISO_API
 void iso_predict_opts_default(iso_predict_opts *o);
 
 typedef struct iso_predictor iso_predictor;
@@ -50,19 +51,26 @@ typedef struct iso_predictor iso_predictor;
 /* Loads the model at model_path (a directory with config.json and model.safetensors or pytorch_model.bin) on
  * the device of opts. fa and ann are borrowed: they must outlive the predictor, and fa is used by no other
  * thread while iso_predictor_run works. */
+ISO_API
 int iso_predictor_open(const char *model_path, iso_fasta *fa, const iso_annotation *ann,
                        const iso_predict_opts *opts, iso_predictor **out) ISO_RESULT;
+ISO_API
 void iso_predictor_close(iso_predictor *p);
 
 /* The model's dimensions (n_outputs values and fused_dim pooled embedding values per transcript). */
+ISO_API
 const iso_model_info *iso_predictor_info(const iso_predictor *p);
 /* Name of output j (a GTEx tissue for the published model). */
+ISO_API
 const char *iso_predictor_output_name(const iso_predictor *p, int j);
 /* The loaded model, for callers that run its encoders themselves. */
+ISO_API
 iso_model *iso_predictor_model(iso_predictor *p);
 /* The DNA window, in bp, the predictor uses (the option, else the model's). */
+ISO_API
 int64_t iso_predictor_window(const iso_predictor *p);
 /* What predicting costs with this model and window, for iso_annotation_shard. */
+ISO_API
 void iso_predictor_costs(const iso_predictor *p, iso_cost_model *c);
 
 /* One transcript's results, valid during the callback. */
@@ -80,6 +88,7 @@ typedef int (*iso_prediction_fn)(void *arg, const iso_prediction *r);
 /* Predicts the transcripts rows[0..n_rows) (indices into the annotation; rows NULL: every transcript, n_rows
  * ignored), calling fn once for each, in the predictor's order (by gene and window, not the order of rows), on
  * the calling thread. */
+ISO_API
 int iso_predictor_run(iso_predictor *p, const size_t *rows, size_t n_rows, iso_prediction_fn fn,
                       void *arg) ISO_RESULT;
 
@@ -94,6 +103,7 @@ typedef struct {
     /* Kept by backends that run synchronously (the CPU): FLOP and seconds inside GEMMs and attention. */
     double gemm_flop, gemm_seconds, attention_flop, attention_seconds;
 } iso_predict_stats;
+ISO_API
 void iso_predictor_stats(const iso_predictor *p, iso_predict_stats *s);
 
 #ifdef __cplusplus

@@ -31,6 +31,7 @@ typedef struct {
     int coverage;       /* also compute per-base read coverage over the annotated contigs */
 } iso_quant_opts;
 
+ISO_API
 void iso_quant_opts_default(iso_quant_opts *o);
 
 typedef struct {
@@ -56,13 +57,16 @@ typedef struct {
 
 /* Quantifies a coordinate-sorted, indexed BAM or CRAM (contig names as the annotation's after alias mapping).
  * Errors: unsorted or unindexed input, no annotated contig in the header, no mapped read on them. */
+ISO_API
 int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_opts *opts,
                   iso_quant_result **out) ISO_RESULT;
+ISO_API
 void iso_quant_free(iso_quant_result *r);
 /* Writes PREFIX.quant.sf (salmon's columns: Name Length EffectiveLength TPM NumReads) and PREFIX.genes.tsv
  * (gene_id gene_name TPM NumReads: sums over the gene's transcripts), atomically; with coverage also
  * PREFIX.coverage.bw (or .coverage.plus.bw and .coverage.minus.bw for a stranded library: the strand of the
  * transcribed RNA), depth per million assigned fragments. */
+ISO_API
 int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r) ISO_RESULT;
 
 /* The EM on its own: classes of compatible transcripts with their fragment counts -> expected fragments per
@@ -75,6 +79,7 @@ typedef struct {
     double count;
     const double *weight;
 } iso_eq_class;
+ISO_API
 int iso_quant_em(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
                  int max_iter, double tol, double *abundance);
 
