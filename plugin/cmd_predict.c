@@ -196,7 +196,6 @@ int main_predict(int argc, char **argv)
     collector col = {todo_row, pred, pooled, info->n_outputs, emb_width, journal, &p};
     rc = iso_predictor_run(pr, todo, n_todo, collect, &col);
     cli_progress_end(&p);
-    double t_run = cli_now() - t_load;
     if (rc >= 0 && o.head)
         rc = apply_head(&head, pooled, n_sel, info->fused_dim, &head_values);
     tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values}
@@ -208,8 +207,8 @@ int main_predict(int argc, char **argv)
         rc = iso_write_predictions(o.out, &m, o.embeddings ? pooled : NULL, info->fused_dim, in.fa, o.bigwig_bin);
     cli_journal_close(journal, rc >= 0); /* kept after a failure, for --resume */
     journal = NULL;
-    if (rc >= 0 && o.verbose)
-        print_stats(pr, n_sel, n_resumed, t_load - t0, t_run, o.pred.prefetch);
+    if (rc >= 0 && o.verbose) /* the time from the first transcript to the last file */
+        print_stats(pr, n_sel, n_resumed, t_load - t0, cli_now() - t_load, o.pred.prefetch);
 done:
     cli_journal_close(journal, 0);
     iso_fitted_head_free(&head);
