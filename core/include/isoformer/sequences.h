@@ -43,6 +43,22 @@ char *iso_translate(const char *cds, int64_t len);
 ISO_API
 void iso_revcomp_inplace(char *seq, int64_t len);
 
+/* ---- many transcripts at once ---- */
+/* One transcript's sequences, as iso_extract_dna, _rna and _protein give them (valid during the callback). */
+typedef struct {
+    const char *dna, *rna, *protein; /* protein "" for non-coding transcripts */
+    int64_t cds_len;                 /* CDS bases (the stop codon included when annotated) */
+    unsigned flags;                  /* ISO_TX_* from the translation */
+} iso_sequences;
+/* Receives transcript i's sequences; a negative return stops the extraction, which returns it. */
+typedef int (*iso_sequences_fn)(void *arg, size_t i, const iso_sequences *s);
+/* The sequences of ann->tx[rows[i]] for i < n, extracted by n_threads threads (fa serves the first; the others
+ * open their own handle on its file) and delivered to fn in the order of rows, on the calling thread. Isoforms
+ * listed together that share a DNA window read it once. */
+ISO_API
+int iso_extract_many(iso_fasta *fa, const iso_annotation *ann, const size_t *rows, size_t n,
+                     const iso_window_opts *win, int n_threads, iso_sequences_fn fn, void *arg) ISO_RESULT;
+
 #ifdef __cplusplus
 }
 #endif
