@@ -30,6 +30,8 @@ static void usage(FILE *fp)
             "  -g, --gtf FILE          the annotation (default: transcripts and genes of --embeddings)\n"
             "  -a, --chrom-alias FILE  contig aliases\n"
             "  -k, --folds K           cross-validation folds (default 5)\n"
+            "  -G, --cv-groups G       gene (default: no gene in two folds) or transcript (each its own group:\n"
+            "                          only for trying fit on a single gene, such as the bundled test data)\n"
             "  -l, --lambdas LIST      penalties tried (default 0.1,1,10,100,1000,10000,100000)\n"
             "  -o, --out FILE          head file (required)\n"
             "  -h, --help              this help\n");
@@ -59,13 +61,13 @@ int main_fit(int argc, char **argv)
         {"gtf", required_argument, NULL, 'g'},        {"chrom-alias", required_argument, NULL, 'a'},
         {"folds", required_argument, NULL, 'k'},      {"lambdas", required_argument, NULL, 'l'},
         {"out", required_argument, NULL, 'o'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"cv-groups", required_argument, NULL, 'G'},  {NULL, 0, NULL, 0}};
     const char *emb_path = NULL, *obs_path = NULL, *gtf = NULL, *alias_path = NULL, *out = NULL;
     double lambdas[64] = {0.1, 1, 10, 100, 1000, 10000, 100000};
-    int n_lambdas = 7, folds = 5, c;
+    int n_lambdas = 7, folds = 5, c, by_transcript = 0;
     char *end;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "e:b:g:a:k:l:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "e:b:g:a:k:l:o:hG:", longopts, NULL)) != -1) {
         switch (c) {
         case 'e': emb_path = optarg; break;
         case 'b': obs_path = optarg; break;
@@ -73,6 +75,11 @@ int main_fit(int argc, char **argv)
         case 'a': alias_path = optarg; break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
+        case 'G':
+            if (strcmp(optarg, "gene") && strcmp(optarg, "transcript"))
+                return cli_usage_error(CMD, "--cv-groups: expected gene or transcript, got '%s'", optarg);
+            by_transcript = !strcmp(optarg, "transcript");
+            break;
         case 'k':
             folds = (int)strtol(optarg, &end, 10);
             if (*end || folds < 2 || folds > 100)
@@ -104,6 +111,11 @@ int main_fit(int argc, char **argv)
         (rc = iso_expression_read(emb_path, ann, &emb)) < 0 ||
         (rc = iso_expression_read(obs_path, ann, &obs)) < 0)
         goto done;
+    if (emb->n_missing) {
+        rc = iso_error(ISO_EFORMAT, "%s: %zu embedding values are missing (nan/NA): embeddings must be complete",
+                       emb_path, emb->n_missing);
+        goto done;
+    }
     /* Rows: transcripts with an embedding. */
     size_t n = 0;
     const int dim = emb->n_cols, n_out = obs->n_cols;
@@ -127,10 +139,14 @@ int main_fit(int argc, char **argv)
         khint_t k = kh_put(gene_ids, genes, ann->tx[i].gene_id, &absent);
         if (absent)
             kh_val(genes, k) = (int)kh_size(genes);
-        group[n++] = kh_val(genes, k);
+        group[n] = by_transcript ? (int)n : kh_val(genes, k);
+        n++;
     }
-    if ((rc = iso_ridge_fit(x, y, group, n, dim, n_out, lambdas, n_lambdas, folds, &head)) < 0)
+    if ((rc = iso_ridge_fit(x, y, group, n, dim, n_out, lambdas, n_lambdas, folds, &head)) < 0) {
+        if (!by_transcript && kh_size(genes) < 2)
+            iso_error_context("one gene only: pass --cv-groups transcript to try fit on it");
         goto done;
+    }
     for (int j = 0; j < n_out; j++) {
         if (!(head.out_names[j] = strdup(obs->col_names[j]))) {
             rc = iso_error(ISO_ENOMEM, "out of memory");

@@ -18,14 +18,19 @@ static void usage(FILE *fp)
             "whose exons contain its aligned blocks and whose introns match its splices; equivalence classes of\n"
             "such transcripts are resolved by EM with effective lengths from the observed fragment lengths.\n"
             "Writes PREFIX.quant.sf (salmon's columns: Name Length EffectiveLength TPM NumReads) and\n"
-            "PREFIX.genes.tsv (per-gene sums).\n\n"
-            "  -b, --bam FILE          coordinate-sorted and indexed BAM or CRAM (set REF_PATH for CRAM)\n"
+            "PREFIX.genes.tsv (per-gene sums); all outputs appear together, or none on an error.\n\n"
+            "  -b, --bam FILE          coordinate-sorted and indexed BAM or CRAM\n"
+            "  -r, --reference FASTA   the reference a CRAM was written against (indexed FASTA; else REF_PATH)\n"
             "  -g, --gtf FILE          annotation, GTF or GFF3\n"
             "  -a, --chrom-alias FILE  contig aliases when the annotation and the BAM name contigs differently\n"
             "  -s, --strand S          auto (default: detected), none, fr (read 1 sense) or rf (read 1 antisense)\n"
             "  -c, --coverage          also write read coverage over the annotated contigs, per million assigned\n"
             "                          fragments: PREFIX.coverage.bw, or .coverage.plus.bw/.minus.bw if stranded\n"
-            "  -@, --threads N         BAM decompression threads (default 1)\n"
+            "  -B, --num-bootstraps N  N bootstrap replicates of NumReads in salmon's layout beside PREFIX:\n"
+            "                          DIR/aux_info/bootstrap/bootstraps.gz (DIR: PREFIX's directory; one sample\n"
+            "                          per directory, as tximport reads it)\n"
+            "  -@, --threads N         contigs in parallel, decompression and bootstrap threads (default 1); the\n"
+            "                          results are the same for any N\n"
             "  -o, --out PREFIX        output prefix (required)\n"
             "  -v, --verbose           library statistics on stderr\n"
             "  -h, --help              this help\n");
@@ -38,7 +43,8 @@ int main_quant(int argc, char **argv)
         {"chrom-alias", required_argument, NULL, 'a'}, {"strand", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, '@'}, {"out", required_argument, NULL, 'o'},
         {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
-        {"coverage", no_argument, NULL, 'c'},
+        {"coverage", no_argument, NULL, 'c'},    {"reference", required_argument, NULL, 'r'},
+        {"num-bootstraps", required_argument, NULL, 'B'},
         {NULL, 0, NULL, 0}};
     const char *bam = NULL, *gtf = NULL, *alias_path = NULL, *out = NULL;
     iso_quant_opts opts;
@@ -46,7 +52,7 @@ int main_quant(int argc, char **argv)
     int c, verbose = 0;
     char *end;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "b:g:a:s:@:o:vhc", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "b:g:a:s:@:o:vhcr:B:", longopts, NULL)) != -1) {
         switch (c) {
         case 'b': bam = optarg; break;
         case 'g': gtf = optarg; break;
@@ -54,6 +60,12 @@ int main_quant(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'v': verbose = 1; break;
         case 'c': opts.coverage = 1; break;
+        case 'r': opts.reference = optarg; break;
+        case 'B':
+            opts.bootstraps = (int)strtol(optarg, &end, 10);
+            if (*end || opts.bootstraps < 0 || opts.bootstraps > 100000)
+                return cli_usage_error(CMD, "--num-bootstraps: expected 0 to 100000, got '%s'", optarg);
+            break;
         case 'h': usage(stdout); return 0;
         case 's':
             if (!strcmp(optarg, "auto")) opts.strand = ISO_STRAND_AUTO;
@@ -89,9 +101,11 @@ int main_quant(int argc, char **argv)
         static const char *const names[] = {"auto", "none", "fr", "rf"};
         fprintf(stderr,
                 "isoformer quant: %zu alignments, %zu fragments, %zu assigned (weight %.1f), library %s (read 1 sense in %.1f%% "
-                "of unique fragments), fragment length %.1f +- %.1f (%zu pairs), EM %d iterations, %.2f s\n",
+                "of unique fragments), fragment length %.1f +- %.1f (%zu pairs), %zu equivalence classes, EM %d "
+                "iterations (final relative change %.2g), %d bootstraps, %.2f s, peak RSS %.0f MB\n",
                 r->n_records, r->n_fragments, r->n_assigned, r->assigned_weight, names[r->strand], 100 * r->sense_fraction,
-                r->frag_mean, r->frag_sd, r->n_pairs_for_fld, r->em_iterations, cli_now() - t0);
+                r->frag_mean, r->frag_sd, r->n_pairs_for_fld, r->n_classes, r->em_iterations, r->em_change,
+                r->n_bootstraps, cli_now() - t0, cli_peak_rss_mb());
     }
 done:
     iso_quant_free(r);

@@ -253,8 +253,15 @@ ISO_HD void iso_k_part_scale(float *x, int n, float scale, int t, int nt)
  * backend_cpu.c.) acc holds only the thread's dims: acc[c] is dim t + c nt
  * (c < nc, nc >= ceil(hd / nt); dims past hd are skipped), so on the device it stays in registers. ---- */
 
-/* The CUDA backend's limit on head_dim. */
+/* The CUDA kernel's limits: head_dim (its shared tiles and registers) and heads (its grid's y). */
 #define ISO_K_ATTN_MAX_HD 128
+#define ISO_K_ATTN_MAX_HEADS 65535
+
+/* Whether the CUDA attention kernel takes these shapes (the CUDA backend's supports_op answer). */
+static inline int iso_k_attention_fits(const iso_attention_args *a, int max_head_dim)
+{
+    return a->head_dim <= max_head_dim && a->heads <= ISO_K_ATTN_MAX_HEADS;
+}
 
 /* Scores of this thread's keys of a tile: s[j] = scale * q.k_j + key_bias[j], k_j at k + j * ldk; returns
  * their max (-inf when it has none). key_bias points at the tile's first key, or is NULL. */
@@ -330,6 +337,23 @@ static inline int iso_k_attention_check(const iso_attention_args *a, int max_hea
 
 /* Sequential (host) row kernels; the CUDA kernels compute the same reductions with a block per row. */
 #ifndef __CUDACC__
+/* Sum of x[0, n) in double (rows of a million keys would lose 1e-5 in a float sum), in an order fixed by this
+ * code: 8 running sums over i mod 8, then a fixed tree. The 8-wide inner loop vectorises at any width, while a
+ * compiler's vectorised reduction would add in an order set by the vector width, i.e. by the target_clones copy
+ * the CPU gets. */
+static inline double iso_k_sum_fixed_order(const float *x, int n)
+{
+    double lane[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+#pragma omp simd
+        for (int j = 0; j < 8; j++)
+            lane[j] += x[i + j];
+    for (int j = 0; i < n; i++, j++)
+        lane[j] += x[i];
+    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
+}
+
 static inline void iso_k_layernorm_row(const float *x, float *y, const float *g, const float *b, int n, float eps)
 {
     double mean = 0.0, var = 0.0;
@@ -358,11 +382,7 @@ static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
     m = iso_k_exp_shift(m);
     for (int i = 0; i < n; i++) /* a pure map: vectorizes, where a loop that also sums does not */
         x[i] = iso_k_exp(x[i] - m);
-    double s = 0.0; /* rows of a million keys would lose 1e-5 in a float sum */
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < n; i++)
-        s += x[i];
-    float inv = iso_k_inv_sum((float)s); /* a row of -inf becomes zeros */
+    float inv = iso_k_inv_sum((float)iso_k_sum_fixed_order(x, n)); /* a row of -inf becomes zeros */
     for (int i = 0; i < n; i++)
         x[i] *= inv;
 }

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "isoformer/backend.h"
+#include "backend/backend_impl.h"
 #include "isoformer/weights.h"
 
 typedef struct {

@@ -186,7 +186,7 @@ static int attend(iso_esm *m, float *q, float *k, float *v, float *ctx, const in
         iso_attention_args att = {.q = q + r0, .k = k + r0, .v = v + r0, .ldq = d, .ldk = d, .ldv = d,
                                   .out = ctx + r0, .ldo = d, .Tq = T, .Tk = T, .heads = H, .head_dim = dh,
                                   .scale = 1.0f / sqrtf((float)dh)};
-        if (rc == ISO_OK) rc = be->ops->attention(be, &att);
+        if (rc == ISO_OK) rc = iso_attention(be, &att);
     }
     return rc;
 }
@@ -204,8 +204,8 @@ int iso_esm_forward_packed(iso_esm *m, const int32_t *ids, const int *offsets, i
         if (offsets[s + 1] <= offsets[s])
             return iso_error(ISO_EINVAL, "packed encoder input: sequence %d has no tokens (offsets %d, %d)", s,
                              offsets[s], offsets[s + 1]);
-    /* Row-wise stages run once over all rows: one GEMM per weight for the whole batch. One allocation for all
-     * activations, reused by every layer. */
+    /* Row-wise stages run once over all rows, GEMMs once per sequence (iso_linear_packed), so that a sequence
+     * gets the same bits in any batch. One allocation for all activations, reused by every layer. */
     const int T = offsets[n_seqs];
     size_t n_x = (size_t)T * d, n_ff = (size_t)T * f_in + (hp->glu_ffn ? (size_t)T * f : 0);
     float *buf = be->ops->alloc(be, (5 * n_x + n_ff) * sizeof(float));
@@ -217,20 +217,20 @@ int iso_esm_forward_packed(iso_esm *m, const int32_t *ids, const int *offsets, i
     for (int i = 0; i < hp->layers && rc == ISO_OK; i++) {
         const esm_layer *L = &m->layer[i];
         rc = be->ops->layernorm(be, x, h, L->ln1_g, L->ln1_b, T, d, hp->ln_eps);
-        if (rc == ISO_OK) rc = iso_linear(be, h, T, d, L->wq, L->bq, q, d, ISO_ACT_NONE);
-        if (rc == ISO_OK) rc = iso_linear(be, h, T, d, L->wk, L->bk, k, d, ISO_ACT_NONE);
-        if (rc == ISO_OK) rc = iso_linear(be, h, T, d, L->wv, L->bv, v, d, ISO_ACT_NONE);
+        if (rc == ISO_OK) rc = iso_linear_packed(be, h, offsets, n_seqs, d, L->wq, L->bq, q, d, ISO_ACT_NONE);
+        if (rc == ISO_OK) rc = iso_linear_packed(be, h, offsets, n_seqs, d, L->wk, L->bk, k, d, ISO_ACT_NONE);
+        if (rc == ISO_OK) rc = iso_linear_packed(be, h, offsets, n_seqs, d, L->wv, L->bv, v, d, ISO_ACT_NONE);
         if (rc == ISO_OK) rc = attend(m, q, k, v, ctx, offsets, n_seqs);
-        if (rc == ISO_OK) rc = iso_linear(be, ctx, T, d, L->wo, L->bo, h, d, ISO_ACT_NONE);
+        if (rc == ISO_OK) rc = iso_linear_packed(be, ctx, offsets, n_seqs, d, L->wo, L->bo, h, d, ISO_ACT_NONE);
         if (rc == ISO_OK) rc = be->ops->axpy(be, x, h, 1.0f, n_x);
         if (rc == ISO_OK) rc = be->ops->layernorm(be, x, h, L->ln2_g, L->ln2_b, T, d, hp->ln_eps);
         if (hp->glu_ffn) {
-            if (rc == ISO_OK) rc = iso_linear(be, h, T, d, L->w1, L->b1, ff, f_in, ISO_ACT_NONE);
+            if (rc == ISO_OK) rc = iso_linear_packed(be, h, offsets, n_seqs, d, L->w1, L->b1, ff, f_in, ISO_ACT_NONE);
             if (rc == ISO_OK) rc = be->ops->glu_silu(be, ff, gated, T, f);
-            if (rc == ISO_OK) rc = iso_linear(be, gated, T, f, L->w2, L->b2, h, d, ISO_ACT_NONE);
+            if (rc == ISO_OK) rc = iso_linear_packed(be, gated, offsets, n_seqs, f, L->w2, L->b2, h, d, ISO_ACT_NONE);
         } else {
-            if (rc == ISO_OK) rc = iso_linear(be, h, T, d, L->w1, L->b1, ff, f, ISO_ACT_GELU_ERF);
-            if (rc == ISO_OK) rc = iso_linear(be, ff, T, f, L->w2, L->b2, h, d, ISO_ACT_NONE);
+            if (rc == ISO_OK) rc = iso_linear_packed(be, h, offsets, n_seqs, d, L->w1, L->b1, ff, f, ISO_ACT_GELU_ERF);
+            if (rc == ISO_OK) rc = iso_linear_packed(be, ff, offsets, n_seqs, f, L->w2, L->b2, h, d, ISO_ACT_NONE);
         }
         if (rc == ISO_OK) rc = be->ops->axpy(be, x, h, 1.0f, n_x);
     }

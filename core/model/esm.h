@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "isoformer/backend.h"
+#include "backend/backend_impl.h"
 #include "isoformer/weights.h"
 
 typedef struct {
@@ -38,9 +38,10 @@ int iso_esm_load(const iso_weights *w, const char *prefix, const iso_esm_hparams
 int iso_esm_forward(iso_esm *m, const int32_t *ids, int T, float *out) ISO_RESULT;
 /* Encodes n_seqs sequences packed row-wise ("varlen" batching, no padding): sequence s is ids[offsets[s],
  * offsets[s + 1]), offsets[0] = 0, each at least one token; out (backend, offsets[n_seqs] x hidden) gets each
- * sequence's rows at the same offsets, as iso_esm_forward on that sequence alone gives them (up to GEMM
- * rounding). The row-wise stages run once over all rows, rotary, attention and ESM-2's token-dropout scale per
- * sequence. Activation memory grows with offsets[n_seqs]; bound it with iso_esm_pack_count. */
+ * sequence's rows at the same offsets, bit for bit as iso_esm_forward on that sequence alone gives them on the
+ * same backend and thread count. The element-wise and row-wise stages run once over all rows; GEMMs, rotary,
+ * attention and ESM-2's token-dropout scale per sequence. Activation memory grows with offsets[n_seqs]; bound it
+ * with iso_esm_pack_count. */
 int iso_esm_forward_packed(iso_esm *m, const int32_t *ids, const int *offsets, int n_seqs, float *out) ISO_RESULT;
 /* How many of the count leading sequences (lengths[] tokens) one packed forward takes under a budget of
  * max_tokens: as many as fit, and at least one (a sequence longer than the budget goes alone). */

@@ -35,7 +35,7 @@ int iso_cross_attn_forward(iso_backend *be, const iso_cross_attn *ca, const floa
     int rc = iso_linear(be, h, rows, D, ca->wq, ca->bq, q, D, ISO_ACT_NONE);
     if (rc == ISO_OK) rc = iso_linear(be, e, n, ca->other_dim, ca->wk, ca->bk, k, D, ISO_ACT_NONE);
     if (rc == ISO_OK) rc = iso_linear(be, e, n, ca->other_dim, ca->wv, ca->bv, v, D, ISO_ACT_NONE);
-    if (rc == ISO_OK) rc = be->ops->attention(be, &att);
+    if (rc == ISO_OK) rc = iso_attention(be, &att);
     if (rc == ISO_OK) rc = iso_linear(be, ctx, rows, D, ca->wd, ca->bd, y, D, ISO_ACT_NONE);
     if (rc == ISO_OK) rc = be->ops->axpy(be, y, h, 1.0f, (int64_t)nq);
     be->ops->free(be, buf);

@@ -3,7 +3,7 @@
 #ifndef ISOFORMER_MODEL_FUSION_H
 #define ISOFORMER_MODEL_FUSION_H
 
-#include "isoformer/backend.h"
+#include "backend/backend_impl.h"
 #include "model/params.h"
 
 typedef struct {

@@ -1,15 +1,26 @@
 #include "model/ops.h"
 
+int iso_linear_packed(iso_backend *be, const float *x, const int *offsets, int n_seqs, int n_in, const float *w,
+                      const float *b, float *y, int n_out, iso_act act)
+{
+    int rc = ISO_OK;
+    for (int s = 0; s < n_seqs && rc == ISO_OK; s++) {
+        iso_gemm_args g = {.trans_b = 1, .m = offsets[s + 1] - offsets[s], .n = n_out, .k = n_in, .alpha = 1.0f,
+                           .beta = 0.0f, .a = x + (int64_t)offsets[s] * n_in, .lda = n_in, .b = w, .ldb = n_in,
+                           .c = y + (int64_t)offsets[s] * n_out, .ldc = n_out, .batch = 1};
+        rc = be->ops->gemm(be, &g);
+    }
+    const int64_t rows = offsets[n_seqs] - offsets[0];
+    if (rc == ISO_OK && (b || act != ISO_ACT_NONE))
+        rc = be->ops->bias_act(be, y + (int64_t)offsets[0] * n_out, b, rows, n_out, act);
+    return rc;
+}
 
 int iso_linear(iso_backend *be, const float *x, int64_t rows, int n_in, const float *w, const float *b, float *y,
                int n_out, iso_act act)
 {
-    iso_gemm_args g = {.trans_b = 1, .m = (int)rows, .n = n_out, .k = n_in, .alpha = 1.0f, .beta = 0.0f,
-                       .a = x, .lda = n_in, .b = w, .ldb = n_in, .c = y, .ldc = n_out, .batch = 1};
-    int rc = be->ops->gemm(be, &g);
-    if (rc == ISO_OK && (b || act != ISO_ACT_NONE))
-        rc = be->ops->bias_act(be, y, b, rows, n_out, act);
-    return rc;
+    const int offsets[2] = {0, (int)rows};
+    return iso_linear_packed(be, x, offsets, 1, n_in, w, b, y, n_out, act);
 }
 
 void iso_conv1d_taps_from_torch(const float *w, int cout, int cin, int k, float *w_taps)
@@ -62,4 +73,35 @@ int iso_attn_softmax_apply(iso_backend *be, const iso_attn *a)
                        .b = a->v, .ldb = a->ldv, .stride_b = a->dv,
                        .c = a->out, .ldc = a->ldo, .stride_c = a->dv, .batch = a->heads};
     return be->ops->gemm(be, &g);
+}
+
+int iso_attention(iso_backend *be, const iso_attention_args *a)
+{
+    if (iso_backend_supports_op(be, ISO_OP_ATTENTION, a))
+        return be->ops->attention(be, a);
+    if (a->Tq <= 0)
+        return a->Tq == 0 ? ISO_OK : iso_error(ISO_EINVAL, "attention: Tq=%d", a->Tq);
+    /* Heads per group, then query rows per block, so that one block's scores fit the workspace. */
+    const int64_t budget = (int64_t)16 << 20, per_head = (int64_t)a->Tq * a->Tk; /* floats */
+    int hg = per_head >= budget ? 1 : (int)(budget / per_head < a->heads ? budget / per_head : a->heads);
+    int qb = per_head >= budget ? (int)(budget / a->Tk > 1 ? budget / a->Tk : 1) : a->Tq;
+    float *scores = be->ops->alloc(be, (size_t)hg * qb * a->Tk * sizeof *scores);
+    if (!scores)
+        return iso_last_status();
+    int rc = ISO_OK;
+    for (int h0 = 0; h0 < a->heads && rc == ISO_OK; h0 += hg)
+        for (int q0 = 0; q0 < a->Tq && rc == ISO_OK; q0 += qb) {
+            int64_t col = (int64_t)h0 * a->head_dim;
+            iso_attn b = {.q = a->q + (int64_t)q0 * a->ldq + col, .k = a->k + col, .v = a->v + col,
+                          .ldq = a->ldq, .ldk = a->ldk, .ldv = a->ldv,
+                          .out = a->out + (int64_t)q0 * a->ldo + col, .ldo = a->ldo,
+                          .Tq = a->Tq - q0 < qb ? a->Tq - q0 : qb, .Tk = a->Tk,
+                          .heads = a->heads - h0 < hg ? a->heads - h0 : hg, .dq = a->head_dim, .dv = a->head_dim,
+                          .scale = a->scale, .key_bias = a->key_bias, .scores = scores};
+            rc = iso_attn_scores(be, &b);
+            if (rc == ISO_OK)
+                rc = iso_attn_softmax_apply(be, &b);
+        }
+    be->ops->free(be, scores);
+    return rc;
 }

@@ -3,11 +3,17 @@
 #ifndef ISOFORMER_MODEL_OPS_H
 #define ISOFORMER_MODEL_OPS_H
 
-#include "isoformer/backend.h"
+#include "backend/backend_impl.h"
 
 /* y[rows, n_out] = act(x[rows, n_in] W^T + b), W as stored by PyTorch ([n_out, n_in]); b may be NULL. */
 int iso_linear(iso_backend *be, const float *x, int64_t rows, int n_in, const float *w, const float *b, float *y,
                int n_out, iso_act act) ISO_RESULT;
+/* iso_linear over packed sequences (rows [offsets[s], offsets[s + 1]) of x and y for s < n_seqs), with one GEMM
+ * per sequence: a GEMM library's rounding of a row may depend on how many rows it is given (kernel choice and
+ * blocking follow the shape), so a sequence's rows must not depend on its neighbours. The bias and activation,
+ * exact per element, run once over all rows. */
+int iso_linear_packed(iso_backend *be, const float *x, const int *offsets, int n_seqs, int n_in, const float *w,
+                      const float *b, float *y, int n_out, iso_act act) ISO_RESULT;
 
 /* Conv1d with zero "same" padding (k odd, pad k/2): y[L, cout] = sum_j x[l + j - k/2, :] W_j^T + bias, with the
  * weight rearranged at load time to taps-major w_taps[k][cout][cin] (see iso_conv1d_taps_from_torch). */
@@ -17,7 +23,7 @@ int iso_conv1d_same(iso_backend *be, const float *x, int64_t L, int cin, const f
 void iso_conv1d_taps_from_torch(const float *w, int cout, int cin, int k, float *w_taps);
 
 /* Multi-head attention in pieces, for attention with extra terms on the scores (Enformer's relative positions;
- * plain attention is the backend's fused attention op). q: [Tq, ldq] with head h at columns [h*dq, (h+1)*dq); k likewise [Tk, ldk];
+ * plain attention is iso_attention below). q: [Tq, ldq] with head h at columns [h*dq, (h+1)*dq); k likewise [Tk, ldk];
  * v: [Tk, ldv] with head h at [h*dv, (h+1)*dv); scores: [heads, Tq, Tk]; out: [Tq, ldo]. */
 typedef struct {
     const float *q, *k, *v;
@@ -29,6 +35,11 @@ typedef struct {
     const float *key_bias; /* [Tk] additive (0 or large negative), or NULL */
     float *scores;         /* workspace heads * Tq * Tk floats */
 } iso_attn;
+
+/* Plain multi-head attention (iso_attention_args): the backend's fused op where it supports the shapes
+ * (iso_backend_supports_op), else per group of heads scores by GEMM, the softmax op, and a GEMM with V, through a
+ * scores workspace of at most 64 MiB (the published fusion's 8 heads of 384 exceed the CUDA kernel's 128). */
+int iso_attention(iso_backend *be, const iso_attention_args *a) ISO_RESULT;
 
 /* scores = scale * q k^T, per head. */
 int iso_attn_scores(iso_backend *be, const iso_attn *a) ISO_RESULT;

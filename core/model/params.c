@@ -55,7 +55,7 @@ const float *iso_param_upload(iso_params *p, const float *host, size_t n)
         if (dev)
             p->be->ops->free_weight(p->be, dev);
         else
-            iso_error(ISO_ENOMEM, "cannot place %zu weights on the %s backend", n, p->be->ops->name);
+            iso_error(ISO_ENOMEM, "cannot place %zu weights on the %s backend", n, iso_backend_name(p->be));
         p->failed = 1;
         return NULL;
     }

@@ -6,7 +6,7 @@
 
 #include <stdarg.h>
 
-#include "isoformer/backend.h"
+#include "backend/backend_impl.h"
 #include "isoformer/weights.h"
 
 typedef struct {

@@ -317,7 +317,7 @@ int iso_predictor_open(const char *model_path, iso_fasta *fa, const iso_annotati
     if (!p)
         return iso_error(ISO_ENOMEM, "out of memory");
     *p = (iso_predictor){.fa = fa, .ann = ann, .win = opts->window, .prefetch = opts->prefetch > 0 ? opts->prefetch : 0};
-    const char *device = opts->device ? opts->device : iso_backend_cuda_device_count() > 0 ? "cuda" : "cpu";
+    const char *device = opts->device ? opts->device : iso_backend_default_device();
     int rc;
     if ((opts->gene_windows && (rc = gene_tss(ann, &p->tss)) < 0) ||
         (rc = iso_backend_create(device, opts->n_threads, opts->precision, &p->be)) < 0 ||
@@ -332,10 +332,10 @@ int iso_predictor_open(const char *model_path, iso_fasta *fa, const iso_annotati
     }
     if (!p->win.window)
         p->win.window = p->info.dna_window;
-    p->batch_tokens = opts->batch_tokens >= 0               ? opts->batch_tokens
-                      : strcmp(p->be->ops->name, "cpu") ? ISO_EMBED_BATCH_TOKENS
-                                                          : 0;
-    p->stats.device = p->be->ops->name;
+    p->batch_tokens = opts->batch_tokens >= 0                            ? opts->batch_tokens
+                      : iso_backend_device_kind(p->be) == ISO_DEVICE_GPU ? ISO_EMBED_BATCH_TOKENS
+                                                                         : 0;
+    p->stats.device = iso_backend_key(p->be);
     *out = p;
     return ISO_OK;
 }
@@ -366,11 +366,13 @@ void iso_predictor_costs(const iso_predictor *p, iso_cost_model *c) { iso_model_
 void iso_predictor_stats(const iso_predictor *p, iso_predict_stats *s)
 {
     *s = p->stats;
-    s->peak_bytes = p->be->peak_bytes;
-    s->gemm_flop = p->be->gemm_flop;
-    s->gemm_seconds = p->be->gemm_seconds;
-    s->attention_flop = p->be->attention_flop;
-    s->attention_seconds = p->be->attention_seconds;
+    s->peak_bytes = iso_backend_peak_bytes(p->be);
+    iso_backend_counters c;
+    iso_backend_get_counters(p->be, &c);
+    s->gemm_flop = c.gemm_flop;
+    s->gemm_seconds = c.gemm_seconds;
+    s->attention_flop = c.attention_flop;
+    s->attention_seconds = c.attention_seconds;
 }
 
 /* A run's work list: the items in processing order, and each item's gene ordinal for the prefetch. */

@@ -22,3 +22,16 @@ printf '#1.2\n1\t1\nName\tDesc\tS1\nuc002xws.2\tx\t1\n' >"$bad/gct_header.gct"
 printf 'chr20\tStringTie\ttranscript\t1\t100\t1000\t-\t.\tgene_id "8537"; transcript_id "uc002xws.2"; FPKM "1";\n' \
   >"$bad/no_tpm.gtf"
 : >"$bad/empty.sf"
+printf "$hdr\nuc002xws.2\t3475\t3226\tnan\t10\n" >"$bad/nan_tpm.sf"
+printf "$hdr\nuc002xws.2\t3475\t3226\t-1\t10\n" >"$bad/negative_tpm.sf"
+printf "$hdr\nuc002xws.2\t3475\t3226\tinf\t10\n" >"$bad/inf_tpm.sf"
+printf "$hdr\nuc002xws.2\t3475\t3226\t1e308\t10\n" >"$bad/huge_tpm.sf"
+ctab='t_id\tchr\tstrand\tstart\tend\tt_name\tnum_exons\tlength\tgene_id\tgene_name\tcov\tFPKM'
+printf "$ctab\n1\tchr20\t-\t1\t100\tuc002xws.2\t2\t3475\t8537\tBCAS1\t1.0\tNaN\n" >"$bad/nan_fpkm.ctab"
+emb='transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand\te0\te1'
+printf "$hdr\nuc002xws.2\t3475\t3226\t1.0\t10\n" >"$bad/good.sf"
+printf "$emb\nuc002xws.2\t8537\tBCAS1\tchr20\t0\t100\t-\t0.5\tnan\n" >"$bad/nan_embedding.tsv"
+# A CRAM whose reference (named in its header by a path that no longer exists) is gone.
+gzip -dc "$data/genome.fa.gz" >"$bad/gone.fa"
+samtools view -C -T "$bad/gone.fa" -o "$bad/sim.cram" "$data/simulated.bam" && samtools index "$bad/sim.cram"
+rm -f "$bad/gone.fa" "$bad/gone.fa.fai"

@@ -55,6 +55,17 @@ for row in report[:5]:
     check(int(row["n"]) == len(ids), "n")
 ET.parse(f"{work}/e.eval.svg")  # well-formed
 check(b"<circle" in open(f"{work}/e.eval.svg", "rb").read(), "no points in the plot")
+svg = open(f"{work}/e.eval.svg").read()
+check("30 pairs" in svg and "highest, median and lowest Spearman" in svg and svg.count('class="summary-spearman"') == 30,
+      "the plot does not say which pairs it shows, or does not summarise all 30")
+# A StringTie t_data.ctab whose FPKM are all 0: TPM 0 everywhere, metrics undefined: NA, never nan or inf.
+with open(f"{work}/zero.ctab", "w") as o:
+    o.write("t_id\tchr\tstrand\tstart\tend\tt_name\tnum_exons\tlength\tgene_id\tgene_name\tcov\tFPKM\n")
+    for k, t in enumerate(ids):
+        o.write(f"{k + 1}\tchr20\t-\t1\t100\t{t}\t2\t1000\t8537\tBCAS1\t0.0\t0.000000\n")
+run("eval", "--pred", f"{work}/p.predictions.tsv", "--obs", f"{work}/zero.ctab", *A, "--out", f"{work}/z")
+text = open(f"{work}/z.eval.tsv").read().lower()
+check("nan" not in text and "inf" not in text and "\tNA\t".lower() in text, "all-zero FPKM: nan/inf in eval.tsv")
 
 # predict --observed: measured expression as extra columns (log(TPM+1)) and tracks beside the predictions.
 run("predict", "--model", f"{data}/demo-model", "--fasta", f"{data}/genome.fa.gz", *A, "--device", "cpu",
@@ -81,7 +92,7 @@ with open(gtf, "w") as g, open(emb, "w") as e, open(f"{work}/obs.sf", "w") as o:
             tid, start = f"T{gi}_{k}", 1000 * (gi * per + k) + 1
             g.write(f"chrS\tsyn\texon\t{start}\t{start + 500}\t.\t+\t.\tgene_id \"G{gi}\"; transcript_id \"{tid}\";\n")
             x = rng.normal(0, 1, dim)
-            y = 3 + 0.5 * x @ w + gene_effect[gi] + rng.normal(0, 0.3)
+            y = 6 + 0.5 * x @ w  # log(TPM+1) > 0: TPM are never negative + gene_effect[gi] + rng.normal(0, 0.3)
             xs.append(x)
             ys.append(y)
             e.write(f"{tid}\tG{gi}\t\tchrS\t{start - 1}\t{start + 500}\t+\t" + "\t".join(f"{v:.6f}" for v in x) + "\n")

@@ -26,7 +26,7 @@
 
 #include <cblas.h>
 
-#include "isoformer/backend.h"
+#include "backend/backend_impl.h"
 #include "isoformer/model.h"
 #include "model/enformer.h"
 #include "model/esm.h"

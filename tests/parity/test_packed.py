@@ -1,9 +1,11 @@
 """Packed ("varlen") encoder batches, no padding: sequences of different lengths concatenated row-wise into one
 forward. Each segment is compared with transformers' EsmModel run on that sequence alone (relative error
-< 1e-5) and with our single-sequence forward (< 1e-6: only GEMM blocking may round differently), for ESM-2
-(token dropout, one sequence with a <mask>) and NT-v2. Then iso_model_embed_batch on a whole model: a token
-budget smaller than one of the sequences, sequences of one token, and the on-disk cache (hits counted,
-cached rows identical; an invalid token).
+< 1e-5) and with our single-sequence forward, which it must equal bit for bit (the determinism contract of
+docs/model.md: a sequence's GEMMs never see its neighbours' rows), for ESM-2 (token dropout, one sequence with a
+<mask>) and NT-v2. Then iso_model_embed_batch on a whole model: a token budget smaller than one of the
+sequences, sequences of one token, and the on-disk cache (hits counted; rows through the cache, alone or mixed
+with new sequences, identical to the uncached batch; an invalid token). Run under several OPENBLAS_CORETYPE
+values by tests/run.sh, since the GEMM kernel choice is what differs between CPUs.
 Usage: test_packed.py ISOFORMER_BINARY WORKDIR MODEL_DRIVER"""
 import os
 import subprocess
@@ -20,7 +22,7 @@ os.makedirs(work, exist_ok=True)
 torch.manual_seed(7)
 rng = np.random.default_rng(7)
 failures = []
-TOL_REF, TOL_SELF = 1e-5, 1e-6
+TOL_REF = 1e-5
 
 
 def run(*args):
@@ -57,11 +59,16 @@ def compare(label, model, seqs, packed, single_out):
         return
     for i, ids in enumerate(seqs):
         seg = packed[rows[i]:rows[i + 1]]
+        alone = single_out(i)
         e_ref = rm.rel_err(seg, reference(model, ids))
-        e_self = rm.rel_err(seg, torch.from_numpy(single_out(i)))
-        print(f"{label}: sequence {i} T={len(ids)} rel_err vs transformers {e_ref:.2e}, vs ours alone {e_self:.2e}")
-        if e_ref >= TOL_REF or e_self >= TOL_SELF:
-            failures.append(f"{label} sequence {i}: {e_ref} vs transformers, {e_self} vs ours alone")
+        n_diff = int((seg != alone).sum())
+        print(f"{label}: sequence {i} T={len(ids)} rel_err vs transformers {e_ref:.2e}, "
+              f"{n_diff} values differ from ours alone")
+        if e_ref >= TOL_REF:
+            failures.append(f"{label} sequence {i}: rel_err {e_ref:.3g} vs transformers (tolerance {TOL_REF})")
+        if n_diff:
+            failures.append(f"{label} sequence {i}: {n_diff} of {seg.size} values differ from the same sequence "
+                            f"alone (max abs diff {np.abs(seg - alone).max():.3g})")
 
 
 def encoder_case(kind, model, prefix, seqs):
@@ -125,15 +132,20 @@ for kind, enc, prefix, seqs in (
     rows = np.cumsum([0] + [len(s) for s in seqs])
     expect_mixed = np.concatenate([reference(enc, extra[0]).numpy(), got[rows[2]:rows[3]], got[rows[0]:rows[1]],
                                    reference(enc, extra[3]).numpy()])
+    fresh, _ = batch(kind, extra, 64, f"{kind}.c4")
     print(f"batch {kind} cache: hits {h1}, {h2}, {h3} (expected 0, {len(seqs)}, 2)")
     if (h1, h2, h3) != (0, len(seqs), 2):
         failures.append(f"batch {kind} cache hits {h1}, {h2}, {h3}")
-    if not (np.array_equal(first, got) and np.array_equal(again, got)):
-        failures.append(f"batch {kind}: rows through the cache differ from the uncached batch")
+    for what, rows_got, rows_want in (("first cached run", first, got), ("second cached run (all hits)", again, got),
+                                      ("mixed hits and misses", mixed, fresh)):
+        n_diff = int((rows_got != rows_want).sum())
+        if n_diff:
+            failures.append(f"batch {kind} {what}: {n_diff} of {rows_want.size} values differ from the uncached "
+                            f"batch (max abs diff {np.abs(rows_got - rows_want).max():.3g})")
     err = rm.rel_err(mixed, torch.from_numpy(expect_mixed))
-    print(f"batch {kind} cache, mixed hits and misses: rel_err {err:.2e}")
+    print(f"batch {kind} cache, mixed hits and misses: rel_err {err:.2e} vs transformers")
     if err >= TOL_REF:
-        failures.append(f"batch {kind} mixed hits and misses: rel_err {err}")
+        failures.append(f"batch {kind} mixed hits and misses: rel_err {err:.3g} vs transformers")
 
 # Invalid tokens: errors naming the sequence, before anything is computed.
 for args, expect in ((["esm-packed", os.path.join(work, "esm.bin"), os.path.join(work, "esm.config.json"), "esm."],
@@ -161,5 +173,7 @@ try:
 except RuntimeError as e:
     print(f"batch with an unwritable cache entry: {str(e).strip().splitlines()[-1]}")
 
+for f in failures:
+    print("FAILED:", f)
 print(f"{len(failures)} failed" if failures else "packed encoder parity passed")
 sys.exit(1 if failures else 0)

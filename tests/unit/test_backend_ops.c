@@ -1,7 +1,9 @@
-/* Every backend op on the CUDA backend against the CPU backend, with per-op tolerances on the normalised mean
- * squared error (as ggml's test-backend-ops). Exits 77 (skipped) when there is no CUDA device.
+/* Every backend op on every backend of the registry that has a device, at each of its precisions, against the
+ * CPU backend in fp32, with per-op tolerances on the normalised mean squared error (as ggml's test-backend-ops).
+ * A case the backend says it does not support (iso_backend_supports_op) must fail cleanly instead. Exits 77
+ * (skipped) when there is nothing to compare: only the CPU backend, in fp32 only.
  *
- *   test_backend_ops                                   compare CUDA with CPU (the ctest, label gpu)
+ *   test_backend_ops                                   compare (the ctest, label gpu)
  *   test_backend_ops perf [cpu|cuda] [fp32|tf32|bf16]  time model-sized ops, print TFLOP/s and GB/s
  */
 #include <check.h>
@@ -11,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "isoformer/backend.h"
+#include "backend/backend_impl.h"
 
 typedef enum {
     OP_GEMM,
@@ -258,10 +260,9 @@ static float *output_on(iso_backend *be, const op_case *c, const layout *l, floa
     float *dev[MAX_BUFS];
     int out = out_buffer(c, l);
     float *res = xmalloc(l->n[out] * sizeof *res);
-    ck_assert_msg(upload_case(be, l, host, dev) == ISO_OK, "%s: %s", be->ops->name, iso_last_error());
-    be->precision = c->prec;
-    ck_assert_msg(run_case(be, c, dev) == ISO_OK, "%s: %s", be->ops->name, iso_last_error());
-    ck_assert_msg(iso_backend_sync(be) == ISO_OK, "%s: %s", be->ops->name, iso_last_error());
+    ck_assert_msg(upload_case(be, l, host, dev) == ISO_OK, "%s: %s", iso_backend_key(be), iso_last_error());
+    ck_assert_msg(run_case(be, c, dev) == ISO_OK, "%s: %s", iso_backend_key(be), iso_last_error());
+    ck_assert_msg(iso_backend_sync(be) == ISO_OK, "%s: %s", iso_backend_key(be), iso_last_error());
     ck_assert_int_eq(be->ops->download(be, res, dev[out], l->n[out] * sizeof *res), ISO_OK);
     free_case(be, l, dev);
     return res;
@@ -325,9 +326,33 @@ static void build_cases(void)
             add_case((op_case){OP_ATTENTION, {45, 130, 2, attn_hd[i], 3}, masked, 0});
         }
     add_case((op_case){OP_ATTENTION, {1000, 1000, 20, 64, 0}, 1, 0});
+    /* The published fusion's heads (8 of 384): a backend that does not take them must say so and refuse. */
+    add_case((op_case){OP_ATTENTION, {96, 200, 8, 384, 0}, 1, 0});
 }
 
-static iso_backend *cpu, *cuda;
+/* The reference (CPU, fp32) and the backends compared with it, one per registry entry with a device. */
+static iso_backend *ref_be, *tested[16];
+static int n_tested;
+
+/* The op as iso_backend_supports_op knows it (OP_COPY and OP_MEMSET0 are memory functions every backend has). */
+static int supported(iso_backend *be, const op_case *c)
+{
+    static const iso_op ops[] = {ISO_OP_GEMM, ISO_OP_BIAS_ACT, ISO_OP_AFFINE_ACT, ISO_OP_AXPY, ISO_OP_LAYERNORM,
+                                 ISO_OP_SOFTMAX, ISO_OP_ROTARY, ISO_OP_GLU_SILU, ISO_OP_ATTN_POOL2,
+                                 ISO_OP_REL_SHIFT_ADD, ISO_OP_MEAN_ROWS, ISO_OP_GEMM, ISO_OP_GEMM, ISO_OP_ATTENTION};
+    if (c->op == OP_COPY || c->op == OP_MEMSET0)
+        return 1;
+    if (c->op == OP_ATTENTION) {
+        const int64_t *d = c->d;
+        iso_attention_args a = {.Tq = (int)d[0], .Tk = (int)d[1], .heads = (int)d[2], .head_dim = (int)d[3]};
+        return iso_backend_supports_op(be, ISO_OP_ATTENTION, &a);
+    }
+    if (c->op == OP_GEMM) {
+        iso_gemm_args g = gemm_args(c);
+        return iso_backend_supports_op(be, ISO_OP_GEMM, &g);
+    }
+    return iso_backend_supports_op(be, ops[c->op], NULL);
+}
 
 /* Random inputs; key_bias of softmax and attention gets the model's 0 / -1e9 mask values (key 0 unmasked). */
 static void fill_inputs(const op_case *c, const layout *l, float **host)
@@ -345,23 +370,36 @@ static void fill_inputs(const op_case *c, const layout *l, float **host)
 
 START_TEST(op_matches_cpu)
 {
-    const op_case *c = &cases[_i];
+    iso_backend *be = tested[_i / n_cases];
+    const op_case *c = &cases[_i % n_cases];
+    char what[160];
+    describe(c, what, sizeof what);
+    if (iso_backend_set_precision(be, c->prec) != ISO_OK || !strcmp(iso_backend_key(be), iso_backend_key(ref_be)))
+        return; /* not one of this backend's precisions, or the reference itself */
     layout l = case_layout(c);
     float *host[MAX_BUFS];
     fill_inputs(c, &l, host);
-    float *ref = output_on(cpu, c, &l, host), *got = output_on(cuda, c, &l, host);
+    if (!supported(be, c)) {
+        float *dev[MAX_BUFS];
+        ck_assert_msg(upload_case(be, &l, host, dev) == ISO_OK, "%s: %s", iso_backend_key(be), iso_last_error());
+        ck_assert_msg(run_case(be, c, dev) != ISO_OK, "%s on %s: unsupported, yet it ran", what, iso_backend_key(be));
+        printf("%-10s %-48s not supported: %s\n", iso_backend_key(be), what, iso_last_error());
+        free_case(be, &l, dev);
+        for (int i = 0; i < l.nbuf; i++)
+            free(host[i]);
+        return;
+    }
+    float *ref = output_on(ref_be, c, &l, host), *got = output_on(be, c, &l, host);
     size_t n = l.n[out_buffer(c, &l)];
     double err = 0, norm = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(got[i]) != !isfinite(ref[i]))
-            ck_abort_msg("element %zu: cuda %g, cpu %g", i, got[i], ref[i]);
+            ck_abort_msg("element %zu: %s %g, cpu %g", i, iso_backend_key(be), got[i], ref[i]);
         err += ((double)got[i] - ref[i]) * ((double)got[i] - ref[i]);
         norm += (double)ref[i] * ref[i];
     }
     double nmse = norm > 0 ? err / norm : err;
-    char what[128];
-    describe(c, what, sizeof what);
-    printf("%-48s %9zu values  nmse %.3g (max %.0e)\n", what, n, nmse, tolerance(c));
+    printf("%-10s %-48s %9zu values  nmse %.3g (max %.0e)\n", iso_backend_key(be), what, n, nmse, tolerance(c));
     ck_assert_msg(nmse <= tolerance(c), "%s: nmse %.3g > %.0e", what, nmse, tolerance(c));
     free(ref), free(got);
     for (int i = 0; i < l.nbuf; i++)
@@ -400,7 +438,7 @@ static int perf(const char *device, iso_precision prec)
         {OP_COPY, {1536 * 1536}, 0, 0},        {OP_ATTENTION, {1000, 1000, 20, 64, 0}, 0, 0},
         {OP_ATTENTION, {1024, 1024, 20, 64, 0}, 1, 0},
     };
-    printf("device %s, precision %s\n", be->ops->name, prec == ISO_PREC_BF16 ? "bf16" : prec == ISO_PREC_TF32 ? "tf32" : "fp32");
+    printf("backend %s\n", iso_backend_key(be));
     int rc = 0;
     for (size_t i = 0; i < sizeof perf_cases / sizeof perf_cases[0] && !rc; i++) {
         const op_case *c = &perf_cases[i];
@@ -435,7 +473,7 @@ static int perf(const char *device, iso_precision prec)
     }
     if (rc)
         fprintf(stderr, "perf: %s\n", iso_last_error());
-    printf("peak activation memory %.1f MiB\n", be->peak_bytes / 1048576.0);
+    printf("peak activation memory %.1f MiB\n", iso_backend_peak_bytes(be) / 1048576.0);
     iso_backend_destroy(be);
     return rc ? 1 : 0;
 }
@@ -448,18 +486,37 @@ int main(int argc, char **argv)
         iso_precision prec = !strcmp(p, "bf16") ? ISO_PREC_BF16 : !strcmp(p, "tf32") ? ISO_PREC_TF32 : ISO_PREC_FP32;
         return perf(device, prec);
     }
-    if (iso_backend_cuda_device_count() == 0) {
-        printf("SKIPPED: no CUDA device (the CUDA backend is compared with the CPU backend only on a GPU machine)\n");
-        return 77;
-    }
-    if (iso_backend_cpu_create(0, &cpu) != ISO_OK || iso_backend_cuda_create(0, ISO_PREC_FP32, &cuda) != ISO_OK) {
+    if (iso_backend_create("cpu", 0, ISO_PREC_FP32, &ref_be) != ISO_OK) {
         fprintf(stderr, "test_backend_ops: %s\n", iso_last_error());
         return 1;
     }
+    int comparisons = 0;
+    for (int i = 0; i < iso_backend_reg_count() && n_tested < 16; i++) {
+        if (iso_backend_reg_device_count(i) == 0)
+            continue;
+        iso_backend *be = NULL;
+        if (iso_backend_create(iso_backend_reg_name(i), 0, ISO_PREC_FP32, &be) != ISO_OK) {
+            fprintf(stderr, "test_backend_ops: %s: %s\n", iso_backend_reg_name(i), iso_last_error());
+            return 1;
+        }
+        tested[n_tested++] = be;
+        /* Precisions of this backend other than the reference's own. */
+        for (int p = ISO_PREC_FP32; p <= ISO_PREC_BF16; p++)
+            comparisons += iso_backend_set_precision(be, (iso_precision)p) == ISO_OK &&
+                           strcmp(iso_backend_key(be), iso_backend_key(ref_be)) != 0;
+        iso_clear_error();
+    }
+    if (comparisons == 0) {
+        printf("SKIPPED: no backend to compare with cpu:fp32 (no GPU device, and the CPU computes in fp32 only)\n");
+        for (int i = 0; i < n_tested; i++)
+            iso_backend_destroy(tested[i]);
+        iso_backend_destroy(ref_be);
+        return 77;
+    }
     build_cases();
     Suite *s = suite_create("backend_ops");
-    TCase *t = tcase_create("cuda_vs_cpu");
-    tcase_add_loop_test(t, op_matches_cpu, 0, n_cases);
+    TCase *t = tcase_create("backends_vs_cpu");
+    tcase_add_loop_test(t, op_matches_cpu, 0, n_tested * n_cases);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_set_fork_status(sr, CK_NOFORK); /* one CUDA context, not one per forked child */
@@ -467,7 +524,8 @@ int main(int argc, char **argv)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     free(cases);
-    iso_backend_destroy(cpu);
-    iso_backend_destroy(cuda);
+    for (int i = 0; i < n_tested; i++)
+        iso_backend_destroy(tested[i]);
+    iso_backend_destroy(ref_be);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

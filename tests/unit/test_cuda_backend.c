@@ -1,19 +1,31 @@
 /* Creating the CUDA backend: without a usable device (or in a build without CUDA) it must fail with ISO_EDEVICE
  * and a message that says what to do, never crash; with a device, the memory paths and their errors. */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend_impl.h"
 #include "check_run.h"
-#include "isoformer/backend.h"
+
+/* CUDA's devices, through the registry. */
+static int cuda_devices(void)
+{
+    for (int i = 0; i < iso_backend_reg_count(); i++)
+        if (!strcmp(iso_backend_reg_name(i), "cuda"))
+            return iso_backend_reg_device_count(i);
+    ck_abort_msg("no cuda entry in the backend registry");
+    return 0;
+}
 
 START_TEST(no_device_fails_cleanly)
 {
-    if (iso_backend_cuda_device_count() > 0)
+    if (cuda_devices() > 0)
         return; /* covered by the device tests below */
     iso_backend *be = (iso_backend *)1;
-    ck_assert_int_eq(iso_backend_cuda_create(0, ISO_PREC_FP32, &be), ISO_EDEVICE);
+    ck_assert_int_eq(iso_backend_create("cuda", 0, ISO_PREC_FP32, &be), ISO_EDEVICE);
     ck_assert_ptr_null(be);
+    ck_assert_str_eq(iso_backend_default_device(), "cpu");
     ck_assert_int_eq(iso_last_status(), ISO_EDEVICE);
     ck_assert_msg(strstr(iso_last_error(), "use --device cpu"), "message: %s", iso_last_error());
     /* Through the device selection the CLI uses, for each precision. */
@@ -29,11 +41,13 @@ END_TEST
 
 START_TEST(device_index_out_of_range)
 {
-    int count = iso_backend_cuda_device_count();
+    int count = cuda_devices();
     if (count == 0)
         return;
     iso_backend *be = NULL;
-    ck_assert_int_eq(iso_backend_cuda_create(count, ISO_PREC_FP32, &be), ISO_EDEVICE);
+    char name[32];
+    snprintf(name, sizeof name, "cuda:%d", count);
+    ck_assert_int_eq(iso_backend_create(name, 0, ISO_PREC_FP32, &be), ISO_EDEVICE);
     ck_assert_ptr_null(be);
     ck_assert_msg(strstr(iso_last_error(), "requested"), "message: %s", iso_last_error());
 }
@@ -41,21 +55,25 @@ END_TEST
 
 START_TEST(device_memory)
 {
-    if (iso_backend_cuda_device_count() == 0)
+    if (cuda_devices() == 0)
         return;
     iso_backend *be = NULL;
-    ck_assert_int_eq(iso_backend_cuda_create(0, ISO_PREC_TF32, &be), ISO_OK);
-    ck_assert_str_eq(be->ops->name, "cuda");
+    ck_assert_int_eq(iso_backend_create("cuda", 0, ISO_PREC_TF32, &be), ISO_OK);
+    ck_assert_str_eq(iso_backend_name(be), "cuda");
+    ck_assert_str_eq(iso_backend_key(be), "cuda:tf32");
+    ck_assert_int_eq(iso_backend_device_kind(be), ISO_DEVICE_GPU);
+    ck_assert(iso_backend_has(be, ISO_BACKEND_ASYNC));
+    ck_assert_str_eq(iso_backend_default_device(), "cuda");
     float host[1000], back[1000];
     for (int i = 0; i < 1000; i++)
         host[i] = (float)i * 0.5f - 3.0f;
     float *a = be->ops->alloc(be, sizeof host), *b = be->ops->alloc(be, 100);
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
-    ck_assert_uint_eq(be->bytes_in_use, sizeof host + 100);
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), sizeof host + 100);
     be->ops->free(be, b);
-    ck_assert_uint_eq(be->bytes_in_use, sizeof host);
-    ck_assert_uint_eq(be->peak_bytes, sizeof host + 100);
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), sizeof host);
+    ck_assert_uint_eq(iso_backend_peak_bytes(be), sizeof host + 100);
     ck_assert_int_eq(be->ops->upload(be, a, host, sizeof host), ISO_OK);
     ck_assert_int_eq(be->ops->download(be, back, a, sizeof back), ISO_OK);
     ck_assert_mem_eq(back, host, sizeof host);
@@ -63,7 +81,7 @@ START_TEST(device_memory)
     const float *w = be->ops->weight(be, host, 1000);
     ck_assert_ptr_nonnull(w);
     ck_assert_ptr_ne(w, host);
-    ck_assert_uint_eq(be->bytes_in_use, sizeof host);
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), sizeof host);
     ck_assert_int_eq(be->ops->memset0(be, a, 10 * sizeof(float)), ISO_OK);
     ck_assert_int_eq(be->ops->copy(be, a + 10, w + 10, 990 * sizeof(float)), ISO_OK);
     ck_assert_int_eq(be->ops->download(be, back, a, sizeof back), ISO_OK);
@@ -75,10 +93,10 @@ START_TEST(device_memory)
     ck_assert_int_eq(iso_last_status(), ISO_ENOMEM);
     ck_assert_msg(strstr(iso_last_error(), "cannot allocate 1125899906842624 bytes"), "message: %s",
                   iso_last_error());
-    ck_assert_uint_eq(be->bytes_in_use, sizeof host);
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), sizeof host);
     ck_assert_int_eq(iso_backend_sync(be), ISO_OK);
     be->ops->free(be, a);
-    ck_assert_uint_eq(be->bytes_in_use, 0);
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), 0);
     iso_backend_destroy(be);
 }
 END_TEST

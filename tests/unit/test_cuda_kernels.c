@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "check_run.h"
+#include "backend/backend_impl.h"
 #include "backend/cuda/gemm_colmajor.h"
 #include "backend/kernels.h"
 
@@ -529,7 +530,7 @@ END_TEST
 START_TEST(cpu_attention_op)
 {
     iso_backend *be = NULL;
-    ck_assert_int_eq(iso_backend_cpu_create(2, &be), ISO_OK);
+    ck_assert_int_eq(iso_backend_create("cpu", 2, ISO_PREC_FP32, &be), ISO_OK);
     const int hd = attn_hds[_i / N_MASKS];
     const mask_kind mask = (mask_kind)(_i % N_MASKS);
     /* Tq Tk heads pad; the last: 1M keys leave room for 3 query rows in the 4M-float scores block, so 4 rows

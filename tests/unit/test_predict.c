@@ -131,7 +131,7 @@ START_TEST(every_row_once_as_alone)
     ck_assert_int_eq(memcmp(got, again, n * (size_t)n_out * sizeof *got), 0);
     iso_predict_stats s;
     iso_predictor_stats(q, &s);
-    ck_assert_str_eq(s.device, "cpu");
+    ck_assert_str_eq(s.device, "cpu:fp32");
     ck_assert_uint_eq(s.windows + s.windows_reused, n);
     ck_assert_uint_gt(s.proteins, 0);
     free(got), free(again), free(want), free(rows);

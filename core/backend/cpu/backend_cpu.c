@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backend/backend_impl.h"
 #include "backend/kernels.h"
 
 /* The row and element loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks one (GNU
@@ -614,7 +615,6 @@ static void cpu_destroy(iso_backend *be)
 }
 
 static const struct iso_backend_ops cpu_ops = {
-    .name = "cpu",
     .destroy = cpu_destroy,
     .alloc = cpu_alloc,
     .free = cpu_free,
@@ -639,9 +639,13 @@ static const struct iso_backend_ops cpu_ops = {
     .attention = cpu_attention,
 };
 
-int iso_backend_cpu_create(int n_threads, iso_backend **out)
+static int cpu_device_count(void) { return 1; }
+
+static int cpu_create(int device, int n_threads, iso_precision precision, iso_backend **out)
 {
     *out = NULL;
+    if (device != 0)
+        return iso_error(ISO_EDEVICE, "cpu backend: device %d requested, there is one (cpu or cpu:0)", device);
     if (n_threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         n_threads = n > 0 ? (int)n : 1;
@@ -653,12 +657,12 @@ int iso_backend_cpu_create(int n_threads, iso_backend **out)
         free(impl);
         return iso_error(ISO_ENOMEM, "cpu backend: out of memory");
     }
-    be->impl = impl;
-    be->ops = &cpu_ops;
-    be->precision = ISO_PREC_FP32;
-    be->n_threads = n_threads;
+    iso_backend_init(be, &iso_backend_cpu_reg, &cpu_ops, 0, precision, n_threads, impl);
     openblas_set_num_threads(1);
     pool_init(&impl->pool, n_threads);
     *out = be;
     return ISO_OK;
 }
+
+const iso_backend_reg iso_backend_cpu_reg = {"cpu", ISO_DEVICE_CPU, 1u << ISO_PREC_FP32, cpu_device_count,
+                                             cpu_create};

@@ -82,8 +82,9 @@ template <int HD_MAX> __global__ void __launch_bounds__(WARPS *WARP) attention_k
 int cu_attention(iso_backend *be, const iso_attention_args *a)
 {
     int rc = iso_k_attention_check(a, ISO_K_ATTN_MAX_HD);
-    if (rc == ISO_OK && a->heads > 65535)
-        rc = iso_error(ISO_EINVAL, "attention: %d heads, the CUDA backend takes at most 65535", a->heads);
+    if (rc == ISO_OK && a->heads > ISO_K_ATTN_MAX_HEADS)
+        rc = iso_error(ISO_EINVAL, "attention: %d heads, the CUDA backend takes at most %d", a->heads,
+                       ISO_K_ATTN_MAX_HEADS);
     if (rc == ISO_OK)
         rc = cu_enter(be);
     if (rc || a->Tq == 0)

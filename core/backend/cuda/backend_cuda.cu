@@ -249,8 +249,20 @@ static void cu_destroy(iso_backend *be)
     free(be);
 }
 
+/* The fused attention kernel's shapes (iso_k_attention_fits); every other op takes any shape. */
+static int cu_supports_op(const iso_backend *be, iso_op op, const void *args)
+{
+    (void)be;
+    return op != ISO_OP_ATTENTION || !args || iso_k_attention_fits((const iso_attention_args *)args, ISO_K_ATTN_MAX_HD);
+}
+
+static int cu_has(const iso_backend *be, iso_backend_property property)
+{
+    (void)be;
+    return property == ISO_BACKEND_ASYNC; /* cuBLAS picks its algorithm (split-K...) by shape: not row-invariant */
+}
+
 static const struct iso_backend_ops cuda_ops = {
-    "cuda",
     cu_destroy,
     cu_alloc,
     cu_free,
@@ -273,9 +285,11 @@ static const struct iso_backend_ops cuda_ops = {
     cu_rel_shift_add,
     cu_mean_rows,
     cu_attention,
+    cu_supports_op,
+    cu_has,
 };
 
-int iso_backend_cuda_device_count(void)
+static int cu_device_count(void)
 {
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess) {
@@ -285,8 +299,9 @@ int iso_backend_cuda_device_count(void)
     return count;
 }
 
-int iso_backend_cuda_create(int device, iso_precision precision, iso_backend **out)
+static int cu_create(int device, int n_threads, iso_precision precision, iso_backend **out)
 {
+    (void)n_threads;
     *out = NULL;
     int count = 0;
     cudaError_t err = cudaGetDeviceCount(&count);
@@ -303,8 +318,6 @@ int iso_backend_cuda_create(int device, iso_precision precision, iso_backend **o
     if (device < 0 || device >= count)
         return iso_error(ISO_EDEVICE, "CUDA device %d requested, but %d device(s) are visible (cuda:0 .. cuda:%d)",
                          device, count, count - 1);
-    if (precision != ISO_PREC_FP32 && precision != ISO_PREC_TF32 && precision != ISO_PREC_BF16)
-        return iso_error(ISO_EINVAL, "cuda backend: unknown precision %d", (int)precision);
 
     iso_backend *be = (iso_backend *)calloc(1, sizeof *be);
     cu_backend *cu = (cu_backend *)calloc(1, sizeof *cu);
@@ -313,10 +326,7 @@ int iso_backend_cuda_create(int device, iso_precision precision, iso_backend **o
         free(cu);
         return iso_error(ISO_ENOMEM, "cuda backend: out of host memory");
     }
-    be->ops = &cuda_ops;
-    be->precision = precision;
-    be->n_threads = 1;
-    be->impl = cu;
+    iso_backend_init(be, &iso_backend_cuda_reg, &cuda_ops, device, precision, 1, cu);
     cu->device = device;
 
     int rc;
@@ -352,3 +362,7 @@ fail:
     cu_destroy(be);
     return rc;
 }
+
+const iso_backend_reg iso_backend_cuda_reg = {"cuda", ISO_DEVICE_GPU,
+                                              1u << ISO_PREC_FP32 | 1u << ISO_PREC_TF32 | 1u << ISO_PREC_BF16,
+                                              cu_device_count, cu_create};

@@ -6,8 +6,8 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "backend/backend_impl.h"
 #include "backend/kernels.h"
-#include "isoformer/backend.h"
 
 /* Device pointer -> size of every live allocation (activations and weights), for the accounting in free. */
 typedef struct {

@@ -1,5 +1,6 @@
 /* Compute backends behind one small op interface (as in ggml): the model code calls only these ops, on
- * buffers the backend allocated, and the CPU (BLAS) and CUDA (cuBLAS) backends implement them.
+ * buffers the backend allocated, and the CPU (BLAS) and CUDA (cuBLAS) backends implement them. A new backend is
+ * one folder under core/backend/ and one line of the registry table (core/backend/registry.c).
  *
  * Tensors are float32, row-major, rows = sequence positions, columns = channels. Every op is asynchronous on
  * the CUDA backend (ordered on one stream); iso_backend_sync() waits. Ops return ISO_OK or a negative
@@ -55,84 +56,102 @@ typedef struct {
     const float *key_bias;
 } iso_attention_args;
 
+/* A backend is opaque (its ops table and state are private: core/backend/backend_impl.h). Programs choose one
+ * from the registry, read its properties through the accessors below and ask what it supports; the model calls
+ * its ops. */
 typedef struct iso_backend iso_backend;
 
-struct iso_backend_ops {
-    const char *name;
-    void (*destroy)(iso_backend *be);
-    /* Memory. alloc returns NULL (error recorded) when out of memory. */
-    void *(*alloc)(iso_backend *be, size_t nbytes);
-    void (*free)(iso_backend *be, void *ptr);
-    int (*upload)(iso_backend *be, void *dst, const void *src, size_t nbytes);
-    int (*download)(iso_backend *be, void *dst, const void *src, size_t nbytes);
-    int (*copy)(iso_backend *be, void *dst, const void *src, size_t nbytes);
-    int (*memset0)(iso_backend *be, void *dst, size_t nbytes);
-    /* Weights live as long as the model: the CPU backend returns `host` itself (mmapped file, no copy);
-     * CUDA copies once to device memory. Freed with free_weight. */
-    const float *(*weight)(iso_backend *be, const float *host, size_t count);
-    void (*free_weight)(iso_backend *be, const float *dev);
-    int (*sync)(iso_backend *be);
+typedef enum { ISO_DEVICE_CPU = 0, ISO_DEVICE_GPU } iso_device_kind;
 
-    int (*gemm)(iso_backend *be, const iso_gemm_args *g);
-    /* x[r, c] = act(x[r, c] + bias[c]); bias may be NULL. */
-    int (*bias_act)(iso_backend *be, float *x, const float *bias, int64_t rows, int cols, iso_act act);
-    /* y[r, c] = act(x[r, c] * scale[c] + shift[c]) (BatchNorm in eval mode folded to scale/shift). */
-    int (*affine_act)(iso_backend *be, const float *x, float *y, const float *scale, const float *shift,
-                      int64_t rows, int cols, iso_act act);
-    /* y[i] += alpha * x[i]. */
-    int (*axpy)(iso_backend *be, float *y, const float *x, float alpha, int64_t n);
-    /* y[r, :] = LayerNorm(x[r, :]) * gamma + beta, biased variance; y may equal x. */
-    int (*layernorm)(iso_backend *be, const float *x, float *y, const float *gamma, const float *beta,
-                     int64_t rows, int cols, float eps);
-    /* Row softmax in place over `cols`, after adding key_bias[c] (0 or a large negative for masked keys;
-     * may be NULL) to every row. rows counts all heads x queries. A row that is -inf throughout becomes
-     * zeros. */
-    int (*softmax)(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias);
-    /* Rotary position embedding (ESM / NT-v2, rotate_half convention) applied in place to x, which holds T
-     * positions of `heads` heads of `head_dim` each, row stride `ld` floats; position p uses angle
-     * p * 10000^(-2i/head_dim) for pair (i, i + head_dim/2). */
-    int (*rotary)(iso_backend *be, float *x, int T, int heads, int head_dim, int ld);
-    /* y[r, f] = silu(x[r, f]) * x[r, F + f], x has 2F columns (NT-v2 gated FFN). */
-    int (*glu_silu)(iso_backend *be, const float *x, float *y, int64_t rows, int F);
-    /* Enformer AttentionPool over pairs of rows: y[i, c] = sum_{p in 0,1} softmax_p(logits[2i+p, c]) *
-     * x[2i+p, c]; x and logits are (2L, d), y is (L, d). */
-    int (*attn_pool2)(iso_backend *be, const float *x, const float *logits, float *y, int64_t L, int d);
-    /* Enformer relative shift: logits[h, i, j] += rel[h, i, j - i + n - 1] for i, j < n; rel is
-     * (heads, n, 2n - 1), logits (heads, n, n). */
-    int (*rel_shift_add)(iso_backend *be, float *logits, const float *rel, int heads, int n);
-    /* y[c] = mean over rows [r0, r1) of x[r, c]. */
-    int (*mean_rows)(iso_backend *be, const float *x, float *y, int64_t r0, int64_t r1, int cols);
-    /* Fused attention (iso_attention_args above), without a Tq x Tk scores buffer per head in the caller.
-     * The CUDA backend takes head_dim <= 128. */
-    int (*attention)(iso_backend *be, const iso_attention_args *a);
-};
+/* ---- registry: the backends compiled into this build, in order of preference for their kind ---- */
+ISO_API
+int iso_backend_reg_count(void);
+ISO_API
+const char *iso_backend_reg_name(int i); /* "cpu", "cuda": the device name's prefix */
+ISO_API
+iso_device_kind iso_backend_reg_kind(int i);
+/* Usable devices of backend i (0 when none is present, e.g. no GPU or no driver). */
+ISO_API
+int iso_backend_reg_device_count(int i);
+/* The device used when none is named: the first GPU backend with a device present ("cuda"), else "cpu". */
+ISO_API
+const char *iso_backend_default_device(void);
 
-struct iso_backend {
-    const struct iso_backend_ops *ops;
-    iso_precision precision; /* GEMM precision; the CPU backend always computes in fp32 */
-    int n_threads;
-    size_t bytes_in_use, peak_bytes; /* activation memory accounting, kept by alloc/free */
-    /* FLOP and wall seconds inside the GEMM and attention ops, kept by backends that run ops synchronously (CPU);
-     * what `predict -v` and the benchmarks report as the GEMM-shaped stages' rate. */
-    double gemm_flop, gemm_seconds, attention_flop, attention_seconds;
-    void *impl;
-};
-
-/* "cpu", "cuda" or "cuda:N". n_threads <= 0 uses all cores (CPU). */
+/* device: a registry name, optionally ":N" for its device N ("cpu", "cuda", "cuda:1"); NULL is "cpu".
+ * n_threads <= 0 uses all cores (CPU). precision is the GEMM precision of backends that have several (the CPU
+ * backend computes in fp32 whatever is asked). */
 ISO_API
 int iso_backend_create(const char *device, int n_threads, iso_precision precision, iso_backend **out) ISO_RESULT;
 ISO_API
 void iso_backend_destroy(iso_backend *be);
+/* Waits for every queued op (a no-op on synchronous backends); errors of queued ops surface here. */
 ISO_API
-int iso_backend_cpu_create(int n_threads, iso_backend **out) ISO_RESULT;
-/* Returns ISO_EDEVICE with a clear message when built without CUDA or when no device is present. */
-ISO_API
-int iso_backend_cuda_create(int device, iso_precision precision, iso_backend **out) ISO_RESULT;
-/* Number of CUDA devices visible (0 when built without CUDA or none present). */
-ISO_API
-int iso_backend_cuda_device_count(void);
+int iso_backend_sync(iso_backend *be) ISO_RESULT;
 
-static inline int iso_backend_sync(iso_backend *be) { return be->ops->sync(be); }
+/* ---- accessors ---- */
+ISO_API
+const char *iso_backend_name(const iso_backend *be); /* registry name: "cpu", "cuda" */
+ISO_API
+iso_device_kind iso_backend_device_kind(const iso_backend *be);
+ISO_API
+int iso_backend_device_index(const iso_backend *be);
+ISO_API
+iso_precision iso_backend_precision(const iso_backend *be);
+/* ISO_EINVAL (backend unchanged) when the backend has no such precision. */
+ISO_API
+int iso_backend_set_precision(iso_backend *be, iso_precision precision) ISO_RESULT;
+ISO_API
+const char *iso_precision_name(iso_precision precision); /* "fp32", "tf32", "bf16" */
+/* What decides the arithmetic, as "<name>:<precision>" ("cpu:fp32", "cuda:bf16"): results under one key agree
+ * to the rounding of operation order, under two keys they may differ more (what a cache of outputs keys on). */
+ISO_API
+const char *iso_backend_key(const iso_backend *be);
+ISO_API
+int iso_backend_n_threads(const iso_backend *be);
+/* Activation memory (weights excluded), kept by the backend's allocator. */
+ISO_API
+size_t iso_backend_bytes_in_use(const iso_backend *be);
+ISO_API
+size_t iso_backend_peak_bytes(const iso_backend *be);
+
+/* FLOP and wall seconds inside the GEMM and attention ops, kept by backends whose ops run synchronously (CPU;
+ * zero elsewhere): the GEMM-shaped stages' rate that `predict -v` and the benchmarks report. */
+typedef struct {
+    double gemm_flop, gemm_seconds, attention_flop, attention_seconds;
+} iso_backend_counters;
+ISO_API
+void iso_backend_get_counters(const iso_backend *be, iso_backend_counters *out);
+
+/* ---- capabilities ---- */
+typedef enum {
+    ISO_OP_GEMM,
+    ISO_OP_BIAS_ACT,
+    ISO_OP_AFFINE_ACT,
+    ISO_OP_AXPY,
+    ISO_OP_LAYERNORM,
+    ISO_OP_SOFTMAX,
+    ISO_OP_ROTARY,
+    ISO_OP_GLU_SILU,
+    ISO_OP_ATTN_POOL2,
+    ISO_OP_REL_SHIFT_ADD,
+    ISO_OP_MEAN_ROWS,
+    ISO_OP_ATTENTION,
+} iso_op;
+
+/* Whether the backend runs op on these arguments (an iso_gemm_args * for ISO_OP_GEMM, an iso_attention_args *
+ * for ISO_OP_ATTENTION; args may be NULL for "in general"), as ggml's supports_op: the model asks before it
+ * calls an op that some backend limits (the CUDA fused attention takes head_dim <= 128; a head of 384 goes
+ * through GEMMs and a softmax instead). Answered from the shapes alone, without touching the device. */
+ISO_API
+int iso_backend_supports_op(const iso_backend *be, iso_op op, const void *args);
+
+typedef enum {
+    ISO_BACKEND_ASYNC,              /* ops are queued: sync before reading a host clock or a result */
+    ISO_BACKEND_GEMM_ROW_INVARIANT, /* a GEMM's output row depends on its own input row only, never on m or the
+                                       other rows (so packing sequences into one GEMM changes no bit) */
+} iso_backend_property;
+ISO_API
+int iso_backend_has(const iso_backend *be, iso_backend_property property);
 
 #ifdef __cplusplus
 }

@@ -27,11 +27,16 @@ typedef struct {
     iso_expr_format format;
     int is_tpm;           /* values are TPM (not yet log-transformed) */
     size_t n_matched, n_unknown; /* file rows matched to the annotation / not */
+    size_t n_missing;     /* values given as nan/NaN/NA (an isoformer TSV only: not observed) */
 } iso_expression;
 
 /* Reads salmon quant.sf, RSEM isoforms.results, kallisto abundance.tsv, StringTie -e GTF or t_data.ctab
  * (FPKM rescaled to TPM), GTEx GCT, or an isoformer TSV, detected from the content. Transcript ids match with
- * or without a ".N" version. Ids absent from the annotation are counted (an error when nothing matches). */
+ * or without a ".N" version. Ids absent from the annotation are counted (an error when nothing matches).
+ * Every value must be finite, and TPM/FPKM also not negative: anything else (NaN, inf, -1, a number that
+ * overflows) is an error naming file:line and column, except that an isoformer TSV may mark a value missing
+ * (not observed) with nan, NaN or NA (counted in n_missing; NAN in values). A StringTie table whose FPKM are
+ * all 0 gives TPM 0. */
 ISO_API
 int iso_expression_read(const char *path, const iso_annotation *ann, iso_expression **out) ISO_RESULT;
 ISO_API
@@ -47,6 +52,33 @@ double iso_pearson(const double *x, const double *y, size_t n);
 /* 1 - SS_res / SS_tot of y (observed) predicted by x. */
 ISO_API
 double iso_r2(const double *x, const double *y, size_t n);
+
+/* ---- eval: predictions against observations ---- */
+typedef struct {
+    int pred, obs; /* columns */
+    size_t n;      /* transcripts with both values */
+    double spearman, pearson;
+    double r2;     /* of y = x: 1 - sum (obs - pred)^2 / sum (obs - mean obs)^2 (negative when the scales differ) */
+    double fraction_r; /* Pearson of within-gene isoform fractions (genes with >= 2 isoforms), on TPM */
+    size_t n_genes;
+} iso_eval_pair;
+
+/* Pairs of columns to compare: map "PRED=OBS,..." or, when NULL, columns of equal names (every prediction
+ * column against a single observed one). *pairs is malloc'd. */
+ISO_API
+int iso_eval_pairs(const char *map, const iso_expression *pred, const iso_expression *obs, iso_eval_pair **pairs,
+                   int *n_pairs) ISO_RESULT;
+/* The metrics of pair p; x and y (ann->n) get the predicted and observed values compared (observed TPM as
+ * log(TPM+1) unless log1p_obs is 0). */
+ISO_API
+int iso_eval_compare(const iso_annotation *ann, const iso_expression *pred, const iso_expression *obs, int log1p_obs,
+                     iso_eval_pair *p, double *x, double *y) ISO_RESULT;
+/* PREFIX.eval.tsv and PREFIX.eval.svg for all pairs (written together or not at all). The SVG has a title, a
+ * summary of every pair (Spearman and Pearson), and scatter plots on a shared scale with the line y = x: of
+ * every pair up to 9, else of the best, median and worst by Spearman (the figure says so). */
+ISO_API
+int iso_eval_write(const char *prefix, const iso_annotation *ann, const iso_expression *pred,
+                   const iso_expression *obs, int log1p_obs, iso_eval_pair *pairs, int n_pairs) ISO_RESULT;
 
 /* A ridge head: y_j = b_j + sum_k w_jk (x_k - mean_k) / sd_k, for n_out outputs over dim inputs. */
 typedef struct {

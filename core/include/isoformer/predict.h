@@ -3,7 +3,7 @@
  * distinct window goes through the DNA encoder once and each distinct protein of a gene through the protein
  * encoder once; a gene's RNAs may be packed into shared forwards; a second thread reads and tokenizes the
  * sequences of the next genes while the model runs. The values are those of predicting each transcript on
- * its own (with RNA packing, up to the rounding of a transcript's batch).
+ * its own.
  *
  *     iso_predict_opts o;
  *     iso_predict_opts_default(&o);
@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 typedef struct {
-    const char *device;        /* "cpu", "cuda" or "cuda:N"; NULL: CUDA when a GPU is present, else the CPU */
+    const char *device;        /* "cpu", "cuda" or "cuda:N"; NULL: a GPU when one is present, else the CPU */
     int n_threads;             /* CPU threads; <= 0: all cores */
     iso_precision precision;   /* GPU GEMM precision (default ISO_PREC_BF16; the CPU computes in fp32) */
     iso_model_options model;   /* the model's documented choices (iso_model_options_default) */
@@ -94,7 +94,7 @@ int iso_predictor_run(iso_predictor *p, const size_t *rows, size_t n_rows, iso_p
 
 /* What the runs so far did and where the time went (seconds of wall time). */
 typedef struct {
-    const char *device;        /* the backend's name: "cpu" or "cuda" */
+    const char *device;        /* the backend and its precision: "cpu:fp32", "cuda:bf16" */
     size_t windows, windows_reused, proteins, proteins_reused, rna_truncated, protein_truncated, cache_hits;
     double t_inputs;           /* reading and tokenizing sequences (on the prefetch thread when there is one) */
     double t_wait;             /* the model waiting for inputs */

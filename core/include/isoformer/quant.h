@@ -24,11 +24,14 @@ typedef enum {
 
 typedef struct {
     iso_strandedness strand;
-    int threads;        /* BAM decompression threads */
-    int max_iter;       /* EM iterations (default 2000) */
-    double tol;         /* EM stops when no abundance above 1e-8 changes by more than tol, relatively */
+    int threads;        /* contigs read in parallel, BAM/CRAM decompression threads, bootstrap replicates */
+    int max_iter;       /* EM steps at most (default 10000) */
+    double tol;         /* the EM stops when no transcript that moves by more than 0.01 fragments in an
+                           accelerated step changes by more than tol, relatively (default 1e-3) */
     double frag_mean, frag_sd; /* fragment-length prior when too few pairs are seen (salmon's 250, 25) */
     int coverage;       /* also compute per-base read coverage over the annotated contigs */
+    int bootstraps;     /* inferential replicates (0: none) */
+    const char *reference; /* FASTA for CRAM decoding (NULL: the header's UR / REF_PATH) */
 } iso_quant_opts;
 
 ISO_API
@@ -43,7 +46,11 @@ typedef struct {
     size_t n_records, n_fragments, n_assigned, n_pairs_for_fld;
     double assigned_weight;  /* fragments assigned, multi-mappers counted 1/NH per alignment: sum of NumReads */
     double frag_mean, frag_sd; /* of the distribution used */
-    int em_iterations;
+    int em_iterations;       /* EM steps (each accelerated step counts its three) */
+    double em_change;        /* the largest relative change of the last step */
+    size_t n_classes;        /* equivalence classes */
+    int n_bootstraps;
+    double *bootstrap;       /* n_bootstraps x n: NumReads of each replicate */
     /* Coverage (with opts.coverage): per track (one, or plus and minus for stranded libraries), per annotated
      * contig, runs of aligned-read depth (multi-mappers 1/NH), not yet normalised. */
     int n_tracks, n_contigs;
@@ -63,16 +70,20 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
 ISO_API
 void iso_quant_free(iso_quant_result *r);
 /* Writes PREFIX.quant.sf (salmon's columns: Name Length EffectiveLength TPM NumReads) and PREFIX.genes.tsv
- * (gene_id gene_name TPM NumReads: sums over the gene's transcripts), atomically; with coverage also
- * PREFIX.coverage.bw (or .coverage.plus.bw and .coverage.minus.bw for a stranded library: the strand of the
- * transcribed RNA), depth per million assigned fragments. */
+ * (gene_id gene_name TPM NumReads: sums over the gene's transcripts); with coverage also PREFIX.coverage.bw
+ * (or .coverage.plus.bw and .coverage.minus.bw for a stranded library: the strand of the transcribed RNA),
+ * depth per million assigned fragments, each bigWig read back before it is kept; with bootstraps salmon's
+ * layout beside PREFIX: DIR/cmd_info.json, DIR/aux_info/meta_info.json and DIR/aux_info/bootstrap/
+ * {bootstraps.gz,names.tsv.gz} (DIR the directory of PREFIX). All files appear together or none does. */
 ISO_API
 int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r) ISO_RESULT;
 
 /* The EM on its own: classes of compatible transcripts with their fragment counts -> expected fragments per
  * transcript (abundance[n_tx]). weight (may be NULL: all 1) is each transcript's conditional probability of
  * the class's fragments beyond 1/effective length, here the density of the fragment length the alignment
- * implies on that transcript. Returns the number of iterations, or a negative status. */
+ * implies on that transcript. Accelerated by SQUAREM; stops after max_iter EM steps or when no transcript
+ * that moves by more than 0.01 fragments changes by more than tol, relatively. Returns the number of EM steps, or a negative
+ * status; *final_change (may be NULL) gets the last relative change. */
 typedef struct {
     const uint32_t *tx;
     int n_tx;
@@ -81,7 +92,14 @@ typedef struct {
 } iso_eq_class;
 ISO_API
 int iso_quant_em(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
-                 int max_iter, double tol, double *abundance);
+                 int max_iter, double tol, double *abundance, double *final_change);
+/* n_boot bootstrap replicates into out (n_boot x n_tx): the fragments resampled with replacement over the
+ * classes (in proportion to their counts), the EM run again from estimate. Replicate i is seeded by i alone,
+ * so the replicates are the same for any number of threads. */
+ISO_API
+int iso_quant_bootstrap(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
+                        const double *estimate, int n_boot, int threads, int max_iter, double tol,
+                        double *out) ISO_RESULT;
 
 #ifdef __cplusplus
 }

@@ -76,14 +76,33 @@ static int alloc_matrix(iso_expression *e, const iso_annotation *ann, int n_cols
     return ISO_OK;
 }
 
-static int parse_value(const char *s, float *v)
+/* A finite number that fits a float (values are kept as floats): 0, or -1 when not a number, -2 when NaN,
+ * infinite or out of range, -3 when negative but nonneg (1) asks for TPM or FPKM. nonneg -1: any sign, and
+ * nan/NaN/NA read as a missing value (NAN). */
+static int parse_value(const char *s, float *v, int nonneg)
 {
     char *end;
+    if (nonneg < 0 && (!strcmp(s, "nan") || !strcmp(s, "NaN") || !strcmp(s, "NA"))) { /* missing, where allowed */
+        *v = NAN;
+        return 0;
+    }
     double d = strtod(s, &end);
     if (end == s || (*end && *end != '\r'))
         return -1;
+    if (!isfinite(d) || fabs(d) > 3.4e38)
+        return -2;
+    if (nonneg > 0 && d < 0)
+        return -3;
     *v = (float)d;
     return 0;
+}
+
+static int value_error(const char *path, long ln, int col, const char *text, int why)
+{
+    static const char *const reason[] = {
+        "", "expected a number", ("expected a finite number (NaN, infinite and values beyond 3.4e38 are refused)"),
+        "expected a value >= 0"};
+    return iso_error(ISO_EFORMAT, "%s:%ld: column %d: %s, got '%s'", path, ln, col, reason[-why], text);
 }
 
 /* Stores the row of line ln; unknown ids are counted, a transcript given twice is an error (line_of[i]: the
@@ -194,11 +213,13 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
         } else {
             split_tabs(copy, f);
             int first = lay->value_col >= 0 ? lay->value_col : lay->first_value;
-            for (int j = 0; j < e->n_cols && rc == ISO_OK; j++)
-                if (parse_value(f[first + j], &v[j]) < 0)
-                    rc = iso_error(ISO_EFORMAT, "%s:%ld: column %d: expected a number, got '%s'", path,
-                                   iso_lines_lineno(lr), first + j + 1, f[first + j]);
-            if (rc == ISO_OK && lay->fpkm && isfinite(v[0]))
+            for (int j = 0; j < e->n_cols && rc == ISO_OK; j++) {
+                int why = parse_value(f[first + j], &v[j], lay->format == ISO_EXPR_ISOFORMER ? -1 : lay->is_tpm);
+                if (why < 0)
+                    rc = value_error(path, iso_lines_lineno(lr), first + j + 1, f[first + j], why);
+                e->n_missing += rc == ISO_OK && isnan(v[j]);
+            }
+            if (rc == ISO_OK && lay->fpkm)
                 fpkm_total += v[0];
             if (rc == ISO_OK)
                 rc = put_row(e, ann, path, iso_lines_lineno(lr), line_of, f[lay->id_col], v);
@@ -209,9 +230,10 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
         rc = r;
     if (rc == ISO_OK && lay->fpkm) {
         /* FPKM -> TPM: TPM_i = FPKM_i / sum FPKM * 1e6 over every row of the file, those of transcripts
-         * missing from the annotation included, as StringTie computes its TPM */
-        for (size_t i = 0; fpkm_total > 0 && i < e->n_rows; i++)
-            e->values[i] = (float)(e->values[i] / fpkm_total * 1e6);
+         * missing from the annotation included, as StringTie computes its TPM; all FPKM 0 is TPM 0 */
+        for (size_t i = 0; i < e->n_rows; i++)
+            if (!isnan(e->values[i]))
+                e->values[i] = fpkm_total > 0 ? (float)(e->values[i] / fpkm_total * 1e6) : 0.0f;
         free(e->col_names[0]);
         e->col_names[0] = strdup("TPM");
     }
@@ -242,13 +264,16 @@ static int read_stringtie_gtf(iso_lines *lr, const char *path, const iso_annotat
             split_tabs(copy, f);
         char id[512], tpm[64];
         float v;
+        int why = -1;
         if (n != 9)
             rc = iso_error(ISO_EFORMAT, "%s:%ld: expected 9 GTF columns, got %d", path, iso_lines_lineno(lr), n);
         else if (!strcmp(f[2], "transcript")) {
             if (gtf_attr(f[8], "transcript_id", id, sizeof id) || gtf_attr(f[8], "TPM", tpm, sizeof tpm) ||
-                parse_value(tpm, &v))
+                (why = parse_value(tpm, &v, 1)) == -1)
                 rc = iso_error(ISO_EFORMAT, "%s:%ld: transcript line without transcript_id and a numeric TPM "
                                             "attribute (was StringTie run with -e?)", path, iso_lines_lineno(lr));
+            else if (why < 0)
+                rc = value_error(path, iso_lines_lineno(lr), 9, tpm, why);
             else
                 rc = put_row(e, ann, path, iso_lines_lineno(lr), line_of, id, &v);
         }

@@ -1,0 +1,291 @@
+/* quant's outputs: quant.sf, the gene table, coverage bigWigs (each read back before it is kept) and the
+ * bootstrap replicates in salmon's layout, committed as one set. */
+#include <bigWig.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "isoformer/io.h"
+#include "isoformer/outputs.h"
+#include "isoformer/quant.h"
+
+#define MAX_OUTPUTS 8
+
+/* Outputs written to temporaries, renamed together at the end; a failure removes what was renamed. */
+typedef struct {
+    iso_out *o[MAX_OUTPUTS];
+    char path[MAX_OUTPUTS][4096];
+    int n;
+} out_set;
+
+static iso_out *set_open(out_set *s, const char *prefix, const char *suffix)
+{
+    if ((size_t)snprintf(s->path[s->n], sizeof s->path[s->n], "%s%s", prefix, suffix) >= sizeof s->path[s->n]) {
+        iso_error(ISO_EINVAL, "%s: output prefix too long", prefix);
+        return NULL;
+    }
+    iso_out *o = iso_out_open(s->path[s->n]);
+    if (o)
+        s->o[s->n++] = o;
+    return o;
+}
+
+static int set_commit(out_set *s)
+{
+    int rc = ISO_OK, done = 0;
+    for (; done < s->n && rc == ISO_OK; done++) {
+        rc = iso_out_commit(s->o[done]);
+        s->o[done] = NULL;
+    }
+    for (int i = done; i < s->n; i++)
+        iso_out_abort(s->o[i]);
+    for (int i = 0; rc != ISO_OK && i < done - 1; i++) /* both or neither */
+        remove(s->path[i]);
+    s->n = 0;
+    return rc;
+}
+
+static void set_abort(out_set *s)
+{
+    for (int i = 0; i < s->n; i++)
+        iso_out_abort(s->o[i]);
+    s->n = 0;
+}
+
+static int checked(iso_out *o, const char *path)
+{
+    return ferror(iso_out_fp(o)) ? iso_error(ISO_EIO, "%s: write failed", path) : ISO_OK;
+}
+
+static int write_sf(out_set *s, const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
+{
+    iso_out *o = set_open(s, prefix, ".quant.sf");
+    if (!o)
+        return iso_last_status();
+    FILE *fp = iso_out_fp(o);
+    fputs("Name\tLength\tEffectiveLength\tTPM\tNumReads\n", fp);
+    for (size_t t = 0; t < r->n; t++)
+        fprintf(fp, "%s\t%lld\t%.3f\t%.6f\t%.3f\n", ann->tx[t].transcript_id, (long long)r->length[t],
+                r->eff_length[t], r->tpm[t], r->num_reads[t]);
+    return checked(o, s->path[s->n - 1]);
+}
+
+typedef struct {
+    const char *gene_id;
+    size_t tx;
+} gene_key;
+
+static int by_gene(const void *a, const void *b)
+{
+    const gene_key *x = a, *y = b;
+    int c = strcmp(x->gene_id, y->gene_id);
+    return c ? c : (x->tx > y->tx) - (x->tx < y->tx);
+}
+
+/* Genes sorted by id: transcripts grouped by gene, sums per group. (quant's own grouping until annotation
+ * offers one.) */
+static int write_genes(out_set *s, const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
+{
+    gene_key *keys = malloc((r->n ? r->n : 1) * sizeof *keys);
+    iso_out *o = keys ? set_open(s, prefix, ".genes.tsv") : NULL;
+    if (!o) {
+        free(keys);
+        return keys ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory");
+    }
+    FILE *fp = iso_out_fp(o);
+    fputs("gene_id\tgene_name\tTPM\tNumReads\n", fp);
+    for (size_t t = 0; t < r->n; t++)
+        keys[t] = (gene_key){ann->tx[t].gene_id, t};
+    qsort(keys, r->n, sizeof *keys, by_gene);
+    for (size_t i = 0; i < r->n;) {
+        const iso_transcript *tx = &ann->tx[keys[i].tx];
+        double tpm = 0, reads = 0;
+        for (; i < r->n && !strcmp(keys[i].gene_id, tx->gene_id); i++) {
+            tpm += r->tpm[keys[i].tx];
+            reads += r->num_reads[keys[i].tx];
+        }
+        fprintf(fp, "%s\t%s\t%.6f\t%.3f\n", tx->gene_id, tx->gene_name ? tx->gene_name : "", tpm, reads);
+    }
+    free(keys);
+    return checked(o, s->path[s->n - 1]);
+}
+
+/* Reads the finished bigWig back: its header, index and every interval of every contig, which must number as
+ * many as were written (libBigWig reports no error of its last block or index, on a full disk say). */
+static int verify_bigwig(const char *tmp, const char *path, const iso_quant_result *r, const size_t *n_written)
+{
+    bigWigFile_t *fp = bwOpen((char *)tmp, NULL, "r");
+    if (!fp)
+        return iso_error(ISO_EIO, "%s: the bigWig written cannot be read back (disk full?)", path);
+    int rc = ISO_OK;
+    for (int c = 0; rc == ISO_OK && c < r->n_contigs; c++) {
+        if (!n_written[c])
+            continue;
+        size_t n = 0;
+        bwOverlapIterator_t *it = bwOverlappingIntervalsIterator(fp, r->contig[c], 0, r->contig_len[c], 64);
+        for (; it && it->data; it = bwIteratorNext(it))
+            n += it->intervals->l;
+        if (!it || n != n_written[c])
+            rc = iso_error(ISO_EIO, "%s: read back %zu of the %zu intervals written on %s (disk full?)", path, n,
+                           n_written[c], r->contig[c]);
+        if (it)
+            bwIteratorDestroy(it);
+    }
+    bwClose(fp);
+    return rc;
+}
+
+/* One coverage bigWig, depth scaled to per million assigned fragments. */
+static int write_coverage(out_set *s, const char *prefix, const char *suffix, const iso_quant_result *r, int track)
+{
+    iso_out *o = set_open(s, prefix, suffix);
+    size_t *n_written = calloc((size_t)r->n_contigs + 1, sizeof *n_written);
+    if (!o || !n_written) {
+        free(n_written);
+        return o ? iso_error(ISO_ENOMEM, "out of memory") : iso_last_status();
+    }
+    const char *path = s->path[s->n - 1];
+    iso_bigwig *bw = NULL;
+    double scale = r->assigned_weight > 0 ? 1e6 / r->assigned_weight : 0;
+    int rc = iso_bigwig_open(o, (const char *const *)r->contig, r->contig_len, r->n_contigs, &bw);
+    size_t n_spans = 0;
+    for (int c = 0; c < r->n_contigs; c++)
+        n_spans += r->coverage[track * r->n_contigs + c].n;
+    /* libBigWig writes no index for a file without data, and readers (bx-python, UCSC's) refuse such a file: a
+     * track without coverage (the empty strand of a stranded library) says so with one base of depth 0. */
+    if (rc == ISO_OK && !n_spans && r->n_contigs) {
+        rc = iso_bigwig_write_chrom(bw, r->contig[0], &(iso_span){0, 1, 0.0f}, 1);
+        n_written[0] = 1;
+    }
+    for (int c = 0; rc == ISO_OK && c < r->n_contigs; c++) {
+        const struct iso_span_list *l = &r->coverage[track * r->n_contigs + c];
+        if (!l->n)
+            continue;
+        iso_span *scaled = malloc(l->n * sizeof *scaled);
+        if (!scaled) {
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+            break;
+        }
+        for (size_t i = 0; i < l->n; i++)
+            scaled[i] = (iso_span){l->spans[i].start, l->spans[i].end, (float)(l->spans[i].value * scale)};
+        rc = iso_bigwig_write_chrom(bw, r->contig[c], scaled, l->n);
+        n_written[c] = l->n;
+        free(scaled);
+    }
+    iso_bigwig_close(bw);
+    if (rc == ISO_OK)
+        rc = verify_bigwig(iso_out_tmp_path(o), path, r, n_written);
+    free(n_written);
+    return rc;
+}
+
+/* ---- bootstrap replicates, salmon's layout (tximport's and fishpond's readers) ---- */
+
+/* gzip of len bytes into the output (tximport reads it through R's gzcon: a single gzip member). */
+static int write_gzip(iso_out *o, const char *path, const void *data, size_t len)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return iso_error(ISO_ENOMEM, "%s: cannot start gzip", path);
+    unsigned char buf[1 << 16];
+    z.next_in = (unsigned char *)data;
+    int zr = Z_OK;
+    size_t left = len;
+    do {
+        uInt chunk = left > (1u << 30) ? 1u << 30 : (uInt)left;
+        z.avail_in = chunk;
+        left -= chunk;
+        do {
+            z.next_out = buf;
+            z.avail_out = sizeof buf;
+            zr = deflate(&z, left ? Z_NO_FLUSH : Z_FINISH);
+            fwrite(buf, 1, sizeof buf - z.avail_out, iso_out_fp(o));
+        } while (z.avail_out == 0);
+    } while (left);
+    deflateEnd(&z);
+    return zr == Z_STREAM_END ? checked(o, path) : iso_error(ISO_EIO, "%s: gzip failed", path);
+}
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        return iso_error(ISO_EIO, "%s: cannot create the directory (%s)", path, strerror(errno));
+    return ISO_OK;
+}
+
+static int write_bootstraps(out_set *s, const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
+{
+    char dir[4096], sub[4200], copy[4096];
+    snprintf(copy, sizeof copy, "%s", prefix);
+    snprintf(dir, sizeof dir, "%s", dirname(copy));
+    int rc = (size_t)snprintf(sub, sizeof sub, "%s/aux_info", dir) < sizeof sub ? make_dir(sub)
+             : iso_error(ISO_EINVAL, "%s: output prefix too long", prefix);
+    if (rc == ISO_OK && (size_t)snprintf(sub, sizeof sub, "%s/aux_info/bootstrap", dir) < sizeof sub)
+        rc = make_dir(sub);
+    iso_out *o = rc == ISO_OK ? set_open(s, dir, "/aux_info/bootstrap/bootstraps.gz") : NULL;
+    if (rc == ISO_OK && !o)
+        rc = iso_last_status();
+    if (rc == ISO_OK) /* doubles, replicate after replicate, each in quant.sf's row order */
+        rc = write_gzip(o, s->path[s->n - 1], r->bootstrap, (size_t)r->n_bootstraps * r->n * sizeof *r->bootstrap);
+    /* names.tsv.gz: the transcript names on one tab-separated line */
+    size_t len = 0;
+    for (size_t t = 0; t < r->n; t++)
+        len += strlen(ann->tx[t].transcript_id) + 1;
+    char *names = rc == ISO_OK ? malloc(len + 1) : NULL, *p = names;
+    if (rc == ISO_OK && !names)
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    for (size_t t = 0; names && t < r->n; t++)
+        p += sprintf(p, "%s%s", t ? "\t" : "", ann->tx[t].transcript_id);
+    if (names)
+        *p++ = '\n';
+    if (rc == ISO_OK && !(o = set_open(s, dir, "/aux_info/bootstrap/names.tsv.gz")))
+        rc = iso_last_status();
+    if (rc == ISO_OK)
+        rc = write_gzip(o, s->path[s->n - 1], names, (size_t)(p - names));
+    free(names);
+    if (rc == ISO_OK && !(o = set_open(s, dir, "/aux_info/meta_info.json")))
+        rc = iso_last_status();
+    if (rc == ISO_OK) {
+        fprintf(iso_out_fp(o), "{\n  \"salmon_version\": \"1.10.1\",\n  \"quantifier\": \"isoformer quant %s\",\n"
+                               "  \"samp_type\": \"bootstrap\",\n  \"num_bootstraps\": %d,\n  \"num_targets\": %zu,\n"
+                               "  \"num_valid_targets\": %zu,\n  \"num_processed\": %zu,\n  \"num_mapped\": %zu,\n"
+                               "  \"frag_length_mean\": %.3f,\n  \"frag_length_sd\": %.3f\n}\n",
+                ISOFORMER_VERSION, r->n_bootstraps, r->n, r->n, r->n_fragments, r->n_assigned, r->frag_mean,
+                r->frag_sd);
+        rc = checked(o, s->path[s->n - 1]);
+    }
+    /* tximport looks for cmd_info.json first (it may name another aux directory) */
+    if (rc == ISO_OK && !(o = set_open(s, dir, "/cmd_info.json")))
+        rc = iso_last_status();
+    if (rc == ISO_OK) {
+        fprintf(iso_out_fp(o), "{\n  \"salmon_version\": \"1.10.1\",\n  \"auxDir\": \"aux_info\",\n"
+                               "  \"numBootstraps\": \"%d\"\n}\n", r->n_bootstraps);
+        rc = checked(o, s->path[s->n - 1]);
+    }
+    return rc;
+}
+
+int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
+{
+    out_set s = {0};
+    int rc = write_sf(&s, prefix, ann, r);
+    if (rc == ISO_OK)
+        rc = write_genes(&s, prefix, ann, r);
+    if (rc == ISO_OK && r->coverage && r->n_tracks == 1)
+        rc = write_coverage(&s, prefix, ".coverage.bw", r, 0);
+    if (rc == ISO_OK && r->coverage && r->n_tracks == 2)
+        rc = write_coverage(&s, prefix, ".coverage.plus.bw", r, 0);
+    if (rc == ISO_OK && r->coverage && r->n_tracks == 2)
+        rc = write_coverage(&s, prefix, ".coverage.minus.bw", r, 1);
+    if (rc == ISO_OK && r->n_bootstraps > 0)
+        rc = write_bootstraps(&s, prefix, ann, r);
+    if (rc != ISO_OK) {
+        set_abort(&s);
+        return rc;
+    }
+    return set_commit(&s);
+}

@@ -1,0 +1,242 @@
+/* The backend registry and the accessors of the opaque backend, on the CPU backend (always present): names,
+ * device parsing and its errors, precision and the arithmetic key, memory and FLOP accounting, capabilities. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "backend/backend_impl.h"
+#include "backend/kernels.h"
+#include "model/ops.h"
+
+START_TEST(registry_lists_every_backend)
+{
+    int n = iso_backend_reg_count(), cpu = -1, cuda = -1;
+    ck_assert_int_ge(n, 2);
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(iso_backend_reg_name(i), "cpu"))
+            cpu = i;
+        if (!strcmp(iso_backend_reg_name(i), "cuda"))
+            cuda = i;
+    }
+    ck_assert_int_ge(cpu, 0);
+    ck_assert_int_ge(cuda, 0); /* listed even in builds without CUDA, where it has no device */
+    ck_assert_int_eq(iso_backend_reg_kind(cpu), ISO_DEVICE_CPU);
+    ck_assert_int_eq(iso_backend_reg_kind(cuda), ISO_DEVICE_GPU);
+    ck_assert_int_eq(iso_backend_reg_device_count(cpu), 1);
+    ck_assert_ptr_null(iso_backend_reg_name(n));
+    ck_assert_int_eq(iso_backend_reg_device_count(-1), 0);
+    ck_assert_str_eq(iso_backend_default_device(), iso_backend_reg_device_count(cuda) > 0 ? "cuda" : "cpu");
+}
+END_TEST
+
+START_TEST(device_names)
+{
+    static const char *const bad[] = {"tpu", "cpux", "cuda:", "cuda:x", "cuda:-1", "cuda:256", "cpu:1x", ""};
+    iso_backend *be = (iso_backend *)1;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(iso_backend_create(bad[i], 1, ISO_PREC_FP32, &be), ISO_EINVAL);
+        ck_assert_ptr_null(be);
+        ck_assert_msg(strstr(iso_last_error(), "expected cpu or cuda, or NAME:N"), "%s: %s", bad[i], iso_last_error());
+    }
+    ck_assert_int_eq(iso_backend_create("cpu:1", 1, ISO_PREC_FP32, &be), ISO_EDEVICE);
+    ck_assert_ptr_null(be);
+    ck_assert_int_eq(iso_backend_create("cpu:0", 1, ISO_PREC_FP32, &be), ISO_OK);
+    ck_assert_int_eq(iso_backend_device_index(be), 0);
+    iso_backend_destroy(be);
+    ck_assert_int_eq(iso_backend_create(NULL, 1, ISO_PREC_FP32, &be), ISO_OK); /* NULL is the CPU */
+    ck_assert_str_eq(iso_backend_name(be), "cpu");
+    iso_backend_destroy(be);
+}
+END_TEST
+
+START_TEST(cpu_accessors)
+{
+    iso_backend *be = NULL;
+    /* A precision the CPU lacks is computed in fp32, and the key says so. */
+    ck_assert_int_eq(iso_backend_create("cpu", 2, ISO_PREC_BF16, &be), ISO_OK);
+    ck_assert_str_eq(iso_backend_name(be), "cpu");
+    ck_assert_int_eq(iso_backend_device_kind(be), ISO_DEVICE_CPU);
+    ck_assert_int_eq(iso_backend_precision(be), ISO_PREC_FP32);
+    ck_assert_str_eq(iso_backend_key(be), "cpu:fp32");
+    ck_assert_int_eq(iso_backend_n_threads(be), 2);
+    ck_assert_int_eq(iso_backend_set_precision(be, ISO_PREC_TF32), ISO_EINVAL);
+    ck_assert_msg(strstr(iso_last_error(), "cpu backend does not compute in tf32"), "%s", iso_last_error());
+    ck_assert_str_eq(iso_backend_key(be), "cpu:fp32");
+    ck_assert_int_eq(iso_backend_set_precision(be, (iso_precision)7), ISO_EINVAL);
+    ck_assert(!iso_backend_has(be, ISO_BACKEND_ASYNC));
+
+    /* Memory accounting and the GEMM counters, through one 8 x 8 x 8 GEMM. */
+    float *a = be->ops->alloc(be, 64 * sizeof *a), *c = be->ops->alloc(be, 64 * sizeof *c);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), 128 * sizeof(float));
+    for (int i = 0; i < 64; i++)
+        a[i] = (float)(i % 8 == i / 8); /* identity */
+    iso_gemm_args g = {.m = 8, .n = 8, .k = 8, .alpha = 2.0f, .a = a, .lda = 8, .b = a, .ldb = 8, .c = c, .ldc = 8,
+                       .batch = 1};
+    ck_assert_int_eq(be->ops->gemm(be, &g), ISO_OK);
+    ck_assert_int_eq(iso_backend_sync(be), ISO_OK);
+    for (int i = 0; i < 64; i++)
+        ck_assert_float_eq(c[i], 2.0f * a[i]);
+    iso_backend_counters k;
+    iso_backend_get_counters(be, &k);
+    ck_assert_double_eq(k.gemm_flop, 2.0 * 8 * 8 * 8);
+    ck_assert(k.gemm_seconds >= 0 && k.attention_flop == 0);
+    be->ops->free(be, a);
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), 64 * sizeof(float));
+    ck_assert_uint_eq(iso_backend_peak_bytes(be), 128 * sizeof(float));
+    be->ops->free(be, c);
+    iso_backend_destroy(be);
+}
+END_TEST
+
+START_TEST(precision_names)
+{
+    ck_assert_str_eq(iso_precision_name(ISO_PREC_FP32), "fp32");
+    ck_assert_str_eq(iso_precision_name(ISO_PREC_TF32), "tf32");
+    ck_assert_str_eq(iso_precision_name(ISO_PREC_BF16), "bf16");
+}
+END_TEST
+
+/* ---- the model's attention dispatch (iso_attention), on a backend with the CUDA attention kernel's limits: the
+ * CPU backend with supports_op answered by the predicate the CUDA backend answers with (iso_k_attention_fits),
+ * and a fused op that refuses what that predicate refuses, as the CUDA kernel does. ---- */
+
+static int mock_max_hd, mock_fused_calls;
+static const struct iso_backend_ops *cpu_ops_of_mock;
+
+static int mock_supports_op(const iso_backend *be, iso_op op, const void *args)
+{
+    (void)be;
+    return op != ISO_OP_ATTENTION || !args || iso_k_attention_fits(args, mock_max_hd);
+}
+
+static int mock_attention(iso_backend *be, const iso_attention_args *a)
+{
+    int rc = iso_k_attention_check(a, mock_max_hd);
+    if (rc == ISO_OK) {
+        mock_fused_calls++;
+        rc = cpu_ops_of_mock->attention(be, a);
+    }
+    return rc;
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float frand(void)
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((rng >> 11) * (1.0 / 9007199254740992.0) * 2.0 - 1.0);
+}
+
+/* out = softmax(scale q k^T + key_bias) v per head, in double, checked against got (Tq x ld). */
+static void check_attention(const iso_attention_args *a, const float *got)
+{
+    const int hd = a->head_dim;
+    double *p = malloc((size_t)a->Tk * sizeof *p), worst = 0;
+    ck_assert_ptr_nonnull(p);
+    for (int h = 0; h < a->heads; h++)
+        for (int i = 0; i < a->Tq; i++) {
+            const float *q = a->q + (int64_t)i * a->ldq + h * hd;
+            double mx = -INFINITY, sum = 0;
+            for (int j = 0; j < a->Tk; j++) {
+                const float *k = a->k + (int64_t)j * a->ldk + h * hd;
+                double dot = 0;
+                for (int d = 0; d < hd; d++)
+                    dot += (double)q[d] * k[d];
+                p[j] = a->scale * dot + (a->key_bias ? a->key_bias[j] : 0.0);
+                mx = p[j] > mx ? p[j] : mx;
+            }
+            for (int j = 0; j < a->Tk; j++)
+                sum += (p[j] = exp(p[j] - mx));
+            for (int d = 0; d < hd; d++) {
+                double o = 0;
+                for (int j = 0; j < a->Tk; j++)
+                    o += p[j] * a->v[(int64_t)j * a->ldv + h * hd + d];
+                double err = fabs(got[(int64_t)i * a->ldo + h * hd + d] - o / sum);
+                worst = err > worst ? err : worst;
+            }
+        }
+    free(p);
+    ck_assert_msg(worst < 2e-5, "Tq=%d Tk=%d heads=%d hd=%d: max error %.3g", a->Tq, a->Tk, a->heads, hd, worst);
+}
+
+/* Runs iso_attention on the mock with random q, k, v (every fourth key masked); returns whether the fused op ran. */
+static int dispatch(int Tq, int Tk, int heads, int hd, int max_hd)
+{
+    iso_backend *be = NULL;
+    ck_assert_int_eq(iso_backend_create("cpu", 2, ISO_PREC_FP32, &be), ISO_OK);
+    struct iso_backend_ops mock = *be->ops;
+    cpu_ops_of_mock = be->ops;
+    mock.supports_op = mock_supports_op;
+    mock.attention = mock_attention;
+    be->ops = &mock;
+    mock_max_hd = max_hd;
+    mock_fused_calls = 0;
+    const int ld = heads * hd;
+    iso_attention_args a = {.ldq = ld, .ldk = ld, .ldv = ld, .ldo = ld, .Tq = Tq, .Tk = Tk, .heads = heads,
+                            .head_dim = hd, .scale = 1.0f / sqrtf((float)hd)};
+    float *q = be->ops->alloc(be, (size_t)Tq * ld * sizeof *q), *k = be->ops->alloc(be, (size_t)Tk * ld * sizeof *k);
+    float *v = be->ops->alloc(be, (size_t)Tk * ld * sizeof *v), *o = be->ops->alloc(be, (size_t)Tq * ld * sizeof *o);
+    float *kb = be->ops->alloc(be, (size_t)Tk * sizeof *kb);
+    ck_assert(q && k && v && o && kb);
+    for (size_t i = 0; i < (size_t)Tq * ld; i++)
+        q[i] = 2.0f * frand();
+    for (size_t i = 0; i < (size_t)Tk * ld; i++)
+        k[i] = 2.0f * frand(), v[i] = frand();
+    for (int j = 0; j < Tk; j++)
+        kb[j] = j % 4 == 3 ? -1e9f : 0.0f;
+    a.q = q, a.k = k, a.v = v, a.out = o, a.key_bias = kb;
+    ck_assert_msg(iso_attention(be, &a) == ISO_OK, "%s", iso_last_error());
+    ck_assert_int_eq(iso_backend_sync(be), ISO_OK);
+    check_attention(&a, o);
+    int fused = mock_fused_calls > 0;
+    float *bufs[] = {q, k, v, o, kb};
+    for (int i = 0; i < 5; i++)
+        be->ops->free(be, bufs[i]);
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), 0);
+    be->ops = cpu_ops_of_mock;
+    iso_backend_destroy(be);
+    return fused;
+}
+
+/* The published model's attention shapes (docs/model.md): the fusion's 8 heads of 384 over the 896 Enformer rows
+ * take the general path; ESM-2 150M (20 x 32), NT-v2 (16 x 48; 64 for the 500M and 2.5B sizes) and ESM-2 650M
+ * (20 x 64) the fused kernel. Enformer's relative-position attention never calls the fused op. */
+START_TEST(attention_dispatch_on_published_shapes)
+{
+    ck_assert(!dispatch(896, 67, 8, 384, ISO_K_ATTN_MAX_HD)); /* RNA or protein keys of a short transcript */
+    ck_assert(dispatch(100, 100, 20, 32, ISO_K_ATTN_MAX_HD));
+    ck_assert(dispatch(100, 100, 16, 48, ISO_K_ATTN_MAX_HD));
+    ck_assert(dispatch(70, 70, 20, 64, ISO_K_ATTN_MAX_HD));
+    ck_assert(dispatch(5, 9, 1, ISO_K_ATTN_MAX_HD, ISO_K_ATTN_MAX_HD));
+    ck_assert(!dispatch(5, 9, 1, ISO_K_ATTN_MAX_HD + 1, ISO_K_ATTN_MAX_HD));
+}
+END_TEST
+
+/* The general path's blocking: groups of heads, and query-row blocks when one head's scores pass 64 MiB. */
+START_TEST(attention_general_path_blocks)
+{
+    ck_assert(!dispatch(3, 5, 300, 2, 0));          /* one group of all heads */
+    ck_assert(!dispatch(2100, 2100, 5, 2, 0));      /* 3 heads a group, then 2 */
+    ck_assert(!dispatch(4200, 4100, 1, 2, 0));      /* 4092 query rows a block, then 108 */
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("backend");
+    TCase *t = tcase_create("registry");
+    tcase_add_test(t, registry_lists_every_backend);
+    tcase_add_test(t, device_names);
+    tcase_add_test(t, cpu_accessors);
+    tcase_add_test(t, precision_names);
+    suite_add_tcase(s, t);
+    TCase *d = tcase_create("dispatch");
+    tcase_set_timeout(d, 120);
+    tcase_add_test(d, attention_dispatch_on_published_shapes);
+    tcase_add_test(d, attention_general_path_blocks);
+    suite_add_tcase(s, d);
+    return iso_run_suite(s);
+}
