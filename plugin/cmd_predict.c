@@ -70,7 +70,6 @@ static int apply_head(const iso_fitted_head *h, const float *pooled, size_t n, i
     return ISO_OK;
 }
 
-
 /* Each transcript's results into the run's arrays and the journal, as the predictor delivers them. */
 typedef struct {
     const size_t *todo_row; /* the predictor's index -> row of the selection */
