@@ -137,7 +137,8 @@ static int wait_for_mate(contig_pass *st, const char *key, const mate_info *m, c
         release(st, slot);
         return absent < 0 ? iso_error(ISO_ENOMEM, "out of memory") : ISO_OK;
     }
-    memcpy(w->tx, tx, (size_t)m->n * sizeof *tx);
+    if (m->n) /* memcpy with NULL is undefined even for 0 bytes */
+        memcpy(w->tx, tx, (size_t)m->n * sizeof *tx);
     kh_val(st->by_name, k) = slot;
     return ISO_OK;
 }
