@@ -128,7 +128,13 @@ void cli_verbose(int on)
         iso_set_log_level(ISO_LOG_INFO);
 }
 
-int cli_make_out_dir(const char *cmd, const char *prefix)
+int cli_version(void)
+{
+    printf("isoformer %s\n", ISOFORMER_VERSION);
+    return 0;
+}
+
+static int make_out_dir(const char *cmd, const char *prefix)
 {
     char dir[4096];
     const char *slash = strrchr(prefix, '/');
@@ -150,4 +156,16 @@ int cli_make_out_dir(const char *cmd, const char *prefix)
         }
     }
     return 0;
+}
+
+int cli_out_path(const char *cmd, const char *opt, const char *path)
+{
+    if (!strcmp(path, "-"))
+        return cli_usage_error(cmd, "%s -: outputs are written to named files, not to standard output; give a path "
+                               "or prefix such as results/sample", opt);
+    size_t len = strlen(path);
+    if (len == 0 || path[len - 1] == '/')
+        return cli_usage_error(cmd, "%s '%s': expected a file path or prefix (not a directory), such as "
+                               "results/sample", opt, path);
+    return make_out_dir(cmd, path);
 }

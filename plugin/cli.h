@@ -2,6 +2,7 @@
 #ifndef ISOFORMER_PLUGIN_CLI_H
 #define ISOFORMER_PLUGIN_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 
 /* Each subcommand: int main_<name>(int argc, char **argv), argv[0] being the subcommand name. Returns the
@@ -44,9 +45,17 @@ double cli_now(void);
  * maxrss also counts the parent's pages when it was started by vfork+exec, as Python's subprocess does), else
  * getrusage; -1 when neither is available. */
 double cli_peak_rss_mb(void);
-/* Creates the directory an output prefix or file lives in (like mkdir -p), so --out results/x works on a
- * fresh tree; returns 0, or prints the error and returns 1. */
-int cli_make_out_dir(const char *cmd, const char *prefix);
+/* Checks the output prefix or file `path` given with option `opt` (e.g. "--out") and creates the directory it
+ * lives in (like mkdir -p), so --out results/x works on a fresh tree. Returns 0; 2 after a usage error for '-'
+ * (outputs are named files, never standard output), an empty path or one ending in '/'; 1 when the directory
+ * cannot be created. */
+int cli_out_path(const char *cmd, const char *opt, const char *path);
+
+/* --version, accepted by every subcommand: add CLI_VERSION_OPTION to its long options and answer
+ * CLI_OPT_VERSION with cli_version(), which prints "isoformer X.Y.Z" on stdout and returns 0. */
+enum { CLI_OPT_VERSION = 0x1000 };
+#define CLI_VERSION_OPTION {"version", no_argument, NULL, CLI_OPT_VERSION}
+int cli_version(void);
 /* -v: raise the log level to info. */
 void cli_verbose(int on);
 

@@ -32,7 +32,8 @@ static void usage(FILE *fp)
             "  -c, --columns MAP       PRED=OBS pairs, comma-separated (e.g. 'Liver=GTEX-1117F-0226')\n"
             "      --no-log1p          compare observed values as they are\n"
             "  -o, --out PREFIX        output prefix (required)\n"
-            "  -h, --help              this help\n");
+            "  -h, --help              this help\n"
+            "      --version           print the version and exit\n");
 }
 
 int main_eval(int argc, char **argv)
@@ -41,7 +42,7 @@ int main_eval(int argc, char **argv)
         {"pred", required_argument, NULL, 'p'},  {"obs", required_argument, NULL, 'b'},
         {"gtf", required_argument, NULL, 'g'},   {"chrom-alias", required_argument, NULL, 'a'},
         {"columns", required_argument, NULL, 'c'}, {"no-log1p", no_argument, NULL, 'L'},
-        {"out", required_argument, NULL, 'o'},   {"help", no_argument, NULL, 'h'},
+        {"out", required_argument, NULL, 'o'},   {"help", no_argument, NULL, 'h'}, CLI_VERSION_OPTION,
         {NULL, 0, NULL, 0}};
     const char *pred_path = NULL, *obs_path = NULL, *gtf = NULL, *alias_path = NULL, *map = NULL, *out = NULL;
     int c, log1p_obs = 1;
@@ -56,6 +57,7 @@ int main_eval(int argc, char **argv)
         case 'L': log1p_obs = 0; break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
         default: return cli_usage_error(CMD, "unknown or incomplete option");
         }
     }
@@ -63,13 +65,14 @@ int main_eval(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!pred_path || !obs_path || !out)
         return cli_usage_error(CMD, "--pred, --obs and --out are required");
-    if (cli_make_out_dir(CMD, out))
-        return 1;
+    int rc = cli_out_path(CMD, "--out", out);
+    if (rc)
+        return rc;
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_expression *pred = NULL, *obs = NULL;
     iso_eval_pair *pairs = NULL;
-    int n_pairs = 0, rc;
+    int n_pairs = 0;
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
         (rc = gtf ? iso_annotation_read(gtf, alias, &ann) : cli_annotation_from_tsv(pred_path, &ann)) < 0 ||
         (rc = iso_expression_read(pred_path, ann, &pred)) < 0 ||

@@ -34,7 +34,8 @@ static void usage(FILE *fp)
             "      --region CHR:A-B     only transcripts overlapping this 1-based region\n"
             "  -@, --threads N          worker threads [1]\n"
             "  -v, --verbose            report timing and throughput\n"
-            "  -h, --help               this help\n",
+            "  -h, --help               this help\n"
+            "      --version            print the version and exit\n",
             ISO_DEFAULT_WINDOW);
 }
 
@@ -108,7 +109,8 @@ static int parse_options(int argc, char **argv, options *o)
         {"revcomp-minus", no_argument, NULL, 'r'},     {"chrom-alias", required_argument, NULL, 'a'},
         {"transcripts", required_argument, NULL, 't'}, {"region", required_argument, NULL, 'R'},
         {"threads", required_argument, NULL, '@'},     {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},              CLI_VERSION_OPTION,
+        {NULL, 0, NULL, 0}};
     *o = (options){.win = {.window = ISO_DEFAULT_WINDOW}, .threads = 1};
     int c;
     char *end;
@@ -124,6 +126,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'R': o->sel.region = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
         case 'w':
             o->win.window = strtoll(optarg, &end, 10);
             if (*end || o->win.window < 1)
@@ -182,8 +185,8 @@ int main_extract(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    if (cli_make_out_dir(CMD, o.out))
-        return 1;
+    if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
+        return rc;
     cli_verbose(o.verbose);
 
     double t0 = cli_now();

@@ -34,7 +34,8 @@ static void usage(FILE *fp)
             "                          only for trying fit on a single gene, such as the bundled test data)\n"
             "  -l, --lambdas LIST      penalties tried (default 0.1,1,10,100,1000,10000,100000)\n"
             "  -o, --out FILE          head file (required)\n"
-            "  -h, --help              this help\n");
+            "  -h, --help              this help\n"
+            "      --version           print the version and exit\n");
 }
 
 static int parse_lambdas(const char *s, double *l, int max)
@@ -60,7 +61,7 @@ int main_fit(int argc, char **argv)
         {"embeddings", required_argument, NULL, 'e'}, {"obs", required_argument, NULL, 'b'},
         {"gtf", required_argument, NULL, 'g'},        {"chrom-alias", required_argument, NULL, 'a'},
         {"folds", required_argument, NULL, 'k'},      {"lambdas", required_argument, NULL, 'l'},
-        {"out", required_argument, NULL, 'o'},        {"help", no_argument, NULL, 'h'},
+        {"out", required_argument, NULL, 'o'},        {"help", no_argument, NULL, 'h'}, CLI_VERSION_OPTION,
         {"cv-groups", required_argument, NULL, 'G'},  {NULL, 0, NULL, 0}};
     const char *emb_path = NULL, *obs_path = NULL, *gtf = NULL, *alias_path = NULL, *out = NULL;
     double lambdas[64] = {0.1, 1, 10, 100, 1000, 10000, 100000};
@@ -75,6 +76,7 @@ int main_fit(int argc, char **argv)
         case 'a': alias_path = optarg; break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
         case 'G':
             if (strcmp(optarg, "gene") && strcmp(optarg, "transcript"))
                 return cli_usage_error(CMD, "--cv-groups: expected gene or transcript, got '%s'", optarg);
@@ -97,14 +99,15 @@ int main_fit(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!emb_path || !obs_path || !out)
         return cli_usage_error(CMD, "--embeddings, --obs and --out are required");
-    if (cli_make_out_dir(CMD, out))
-        return 1;
+    int rc = cli_out_path(CMD, "--out", out);
+    if (rc)
+        return rc;
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_expression *emb = NULL, *obs = NULL;
     iso_fitted_head head = {0};
     double *x = NULL, *y = NULL;
-    int *group = NULL, rc;
+    int *group = NULL;
     khash_t(gene_ids) *genes = kh_init(gene_ids);
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
         (rc = gtf ? iso_annotation_read(gtf, alias, &ann) : cli_annotation_from_tsv(emb_path, &ann)) < 0 ||

@@ -22,7 +22,8 @@ static const char usage_text[] =
     "is an error. bigWig values are the per-base maximum over the shards.\n\n"
     "Options:\n"
     "  --out PREFIX  output prefix (required)\n"
-    "  -h, --help    this help\n";
+    "  -h, --help    this help\n"
+    "  --version     print the version and exit\n";
 
 /* ---- tables ---- */
 
@@ -258,6 +259,7 @@ int main_merge(int argc, char **argv)
 {
     static const struct option longopts[] = {{"out", required_argument, NULL, 'o'},
                                               {"help", no_argument, NULL, 'h'},
+                                              CLI_VERSION_OPTION,
                                               {NULL, 0, NULL, 0}};
     const char *out = NULL;
     int c;
@@ -270,12 +272,17 @@ int main_merge(int argc, char **argv)
         case 'h':
             fputs(usage_text, stdout);
             return 0;
+        case CLI_OPT_VERSION:
+            return cli_version();
         default:
             return cli_usage_error("merge", "unknown option or missing value: %s", argv[optind - 1]);
         }
     }
     if (!out)
         return cli_usage_error("merge", "--out PREFIX is required");
+    int rc = cli_out_path("merge", "--out", out);
+    if (rc)
+        return rc;
     if (optind >= argc)
         return cli_usage_error("merge", "expected at least one SHARD_PREFIX");
     char **shards = argv + optind;
@@ -283,7 +290,7 @@ int main_merge(int argc, char **argv)
     char **suffixes;
     int n_tracks;
     pending done = {.n = 0};
-    int rc = list_tracks(shards, n_shards, &suffixes, &n_tracks);
+    rc = list_tracks(shards, n_shards, &suffixes, &n_tracks);
     if (rc == ISO_OK && n_tracks + 2 > (int)(sizeof done.out / sizeof done.out[0]))
         rc = iso_error(ISO_EINVAL, "%s: %d tracks, expected at most %d", shards[0], n_tracks,
                        (int)(sizeof done.out / sizeof done.out[0]) - 2);

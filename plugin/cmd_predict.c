@@ -21,6 +21,7 @@ typedef struct {
     const char *const *names;
     int n;
     const float *values; /* n_sel x n */
+    int n_predicted;      /* the first columns are predictions (observed ones follow): the BED score's */
 } track_columns;
 
 /* base's columns followed by "observed <name>" columns of obs (log(TPM+1) for TPM) for the selected rows. */
@@ -46,7 +47,7 @@ static int add_observed(const track_columns *base, const iso_expression *obs, co
             float v = j < base->n ? base->values[i * base->n + j] : obs->values[sel[i] * obs->n_cols + j - base->n];
             (*values)[i * n + j] = j >= base->n && obs->is_tpm ? log1pf(v) : v;
         }
-    *out = (track_columns){(const char *const *)*names, n, *values};
+    *out = (track_columns){(const char *const *)*names, n, *values, base->n_predicted};
     return ISO_OK;
 }
 
@@ -120,8 +121,8 @@ int main_predict(int argc, char **argv)
     int rc = predict_parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    if (cli_make_out_dir(CMD, o.out))
-        return 1;
+    if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
+        return rc;
     cli_verbose(o.verbose);
     double t0 = cli_now();
     cli_inputs in;
@@ -197,13 +198,14 @@ int main_predict(int argc, char **argv)
     cli_progress_end(&p);
     if (rc >= 0 && o.head)
         rc = apply_head(&head, pooled, n_sel, info->fused_dim, &head_values);
-    tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values}
-                    : (track_columns){model_names, info->n_outputs, pred};
+    tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values, head.n_out}
+                    : (track_columns){model_names, info->n_outputs, pred, info->n_outputs};
     if (rc >= 0 && observed)
         rc = add_observed(&tracks, observed, in.sel, n_sel, &tracks, &obs_names, &obs_values);
     iso_track_matrix m = {in.ann, in.sel, n_sel, tracks.names, tracks.n, tracks.values};
     if (rc >= 0)
-        rc = iso_write_predictions(o.out, &m, o.embeddings ? pooled : NULL, info->fused_dim, in.fa, o.bigwig_bin);
+        rc = iso_write_predictions(o.out, &m, tracks.n_predicted, o.embeddings ? pooled : NULL, info->fused_dim, in.fa,
+                                   o.bigwig_bin);
     cli_journal_close(journal, rc >= 0); /* kept after a failure, for --resume */
     journal = NULL;
     if (rc >= 0 && o.verbose) /* the time from the first transcript to the last file */

@@ -33,7 +33,8 @@ static void usage(FILE *fp)
             "                          results are the same for any N\n"
             "  -o, --out PREFIX        output prefix (required)\n"
             "  -v, --verbose           library statistics on stderr\n"
-            "  -h, --help              this help\n");
+            "  -h, --help              this help\n"
+            "      --version           print the version and exit\n");
 }
 
 int main_quant(int argc, char **argv)
@@ -42,7 +43,7 @@ int main_quant(int argc, char **argv)
         {"bam", required_argument, NULL, 'b'},    {"gtf", required_argument, NULL, 'g'},
         {"chrom-alias", required_argument, NULL, 'a'}, {"strand", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, '@'}, {"out", required_argument, NULL, 'o'},
-        {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'},
+        {"verbose", no_argument, NULL, 'v'},     {"help", no_argument, NULL, 'h'}, CLI_VERSION_OPTION,
         {"coverage", no_argument, NULL, 'c'},    {"reference", required_argument, NULL, 'r'},
         {"num-bootstraps", required_argument, NULL, 'B'},
         {NULL, 0, NULL, 0}};
@@ -67,6 +68,7 @@ int main_quant(int argc, char **argv)
                 return cli_usage_error(CMD, "--num-bootstraps: expected 0 to 100000, got '%s'", optarg);
             break;
         case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
         case 's':
             if (!strcmp(optarg, "auto")) opts.strand = ISO_STRAND_AUTO;
             else if (!strcmp(optarg, "none")) opts.strand = ISO_STRAND_NONE;
@@ -86,12 +88,12 @@ int main_quant(int argc, char **argv)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!bam || !gtf || !out)
         return cli_usage_error(CMD, "--bam, --gtf and --out are required");
-    if (cli_make_out_dir(CMD, out))
-        return 1;
+    int rc = cli_out_path(CMD, "--out", out);
+    if (rc)
+        return rc;
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_quant_result *r = NULL;
-    int rc;
     double t0 = cli_now();
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
         (rc = iso_annotation_read(gtf, alias, &ann)) < 0 || (rc = iso_quant_bam(bam, ann, &opts, &r)) < 0 ||

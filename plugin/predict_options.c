@@ -17,7 +17,7 @@ static void usage(FILE *fp)
             "Predicts the expression of every selected transcript in each tissue the model knows (the 30 GTEx\n"
             "tissues for the published IsoFormer) and writes:\n"
             "  PREFIX.predictions.tsv    one row per transcript, one column per tissue\n"
-            "  PREFIX.predictions.bed    BED12 (score from the first tissue), every tissue as extra columns\n"
+            "  PREFIX.predictions.bed    plain BED12 (score, colour: the highest predicted tissue value)\n"
             "  PREFIX.<tissue>.bw        bigWig per tissue over exons (overlapping isoforms: the maximum)\n"
             "  PREFIX.embeddings.tsv     pooled fused embeddings, with --embeddings (input of 'isoformer fit')\n"
             "Rows are sorted by contig, start, end, transcript id; coordinates are 0-based, end exclusive.\n\n"
@@ -61,7 +61,8 @@ static void usage(FILE *fp)
             "      --resume              continue an interrupted run from PREFIX.journal (results identical to an\n"
             "                            uninterrupted run); without it an old journal is discarded\n"
             "  -v, --verbose             timing and reuse statistics on stderr\n"
-            "  -h, --help                this help\n");
+            "  -h, --help                this help\n"
+            "      --version             print the version and exit\n");
 }
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
@@ -87,6 +88,7 @@ int predict_parse_options(int argc, char **argv, predict_options *o)
         {"device", required_argument, NULL, 'd'},      {"threads", required_argument, NULL, '@'},
         {"embeddings", no_argument, NULL, 'e'},        {"window", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        CLI_VERSION_OPTION,
         {"fusion", required_argument, NULL, OPT_FUSION}, {"pool-window", required_argument, NULL, OPT_POOL},
         {"head-activation", required_argument, NULL, OPT_HEAD_ACT},
         {"rna-max-tokens", required_argument, NULL, OPT_RNA_MAX},
@@ -117,6 +119,7 @@ int predict_parse_options(int argc, char **argv, predict_options *o)
         case 'e': o->embeddings = 1; break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
         case '@': bad = parse_int("--threads", optarg, 1, 1024, &o->pred.n_threads); break;
         case 'w': bad = parse_int("--window", optarg, 1, 1 << 30, &window); break;
         case OPT_RNA_MAX: bad = parse_int("--rna-max-tokens", optarg, 2, 1 << 20, &o->pred.model.rna_max_tokens); break;

@@ -18,6 +18,7 @@ workflow isoformer_scatter {
     Int n_shards = 4
     Boolean use_gpu = true
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    String zones = "us-central1-a us-central1-b us-central1-c us-central1-f"
   }
 
   scatter (i in range(n_shards)) {
@@ -34,7 +35,8 @@ workflow isoformer_scatter {
         shard = i + 1,
         n_shards = n_shards,
         use_gpu = use_gpu,
-        docker = docker
+        docker = docker,
+        zones = zones
     }
   }
 
@@ -44,7 +46,8 @@ workflow isoformer_scatter {
       beds = predict.bed,
       bigwigs = flatten(predict.bigwigs),
       prefix = sample_id,
-      docker = docker
+      docker = docker,
+      zones = zones
   }
 
   output {
@@ -72,5 +75,6 @@ workflow isoformer_scatter {
     n_shards: "Number of predict tasks (machines)"
     use_gpu: "One GPU per predict task; false runs on CPUs"
     docker: "Container image with isoformer"
+    zones: "Google zones of your workspace's region (Terra: the workspace's bucket region) that have the GPU type"
   }
 }

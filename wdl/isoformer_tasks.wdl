@@ -1,9 +1,13 @@
 version 1.0
 
-# isoformer tasks for Cromwell/Terra and miniwdl. Runtime attributes follow Terra (Google Cloud): docker, cpu,
-# memory, disks sized from the inputs, GPU type and count, preemptible and maxRetries. The model is one
-# weights File plus its config.json, which the task puts side by side in a model directory (WDL 1.0 has no
+# isoformer tasks for Cromwell/Terra and miniwdl, one per isoformer command, in the order of the workflow:
+# predict and merge (the scatter/gather of wdl/isoformer_scatter.wdl), then quant and evaluate (measured
+# expression, and its comparison with the predictions). Runtime attributes follow Terra (Google Cloud): docker,
+# cpu, memory, disks sized from the inputs, GPU type and count, zones, preemptible and maxRetries. The model is
+# one weights File plus its config.json, which the task puts side by side in a model directory (WDL 1.0 has no
 # Directory type).
+
+# ---- predict ----
 
 task predict {
   input {
@@ -19,13 +23,14 @@ task predict {
     Int n_shards = 1
     String extra_args = ""
     Boolean use_gpu = true
+    String precision = "auto"
 
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
     Int cpu = 8
     Int memory_gb = 32
     String gpu_type = "nvidia-tesla-t4"
-    String nvidia_driver_version = "535.104.05"
-    String zones = "us-central1-a us-central1-b us-central1-c"
+    String nvidia_driver_version = "580.82.07"
+    String zones = "us-central1-a us-central1-b us-central1-c us-central1-f"
     Int preemptible = 2
     Int max_retries = 1
   }
@@ -48,6 +53,17 @@ task predict {
       *.bin) ln -s "$weights" model/pytorch_model.bin ;;
       *) ln -s "$weights" model/model.safetensors ;;
     esac
+    # auto: bf16 GEMMs where the GPU has them (compute capability 8.0 or newer: A100, L4, H100), else fp32 (the
+    # T4 and V100 that Cromwell can attach to Terra's N1 machines, CPUs, and a GPU nvidia-smi cannot query).
+    precision='~{precision}'
+    if [ "$precision" = auto ]; then
+      precision=fp32
+      if [ '~{use_gpu}' = true ]; then
+        capability=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n 1) || capability=0
+        if [ "${capability%%.*}" -ge 8 ] 2>/dev/null; then precision=bf16; fi
+      fi
+      echo "precision auto: $precision" >&2
+    fi
     isoformer predict \
       --model model \
       --fasta "$fasta" \
@@ -55,6 +71,7 @@ task predict {
       ~{if defined(chrom_alias) then "--chrom-alias '~{chrom_alias}'" else ""} \
       ~{shard_arg} \
       --device ~{if use_gpu then "cuda" else "cpu"} \
+      --precision "$precision" \
       --threads ~{cpu} \
       ~{extra_args} \
       --out '~{prefix}'
@@ -99,16 +116,19 @@ task predict {
     n_shards: "Number of shards the annotation is split into (whole genes, balanced by estimated cost)"
     extra_args: "More isoformer predict options, e.g. --embeddings"
     use_gpu: "Run on one GPU (--device cuda); false runs on the CPU"
+    precision: "GPU GEMM precision: auto (bf16 on compute capability 8.0 or newer, else fp32), fp32, tf32 or bf16"
     docker: "Container image with isoformer (built from the repository's Dockerfile)"
     cpu: "CPU cores, also passed as --threads"
     memory_gb: "Memory in GiB"
-    gpu_type: "Terra/Cromwell GPU type"
-    nvidia_driver_version: "NVIDIA driver (ignored by Cromwell's Life Sciences and GCP Batch backends)"
-    zones: "Google zones that have the GPU type"
+    gpu_type: "Terra/Cromwell GPU type: Cromwell attaches GPUs to N1 machines, so nvidia-tesla-t4 or nvidia-tesla-v100"
+    nvidia_driver_version: "NVIDIA driver, 580 or newer for the CUDA 13 image (Cromwell's GCP Batch backend does not pass it)"
+    zones: "Google zones of your workspace's region that have the GPU type"
     preemptible: "Preemptible attempts before a regular VM"
     max_retries: "Retries after a failure"
   }
 }
+
+# ---- merge ----
 
 task merge {
   input {
@@ -119,6 +139,7 @@ task merge {
 
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
     Int memory_gb = 8
+    String zones = "us-central1-a us-central1-b us-central1-c us-central1-f"
     Int preemptible = 2
     Int max_retries = 1
   }
@@ -147,6 +168,7 @@ task merge {
     cpu: 2
     memory: "~{memory_gb} GiB"
     disks: "local-disk ~{disk_gb} SSD"
+    zones: zones
     preemptible: preemptible
     maxRetries: max_retries
   }
@@ -164,10 +186,13 @@ task merge {
     prefix: "Output prefix"
     docker: "Container image with isoformer"
     memory_gb: "Memory in GiB"
+    zones: "Google zones of your workspace's region"
     preemptible: "Preemptible attempts before a regular VM"
     max_retries: "Retries after a failure"
   }
 }
+
+# ---- quant ----
 
 task quant {
   input {
@@ -176,9 +201,15 @@ task quant {
     File gtf
     File? chrom_alias
     String prefix
+    String strand = "auto"
+    Boolean coverage = false
+    Int num_bootstraps = 0
+    String extra_args = ""
+
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
     Int cpu = 4
     Int memory_gb = 16
+    String zones = "us-central1-a us-central1-b us-central1-c us-central1-f"
     Int preemptible = 2
     Int max_retries = 1
   }
@@ -196,12 +227,19 @@ task quant {
       --bam "$bam" \
       --gtf '~{gtf}' \
       ~{if defined(chrom_alias) then "--chrom-alias '~{chrom_alias}'" else ""} \
+      --strand '~{strand}' \
+      ~{if coverage then "--coverage" else ""} \
+      ~{if num_bootstraps > 0 then "--num-bootstraps ~{num_bootstraps}" else ""} \
+      --threads ~{cpu} \
+      ~{extra_args} \
       --out '~{prefix}'
   >>>
 
   output {
     File quant_sf = "~{prefix}.quant.sf"
     File genes = "~{prefix}.genes.tsv"
+    Array[File] coverage_bigwigs = glob("~{prefix}.coverage*.bw")
+    Array[File] bootstraps = glob("aux_info/bootstrap/*.gz")
   }
 
   runtime {
@@ -209,6 +247,7 @@ task quant {
     cpu: cpu
     memory: "~{memory_gb} GiB"
     disks: "local-disk ~{disk_gb} SSD"
+    zones: zones
     preemptible: preemptible
     maxRetries: max_retries
   }
@@ -225,13 +264,20 @@ task quant {
     gtf: "Transcript annotation"
     chrom_alias: "UCSC chromAlias file mapping annotation contig names to the BAM's"
     prefix: "Output prefix"
+    strand: "Library strandedness: auto (detected from the reads), none, fr (read 1 sense) or rf (read 1 antisense)"
+    coverage: "Also write the read coverage per million assigned fragments as bigWig (coverage_bigwigs): one track, or plus and minus strand tracks for a stranded library"
+    num_bootstraps: "Bootstrap replicates of NumReads, in salmon's layout (bootstraps: aux_info/bootstrap/bootstraps.gz and names.tsv.gz)"
+    extra_args: "More isoformer quant options"
     docker: "Container image with isoformer"
-    cpu: "CPU cores"
+    cpu: "CPU cores, also passed as --threads (BAM decompression)"
+    zones: "Google zones of your workspace's region"
     memory_gb: "Memory in GiB"
     preemptible: "Preemptible attempts before a regular VM"
     max_retries: "Retries after a failure"
   }
 }
+
+# ---- evaluate ----
 
 task evaluate {
   input {
@@ -239,6 +285,7 @@ task evaluate {
     File observed
     String prefix
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    String zones = "us-central1-a us-central1-b us-central1-c us-central1-f"
     Int preemptible = 2
   }
 
@@ -257,6 +304,7 @@ task evaluate {
     cpu: 1
     memory: "4 GiB"
     disks: "local-disk ~{ceil(size([predictions, observed], "GiB")) + 10} SSD"
+    zones: zones
     preemptible: preemptible
     maxRetries: 1
   }
@@ -272,6 +320,7 @@ task evaluate {
     observed: "Observed expression (TSV or quant.sf)"
     prefix: "Output prefix"
     docker: "Container image with isoformer"
+    zones: "Google zones of your workspace's region"
     preemptible: "Preemptible attempts before a regular VM"
   }
 }

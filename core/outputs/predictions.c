@@ -43,8 +43,8 @@ static int write_embeddings(const char *prefix, const iso_track_matrix *m, const
     return rc;
 }
 
-int iso_write_predictions(const char *prefix, const iso_track_matrix *m, const float *pooled, int emb_dim,
-                          const iso_fasta *fa, int bigwig_bin)
+int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted, const float *pooled,
+                          int emb_dim, const iso_fasta *fa, int bigwig_bin)
 {
     int n_chroms = iso_fasta_ncontigs(fa);
     const char **chroms = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *chroms);
@@ -61,7 +61,7 @@ int iso_write_predictions(const char *prefix, const iso_track_matrix *m, const f
     }
     if (rc == ISO_OK) {
         snprintf(path, sizeof path, "%s.predictions.bed", prefix);
-        rc = iso_write_bed12(path, m, 0, 1);
+        rc = iso_write_bed12(path, m, n_predicted);
     }
     for (int j = 0; rc == ISO_OK && j < m->n_cols; j++) {
         iso_track_file_name(tname, sizeof tname, m->col_names[j]);

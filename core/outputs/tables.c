@@ -60,9 +60,10 @@ static void print_value(FILE *fp, float v)
         fprintf(fp, "%.6g", v);
 }
 
-/* Opens path, lets write() fill it, commits; aborts (removing the temporary) on any failure. */
-static int write_atomically(const char *path, const iso_track_matrix *m, int col, int all,
-                            int (*write)(FILE *, const iso_track_matrix *, const size_t *, int, int))
+/* Opens path, lets write() fill it (rows in `order`; arg is the writer's own), commits; aborts (removing the
+ * temporary) on any failure. */
+static int write_atomically(const char *path, const iso_track_matrix *m, int arg,
+                            int (*write)(FILE *, const iso_track_matrix *, const size_t *, int))
 {
     size_t *order = iso_track_order(m);
     if (!order)
@@ -72,7 +73,7 @@ static int write_atomically(const char *path, const iso_track_matrix *m, int col
         free(order);
         return iso_last_status();
     }
-    int rc = write(iso_out_fp(o), m, order, col, all);
+    int rc = write(iso_out_fp(o), m, order, arg);
     free(order);
     if (rc != ISO_OK || ferror(iso_out_fp(o))) {
         iso_out_abort(o);
@@ -81,10 +82,9 @@ static int write_atomically(const char *path, const iso_track_matrix *m, int col
     return iso_out_commit(o);
 }
 
-static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int col, int all)
+static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int unused)
 {
-    (void)col;
-    (void)all;
+    (void)unused;
     fputs(ISO_TSV_COLUMNS, fp);
     for (int j = 0; j < m->n_cols; j++)
         fprintf(fp, "\t%s", m->col_names[j]);
@@ -106,7 +106,7 @@ static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, in
 
 int iso_write_tsv(const char *path, const iso_track_matrix *m)
 {
-    return write_atomically(path, m, 0, 0, tsv_body);
+    return write_atomically(path, m, 0, tsv_body);
 }
 
 static int bed_score(float v)
@@ -116,15 +116,27 @@ static int bed_score(float v)
     return v >= 10.0f ? 1000 : (int)lrintf(100.0f * v);
 }
 
-static int bed_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int col, int all)
+/* The highest of a row's first n values, NaN when all are NaN. */
+static float row_max(const float *v, int n)
 {
-    fprintf(fp, "track name=\"isoformer %s\" description=\"IsoFormer predictions: %s\" itemRgb=\"On\"\n",
-            m->col_names[col], m->col_names[col]);
+    float best = NAN;
+    for (int j = 0; j < n; j++)
+        if (!isnan(v[j]) && (isnan(best) || v[j] > best))
+            best = v[j];
+    return best;
+}
+
+/* Exactly the 12 BED fields, so that every BED reader takes the blocks (bedtools reads a file with more
+ * columns as BED6+ and ignores them); the values themselves are in the TSV and the bigWigs. */
+static int bed_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int n_score)
+{
+    fprintf(fp, "track name=\"isoformer\" description=\"IsoFormer predictions; score and colour: highest of the %d "
+                "predicted values\" itemRgb=\"On\"\n", n_score);
     for (size_t k = 0; k < m->n_rows; k++) {
         size_t i = order[k];
         const iso_transcript *tx = &m->ann->tx[m->rows[i]];
         iso_interval s = iso_transcript_span(tx);
-        int score = bed_score(m->values[i * m->n_cols + col]);
+        int score = bed_score(row_max(&m->values[i * m->n_cols], n_score));
         /* blue (low) to red (high) */
         int red = score * 255 / 1000, blue = 255 - red;
         int64_t thick_start = s.start, thick_end = s.start;
@@ -140,20 +152,17 @@ static int bed_body(FILE *fp, const iso_track_matrix *m, const size_t *order, in
         fputc('\t', fp);
         for (int e = 0; e < tx->n_exons; e++)
             fprintf(fp, "%lld,", (long long)(tx->exons[e].start - s.start));
-        for (int j = 0; all && j < m->n_cols; j++) {
-            fputc('\t', fp);
-            print_value(fp, m->values[i * m->n_cols + j]);
-        }
         fputc('\n', fp);
     }
     return ISO_OK;
 }
 
-int iso_write_bed12(const char *path, const iso_track_matrix *m, int col, int all_columns)
+int iso_write_bed12(const char *path, const iso_track_matrix *m, int n_score_cols)
 {
-    if (col < 0 || col >= m->n_cols)
-        return iso_error(ISO_EINVAL, "%s: column %d does not exist (%d columns)", path, col, m->n_cols);
-    return write_atomically(path, m, col, all_columns, bed_body);
+    if (n_score_cols < 1 || n_score_cols > m->n_cols)
+        return iso_error(ISO_EINVAL, "%s: score from the first %d columns, expected 1 to %d", path, n_score_cols,
+                         m->n_cols);
+    return write_atomically(path, m, n_score_cols, bed_body);
 }
 
 void iso_track_file_name(char *buf, size_t size, const char *column)

@@ -1,6 +1,6 @@
 """isoformer predict on test-data with the demo model, outputs read back by independent readers:
-TSV with csv, BED12 with bedtools (its blocks spliced from the FASTA must give each transcript's RNA as gffread
-does), bigWig with bx-python (every exon base must hold the maximum prediction of the transcripts covering it).
+TSV with csv, BED12 with bedtools on the file as written (its blocks spliced from the FASTA must give each
+transcript's RNA as gffread does; bed12tobed6 gives one line per exon; an intronic probe hits no transcript), bigWig with bx-python (every exon base must hold the maximum prediction of the transcripts covering it).
 Sharing DNA windows and proteins across isoforms must give exactly the values of predicting each transcript on
 its own. Bad inputs fail with a message and leave no output.
 Usage: test_predict.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
@@ -56,17 +56,12 @@ check(keys == sorted(keys), "rows are not sorted by chrom, start, end, id")
 emb = read_tsv(prefix + ".embeddings.tsv")
 check(len(emb) == len(rows) and len(emb[0]) == 7 + 192, "embeddings table shape")
 
-# BED12: bedtools reads it; the spliced block sequences equal gffread's transcript sequences.
+# BED12: bedtools reads the file as written; the spliced block sequences equal gffread's transcript sequences.
 bed = prefix + ".predictions.bed"
 plain = os.path.join(work, "genome.fa")
 with gzip.open(f"{data}/genome.fa.gz", "rt") as src, open(plain, "w") as dst:
     dst.write(src.read())
-bed12 = os.path.join(work, "plain.bed")
-with open(bed) as f, open(bed12, "w") as out:
-    for line in f:
-        if not line.startswith("track"):
-            out.write("\t".join(line.split("\t")[:12]) + "\n")
-r = subprocess.run(["bedtools", "getfasta", "-fi", plain, "-bed", bed12, "-split", "-s", "-name", "-tab"],
+r = subprocess.run(["bedtools", "getfasta", "-fi", plain, "-bed", bed, "-split", "-s", "-name", "-tab"],
                    capture_output=True, text=True)
 check(r.returncode == 0, f"bedtools getfasta: {r.stderr}")
 spliced = {line.split("\t")[0].split("(")[0].split("::")[0]: line.split("\t")[1].upper() for line in r.stdout.splitlines()}
@@ -81,9 +76,18 @@ for block in g.stdout.split(">")[1:]:
     name, *seq = block.split("\n")
     gff[name.split()[0]] = "".join(seq).upper()
 check(spliced == gff, f"BED12 blocks do not splice to gffread's transcripts ({len(spliced)} vs {len(gff)})")
-score_ok = all(int(l.split("\t")[4]) == max(0, min(1000, round(100 * float(l.split("\t")[12]))))
-               for l in open(bed) if not l.startswith("track"))
-check(score_ok, "BED score is not round(100 * first tissue) clamped to 0..1000")
+bed_rows = [line.rstrip("\n").split("\t") for line in open(bed) if not line.startswith("track")]
+by_id = {r["transcript_id"]: r for r in rows}
+check(all(len(b) == 12 for b in bed_rows), "BED rows are not exactly the 12 BED12 fields")
+check(all(int(b[4]) == max(0, min(1000, round(100 * max(float(by_id[b[3]][t]) for t in tissues)))) for b in bed_rows),
+      "BED score is not round(100 * the highest tissue value) clamped to 0..1000")
+track = open(bed).readline()
+check(track.startswith('track name="isoformer" ') and not any(t in track for t in tissues),
+      f"the track line names a tissue: {track}")
+r = subprocess.run(["bedtools", "bed12tobed6", "-i", bed], capture_output=True, text=True)
+n_exons = sum(1 for line in open(gtf20) if "\texon\t" in line)
+check(r.returncode == 0 and len(r.stdout.splitlines()) == n_exons,
+      f"bed12tobed6: {len(r.stdout.splitlines())} lines, want one per GTF exon ({n_exons}) {r.stderr}")
 
 # bigWig: per base, the maximum over the transcripts whose exons cover it.
 exons = {}
@@ -113,6 +117,18 @@ for t in (tissues[0], tissues[13], tissues[29]):
             check(False, f"bigWig {t} has signal at intron/intergenic 20:{p}")
             break
 print(f"bigWig: {n_bases} exon bases checked across 3 tissues")
+
+# A probe in the middle of each intron base run that no exon covers: inside the transcripts' spans, but
+# bedtools intersect -split (which reads the blocks) must find no transcript there.
+exonic = {p for ivs in exons.values() for s, e in ivs for p in range(s, e)}
+probes = sorted({(a + b) // 2 for ivs in exons.values() for (_, a), (b, _) in zip(ivs, ivs[1:])} - exonic)
+probe_bed = os.path.join(work, "introns.bed")
+with open(probe_bed, "w") as f:
+    f.writelines(f"20\t{p}\t{p + 1}\n" for p in probes)
+r = subprocess.run(["bedtools", "intersect", "-split", "-u", "-a", probe_bed, "-b", bed], capture_output=True, text=True)
+spanned = subprocess.run(["bedtools", "intersect", "-u", "-a", probe_bed, "-b", bed], capture_output=True, text=True)
+check(r.returncode == 0 and r.stdout == "" and probes and len(spanned.stdout.splitlines()) == len(probes),
+      f"intersect -split: {len(r.stdout.splitlines())} of {len(probes)} intronic probes hit a transcript {r.stderr}")
 
 # Reuse is exact: each transcript alone gives the same numbers as the shared run.
 for row in rows:

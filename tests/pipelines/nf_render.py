@@ -3,7 +3,7 @@
 Nextflow cannot run offline, so the pipeline tests render each block with realistic task/meta values and run it
 with bash. Supported inside a block: `[def ]name = expr` statements before the triple-quoted command, where expr
 is a string literal ('...' or "..." with ${...}), a dotted name (task.ext.args, meta.id, task.accelerator.request),
-`a ?: b` or `c ? a : b`; in the command, ${expr} interpolation and the escapes \\\\ and \\$. Anything else raises
+`a ?: b`, `c ? a : b`, `a == b` or `a != b`; in the command, ${expr} interpolation and the escapes \\\\ and \\$. Anything else raises
 ValueError, so a module that outgrows the subset fails its test rather than being rendered wrongly."""
 import re
 
@@ -49,6 +49,10 @@ def evaluate(expr, ctx):
         if j < 0:
             raise ValueError(f"ternary without ':' in {expr!r}")
         return evaluate(rest[:j], ctx) if _truthy(evaluate(expr[:k], ctx)) else evaluate(rest[j + 1:], ctx)
+    for op in ("==", "!="):
+        k = _split_top(expr, op)
+        if k >= 0:
+            return (evaluate(expr[:k], ctx) == evaluate(expr[k + 2:], ctx)) == (op == "==")
     if len(expr) >= 2 and expr[0] == expr[-1] == "'":
         return expr[1:-1]
     if len(expr) >= 2 and expr[0] == expr[-1] == '"':

@@ -1,11 +1,16 @@
 """Runs our Nextflow modules' script:/stub: blocks, rendered as Nextflow would (nf_render.py), with bash against the
-real isoformer binary, and checks every declared output and the versions topic.
+real isoformer binary, on the inputs their nf-tests (tests/main.nf.test) give them; checks every declared output
+and the versions topic, and builds what each nf-test's snapshot() would hold, in nf-test's format, which must
+equal the committed tests/main.nf.test.snap (ISOFORMER_UPDATE_SNAPSHOTS=1 rewrites it instead).
 
 usage: test_nf_modules.py ISOFORMER MODE WORKDIR
-  MODE stub:<module>  the stub block, CPU and GPU task variants, with placeholder inputs
-  MODE script:<module> the script block on test-data (CPU; GPU too when nvidia-smi sees one)
-  MODE scatter        predict rendered for shards 1/2 and 2/2, then merge, against one unsharded predict
-Exit 77 (a skipped ctest) when a subcommand the module needs is not built yet or test-data lacks an input."""
+  MODE stub:<module>   the stub block, CPU and GPU task variants
+  MODE script:<module> the script block on conf/test.config's inputs (predict on GPU too when nvidia-smi sees one)
+  MODE scatter         ISOFORMER_SCATTER by hand (predict shards 1/2 and 2/2, merge) against one unsharded predict,
+                       and the subworkflow's nf-test snapshots
+Exit 77 (a skipped ctest) when a subcommand the module needs is not built yet or an input is missing."""
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -15,31 +20,19 @@ import sys
 import numpy as np
 from bx.bbi.bigwig_file import BigWigFile
 
+from checks import check, finish, skip
 from nf_render import outputs, render
-from derived_inputs import simulated_bam, split_genes_gtf
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NEXTFLOW = os.path.join(HERE, "..", "..", "nextflow")
-SKIP = 77
+UPDATE = os.environ.get("ISOFORMER_UPDATE_SNAPSHOTS") == "1"
 exe, mode, work = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
 env = dict(os.environ, PATH=os.path.dirname(exe) + os.pathsep + os.environ["PATH"])
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
-
-
-def skip(why):
-    print(f"SKIP {why}")
-    sys.exit(SKIP)
 
 
 def test_params():
-    """params of conf/test.config (the pipeline's test profile), with ${projectDir} resolved."""
+    """params of conf/test.config (the pipeline's test profile and the nf-tests'), ${projectDir} resolved."""
     text = open(os.path.join(NEXTFLOW, "conf", "test.config")).read()
     return {k: v.replace("${projectDir}", NEXTFLOW) for k, v in re.findall(r'^\s*(\w+)\s*=\s*"([^"]*)"', text, re.M)}
 
@@ -53,7 +46,7 @@ def need_commands(*cmds):
 def need_files(params, *names):
     missing = [params[n] for n in names if not os.path.exists(params[n])]
     if missing:
-        skip(f"test-data lacks {', '.join(missing)}")
+        skip(f"inputs missing: {', '.join(missing)}")
 
 
 def module_source(name):
@@ -65,6 +58,10 @@ def task(process, gpu, args=""):
             "ext": {"args": args, "prefix": None}, "accelerator": {"request": 1} if gpu else None}
 
 
+def context(name, gpu, inputs, args="", meta_id="test"):
+    return {"task": task(name, gpu, args), "meta": {"id": meta_id}, "meta2": {"id": "ref"}, **inputs}
+
+
 def stage(taskdir, files):
     """Links inputs into the task directory under their names, as Nextflow stages them."""
     for rel, src in files.items():
@@ -73,8 +70,23 @@ def stage(taskdir, files):
         os.symlink(os.path.abspath(src), dst)
 
 
+def glob_regex(pattern):
+    return "".join(".*" if c == "*" else re.escape(c) for c in pattern)
+
+
+class Task:
+    """A finished task: its directory, meta, and emitted channels {emit: value} as Nextflow emits them (a path
+    glob with one match gives the path, several a sorted list; an eval tuple its three values; None: nothing)."""
+
+    def __init__(self, taskdir, meta, out):
+        self.dir, self.meta, self.out = taskdir, meta, out
+
+    def path(self, emit):
+        return self.out[emit]
+
+
 def run_task(name, label, ctx, files, taskdir):
-    """Renders and runs one task; returns its directory when it succeeded with all declared outputs."""
+    """Renders and runs one task; returns a Task when it succeeded with all declared outputs, else None."""
     shutil.rmtree(taskdir, ignore_errors=True)
     os.makedirs(taskdir)
     source = module_source(name)
@@ -87,85 +99,101 @@ def run_task(name, label, ctx, files, taskdir):
     tag = f"{ctx['task']['process']} {label} ({'GPU' if ctx['task']['accelerator'] else 'CPU'})"
     if not check(r.returncode == 0, f"{tag}: exit {r.returncode} {r.stderr.strip()[-300:]}"):
         return None
-    ok = True
+    ok, out = True, {}
     for emit, kind, value, optional in outputs(source, scope):
         if kind == "path":
-            found = [p for p in os.listdir(taskdir) if re.fullmatch(glob_regex(value), p)]
-            ok &= check(bool(found) or optional, f"{tag}: output {emit} '{value}' -> {sorted(found)[:3]}")
+            found = sorted(os.path.join(taskdir, p) for p in os.listdir(taskdir) if re.fullmatch(glob_regex(value), p))
+            ok &= check(bool(found) or optional, f"{tag}: output {emit} '{value}' -> {found[:3]}")
+            out[emit] = (found[0] if len(found) == 1 else found) if found else None
         else:
             v = subprocess.run(["bash", "-c", value], cwd=taskdir, env=env, capture_output=True, text=True)
             ok &= check(v.returncode == 0 and v.stdout.strip() == "0.1.0",
                         f"{tag}: topic versions eval '{value}' -> {v.stdout.strip()!r}")
-    return taskdir if ok else None
+            out[emit] = [ctx["task"]["process"], "isoformer", v.stdout.strip()]
+    return Task(taskdir, ctx["meta"], out) if ok else None
 
 
-def glob_regex(pattern):
-    return "".join(".*" if c == "*" else re.escape(c) for c in pattern)
+# ---- nf-test snapshots: what `snapshot(...)` in the nf-tests holds, serialised as nf-test does ----
+
+def nft_path(p):
+    """A path as nf-test serialises it: a file as 'name:md5,<md5 of the content>', a directory as the list of
+    its entries, by name."""
+    if os.path.isdir(p):
+        return [nft_path(os.path.join(p, e)) for e in sorted(os.listdir(p))]
+    return f"{os.path.basename(p)}:md5,{hashlib.md5(open(p, 'rb').read()).hexdigest()}"
 
 
-def placeholders(taskdir_inputs):
-    """Empty input files with the right names, for stubs (which never read them)."""
-    os.makedirs(taskdir_inputs, exist_ok=True)
-    files = {}
-    for name in ("genome.fa", "genes.gtf", "model", "sample.bam", "sample.bam.bai", "test.predictions.tsv", "observed.tsv",
-                 "test.embeddings.tsv"):
-        open(os.path.join(taskdir_inputs, name), "w").close()
-        files[name] = os.path.join(taskdir_inputs, name)
-    for s in (1, 2):
-        for suffix in ("predictions.tsv", "predictions.bed"):
-            p = os.path.join(taskdir_inputs, f"test.shard{s}of2.{suffix}")
-            with open(p, "w") as f:
-                f.write("header\n")
-            files[f"shards/test.shard{s}of2.{suffix}"] = p
-    return files
+def nft_value(v):
+    if isinstance(v, list):
+        return [nft_value(x) for x in v]
+    return nft_path(v) if isinstance(v, str) and os.path.isabs(v) else v
 
 
-def predict_inputs(fasta, gtf, model, index=(), alias=None, shard=""):
-    """predict's inputs by staged name; an absent optional path input is [], as nf-core callers pass it."""
-    return ({"fasta": fasta, "gtf": gtf, "model": model, "fasta_index": list(index), "chrom_alias": alias or [],
-             "shard": shard}, [fasta, gtf, model, *index, *([alias] if alias else [])])
+def versions(t):
+    """process.out.findAll { key, val -> key.startsWith('versions') }"""
+    return {k: [v] for k, v in t.out.items() if k.startswith("versions")}
 
 
-# Each module's inputs, named as its input: block names them, from a {name: path} map of available files.
-INPUTS = {
-    "predict": lambda f, shard="": predict_inputs("genome.fa", "genes.gtf", "model", shard=shard),
-    "quant": lambda f: ({"bam": "sample.bam", "bai": "sample.bam.bai", "gtf": "genes.gtf", "chrom_alias": []},
-                        ["sample.bam", "sample.bam.bai", "genes.gtf"]),
-    "eval": lambda f: ({"predictions": "test.predictions.tsv", "observed": "observed.tsv"},
-                       ["test.predictions.tsv", "observed.tsv"]),
-    "fit": lambda f: ({"embeddings": "test.embeddings.tsv", "observed": "observed.tsv"},
-                      ["test.embeddings.tsv", "observed.tsv"]),
-    "merge": lambda f: ({"shard_files": [k for k in f if k.startswith("shards/")]},
-                        [k for k in f if k.startswith("shards/")]),
-}
+def sanitized(t):
+    """sanitizeOutput(process.out) (nft-utils): the named channels, each a list of what it emitted."""
+    return {k: [] if v is None else [v if k.startswith("versions") else [t.meta, nft_value(v)]]
+            for k, v in sorted(t.out.items())}
 
 
-def context(name, gpu, inputs, args=""):
-    return {"task": task(name, gpu, args), "meta": {"id": "test"}, "meta2": {"id": "ref"}, **inputs}
+def lines(p):
+    return open(p).read().splitlines()
 
 
-def run_stub(name):
-    files = placeholders(os.path.join(work, "inputs"))
-    inputs, staged = INPUTS[name](files)
-    for gpu in (False, True):
-        run_task(name, "stub", context(name, gpu, inputs), {k: files[k] for k in staged},
-                 os.path.join(work, f"stub-{'gpu' if gpu else 'cpu'}"))
+def tsv_ids(p):
+    """path(tsv).readLines().collect { line -> line.split('\\t')[0..6].join('\\t') }"""
+    return ["\t".join(x.split("\t")[:7]) for x in lines(p)]
 
 
-def have_gpu():
-    return shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+def bed_stable(p):
+    """Every BED field but score and itemRgb (4 and 8), which come from predicted values."""
+    return ["\t".join(f for i, f in enumerate(x.split("\t")) if i not in (4, 8)) for x in lines(p)]
 
 
-def predict(params, taskdir, shard="", gpu=False, args="", prefix=None, gtf=None):
+def names(v):
+    """[ v ].flatten().collect { f -> file(f).name }.sort()"""
+    return sorted(os.path.basename(p) for p in (v if isinstance(v, list) else [v]))
+
+
+def match_snapshot(test_file, test_name, content):
+    """snapshot(*content).match() of test `test_name` in `test_file`, against its .snap file."""
+    snap_path = test_file + ".snap"
+    snap = json.load(open(snap_path)) if os.path.exists(snap_path) else {}
+    content = json.loads(json.dumps(content))
+    if UPDATE:
+        snap[test_name] = {"content": content, "meta": {"made-by": "tests/pipelines/test_nf_modules.py"}}
+        with open(snap_path, "w") as f:
+            json.dump(dict(sorted(snap.items())), f, indent=4)
+            f.write("\n")
+        print(f"note: wrote snapshot '{test_name}' in {os.path.relpath(snap_path, NEXTFLOW)}")
+        return
+    want = snap.get(test_name, {}).get("content")
+    check(want == content, f"snapshot '{test_name}' of {os.path.relpath(test_file, NEXTFLOW)} matches"
+                           + ("" if want == content else f"\n     committed: {json.dumps(want)[:600]}"
+                                                         f"\n     now:       {json.dumps(content)[:600]}"))
+
+
+def module_test(name):
+    return os.path.join(NEXTFLOW, "modules", "isoformer", name, "tests", "main.nf.test")
+
+
+# ---- the tasks, on the inputs the nf-tests give them ----
+
+def predict(params, taskdir, shard="", gpu=False, args="", prefix=None, gtf=None, meta_id="test"):
     """The predict script on conf/test.config's files (or another GTF), staged under their own names as
     Nextflow stages them: the model directory, the bgzipped FASTA with its .fai and .gzi beside it, the
     chromAlias file that maps the annotation's 'chr20' to the FASTA's '20'."""
     src = [params["fasta"], gtf or params["gtf"], params["model"]]
-    index = [params["fasta"] + ext for ext in (".fai", ".gzi") if os.path.exists(params["fasta"] + ext)]
+    index = [params["fasta"] + ext for ext in (".fai", ".gzi")]
     files = {os.path.basename(p): p for p in src + index + [params["chrom_alias"]]}
-    inputs, _ = predict_inputs(*map(os.path.basename, src), index=[os.path.basename(p) for p in index],
-                               alias=os.path.basename(params["chrom_alias"]), shard=shard)
-    ctx = context("predict", gpu, inputs, args)
+    fasta, gtf_name, model = map(os.path.basename, src)
+    inputs = {"fasta": fasta, "gtf": gtf_name, "model": model, "fasta_index": [os.path.basename(p) for p in index],
+              "chrom_alias": os.path.basename(params["chrom_alias"]), "shard": shard}
+    ctx = context("predict", gpu, inputs, args, meta_id)
     ctx["task"]["ext"]["prefix"] = prefix
     command, _ = render(module_source("predict"), "script", ctx)
     flat = " ".join(command.replace("\\\n", " ").split())
@@ -175,128 +203,182 @@ def predict(params, taskdir, shard="", gpu=False, args="", prefix=None, gtf=None
     return run_task("predict", "script", ctx, files, taskdir)
 
 
-def check_predicted_rows(params, tsv):
+def check_predicted_rows(params, tsv, gtf=None):
     """One row per transcript of the GTF, on the FASTA's contig names (the chromAlias was applied)."""
-    want = set(re.findall(r'transcript_id "([^"]+)"', open(params["gtf"]).read()))
+    want = set(re.findall(r'transcript_id "([^"]+)"', open(gtf or params["gtf"]).read()))
     contigs = {line.split("\t")[0] for line in open(params["fasta"] + ".fai")}
-    rows = [line.rstrip("\n").split("\t") for line in open(tsv)][1:]
+    rows = [line.split("\t") for line in lines(tsv)][1:]
     check(sorted(r[0] for r in rows) == sorted(want) and {r[3] for r in rows} <= contigs,
           f"predict: {len(rows)} rows, one per GTF transcript ({len(want)}), on FASTA contigs {sorted(contigs)}")
 
 
-def quant(params, taskdir):
-    """The quant script on a BAM simulated from the annotation (derived_inputs.py; conf/test.config's has no
-    read in its exons) with its .bai beside it, and conf/test.config's GTF and chromAlias file, staged under
-    their own names."""
-    bam, error = simulated_bam(exe, os.path.join(work, "simulated"))
-    if not bam:
-        skip(f"simulate_rnaseq.py failed (needs wgsim, hisat2, samtools): {error}")
-    files = {os.path.basename(p): p for p in (bam, bam + ".bai", params["gtf"], params["chrom_alias"])}
-    bam, bai, gtf, alias = files
-    inputs = {"bam": bam, "bai": bai, "gtf": gtf, "chrom_alias": alias}
-    d = run_task("quant", "script", context("quant", False, inputs), files, taskdir)
-    if d:
-        want = set(re.findall(r'transcript_id "([^"]+)"', open(params["gtf"]).read()))
-        rows = [line.split("\t") for line in open(os.path.join(d, "test.quant.sf"))][1:]
+def quant(params, taskdir, gtf=None, args="", strandedness=None):
+    """The quant script on conf/test.config's BAM (reads simulated from the annotation) with its .bai beside it,
+    the GTF and the chromAlias file, staged under their own names."""
+    files = {os.path.basename(p): p for p in (params["bam"], params["bam"] + ".bai", gtf or params["gtf"],
+                                               params["chrom_alias"])}
+    bam, bai, gtf_name, alias = files
+    ctx = context("quant", False, {"bam": bam, "bai": bai, "gtf": gtf_name, "chrom_alias": alias}, args)
+    if strandedness:
+        ctx["meta"]["strandedness"] = strandedness
+    t = run_task("quant", "script", ctx, files, taskdir)
+    if t:
+        want = set(re.findall(r'transcript_id "([^"]+)"', open(gtf or params["gtf"]).read()))
+        rows = [x.split("\t") for x in lines(t.path("quant"))][1:]
         reads = sum(float(r[4]) for r in rows)
         check(sorted(r[0] for r in rows) == sorted(want) and reads > 0,
               f"quant: {len(rows)} rows, one per GTF transcript ({len(want)}), {reads:g} reads assigned through "
               "the chromAlias")
-    return d
+    return t
 
 
-def run_merge_handmade():
-    """The merge block on two hand-made shards: rows come back in (chrom, start, end, id) order."""
-    need_commands("merge")
-    rows = [("T3", "chr2", 50, 90), ("T1", "chr1", 10, 40), ("T4", "chr10", 5, 9), ("T2", "chr1", 10, 30)]
-    files = {}
-    for i, part in enumerate((rows[:2], rows[2:]), 1):
-        prefix = os.path.join(work, "inputs", f"test.shard{i}of2")
-        os.makedirs(os.path.dirname(prefix), exist_ok=True)
-        with open(prefix + ".predictions.tsv", "w") as f:
-            f.write("transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand\tBrain\n")
-            f.writelines(f"{t}\tG{t}\tN{t}\t{c}\t{a}\t{b}\t+\t1.5\n" for t, c, a, b in part)
-        with open(prefix + ".predictions.bed", "w") as f:
-            f.writelines(f"{c}\t{a}\t{b}\t{t}\t0\t+\t{a}\t{a}\t0,0,255\t1\t{b - a},\t0,\t1.5\n" for t, c, a, b in part)
-        for suffix in ("predictions.tsv", "predictions.bed"):
-            files[f"shards/test.shard{i}of2.{suffix}"] = f"{prefix}.{suffix}"
-    inputs, _ = INPUTS["merge"](files)
-    d = run_task("merge", "script", context("merge", False, inputs), files, os.path.join(work, "merge"))
-    if d:
-        got = [line.split("\t")[0] for line in open(os.path.join(d, "test.predictions.tsv"))][1:]
-        check(got == ["T2", "T1", "T4", "T3"], f"merged rows in (chrom, start, end, id) order: {got}")
+def predict_shards(params, base, gtf):
+    """predict for shards 1/2 and 2/2, meta.id test.shard<i>of2 (the merge nf-test's setup)."""
+    return [predict(params, os.path.join(base, f"shard{i}"), shard=f"{i}/2", gtf=gtf, meta_id=f"test.shard{i}of2")
+            for i in (1, 2)]
+
+
+def merge(shards, taskdir, label="script"):
+    """merge on the shards' TSV, BED and bigWigs, staged as shards/<name>."""
+    files = {f"shards/{os.path.basename(p)}": p for t in shards for e in ("tsv", "bed", "bigwig")
+             for p in ([] if t.out[e] is None else t.out[e] if isinstance(t.out[e], list) else [t.out[e]])}
+    return run_task("merge", label, context("merge", False, {"shard_files": sorted(files)}), files, taskdir)
+
+
+def predicted_content(t):
+    return [versions(t), tsv_ids(t.path("tsv")), bed_stable(t.path("bed")), names(t.path("bigwig"))]
+
+
+# ---- modes ----
+
+def run_stub(name, params):
+    """Each stub (CPU and GPU task), on placeholder inputs named as the nf-test names them; the CPU run gives the
+    'test-data - stub' snapshot (stubs write fixed content)."""
+    inputs_dir = os.path.join(work, "inputs")
+    os.makedirs(inputs_dir)
+    placeholder = {}
+    for n in ("genome.fa.gz", "annotation.gtf", "demo-model", "simulated.bam", "simulated.bam.bai", "chromAlias.txt",
+              "test.predictions.tsv", "test.embeddings.tsv", "test.quant.sf"):
+        placeholder[n] = os.path.join(inputs_dir, n)
+        open(placeholder[n], "w").close()
+    inputs = {
+        "predict": {"fasta": "genome.fa.gz", "gtf": "annotation.gtf", "model": "demo-model", "fasta_index": [],
+                    "chrom_alias": "chromAlias.txt", "shard": ""},
+        "quant": {"bam": "simulated.bam", "bai": "simulated.bam.bai", "gtf": "annotation.gtf", "chrom_alias": "chromAlias.txt"},
+        "eval": {"predictions": "test.predictions.tsv", "observed": "test.quant.sf"},
+        "fit": {"embeddings": "test.embeddings.tsv", "observed": "test.quant.sf"},
+        "merge": {"shard_files": []},
+    }[name]
+    args = "--coverage --num-bootstraps 2" if name == "quant" else ""  # as quant's tests/nextflow.config
+    for gpu in (False, True):
+        t = run_task(name, "stub", context(name, gpu, inputs, args), placeholder,
+                     os.path.join(work, f"stub-{'gpu' if gpu else 'cpu'}"))
+        if t and not gpu:
+            match_snapshot(module_test(name), "test-data - stub", [sanitized(t)])
 
 
 def run_script(name, params):
-    if name == "merge":
-        return run_merge_handmade()
     needs = {"predict": ["predict"], "merge": ["predict", "merge"], "quant": ["quant"],
              "eval": ["predict", "quant", "eval"], "fit": ["predict", "quant", "fit"]}[name]
     need_commands(*needs)
-    need_files(params, *(["fasta", "gtf", "model", "chrom_alias"] if "predict" in needs else []),
-               *(["gtf", "chrom_alias"] if "quant" in needs else []))
+    need_files(params, "fasta", "gtf", "gtf_split", "model", "chrom_alias", "bam")
+    test = module_test(name)
     if name == "predict":
-        d = predict(params, os.path.join(work, "cpu"))
-        if d:
-            check_predicted_rows(params, os.path.join(d, "test.predictions.tsv"))
+        t = predict(params, os.path.join(work, "cpu"))
+        if t:
+            check_predicted_rows(params, t.path("tsv"))
+            match_snapshot(test, "test-data", predicted_content(t))
         if have_gpu():
-            predict(params, os.path.join(work, "gpu"), gpu=True)
+            g = predict(params, os.path.join(work, "gpu"), gpu=True)
+            if g:
+                match_snapshot(test.replace("main.nf.test", "main.gpu.nf.test"), "test-data - gpu",
+                               predicted_content(g))
         else:
             print("note: no GPU here, GPU variant rendered but not run")
-            command, _ = render(module_source("predict"), "script",
-                                context("predict", True, INPUTS["predict"]({})[0]))
-            check("--device cuda" in command, "GPU variant passes --device cuda")
     elif name == "quant":
-        quant(params, os.path.join(work, "quant"))
-    elif name in ("eval", "fit"):
-        args = "--embeddings" if name == "fit" else ""
-        if name == "fit":  # cross-validation grouped by gene needs several genes: one per isoform here
-            params = dict(params, gtf=split_genes_gtf(params["gtf"], os.path.join(work, "split.gtf")))
-        p = predict(params, os.path.join(work, "predict"), args=args)
-        q = quant(params, os.path.join(work, "quant"))
+        # tests/nextflow.config adds --coverage --num-bootstraps 2: the track and aux_info/ are declared outputs
+        t = quant(params, os.path.join(work, "quant"), args="--coverage --num-bootstraps 2")
+        if t:
+            aux = t.path("aux_info")
+            check(t.path("coverage") is not None and aux is not None and
+                  os.path.isfile(os.path.join(aux or "", "bootstrap", "bootstraps.gz")),
+                  f"quant --coverage --num-bootstraps 2: outputs coverage {t.path('coverage')}, aux_info {aux}")
+            match_snapshot(test, "test-data", [versions(t), ["\t".join(x.split("\t")[:2]) for x in lines(t.path("quant"))],
+                                               [x.split("\t")[0] for x in lines(t.path("genes"))], names(t.path("coverage")),
+                                               sorted(os.listdir(aux)) if aux else None])
+        for strandedness, flag in (("forward", "fr"), ("reverse", "rf"), ("unstranded", "none"), (None, "auto")):
+            ctx = context("quant", False, {"bam": "b.bam", "bai": "b.bam.bai", "gtf": "g.gtf", "chrom_alias": []})
+            if strandedness:
+                ctx["meta"]["strandedness"] = strandedness
+            command, _ = render(module_source("quant"), "script", ctx)
+            check(f"--strand {flag} " in command and "--threads 2 " in command,
+                  f"quant: meta.strandedness {strandedness} gives --strand {flag}, --threads task.cpus")
+        quant(params, os.path.join(work, "quant-unstranded"), strandedness="unstranded")
+    elif name == "merge":
+        shards = predict_shards(params, work, params["gtf_split"])
+        if all(shards):
+            t = merge(shards, os.path.join(work, "merge"))
+            if t:
+                check_predicted_rows(params, t.path("tsv"), params["gtf_split"])
+                match_snapshot(test, "test-data", predicted_content(t))
+    else:
+        gtf = params["gtf"] if name == "eval" else params["gtf_split"]  # fit: CV folds grouped by gene need genes
+        p = predict(params, os.path.join(work, "predict"), gtf=gtf, args="--embeddings" if name == "fit" else "")
+        q = quant(params, os.path.join(work, "quant"), gtf=gtf)
         if p and q:
-            inputs, staged = INPUTS[name]({})
-            src = {"test.predictions.tsv": os.path.join(p, "test.predictions.tsv"),
-                   "test.embeddings.tsv": os.path.join(p, "test.embeddings.tsv"),
-                   "observed.tsv": os.path.join(q, "test.quant.sf")}
-            run_task(name, "script", context(name, False, inputs), {k: src[k] for k in staged},
-                     os.path.join(work, name))
+            first = p.path("tsv" if name == "eval" else "embeddings")
+            inputs = {"predictions" if name == "eval" else "embeddings": os.path.basename(first),
+                      "observed": os.path.basename(q.path("quant"))}
+            files = {os.path.basename(first): first, os.path.basename(q.path("quant")): q.path("quant")}
+            t = run_task(name, "script", context(name, False, inputs), files, os.path.join(work, name))
+            if t and name == "eval":
+                match_snapshot(test, "test-data", [versions(t), [x.split("\t")[0] for x in lines(t.path("tsv"))],
+                                                   os.path.basename(t.path("svg"))])
+            elif t:
+                match_snapshot(test, "test-data", [versions(t), [x.split("\t")[0] for x in lines(t.path("head"))]])
+
+
+def have_gpu():
+    return shutil.which("nvidia-smi") and subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
 
 
 def run_scatter(params):
     """ISOFORMER_SCATTER by hand: predict shards 1/2 and 2/2, merge their files, compare with one run; on the
-    test-data annotation (shard 2/2 empty) and on a copy with one gene per transcript (both shards used)."""
-    split = split_genes_gtf(params["gtf"], os.path.join(work, "split_genes.gtf"))
-    for label, gtf in (("annotation", params["gtf"]), ("split genes", split)):
-        scatter_once(params, label, gtf, os.path.join(work, label.replace(" ", "_")))
+    test-data annotation (shard 2/2 empty) and on the copy with one gene per transcript (both shards used),
+    whose merged outputs are also the subworkflow nf-test's snapshot."""
+    test = os.path.join(NEXTFLOW, "subworkflows", "isoformer_scatter", "tests", "main.nf.test")
+    for label, gtf in (("annotation", params["gtf"]), ("split genes", params["gtf_split"])):
+        merged = scatter_once(params, label, gtf, os.path.join(work, label.replace(" ", "_")))
+        if merged and gtf == params["gtf_split"]:
+            match_snapshot(test, "test-data - 2 shards", predicted_content(merged)[1:])
+    stubs = [run_task("predict", "stub", context("predict", False, {}, meta_id=f"test.shard{i}of2"), {},
+                      os.path.join(work, f"stub-shard{i}")) for i in (1, 2)]
+    if all(stubs):
+        t = merge(stubs, os.path.join(work, "stub-merge"), label="stub")
+        if t:
+            match_snapshot(test, "test-data - 2 shards - stub", [{k: v for k, v in sanitized(t).items()
+                                                                  if not k.startswith("versions")}])
 
 
 def scatter_once(params, label, gtf, base):
     whole = predict(params, os.path.join(base, "whole"), gtf=gtf)
-    shards = [predict(params, os.path.join(base, f"shard{i}"), shard=f"{i}/2", prefix=f"test.shard{i}of2", gtf=gtf)
-              for i in (1, 2)]
+    shards = predict_shards(params, base, gtf)
     if not whole or not all(shards):
-        return
-    rows = [sum(1 for _ in open(os.path.join(d, f"test.shard{i}of2.predictions.tsv"))) - 1
-            for i, d in enumerate(shards, 1)]
+        return None
+    rows = [len(lines(t.path("tsv"))) - 1 for t in shards]
     print(f"note: {label}: transcripts per shard {rows}")
-    files = {f"shards/{p}": os.path.join(d, p) for d in shards for p in os.listdir(d)
-             if re.search(r"\.(predictions\.(tsv|bed)|bw)$", p)}
-    inputs, _ = INPUTS["merge"](files)
-    merged = run_task("merge", "script", context("merge", False, inputs), files, os.path.join(base, "merge"))
+    merged = merge(shards, os.path.join(base, "merge"))
     if not merged:
-        return
-    for suffix in ("predictions.tsv", "predictions.bed"):
-        a = open(os.path.join(whole, f"test.{suffix}"), "rb").read()
-        b = open(os.path.join(merged, f"test.{suffix}"), "rb").read()
+        return None
+    for emit in ("tsv", "bed"):
+        a, b = open(whole.path(emit), "rb").read(), open(merged.path(emit), "rb").read()
         n_lines = a.count(b"\n")
-        check(a == b and n_lines > 1, f"{label}: scatter/gather {suffix} byte-identical to one run ({n_lines} lines)")
-    tracks = sorted(p for p in os.listdir(whole) if p.endswith(".bw"))
-    check(sorted(p for p in os.listdir(merged) if p.endswith(".bw")) == tracks and tracks,
-          f"{label}: same {len(tracks)} bigWig tracks")
-    contigs = [(line.split("\t")[0], int(line.split("\t")[1])) for line in open(params["fasta"] + ".fai")]
+        check(a == b and n_lines > 1, f"{label}: scatter/gather {emit} byte-identical to one run ({n_lines} lines)")
+    tracks = names(whole.path("bigwig"))
+    check(names(merged.path("bigwig")) == tracks and tracks, f"{label}: same {len(tracks)} bigWig tracks")
+    contigs = [(x.split("\t")[0], int(x.split("\t")[1])) for x in lines(params["fasta"] + ".fai")]
     for t in tracks:
-        with open(os.path.join(whole, t), "rb") as fa, open(os.path.join(merged, t), "rb") as fb:
+        with open(os.path.join(whole.dir, t), "rb") as fa, open(os.path.join(merged.dir, t), "rb") as fb:
             wa, wb = BigWigFile(fa), BigWigFile(fb)
             ok, covered = True, 0
             for chrom, size in contigs:
@@ -306,20 +388,21 @@ def scatter_once(params, label, gtf, base):
                 covered += 0 if va is None else int((~np.isnan(va)).sum())
             check(ok and covered > 0, f"{label}: scatter/gather {t}: values equal one run's over {covered} bases "
                                       "(bx-python)")
+    return merged
 
 
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
 kind, _, module = mode.partition(":")
 if kind == "stub":
-    run_stub(module)
+    run_stub(module, test_params())
 elif kind == "script":
     run_script(module, test_params())
 elif kind == "scatter":
     need_commands("predict", "merge")
     params = test_params()
-    need_files(params, "fasta", "gtf", "model", "chrom_alias")
+    need_files(params, "fasta", "gtf", "gtf_split", "model", "chrom_alias")
     run_scatter(params)
 else:
     sys.exit(f"unknown mode {mode}")
-sys.exit(1 if failures else 0)
+finish()

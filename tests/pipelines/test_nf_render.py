@@ -2,18 +2,12 @@
 rejection of what it does not support, and the exact predict command lines for CPU/GPU and sharded tasks, which
 the script-mode harness cannot run before `isoformer predict` exists."""
 import os
-import sys
 
+from checks import check, finish
 from nf_render import evaluate, interpolate, outputs, render
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        failures.append(what)
 
 
 def raises(fn):
@@ -28,6 +22,9 @@ ctx = {"task": {"ext": {"args": "", "prefix": None}, "accelerator": None, "cpus"
 check(evaluate("task.ext.prefix ?: \"${meta.id}\"", ctx) == "s", "elvis falls back on null")
 check(evaluate("task.ext.args ?: 'x'", ctx) == "x", "elvis falls back on '' (Groovy truth)")
 check(evaluate("n ? 'a' : 'b'", ctx) == "b", "ternary on 0")
+check(evaluate("meta.id == 's' ? 'a' : 'b'", ctx) == "a" and evaluate("meta.id != 's' ? 'a' : 'b'", ctx) == "b",
+      "== and != in a ternary's condition")
+check(evaluate("meta.strandedness == 'forward'", ctx) is False, "== on a missing key (null) is false")
 check(evaluate("task.accelerator ? \"cuda\" : \"cpu\"", dict(ctx, task={"accelerator": {"request": 1}})) == "cuda",
       "ternary on a map")
 check(evaluate("meta.id ? \"--x ${meta.id}\" : ''", ctx) == "--x s", "ternary whose branch interpolates")
@@ -49,5 +46,6 @@ for acc, shard, alias, want in (
     check(got == want, f"predict {'GPU' if acc else 'CPU'} shard '{shard}': {got}")
     outs = outputs(src, scope)
     check([(e, v) for e, k, v, o in outs if k == "path"] ==
-          [("tsv", "s.predictions.tsv"), ("bed", "s.predictions.bed"), ("bigwig", "s.*.bw")], f"outputs {outs}")
-sys.exit(1 if failures else 0)
+          [("tsv", "s.predictions.tsv"), ("bed", "s.predictions.bed"), ("bigwig", "s.*.bw"),
+           ("embeddings", "s.embeddings.tsv")], f"outputs {outs}")
+finish()

@@ -7,6 +7,7 @@ usage: test_wdl.py ISOFORMER MODE WORKDIR
   run        the workflow on test-data with the real binary (skipped, exit 77, until predict is built)
   plumbing   the workflow with a stand-in `isoformer predict` (a few hand-made transcripts, written by this
              script) and the real `isoformer merge`: checks the scatter, the gather and failure propagation now"""
+import gzip
 import json
 import os
 import shutil
@@ -17,22 +18,20 @@ import numpy as np
 import yaml
 from bx.bbi.bigwig_file import BigWigFile
 
-from derived_inputs import simulated_bam, split_genes_gtf
+from checks import check, finish, skip
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 WDL_DIR = os.path.join(ROOT, "wdl")
 WORKFLOW = os.path.join(WDL_DIR, "isoformer_scatter.wdl")
-SKIP = 77
+# test-inputs.json reads the test data over https from the release's tag (a Terra/Dockstore test); here, from
+# this checkout.
+RELEASE_URL = "https://raw.githubusercontent.com/isoformer/isoformer/v0.1.0/"
+DERIVED = os.path.join(HERE, "data")  # tests/pipelines/data/README.md
+SIMULATED_BAM = os.path.join(ROOT, "test-data", "simulated.bam")  # reads drawn from the test annotation
 exe, mode, work = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
-failures = []
 
-
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what, flush=True)
-    if not cond:
-        failures.append(what)
-    return cond
 
 
 def miniwdl(*args, path_prefix=None):
@@ -49,12 +48,16 @@ def run_check():
             r = miniwdl("check", "--strict", os.path.join(WDL_DIR, name))
             check(r.returncode == 0, f"miniwdl check --strict {name} {r.stderr.strip()[-400:]}")
     doc = WDL.load(WORKFLOW)
-    declared = {b.name for b in doc.workflow.available_inputs if "." not in b.name}
+    declared = {b.name for b in doc.workflow.available_inputs}
     inputs = json.load(open(os.path.join(WDL_DIR, "test-inputs.json")))
     names = {k.split(".", 1)[1] for k in inputs}
     required = {b.name for b in doc.workflow.required_inputs}
     check(all(k.startswith("isoformer_scatter.") for k in inputs) and names <= declared and required <= names,
           f"test-inputs.json names workflow inputs {sorted(names)}, required {sorted(required)}")
+    files = [v for v in inputs.values() if isinstance(v, str) and v.startswith("https://")]
+    check(files and all(v.startswith(RELEASE_URL) and os.path.isfile(os.path.join(ROOT, v[len(RELEASE_URL):]))
+                        for v in files),
+          f"test-inputs.json: its {len(files)} files are the release's copies of files of this checkout")
     dockstore = yaml.safe_load(open(os.path.join(ROOT, ".dockstore.yml")))
     for wf in dockstore["workflows"]:
         paths = [wf["primaryDescriptorPath"], *wf.get("testParameterFiles", [])]
@@ -102,19 +105,17 @@ def run_workflow(inputs, out_dir, path_prefix=None):
 def run_real():
     for cmd in ("predict", "merge"):
         if subprocess.run([exe, cmd, "--help"], capture_output=True).returncode != 0:
-            print(f"SKIP 'isoformer {cmd} --help' fails: subcommand not built yet")
-            sys.exit(SKIP)
+            skip(f"'isoformer {cmd} --help' fails: subcommand not built yet")
     inputs = json.load(open(os.path.join(WDL_DIR, "test-inputs.json")))
     for k, v in inputs.items():
-        if isinstance(v, str) and v.startswith("test-data/"):
-            inputs[k] = os.path.join(ROOT, v)
+        if isinstance(v, str) and v.startswith(RELEASE_URL):
+            inputs[k] = os.path.join(ROOT, v[len(RELEASE_URL):])
             if not os.path.isfile(inputs[k]):
-                print(f"SKIP test-data lacks the file {v}")
-                sys.exit(SKIP)
+                skip(f"this checkout lacks the file {v[len(RELEASE_URL):]}")
     # predict's last digits depend on --threads (the task's cpu): the shards and the unsharded run use the same.
     inputs.update({"isoformer_scatter.n_shards": 2, "isoformer_scatter.use_gpu": False,
                    "isoformer_scatter.predict.cpu": 2})
-    split = split_genes_gtf(inputs["isoformer_scatter.gtf"], os.path.join(work, "split_genes.gtf"))
+    split = os.path.join(DERIVED, "split_genes.gtf")
     for label, gtf in (("annotation", inputs["isoformer_scatter.gtf"]), ("split_genes", split)):
         run_real_once(dict(inputs, **{"isoformer_scatter.gtf": gtf}), label)
     bad = dict(inputs, **{"isoformer_scatter.gtf": os.path.join(work, "broken.gtf")})
@@ -127,31 +128,38 @@ def run_real():
 
 
 def run_quant_task(inputs):
-    """The quant task on reads simulated from the test annotation (test-data/rnaseq.bam has none in its exons)
-    must write what `isoformer quant` writes on the same files."""
+    """The quant task on reads simulated from the test annotation (test-data/rnaseq.bam has none in its exons),
+    with strand, coverage and threads inputs, must write what `isoformer quant` writes on the same files."""
     if subprocess.run([exe, "quant", "--help"], capture_output=True).returncode != 0:
         print("note: 'isoformer quant' not built yet: the quant task is not run")
         return
-    bam, error = simulated_bam(exe, os.path.join(work, "simulated"))
-    if not check(bam is not None, f"reads simulated for the quant task {error}"):
-        return
+    bam = SIMULATED_BAM
     args = {"bam": bam, "bam_index": bam + ".bai",
             "gtf": inputs["isoformer_scatter.gtf"], "chrom_alias": inputs["isoformer_scatter.chrom_alias"]}
     path = os.path.join(work, "quant.inputs.json")
     with open(path, "w") as f:
-        json.dump(dict(args, prefix="q"), f)
+        json.dump(dict(args, prefix="q", strand="none", coverage=True, num_bootstraps=2, cpu=2), f)
     r = miniwdl("run", os.path.join(WDL_DIR, "isoformer_tasks.wdl"), "--task", "quant", "-i", path,
                 "-d", os.path.join(work, "quant"))
     if not check(r.returncode == 0, "quant task exits 0 " + (r.stderr.strip()[-600:] if r.returncode else "")):
         return
     direct = os.path.join(work, "quant.direct")
     p = subprocess.run([exe, "quant", "--bam", args["bam"], "--gtf", args["gtf"], "--chrom-alias",
-                        args["chrom_alias"], "--out", direct], capture_output=True, text=True)
+                        args["chrom_alias"], "--strand", "none", "--coverage", "--num-bootstraps", "2", "--out", direct],
+                       capture_output=True, text=True)
     outs = outputs_of(os.path.join(work, "quant", "_LAST"))
     for key, suffix in (("quant.quant_sf", ".quant.sf"), ("quant.genes", ".genes.tsv")):
         a = open(direct + suffix, "rb").read() if p.returncode == 0 else None
         check(a is not None and a == open(outs[key], "rb").read() and a.count(b"\n") > 1,
               f"quant task {suffix} byte-identical to isoformer quant on the same files")
+    tracks = outs.get("quant.coverage_bigwigs", [])
+    check([os.path.basename(t) for t in tracks] == ["q.coverage.bw"] and
+          open(tracks[0], "rb").read() == open(direct + ".coverage.bw", "rb").read(),
+          f"quant task coverage = true: the coverage bigWig, equal to isoformer quant --coverage's {tracks}")
+    boots = {os.path.basename(p): p for p in outs.get("quant.bootstraps", [])}
+    check(sorted(boots) == ["bootstraps.gz", "names.tsv.gz"] and all(
+        gzip.open(p).read() == gzip.open(os.path.join(work, "aux_info", "bootstrap", n)).read() for n, p in boots.items()),
+          f"quant task num_bootstraps = 2: salmon's bootstrap files, equal to isoformer quant --num-bootstraps 2's {sorted(boots)}")
 
 
 def run_real_once(inputs, label):
@@ -184,6 +192,7 @@ import pyBigWig
 if sys.argv[1] != "predict":
     os.execv(REAL, [REAL] + sys.argv[1:])
 a = dict(zip(sys.argv[2::2], sys.argv[3::2]))
+print("stand-in predict --precision", a.get("--precision"), file=sys.stderr)
 gtf = [l.rstrip("\n").split("\t") for l in open(a["--gtf"]) if l.strip()]
 if any(len(f) != 9 for f in gtf):
     sys.exit("isoformer predict: " + a["--gtf"] + ": expected 9 tab-separated fields")
@@ -277,9 +286,29 @@ def run_plumbing():
                      os.path.join(work, "failing"), path_prefix=bindir)
     check(r.returncode != 0 and "expected 9 tab-separated fields" in r.stderr,
           f"a failing predict task fails the workflow (miniwdl exit {r.returncode})")
+    run_precision_auto(dict(inputs, **{"isoformer_scatter.gtf": gtf}), bindir)
+
+
+def run_precision_auto(inputs, bindir):
+    """predict's precision = auto on a GPU task: a stand-in nvidia-smi reports the compute capability (or fails)."""
+    task_inputs = {k.split(".", 1)[1]: v for k, v in inputs.items() if k.split(".", 1)[1] in (
+        "fasta", "fasta_fai", "gtf", "model", "model_config")}
+    for capability, want in (("8.9", "bf16"), ("7.5", "fp32"), (None, "fp32")):
+        with open(os.path.join(bindir, "nvidia-smi"), "w") as f:
+            f.write(f"#!/bin/sh\necho {capability}\n" if capability else "#!/bin/sh\nexit 9\n")
+        os.chmod(os.path.join(bindir, "nvidia-smi"), 0o755)
+        path = os.path.join(work, f"precision-{capability}.json")
+        with open(path, "w") as f:
+            json.dump(dict(task_inputs, prefix="p", use_gpu=True), f)
+        out = os.path.join(work, f"precision-{capability}")
+        r = miniwdl("run", os.path.join(WDL_DIR, "isoformer_tasks.wdl"), "--task", "predict", "-i", path, "-d", out,
+                    path_prefix=bindir)
+        log = open(os.path.join(out, "_LAST", "stderr.txt")).read() if r.returncode == 0 else r.stderr[-400:]
+        check(f"stand-in predict --precision {want}" in log,
+              f"precision auto on compute capability {capability}: --precision {want} ({log.strip()[-200:]})")
 
 
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
 {"check": run_check, "run": run_real, "plumbing": run_plumbing}[mode]()
-sys.exit(1 if failures else 0)
+finish()

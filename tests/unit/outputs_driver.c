@@ -1,7 +1,7 @@
 /* Test driver for the track writers: builds an annotation in memory from a small text description and writes
- * PREFIX.tsv, PREFIX.bed (BED12 of column COL with every column appended), PREFIX.bw (per base) and
+ * PREFIX.tsv, PREFIX.bed (BED12 scored from the first N_SCORE columns), PREFIX.bw (column COL, per base) and
  * PREFIX.binned.bw (BIN_SIZE). test_outputs.py reads them back with csv, bedtools and bx-python.
- *   outputs_driver IN PREFIX COL BIN_SIZE
+ *   outputs_driver IN PREFIX COL BIN_SIZE N_SCORE
  * IN: first line "chrom:len chrom:len ..." (bigWig header order), then one transcript per line:
  *   id <TAB> gene <TAB> chrom <TAB> strand <TAB> start-end,... (exons) <TAB> start-end,... or . (CDS)
  *   <TAB> value,value,... ("nan" for no value) */
@@ -33,8 +33,8 @@ static int parse_intervals(char *s, iso_interval **out)
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: outputs_driver IN PREFIX COL BIN_SIZE\n");
+    if (argc != 6) {
+        fprintf(stderr, "usage: outputs_driver IN PREFIX COL BIN_SIZE N_SCORE\n");
         return 2;
     }
     FILE *in = fopen(argv[1], "r");
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
             matrix[i * n_cols + j] = values[rows[i] * MAX_COLS + j];
     }
     iso_track_matrix m = {&ann, rows, ann.n, col_names, n_cols, matrix};
-    int col = atoi(argv[3]), bin = atoi(argv[4]);
+    int col = atoi(argv[3]), bin = atoi(argv[4]), n_score = atoi(argv[5]);
     char path[4096];
     int rc = ISO_OK;
     const char *const *names = (const char *const *)chrom_names;
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     rc = iso_write_tsv(path, &m);
     snprintf(path, sizeof path, "%s.bed", argv[2]);
     if (rc == ISO_OK)
-        rc = iso_write_bed12(path, &m, col, 1);
+        rc = iso_write_bed12(path, &m, n_score);
     snprintf(path, sizeof path, "%s.bw", argv[2]);
     if (rc == ISO_OK)
         rc = iso_write_bigwig(path, &m, col, names, chrom_lens, n_chroms, 1);

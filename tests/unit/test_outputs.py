@@ -1,7 +1,7 @@
 """Track writers on a random in-memory annotation (overlapping isoforms, both strands, coding and non-coding,
 NaN values, ties, a contig without transcripts, header order unlike name order), read back by independent
-readers: TSV with csv, BED12 with bedtools (bed12tobed6 blocks = exons; getfasta -split -s = spliced exons) plus
-field checks, bigWig with bx-python against a per-base maximum over exons computed here. Bad inputs leave no
+readers: TSV with csv, BED12 with bedtools on the file as written (bed12tobed6 blocks = exons; getfasta -split -s =
+spliced exons; intersect -split with intronic probes) plus field checks, bigWig with bx-python against a per-base maximum over exons computed here. Bad inputs leave no
 file. Usage: test_outputs.py OUTPUTS_DRIVER WORKDIR"""
 import csv
 import math
@@ -19,6 +19,7 @@ random.seed(11)
 failures = []
 CHROMS = [("chr2", 5000), ("chr1", 3000), ("chrM", 500)]  # header order, not name order
 COL, BIN = 1, 70  # 70 leaves a partial last bin on every contig
+N_SCORE = 2  # the BED score is the highest of the first 2 columns (the third stands for an observed one)
 N_COLS = 3
 
 
@@ -76,7 +77,7 @@ def write_input(path, transcripts, chroms):
 def run(transcripts, prefix, chroms=CHROMS):
     inp = prefix + ".in"
     write_input(inp, transcripts, chroms)
-    return subprocess.run([driver, inp, prefix, str(COL), str(BIN)], capture_output=True, text=True)
+    return subprocess.run([driver, inp, prefix, str(COL), str(BIN), str(N_SCORE)], capture_output=True, text=True)
 
 
 prefix = os.path.join(work, "tracks")
@@ -110,13 +111,14 @@ for row in rows:
 # BED12: fields, then bedtools.
 with open(prefix + ".bed") as f:
     lines = f.read().splitlines()
-check(lines[0].startswith("track ") and 'itemRgb="On"' in lines[0], f"track line {lines[0]}")
+check(lines[0] == f'track name="isoformer" description="IsoFormer predictions; score and colour: highest of the '
+      f'{N_SCORE} predicted values" itemRgb="On"', f"track line {lines[0]}")
 bed = [line.split("\t") for line in lines[1:]]
 check([b[3] for b in bed] == [t["id"] for t in order], "BED rows not sorted")
 for b in bed:
     t = by_id[b[3]]
     s, e = span(t)
-    v = np.float32(t["values"][COL])
+    v = np.float32(np.nanmax(t["values"][:N_SCORE])) if not np.isnan(t["values"][:N_SCORE]).all() else np.nan
     score = 0 if np.isnan(v) or v <= 0 else min(1000, int(np.rint(np.float32(100) * v)))
     thick = (t["cds"][0][0], t["cds"][-1][1]) if t["cds"] else (s, s)
     sizes = "".join(f"{ee - ss}," for ss, ee in t["exons"])
@@ -126,12 +128,10 @@ for b in bed:
     red = score * 255 // 1000
     check(b[8] == f"{red},0,{255 - red}", f"BED itemRgb {b[8]} for score {score}")
     check(b[9:12] == [str(len(t["exons"])), sizes, starts], f"BED blocks {b[9:12]}")
-    check(len(b) == 12 + N_COLS, f"BED extra columns {len(b)}")
+    check(len(b) == 12, f"BED has {len(b)} columns, not the 12 of BED12")
 
-plain = os.path.join(work, "plain.bed")  # the 12 BED fields, as bedtools wants them
-with open(plain, "w") as f:
-    f.writelines("\t".join(b[:12]) + "\n" for b in bed)
-r = subprocess.run(["bedtools", "bed12tobed6", "-i", plain], capture_output=True, text=True)
+# bedtools on the file as written: the track line is skipped, the blocks read.
+r = subprocess.run(["bedtools", "bed12tobed6", "-i", prefix + ".bed"], capture_output=True, text=True)
 check(r.returncode == 0, f"bed12tobed6: {r.stderr}")
 blocks = {}
 for line in r.stdout.splitlines():
@@ -143,7 +143,7 @@ genome = {c: "".join(random.choice("ACGT") for _ in range(n)) for c, n in CHROMS
 fasta = os.path.join(work, "genome.fa")
 with open(fasta, "w") as f:
     f.writelines(f">{c}\n{genome[c]}\n" for c, _ in CHROMS)
-r = subprocess.run(["bedtools", "getfasta", "-fi", fasta, "-bed", plain, "-split", "-s", "-name", "-tab"],
+r = subprocess.run(["bedtools", "getfasta", "-fi", fasta, "-bed", prefix + ".bed", "-split", "-s", "-name", "-tab"],
                    capture_output=True, text=True)
 check(r.returncode == 0, f"getfasta: {r.stderr}")
 spliced = {line.split("\t")[0].split("(")[0].split("::")[0]: line.split("\t")[1] for line in r.stdout.splitlines()}
@@ -155,6 +155,25 @@ for t in txs:
         seq = seq.translate(comp)[::-1]
     n_spliced += spliced.get(t["id"]) == seq
 check(n_spliced == len(txs), f"getfasta -split: {n_spliced}/{len(txs)} spliced sequences match")
+
+# A 1-bp probe in each intron of each multi-exon transcript: intersect -split finds no exon of that transcript
+# there (other transcripts' exons may cover it: the expected hits come from the exons here).
+probes = os.path.join(work, "introns.bed")
+with open(probes, "w") as f:
+    for t in txs:
+        for (_, a), (b, _) in zip(t["exons"], t["exons"][1:]):
+            if b > a:
+                f.write(f"{t['chrom']}\t{(a + b) // 2}\t{(a + b) // 2 + 1}\tin_{t['id']}\n")
+r = subprocess.run(["bedtools", "intersect", "-split", "-wa", "-wb", "-a", probes, "-b", prefix + ".bed"],
+                   capture_output=True, text=True)
+check(r.returncode == 0, f"intersect: {r.stderr}")
+got_hits = sorted((x.split("\t")[3], x.split("\t")[7]) for x in r.stdout.splitlines())
+probe_rows = [line.rstrip("\n").split("\t") for line in open(probes)]
+want_hits = sorted((p[3], t["id"]) for p in probe_rows for t in txs
+                   if t["chrom"] == p[0] and any(s <= int(p[1]) < e for s, e in t["exons"]))
+n_probes = len(probe_rows)
+check(n_probes > 100 and got_hits == want_hits,
+      f"intersect -split: {len(got_hits)} hits of {n_probes} intronic probes, want {len(want_hits)} (exons only)")
 
 # bigWig with bx-python against the per-base maximum over exons (NaN-valued transcripts carry no signal).
 def max_over_exons(transcripts):

@@ -34,13 +34,13 @@ typedef struct {
 /* TSV: header ISO_TSV_COLUMNS then the column names, one row per transcript, values printed with %.6g. */
 ISO_API
 int iso_write_tsv(const char *path, const iso_track_matrix *m) ISO_RESULT;
-/* BED12 with a UCSC track line (itemRgb="On"): name = transcript_id, score = column `col` on a fixed scale
- * (round(100 * value) clamped to 0..1000, so log(TPM+1) 0..10 spans the range and a row's score depends on
- * nothing but its own value), itemRgb from the same score (blue..red), thickStart/thickEnd = CDS span
- * (thickStart = thickEnd = start for non-coding). With all_columns the values of every column follow the 12
- * BED fields as extra tab-separated columns. */
+/* Plain BED12 (exactly 12 fields, which every BED reader takes) with a UCSC track line (itemRgb="On"):
+ * name = transcript_id, score = the highest of the row's first n_score_cols values (the predicted columns,
+ * not observed ones placed after them) on a fixed scale (round(100 * value) clamped to 0..1000, so log(TPM+1)
+ * 0..10 spans the range and a row's score depends on nothing but its own values), itemRgb from the same score
+ * (blue..red), thickStart/thickEnd = CDS span (thickStart = thickEnd = start for non-coding). */
 ISO_API
-int iso_write_bed12(const char *path, const iso_track_matrix *m, int col, int all_columns) ISO_RESULT;
+int iso_write_bed12(const char *path, const iso_track_matrix *m, int n_score_cols) ISO_RESULT;
 /* bigWig of column `col` over exons: each base covered by exons of several transcripts gets the maximum of
  * their values (the documented rule: a base is as expressed as its most expressed isoform). bin_size 1 writes
  * per-base runs; > 1 averages per bin. Contig sizes come from chrom_sizes (names, lengths, n). */
@@ -48,13 +48,13 @@ ISO_API
 int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const char *const *chrom_names,
                      const int64_t *chrom_lens, int n_chroms, int bin_size) ISO_RESULT;
 
-/* The files of a prediction run: PREFIX.predictions.tsv, PREFIX.predictions.bed (scored by column 0, every
- * column appended), PREFIX.<column>.bw per column (iso_track_file_name; bigWig bins of bigwig_bin bp) over the
- * FASTA's contigs, and with pooled (m->n_rows x emb_dim, rows as m's) PREFIX.embeddings.tsv. On failure none of
- * these files is left. */
+/* The files of a prediction run: PREFIX.predictions.tsv, PREFIX.predictions.bed (scored by the first n_predicted
+ * columns, the predictions: observed ones may follow), PREFIX.<column>.bw per column (iso_track_file_name; bigWig
+ * bins of bigwig_bin bp) over the FASTA's contigs, and with pooled (m->n_rows x emb_dim, rows as m's)
+ * PREFIX.embeddings.tsv. On failure none of these files is left. */
 ISO_API
-int iso_write_predictions(const char *prefix, const iso_track_matrix *m, const float *pooled, int emb_dim,
-                          const iso_fasta *fa, int bigwig_bin) ISO_RESULT;
+int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted, const float *pooled,
+                          int emb_dim, const iso_fasta *fa, int bigwig_bin) ISO_RESULT;
 
 /* The file name part of a track from its column name: characters other than [A-Za-z0-9_-] become '_'
  * ("Adipose Tissue" -> "Adipose_Tissue"; predict writes PREFIX.<name>.bw). */

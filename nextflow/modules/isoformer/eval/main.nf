@@ -1,6 +1,6 @@
 process ISOFORMER_EVAL {
     tag "${meta.id}"
-    label 'process_medium'
+    label 'process_single'
     conda "${moduleDir}/environment.yml"
     container "ghcr.io/isoformer/isoformer:0.1.0"
 

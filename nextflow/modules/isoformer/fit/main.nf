@@ -1,6 +1,6 @@
 process ISOFORMER_FIT {
     tag "${meta.id}"
-    label 'process_medium'
+    label 'process_low'
     conda "${moduleDir}/environment.yml"
     container "ghcr.io/isoformer/isoformer:0.1.0"
 
@@ -8,7 +8,7 @@ process ISOFORMER_FIT {
     tuple val(meta), path(embeddings), path(observed)
 
     output:
-    tuple val(meta), path("${prefix}.head"), emit: head
+    tuple val(meta), path("${prefix}.head.tsv"), emit: head
     tuple val("${task.process}"), val('isoformer'), eval("isoformer --version | sed 's/^isoformer //'"), topic: versions, emit: versions_isoformer
 
     when:
@@ -22,7 +22,7 @@ process ISOFORMER_FIT {
         --embeddings ${embeddings} \\
         --obs ${observed} \\
         ${args} \\
-        --out ${prefix}.head
+        --out ${prefix}.head.tsv
     """
 
     stub:
@@ -30,6 +30,6 @@ process ISOFORMER_FIT {
     prefix   = task.ext.prefix ?: "${meta.id}"
     """
     echo "${args}"
-    touch ${prefix}.head
+    touch ${prefix}.head.tsv
     """
 }

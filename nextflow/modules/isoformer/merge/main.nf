@@ -1,6 +1,6 @@
 process ISOFORMER_MERGE {
     tag "${meta.id}"
-    label 'process_medium'
+    label 'process_single'
     conda "${moduleDir}/environment.yml"
     container "ghcr.io/isoformer/isoformer:0.1.0"
 
@@ -31,7 +31,8 @@ process ISOFORMER_MERGE {
     prefix   = task.ext.prefix ?: "${meta.id}"
     """
     echo "${args}"
-    cat \$(ls shards/*.predictions.tsv | head -n 1) > ${prefix}.predictions.tsv
-    cat \$(ls shards/*.predictions.bed | head -n 1) > ${prefix}.predictions.bed
+    printf 'transcript_id\\tgene_id\\tgene_name\\tchrom\\tstart\\tend\\tstrand\\n' > ${prefix}.predictions.tsv
+    printf 'track name="isoformer" itemRgb="On"\\n' > ${prefix}.predictions.bed
+    touch ${prefix}.Adipose_Tissue.bw
     """
 }

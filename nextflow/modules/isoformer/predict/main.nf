@@ -15,6 +15,7 @@ process ISOFORMER_PREDICT {
     tuple val(meta), path("${prefix}.predictions.tsv"), emit: tsv
     tuple val(meta), path("${prefix}.predictions.bed"), emit: bed
     tuple val(meta), path("${prefix}.*.bw")           , emit: bigwig, optional: true
+    tuple val(meta), path("${prefix}.embeddings.tsv") , emit: embeddings, optional: true   // with --embeddings in ext.args
     tuple val("${task.process}"), val('isoformer'), eval("isoformer --version | sed 's/^isoformer //'"), topic: versions, emit: versions_isoformer
 
     when:
@@ -45,6 +46,8 @@ process ISOFORMER_PREDICT {
     """
     echo "${args}"
     printf 'transcript_id\\tgene_id\\tgene_name\\tchrom\\tstart\\tend\\tstrand\\n' > ${prefix}.predictions.tsv
-    printf 'track name="${prefix}" itemRgb="On"\\n' > ${prefix}.predictions.bed
+    printf 'track name="isoformer" itemRgb="On"\\n' > ${prefix}.predictions.bed
+    touch ${prefix}.Adipose_Tissue.bw
+    touch ${prefix}.embeddings.tsv
     """
 }

@@ -12,6 +12,8 @@ process ISOFORMER_QUANT {
     output:
     tuple val(meta), path("${prefix}.quant.sf"), emit: quant
     tuple val(meta), path("${prefix}.genes.tsv"), emit: genes
+    tuple val(meta), path("${prefix}.coverage*.bw"), emit: coverage, optional: true   // with --coverage in ext.args
+    tuple val(meta), path("aux_info")              , emit: aux_info, optional: true   // with --num-bootstraps N in ext.args
     tuple val("${task.process}"), val('isoformer'), eval("isoformer --version | sed 's/^isoformer //'"), topic: versions, emit: versions_isoformer
 
     when:
@@ -21,11 +23,15 @@ process ISOFORMER_QUANT {
     def args      = task.ext.args ?: ''
     prefix        = task.ext.prefix ?: "${meta.id}"
     def alias_arg = chrom_alias ? "--chrom-alias ${chrom_alias}" : ''
+    // meta.strandedness as nf-core/rnaseq's samplesheet gives it; absent or 'auto': detected from the reads
+    def strand    = meta.strandedness == 'forward' ? 'fr' : meta.strandedness == 'reverse' ? 'rf' : meta.strandedness == 'unstranded' ? 'none' : 'auto'
     """
     isoformer quant \\
         --bam ${bam} \\
         --gtf ${gtf} \\
         ${alias_arg} \\
+        --strand ${strand} \\
+        --threads ${task.cpus} \\
         ${args} \\
         --out ${prefix}
     """
@@ -37,5 +43,8 @@ process ISOFORMER_QUANT {
     echo "${args}"
     printf 'Name\\tLength\\tEffectiveLength\\tTPM\\tNumReads\\n' > ${prefix}.quant.sf
     printf 'gene_id\\tTPM\\tNumReads\\n' > ${prefix}.genes.tsv
+    touch ${prefix}.coverage.bw
+    mkdir -p aux_info/bootstrap
+    echo "" | gzip > aux_info/bootstrap/bootstraps.gz
     """
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# common_options.sh ISOFORMER_BINARY
+# Options every subcommand shares: `isoformer <cmd> --version` prints what `isoformer --version` prints and exits
+# 0, for every command `isoformer --help` lists (so a new command is covered without editing this file); an
+# output of '-' (standard output) or a directory ('dir/') is a usage error (exit 2) that names the option and
+# writes nothing, for every command that takes an output.
+set -uo pipefail
+ISO=$(realpath "$1")
+DATA=$(cd "$(dirname "$0")/../../test-data" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { echo "FAIL $*"; fail=$((fail + 1)); }
+
+want=$("$ISO" --version)
+[[ $want =~ ^isoformer\ [0-9]+\.[0-9]+\.[0-9]+ ]] || bad "isoformer --version printed '$want'"
+commands=$("$ISO" --help | awk '/^Commands:/ {on = 1; next} on && /^  [a-z]/ {print $1}')
+[ -n "$commands" ] || bad "no command listed by isoformer --help"
+for cmd in $commands; do
+  got=$("$ISO" "$cmd" --version 2>&1)
+  rc=$?
+  if [ $rc -eq 0 ] && [ "$got" = "$want" ]; then ok; else bad "isoformer $cmd --version: exit $rc, '$got'"; fi
+done
+
+# Each command with the inputs it needs before it looks at its output (they are never read: the output check
+# comes first), the output option last.
+declare -A args=(
+  [extract]="--fasta $DATA/genome.fa.gz --gtf $DATA/annotation.gtf --out"
+  [predict]="--model $DATA/demo-model --fasta $DATA/genome.fa.gz --gtf $DATA/annotation.gtf --out"
+  [quant]="--bam $DATA/rnaseq.bam --gtf $DATA/annotation.gtf --out"
+  [eval]="--pred x.tsv --obs y.sf --out"
+  [fit]="--embeddings x.tsv --obs y.sf --out"
+  [merge]="x.shard1of2 --out"
+  [convert]="$DATA/demo-model/model.safetensors"
+)
+for cmd in "${!args[@]}"; do
+  for out in - results/ ''; do
+    dir=$work/$cmd-$(printf '%s' "$out" | tr -c 'a-z' '_')
+    mkdir -p "$dir"
+    err=$(cd "$dir" && "$ISO" $cmd ${args[$cmd]} "$out" 2>&1 >/dev/null)
+    rc=$?
+    left=$(find "$dir" -mindepth 1 | head -3)
+    case "$out" in -) msg='not to standard output' ;; *) msg='not a directory' ;; esac
+    if [ $rc -eq 2 ] && [[ $err == *"$msg"* ]] && [ -z "$left" ]; then
+      ok
+    else
+      bad "isoformer $cmd ... '$out': exit $rc (want 2), left '$left', stderr: $err"
+    fi
+  done
+done
+echo "common options: $pass passed, $fail failed"
+[ $fail -eq 0 ]
