@@ -56,6 +56,17 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
+int cli_hint(const char *fmt, ...)
+{
+    char old[2048], hint[512];
+    snprintf(old, sizeof old, "%s", iso_last_error());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(hint, sizeof hint, fmt, ap);
+    va_end(ap);
+    return iso_error(iso_last_status(), "%s; %s", old, hint);
+}
+
 void cli_progress_start(cli_progress *p, const char *what, size_t total)
 {
     const char *env = getenv("ISOFORMER_PROGRESS");

@@ -19,6 +19,9 @@ int main_merge(int argc, char **argv);
 int cli_fail(const char *cmd);
 /* Usage error: prints the message and "Try 'isoformer <cmd> --help'", returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends "; <hint>" to the recorded error, keeping its code, which it returns: the fix in the command line's
+ * terms (an option to pass), which the library's messages do not name. */
+int cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Progress on stderr, at most a line per second (and a final one), only when stderr is a terminal or
  * ISOFORMER_PROGRESS=1: "<what>: done/total (rate/s, ETA)". */

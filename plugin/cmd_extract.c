@@ -1,6 +1,5 @@
 /* isoformer extract: per-transcript DNA window around the TSS, spliced RNA and protein, plus a summary table. */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,6 @@
 
 #define CMD "extract"
 #define FASTA_WIDTH 60
-#define BATCH 256 /* transcripts computed in parallel before being written in order */
 
 static void usage(FILE *fp)
 {
@@ -47,122 +45,6 @@ typedef struct {
     iso_window_opts win;
     int threads, verbose;
 } options;
-
-typedef struct {
-    char *dna, *rna, *protein;
-    int64_t cds_len;
-    unsigned flags;
-} result;
-
-static void result_clear(result *r)
-{
-    free(r->dna);
-    free(r->rna);
-    free(r->protein);
-    memset(r, 0, sizeof *r);
-}
-
-/* The last DNA window a worker read: isoforms of a gene, listed together, often share their TSS. */
-typedef struct {
-    const char *chrom;
-    iso_interval iv;
-    char strand;
-    char *seq;
-} window_cache;
-
-static int extract_dna_cached(iso_fasta *fa, const iso_transcript *tx, const iso_window_opts *win, window_cache *c,
-                              char **seq)
-{
-    iso_interval iv = iso_dna_window(tx, win);
-    char strand = tx->strand == '-' && win->revcomp_minus ? '-' : '+';
-    if (!c->seq || strcmp(c->chrom, tx->chrom) || c->iv.start != iv.start || c->iv.end != iv.end ||
-        c->strand != strand) {
-        free(c->seq);
-        c->seq = NULL;
-        int rc = iso_extract_dna(fa, tx, win, &c->seq);
-        if (rc < 0)
-            return rc;
-        *c = (window_cache){tx->chrom, iv, strand, c->seq};
-    }
-    *seq = malloc((size_t)(iv.end - iv.start) + 1);
-    if (!*seq)
-        return iso_error(ISO_ENOMEM, "out of memory for a %lld bp window", (long long)(iv.end - iv.start));
-    memcpy(*seq, c->seq, (size_t)(iv.end - iv.start) + 1);
-    return ISO_OK;
-}
-
-static int extract_one(iso_fasta *fa, window_cache *cache, const iso_transcript *tx, const iso_window_opts *win,
-                       result *r)
-{
-    int rc;
-    if ((rc = extract_dna_cached(fa, tx, win, cache, &r->dna)) < 0 || (rc = iso_extract_rna(fa, tx, &r->rna)) < 0 ||
-        (rc = iso_extract_protein(fa, tx, &r->protein, &r->flags)) < 0)
-        return rc;
-    for (int i = 0; i < tx->n_cds; i++)
-        r->cds_len += tx->cds[i].end - tx->cds[i].start;
-    return ISO_OK;
-}
-
-/* ---- parallel batches: each worker owns a FASTA handle (faidx handles are not shared across threads) ---- */
-typedef struct {
-    const iso_annotation *ann;
-    const size_t *sel;
-    result *res;
-    size_t n, next;
-    const iso_window_opts *win;
-    pthread_mutex_t lock;
-    int rc;
-    char error[1024];
-} batch;
-
-typedef struct {
-    batch *b;
-    iso_fasta *fa;
-    window_cache cache;
-} worker;
-
-static void *work(void *arg)
-{
-    worker *w = arg;
-    batch *b = w->b;
-    for (;;) {
-        pthread_mutex_lock(&b->lock);
-        size_t i = b->next++;
-        int stop = i >= b->n || b->rc < 0;
-        pthread_mutex_unlock(&b->lock);
-        if (stop)
-            break;
-        int rc = extract_one(w->fa, &w->cache, &b->ann->tx[b->sel[i]], b->win, &b->res[i]);
-        if (rc < 0) {
-            pthread_mutex_lock(&b->lock);
-            if (b->rc == 0) { /* the error message is per thread: carry the first one to the main thread */
-                b->rc = rc;
-                snprintf(b->error, sizeof b->error, "%s", iso_last_error());
-            }
-            pthread_mutex_unlock(&b->lock);
-        }
-    }
-    return NULL;
-}
-
-static int run_batch(batch *b, worker *workers, int n_workers)
-{
-    b->next = 0;
-    if (n_workers == 1) {
-        work(&workers[0]);
-    } else {
-        pthread_t tid[n_workers];
-        int started = 0;
-        for (; started < n_workers; started++)
-            if (pthread_create(&tid[started], NULL, work, &workers[started]) != 0)
-                break;
-        if (started == 0)
-            work(&workers[0]);
-        for (int i = 0; i < started; i++)
-            pthread_join(tid[i], NULL);
-    }
-    return b->rc < 0 ? iso_error(b->rc, "%s", b->error) : ISO_OK;
-}
 
 /* ---- output ---- */
 enum { OUT_DNA, OUT_RNA, OUT_PROTEIN, OUT_TSV, N_OUT };
@@ -201,7 +83,7 @@ static void write_flags(FILE *fp, unsigned flags)
     fputc('\n', fp);
 }
 
-static void write_result(iso_out **out, const iso_transcript *tx, const result *r, const iso_window_opts *win)
+static void write_result(iso_out **out, const iso_transcript *tx, const iso_sequences *r, const iso_window_opts *win)
 {
     iso_interval w = iso_dna_window(tx, win);
     char desc[256];
@@ -266,49 +148,34 @@ static int parse_options(int argc, char **argv, options *o)
     return rc ? rc : -1; /* go on */
 }
 
-/* Runs the extraction into open outputs; returns an iso_status. */
-static int extract_all(const options *o, const iso_annotation *ann, const size_t *sel, size_t n_sel,
-                       iso_fasta *first_fa, iso_out **out)
+/* Each transcript's sequences into the outputs, in order. */
+typedef struct {
+    iso_out **out;
+    const iso_annotation *ann;
+    const size_t *sel;
+    const iso_window_opts *win;
+    cli_progress *progress;
+} writer;
+
+static int write_one(void *arg, size_t i, const iso_sequences *s)
 {
-    int n_workers = o->threads < (int)n_sel ? o->threads : (n_sel ? (int)n_sel : 1);
-    worker workers[256];
-    result *res = calloc(BATCH, sizeof *res);
-    batch b = {.ann = ann, .win = &o->win, .res = res};
-    int rc = res ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
-    pthread_mutex_init(&b.lock, NULL);
-    int opened = 0;
-    for (; rc >= 0 && opened < n_workers; opened++) {
-        workers[opened] = (worker){.b = &b, .fa = opened ? iso_fasta_open(o->fasta) : first_fa};
-        if (!workers[opened].fa)
-            rc = iso_last_status();
-    }
+    writer *w = arg;
+    write_result(w->out, &w->ann->tx[w->sel[i]], s, w->win);
+    cli_progress_step(w->progress, 1);
+    return cli_interrupted() ? iso_error(ISO_EINTERRUPTED, "interrupted") : ISO_OK;
+}
+
+/* Runs the extraction into open outputs; returns an iso_status. */
+static int extract_all(const options *o, const iso_annotation *ann, const size_t *sel, size_t n_sel, iso_fasta *fa,
+                       iso_out **out)
+{
     fprintf(iso_out_fp(out[OUT_TSV]), "transcript_id\tgene_id\tgene_name\tbiotype\tchrom\tstart\tend\tstrand\ttss\t"
                                       "n_exons\trna_len\tcds_len\tprotein_len\tflags\n");
     cli_progress p;
     cli_progress_start(&p, "extract", n_sel);
-    for (size_t at = 0; rc >= 0 && at < n_sel; at += BATCH) {
-        if (cli_interrupted()) {
-            rc = iso_error(ISO_EINTERRUPTED, "interrupted");
-            break;
-        }
-        b.sel = sel + at;
-        b.n = n_sel - at < BATCH ? n_sel - at : BATCH;
-        rc = run_batch(&b, workers, n_workers);
-        for (size_t i = 0; i < b.n; i++) {
-            if (rc >= 0)
-                write_result(out, &ann->tx[b.sel[i]], &res[i], &o->win);
-            result_clear(&res[i]);
-        }
-        cli_progress_step(&p, b.n);
-    }
+    writer w = {out, ann, sel, &o->win, &p};
+    int rc = iso_extract_many(fa, ann, sel, n_sel, &o->win, o->threads, write_one, &w);
     cli_progress_end(&p);
-    for (int i = 0; i < opened; i++) {
-        free(workers[i].cache.seq);
-        if (i > 0)
-            iso_fasta_close(workers[i].fa);
-    }
-    pthread_mutex_destroy(&b.lock);
-    free(res);
     return rc;
 }
 
@@ -325,7 +192,7 @@ int main_extract(int argc, char **argv)
     double t0 = cli_now();
     cli_inputs in;
     iso_out *out[N_OUT] = {0};
-    if ((rc = cli_inputs_load(o.gtf, o.alias, o.fasta, &o.sel, &in)) < 0)
+    if ((rc = cli_inputs_open(o.gtf, o.alias, o.fasta, &in)) < 0 || (rc = cli_inputs_select(&in, &o.sel, NULL)) < 0)
         goto done;
     const size_t n_sel = in.n_sel;
     if (n_sel == 0)

@@ -1,16 +1,13 @@
 /* isoformer merge: gathers the outputs of `isoformer predict --shard i/n` runs into the files one unsharded run
  * writes. Tables (TSV, BED) keep their rows byte for byte, sorted by the order every writer uses: chrom (byte
- * order), start, end (numeric), transcript id (byte order). bigWig tracks are read with libBigWig and rewritten
- * with each base's maximum over the shards (the writers' rule for bases covered by several transcripts). */
-#include <errno.h>
+ * order), start, end (numeric), transcript id (byte order). bigWig tracks are read back and rewritten with each
+ * base's maximum over the shards (the writers' rule for bases covered by several transcripts). */
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <bigWig.h>
 
 #include "cli.h"
 #include "isoformer/error.h"
@@ -32,191 +29,20 @@ static const char usage_text[] =
 
 typedef struct {
     const char *suffix;
-    int col_chrom, col_start, col_end, col_id;
-    int (*is_header)(const char *line, long lineno);
+    iso_table_kind kind;
 } table_layout;
 
-static int tsv_header(const char *line, long lineno)
-{
-    (void)line;
-    return lineno == 1;
-}
+static const table_layout tables[] = {{".predictions.tsv", ISO_TABLE_TSV}, {".predictions.bed", ISO_TABLE_BED}};
 
-static int bed_header(const char *line, long lineno)
-{
-    (void)lineno;
-    return !strncmp(line, "track", 5) || !strncmp(line, "browser", 7) || line[0] == '#';
-}
-
-static const table_layout tables[] = {
-    {".predictions.tsv", 3, 4, 5, 0, tsv_header},
-    {".predictions.bed", 0, 1, 2, 3, bed_header},
-};
-
+/* A row of one shard's table, for sorting all shards' rows together. */
 typedef struct {
-    char *line;             /* the row as read */
-    char *fields;           /* a copy cut at tabs, for the key */
-    const char *chrom, *id; /* into fields */
-    long long start, end;
+    const iso_table_row *row;
     int shard;
-} row;
-
-typedef struct {
-    row *rows;
-    size_t n, cap;
-    char *header; /* the first shard's header lines, each ending in '\n' */
-} table;
-
-static void table_free(table *t)
-{
-    for (size_t i = 0; i < t->n; i++) {
-        free(t->rows[i].line);
-        free(t->rows[i].fields);
-    }
-    free(t->rows);
-    free(t->header);
-}
-
-static int append_text(char **buf, const char *s, size_t len)
-{
-    size_t old = *buf ? strlen(*buf) : 0;
-    char *p = realloc(*buf, old + len + 2);
-    if (!p)
-        return iso_error(ISO_ENOMEM, "out of memory");
-    memcpy(p + old, s, len);
-    p[old + len] = '\n';
-    p[old + len + 1] = '\0';
-    *buf = p;
-    return ISO_OK;
-}
-
-static int parse_row(row *r, const table_layout *lay, const char *path, long lineno)
-{
-    const char *field[64] = {0};
-    int n = 0;
-    for (char *p = r->fields; p && n < 64; n++) {
-        field[n] = p;
-        if ((p = strchr(p, '\t')))
-            *p++ = '\0';
-    }
-    int need = lay->col_id > lay->col_end ? lay->col_id : lay->col_end;
-    if (n <= need)
-        return iso_error(ISO_EFORMAT, "%s:%ld: expected at least %d tab-separated fields, got %d", path, lineno,
-                         need + 1, n);
-    char *end1, *end2;
-    r->chrom = field[lay->col_chrom];
-    r->id = field[lay->col_id];
-    r->start = strtoll(field[lay->col_start], &end1, 10);
-    r->end = strtoll(field[lay->col_end], &end2, 10);
-    if (*end1 || *end2 || end1 == field[lay->col_start] || end2 == field[lay->col_end])
-        return iso_error(ISO_EFORMAT, "%s:%ld: expected integer start and end, got '%s' and '%s'", path, lineno,
-                         field[lay->col_start], field[lay->col_end]);
-    return ISO_OK;
-}
-
-/* Shard tables are the plain text our writers produce, so getline() suffices. */
-typedef struct {
-    FILE *fp;
-    char *buf;
-    size_t cap;
-    long lineno;
-    const char *path;
-} line_reader;
-
-static int reader_open(line_reader *r, const char *path)
-{
-    *r = (line_reader){.fp = fopen(path, "r"), .path = path};
-    return r->fp ? ISO_OK : iso_error(ISO_ENOTFOUND, "%s: cannot open (%s)", path, strerror(errno));
-}
-
-/* 1 with a line (without its newline), 0 at the end, negative on a read error. */
-static int reader_next(line_reader *r, const char **line, size_t *len)
-{
-    ssize_t n = getline(&r->buf, &r->cap, r->fp);
-    if (n < 0)
-        return ferror(r->fp) ? iso_error(ISO_EIO, "%s:%ld: read failed", r->path, r->lineno + 1) : 0;
-    r->lineno++;
-    while (n > 0 && (r->buf[n - 1] == '\n' || r->buf[n - 1] == '\r'))
-        r->buf[--n] = '\0';
-    *line = r->buf;
-    *len = (size_t)n;
-    return 1;
-}
-
-static void reader_close(line_reader *r)
-{
-    if (r->fp)
-        fclose(r->fp);
-    free(r->buf);
-}
-
-static int read_table(table *t, const table_layout *lay, const char *path, int shard)
-{
-    line_reader lr;
-    int rc = reader_open(&lr, path);
-    if (rc < 0)
-        return rc;
-    char *header = NULL;
-    const char *line;
-    size_t len;
-    while ((rc = reader_next(&lr, &line, &len)) == 1) {
-        long lineno = lr.lineno;
-        if (lay->is_header(line, lineno)) {
-            if ((rc = append_text(&header, line, len)) < 0)
-                break;
-            continue;
-        }
-        if (len == 0)
-            continue;
-        if (t->n == t->cap) {
-            size_t cap = t->cap ? 2 * t->cap : 1024;
-            row *p = realloc(t->rows, cap * sizeof *p);
-            if (!p) {
-                rc = iso_error(ISO_ENOMEM, "%s:%ld: out of memory", path, lineno);
-                break;
-            }
-            t->rows = p;
-            t->cap = cap;
-        }
-        row *r = &t->rows[t->n];
-        *r = (row){.line = strndup(line, len), .fields = strndup(line, len), .shard = shard};
-        if (!r->line || !r->fields) {
-            free(r->line), free(r->fields);
-            rc = iso_error(ISO_ENOMEM, "%s:%ld: out of memory", path, lineno);
-            break;
-        }
-        t->n++;
-        if ((rc = parse_row(r, lay, path, lineno)) < 0)
-            break;
-    }
-    reader_close(&lr);
-    if (rc < 0) {
-        free(header);
-        return rc;
-    }
-    if (shard == 0)
-        t->header = header;
-    else {
-        int same = (!header && !t->header) || (header && t->header && !strcmp(header, t->header));
-        free(header);
-        if (!same)
-            return iso_error(ISO_EFORMAT, "%s: header differs from the first shard's: expected shards of one run "
-                                          "(same model and options)", path);
-    }
-    return ISO_OK;
-}
+} shard_row;
 
 static int by_position(const void *pa, const void *pb)
 {
-    const row *a = pa, *b = pb;
-    int c = strcmp(a->chrom, b->chrom);
-    if (c)
-        return c;
-    if (a->start != b->start)
-        return a->start < b->start ? -1 : 1;
-    if (a->end != b->end)
-        return a->end < b->end ? -1 : 1;
-    return strcmp(a->id, b->id);
+    return iso_table_row_cmp(((const shard_row *)pa)->row, ((const shard_row *)pb)->row);
 }
 
 static char *join(const char *prefix, const char *suffix)
@@ -236,82 +62,87 @@ typedef struct {
     int n;
 } pending;
 
-static int write_table(const table *t, const char *path, pending *done)
+static int write_table(const char *header, const shard_row *rows, size_t n, const char *path, pending *done)
 {
     iso_out *o = iso_out_open(path);
     if (!o)
         return iso_last_status();
     done->out[done->n++] = o;
     FILE *fp = iso_out_fp(o);
-    if (t->header)
-        fputs(t->header, fp);
-    for (size_t i = 0; i < t->n; i++) {
-        fputs(t->rows[i].line, fp);
+    if (header)
+        fputs(header, fp);
+    for (size_t i = 0; i < n; i++) {
+        fputs(rows[i].row->line, fp);
         fputc('\n', fp);
     }
     return ISO_OK;
 }
 
+/* Every shard's table read, checked for one header and disjoint transcripts, and written in row order. */
 static int merge_table(const table_layout *lay, const char *out_prefix, char **shards, int n_shards, pending *done)
 {
-    table t = {0};
-    char *out = NULL;
-    int rc = ISO_OK;
+    iso_table *t = calloc((size_t)n_shards, sizeof *t);
+    shard_row *rows = NULL;
+    size_t n = 0;
+    int rc = t ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     for (int s = 0; s < n_shards && rc == ISO_OK; s++) {
         char *path = join(shards[s], lay->suffix);
-        rc = path ? read_table(&t, lay, path, s) : ISO_ENOMEM;
+        rc = path ? iso_table_read(path, lay->kind, &t[s]) : ISO_ENOMEM;
+        if (rc == ISO_OK && s > 0 && (t[s].header || t[0].header) &&
+            (!t[s].header || !t[0].header || strcmp(t[s].header, t[0].header)))
+            rc = iso_error(ISO_EFORMAT, "%s: header differs from the first shard's: expected shards of one run "
+                                        "(same model and options)", path);
         free(path);
+        n += rc == ISO_OK ? t[s].n : 0;
     }
+    if (rc == ISO_OK && !(rows = malloc((n ? n : 1) * sizeof *rows)))
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    for (int s = 0, k = 0; s < n_shards && rc == ISO_OK; s++)
+        for (size_t i = 0; i < t[s].n; i++)
+            rows[k++] = (shard_row){&t[s].rows[i], s};
     if (rc == ISO_OK) {
-        qsort(t.rows, t.n, sizeof *t.rows, by_position);
-        for (size_t i = 1; i < t.n && rc == ISO_OK; i++)
-            if (!strcmp(t.rows[i].id, t.rows[i - 1].id) && !strcmp(t.rows[i].chrom, t.rows[i - 1].chrom) &&
-                t.rows[i].start == t.rows[i - 1].start)
-                rc = iso_error(ISO_EFORMAT, "transcript %s is in shards %s and %s: expected disjoint shards",
-                               t.rows[i].id, shards[t.rows[i - 1].shard], shards[t.rows[i].shard]);
+        qsort(rows, n, sizeof *rows, by_position);
+        for (size_t i = 1; i < n && rc == ISO_OK; i++) {
+            const iso_table_row *a = rows[i - 1].row, *b = rows[i].row;
+            if (!strcmp(a->id, b->id) && !strcmp(a->chrom, b->chrom) && a->start == b->start)
+                rc = iso_error(ISO_EFORMAT, "transcript %s is in shards %s and %s: expected disjoint shards", b->id,
+                               shards[rows[i - 1].shard], shards[rows[i].shard]);
+        }
     }
-    if (rc == ISO_OK && !(out = join(out_prefix, lay->suffix)))
-        rc = ISO_ENOMEM;
+    char *out = rc == ISO_OK ? join(out_prefix, lay->suffix) : NULL;
     if (rc == ISO_OK)
-        rc = write_table(&t, out, done);
+        rc = out ? write_table(t[0].header, rows, n, out, done) : ISO_ENOMEM;
     free(out);
-    table_free(&t);
+    free(rows);
+    for (int s = 0; t && s < n_shards; s++)
+        iso_table_free(&t[s]);
+    free(t);
     return rc;
 }
 
 /* ---- bigWig tracks ---- */
 
-static int same_chroms(const chromList_t *a, const chromList_t *b)
+static int same_chroms(const iso_bigwig_reader *a, const iso_bigwig_reader *b)
 {
-    if (a->nKeys != b->nKeys)
+    const char *const *na, *const *nb;
+    const uint32_t *la, *lb;
+    int n = iso_bigwig_reader_chroms(a, &na, &la);
+    if (iso_bigwig_reader_chroms(b, &nb, &lb) != n)
         return 0;
-    for (int64_t i = 0; i < a->nKeys; i++)
-        if (strcmp(a->chrom[i], b->chrom[i]) || a->len[i] != b->len[i])
+    for (int i = 0; i < n; i++)
+        if (strcmp(na[i], nb[i]) || la[i] != lb[i])
             return 0;
     return 1;
 }
 
 /* One contig: the shards' intervals, combined by the per-base maximum (the rule a single run uses). */
-static int write_chrom(iso_bigwig *out, const char *chrom, bigWigFile_t **in, int n_in, uint32_t len,
-                       const char *path)
+static int write_chrom(iso_bigwig *out, const char *chrom, iso_bigwig_reader **in, int n_in)
 {
     iso_span *spans = NULL;
     size_t n = 0;
     int rc = ISO_OK;
-    for (int s = 0; s < n_in && rc == ISO_OK; s++) {
-        bwOverlappingIntervals_t *iv = bwGetOverlappingIntervals(in[s], chrom, 0, len);
-        if (!iv)
-            continue; /* no data on this contig in this shard */
-        iso_span *p = realloc(spans, (n + iv->l + 1) * sizeof *p);
-        if (!p)
-            rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
-        else {
-            spans = p;
-            for (uint32_t i = 0; i < iv->l; i++)
-                spans[n++] = (iso_span){iv->start[i], iv->end[i], iv->value[i]};
-        }
-        bwDestroyOverlappingIntervals(iv);
-    }
+    for (int s = 0; s < n_in && rc == ISO_OK; s++)
+        rc = iso_bigwig_reader_spans(in[s], chrom, &spans, &n);
     if (rc == ISO_OK)
         rc = iso_spans_max(&spans, &n);
     if (rc == ISO_OK && n > 0)
@@ -322,55 +153,51 @@ static int write_chrom(iso_bigwig *out, const char *chrom, bigWigFile_t **in, in
 
 static int merge_bigwig(const char *out_path, char **in_paths, int n_in, pending *done)
 {
-    bigWigFile_t **in = calloc((size_t)n_in, sizeof *in);
+    iso_bigwig_reader **in = calloc((size_t)n_in, sizeof *in);
     iso_bigwig *out = NULL;
     iso_out *o = NULL;
     int rc = in ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
-    for (int s = 0; s < n_in && rc == ISO_OK; s++) {
-        if (!(in[s] = bwOpen(in_paths[s], NULL, "r")))
-            rc = iso_error(ISO_EFORMAT, "%s: cannot read as bigWig", in_paths[s]);
-        else if (!same_chroms(in[0]->cl, in[s]->cl))
+    for (int s = 0; s < n_in && rc == ISO_OK; s++)
+        if ((rc = iso_bigwig_reader_open(in_paths[s], &in[s])) == ISO_OK && !same_chroms(in[0], in[s]))
             rc = iso_error(ISO_EFORMAT, "%s: contigs differ from %s: expected shards of one run (same FASTA)",
                            in_paths[s], in_paths[0]);
-    }
     if (rc == ISO_OK && !(o = iso_out_open(out_path)))
         rc = iso_last_status();
     if (o)
         done->out[done->n++] = o;
     if (rc == ISO_OK) {
-        const chromList_t *cl = in[0]->cl;
-        rc = iso_bigwig_open(o, (const char *const *)cl->chrom, cl->len, (int)cl->nKeys, &out);
-        for (int64_t c = 0; c < cl->nKeys && rc == ISO_OK; c++)
-            rc = write_chrom(out, cl->chrom[c], in, n_in, cl->len[c], out_path);
+        const char *const *names;
+        const uint32_t *lens;
+        int n_chroms = iso_bigwig_reader_chroms(in[0], &names, &lens);
+        rc = iso_bigwig_open(o, names, lens, n_chroms, &out);
+        for (int c = 0; c < n_chroms && rc == ISO_OK; c++)
+            rc = write_chrom(out, names[c], in, n_in);
     }
-    iso_bigwig_close(out);
+    int closed = iso_bigwig_close(out);
+    rc = rc == ISO_OK ? closed : rc;
     for (int s = 0; in && s < n_in; s++)
-        if (in[s])
-            bwClose(in[s]);
+        iso_bigwig_reader_close(in[s]);
     free(in);
     return rc;
 }
 
-/* Tissue tracks are PREFIX.<name>.bw with <name> the TSV column name, characters other than [A-Za-z0-9_-]
- * replaced by '_'. The tracks the first shard has are merged; every shard must have them. *suffixes gets
- * ".<name>.bw" of each, malloc'd. */
+/* Tissue tracks are PREFIX.<name>.bw with <name> the TSV column name made a file name (iso_track_file_name).
+ * The tracks the first shard has are merged; every shard must have them. *suffixes gets ".<name>.bw" of each,
+ * malloc'd. */
 static int list_tracks(char **shards, int n_shards, char ***suffixes, int *n_tracks)
 {
     *suffixes = NULL;
     *n_tracks = 0;
     char *tsv = join(shards[0], tables[0].suffix);
-    if (!tsv)
-        return ISO_ENOMEM;
-    line_reader lr;
-    int rc = reader_open(&lr, tsv);
+    iso_lines *lr = tsv ? iso_lines_open(tsv) : NULL;
     free(tsv);
-    if (rc < 0)
-        return rc;
+    if (!lr)
+        return iso_last_status();
     const char *line;
     size_t len;
-    rc = reader_next(&lr, &line, &len);
+    int rc = iso_lines_next(lr, &line, &len);
     char *header = rc == 1 ? strndup(line, len) : NULL;
-    reader_close(&lr);
+    iso_lines_close(lr);
     if (rc < 0 || (rc == 1 && !header))
         return rc < 0 ? rc : iso_error(ISO_ENOMEM, "out of memory");
     if (!header)
@@ -381,17 +208,11 @@ static int list_tracks(char **shards, int n_shards, char ***suffixes, int *n_tra
     for (int col = 0; field && rc == ISO_OK; col++, field = next) {
         if ((next = strchr(field, '\t')))
             *next++ = '\0';
-        if (col < 7)
+        if (col < ISO_TSV_N_COLUMNS)
             continue;
-        char suffix[520];
-        size_t k = 0;
-        suffix[k++] = '.';
-        for (; *field && k + 4 < sizeof suffix; field++)
-            suffix[k++] = (*field >= 'A' && *field <= 'Z') || (*field >= 'a' && *field <= 'z') ||
-                                  (*field >= '0' && *field <= '9') || *field == '-'
-                              ? *field
-                              : '_';
-        memcpy(suffix + k, ".bw", 4);
+        char name[512], suffix[520];
+        iso_track_file_name(name, sizeof name, field);
+        snprintf(suffix, sizeof suffix, ".%s.bw", name);
         for (int s = 0; s < n_shards && rc == ISO_OK; s++) {
             char *path = join(shards[s], suffix);
             if (!path)
@@ -466,10 +287,6 @@ int main_merge(int argc, char **argv)
         return cli_usage_error("merge", "expected at least one SHARD_PREFIX");
     char **shards = argv + optind;
     int n_shards = argc - optind;
-    if (bwInit(1 << 17)) {
-        iso_error(ISO_ENOMEM, "cannot initialise libBigWig");
-        return cli_fail("merge");
-    }
     char **suffixes;
     int n_tracks;
     pending done = {.n = 0};
@@ -489,6 +306,5 @@ int main_merge(int argc, char **argv)
     for (int i = 0; i < n_tracks; i++)
         free(suffixes[i]);
     free(suffixes);
-    bwCleanup();
     return rc == ISO_OK ? 0 : cli_fail("merge");
 }

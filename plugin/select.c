@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "isoformer/io.h"
+#include "isoformer/outputs.h"
 
 typedef struct {
     char chrom[256];
@@ -74,8 +74,9 @@ static int select_ids(const iso_annotation *ann, const char *list, char *mark)
     return rc;
 }
 
-int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cli_selection *s, size_t **sel,
-               size_t *n_sel)
+/* Indices into ann->tx of the selected transcripts, in annotation order (*sel malloc'd). */
+static int select_rows(const iso_annotation *ann, const iso_chrom_alias *alias, const cli_selection *s,
+                       const iso_cost_model *costs, size_t **sel, size_t *n_sel)
 {
     size_t n = ann->n ? ann->n : 1;
     char *mark = calloc(n, 1), *in_shard = calloc(n, 1);
@@ -94,7 +95,7 @@ int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cl
         size_t *rows = NULL, n_rows = 0;
         rc = iso_shard_parse(s->shard, &index, &n_shards);
         if (rc == ISO_OK)
-            rc = iso_annotation_shard(ann, index, n_shards, &rows, &n_rows);
+            rc = iso_annotation_shard(ann, costs, index, n_shards, &rows, &n_rows);
         for (size_t i = 0; rc == ISO_OK && i < n_rows; i++)
             in_shard[rows[i]] = 1;
         free(rows);
@@ -113,7 +114,8 @@ int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cl
     return rc;
 }
 
-int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel, const struct iso_fasta *fa)
+/* Checks that the selected transcripts' contigs are in the FASTA (with the chromAlias hint when not). */
+static int check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel, const struct iso_fasta *fa)
 {
     iso_annotation selected = {.n = n_sel, .path = ann->path, .tx = malloc((n_sel ? n_sel : 1) * sizeof *ann->tx)};
     if (!selected.tx)
@@ -122,22 +124,23 @@ int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel
         selected.tx[i] = ann->tx[sel[i]];
     int rc = iso_annotation_check_contigs(&selected, fa);
     free(selected.tx);
-    return rc;
+    return rc == ISO_ENOTFOUND ? cli_hint("pass them with --chrom-alias FILE") : rc;
 }
 
-int cli_inputs_load(const char *gtf, const char *alias_path, const char *fasta, const cli_selection *s,
-                    cli_inputs *in)
+int cli_inputs_open(const char *gtf, const char *alias_path, const char *fasta, cli_inputs *in)
 {
     *in = (cli_inputs){0};
     int rc;
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &in->alias)) < 0) ||
         (rc = iso_annotation_read(gtf, in->alias, &in->ann)) < 0)
         return rc;
-    if (!(in->fa = iso_fasta_open(fasta)))
-        return iso_last_status();
-    if ((rc = cli_select(in->ann, in->alias, s, &in->sel, &in->n_sel)) < 0)
-        return rc;
-    return cli_check_contigs(in->ann, in->sel, in->n_sel, in->fa);
+    return (in->fa = iso_fasta_open(fasta)) ? ISO_OK : iso_last_status();
+}
+
+int cli_inputs_select(cli_inputs *in, const cli_selection *s, const iso_cost_model *costs)
+{
+    int rc = select_rows(in->ann, in->alias, s, costs, &in->sel, &in->n_sel);
+    return rc < 0 ? rc : check_contigs(in->ann, in->sel, in->n_sel, in->fa);
 }
 
 void cli_inputs_free(cli_inputs *in)
@@ -151,46 +154,6 @@ void cli_inputs_free(cli_inputs *in)
 
 int cli_annotation_from_tsv(const char *path, iso_annotation **out)
 {
-    /* The rows become a one-exon-per-transcript GTF read by the annotation reader, which indexes the ids. */
-    *out = NULL;
-    char tmp[] = "/tmp/isoformer-annotation-XXXXXX";
-    int fd = mkstemp(tmp);
-    FILE *gtf = fd >= 0 ? fdopen(fd, "w") : NULL;
-    iso_lines *lr = iso_lines_open(path);
-    int rc = !gtf ? iso_error(ISO_EIO, "cannot create a temporary file") : lr ? ISO_OK : iso_last_status();
-    const char *line;
-    size_t len;
-    int r = 0;
-    while (rc == ISO_OK && (r = iso_lines_next(lr, &line, &len)) > 0) {
-        char id[512], gene[512], name[512], chrom[512], strand;
-        long long start, end;
-        if (iso_lines_lineno(lr) == 1) {
-            if (strncmp(line, "transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand", 52))
-                rc = iso_error(ISO_EFORMAT, "%s:1: not an isoformer TSV (expected 'transcript_id gene_id gene_name "
-                                            "chrom start end strand ...'); pass --gtf", path);
-            continue;
-        }
-        name[0] = '\0';
-        int n = sscanf(line, "%511[^\t]\t%511[^\t]\t%511[^\t]\t%511[^\t]\t%lld\t%lld\t%c", id, gene, name, chrom,
-                       &start, &end, &strand);
-        if (n != 7) /* an empty gene_name */
-            n = sscanf(line, "%511[^\t]\t%511[^\t]\t\t%511[^\t]\t%lld\t%lld\t%c", id, gene, chrom, &start, &end,
-                       &strand) + 1;
-        if (n != 7 || start < 0 || end <= start)
-            rc = iso_error(ISO_EFORMAT, "%s:%ld: expected transcript_id, gene_id, gene_name, chrom, start, end, "
-                                        "strand", path, iso_lines_lineno(lr));
-        else
-            fprintf(gtf, "%s\tisoformer\texon\t%lld\t%lld\t.\t%c\t.\tgene_id \"%s\"; transcript_id \"%s\";\n", chrom,
-                    start + 1, end, strand, gene, id);
-    }
-    if (rc == ISO_OK && r < 0)
-        rc = r;
-    iso_lines_close(lr);
-    if (gtf && fclose(gtf) != 0 && rc == ISO_OK)
-        rc = iso_error(ISO_EIO, "cannot write a temporary file");
-    if (rc == ISO_OK && (rc = iso_annotation_read(tmp, NULL, out)) != ISO_OK)
-        iso_error_context("transcripts of %s", path);
-    if (fd >= 0)
-        unlink(tmp);
-    return rc;
+    int rc = iso_tsv_read_annotation(path, out);
+    return rc == ISO_EFORMAT ? cli_hint("pass --gtf") : rc;
 }

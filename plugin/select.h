@@ -15,22 +15,18 @@ typedef struct {
 /* Checks the syntax of --region and --shard before any file is read; prints a usage error (naming cmd) and
  * returns 2 when wrong, else 0. */
 int cli_selection_check(const char *cmd, const cli_selection *s);
-/* Indices into ann->tx of the selected transcripts, in annotation order (*sel malloc'd). */
-int cli_select(const iso_annotation *ann, const iso_chrom_alias *alias, const cli_selection *s, size_t **sel,
-               size_t *n_sel);
-/* Checks that the selected transcripts' contigs are in the FASTA (with the chromAlias hint when not). */
-int cli_check_contigs(const iso_annotation *ann, const size_t *sel, size_t n_sel, const struct iso_fasta *fa);
-
 /* The inputs every sequence-reading command starts from: aliases (optional), the annotation, the FASTA and
- * the selected transcripts, checked against each other. */
+ * the selected transcripts (indices into ann->tx, in annotation order), checked against each other. */
 typedef struct {
     iso_chrom_alias *alias;
     iso_annotation *ann;
     struct iso_fasta *fa;
     size_t *sel, n_sel;
 } cli_inputs;
-int cli_inputs_load(const char *gtf, const char *alias_path, const char *fasta, const cli_selection *s,
-                    cli_inputs *in);
+int cli_inputs_open(const char *gtf, const char *alias_path, const char *fasta, cli_inputs *in);
+/* Selects the transcripts (a shard priced by costs, which only --shard needs) and checks their contigs against
+ * the FASTA. */
+int cli_inputs_select(cli_inputs *in, const cli_selection *s, const iso_cost_model *costs);
 void cli_inputs_free(cli_inputs *in);
 
 /* The transcripts (ids, genes, spans) listed in an isoformer predictions or embeddings TSV, as an annotation,

@@ -712,3 +712,69 @@ int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_anno
     *out = &impl->pub;
     return ISO_OK;
 }
+
+static int dup_intervals(iso_interval **dst, const iso_interval *src, int n)
+{
+    *dst = malloc((size_t)(n ? n : 1) * sizeof **dst);
+    if (*dst && n)
+        memcpy(*dst, src, (size_t)n * sizeof **dst);
+    return *dst ? ISO_OK : ISO_ENOMEM;
+}
+
+/* A deep copy of src, checked, with its TSS and coding flag derived as the reader derives them. */
+static int transcript_copy(const char *path, const iso_transcript *src, iso_transcript *t)
+{
+    long line = src->line;
+    if (!src->transcript_id || !src->chrom || (src->strand != '+' && src->strand != '-') || src->n_exons < 1 ||
+        src->n_cds < 0 || src->n_sec < 0)
+        return iso_error(ISO_EINVAL, "%s:%ld: expected a transcript id, a contig, strand '+' or '-' and exons",
+                         path, line);
+    for (int i = 0; i < src->n_exons; i++)
+        if (src->exons[i].start < 0 || src->exons[i].end <= src->exons[i].start ||
+            (i && src->exons[i].start < src->exons[i - 1].end))
+            return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': exons must be non-empty, sorted and not overlap",
+                             path, line, src->transcript_id);
+    *t = (iso_transcript){.strand = src->strand, .n_exons = src->n_exons, .n_cds = src->n_cds,
+                          .cds_phase = src->cds_phase, .n_sec = src->n_sec, .flags = src->flags, .line = line};
+    const char *gene = src->gene_id ? src->gene_id : "";
+    if (!(t->transcript_id = strdup(src->transcript_id)) || !(t->gene_id = strdup(gene)) ||
+        !(t->gene_name = strdup(src->gene_name ? src->gene_name : gene)) ||
+        !(t->biotype = strdup(src->biotype ? src->biotype : "")) || !(t->chrom = strdup(src->chrom)) ||
+        dup_intervals(&t->exons, src->exons, src->n_exons) < 0 || dup_intervals(&t->cds, src->cds, src->n_cds) < 0 ||
+        !(t->sec_pos = malloc((size_t)(src->n_sec ? src->n_sec : 1) * sizeof *t->sec_pos)))
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    if (src->n_sec)
+        memcpy(t->sec_pos, src->sec_pos, (size_t)src->n_sec * sizeof *t->sec_pos);
+    t->tss = t->strand == '+' ? t->exons[0].start : t->exons[t->n_exons - 1].end - 1;
+    if (t->n_cds)
+        t->flags |= ISO_TX_CODING;
+    return ISO_OK;
+}
+
+int iso_annotation_from_transcripts(const char *path, const iso_transcript *tx, size_t n, iso_annotation **out)
+{
+    *out = NULL;
+    annotation_impl *impl = calloc(1, sizeof *impl);
+    if (!impl || !(impl->pub.path = strdup(path)) || !(impl->by_id = kh_init(ids)) ||
+        !(impl->by_unversioned = kh_init(ids)) || !(impl->pub.tx = calloc(n ? n : 1, sizeof *impl->pub.tx))) {
+        iso_annotation_free(impl ? &impl->pub : NULL);
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    }
+    int rc = ISO_OK;
+    for (size_t i = 0; rc == ISO_OK && i < n; i++, impl->pub.n++)
+        rc = transcript_copy(path, &tx[i], &impl->pub.tx[i]);
+    if (rc == ISO_OK && index_ids(impl) < 0)
+        rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    for (size_t i = 0; rc == ISO_OK && i < n; i++) {
+        size_t first = kh_val(impl->by_id, kh_get(ids, impl->by_id, tx[i].transcript_id));
+        if (first != i)
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' is listed again (first at line %ld)", path,
+                           tx[i].line, tx[i].transcript_id, tx[first].line);
+    }
+    if (rc != ISO_OK) {
+        iso_annotation_free(&impl->pub);
+        return rc;
+    }
+    *out = &impl->pub;
+    return ISO_OK;
+}

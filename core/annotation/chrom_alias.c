@@ -165,12 +165,12 @@ int iso_annotation_check_contigs(const iso_annotation *a, const struct iso_fasta
     char hint[512];
     if (guess)
         snprintf(hint, sizeof hint,
-                 "annotation uses '%s', FASTA has '%s': pass --chrom-alias FILE (UCSC chromAlias format: "
+                 "annotation uses '%s', FASTA has '%s': give contig aliases (UCSC chromAlias format: "
                  "tab-separated, FASTA name first, then its aliases, e.g. '%s\\t%s')",
                  first, guess, guess, first);
     else
         snprintf(hint, sizeof hint,
-                 "is this the FASTA of the annotation's assembly? If the names differ, pass --chrom-alias FILE "
+                 "is this the FASTA of the annotation's assembly? If the names differ, give contig aliases "
                  "(UCSC chromAlias format)");
     return iso_error(ISO_ENOTFOUND, "%s: %d contig(s) used by the annotation are missing from the FASTA %s: %s; %s",
                      a->path, n_missing, iso_fasta_path(fa), missing, hint);

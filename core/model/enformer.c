@@ -354,15 +354,17 @@ static int run_stem(iso_enformer *m, const char *dna, int64_t len, int64_t tile,
     return rc;
 }
 
+/* The window's length, and its bases: the stem's im2col (iso_k_dna_im2col_at, on the device too) reads A, C, G, T
+ * as one-hot and anything else as N, so anything but those five is refused here. */
 static int check_dna(const char *dna, int64_t len, const iso_enformer_hparams *hp)
 {
     int64_t factor = (int64_t)1 << hp->num_downsamples;
     if (len % factor || len / factor < hp->target_length)
         return iso_error(ISO_EINVAL, "DNA window of %lld bp: Enformer needs a multiple of %lld bp giving at least "
-                                     "%d positions (e.g. %lld bp); set --window accordingly", (long long)len,
+                                     "%d positions (e.g. %lld bp)", (long long)len,
                          (long long)factor, hp->target_length, (long long)factor * hp->target_length);
     for (int64_t i = 0; i < len; i++)
-        if (!strchr("ACGTN", dna[i]) || !dna[i])
+        if (!dna[i] || !strchr("ACGTN", dna[i]))
             return iso_error(ISO_EINVAL, "DNA window: base %lld is '%c', expected A, C, G, T or N", (long long)i,
                              dna[i]);
     return ISO_OK;

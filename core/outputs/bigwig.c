@@ -7,12 +7,25 @@
 
 #include "outputs/tracks_internal.h"
 
+/* What a contig holds, to compare the file read back with what was written. */
+typedef struct {
+    size_t spans;
+    uint64_t bases;
+    double sum; /* of value x length, in span order */
+} chrom_summary;
+
 struct iso_bigwig {
     bigWigFile_t *fp;
     const char *path;
     int n_chroms, next_chrom; /* contigs must come in header order */
     char **names;
     uint32_t *lens;
+    chrom_summary *written; /* per header contig */
+};
+
+struct iso_bigwig_reader {
+    bigWigFile_t *fp;
+    char *path;
 };
 
 static pthread_once_t bw_once = PTHREAD_ONCE_INIT;
@@ -81,6 +94,10 @@ int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *
     if (bw_init_rc)
         return iso_error(ISO_EIO, "libBigWig could not initialise");
     iso_bigwig *bw = calloc(1, sizeof *bw);
+    if (bw && !(bw->written = calloc((size_t)(n_chroms ? n_chroms : 1), sizeof *bw->written))) {
+        free(bw);
+        bw = NULL;
+    }
     if (!bw)
         return iso_error(ISO_ENOMEM, "out of memory");
     bw->path = iso_out_tmp_path(o);
@@ -92,6 +109,7 @@ int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *
         bwWriteHdr(bw->fp)) {
         if (bw->fp)
             bwClose(bw->fp);
+        free(bw->written);
         free(bw);
         return iso_error(ISO_EIO, "%s: cannot write the bigWig header", iso_out_tmp_path(o));
     }
@@ -112,6 +130,7 @@ int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *sp
             return iso_error(ISO_EINVAL, "%s: interval %s:%u-%u is empty, overlaps the previous one or passes the "
                                          "contig end (%u)", bw->path, chrom, spans[i].start, spans[i].end, bw->lens[c]);
     const char *names[1] = {chrom};
+    chrom_summary *w = &bw->written[c];
     for (size_t i = 0; i < n; i++) {
         uint32_t s = spans[i].start, e = spans[i].end;
         float v = spans[i].value;
@@ -119,16 +138,123 @@ int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *sp
                          : bwAppendIntervals(bw->fp, &s, &e, &v, 1);
         if (bad)
             return iso_error(ISO_EIO, "%s: cannot write %s:%u", bw->path, chrom, s);
+        w->spans++;
+        w->bases += e - s;
+        w->sum += (double)v * (e - s);
     }
     return ISO_OK;
 }
 
-void iso_bigwig_close(iso_bigwig *bw)
+static chrom_summary summarize(const iso_span *spans, size_t n)
+{
+    chrom_summary s = {.spans = n};
+    for (size_t i = 0; i < n; i++) {
+        s.bases += spans[i].end - spans[i].start;
+        s.sum += (double)spans[i].value * (spans[i].end - spans[i].start);
+    }
+    return s;
+}
+
+/* Reads the finished file back: the header's contigs and every contig's spans as written. */
+static int verify(const iso_bigwig *bw)
+{
+    iso_bigwig_reader *r;
+    int rc = iso_bigwig_reader_open(bw->path, &r);
+    if (rc < 0)
+        return rc;
+    const char *const *names;
+    const uint32_t *lens;
+    int n = iso_bigwig_reader_chroms(r, &names, &lens);
+    for (int c = 0; c < n && c < bw->n_chroms && rc == ISO_OK; c++)
+        if (strcmp(names[c], bw->names[c]) || lens[c] != bw->lens[c])
+            n = -1;
+    if (n != bw->n_chroms)
+        rc = iso_error(ISO_EIO, "%s: the bigWig header reads back with other contigs than were written", bw->path);
+    iso_span *spans = NULL;
+    for (int c = 0; c < n && rc == ISO_OK; c++) {
+        size_t k = 0;
+        if ((rc = iso_bigwig_reader_spans(r, names[c], &spans, &k)) < 0)
+            break;
+        chrom_summary got = summarize(spans, k), want = bw->written[c];
+        if (got.spans != want.spans || got.bases != want.bases || got.sum != want.sum)
+            rc = iso_error(ISO_EIO, "%s: %s reads back as %zu intervals over %llu bases, %zu over %llu were written "
+                                    "(a failed write: is the disk full?)", bw->path, names[c], got.spans,
+                           (unsigned long long)got.bases, want.spans, (unsigned long long)want.bases);
+    }
+    free(spans);
+    iso_bigwig_reader_close(r);
+    return rc;
+}
+
+int iso_bigwig_close(iso_bigwig *bw)
 {
     if (!bw)
-        return;
-    bwClose(bw->fp); /* flushes the last block and writes the index */
+        return ISO_OK;
+    bwClose(bw->fp); /* flushes the last block and writes the index, reporting nothing */
+    int rc = verify(bw);
+    free(bw->written);
     free(bw);
+    return rc;
+}
+
+int iso_bigwig_reader_open(const char *path, iso_bigwig_reader **out)
+{
+    *out = NULL;
+    pthread_once(&bw_once, bw_init);
+    if (bw_init_rc)
+        return iso_error(ISO_EIO, "libBigWig could not initialise");
+    iso_bigwig_reader *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        return iso_error(ISO_ENOMEM, "out of memory");
+    }
+    if (!(r->fp = bwOpen(r->path, NULL, "r"))) {
+        iso_bigwig_reader_close(r);
+        return iso_error(ISO_EFORMAT, "%s: cannot read as bigWig", path);
+    }
+    *out = r;
+    return ISO_OK;
+}
+
+int iso_bigwig_reader_chroms(const iso_bigwig_reader *r, const char *const **names, const uint32_t **lens)
+{
+    *names = (const char *const *)r->fp->cl->chrom;
+    *lens = r->fp->cl->len;
+    return (int)r->fp->cl->nKeys;
+}
+
+int iso_bigwig_reader_spans(iso_bigwig_reader *r, const char *chrom, iso_span **spans, size_t *n)
+{
+    const chromList_t *cl = r->fp->cl;
+    int64_t c = 0;
+    while (c < cl->nKeys && strcmp(cl->chrom[c], chrom))
+        c++;
+    if (c == cl->nKeys)
+        return iso_error(ISO_ENOTFOUND, "%s: no contig %s in the bigWig", r->path, chrom);
+    if (!r->fp->hdr->indexOffset) /* libBigWig writes no index when there is no data */
+        return ISO_OK;
+    bwOverlappingIntervals_t *iv = bwGetOverlappingIntervals(r->fp, (char *)chrom, 0, cl->len[c]);
+    if (!iv)
+        return iso_error(ISO_EFORMAT, "%s: cannot read the intervals of %s (truncated or corrupt bigWig)", r->path,
+                         chrom);
+    iso_span *p = realloc(*spans, (*n + iv->l + 1) * sizeof *p);
+    if (p) {
+        *spans = p;
+        for (uint32_t i = 0; i < iv->l; i++)
+            p[(*n)++] = (iso_span){iv->start[i], iv->end[i], iv->value[i]};
+    }
+    bwDestroyOverlappingIntervals(iv);
+    return p ? ISO_OK : iso_error(ISO_ENOMEM, "%s: out of memory", r->path);
+}
+
+void iso_bigwig_reader_close(iso_bigwig_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fp)
+        bwClose(r->fp);
+    free(r->path);
+    free(r);
 }
 
 /* Spans of one contig for column col: every exon of every row on it, valued at the row's value. */
@@ -166,10 +292,18 @@ static int contig_spans(const iso_track_matrix *m, const size_t *order, size_t *
     return ISO_OK;
 }
 
-/* Averages per-base runs into fixed bins (bases without signal do not count). */
+/* Averages per-base runs into fixed bins (bases without signal do not count). A run may cover many bins, so the
+ * bins are counted first. */
 static int bin_spans(iso_span **spans, size_t *n, int bin_size, uint32_t len)
 {
-    iso_span *in = *spans, *out = malloc((*n * 2 + 1) * sizeof *out);
+    iso_span *in = *spans;
+    const uint32_t b = (uint32_t)bin_size;
+    size_t n_bins = 0;
+    for (size_t i = 0; i < *n; i++) {
+        uint32_t first = in[i].start / b, last = (in[i].end - 1) / b;
+        n_bins += last - first + 1 - (i && (in[i - 1].end - 1) / b == first);
+    }
+    iso_span *out = malloc((n_bins ? n_bins : 1) * sizeof *out);
     if (!out)
         return iso_error(ISO_ENOMEM, "out of memory");
     size_t n_out = 0;
@@ -242,8 +376,10 @@ int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const
             rc = iso_error(ISO_EINVAL, "%s: contig %s of %s is not in the FASTA", path, chrom,
                            m->ann->tx[m->rows[order[k]]].transcript_id);
     }
-    if (bw)
-        iso_bigwig_close(bw);
+    if (bw) {
+        int closed = iso_bigwig_close(bw);
+        rc = rc == ISO_OK ? closed : rc;
+    }
     if (o)
         rc = rc == ISO_OK ? iso_out_commit(o) : (iso_out_abort(o), rc);
     free(lens);

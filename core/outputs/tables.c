@@ -85,7 +85,7 @@ static int write_atomically(const char *path, const iso_track_matrix *m, int arg
 static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int unused)
 {
     (void)unused;
-    fputs("transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand", fp);
+    fputs(ISO_TSV_COLUMNS, fp);
     for (int j = 0; j < m->n_cols; j++)
         fprintf(fp, "\t%s", m->col_names[j]);
     fputc('\n', fp);
@@ -163,4 +163,13 @@ int iso_write_bed12(const char *path, const iso_track_matrix *m, int n_score_col
         return iso_error(ISO_EINVAL, "%s: score from the first %d columns, expected 1 to %d", path, n_score_cols,
                          m->n_cols);
     return write_atomically(path, m, n_score_cols, bed_body);
+}
+
+void iso_track_file_name(char *buf, size_t size, const char *column)
+{
+    snprintf(buf, size, "%s", column);
+    for (char *p = buf; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+              *p == '-'))
+            *p = '_';
 }

@@ -84,7 +84,6 @@ prefix = os.path.join(work, "tracks")
 r = run(txs, prefix)
 check(r.returncode == 0, f"driver: {r.stderr}")
 by_id = {t["id"]: t for t in txs}
-f32 = [np.float32(t["values"][COL]) for t in txs]
 
 
 def span(t):
@@ -177,13 +176,16 @@ check(n_probes > 100 and got_hits == want_hits,
       f"intersect -split: {len(got_hits)} hits of {n_probes} intronic probes, want {len(want_hits)} (exons only)")
 
 # bigWig with bx-python against the per-base maximum over exons (NaN-valued transcripts carry no signal).
-expected = {c: np.full(n, np.nan, dtype=np.float64) for c, n in CHROMS}
-for t, v in zip(txs, f32):
-    if np.isnan(v):
-        continue
-    for s, e in t["exons"]:
-        seg = expected[t["chrom"]][s:e]
-        expected[t["chrom"]][s:e] = np.where(np.isnan(seg), v, np.maximum(seg, v))
+def max_over_exons(transcripts):
+    expected = {c: np.full(n, np.nan, dtype=np.float64) for c, n in CHROMS}
+    for t in transcripts:
+        v = np.float32(t["values"][COL])
+        if np.isnan(v):
+            continue
+        for s, e in t["exons"]:
+            seg = expected[t["chrom"]][s:e]
+            expected[t["chrom"]][s:e] = np.where(np.isnan(seg), v, np.maximum(seg, v))
+    return expected
 
 
 def binned(per_base):
@@ -195,22 +197,34 @@ def binned(per_base):
     return out
 
 
-n_bases = 0
-for path, transform in ((prefix + ".bw", lambda a: a), (prefix + ".binned.bw", binned)):
-    with open(path, "rb") as f:
-        bw = BigWigFile(f)
-        for c, n in CHROMS:
-            want = transform(expected[c])
-            got = bw.get_as_array(c.encode(), 0, n)
-            if got is None:
-                got = np.full(n, np.nan)
-            same_cover = np.array_equal(np.isnan(got), np.isnan(want))
-            close = np.allclose(got[~np.isnan(want)], want[~np.isnan(want)], rtol=1e-6, atol=1e-6) if same_cover \
-                else False
-            check(same_cover and close, f"{os.path.basename(path)} {c}: values differ from the max-over-exons rule")
-            n_bases += n
+def check_bigwigs(prefix, transcripts):
+    expected, n_bases = max_over_exons(transcripts), 0
+    for path, transform in ((prefix + ".bw", lambda a: a), (prefix + ".binned.bw", binned)):
+        with open(path, "rb") as f:
+            bw = BigWigFile(f)
+            for c, n in CHROMS:
+                want = transform(expected[c])
+                got = bw.get_as_array(c.encode(), 0, n)
+                if got is None:
+                    got = np.full(n, np.nan)
+                same_cover = np.array_equal(np.isnan(got), np.isnan(want))
+                close = np.allclose(got[~np.isnan(want)], want[~np.isnan(want)], rtol=1e-6, atol=1e-6) \
+                    if same_cover else False
+                check(same_cover and close, f"{os.path.basename(path)} {c}: values differ from the max-over-exons rule")
+                n_bases += n
+    return n_bases
+
+
+n_bases = check_bigwigs(prefix, txs)
+# Few long exons: each run of one value covers many bins.
+sparse = [dict(id="L1", gene="GL", chrom="chr2", strand="+", exons=[(100, 3000)], cds=[], values=[0.0, 4.0, 0.0]),
+          dict(id="L2", gene="GL", chrom="chr2", strand="-", exons=[(2900, 4990)], cds=[], values=[0.0, 5.0, 0.0])]
+r = run(sparse, os.path.join(work, "sparse"))
+check(r.returncode == 0, f"driver on long exons: {r.stderr}")
+n_bases += check_bigwigs(os.path.join(work, "sparse"), sparse)
 depth = {c: np.zeros(n, dtype=int) for c, n in CHROMS}
-for t, v in zip(txs, f32):
+for t in txs:
+    v = np.float32(t["values"][COL])
     for s, e in t["exons"]:
         depth[t["chrom"]][s:e] += not np.isnan(v)
 n_overlap = sum(int((d >= 2).sum()) for d in depth.values())

@@ -1,5 +1,6 @@
-/* Sharding: shards partition the annotation, keep genes whole, balance the estimated cost, and depend only on
- * the annotation's content (not its order). Annotations are built by hand. */
+/* Genes and sharding: transcripts grouped by gene id or locus; shards partition the annotation, keep genes whole,
+ * balance the estimated cost, and depend only on the annotation's content (not its order). Annotations are built
+ * by hand. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,12 @@
 #include "isoformer/annotation.h"
 
 #define N_GENES 60
+
+/* The published model's costs as the architecture spec's FLOP tables (section 7) give them per unit: Enformer
+ * ~3,250 GFLOP per window, NT-v2 ~0.5 per token (at most 2,048), ESM-2 ~0.35 (at most 1,026), ~90 per
+ * transcript for the fusion. */
+static const iso_cost_model costs = {.window = 3250, .transcript = 90, .rna = {0, 0.5, 0, 2048},
+                                     .protein = {0, 0.35, 0, 1026}};
 
 /* A deterministic annotation: gene g has 1..5 transcripts of varied exon and CDS lengths; every third gene is
  * non-coding. order[] permutes the transcripts (identity when NULL) so tests can reorder the same content. */
@@ -55,7 +62,7 @@ static void assign(const iso_annotation *a, int n_shards, int *shard_of)
         shard_of[i] = -1;
     for (int s = 0; s < n_shards; s++) {
         size_t *rows, n_rows;
-        ck_assert_int_eq(iso_annotation_shard(a, s, n_shards, &rows, &n_rows), ISO_OK);
+        ck_assert_int_eq(iso_annotation_shard(a, &costs, s, n_shards, &rows, &n_rows), ISO_OK);
         for (size_t r = 0; r < n_rows; r++) {
             ck_assert_uint_lt(rows[r], a->n);
             if (r > 0)
@@ -89,7 +96,7 @@ START_TEST(partition_whole_genes_balanced)
             size_t idx[5];
             for (size_t k = i; k < j; k++)
                 idx[k - i] = k;
-            double c = iso_gene_cost(a, idx, j - i);
+            double c = iso_gene_cost(a, idx, j - i, &costs);
             load[shard_of[i]] += c;
             if (c > max_gene)
                 max_gene = c;
@@ -137,7 +144,12 @@ START_TEST(cost_by_hand)
     iso_annotation a = {.tx = t, .n = 2};
     size_t both[2] = {0, 1};
     /* A: 600 nt -> 1 + 100 RNA tokens, 300 CDS nt -> 2 + 100 protein tokens; B: 400 nt -> 1 + 67, no protein. */
-    ck_assert_double_eq_tol(iso_gene_cost(&a, both, 2), 3250 + 90 + 0.5 * 101 + 0.35 * 102 + 90 + 0.5 * 68, 1e-9);
+    ck_assert_double_eq_tol(iso_gene_cost(&a, both, 2, &costs), 3250 + 90 + 0.5 * 101 + 0.35 * 102 + 90 + 0.5 * 68,
+                            1e-9);
+    /* Token caps, fixed and quadratic parts. */
+    iso_cost_model c = {.window = 1, .transcript = 2, .rna = {10, 1, 0.5, 50}, .protein = {20, 0, 1, 60}};
+    ck_assert_double_eq_tol(iso_gene_cost(&a, both, 2, &c),
+                            1 + 2 + 10 + 50 + 0.5 * 50 * 50 + 20 + 60 * 60 + 2 + 10 + 50 + 0.5 * 50 * 50, 1e-9);
 }
 END_TEST
 
@@ -152,11 +164,51 @@ START_TEST(transcripts_without_gene_and_bad_arguments)
     assign(&a, 3, shard_of);
     ck_assert(shard_of[0] != shard_of[1] && shard_of[1] != shard_of[2] && shard_of[0] != shard_of[2]);
     size_t *rows, n_rows;
-    ck_assert_int_eq(iso_annotation_shard(&a, 3, 3, &rows, &n_rows), ISO_EINVAL);
+    ck_assert_int_eq(iso_annotation_shard(&a, &costs, 3, 3, &rows, &n_rows), ISO_EINVAL);
     ck_assert_ptr_null(rows);
-    ck_assert_int_eq(iso_annotation_shard(&a, 0, 0, &rows, &n_rows), ISO_EINVAL);
-    ck_assert_int_eq(iso_annotation_shard(&a, -1, 2, &rows, &n_rows), ISO_EINVAL);
+    ck_assert_int_eq(iso_annotation_shard(&a, &costs, 0, 0, &rows, &n_rows), ISO_EINVAL);
+    ck_assert_int_eq(iso_annotation_shard(&a, &costs, -1, 2, &rows, &n_rows), ISO_EINVAL);
     assign(&a, 5, shard_of); /* more shards than genes: some are empty */
+}
+END_TEST
+
+START_TEST(genes_by_id_and_locus)
+{
+    iso_interval ex[1] = {{0, 100}};
+    /* G1 on chr1 '+' twice and on chr2; G0 once; a transcript without gene. */
+    iso_transcript t[5] = {{.transcript_id = "a", .gene_id = "G1", .chrom = "chr2", .strand = '+'},
+                           {.transcript_id = "b", .gene_id = "G1", .chrom = "chr1", .strand = '+'},
+                           {.transcript_id = "c", .gene_id = "G0", .chrom = "chr2", .strand = '-'},
+                           {.transcript_id = "d", .gene_id = NULL, .chrom = "chr1", .strand = '+'},
+                           {.transcript_id = "e", .gene_id = "G1", .chrom = "chr1", .strand = '+'}};
+    for (int i = 0; i < 5; i++)
+        t[i].exons = ex, t[i].n_exons = 1;
+    iso_annotation a = {.tx = t, .n = 5};
+    iso_genes g;
+    ck_assert_int_eq(iso_annotation_genes(&a, NULL, 0, ISO_GENES_BY_ID, &g), ISO_OK);
+    /* G0 | G1: a b e | d (keyed by its transcript id) */
+    size_t want_id[] = {2, 0, 1, 4, 3}, want_first[] = {0, 1, 4, 5};
+    ck_assert_uint_eq(g.n_genes, 3);
+    for (int i = 0; i < 5; i++)
+        ck_assert_uint_eq(g.idx[i], want_id[i]);
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(g.first[i], want_first[i]);
+    iso_genes_free(&g);
+    /* By locus, rows in a given order: positions in rows come back, genes by contig, gene, strand. */
+    size_t rows[] = {4, 0, 2, 1};
+    ck_assert_int_eq(iso_annotation_genes(&a, rows, 4, ISO_GENES_BY_LOCUS, &g), ISO_OK);
+    /* chr1 G1 +: e b (positions 0, 3) | chr2 G0 -: c (2) | chr2 G1 +: a (1) */
+    size_t want_locus[] = {0, 3, 2, 1}, want_lfirst[] = {0, 2, 3, 4};
+    ck_assert_uint_eq(g.n_genes, 3);
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(g.idx[i], want_locus[i]);
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(g.first[i], want_lfirst[i]);
+    iso_genes_free(&g);
+    ck_assert_int_eq(iso_annotation_genes(&a, rows, 0, ISO_GENES_BY_LOCUS, &g), ISO_OK);
+    ck_assert_uint_eq(g.n_genes, 0);
+    ck_assert_uint_eq(g.first[0], 0);
+    iso_genes_free(&g);
 }
 END_TEST
 
@@ -184,6 +236,7 @@ int main(void)
     tcase_add_test(tc, independent_of_annotation_order);
     tcase_add_test(tc, cost_by_hand);
     tcase_add_test(tc, transcripts_without_gene_and_bad_arguments);
+    tcase_add_test(tc, genes_by_id_and_locus);
     tcase_add_test(tc, parse_shard_spec);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);

@@ -1,13 +1,35 @@
 /* bigWig building blocks shared by predict and merge: the per-base maximum of overlapping spans against a
- * brute-force per-base computation, and the span checks libBigWig itself does not make. */
+ * brute-force per-base computation, the span checks libBigWig itself does not make, a failed final write
+ * reported by the close, and the readers beside the writers (bigWig, TSV and BED tables, a TSV's
+ * transcripts). */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "check_run.h"
 #include "isoformer/outputs.h"
+#include "test_files.h"
+
+/* libBigWig frees nothing of a file whose final write failed: what it allocates then is not ours to free. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ISO_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ISO_LSAN 1
+#endif
+#endif
+#ifdef ISO_LSAN
+#include <sanitizer/lsan_interface.h>
+#define LIBBIGWIG_LEAKS_BEGIN() __lsan_disable()
+#define LIBBIGWIG_LEAKS_END() __lsan_enable()
+#else
+#define LIBBIGWIG_LEAKS_BEGIN()
+#define LIBBIGWIG_LEAKS_END()
+#endif
 
 #define LEN 1000
 
@@ -69,7 +91,8 @@ static int write_one(const char *first, const char *chrom, const iso_span *spans
     }
     if (rc == ISO_OK)
         rc = iso_bigwig_write_chrom(bw, chrom, spans, n);
-    iso_bigwig_close(bw);
+    int closed = iso_bigwig_close(bw);
+    rc = rc == ISO_OK ? closed : rc;
     if (rc == ISO_OK) {
         ck_assert_int_eq(iso_out_commit(o), ISO_OK);
         ck_assert_int_eq(access(path, F_OK), 0);
@@ -101,12 +124,135 @@ START_TEST(bigwig_rejects_what_libbigwig_accepts)
 }
 END_TEST
 
+START_TEST(bigwig_reads_back_what_was_written)
+{
+    const iso_span on_b[3] = {{0, 10, 1.5f}, {12, 40, -2.0f}, {40, 100, 3.25f}}, on_a[1] = {{5, 6, 7.0f}};
+    ck_assert_int_eq(write_one(NULL, "b", on_b, 3), ISO_OK);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tracks_check.bw", ISO_TEST_TMP);
+    iso_bigwig_reader *r;
+    ck_assert_int_eq(iso_bigwig_reader_open(path, &r), ISO_OK);
+    const char *const *names;
+    const uint32_t *lens;
+    ck_assert_int_eq(iso_bigwig_reader_chroms(r, &names, &lens), 2);
+    ck_assert(!strcmp(names[0], "b") && !strcmp(names[1], "a") && lens[0] == 100 && lens[1] == 50);
+    iso_span *got = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(iso_bigwig_reader_spans(r, "b", &got, &n), ISO_OK);
+    ck_assert_uint_eq(n, 3);
+    for (size_t i = 0; i < n; i++)
+        ck_assert(got[i].start == on_b[i].start && got[i].end == on_b[i].end && got[i].value == on_b[i].value);
+    ck_assert_int_eq(iso_bigwig_reader_spans(r, "a", &got, &n), ISO_OK); /* no data there: nothing appended */
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(iso_bigwig_reader_spans(r, "c", &got, &n), ISO_ENOTFOUND);
+    iso_bigwig_reader_close(r);
+    /* a track without any data (libBigWig writes no index) reads as empty */
+    ck_assert_int_eq(write_one(NULL, "a", on_a, 0), ISO_OK);
+    ck_assert_int_eq(iso_bigwig_reader_open(path, &r), ISO_OK);
+    ck_assert_int_eq(iso_bigwig_reader_spans(r, "b", &got, &n), ISO_OK);
+    ck_assert_uint_eq(n, 3);
+    iso_bigwig_reader_close(r);
+    free(got);
+    ck_assert_int_eq(iso_bigwig_reader_open(test_file("not.bw", "track\n"), &r), ISO_EFORMAT);
+}
+END_TEST
+
+/* libBigWig writes the last data block and the index when the file is closed, and reports nothing: with the
+ * file size limited (a full disk), the close must fail and nothing be committed. */
+START_TEST(bigwig_close_reports_a_failed_final_write)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tracks_full.bw", ISO_TEST_TMP);
+    unlink(path);
+    static const char *const names[1] = {"c"};
+    static const uint32_t lens[1] = {100000};
+    iso_span spans[200];
+    for (int i = 0; i < 200; i++)
+        spans[i] = (iso_span){(uint32_t)i * 10, (uint32_t)i * 10 + 5, (float)i / 7};
+    iso_out *o = iso_out_open(path);
+    ck_assert_ptr_nonnull(o);
+    iso_bigwig *bw = NULL;
+    LIBBIGWIG_LEAKS_BEGIN();
+    ck_assert_int_eq(iso_bigwig_open(o, names, lens, 1, &bw), ISO_OK);
+    ck_assert_int_eq(iso_bigwig_write_chrom(bw, "c", spans, 200), ISO_OK); /* buffered by libBigWig */
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, small = {1024, 1024};
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small.rlim_max = old.rlim_max;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    int rc = iso_bigwig_close(bw);
+    LIBBIGWIG_LEAKS_END();
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_lt(rc, 0);
+    iso_out_abort(o);
+    ck_assert_int_ne(access(path, F_OK), 0);
+}
+END_TEST
+
+START_TEST(tables_read_back_with_their_keys)
+{
+    const char *tsv = test_file("t.tsv", ISO_TSV_COLUMNS "\tx\n"
+                                         "T2\tG\tN\tchr1\t5\t9\t+\t1\n"
+                                         "\n"
+                                         "T1\tG\tN\tchr1\t5\t9\t-\t2\n");
+    iso_table t;
+    ck_assert_int_eq(iso_table_read(tsv, ISO_TABLE_TSV, &t), ISO_OK);
+    ck_assert_str_eq(t.header, ISO_TSV_COLUMNS "\tx\n");
+    ck_assert_uint_eq(t.n, 2);
+    ck_assert_str_eq(t.rows[0].line, "T2\tG\tN\tchr1\t5\t9\t+\t1");
+    ck_assert(!strcmp(t.rows[0].chrom, "chr1") && !strcmp(t.rows[0].id, "T2") && t.rows[0].start == 5 &&
+              t.rows[0].end == 9);
+    ck_assert_int_gt(iso_table_row_cmp(&t.rows[0], &t.rows[1]), 0); /* same span: by id */
+    iso_table_free(&t);
+    const char *bed = test_file("t.bed", "track name=x\nchr2\t1\t4\tA\t0\t+\nchr10\t7\t8\tB\t0\t+\n");
+    ck_assert_int_eq(iso_table_read(bed, ISO_TABLE_BED, &t), ISO_OK);
+    ck_assert_str_eq(t.header, "track name=x\n");
+    ck_assert_uint_eq(t.n, 2);
+    ck_assert_int_gt(iso_table_row_cmp(&t.rows[0], &t.rows[1]), 0); /* chr10 < chr2 in byte order */
+    iso_table_free(&t);
+    ck_assert_int_eq(iso_table_read(test_file("bad.bed", "chr1\t1\tx\tA\n"), ISO_TABLE_BED, &t), ISO_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "bad.bed:1: expected integer start and end"));
+    ck_assert_int_eq(iso_table_read(test_file("short.tsv", "h\nT1\tG\n"), ISO_TABLE_TSV, &t), ISO_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "short.tsv:2: expected at least 6"));
+}
+END_TEST
+
+START_TEST(tsv_transcripts_as_an_annotation)
+{
+    const char *tsv = test_file("p.tsv", ISO_TSV_COLUMNS "\tLiver\n"
+                                         "T1.2\tG1\tNAME\tchr1\t100\t250\t-\t1.5\n"
+                                         "T2\tG1\t\tchr2\t0\t10\t+\tNA\n");
+    iso_annotation *a;
+    ck_assert_int_eq(iso_tsv_read_annotation(tsv, &a), ISO_OK);
+    ck_assert_uint_eq(a->n, 2);
+    ck_assert_int_eq(iso_annotation_find(a, "T1"), 0); /* version-less lookups work as for a GTF */
+    const iso_transcript *t = &a->tx[0];
+    ck_assert(!strcmp(t->gene_id, "G1") && !strcmp(t->gene_name, "NAME") && !strcmp(t->chrom, "chr1") &&
+              t->strand == '-' && t->n_exons == 1 && t->exons[0].start == 100 && t->exons[0].end == 250 &&
+              t->tss == 249 && t->n_cds == 0 && t->line == 2);
+    ck_assert_str_eq(a->tx[1].gene_name, "");
+    iso_annotation_free(a);
+    ck_assert_int_eq(iso_tsv_read_annotation(test_file("q.sf", "Name\tLength\nT1\t100\n"), &a), ISO_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "q.sf:1: not an isoformer TSV"));
+    ck_assert_int_eq(iso_tsv_read_annotation(test_file("d.tsv", ISO_TSV_COLUMNS "\nT1\tG\t\tc\t0\t5\t+\n\n"
+                                                                "T1\tG\t\tc\t9\t15\t+\n"), &a), ISO_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "d.tsv:4: transcript 'T1' is listed again (first at line 2)"));
+    ck_assert_int_eq(iso_tsv_read_annotation(test_file("e.tsv", ISO_TSV_COLUMNS "\nT1\tG\t\tc\t9\t5\t+\n"), &a),
+                     ISO_EFORMAT);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "e.tsv:2: expected transcript_id"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tracks");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, spans_max_matches_per_base_max);
     tcase_add_test(tc, bigwig_rejects_what_libbigwig_accepts);
+    tcase_add_test(tc, bigwig_reads_back_what_was_written);
+    tcase_add_test(tc, bigwig_close_reports_a_failed_final_write);
+    tcase_add_test(tc, tables_read_back_with_their_keys);
+    tcase_add_test(tc, tsv_transcripts_as_an_annotation);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
 }

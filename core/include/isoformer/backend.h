@@ -64,37 +64,55 @@ typedef struct iso_backend iso_backend;
 typedef enum { ISO_DEVICE_CPU = 0, ISO_DEVICE_GPU } iso_device_kind;
 
 /* ---- registry: the backends compiled into this build, in order of preference for their kind ---- */
+ISO_API
 int iso_backend_reg_count(void);
+ISO_API
 const char *iso_backend_reg_name(int i); /* "cpu", "cuda": the device name's prefix */
+ISO_API
 iso_device_kind iso_backend_reg_kind(int i);
 /* Usable devices of backend i (0 when none is present, e.g. no GPU or no driver). */
+ISO_API
 int iso_backend_reg_device_count(int i);
 /* The device used when none is named: the first GPU backend with a device present ("cuda"), else "cpu". */
+ISO_API
 const char *iso_backend_default_device(void);
 
 /* device: a registry name, optionally ":N" for its device N ("cpu", "cuda", "cuda:1"); NULL is "cpu".
  * n_threads <= 0 uses all cores (CPU). precision is the GEMM precision of backends that have several; one a
  * backend lacks is fp32 (tf32 on the CPU). The CPU backend's bf16 (oneDNN, on AVX512-BF16 or AMX) is ISO_EDEVICE
  * with the reason where the CPU or the build lacks it. */
+ISO_API
 int iso_backend_create(const char *device, int n_threads, iso_precision precision, iso_backend **out) ISO_RESULT;
+ISO_API
 void iso_backend_destroy(iso_backend *be);
 /* Waits for every queued op (a no-op on synchronous backends); errors of queued ops surface here. */
+ISO_API
 int iso_backend_sync(iso_backend *be) ISO_RESULT;
 
 /* ---- accessors ---- */
+ISO_API
 const char *iso_backend_name(const iso_backend *be); /* registry name: "cpu", "cuda" */
+ISO_API
 iso_device_kind iso_backend_device_kind(const iso_backend *be);
+ISO_API
 int iso_backend_device_index(const iso_backend *be);
+ISO_API
 iso_precision iso_backend_precision(const iso_backend *be);
 /* ISO_EINVAL (backend unchanged) when the backend has no such precision. */
+ISO_API
 int iso_backend_set_precision(iso_backend *be, iso_precision precision) ISO_RESULT;
+ISO_API
 const char *iso_precision_name(iso_precision precision); /* "fp32", "tf32", "bf16" */
 /* What decides the arithmetic, as "<name>:<precision>" ("cpu:fp32", "cuda:bf16"): results under one key agree
  * to the rounding of operation order, under two keys they may differ more (what a cache of outputs keys on). */
+ISO_API
 const char *iso_backend_key(const iso_backend *be);
+ISO_API
 int iso_backend_n_threads(const iso_backend *be);
 /* Activation memory (weights excluded), kept by the backend's allocator. */
+ISO_API
 size_t iso_backend_bytes_in_use(const iso_backend *be);
+ISO_API
 size_t iso_backend_peak_bytes(const iso_backend *be);
 
 /* FLOP and wall seconds inside the GEMM and attention ops, kept by backends whose ops run synchronously (CPU;
@@ -102,6 +120,7 @@ size_t iso_backend_peak_bytes(const iso_backend *be);
 typedef struct {
     double gemm_flop, gemm_seconds, attention_flop, attention_seconds;
 } iso_backend_counters;
+ISO_API
 void iso_backend_get_counters(const iso_backend *be, iso_backend_counters *out);
 
 /* ---- capabilities ---- */
@@ -126,6 +145,7 @@ typedef enum {
  * asks before it calls an op that some backend limits, and otherwise composes it from other ops: the CUDA fused
  * attention takes head_dim <= 128, and is declined past 128 x 128 scores a head, where GEMMs and the softmax op
  * are faster on that device. Answered from the shapes alone, without touching the device. */
+ISO_API
 int iso_backend_supports_op(const iso_backend *be, iso_op op, const void *args);
 
 typedef enum {
@@ -133,6 +153,7 @@ typedef enum {
     ISO_BACKEND_GEMM_ROW_INVARIANT, /* a GEMM's output row depends on its own input row only, never on m or the
                                        other rows (so packing sequences into one GEMM changes no bit) */
 } iso_backend_property;
+ISO_API
 int iso_backend_has(const iso_backend *be, iso_backend_property property);
 
 #ifdef __cplusplus

@@ -37,14 +37,20 @@ typedef struct {
  * overflows) is an error naming file:line and column, except that an isoformer TSV may mark a value missing
  * (not observed) with nan, NaN or NA (counted in n_missing; NAN in values). A StringTie table whose FPKM are
  * all 0 gives TPM 0. */
+ISO_API
 int iso_expression_read(const char *path, const iso_annotation *ann, iso_expression **out) ISO_RESULT;
+ISO_API
 void iso_expression_free(iso_expression *e);
+ISO_API
 const char *iso_expr_format_name(iso_expr_format f);
 
 /* Metrics over the pairs where both are finite; NAN when fewer than 3 pairs or a constant vector. */
+ISO_API
 double iso_spearman(const double *x, const double *y, size_t n);
+ISO_API
 double iso_pearson(const double *x, const double *y, size_t n);
 /* 1 - SS_res / SS_tot of y (observed) predicted by x. */
+ISO_API
 double iso_r2(const double *x, const double *y, size_t n);
 
 /* ---- eval: predictions against observations ---- */
@@ -59,15 +65,18 @@ typedef struct {
 
 /* Pairs of columns to compare: map "PRED=OBS,..." or, when NULL, columns of equal names (every prediction
  * column against a single observed one). *pairs is malloc'd. */
+ISO_API
 int iso_eval_pairs(const char *map, const iso_expression *pred, const iso_expression *obs, iso_eval_pair **pairs,
                    int *n_pairs) ISO_RESULT;
 /* The metrics of pair p; x and y (ann->n) get the predicted and observed values compared (observed TPM as
  * log(TPM+1) unless log1p_obs is 0). */
+ISO_API
 int iso_eval_compare(const iso_annotation *ann, const iso_expression *pred, const iso_expression *obs, int log1p_obs,
                      iso_eval_pair *p, double *x, double *y) ISO_RESULT;
 /* PREFIX.eval.tsv and PREFIX.eval.svg for all pairs (written together or not at all). The SVG has a title, a
  * summary of every pair (Spearman and Pearson), and scatter plots on a shared scale with the line y = x: of
  * every pair up to 9, else of the best, median and worst by Spearman (the figure says so). */
+ISO_API
 int iso_eval_write(const char *prefix, const iso_annotation *ann, const iso_expression *pred,
                    const iso_expression *obs, int log1p_obs, iso_eval_pair *pairs, int n_pairs) ISO_RESULT;
 
@@ -85,12 +94,17 @@ typedef struct {
  * the penalty chosen from lambdas (all > 0) by k-fold cross-validation with folds grouped by gene (group[i]:
  * any integer per gene; no gene is split across folds). Each training set is standardised and its target
  * centred on its own rows, so the intercept is fitted too. */
+ISO_API
 int iso_ridge_fit(const double *x, const double *y, const int *group, size_t n, int dim, int n_out,
                   const double *lambdas, int n_lambdas, int folds, iso_fitted_head *head) ISO_RESULT;
 /* y (n_out) for one embedding x (dim). */
+ISO_API
 void iso_fitted_head_apply(const iso_fitted_head *h, const double *x, double *y);
+ISO_API
 int iso_fitted_head_write(const char *path, const iso_fitted_head *h) ISO_RESULT;
+ISO_API
 int iso_fitted_head_read(const char *path, iso_fitted_head *h) ISO_RESULT;
+ISO_API
 void iso_fitted_head_free(iso_fitted_head *h);
 
 #ifdef __cplusplus

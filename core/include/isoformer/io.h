@@ -16,28 +16,40 @@ extern "C" {
 /* ---- text lines, plain or gzip/bgzip (through htslib's BGZF) ---- */
 typedef struct iso_lines iso_lines;
 /* Opens path for reading; "-" is stdin. Returns NULL and sets the error on failure. */
+ISO_API
 iso_lines *iso_lines_open(const char *path);
 /* Reads the next line without its "\n" or "\r\n" into an internal buffer (valid until the next call).
  * Returns 1 on a line, 0 at end of file, a negative iso_status on a read or decompression error
  * (message names the file and line). */
+ISO_API
 int iso_lines_next(iso_lines *lr, const char **line, size_t *len) ISO_RESULT;
 /* 1-based number of the line last returned. */
+ISO_API
 long iso_lines_lineno(const iso_lines *lr);
+ISO_API
 const char *iso_lines_path(const iso_lines *lr);
+ISO_API
 void iso_lines_close(iso_lines *lr);
 
 /* ---- reference FASTA: plain or bgzipped, indexed by .fai (and .gzi); index built when absent ---- */
 typedef struct iso_fasta iso_fasta;
+ISO_API
 iso_fasta *iso_fasta_open(const char *path);
+ISO_API
 void iso_fasta_close(iso_fasta *fa);
+ISO_API
 const char *iso_fasta_path(const iso_fasta *fa);
+ISO_API
 int iso_fasta_ncontigs(const iso_fasta *fa);
+ISO_API
 const char *iso_fasta_contig_name(const iso_fasta *fa, int i);
 /* Length of a contig, or -1 when the FASTA has no such contig. */
+ISO_API
 int64_t iso_fasta_contig_len(const iso_fasta *fa, const char *contig);
 /* Fetches [start, end) (0-based, half-open; may extend past either contig end, which is filled with 'N'),
  * uppercased, into a malloc'd NUL-terminated string the caller frees. Thread-safe per iso_fasta handle only
  * under the caller's lock. */
+ISO_API
 int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t end, char **seq) ISO_RESULT;
 
 /* ---- atomic output files ----
@@ -45,12 +57,18 @@ int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t en
  * write, closes and renames it over path; iso_out_abort() removes the temporary. Temporaries still open when
  * the process gets SIGINT/SIGTERM are removed by iso_out_cleanup_all(), which the CLI's signal handler calls. */
 typedef struct iso_out iso_out;
+ISO_API
 iso_out *iso_out_open(const char *path);
+ISO_API
 FILE *iso_out_fp(iso_out *o);
 /* Path of the temporary file (for writers such as libBigWig that open files by name themselves). */
+ISO_API
 const char *iso_out_tmp_path(const iso_out *o);
+ISO_API
 int iso_out_commit(iso_out *o) ISO_RESULT;
+ISO_API
 void iso_out_abort(iso_out *o);
+ISO_API
 void iso_out_cleanup_all(void);
 
 #ifdef __cplusplus

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "isoformer/annotation.h"
 #include "isoformer/backend.h"
 #include "isoformer/error.h"
 
@@ -41,13 +42,16 @@ typedef struct {
     const char *normalization; /* TSV "tissue mean std" to de-standardise z-scored outputs, or NULL */
 } iso_model_options;
 
+ISO_API
 void iso_model_options_default(iso_model_options *o);
 
 typedef struct iso_model iso_model;
 
 /* path: a model directory (config.json + model.safetensors or pytorch_model.bin) or a weights file with
  * config.json beside it. */
+ISO_API
 int iso_model_load(const char *path, iso_backend *be, const iso_model_options *opts, iso_model **out) ISO_RESULT;
+ISO_API
 void iso_model_free(iso_model *m);
 
 typedef struct {
@@ -57,19 +61,32 @@ typedef struct {
     int pool_start, pool_end;
     uint64_t checksum; /* of the weights, for caches */
 } iso_model_info;
+ISO_API
 void iso_model_get_info(const iso_model *m, iso_model_info *info);
 /* Names of the outputs (the 30 GTEx tissues for the published model; "output_<i>" otherwise). */
+ISO_API
 const char *iso_model_output_name(const iso_model *m, int i);
+/* The cost of predicting with this model and a DNA window of `window` bp, from its layer shapes (forward
+ * FLOPs), for balancing shards (iso_annotation_shard). */
+ISO_API
+void iso_model_costs(const iso_model *m, int64_t window, iso_cost_model *c);
 
 /* An encoder output living on the backend, shared between transcripts (one per DNA window, per protein). */
 typedef struct iso_embedding iso_embedding;
+ISO_API
 int iso_model_embed_dna(iso_model *m, const char *dna, int64_t len, iso_embedding **out) ISO_RESULT;
+ISO_API
 int iso_model_embed_rna(iso_model *m, const int32_t *ids, int n, iso_embedding **out) ISO_RESULT;
+ISO_API
 int iso_model_embed_protein(iso_model *m, const int32_t *ids, int n, iso_embedding **out) ISO_RESULT;
+ISO_API
 void iso_embedding_free(iso_model *m, iso_embedding *e);
+ISO_API
 int iso_embedding_rows(const iso_embedding *e);
+ISO_API
 int iso_embedding_cols(const iso_embedding *e);
 /* Copies an embedding to the host (rows x cols floats, caller-sized). */
+ISO_API
 int iso_embedding_download(iso_model *m, const iso_embedding *e, float *host) ISO_RESULT;
 
 /* ---- on-disk cache of encoder outputs ----
@@ -78,10 +95,13 @@ int iso_embedding_download(iso_model *m, const iso_embedding *e, float *host) IS
  * atomically; an unreadable entry is recomputed. */
 typedef enum { ISO_EMB_DNA, ISO_EMB_RNA, ISO_EMB_PROTEIN } iso_emb_kind;
 typedef struct iso_emb_cache iso_emb_cache;
+ISO_API
 int iso_emb_cache_open(const char *dir, const iso_model *m, iso_emb_cache **out) ISO_RESULT;
+ISO_API
 void iso_emb_cache_close(iso_emb_cache *c);
 /* Like iso_model_embed_dna/_rna/_protein (input: n bases of DNA, or n token ids), through the cache when c is
  * not NULL; *hit tells whether it came from the cache. */
+ISO_API
 int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, const void *input, int64_t n,
                            iso_embedding **out, int *hit) ISO_RESULT;
 
@@ -93,6 +113,7 @@ int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, co
  * per forward and its GEMMs are large, while activation memory stays bounded by the budget. On error nothing
  * is returned (every out[i] NULL). */
 #define ISO_EMBED_BATCH_TOKENS 8192
+ISO_API
 int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int count, const int32_t *const *ids,
                           const int *n, int max_tokens, iso_embedding **out, int *hit) ISO_RESULT;
 
@@ -100,6 +121,7 @@ int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int
  * the empty protein's embedding takes its place (computed by the first such call and kept by the model), or the
  * protein cross-attention is skipped. pooled (fused_dim floats),
  * predictions (n_outputs floats) and fused (dna_rows x fused_dim, may be NULL) are host arrays. */
+ISO_API
 int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embedding *rna,
                       const iso_embedding *protein, float *pooled, float *predictions, float *fused) ISO_RESULT;
 

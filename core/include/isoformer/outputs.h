@@ -1,12 +1,11 @@
-/* Result tracks: TSV tables, BED12 and bigWig. Every writer goes through iso_out (temporary file, renamed on
- * success), so a failed or interrupted run leaves no partial file behind. Rows are always written sorted by
- * (chrom in byte order, start, end, transcript_id), so the outputs of `predict --shard` runs merge into exactly
- * the bytes of an unsharded run. Coordinates are BED-style: 0-based start, exclusive end. */
+/* Result tracks: TSV tables, BED12 and bigWig, and their readers. Every writer goes through iso_out (temporary
+ * file, renamed on success), so a failed or interrupted run leaves no partial file behind. Rows are always
+ * written sorted by (chrom in byte order, start, end, transcript_id), so the outputs of `predict --shard` runs
+ * merge into exactly the bytes of an unsharded run. Coordinates are BED-style: 0-based start, exclusive end. */
 #ifndef ISOFORMER_OUTPUTS_H
 #define ISOFORMER_OUTPUTS_H
 
 #include <stddef.h>
-
 #include <stdint.h>
 
 #include "isoformer/annotation.h"
@@ -28,20 +27,39 @@ typedef struct {
     const float *values;
 } iso_track_matrix;
 
-/* TSV: header "transcript_id gene_id gene_name chrom start end strand <col...>", one row per transcript,
- * values printed with %.6g. */
+/* The leading columns of every isoformer TSV (predictions, embeddings), before one column per value. */
+#define ISO_TSV_COLUMNS "transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand"
+#define ISO_TSV_N_COLUMNS 7
+
+/* TSV: header ISO_TSV_COLUMNS then the column names, one row per transcript, values printed with %.6g. */
+ISO_API
 int iso_write_tsv(const char *path, const iso_track_matrix *m) ISO_RESULT;
 /* Plain BED12 (exactly 12 fields, which every BED reader takes) with a UCSC track line (itemRgb="On"):
  * name = transcript_id, score = the highest of the row's first n_score_cols values (the predicted columns,
  * not observed ones placed after them) on a fixed scale (round(100 * value) clamped to 0..1000, so log(TPM+1)
  * 0..10 spans the range and a row's score depends on nothing but its own values), itemRgb from the same score
  * (blue..red), thickStart/thickEnd = CDS span (thickStart = thickEnd = start for non-coding). */
+ISO_API
 int iso_write_bed12(const char *path, const iso_track_matrix *m, int n_score_cols) ISO_RESULT;
 /* bigWig of column `col` over exons: each base covered by exons of several transcripts gets the maximum of
  * their values (the documented rule: a base is as expressed as its most expressed isoform). bin_size 1 writes
  * per-base runs; > 1 averages per bin. Contig sizes come from chrom_sizes (names, lengths, n). */
+ISO_API
 int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const char *const *chrom_names,
                      const int64_t *chrom_lens, int n_chroms, int bin_size) ISO_RESULT;
+
+/* The files of a prediction run: PREFIX.predictions.tsv, PREFIX.predictions.bed (scored by the first n_predicted
+ * columns, the predictions: observed ones may follow), PREFIX.<column>.bw per column (iso_track_file_name; bigWig
+ * bins of bigwig_bin bp) over the FASTA's contigs, and with pooled (m->n_rows x emb_dim, rows as m's)
+ * PREFIX.embeddings.tsv. On failure none of these files is left. */
+ISO_API
+int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted, const float *pooled,
+                          int emb_dim, const iso_fasta *fa, int bigwig_bin) ISO_RESULT;
+
+/* The file name part of a track from its column name: characters other than [A-Za-z0-9_-] become '_'
+ * ("Adipose Tissue" -> "Adipose_Tissue"; predict writes PREFIX.<name>.bw). */
+ISO_API
+void iso_track_file_name(char *buf, size_t size, const char *column);
 
 /* ---- bigWig building blocks (also used by `merge`) ---- */
 typedef struct iso_span {
@@ -51,15 +69,66 @@ typedef struct iso_span {
 
 /* Sorts spans by start and replaces them by the per-base maximum as maximal runs of equal value; returns the
  * number of runs now in *spans (the array is reallocated as needed). */
+ISO_API
 int iso_spans_max(iso_span **spans, size_t *n) ISO_RESULT;
 
-/* A bigWig written into an iso_out's temporary file; the caller commits the iso_out after iso_bigwig_close(). */
+/* A bigWig written into an iso_out's temporary file; the caller commits the iso_out after iso_bigwig_close()
+ * succeeds. */
 typedef struct iso_bigwig iso_bigwig;
+ISO_API
 int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *chrom_lens, int n_chroms,
                     iso_bigwig **out) ISO_RESULT;
 /* Writes one contig's spans (sorted, non-overlapping, inside the contig; checked). Contigs in header order. */
+ISO_API
 int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *spans, size_t n) ISO_RESULT;
-void iso_bigwig_close(iso_bigwig *bw);
+/* Finishes the file (libBigWig writes the last block and the index here) and verifies it: reopened and read
+ * back, every contig must hold what was written, so a failed final write (a full disk) is an error, not a
+ * truncated track. Frees bw (may be NULL: ISO_OK). */
+ISO_API
+int iso_bigwig_close(iso_bigwig *bw);
+
+/* ---- reading back what the writers wrote (merge, eval, fit) ---- */
+
+/* The transcripts (ids, genes, spans as one exon each) of an isoformer TSV, as an annotation, for commands
+ * that work without the GTF. */
+ISO_API
+int iso_tsv_read_annotation(const char *path, iso_annotation **out) ISO_RESULT;
+
+/* The rows of a TSV (header: its first line) or BED12 (header: track, browser and '#' lines) as written, each
+ * with its sort key. */
+typedef enum { ISO_TABLE_TSV, ISO_TABLE_BED } iso_table_kind;
+typedef struct {
+    char *line;             /* the row as written, without its newline */
+    char *fields;           /* a copy cut at tabs, which the key points into */
+    const char *chrom, *id;
+    int64_t start, end;
+} iso_table_row;
+typedef struct {
+    char *header; /* the header lines, each ending in '\n'; NULL when there are none */
+    iso_table_row *rows;
+    size_t n, cap;
+} iso_table;
+/* Reads path into t (zeroed first); empty lines are skipped. */
+ISO_API
+int iso_table_read(const char *path, iso_table_kind kind, iso_table *t) ISO_RESULT;
+ISO_API
+void iso_table_free(iso_table *t);
+/* The order of every writer's rows: chrom (byte order), start, end, transcript id (byte order). */
+ISO_API
+int iso_table_row_cmp(const iso_table_row *a, const iso_table_row *b);
+
+/* A bigWig opened for reading. */
+typedef struct iso_bigwig_reader iso_bigwig_reader;
+ISO_API
+int iso_bigwig_reader_open(const char *path, iso_bigwig_reader **out) ISO_RESULT;
+/* The contigs of its header (names and lengths, valid until close); returns their number. */
+ISO_API
+int iso_bigwig_reader_chroms(const iso_bigwig_reader *r, const char *const **names, const uint32_t **lens);
+/* Appends the spans of contig chrom (in the header) to *spans (realloc'd; *n counts them). */
+ISO_API
+int iso_bigwig_reader_spans(iso_bigwig_reader *r, const char *chrom, iso_span **spans, size_t *n) ISO_RESULT;
+ISO_API
+void iso_bigwig_reader_close(iso_bigwig_reader *r);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@ typedef struct {
     const char *reference; /* FASTA for CRAM decoding (NULL: the header's UR / REF_PATH) */
 } iso_quant_opts;
 
+ISO_API
 void iso_quant_opts_default(iso_quant_opts *o);
 
 typedef struct {
@@ -63,8 +64,10 @@ typedef struct {
 
 /* Quantifies a coordinate-sorted, indexed BAM or CRAM (contig names as the annotation's after alias mapping).
  * Errors: unsorted or unindexed input, no annotated contig in the header, no mapped read on them. */
+ISO_API
 int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_opts *opts,
                   iso_quant_result **out) ISO_RESULT;
+ISO_API
 void iso_quant_free(iso_quant_result *r);
 /* Writes PREFIX.quant.sf (salmon's columns: Name Length EffectiveLength TPM NumReads) and PREFIX.genes.tsv
  * (gene_id gene_name TPM NumReads: sums over the gene's transcripts); with coverage also PREFIX.coverage.bw
@@ -72,6 +75,7 @@ void iso_quant_free(iso_quant_result *r);
  * depth per million assigned fragments, each bigWig read back before it is kept; with bootstraps salmon's
  * layout beside PREFIX: DIR/cmd_info.json, DIR/aux_info/meta_info.json and DIR/aux_info/bootstrap/
  * {bootstraps.gz,names.tsv.gz} (DIR the directory of PREFIX). All files appear together or none does. */
+ISO_API
 int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r) ISO_RESULT;
 
 /* The EM on its own: classes of compatible transcripts with their fragment counts -> expected fragments per
@@ -86,11 +90,13 @@ typedef struct {
     double count;
     const double *weight;
 } iso_eq_class;
+ISO_API
 int iso_quant_em(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
                  int max_iter, double tol, double *abundance, double *final_change);
 /* n_boot bootstrap replicates into out (n_boot x n_tx): the fragments resampled with replacement over the
  * classes (in proportion to their counts), the EM run again from estimate. Replicate i is seeded by i alone,
  * so the replicates are the same for any number of threads. */
+ISO_API
 int iso_quant_bootstrap(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
                         const double *estimate, int n_boot, int threads, int max_iter, double tol,
                         double *out) ISO_RESULT;

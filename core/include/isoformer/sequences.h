@@ -21,20 +21,43 @@ typedef struct {
 
 /* Genomic interval [start, end) of the window for tx: centred on the TSS so that the TSS is base window/2 of
  * the window (in transcript orientation when revcomp_minus). May extend past the contig. */
+ISO_API
 iso_interval iso_dna_window(const iso_transcript *tx, const iso_window_opts *opts);
 /* Window sequence, uppercase, 'N' past the contig ends. Caller frees *seq. */
+ISO_API
 int iso_extract_dna(iso_fasta *fa, const iso_transcript *tx, const iso_window_opts *opts, char **seq) ISO_RESULT;
 /* Spliced transcript 5'->3' on its strand (exons only). Caller frees *seq. */
+ISO_API
 int iso_extract_rna(iso_fasta *fa, const iso_transcript *tx, char **seq) ISO_RESULT;
 /* Coding sequence 5'->3' (CDS segments, stop codon included when annotated). Caller frees *seq. */
+ISO_API
 int iso_extract_cds(iso_fasta *fa, const iso_transcript *tx, char **seq) ISO_RESULT;
 /* Protein from the CDS with the standard code, starting at the phase, the terminal stop dropped, a trailing
  * partial codon dropped, selenocysteine codons ('TGA' at tx->sec_pos) as 'U'. Sets ISO_TX_* flags in *flags.
  * *protein is "" for non-coding transcripts. Caller frees *protein. */
+ISO_API
 int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein, unsigned *flags) ISO_RESULT;
 /* Translates a nucleotide string (standard code, 'X' for codons with N). Caller frees. */
+ISO_API
 char *iso_translate(const char *cds, int64_t len);
+ISO_API
 void iso_revcomp_inplace(char *seq, int64_t len);
+
+/* ---- many transcripts at once ---- */
+/* One transcript's sequences, as iso_extract_dna, _rna and _protein give them (valid during the callback). */
+typedef struct {
+    const char *dna, *rna, *protein; /* protein "" for non-coding transcripts */
+    int64_t cds_len;                 /* CDS bases (the stop codon included when annotated) */
+    unsigned flags;                  /* ISO_TX_* from the translation */
+} iso_sequences;
+/* Receives transcript i's sequences; a negative return stops the extraction, which returns it. */
+typedef int (*iso_sequences_fn)(void *arg, size_t i, const iso_sequences *s);
+/* The sequences of ann->tx[rows[i]] for i < n, extracted by n_threads threads (fa serves the first; the others
+ * open their own handle on its file) and delivered to fn in the order of rows, on the calling thread. Isoforms
+ * listed together that share a DNA window read it once. */
+ISO_API
+int iso_extract_many(iso_fasta *fa, const iso_annotation *ann, const size_t *rows, size_t n,
+                     const iso_window_opts *win, int n_threads, iso_sequences_fn fn, void *arg) ISO_RESULT;
 
 #ifdef __cplusplus
 }

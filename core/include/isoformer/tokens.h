@@ -31,27 +31,36 @@ typedef struct {
 } iso_tokens;
 
 /* max_tokens counts the special tokens; <= 0 means no limit. Caller frees t->ids. */
+ISO_API
 int iso_tokenize_rna(const char *seq, int64_t len, int max_tokens, iso_tokens *t) ISO_RESULT;
+ISO_API
 int iso_tokenize_protein(const char *seq, int64_t len, int max_tokens, iso_tokens *t) ISO_RESULT;
 /* DNA base id (0..4) of a letter. */
+ISO_API
 int iso_dna_id(char base);
+ISO_API
 void iso_tokens_free(iso_tokens *t);
 
 /* DNA ids A=0 C=1 G=2 T=3 N=4 into ids[len]; any other byte is an error naming its 0-based position. */
+ISO_API
 int iso_dna_encode(const char *seq, int64_t len, uint8_t *ids) ISO_RESULT;
 /* One-hot (len x 4, columns A C G T; N all-zero) into out[len * 4], as enformer-pytorch's
  * seq_indices_to_one_hot; other bytes are an error naming their position. */
+ISO_API
 int iso_dna_one_hot(const char *seq, int64_t len, float *out) ISO_RESULT;
 
 /* Pads t on the right with <pad> (id 1 in both the RNA and protein vocabularies) up to length tokens (no-op
  * when t already has that many). */
 #define ISO_TOKEN_PAD 1
+ISO_API
 int iso_tokens_pad(iso_tokens *t, int length) ISO_RESULT;
 /* Attention mask as the model is called with it: mask[i] = ids[i] != <pad>. */
+ISO_API
 void iso_tokens_mask(const iso_tokens *t, uint8_t *mask);
 
 /* Writes dna_vocab_list.txt, rna_vocab_list.txt and protein_vocab_list.txt (one token per line, id = line
  * number) into dir, atomically, for demo models and tokenizer tests. */
+ISO_API
 int iso_tokens_write_vocab(const char *dir) ISO_RESULT;
 
 #ifdef __cplusplus

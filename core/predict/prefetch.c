@@ -1,4 +1,4 @@
-#include "prefetch.h"
+#include "predict/prefetch.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -7,12 +7,12 @@
 
 #include "isoformer/error.h"
 
-struct cli_prefetch {
+struct iso_prefetch {
     size_t n, ahead;
     const size_t *group;
-    cli_produce_fn produce;
+    iso_produce_fn produce;
     void *arg;
-    cli_item_free_fn free_item;
+    iso_item_free_fn free_item;
     void **items;              /* items[i] from production until the consumer takes it */
     size_t produced, consumed; /* tasks [consumed, produced) wait in items */
     size_t current;            /* group of the task the consumer works on */
@@ -24,7 +24,7 @@ struct cli_prefetch {
 
 static void *producer(void *arg)
 {
-    cli_prefetch *p = arg;
+    iso_prefetch *p = arg;
     int stop = 0;
     for (size_t i = 0; i < p->n && !stop; i++) {
         pthread_mutex_lock(&p->lock);
@@ -49,16 +49,16 @@ static void *producer(void *arg)
     return NULL;
 }
 
-int cli_prefetch_start(size_t n, const size_t *group, size_t ahead, cli_produce_fn produce, void *arg,
-                       cli_item_free_fn free_item, cli_prefetch **out)
+int iso_prefetch_start(size_t n, const size_t *group, size_t ahead, iso_produce_fn produce, void *arg,
+                       iso_item_free_fn free_item, iso_prefetch **out)
 {
-    cli_prefetch *p = calloc(1, sizeof *p);
+    iso_prefetch *p = calloc(1, sizeof *p);
     *out = NULL;
     if (!p || !(p->items = calloc(n ? n : 1, sizeof *p->items))) {
         free(p);
         return iso_error(ISO_ENOMEM, "out of memory");
     }
-    *p = (cli_prefetch){.n = n, .ahead = ahead, .group = group, .produce = produce, .arg = arg,
+    *p = (iso_prefetch){.n = n, .ahead = ahead, .group = group, .produce = produce, .arg = arg,
                         .free_item = free_item, .items = p->items, .current = n ? group[0] : 0,
                         .threaded = ahead > 0 && n > 0};
     pthread_mutex_init(&p->lock, NULL);
@@ -75,7 +75,7 @@ int cli_prefetch_start(size_t n, const size_t *group, size_t ahead, cli_produce_
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (err) {
             p->threaded = 0;
-            cli_prefetch_stop(p);
+            iso_prefetch_stop(p);
             return iso_error(ISO_ENOMEM, "cannot start the prefetch thread (%s)", strerror(err));
         }
     }
@@ -83,7 +83,7 @@ int cli_prefetch_start(size_t n, const size_t *group, size_t ahead, cli_produce_
     return ISO_OK;
 }
 
-int cli_prefetch_next(cli_prefetch *p, void **item)
+int iso_prefetch_next(iso_prefetch *p, void **item)
 {
     size_t i = p->consumed;
     *item = NULL;
@@ -106,7 +106,7 @@ int cli_prefetch_next(cli_prefetch *p, void **item)
     return *item ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory preparing inputs");
 }
 
-void cli_prefetch_stop(cli_prefetch *p)
+void iso_prefetch_stop(iso_prefetch *p)
 {
     if (!p)
         return;

@@ -1,0 +1,78 @@
+/* The files of one prediction run, as `isoformer predict` writes them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "outputs/tracks_internal.h"
+
+/* Removes what a failed run had already renamed into place, so a failure leaves no partial set. */
+static void remove_outputs(const char *prefix, const iso_track_matrix *m)
+{
+    char path[4096], tname[256];
+    snprintf(path, sizeof path, "%s.predictions.tsv", prefix);
+    remove(path);
+    snprintf(path, sizeof path, "%s.predictions.bed", prefix);
+    remove(path);
+    snprintf(path, sizeof path, "%s.embeddings.tsv", prefix);
+    remove(path);
+    for (int j = 0; j < m->n_cols; j++) {
+        iso_track_file_name(tname, sizeof tname, m->col_names[j]);
+        snprintf(path, sizeof path, "%s.%s.bw", prefix, tname);
+        remove(path);
+    }
+}
+
+static int write_embeddings(const char *prefix, const iso_track_matrix *m, const float *pooled, int dim)
+{
+    char **names = calloc((size_t)dim, sizeof *names), path[4096];
+    int rc = names ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    for (int j = 0; rc == ISO_OK && j < dim; j++) {
+        char b[32];
+        snprintf(b, sizeof b, "emb_%d", j);
+        if (!(names[j] = strdup(b)))
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+    }
+    iso_track_matrix e = {.ann = m->ann, .rows = m->rows, .n_rows = m->n_rows,
+                          .col_names = (const char *const *)names, .n_cols = dim, .values = pooled};
+    snprintf(path, sizeof path, "%s.embeddings.tsv", prefix);
+    if (rc == ISO_OK)
+        rc = iso_write_tsv(path, &e);
+    for (int j = 0; names && j < dim; j++)
+        free(names[j]);
+    free(names);
+    return rc;
+}
+
+int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted, const float *pooled,
+                          int emb_dim, const iso_fasta *fa, int bigwig_bin)
+{
+    int n_chroms = iso_fasta_ncontigs(fa);
+    const char **chroms = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *chroms);
+    int64_t *lens = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *lens);
+    int rc = chroms && lens ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    for (int c = 0; rc == ISO_OK && c < n_chroms; c++) {
+        chroms[c] = iso_fasta_contig_name(fa, c);
+        lens[c] = iso_fasta_contig_len(fa, chroms[c]);
+    }
+    char path[4096], tname[256];
+    if (rc == ISO_OK) {
+        snprintf(path, sizeof path, "%s.predictions.tsv", prefix);
+        rc = iso_write_tsv(path, m);
+    }
+    if (rc == ISO_OK) {
+        snprintf(path, sizeof path, "%s.predictions.bed", prefix);
+        rc = iso_write_bed12(path, m, n_predicted);
+    }
+    for (int j = 0; rc == ISO_OK && j < m->n_cols; j++) {
+        iso_track_file_name(tname, sizeof tname, m->col_names[j]);
+        snprintf(path, sizeof path, "%s.%s.bw", prefix, tname);
+        rc = iso_write_bigwig(path, m, j, chroms, lens, n_chroms, bigwig_bin);
+    }
+    if (rc == ISO_OK && pooled)
+        rc = write_embeddings(prefix, m, pooled, emb_dim);
+    free(chroms);
+    free(lens);
+    if (rc != ISO_OK)
+        remove_outputs(prefix, m);
+    return rc;
+}
