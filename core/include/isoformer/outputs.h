@@ -28,6 +28,9 @@ typedef struct {
     const float *values;
 } iso_track_matrix;
 
+/* The row order of every output: chrom (byte order), start, end, transcript_id; <0, 0 or >0 as strcmp. */
+int iso_transcript_order(const iso_transcript *a, const iso_transcript *b);
+
 /* TSV: header "transcript_id gene_id gene_name chrom start end strand <col...>", one row per transcript,
  * values printed with %.6g. */
 int iso_write_tsv(const char *path, const iso_track_matrix *m) ISO_RESULT;
@@ -60,6 +63,16 @@ int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *
 /* Writes one contig's spans (sorted, non-overlapping, inside the contig; checked). Contigs in header order. */
 int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *spans, size_t n) ISO_RESULT;
 void iso_bigwig_close(iso_bigwig *bw);
+
+/* ---- SVG plots (eval, variants) ---- */
+/* Starts a white w x h document in sans-serif. */
+void iso_svg_begin(FILE *fp, double w, double h);
+/* Writes s with the characters XML reserves escaped. */
+void iso_svg_escape(FILE *fp, const char *s);
+/* s as a text element at (x, y), anchored start, middle or end; extra: more attributes (" font-weight=...") */
+void iso_svg_text(FILE *fp, double x, double y, int size, const char *anchor, const char *extra, const char *s);
+/* A round axis step (1, 2 or 5 times a power of ten) giving 4 to 20 ticks over span. */
+double iso_svg_step(double span);
 
 #ifdef __cplusplus
 }
