@@ -76,6 +76,7 @@ struct iso_variant_engine {
     seq_emb *proteins;
     int n_proteins;
     float *pooled;
+    float *zeros; /* the delta of an unchanged haplotype */
     iso_variant_stats st;
 };
 
@@ -84,6 +85,9 @@ typedef struct {
     member *mb;
     const iso_fasta_edit *edits;
     int n_edits;
+    iso_fasta_edit *owned; /* the edits, when the job owns them (haplotypes) */
+    int id;                /* haplotypes: position before the jobs are sorted by window */
+    char *applied;         /* haplotypes: the applied alleles, for the table */
     char *dna_key; /* jobs with equal keys have the same alternative window ("" for the reference one) */
     iso_fasta *view;
     iso_alt_transcript alt;
@@ -152,7 +156,8 @@ int iso_variant_engine_create(iso_model *m, iso_emb_cache *cache, iso_fasta *fa,
     e->members = calloc(n, sizeof *e->members);
     e->groups = malloc(n * sizeof *e->groups);
     e->pooled = malloc((size_t)e->info.fused_dim * sizeof *e->pooled);
-    if (!keys || !order || !e->members || !e->groups || !e->pooled) {
+    e->zeros = calloc((size_t)e->info.n_outputs, sizeof *e->zeros);
+    if (!keys || !order || !e->members || !e->groups || !e->pooled || !e->zeros) {
         free(keys), free(order);
         iso_variant_engine_free(e);
         return iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n_sel);
@@ -216,6 +221,7 @@ void iso_variant_engine_free(iso_variant_engine *e)
     free(e->members);
     free(e->groups);
     free(e->pooled);
+    free(e->zeros);
     free(e);
 }
 
@@ -348,19 +354,29 @@ static int ensure_reference(iso_variant_engine *e, const group *g)
 
 /* ---- jobs: one transcript with one set of edits ---- */
 
-static void job_free(iso_variant_engine *e, job *j)
+/* Frees what predicting needs, keeping the results (csq, changed, values). */
+static void job_release(iso_variant_engine *e, job *j)
 {
     iso_alt_transcript_free(&j->alt);
     iso_fasta_close(j->view);
     iso_tokens_free(&j->rna_tokens);
     iso_embedding_free(e->m, j->rna_emb);
     free(j->protein);
-    free(j->dna_key);
-    free(j->values);
     j->view = NULL;
     j->rna_emb = NULL;
-    j->protein = j->dna_key = NULL;
+    j->protein = NULL;
+}
+
+static void job_free(iso_variant_engine *e, job *j)
+{
+    job_release(e, j);
+    free(j->dna_key);
+    free(j->values);
+    free(j->owned);
+    free(j->applied);
+    j->dna_key = j->applied = NULL;
     j->values = NULL;
+    j->owned = NULL;
 }
 
 /* The job's edited transcript, its RNA and protein where they change, and the consequence. */
@@ -902,4 +918,261 @@ int iso_variant_shard(const iso_variant_engine *e, iso_vcf *v, int index, int n,
     free(ends);
     free(cost);
     return rc;
+}
+
+/* ---- haplotype mode ---- */
+
+/* A sample's haplotype for one transcript: the job it maps to (-1: the reference) and alleles left out. */
+typedef struct {
+    char *key; /* the applied alleles, "ordinal:allele;" each */
+    int sample, hap, job, skipped, applied;
+    iso_fasta_edit *edits;
+    const iso_vcf_record **recs;
+    int *alleles;
+} hap_row;
+
+static int by_edit(const void *pa, const void *pb)
+{
+    const iso_fasta_edit *a = pa, *b = pb;
+    return a->start != b->start ? (a->start > b->start) - (a->start < b->start) : (a->end > b->end) - (a->end < b->end);
+}
+
+static int by_key(const void *pa, const void *pb)
+{
+    const hap_row *a = *(const hap_row *const *)pa, *b = *(const hap_row *const *)pb;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a > b) - (a < b);
+}
+
+/* The alleles of haplotype (s, h) within reach of mb, in order, those that overlap an earlier one left out. */
+static int haplotype_edits(const iso_variant_engine *e, const sweep *sw, const member *mb, hap_row *row)
+{
+    int cap = 0, n = 0;
+    kstring_t key = {0};
+    for (size_t qi = sw->head; qi < sw->n; qi++) {
+        const iso_vcf_record *r = sw->q[qi].rec;
+        int a = r->gt[2 * row->sample + row->hap];
+        iso_fasta_edit span = {r->pos, r->end, "", 0};
+        if (a == 0 || distance(a > 0 && a <= r->n_alt && !r->alt[a - 1].note ? &r->alt[a - 1].edit : &span, &mb->t) >
+                          e->o.max_distance)
+            continue;
+        if (a < 0 || a > r->n_alt || r->alt[a - 1].note || r->unphased[row->sample]) {
+            row->skipped++;
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            iso_fasta_edit *ed = realloc(row->edits, (size_t)cap * sizeof *ed);
+            if (ed)
+                row->edits = ed;
+            const iso_vcf_record **rs = realloc(row->recs, (size_t)cap * sizeof *rs);
+            if (rs)
+                row->recs = rs;
+            int *al = realloc(row->alleles, (size_t)cap * sizeof *al);
+            if (al)
+                row->alleles = al;
+            if (!ed || !rs || !al)
+                return iso_error(ISO_ENOMEM, "out of memory");
+        }
+        row->edits[n] = r->alt[a - 1].edit;
+        row->recs[n] = r;
+        row->alleles[n++] = a - 1;
+    }
+    /* records are sorted by POS; their minimised edits nearly so */
+    for (int i = 1; i < n; i++)
+        for (int k = i; k > 0 && by_edit(&row->edits[k - 1], &row->edits[k]) > 0; k--) {
+            iso_fasta_edit t = row->edits[k];
+            row->edits[k] = row->edits[k - 1], row->edits[k - 1] = t;
+            const iso_vcf_record *tr = row->recs[k];
+            row->recs[k] = row->recs[k - 1], row->recs[k - 1] = tr;
+            int ta = row->alleles[k];
+            row->alleles[k] = row->alleles[k - 1], row->alleles[k - 1] = ta;
+        }
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        const iso_fasta_edit *prev = kept ? &row->edits[kept - 1] : NULL;
+        if (prev && (row->edits[i].start < prev->end || row->edits[i].start == prev->start)) {
+            row->skipped++;
+            continue;
+        }
+        row->edits[kept] = row->edits[i];
+        row->recs[kept] = row->recs[i];
+        row->alleles[kept++] = row->alleles[i];
+        ksprintf(&key, "%lld:%d;", (long long)row->recs[i]->ordinal, row->alleles[i]);
+    }
+    row->applied = kept;
+    row->key = key.s ? key.s : strdup("");
+    return row->key ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+}
+
+/* A new job for the edits of row (a copy), with the key of the window it reads and the applied alleles. */
+static int haplotype_job(iso_variant_engine *e, const group *g, job_list *l, member *mb, const hap_row *row)
+{
+    kstring_t dna = {0}, applied = {0};
+    ksprintf(&dna, "%c;", mb->t.strand);
+    for (int i = 0; i < row->applied; i++) {
+        const iso_vcf_record *r = row->recs[i];
+        if (iso_edit_touches(&row->edits[i], g->win.start, g->win.end))
+            ksprintf(&dna, "%lld:%d;", (long long)r->ordinal, row->alleles[i]);
+        ksprintf(&applied, "%s%s:%lld:%s:%s", i ? "," : "", r->vcf_chrom, (long long)r->pos + 1, r->ref,
+                 r->alt[row->alleles[i]].alt);
+    }
+    iso_fasta_edit *owned = malloc((size_t)row->applied * sizeof *owned);
+    int rc = dna.s && applied.s && owned ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    if (rc == ISO_OK) {
+        memcpy(owned, row->edits, (size_t)row->applied * sizeof *owned);
+        rc = job_add(e, l, mb, owned, row->applied, dna.s, NULL, -1);
+    }
+    if (rc == ISO_OK) {
+        l->jobs[l->n - 1].owned = owned;
+        l->jobs[l->n - 1].applied = applied.s;
+    } else {
+        free(owned);
+        free(applied.s);
+    }
+    free(dna.s);
+    return rc;
+}
+
+static int by_job_key(const void *pa, const void *pb)
+{
+    const job *a = pa, *b = pb;
+    int c = strcmp(a->dna_key, b->dna_key);
+    return c ? c : (a->mb > b->mb) - (a->mb < b->mb);
+}
+
+static void rows_free(hap_row *rows, size_t n)
+{
+    for (size_t i = 0; rows && i < n; i++)
+        free(rows[i].key), free(rows[i].edits), free(rows[i].recs), free(rows[i].alleles);
+    free(rows);
+}
+
+/* Every sample's two haplotypes for each transcript of g: distinct allele sets computed once, the jobs run
+ * in the order of their windows (one Enformer run per distinct window), then a row per haplotype. */
+static int haplotype_group(iso_variant_engine *e, const group *g, const sweep *sw, int ns, iso_haplotype_sink sink,
+                           void *ctx)
+{
+    size_t per = 2 * (size_t)ns, n_rows = g->n * per;
+    hap_row *rows = calloc(n_rows ? n_rows : 1, sizeof *rows);
+    hap_row **order = malloc((per ? per : 1) * sizeof *order);
+    job_list l = {0};
+    int rc = rows && order ? ensure_reference(e, g) : iso_error(ISO_ENOMEM, "out of memory");
+    for (size_t k = 0; rc == ISO_OK && k < g->n; k++) {
+        member *mb = &e->members[g->first + k];
+        hap_row *mine = rows + k * per;
+        for (size_t i = 0; rc == ISO_OK && i < per; i++) {
+            mine[i] = (hap_row){.sample = (int)(i / 2), .hap = (int)(i % 2), .job = -1};
+            rc = haplotype_edits(e, sw, mb, &mine[i]);
+            order[i] = &mine[i];
+        }
+        if (rc != ISO_OK)
+            break;
+        qsort(order, per, sizeof *order, by_key);
+        for (size_t i = 0; rc == ISO_OK && i < per; i++) {
+            if (!order[i]->applied)
+                continue;
+            if (i && !strcmp(order[i]->key, order[i - 1]->key)) {
+                order[i]->job = order[i - 1]->job;
+                continue;
+            }
+            order[i]->job = l.n;
+            rc = haplotype_job(e, g, &l, mb, order[i]);
+        }
+    }
+    /* jobs in window order, so that a window's alternatives share one Enformer run; rows follow their jobs */
+    int *moved = malloc((size_t)(l.n ? l.n : 1) * sizeof *moved);
+    if (rc == ISO_OK && !moved)
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    if (rc == ISO_OK) {
+        for (int i = 0; i < l.n; i++)
+            l.jobs[i].id = i;
+        qsort(l.jobs, (size_t)l.n, sizeof *l.jobs, by_job_key);
+        for (int i = 0; i < l.n; i++)
+            moved[l.jobs[i].id] = i;
+        for (size_t i = 0; i < n_rows; i++)
+            if (rows[i].job >= 0)
+                rows[i].job = moved[rows[i].job];
+    }
+    for (int i = 0; rc == ISO_OK && i < l.n; i += JOB_CHUNK) {
+        int n = l.n - i < JOB_CHUNK ? l.n - i : JOB_CHUNK;
+        rc = run_jobs(e, g, l.jobs + i, n);
+        for (int k = 0; k < n; k++)
+            job_release(e, &l.jobs[i + k]);
+    }
+    for (size_t i = 0; rc == ISO_OK && i < n_rows; i++) {
+        const member *mb = &e->members[g->first + i / per];
+        const job *j = rows[i].job >= 0 ? &l.jobs[rows[i].job] : NULL;
+        iso_haplotype_effect h = {.sample = rows[i].sample, .haplotype = rows[i].hap, .tx = mb->tx,
+                                  .n_applied = rows[i].applied, .n_skipped = rows[i].skipped,
+                                  .applied = j ? j->applied : ""};
+        h.eff = (iso_variant_effect){.allele = -1, .tx = mb->tx, .alt = j ? j->alt_pred : mb->pred,
+                                     .delta = j ? j->delta : e->zeros};
+        if (j)
+            h.eff.csq = j->csq, h.eff.changed = j->changed;
+        e->st.skipped_genotypes += (size_t)rows[i].skipped;
+        rc = sink(ctx, &h);
+    }
+    free(moved);
+    free(order);
+    rows_free(rows, n_rows);
+    job_list_free(e, &l);
+    forget_reference(e, g);
+    return rc;
+}
+
+int iso_haplotype_run(iso_variant_engine *e, iso_vcf *v, iso_haplotype_sink sink, void *ctx)
+{
+    int ns = iso_vcf_n_samples(v);
+    char *scored = calloc(e->n_groups ? e->n_groups : 1, 1);
+    sweep s = {0};
+    int rc = scored ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    while (rc >= 0) {
+        iso_vcf_record *r = NULL;
+        int got = iso_vcf_next(v, &r), new_contig = 0;
+        if (got < 0) {
+            rc = got;
+            break;
+        }
+        if (r && (rc = new_contig = sweep_enter(&s, v, r)) < 0) {
+            iso_vcf_record_free(r);
+            break;
+        }
+        while (rc >= 0 && s.gi < s.gend && (!r || new_contig || e->groups[s.gi].hi <= r->pos)) {
+            scored[s.gi] = 1;
+            rc = haplotype_group(e, &e->groups[s.gi++], &s, ns, sink, ctx);
+            while (s.head < s.n && front_complete(e, &s)) { /* no group left needs it */
+                iso_vcf_record_free(s.q[s.head].rec);
+                s.q[s.head++].rec = NULL;
+            }
+        }
+        if (rc >= 0 && r) {
+            e->st.records++;
+            e->st.alleles += (size_t)r->n_alt;
+        }
+        if (rc >= 0 && new_contig) {
+            for (; s.head < s.n; s.head++) {
+                iso_vcf_record_free(s.q[s.head].rec);
+                s.q[s.head].rec = NULL;
+            }
+            contig_groups(e, r->chrom, &s.gi, &s.gend);
+        }
+        if (!r || rc < 0) {
+            iso_vcf_record_free(r);
+            break;
+        }
+        if ((rc = sweep_push(&s, r)) < 0)
+            iso_vcf_record_free(r);
+    }
+    for (size_t i = s.head; i < s.n; i++) {
+        iso_vcf_record_free(s.q[i].rec);
+        s.q[i].rec = NULL;
+    }
+    s.head = s.n = 0;
+    for (size_t i = 0; rc >= 0 && i < e->n_groups; i++) /* contigs without records: the reference everywhere */
+        if (!scored[i])
+            rc = haplotype_group(e, &e->groups[i], &s, ns, sink, ctx);
+    free(scored);
+    sweep_free(&s);
+    return rc < 0 ? rc : ISO_OK;
 }

@@ -220,18 +220,20 @@ const iso_variant_stats *iso_variant_engine_stats(const iso_variant_engine *e);
 /* ---- outputs ---- */
 
 typedef struct iso_variant_writer iso_variant_writer;
-/* PREFIX.variants.vcf.gz (the input records, bgzipped, with INFO/ISOFORMER: one entry per allele and transcript
- * in the layout its header line gives, and INFO/ISOFORMER_NOTE for alleles not scored; indexed .tbi, or .csi
- * when a contig is too long for tabix), PREFIX.variants.tsv (one row per allele and transcript, a delta and an
- * alt column per output) and PREFIX.variants.svg (the largest effects). haplotypes: instead
- * PREFIX.haplotypes.tsv (one row per sample, haplotype and transcript) and PREFIX.haplotypes.svg. Everything
- * is written to temporary names and renamed by iso_variant_writer_commit. */
-int iso_variant_writer_open(const char *prefix, const iso_vcf *in, const iso_model *m, const iso_annotation *ann,
-                            const iso_fasta *fa, int haplotypes, iso_variant_writer **out) ISO_RESULT;
+/* Variant mode: PREFIX.variants.vcf.gz, the input records bgzipped with INFO/ISOFORMER (one entry per allele
+ * and transcript, in the layout its header line gives, VEP CSQ style) and INFO/ISOFORMER_NOTE (why alleles
+ * were not scored), indexed (.tbi, or .csi where a contig is too long for tabix); PREFIX.variants.tsv (a row
+ * per allele and transcript, and per allele not scored, with a delta and an alt column per output) and
+ * PREFIX.variants.svg (the largest effects). haplotypes: PREFIX.haplotypes.tsv (a row per transcript, sample and
+ * haplotype) and PREFIX.haplotypes.svg. outputs names the model's outputs (n of them). Everything is written
+ * under temporary names and renamed by iso_variant_writer_commit. in's header gains the INFO lines. */
+int iso_variant_writer_open(const char *prefix, iso_vcf *in, const char *const *outputs, int n,
+                            const iso_annotation *ann, const iso_fasta *fa, int haplotypes,
+                            iso_variant_writer **out) ISO_RESULT;
 int iso_variant_writer_record(void *writer, const iso_vcf_record *rec, const iso_variant_effect *eff,
                               int n) ISO_RESULT; /* an iso_record_sink */
 int iso_variant_writer_haplotype(void *writer, const iso_haplotype_effect *h) ISO_RESULT; /* an iso_haplotype_sink */
-/* Closes, indexes and renames every output into place (all or none); frees w. */
+/* Finishes, indexes and renames every output into place (all or none); frees w. */
 int iso_variant_writer_commit(iso_variant_writer *w) ISO_RESULT;
 void iso_variant_writer_abort(iso_variant_writer *w);
 
