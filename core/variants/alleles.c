@@ -7,10 +7,10 @@
 iso_fasta_edit iso_allele_trim(int64_t pos, const char *ref, const char *alt)
 {
     size_t rl = strlen(ref), al = strlen(alt), pre = 0;
-    while (rl && al && ref[rl - 1] == alt[al - 1])
-        rl--, al--;
     while (pre < rl && pre < al && ref[pre] == alt[pre])
         pre++;
+    while (rl > pre && al > pre && ref[rl - 1] == alt[al - 1])
+        rl--, al--;
     return (iso_fasta_edit){pos + (int64_t)pre, pos + (int64_t)rl, alt + pre, (int64_t)(al - pre)};
 }
 
@@ -18,15 +18,14 @@ int iso_edit_touches(const iso_fasta_edit *e, int64_t lo, int64_t hi)
 {
     if (e->end > e->start)
         return e->start < hi && e->end > lo;
-    return e->start > lo && e->start < hi;
+    return e->start >= lo && e->start < hi;
 }
 
-/* The two boundary maps differ only at an insertion point: a start moves past the inserted bases, an end not. */
-static int64_t map_boundary(const iso_fasta_edit *e, int n, int64_t x, int as_end)
+int64_t iso_edits_map(const iso_fasta_edit *e, int n, int64_t x)
 {
     int64_t shift = 0;
     for (int i = 0; i < n; i++) {
-        if (x < e[i].start || (as_end && x == e[i].start))
+        if (x <= e[i].start)
             return x + shift;
         if (x < e[i].end) {
             int64_t in = x - e[i].start;
@@ -37,9 +36,6 @@ static int64_t map_boundary(const iso_fasta_edit *e, int n, int64_t x, int as_en
     return x + shift;
 }
 
-int64_t iso_edits_map_start(const iso_fasta_edit *e, int n, int64_t x) { return map_boundary(e, n, x, 0); }
-int64_t iso_edits_map_end(const iso_fasta_edit *e, int n, int64_t x) { return map_boundary(e, n, x, 1); }
-
 /* Maps the segments (sorted by start) and drops those left empty; *out is malloc'd. */
 static int map_segments(const iso_interval *seg, int n_seg, const iso_fasta_edit *e, int n, iso_interval **out,
                         int *n_out)
@@ -49,7 +45,7 @@ static int map_segments(const iso_interval *seg, int n_seg, const iso_fasta_edit
     if (!*out)
         return iso_error(ISO_ENOMEM, "out of memory");
     for (int i = 0; i < n_seg; i++) {
-        iso_interval m = {iso_edits_map_start(e, n, seg[i].start), iso_edits_map_end(e, n, seg[i].end)};
+        iso_interval m = {iso_edits_map(e, n, seg[i].start), iso_edits_map(e, n, seg[i].end)};
         if (m.end > m.start)
             (*out)[(*n_out)++] = m;
     }
@@ -166,8 +162,8 @@ int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned
         return rc;
     }
     for (int i = 0; i < tx->n_sec; i++)
-        if (iso_edits_map_end(e, n, tx->sec_pos[i] + 1) - iso_edits_map_start(e, n, tx->sec_pos[i]) == 1)
-            t->sec_pos[t->n_sec++] = iso_edits_map_start(e, n, tx->sec_pos[i]);
+        if (iso_edits_map(e, n, tx->sec_pos[i] + 1) - iso_edits_map(e, n, tx->sec_pos[i]) == 1)
+            t->sec_pos[t->n_sec++] = iso_edits_map(e, n, tx->sec_pos[i]);
     if (t->n_exons == 0) {
         alt->flags |= ISO_ALT_ABLATED;
         t->n_cds = 0;

@@ -122,9 +122,9 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
     if (alt->flags & ISO_ALT_REREAD) { /* a complete CDS, read again: its stop codon can move */
         int64_t al = (int64_t)strlen(alt_protein), expect = (int64_t)strlen(ref_protein) + alt->cds_delta / 3;
         if (al != expect)
-            return TERM(al < expect ? ISO_SO_STOP_GAINED : ISO_SO_STOP_LOST);
+            t |= TERM(al < expect ? ISO_SO_STOP_GAINED : ISO_SO_STOP_LOST);
         int64_t s0 = tx->strand == '+' ? last->end - 3 : last->start;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; !t && i < n; i++)
             if (iso_edit_touches(&e[i], s0, s0 + 3))
                 t |= TERM(ISO_SO_STOP_RETAINED);
     } else if (ref_flags & ISO_TX_CDS_PARTIAL_CODON) {
@@ -138,6 +138,8 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
     }
     if (alt->cds_delta)
         return t | TERM(alt->cds_delta > 0 ? ISO_SO_INFRAME_INSERTION : ISO_SO_INFRAME_DELETION);
+    if (t & (TERM(ISO_SO_STOP_GAINED) | TERM(ISO_SO_STOP_LOST)))
+        return t;
     if (strcmp(ref_protein, alt_protein)) /* an incomplete CDS keeps a gained stop inside its protein */
         return t | TERM(strchr(alt_protein, '*') && !strchr(ref_protein, '*') ? ISO_SO_STOP_GAINED : ISO_SO_MISSENSE);
     return t ? t : TERM(ISO_SO_SYNONYMOUS);
@@ -148,19 +150,26 @@ void iso_consequence_classify(const iso_transcript *tx, unsigned ref_flags, cons
                               iso_consequence *out)
 {
     *out = (iso_consequence){.distance = -1};
-    int in_cds = 0;
+    int in_cds = 0, across = 0;
     for (int i = 0; i < n; i++) {
         out->terms |= location_terms(tx, &e[i]);
         int64_t d = distance_to(tx, &e[i]);
         if (out->distance < 0 || d < out->distance)
             out->distance = d;
+        int touches = 0, inside = 0;
         for (int k = 0; k < tx->n_cds; k++)
-            in_cds |= iso_edit_touches(&e[i], tx->cds[k].start, tx->cds[k].end);
+            touches |= iso_edit_touches(&e[i], tx->cds[k].start, tx->cds[k].end);
+        for (int k = 0; k < tx->n_exons; k++)
+            inside |= e[i].start >= tx->exons[k].start && e[i].end <= tx->exons[k].end;
+        in_cds |= touches;
+        across |= touches && !inside;
     }
     if (out->distance < 0)
         out->distance = 0;
     if (alt->flags & ISO_ALT_ABLATED)
         out->terms |= TERM(ISO_SO_TRANSCRIPT_ABLATION);
+    else if (across) /* the coding sequence and a splice site together: the protein depends on the splicing */
+        out->terms |= TERM(ISO_SO_CODING_SEQUENCE);
     else if (in_cds) {
         unsigned t = coding_terms(tx, ref_flags, e, n, alt, ref_protein, alt_protein);
         out->terms |= t;

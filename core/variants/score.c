@@ -878,7 +878,8 @@ int iso_variant_shard(const iso_variant_engine *e, iso_vcf *v, int index, int n,
     }
     /* A record costs the windows it reaches, per allele scored, plus a little for reading and writing it. */
     iso_vcf_record *r;
-    while (rc == ISO_OK && (rc = iso_vcf_next(v, &r)) > 0) {
+    int got = 0;
+    while (rc == ISO_OK && (got = iso_vcf_next(v, &r)) > 0) {
         size_t gf, ge, hf, he;
         contig_groups(e, r->chrom, &gf, &ge);
         hf = gf, he = ge; /* the same contig's range in ends */
@@ -900,8 +901,9 @@ int iso_variant_shard(const iso_variant_engine *e, iso_vcf *v, int index, int n,
         total += cost[n_rec - 1];
     }
     *first = *last = 0;
-    if (rc >= 0) {
-        rc = ISO_OK;
+    if (rc == ISO_OK && got < 0)
+        rc = got;
+    if (rc == ISO_OK) {
         double before = 0;
         int seen = 0;
         for (size_t i = 0; i < n_rec; i++) { /* record i goes to the shard its cost's midpoint falls in */
@@ -951,15 +953,16 @@ static int haplotype_edits(const iso_variant_engine *e, const sweep *sw, const m
     kstring_t key = {0};
     for (size_t qi = sw->head; qi < sw->n; qi++) {
         const iso_vcf_record *r = sw->q[qi].rec;
-        int a = r->gt[2 * row->sample + row->hap];
+        int a = r->gt[2 * row->sample + row->hap], unphased = r->unphased[row->sample];
         iso_fasta_edit span = {r->pos, r->end, "", 0};
-        if (a == 0 || distance(a > 0 && a <= r->n_alt && !r->alt[a - 1].note ? &r->alt[a - 1].edit : &span, &mb->t) >
-                          e->o.max_distance)
+        if ((a == 0 && !unphased) || distance(&span, &mb->t) > e->o.max_distance)
             continue;
-        if (a < 0 || a > r->n_alt || r->alt[a - 1].note || r->unphased[row->sample]) {
+        if (unphased || a < 0 || a > r->n_alt || r->alt[a - 1].note) { /* unknown phase: on neither */
             row->skipped++;
             continue;
         }
+        if (distance(&r->alt[a - 1].edit, &mb->t) > e->o.max_distance)
+            continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
             iso_fasta_edit *ed = realloc(row->edits, (size_t)cap * sizeof *ed);

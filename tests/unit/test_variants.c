@@ -67,8 +67,10 @@ START_TEST(trim_alleles)
     ck_assert(e.start == 101 && e.end == 101 && e.len == 2 && !strncmp(e.seq, "TT", 2));
     e = iso_allele_trim(100, "ACG", "ATG"); /* an SNV written with context */
     ck_assert(e.start == 101 && e.end == 102 && e.len == 1 && e.seq[0] == 'T');
-    e = iso_allele_trim(100, "CAA", "CA"); /* suffix first: the leftmost A of the run goes */
-    ck_assert(e.start == 101 && e.end == 102 && e.len == 0);
+    e = iso_allele_trim(100, "CAA", "CA"); /* prefix first: the indel stays after the record's anchor */
+    ck_assert(e.start == 102 && e.end == 103 && e.len == 0);
+    e = iso_allele_trim(100, "C", "CC");
+    ck_assert(e.start == 101 && e.end == 101 && e.len == 1);
     e = iso_allele_trim(100, "AC", "GT"); /* MNV */
     ck_assert(e.start == 100 && e.end == 102 && e.len == 2);
 }
@@ -77,20 +79,18 @@ END_TEST
 START_TEST(boundary_maps)
 {
     iso_fasta_edit ins = {10, 10, "TT", 2}, del = {10, 13, "", 0}, sub = {10, 12, "G", 1};
-    ck_assert_int_eq(iso_edits_map_start(&ins, 1, 10), 12); /* inserted bases before a start */
-    ck_assert_int_eq(iso_edits_map_end(&ins, 1, 10), 10);   /* and after an end */
-    ck_assert_int_eq(iso_edits_map_start(&ins, 1, 9), 9);
-    ck_assert_int_eq(iso_edits_map_end(&ins, 1, 11), 13);
-    ck_assert_int_eq(iso_edits_map_start(&del, 1, 11), 10); /* inside a deletion: its start */
-    ck_assert_int_eq(iso_edits_map_end(&del, 1, 12), 10);
-    ck_assert_int_eq(iso_edits_map_end(&del, 1, 13), 10);
-    ck_assert_int_eq(iso_edits_map_start(&del, 1, 20), 17);
-    ck_assert_int_eq(iso_edits_map_end(&sub, 1, 11), 11);   /* offset 1 of a 1-base replacement */
-    ck_assert_int_eq(iso_edits_map_start(&sub, 1, 12), 11);
+    ck_assert_int_eq(iso_edits_map(&ins, 1, 10), 10); /* inserted bases go with the base after them */
+    ck_assert_int_eq(iso_edits_map(&ins, 1, 9), 9);
+    ck_assert_int_eq(iso_edits_map(&ins, 1, 11), 13);
+    ck_assert_int_eq(iso_edits_map(&del, 1, 11), 10); /* inside a deletion: its start */
+    ck_assert_int_eq(iso_edits_map(&del, 1, 13), 10);
+    ck_assert_int_eq(iso_edits_map(&del, 1, 20), 17);
+    ck_assert_int_eq(iso_edits_map(&sub, 1, 11), 11);  /* offset 1 of a 1-base replacement: its end */
+    ck_assert_int_eq(iso_edits_map(&sub, 1, 12), 11);
     iso_fasta_edit two[] = {{5, 6, "", 0}, {10, 10, "AAA", 3}};
-    ck_assert_int_eq(iso_edits_map_start(two, 2, 10), 12);
-    ck_assert_int_eq(iso_edits_map_end(two, 2, 30), 32);
-    ck_assert(iso_edit_touches(&ins, 9, 11) && !iso_edit_touches(&ins, 10, 20) && !iso_edit_touches(&ins, 0, 10));
+    ck_assert_int_eq(iso_edits_map(two, 2, 10), 9);
+    ck_assert_int_eq(iso_edits_map(two, 2, 11), 13);
+    ck_assert(iso_edit_touches(&ins, 9, 11) && iso_edit_touches(&ins, 10, 20) && !iso_edit_touches(&ins, 0, 10));
     ck_assert(iso_edit_touches(&del, 12, 30) && !iso_edit_touches(&del, 13, 30));
 }
 END_TEST
@@ -204,7 +204,7 @@ START_TEST(coding_consequences)
     check_both(21, "A", "T", "stop_gained&splice_region_variant", "MA", "K/*"); /* 3 bases from the exon end */
     check_both(16, "T", "C", "start_lost", "", "M/X");
     check_both(54, "A", "C", "stop_lost", "MAKLWRSAL", "*/S");
-    check_both(53, "T", "TGGG", "stop_lost", "MAKLWRWEAL", "*/W"); /* an insertion in the stop codon: read on */
+    check_both(53, "T", "TGGG", "stop_lost&inframe_insertion", "MAKLWRWEAL", "*/W"); /* in the stop codon: read on */
     check_both(55, "A", "G", "stop_retained_variant", "MAKLWR", "");
     check_both(17, "GGCC", "G", "inframe_deletion", "MKLWR", "A/-");
     check_both(17, "G", "GGGG", "inframe_insertion", "MGAKLWR", "-/G");
@@ -225,7 +225,7 @@ START_TEST(location_consequences)
     check_both(23, "A", "G", "splice_region_variant&synonymous_variant", "MAKLWR", "");
     check_both(3, "C", "G", "upstream_gene_variant", "MAKLWR", "");
     check_both(70, "C", "G", "downstream_gene_variant", "MAKLWR", "");
-    check_both(35, "C", "CTTT", "intron_variant", "MAKLWR", "");
+    check_both(33, "C", "CTTT", "intron_variant", "MAKLWR", "");
 }
 END_TEST
 
@@ -238,10 +238,19 @@ START_TEST(edited_transcripts)
     ck_assert_str_eq(x.protein, "MAKLWR");
     ck_assert_int_eq(x.csq.distance, 5);
     effect_free(&x);
-    /* an insertion at the first exon's start is upstream of it: the TSS moves past it */
+    /* an insertion before the first exon base joins the exon (and begins the RNA); one after its last base
+     * joins the intron */
     x = apply("P", "c1", (iso_fasta_edit){10, 10, "AC", 2});
-    ck_assert_int_eq(x.tss, 12);
+    ck_assert_int_eq(x.tss, 10);
+    ck_assert_str_eq(x.rna, "ACGGGAAATGGCCAAACTGTGGCGCTAAGCATTGTGACC");
+    char terms[128];
+    iso_so_format(x.csq.terms, terms, sizeof terms);
+    ck_assert_str_eq(terms, "5_prime_UTR_variant");
+    effect_free(&x);
+    x = apply("P", "c1", (iso_fasta_edit){24, 24, "AC", 2});
     ck_assert_str_eq(x.rna, "GGGAAATGGCCAAACTGTGGCGCTAAGCATTGTGACC");
+    iso_so_format(x.csq.terms, terms, sizeof terms);
+    ck_assert_str_eq(terms, "splice_donor_variant");
     effect_free(&x);
     /* deleting exon 1 entirely leaves exon 2, no start codon */
     x = apply("P", "c1", (iso_fasta_edit){9, 25, "", 0});

@@ -26,20 +26,22 @@ extern "C" {
 
 /* ---- alleles and coordinates ---- */
 
-/* VCF REF and ALT at 0-based pos minimised as VEP and bcftools do: the common suffix, then the common prefix
- * trimmed (ACT>A at p becomes the deletion of [p+1, p+3); A>AT at p the insertion of T before p+1). e.seq
- * points into alt. */
+/* VCF REF and ALT at 0-based pos minimised: the common prefix (VCF's anchor base), then the common suffix
+ * trimmed, so that an indel stays where the record puts it, after its anchor, as bcftools csq and VEP read it
+ * (ACT>A at p becomes the deletion of [p+1, p+3); A>AT at p the insertion of T before p+1; CAA>CA at p the
+ * deletion of [p+2, p+3)). e.seq points into alt. */
 iso_fasta_edit iso_allele_trim(int64_t pos, const char *ref, const char *alt);
 
-/* Whether edit e changes bases of [lo, hi): it replaces one of them, or inserts strictly inside the interval
- * (an insertion at either end of the interval lands outside it, as the boundary maps below place it). */
+/* Bases inserted at a boundary x (between bases x - 1 and x) belong with base x, as bcftools csq places them:
+ * an insertion before an exon's first base is in the exon, one after its last base is not. */
+
+/* Whether edit e changes [lo, hi): it replaces one of its bases, or inserts before one of them. */
 int iso_edit_touches(const iso_fasta_edit *e, int64_t lo, int64_t hi);
 
-/* Where a boundary x between reference bases lands on the sequence with the n sorted, non-overlapping edits
- * applied: as the start of an interval (bases inserted at x fall before it) or as its end (they fall after
- * it). A boundary inside replaced bases moves to the same offset in the replacement, at most its end. */
-int64_t iso_edits_map_start(const iso_fasta_edit *e, int n, int64_t x);
-int64_t iso_edits_map_end(const iso_fasta_edit *e, int n, int64_t x);
+/* Where boundary x between reference bases lands on the sequence with the n sorted, non-overlapping edits
+ * applied (bases inserted at x go after it); a boundary inside replaced bases moves to the same offset in the
+ * replacement, at most its end. An interval [s, e) maps to [map(s), map(e)). */
+int64_t iso_edits_map(const iso_fasta_edit *e, int n, int64_t x);
 
 /* ---- the transcript on the edited sequence ---- */
 
@@ -56,8 +58,8 @@ typedef struct {
 } iso_alt_transcript;
 
 /* tx with the n edits (sorted, non-overlapping, on tx's contig) applied; edited is the iso_fasta_edited view
- * of the same edits. Exons and CDS segments are mapped (iso_edits_map_start/_end; a segment deleted entirely
- * is dropped) and the TSS follows the first exon. When the edits change the coding sequence of a complete CDS
+ * of the same edits. Exons and CDS segments are mapped (iso_edits_map; a segment deleted entirely is
+ * dropped) and the TSS follows the first exon. When the edits change the coding sequence of a complete CDS
  * (ref_flags, from iso_extract_protein on the reference, has no ISO_TX_NO_START_CODON, _NO_STOP_CODON,
  * _INTERNAL_STOP or _CDS_PARTIAL_CODON, and the phase is 0), the CDS is read again on the edited RNA from its
  * start codon to the first stop codon in frame (selenocysteine codons excepted): a gained stop ends it early,
@@ -95,7 +97,8 @@ typedef struct {
 /* The consequence of the n edits for tx: where they fall (upstream, downstream, intron, splice sites: donor
  * and acceptor the two intronic bases at each end of an intron, region 1-3 exonic or 3-8 intronic bases from
  * it; UTR, CDS, non-coding exon) and, in a CDS, what the proteins say (ref_protein from the reference,
- * alt->tx's protein in alt_protein; both without their stop). */
+ * alt->tx's protein in alt_protein; both without their stop). An edit reaching from the CDS past its exon is a
+ * coding_sequence_variant, as bcftools csq says: the protein then depends on how the RNA is spliced. */
 void iso_consequence_classify(const iso_transcript *tx, unsigned ref_flags, const iso_fasta_edit *e, int n,
                               const iso_alt_transcript *alt, const char *ref_protein, const char *alt_protein,
                               iso_consequence *out);
