@@ -271,14 +271,14 @@ int main_variants(int argc, char **argv)
     int64_t first = 0, last = -1;
     char region_chrom[256];
     double t0 = cli_now();
-    const char *device = o.device ? o.device : iso_backend_cuda_device_count() > 0 ? "cuda" : "cpu";
+    const char *device = o.device ? o.device : iso_backend_default_device();
     if ((rc = cli_inputs_load(o.gtf, o.alias, o.fasta, &o.sel, &in)) < 0 ||
         (rc = iso_backend_create(device, o.threads, o.precision, &be)) < 0 ||
         (rc = iso_model_load(o.model, be, &o.mopts, &model)) < 0 ||
         (o.cache && (rc = iso_emb_cache_open(o.cache, model, &cache)) < 0))
         goto done;
     if (o.vopts.batch_tokens < 0)
-        o.vopts.batch_tokens = strcmp(be->ops->name, "cpu") ? ISO_EMBED_BATCH_TOKENS : 0;
+        o.vopts.batch_tokens = iso_backend_device_kind(be) == ISO_DEVICE_GPU ? ISO_EMBED_BATCH_TOKENS : 0;
     iso_model_info info;
     iso_model_get_info(model, &info);
     if (!(names = malloc((size_t)info.n_outputs * sizeof *names))) {
@@ -314,7 +314,7 @@ int main_variants(int argc, char **argv)
         writer = NULL;
     }
     if (rc >= 0)
-        report(&o, iso_variant_engine_stats(engine), cli_now() - t0, be->ops->name);
+        report(&o, iso_variant_engine_stats(engine), cli_now() - t0, iso_backend_key(be));
 done:
     iso_variant_writer_abort(writer);
     iso_vcf_close(vcf);
