@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <htslib/bgzf.h>
 #include <htslib/hts.h>
 #include <htslib/kstring.h>
 #include <htslib/tbx.h>
@@ -168,6 +169,9 @@ static int read_raw(iso_vcf *v, bcf1_t *b)
 {
     if (!v->queries) {
         int r = bcf_read(v->fp, v->hdr, b);
+        BGZF *z = hts_get_bgzfp(v->fp);
+        if (z && z->errcode) /* htslib ends a truncated or corrupt file as if at its end, after a partial line */
+            return -1;
         return r == 0 ? 1 : r == -1 ? 0 : -1;
     }
     for (;;) {
@@ -328,10 +332,11 @@ int iso_vcf_next(iso_vcf *v, iso_vcf_record **out)
         }
         v->read++;
         bcf1_t *b = r->raw->b;
-        if (b->errcode) {
+        if (b->errcode || b->pos < 0) {
             iso_vcf_record_free(r);
-            return iso_error(ISO_EFORMAT, "%s: record %lld (%s:%lld) is malformed (htslib error code %d)", v->path,
-                             (long long)v->read, bcf_seqname_safe(v->hdr, b), (long long)b->pos + 1, b->errcode);
+            return iso_error(ISO_EFORMAT, "%s: record %lld (%s:%lld) is malformed (%s)", v->path, (long long)v->read,
+                             bcf_seqname_safe(v->hdr, b), (long long)b->pos + 1,
+                             b->pos < 0 ? "POS must be 1 or more" : "htslib could not parse it");
         }
         if (v->regions && !v->queries &&
             !in_regions(v, iso_chrom_alias_map(v->alias, bcf_seqname_safe(v->hdr, b)), b->pos,
