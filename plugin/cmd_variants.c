@@ -28,7 +28,9 @@ static void usage(FILE *fp)
             "                            a delta and an alt column per tissue; a row per allele not scored\n"
             "  PREFIX.variants.svg       the largest effects, tissue by tissue\n"
             "With --haplotypes: PREFIX.haplotypes.tsv (each sample's two haplotypes, all their alleles applied\n"
-            "together, per transcript: predictions and deltas) and PREFIX.haplotypes.svg.\n\n"
+            "together, per transcript: predictions and deltas) and PREFIX.haplotypes.svg.\n"
+            "isoformer variants --gather --out PREFIX SHARD_PREFIX... writes the outputs of --shard i/n runs (in any\n"
+            "order) as one run writes them.\n\n"
             "Input:\n"
             "  -m, --model PATH          model directory (config.json + model.safetensors or pytorch_model.bin)\n"
             "  -f, --fasta FILE          reference FASTA, plain or bgzipped\n"
@@ -62,6 +64,7 @@ static void usage(FILE *fp)
             "                            (default: 8192 on GPU, 0 (one at a time) on CPU)\n"
             "Output:\n"
             "  -o, --out PREFIX          output prefix (required)\n"
+            "      --gather              gather the shards whose prefixes follow the options\n"
             "  -v, --verbose             timing and reuse statistics on stderr\n"
             "  -h, --help                this help\n");
 }
@@ -72,11 +75,11 @@ typedef struct {
     iso_model_options mopts;
     iso_variant_options vopts;
     iso_precision precision;
-    int threads, verbose, haplotypes;
+    int threads, verbose, haplotypes, gather;
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_CACHE, OPT_BATCH, OPT_DISTANCE };
+       OPT_CACHE, OPT_BATCH, OPT_DISTANCE, OPT_GATHER };
 
 static int parse_long(const char *opt, const char *s, long long lo, long long hi, long long *v)
 {
@@ -117,6 +120,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
         {"precision", required_argument, NULL, OPT_PRECISION}, {"cache", required_argument, NULL, OPT_CACHE},
         {"batch-tokens", required_argument, NULL, OPT_BATCH}, {"max-distance", required_argument, NULL, OPT_DISTANCE},
+        {"gather", no_argument, NULL, OPT_GATHER},
         {NULL, 0, NULL, 0}};
     static const char *const fusions[] = {"sequential", "parallel"}, *const acts[] = {"none", "silu", "gelu", "relu"},
                              *const precisions[] = {"fp32", "tf32", "bf16"};
@@ -155,6 +159,7 @@ static int parse_options(int argc, char **argv, options *o)
         case OPT_NORM: o->mopts.normalization = optarg; break;
         case OPT_CACHE: o->cache = optarg; break;
         case OPT_REVCOMP: o->vopts.win.revcomp_minus = 1; break;
+        case OPT_GATHER: o->gather = 1; break;
         case OPT_FUSION:
             bad = parse_choice("--fusion", optarg, fusions, 2, &choice);
             o->mopts.fusion = choice ? ISO_FUSION_PARALLEL : ISO_FUSION_SEQUENTIAL;
@@ -177,6 +182,8 @@ static int parse_options(int argc, char **argv, options *o)
         if (bad)
             return bad;
     }
+    if (o->gather)
+        return !o->out || optind == argc ? cli_usage_error(CMD, "--gather needs --out and the shards' prefixes") : -1;
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!o->model || !o->fasta || !o->gtf || !o->vcf || !o->out)
@@ -257,6 +264,8 @@ int main_variants(int argc, char **argv)
         return rc;
     if (cli_make_out_dir(CMD, o.out))
         return 1;
+    if (o.gather)
+        return iso_variant_gather(o.out, (const char *const *)argv + optind, argc - optind) < 0 ? cli_fail(CMD) : 0;
     cli_verbose(o.verbose);
     cli_inputs in;
     iso_backend *be = NULL;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <htslib/hts.h>
 #include <htslib/kstring.h>
@@ -26,6 +27,8 @@ struct iso_variant_writer {
     const iso_annotation *ann;
     iso_vcf *in;
     bcf_hdr_t *hdr;
+    bcf_hdr_t *own_hdr;   /* gathering: the shards' header */
+    char **own_outputs;   /* gathering: the outputs named by the shards' table */
     htsFile *vcf;
     iso_out *vcf_out, *index_out, *tsv, *svg;
     char *paths[4]; /* final names of tsv, svg, vcf_out, index_out */
@@ -69,26 +72,51 @@ static int largest(const float *delta, int n, double *value)
     return best;
 }
 
-static int keep_top(iso_variant_writer *w, double score, const char *label, const float *delta)
+/* Keeps the effect among the TOP largest (by max |delta|), on the table's digits so that gathered shards,
+ * read back from their tables, draw the same plot. */
+static int keep_top(iso_variant_writer *w, const char *label, const float *delta)
 {
-    if (score <= 0)
-        return ISO_OK;
-    int slot = w->n_top < TOP ? w->n_top++ : -1;
-    if (slot < 0) { /* replace the smallest when larger */
+    float *rounded = malloc((size_t)(w->n ? w->n : 1) * sizeof *rounded);
+    if (!rounded)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    for (int k = 0; k < w->n; k++) {
+        char digits[32];
+        snprintf(digits, sizeof digits, "%.6g", delta[k]);
+        rounded[k] = strtof(digits, NULL);
+    }
+    double score;
+    largest(rounded, w->n, &score);
+    int slot = score > 0 && w->n_top < TOP ? w->n_top++ : -1;
+    if (slot < 0 && score > 0) { /* replace the smallest when larger */
         slot = 0;
         for (int i = 1; i < TOP; i++)
             if (w->top[i].score < w->top[slot].score)
                 slot = i;
         if (w->top[slot].score >= score)
-            return ISO_OK;
-    } else if (!(w->top[slot].delta = malloc((size_t)w->n * sizeof *delta))) {
-        w->n_top--;
-        return iso_error(ISO_ENOMEM, "out of memory");
+            slot = -1;
     }
-    w->top[slot].score = score;
-    snprintf(w->top[slot].label, sizeof w->top[slot].label, "%s", label);
-    memcpy(w->top[slot].delta, delta, (size_t)w->n * sizeof *delta);
+    if (slot >= 0) {
+        free(w->top[slot].delta);
+        w->top[slot].score = score;
+        w->top[slot].delta = rounded;
+        snprintf(w->top[slot].label, sizeof w->top[slot].label, "%s", label);
+    } else {
+        free(rounded);
+    }
     return ISO_OK;
+}
+
+/* The plot's row labels, from a record or from a row of a shard's table. */
+static void effect_label(char *buf, size_t size, const char *chrom, const char *pos, const char *ref, const char *alt,
+                         const char *gene, const char *tx, const char *term)
+{
+    snprintf(buf, size, "%.40s:%.12s %.12s>%.12s %.30s %.40s %.60s", chrom, pos, ref, alt, gene ? gene : "", tx, term);
+}
+
+static void haplotype_label(char *buf, size_t size, const char *sample, const char *hap, const char *gene,
+                            const char *tx, const char *applied)
+{
+    snprintf(buf, size, "%.60s hap%.4s %.30s %.40s (%.8s variants)", sample, hap, gene ? gene : "", tx, applied);
 }
 
 static void write_tsv_header(iso_variant_writer *w)
@@ -137,6 +165,29 @@ static int add_info_lines(iso_variant_writer *w)
     return bcf_hdr_sync(w->hdr) < 0 ? iso_error(ISO_ENOMEM, "cannot update the VCF header") : ISO_OK;
 }
 
+/* The outputs' temporary files: TSV and SVG, and in variant mode the VCF and its index. */
+static int open_files(iso_variant_writer *w)
+{
+    const char *kind = w->haplotypes ? "haplotypes" : "variants";
+    int rc = ISO_OK;
+    for (int i = 0; i < (w->haplotypes ? 2 : 4) && rc == ISO_OK; i++) {
+        static const char *const suffix[] = {"tsv", "svg", "vcf.gz", NULL};
+        kstring_t ks = {0};
+        if (i < 3)
+            ksprintf(&ks, "%s.%s.%s", w->prefix, kind, suffix[i]);
+        else
+            ksprintf(&ks, "%s.variants.vcf.gz.%s", w->prefix, w->csi ? "csi" : "tbi");
+        iso_out *o = (w->paths[i] = ks.s) ? iso_out_open(ks.s) : NULL;
+        if (!o)
+            rc = ks.s ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory");
+        *(i == 0 ? &w->tsv : i == 1 ? &w->svg : i == 2 ? &w->vcf_out : &w->index_out) = o;
+    }
+    if (rc == ISO_OK && !w->haplotypes &&
+        (!(w->vcf = hts_open(iso_out_tmp_path(w->vcf_out), "wz")) || bcf_hdr_write(w->vcf, w->hdr) < 0))
+        rc = iso_error(ISO_EIO, "%s: cannot write the VCF header", iso_out_tmp_path(w->vcf_out));
+    return rc;
+}
+
 int iso_variant_writer_open(const char *prefix, iso_vcf *in, const char *const *outputs, int n,
                             const iso_annotation *ann, const iso_fasta *fa, int haplotypes, iso_variant_writer **out)
 {
@@ -156,26 +207,9 @@ int iso_variant_writer_open(const char *prefix, iso_vcf *in, const char *const *
     /* tabix's index holds positions below 2^29; longer contigs need CSI */
     for (int c = 0; c < iso_fasta_ncontigs(fa); c++)
         w->csi |= iso_fasta_contig_len(fa, iso_fasta_contig_name(fa, c)) >= (1LL << 29);
-    const char *kind = haplotypes ? "haplotypes" : "variants";
-    int rc = ISO_OK;
-    for (int i = 0; i < (haplotypes ? 2 : 4) && rc == ISO_OK; i++) {
-        static const char *const suffix[] = {"tsv", "svg", "vcf.gz", NULL};
-        kstring_t ks = {0};
-        if (i < 3)
-            ksprintf(&ks, "%s.%s.%s", prefix, kind, suffix[i]);
-        else
-            ksprintf(&ks, "%s.variants.vcf.gz.%s", prefix, w->csi ? "csi" : "tbi");
-        iso_out *o = (w->paths[i] = ks.s) ? iso_out_open(ks.s) : NULL;
-        if (!o)
-            rc = ks.s ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory");
-        *(i == 0 ? &w->tsv : i == 1 ? &w->svg : i == 2 ? &w->vcf_out : &w->index_out) = o;
-    }
-    if (rc == ISO_OK && !haplotypes) {
-        rc = add_info_lines(w);
-        if (rc == ISO_OK && (!(w->vcf = hts_open(iso_out_tmp_path(w->vcf_out), "wz")) ||
-                             bcf_hdr_write(w->vcf, w->hdr) < 0))
-            rc = iso_error(ISO_EIO, "%s: cannot write the VCF header", iso_out_tmp_path(w->vcf_out));
-    }
+    int rc = haplotypes ? ISO_OK : add_info_lines(w);
+    if (rc == ISO_OK)
+        rc = open_files(w);
     if (rc != ISO_OK) {
         iso_variant_writer_abort(w);
         return rc;
@@ -256,14 +290,12 @@ int iso_variant_writer_record(void *writer, const iso_vcf_record *r, const iso_v
     int rc = ISO_OK;
     for (int i = 0; rc == ISO_OK && i < n; i++) {
         put_tsv_effect(w, r, &eff[i]);
-        double big;
-        largest(eff[i].delta, w->n, &big);
-        char label[256], terms[512];
+        char label[256], terms[512], pos[32];
         iso_so_format(eff[i].csq.terms & -eff[i].csq.terms, terms, sizeof terms); /* the most severe */
-        snprintf(label, sizeof label, "%.40s:%lld %.12s>%.12s %.30s %.40s %.60s", r->vcf_chrom, (long long)r->pos + 1, r->ref,
-                 r->alt[eff[i].allele].alt, w->ann->tx[eff[i].tx].gene_name ? w->ann->tx[eff[i].tx].gene_name : "",
-                 w->ann->tx[eff[i].tx].transcript_id, terms);
-        rc = keep_top(w, big, label, eff[i].delta);
+        snprintf(pos, sizeof pos, "%lld", (long long)r->pos + 1);
+        effect_label(label, sizeof label, r->vcf_chrom, pos, r->ref, r->alt[eff[i].allele].alt,
+                     w->ann->tx[eff[i].tx].gene_name, w->ann->tx[eff[i].tx].transcript_id, terms);
+        rc = keep_top(w, label, eff[i].delta);
     }
     /* alleles not scored: a row each, with the reason */
     FILE *fp = iso_out_fp(w->tsv);
@@ -327,16 +359,18 @@ int iso_variant_writer_haplotype(void *writer, const iso_haplotype_effect *h)
     }
     kputc('\n', ks);
     fputs(ks->s, iso_out_fp(w->tsv));
-    char label[256];
-    snprintf(label, sizeof label, "%.60s hap%d %.30s %.40s (%d variants)", sample, h->haplotype + 1,
-             t->gene_name ? t->gene_name : "", t->transcript_id, h->n_applied);
-    return keep_top(w, big, label, x->delta);
+    char label[256], hap[16], applied[16];
+    snprintf(hap, sizeof hap, "%d", h->haplotype + 1);
+    snprintf(applied, sizeof applied, "%d", h->n_applied);
+    haplotype_label(label, sizeof label, sample, hap, t->gene_name, t->transcript_id, applied);
+    return keep_top(w, label, x->delta);
 }
 
 static int by_score(const void *pa, const void *pb)
 {
     const top_entry *a = pa, *b = pb;
-    return (a->score < b->score) - (a->score > b->score);
+    int c = (a->score < b->score) - (a->score > b->score);
+    return c ? c : strcmp(a->label, b->label);
 }
 
 /* A heatmap of the largest effects: one row per effect (largest first), one column per output, blue for a
@@ -429,6 +463,11 @@ void iso_variant_writer_abort(iso_variant_writer *w)
     for (int k = 0; w->tags && k < w->n; k++)
         free(w->tags[k]);
     free(w->tags);
+    for (int k = 0; w->own_outputs && k < w->n; k++)
+        free(w->own_outputs[k]);
+    free(w->own_outputs);
+    if (w->own_hdr)
+        bcf_hdr_destroy(w->own_hdr);
     for (int i = 0; i < w->n_top; i++)
         free(w->top[i].delta);
     free(w->ks.s);
@@ -436,4 +475,202 @@ void iso_variant_writer_abort(iso_variant_writer *w)
         free(w->paths[i]);
     free(w->prefix);
     free(w);
+}
+
+/* ---- gathering the outputs of shards ---- */
+
+typedef struct {
+    const char *prefix;
+    htsFile *fp;
+    bcf_hdr_t *hdr;
+    bcf1_t *first; /* NULL: an empty shard */
+    int index;
+} shard;
+
+static int by_first_record(const void *pa, const void *pb)
+{
+    const shard *a = pa, *b = pb;
+    if (!a->first || !b->first)
+        return a->first ? -1 : b->first ? 1 : a->index - b->index;
+    if (a->first->rid != b->first->rid)
+        return a->first->rid - b->first->rid;
+    return a->first->pos != b->first->pos ? (a->first->pos > b->first->pos) - (a->first->pos < b->first->pos)
+                                          : a->index - b->index;
+}
+
+/* The shard's table: its header line must be the first shard's (*header, taken when NULL); its rows are copied
+ * to w's table and fed to the plot. */
+static int copy_table(iso_variant_writer *w, const char *path, char **header)
+{
+    iso_lines *lr = iso_lines_open(path);
+    if (!lr)
+        return iso_last_status();
+    const char *line;
+    size_t len;
+    int rc = ISO_OK, got = 0;
+    enum { CHROM, POS, REF, ALT, SAMPLE, HAP, GENE, TX, CSQ, APPLIED, N_NAMED };
+    static const char *const named[] = {"chrom", "pos", "ref", "alt", "sample", "haplotype", "gene_name",
+                                        "transcript_id", "consequence", "n_applied"};
+    int at[N_NAMED] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1}, first_delta = -1;
+    char *copy = NULL;
+    float *delta = malloc((size_t)(w->n ? w->n : 1) * sizeof *delta);
+    while (rc == ISO_OK && delta && (got = iso_lines_next(lr, &line, &len)) > 0) {
+        free(copy);
+        if (!(copy = strdup(line))) {
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+            break;
+        }
+        char *field[4096];
+        int nf = 0;
+        for (char *f = copy; f && nf < 4096; nf++) { /* empty cells count */
+            field[nf] = f;
+            if ((f = strchr(f, '\t')))
+                *f++ = '\0';
+        }
+        if (iso_lines_lineno(lr) == 1) {
+            if (!*header) {
+                if (!(*header = strdup(line)))
+                    rc = iso_error(ISO_ENOMEM, "out of memory");
+                else
+                    fprintf(iso_out_fp(w->tsv), "%s\n", line);
+            } else if (strcmp(*header, line))
+                rc = iso_error(ISO_EFORMAT, "%s:1: not the header of the first shard's table (shards of different runs?)",
+                               path);
+            for (int j = 0; j < nf; j++) {
+                for (int k = 0; k < N_NAMED; k++)
+                    if (!strcmp(field[j], named[k]))
+                        at[k] = j;
+                if (first_delta < 0 && !strncmp(field[j], "delta ", 6))
+                    first_delta = j;
+            }
+            int missing = first_delta < 0 || at[TX] < 0 || at[GENE] < 0 || at[CSQ] < 0;
+            for (int k = w->haplotypes ? SAMPLE : CHROM; k <= (w->haplotypes ? HAP : ALT); k++)
+                missing |= at[k] < 0;
+            if (rc == ISO_OK && (missing || (w->haplotypes && at[APPLIED] < 0)))
+                rc = iso_error(ISO_EFORMAT, "%s:1: not an isoformer %s table", path,
+                               w->haplotypes ? "haplotypes" : "variants");
+            continue;
+        }
+        fprintf(iso_out_fp(w->tsv), "%s\n", line);
+        if (nf < first_delta + w->n || !strcmp(field[at[TX]], "."))
+            continue; /* an allele not scored */
+        for (int k = 0; k < w->n; k++)
+            delta[k] = strcmp(field[first_delta + k], "NA") ? strtof(field[first_delta + k], NULL) : NAN;
+        char label[256], term[128];
+        if (w->haplotypes) {
+            haplotype_label(label, sizeof label, field[at[SAMPLE]], field[at[HAP]], field[at[GENE]], field[at[TX]],
+                            field[at[APPLIED]]);
+        } else {
+            snprintf(term, sizeof term, "%.*s", (int)strcspn(field[at[CSQ]], "&"), field[at[CSQ]]);
+            effect_label(label, sizeof label, field[at[CHROM]], field[at[POS]], field[at[REF]], field[at[ALT]],
+                         field[at[GENE]], field[at[TX]], term);
+        }
+        rc = keep_top(w, label, delta);
+    }
+    if (rc == ISO_OK && !delta)
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    if (rc == ISO_OK && got < 0)
+        rc = got;
+    free(copy);
+    free(delta);
+    iso_lines_close(lr);
+    return rc;
+}
+
+/* The outputs' names from a table's header: the "delta <name>" columns. */
+static int names_from_header(iso_variant_writer *w, const char *path)
+{
+    iso_lines *lr = iso_lines_open(path);
+    const char *line;
+    size_t len;
+    int rc = lr ? iso_lines_next(lr, &line, &len) : iso_last_status();
+    if (rc == 0)
+        rc = iso_error(ISO_EFORMAT, "%s: empty", path);
+    for (const char *p = rc > 0 ? line : ""; (p = strstr(p, "\tdelta ")); p += 7)
+        w->n++;
+    w->own_outputs = calloc((size_t)(w->n ? w->n : 1), sizeof *w->own_outputs);
+    if (rc > 0 && !w->own_outputs)
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    int k = 0;
+    for (const char *p = rc > 0 ? line : ""; (p = strstr(p, "\tdelta ")); k++) {
+        p += 7;
+        size_t n = strcspn(p, "\t");
+        if (!(w->own_outputs[k] = strndup(p, n)))
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+    }
+    iso_lines_close(lr);
+    w->outputs = (const char *const *)w->own_outputs;
+    return rc < 0 ? rc : ISO_OK;
+}
+
+int iso_variant_gather(const char *prefix, const char *const *prefixes, int n)
+{
+    iso_variant_writer *w = calloc(1, sizeof *w);
+    shard *sh = calloc((size_t)(n ? n : 1), sizeof *sh);
+    char path[4096], *header = NULL;
+    int rc = w && sh && (w->prefix = strdup(prefix)) ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    if (rc == ISO_OK && n < 1)
+        rc = iso_error(ISO_EINVAL, "no shard to gather");
+    snprintf(path, sizeof path, "%s.variants.tsv", n > 0 ? prefixes[0] : "");
+    if (rc == ISO_OK)
+        w->haplotypes = access(path, F_OK) != 0;
+    const char *table = w && w->haplotypes ? "haplotypes" : "variants";
+    for (int i = 0; rc == ISO_OK && i < n; i++) { /* each shard's first record orders the shards */
+        sh[i] = (shard){.prefix = prefixes[i], .index = i};
+        if (w->haplotypes)
+            continue;
+        snprintf(path, sizeof path, "%s.variants.vcf.gz", prefixes[i]);
+        if (!(sh[i].fp = hts_open(path, "r")) || !(sh[i].hdr = bcf_hdr_read(sh[i].fp)) || !(sh[i].first = bcf_init())) {
+            rc = iso_error(ISO_EIO, "%s: cannot read", path);
+            break;
+        }
+        int r = bcf_read(sh[i].fp, sh[i].hdr, sh[i].first);
+        if (r < -1)
+            rc = iso_error(ISO_EFORMAT, "%s: cannot read its first record", path);
+        else if (r == -1)
+            bcf_destroy(sh[i].first), sh[i].first = NULL;
+        if (rc == ISO_OK && (bcf_hdr_nsamples(sh[i].hdr) != bcf_hdr_nsamples(sh[0].hdr) ||
+                             sh[i].hdr->n[BCF_DT_CTG] != sh[0].hdr->n[BCF_DT_CTG]))
+            rc = iso_error(ISO_EFORMAT, "%s: its samples or contigs are not the first shard's (shards of different "
+                                        "runs?)", path);
+        snprintf(path, sizeof path, "%s.variants.vcf.gz.csi", prefixes[i]);
+        w->csi |= access(path, F_OK) == 0;
+    }
+    if (rc == ISO_OK && !w->haplotypes) {
+        qsort(sh, (size_t)n, sizeof *sh, by_first_record);
+        w->hdr = w->own_hdr = bcf_hdr_dup(sh[0].hdr);
+        if (!w->hdr)
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+    }
+    snprintf(path, sizeof path, "%s.%s.tsv", sh && n > 0 ? sh[0].prefix : "", table);
+    if (rc == ISO_OK)
+        rc = names_from_header(w, path);
+    if (rc == ISO_OK)
+        rc = open_files(w);
+    for (int i = 0; rc == ISO_OK && i < n; i++) {
+        snprintf(path, sizeof path, "%s.%s.tsv", sh[i].prefix, table);
+        rc = copy_table(w, path, &header);
+        for (bcf1_t *b = sh[i].first; rc == ISO_OK && b;) {
+            if (bcf_write(w->vcf, w->hdr, b) < 0)
+                rc = iso_error(ISO_EIO, "%s: cannot write", iso_out_tmp_path(w->vcf_out));
+            int r = rc == ISO_OK ? bcf_read(sh[i].fp, sh[i].hdr, b) : -1;
+            if (r < -1)
+                rc = iso_error(ISO_EFORMAT, "%s.variants.vcf.gz: cannot read a record", sh[i].prefix);
+            if (r != 0)
+                break;
+        }
+    }
+    for (int i = 0; sh && i < n; i++) {
+        if (sh[i].first)
+            bcf_destroy(sh[i].first);
+        bcf_hdr_destroy(sh[i].hdr);
+        if (sh[i].fp)
+            hts_close(sh[i].fp);
+    }
+    free(sh);
+    free(header);
+    if (rc == ISO_OK)
+        return iso_variant_writer_commit(w);
+    iso_variant_writer_abort(w);
+    return rc;
 }

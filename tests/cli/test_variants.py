@@ -593,6 +593,15 @@ check(all(parts), f"every shard has records: {[len(p) for p in parts]}")
 check([x for p in parts for x in p] == whole[1:], "the shards' rows, in order, are the unsharded rows")
 check(vparts == run(["bcftools", "view", "-H", prefix + ".variants.vcf.gz"]).stdout.splitlines(),
       "the shards' VCF records, in order, are the unsharded records")
+gathered = os.path.join(work, "gathered")
+run([iso, "variants", "--gather", "--out", gathered, *(os.path.join(work, f"kinds.shard{i}") for i in (3, 1, 2))])
+check(open(gathered + ".variants.tsv").read() == open(prefix + ".variants.tsv").read(),
+      "--gather writes the unsharded table from shards given in any order")
+check(run(["bcftools", "view", "-H", gathered + ".variants.vcf.gz"]).stdout ==
+      run(["bcftools", "view", "-H", prefix + ".variants.vcf.gz"]).stdout, "--gather writes the unsharded records")
+check(os.path.exists(gathered + ".variants.vcf.gz.tbi") and
+      open(gathered + ".variants.svg").read() == open(prefix + ".variants.svg").read(),
+      "--gather indexes the VCF and draws the unsharded plot")
 sel = os.path.join(work, "selected")
 run([iso, "variants", *MODEL, "--fasta", fasta, "--gtf", gtf, "--vcf", vcf, "--cache", cache, "--transcripts",
      "uc010zzc.2_rc", "--out", sel])

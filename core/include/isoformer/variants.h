@@ -236,6 +236,10 @@ int iso_variant_writer_open(const char *prefix, iso_vcf *in, const char *const *
 int iso_variant_writer_record(void *writer, const iso_vcf_record *rec, const iso_variant_effect *eff,
                               int n) ISO_RESULT; /* an iso_record_sink */
 int iso_variant_writer_haplotype(void *writer, const iso_haplotype_effect *h) ISO_RESULT; /* an iso_haplotype_sink */
+/* The outputs of `variants --shard i/n` runs (prefixes, n of them, in any order) as one run writes them: the
+ * shards' records and rows in input order (each shard is a contiguous run of records; shards are ordered by
+ * their first record), the plot drawn again. With haplotype tables the rows follow the order given. */
+int iso_variant_gather(const char *prefix, const char *const *prefixes, int n) ISO_RESULT;
 /* Finishes, indexes and renames every output into place (all or none); frees w. */
 int iso_variant_writer_commit(iso_variant_writer *w) ISO_RESULT;
 void iso_variant_writer_abort(iso_variant_writer *w);
