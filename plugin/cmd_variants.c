@@ -62,6 +62,8 @@ static void usage(FILE *fp)
             "      --cache DIR           reuse encoder outputs across runs (keyed by model and exact input)\n"
             "      --batch-tokens N      pack the alternative RNAs of a window into forwards of up to N tokens\n"
             "                            (default: 8192 on GPU, 0 (one at a time) on CPU)\n"
+            "      --no-reuse            predict every pair twice from scratch, reference and alternative (the\n"
+            "                            naive path: same values, for checks and benchmarks)\n"
             "Output:\n"
             "  -o, --out PREFIX          output prefix (required)\n"
             "      --gather              gather the shards whose prefixes follow the options\n"
@@ -79,7 +81,7 @@ typedef struct {
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_CACHE, OPT_BATCH, OPT_DISTANCE, OPT_GATHER };
+       OPT_CACHE, OPT_BATCH, OPT_DISTANCE, OPT_GATHER, OPT_NO_REUSE };
 
 static int parse_long(const char *opt, const char *s, long long lo, long long hi, long long *v)
 {
@@ -120,7 +122,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
         {"precision", required_argument, NULL, OPT_PRECISION}, {"cache", required_argument, NULL, OPT_CACHE},
         {"batch-tokens", required_argument, NULL, OPT_BATCH}, {"max-distance", required_argument, NULL, OPT_DISTANCE},
-        {"gather", no_argument, NULL, OPT_GATHER},
+        {"gather", no_argument, NULL, OPT_GATHER}, {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
         {NULL, 0, NULL, 0}};
     static const char *const fusions[] = {"sequential", "parallel"}, *const acts[] = {"none", "silu", "gelu", "relu"},
                              *const precisions[] = {"fp32", "tf32", "bf16"};
@@ -160,6 +162,7 @@ static int parse_options(int argc, char **argv, options *o)
         case OPT_CACHE: o->cache = optarg; break;
         case OPT_REVCOMP: o->vopts.win.revcomp_minus = 1; break;
         case OPT_GATHER: o->gather = 1; break;
+        case OPT_NO_REUSE: o->vopts.no_reuse = 1; break;
         case OPT_FUSION:
             bad = parse_choice("--fusion", optarg, fusions, 2, &choice);
             o->mopts.fusion = choice ? ISO_FUSION_PARALLEL : ISO_FUSION_SEQUENTIAL;

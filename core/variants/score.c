@@ -229,11 +229,12 @@ const iso_variant_stats *iso_variant_engine_stats(const iso_variant_engine *e) {
 
 /* ---- embeddings ---- */
 
-static int embed(iso_variant_engine *e, iso_emb_kind kind, const void *in, int64_t n, iso_embedding **out)
+static int embed(iso_variant_engine *e, iso_emb_cache *cache, iso_emb_kind kind, const void *in, int64_t n,
+                 iso_embedding **out)
 {
     int hit = 0;
     double t0 = now();
-    int rc = iso_model_embed_cached(e->m, e->cache, kind, in, n, out, &hit);
+    int rc = iso_model_embed_cached(e->m, cache, kind, in, n, out, &hit);
     double dt = now() - t0;
     e->st.cache_hits += hit;
     if (kind == ISO_EMB_DNA)
@@ -251,7 +252,7 @@ static int embed_rnas(iso_variant_engine *e, int count, iso_tokens *const *tok, 
     if (e->o.batch_tokens <= 0 || count < 2) {
         int rc = ISO_OK, i;
         for (i = 0; rc == ISO_OK && i < count; i++)
-            rc = embed(e, ISO_EMB_RNA, tok[i]->ids, tok[i]->n, &out[i]);
+            rc = embed(e, e->cache, ISO_EMB_RNA, tok[i]->ids, tok[i]->n, &out[i]);
         while (rc != ISO_OK && --i > 0) /* as the batch: nothing on error */
             iso_embedding_free(e->m, out[i - 1]);
         return rc;
@@ -291,7 +292,7 @@ static int protein_embedding(iso_variant_engine *e, seq_emb **list, int *n, cons
     iso_embedding *emb = NULL;
     int rc = iso_tokenize_protein(protein, (int64_t)strlen(protein), e->info.protein_max_tokens, &tok);
     if (rc == ISO_OK)
-        rc = embed(e, ISO_EMB_PROTEIN, tok.ids, tok.n, &emb);
+        rc = embed(e, e->cache, ISO_EMB_PROTEIN, tok.ids, tok.n, &emb);
     iso_tokens_free(&tok);
     char *copy = rc == ISO_OK ? strdup(protein) : NULL;
     if (rc == ISO_OK && !copy)
@@ -315,29 +316,39 @@ static int predict(iso_variant_engine *e, const iso_embedding *dna, const iso_em
     return rc;
 }
 
-/* The group's reference: its window, and every member's RNA, protein and prediction. */
+/* The group's reference sequences: its window, each member's RNA, protein and its flags. */
+static int ensure_sequences(iso_variant_engine *e, const group *g)
+{
+    if (e->ref_dna)
+        return ISO_OK;
+    double t0 = now();
+    int rc = iso_extract_dna(e->fa, &e->members[g->first].t, &e->o.win, &e->ref_dna);
+    for (size_t i = 0; rc == ISO_OK && i < g->n; i++) {
+        member *mb = &e->members[g->first + i];
+        if ((rc = iso_extract_rna(e->fa, &mb->t, &mb->rna)) == ISO_OK)
+            rc = iso_extract_protein(e->fa, &mb->t, &mb->protein, &mb->flags);
+        if (rc != ISO_OK)
+            iso_error_context("reference of transcript %s", mb->t.transcript_id);
+    }
+    e->st.t_inputs += now() - t0;
+    return rc;
+}
+
+/* The group's reference embeddings (its window once, each member's RNA, each distinct protein once) and every
+ * member's prediction. */
 static int ensure_reference(iso_variant_engine *e, const group *g)
 {
     if (e->ref_dna_emb)
         return ISO_OK;
-    member *first = &e->members[g->first];
-    double t0 = now();
-    int rc = iso_extract_dna(e->fa, &first->t, &e->o.win, &e->ref_dna);
-    e->st.t_inputs += now() - t0;
+    int rc = ensure_sequences(e, g);
     if (rc == ISO_OK)
-        rc = embed(e, ISO_EMB_DNA, e->ref_dna, (int64_t)strlen(e->ref_dna), &e->ref_dna_emb);
+        rc = embed(e, e->cache, ISO_EMB_DNA, e->ref_dna, (int64_t)strlen(e->ref_dna), &e->ref_dna_emb);
     for (size_t i = 0; rc == ISO_OK && i < g->n; i++) {
         member *mb = &e->members[g->first + i];
         iso_tokens tok = {0};
-        t0 = now();
-        rc = iso_extract_rna(e->fa, &mb->t, &mb->rna);
+        rc = iso_tokenize_rna(mb->rna, (int64_t)strlen(mb->rna), e->info.rna_max_tokens, &tok);
         if (rc == ISO_OK)
-            rc = iso_tokenize_rna(mb->rna, (int64_t)strlen(mb->rna), e->info.rna_max_tokens, &tok);
-        if (rc == ISO_OK)
-            rc = iso_extract_protein(e->fa, &mb->t, &mb->protein, &mb->flags);
-        e->st.t_inputs += now() - t0;
-        if (rc == ISO_OK)
-            rc = embed(e, ISO_EMB_RNA, tok.ids, tok.n, &mb->rna_emb);
+            rc = embed(e, e->cache, ISO_EMB_RNA, tok.ids, tok.n, &mb->rna_emb);
         iso_tokens_free(&tok);
         if (rc == ISO_OK)
             rc = protein_embedding(e, &e->proteins, &e->n_proteins, mb->protein, &mb->protein_emb);
@@ -432,8 +443,56 @@ static int by_dna_key(const void *pa, const void *pb)
 
 /* Scores n jobs of group g: their RNAs packed together, proteins once each, then per alternative window one
  * Enformer run and the fusion of every job that reads it. */
+/* One transcript's prediction from scratch: its three inputs read from fa and every encoder run. */
+static int full_prediction(iso_variant_engine *e, iso_fasta *fa, const iso_transcript *t, float *values)
+{
+    char *dna = NULL, *rna = NULL, *protein = NULL;
+    iso_tokens rt = {0}, pt = {0};
+    iso_embedding *de = NULL, *re = NULL, *pe = NULL;
+    unsigned flags;
+    int rc = iso_extract_dna(fa, t, &e->o.win, &dna);
+    if (rc == ISO_OK)
+        rc = iso_extract_rna(fa, t, &rna);
+    if (rc == ISO_OK)
+        rc = iso_extract_protein(fa, t, &protein, &flags);
+    if (rc == ISO_OK)
+        rc = iso_tokenize_rna(rna, (int64_t)strlen(rna), e->info.rna_max_tokens, &rt);
+    if (rc == ISO_OK && protein[0])
+        rc = iso_tokenize_protein(protein, (int64_t)strlen(protein), e->info.protein_max_tokens, &pt);
+    if (rc == ISO_OK)
+        rc = embed(e, NULL, ISO_EMB_DNA, dna, (int64_t)strlen(dna), &de);
+    if (rc == ISO_OK)
+        rc = embed(e, NULL, ISO_EMB_RNA, rt.ids, rt.n, &re);
+    if (rc == ISO_OK && protein[0])
+        rc = embed(e, NULL, ISO_EMB_PROTEIN, pt.ids, pt.n, &pe);
+    if (rc == ISO_OK)
+        rc = predict(e, de, re, pe, values);
+    free(dna), free(rna), free(protein);
+    iso_tokens_free(&rt), iso_tokens_free(&pt);
+    iso_embedding_free(e->m, de), iso_embedding_free(e->m, re), iso_embedding_free(e->m, pe);
+    return rc;
+}
+
+/* The naive path (options.no_reuse): two full predictions per job, the reference and the alternative, without
+ * the cache. */
+static int run_jobs_from_scratch(iso_variant_engine *e, const group *g, job *jobs, int n)
+{
+    int rc = ensure_sequences(e, g); /* what job_prepare compares the alternatives with */
+    for (int i = 0; rc == ISO_OK && i < n; i++) {
+        job *j = &jobs[i];
+        e->st.pairs++;
+        if ((rc = job_prepare(e, g, j)) == ISO_OK && (rc = full_prediction(e, e->fa, &j->mb->t, j->delta)) == ISO_OK)
+            rc = j->alt.flags & ISO_ALT_ABLATED ? ISO_OK : full_prediction(e, j->view, &j->alt.tx, j->alt_pred);
+        for (int k = 0; rc == ISO_OK && k < e->info.n_outputs; k++)
+            j->delta[k] = j->alt.flags & ISO_ALT_ABLATED ? (j->alt_pred[k] = NAN) : j->alt_pred[k] - j->delta[k];
+    }
+    return rc;
+}
+
 static int run_jobs(iso_variant_engine *e, const group *g, job *jobs, int n)
 {
+    if (e->o.no_reuse)
+        return run_jobs_from_scratch(e, g, jobs, n);
     int rc = ensure_reference(e, g);
     for (int i = 0; rc == ISO_OK && i < n; i++)
         if ((rc = job_prepare(e, g, &jobs[i])) != ISO_OK)
@@ -481,7 +540,7 @@ static int run_jobs(iso_variant_engine *e, const group *g, job *jobs, int n)
             rc = iso_extract_dna(j->view, &j->alt.tx, &e->o.win, &dna);
             e->st.t_inputs += now() - t0;
             if (rc == ISO_OK && strcmp(dna, e->ref_dna))
-                rc = embed(e, ISO_EMB_DNA, dna, (int64_t)strlen(dna), &dna_emb);
+                rc = embed(e, e->cache, ISO_EMB_DNA, dna, (int64_t)strlen(dna), &dna_emb);
         }
         if (!dna_emb)
             j->changed &= ~(unsigned)ISO_MOD_DNA;

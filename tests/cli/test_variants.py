@@ -11,7 +11,8 @@ image on the reverse complement of the genome (plus strand):
 - consequence classes agree with `bcftools csq` (on an Ensembl-style GFF3 of the same annotation) on a few
   hundred seeded random records around the exons;
 - records that cannot be scored get their note, the outputs are a bgzipped indexed VCF bcftools queries by
-  region, a TSV and an SVG, and shards concatenate to the unsharded run;
+  region, a TSV and an SVG, shards concatenate to the unsharded run and --gather writes it from them;
+- reusing the reference embeddings gives the values of two full predictions per allele (--no-reuse);
 - the real vt-examples records committed in test-data/ match the FASTA and are scored with the full window.
 Usage: test_variants.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import bisect
@@ -602,6 +603,14 @@ check(run(["bcftools", "view", "-H", gathered + ".variants.vcf.gz"]).stdout ==
 check(os.path.exists(gathered + ".variants.vcf.gz.tbi") and
       open(gathered + ".variants.svg").read() == open(prefix + ".variants.svg").read(),
       "--gather indexes the VCF and draws the unsharded plot")
+# the reuse path against two full predictions per allele and transcript (--no-reuse): the same bits on the CPU
+naive = os.path.join(work, "naive")
+for tag, extra in (("reuse", []), ("naive", ["--no-reuse"])):
+    run([iso, "variants", *MODEL, "--fasta", fasta, "--gtf", gtf, "--vcf", vcf, "--transcripts",
+         "uc002xws.2,uc010zzc.2_rc", "--out", naive + "." + tag, *extra])
+check(open(naive + ".reuse.variants.tsv").read() == open(naive + ".naive.variants.tsv").read() and
+      len(open(naive + ".reuse.variants.tsv").read().splitlines()) > 20,
+      "reusing embeddings gives the values of two full predictions per allele and transcript")
 sel = os.path.join(work, "selected")
 run([iso, "variants", *MODEL, "--fasta", fasta, "--gtf", gtf, "--vcf", vcf, "--cache", cache, "--transcripts",
      "uc010zzc.2_rc", "--out", sel])

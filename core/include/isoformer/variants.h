@@ -164,6 +164,8 @@ typedef struct {
     int gene_windows;     /* centre a gene's windows on its most 5' TSS, as predict --window-center gene */
     int64_t max_distance; /* a variant is scored against transcripts within this many bp; < 0: the window */
     int batch_tokens;     /* RNA packing budget of iso_model_embed_batch (0: one sequence per forward) */
+    int no_reuse;         /* the naive path, for checks and benchmarks: every allele-transcript pair predicted
+                             twice from scratch (reference and alternative, all three encoders, no cache) */
 } iso_variant_options;
 
 /* One allele (or haplotype) against one transcript. */
