@@ -52,19 +52,6 @@ static int map_segments(const iso_interval *seg, int n_seg, const iso_fasta_edit
     return ISO_OK;
 }
 
-/* 0-based offset of genomic base pos in the spliced transcript (5'->3'), or -1 outside the exons. */
-static int64_t rna_offset(const iso_transcript *tx, int64_t pos)
-{
-    int64_t before = 0;
-    for (int k = 0; k < tx->n_exons; k++) {
-        const iso_interval *x = &tx->exons[tx->strand == '+' ? k : tx->n_exons - 1 - k];
-        if (pos >= x->start && pos < x->end)
-            return before + (tx->strand == '+' ? pos - x->start : x->end - 1 - pos);
-        before += x->end - x->start;
-    }
-    return -1;
-}
-
 /* The genomic segments (sorted by start) of the spliced transcript's offsets [lo, hi); *out is malloc'd. */
 static int rna_span_segments(const iso_transcript *tx, int64_t lo, int64_t hi, iso_interval **out, int *n_out)
 {
@@ -93,19 +80,6 @@ static int rna_span_segments(const iso_transcript *tx, int64_t lo, int64_t hi, i
 
 static int is_stop(const char *c) { return c[0] == 'T' && ((c[1] == 'A' && (c[2] == 'A' || c[2] == 'G')) || (c[1] == 'G' && c[2] == 'A')); }
 
-/* Genomic position of the spliced transcript's offset off (inverse of rna_offset). */
-static int64_t genomic_of_offset(const iso_transcript *tx, int64_t off)
-{
-    for (int k = 0; k < tx->n_exons; k++) {
-        const iso_interval *x = &tx->exons[tx->strand == '+' ? k : tx->n_exons - 1 - k];
-        int64_t len = x->end - x->start;
-        if (off < len)
-            return tx->strand == '+' ? x->start + off : x->end - 1 - off;
-        off -= len;
-    }
-    return -1;
-}
-
 static int is_sec(const iso_transcript *tx, int64_t pos)
 {
     for (int i = 0; i < tx->n_sec; i++)
@@ -119,7 +93,7 @@ static int reread_cds(iso_fasta *edited, iso_alt_transcript *alt)
 {
     iso_transcript *t = &alt->tx;
     int64_t five = t->strand == '+' ? t->cds[0].start : t->cds[t->n_cds - 1].end - 1;
-    int64_t start = rna_offset(t, five);
+    int64_t start = iso_segments_offset(t->exons, t->n_exons, t->strand, five);
     char *rna;
     int rc = iso_extract_rna(edited, t, &rna);
     if (rc != ISO_OK)
@@ -136,7 +110,7 @@ static int reread_cds(iso_fasta *edited, iso_alt_transcript *alt)
     }
     while (end + 3 <= len) {
         end += 3;
-        if (is_stop(rna + end - 3) && !is_sec(t, genomic_of_offset(t, end - 3)))
+        if (is_stop(rna + end - 3) && !is_sec(t, iso_segments_position(t->exons, t->n_exons, t->strand, end - 3)))
             break;
     }
     free(rna);

@@ -255,14 +255,31 @@ static void put_csq(iso_variant_writer *w, kstring_t *ks, const iso_vcf_record *
     }
 }
 
+/* The end of a table row in w->ks: the largest |delta| and its output, the tail cells (the note's, or none),
+ * the deltas and the alternative values; then the row goes out. */
+static void put_row_values(iso_variant_writer *w, const iso_variant_effect *x, const char *tail)
+{
+    kstring_t *ks = &w->ks;
+    double big;
+    int k = largest(x->delta, w->n, &big);
+    if (k >= 0)
+        ksprintf(ks, "%.6g\t%s%s", big, w->outputs[k], tail);
+    else
+        ksprintf(ks, "NA\t%s", tail);
+    for (int j = 0; j < 2 * w->n; j++) {
+        kputc('\t', ks);
+        put_value(ks, j < w->n ? x->delta[j] : x->alt[j - w->n], "%.6g", "NA");
+    }
+    kputc('\n', ks);
+    fputs(ks->s, iso_out_fp(w->tsv));
+}
+
 static void put_tsv_effect(iso_variant_writer *w, const iso_vcf_record *r, const iso_variant_effect *x)
 {
     const iso_transcript *t = &w->ann->tx[x->tx];
     char terms[512], changed[32];
     iso_so_format(x->csq.terms, terms, sizeof terms);
     changed_name(x->changed, changed, sizeof changed);
-    double big;
-    int k = largest(x->delta, w->n, &big);
     kstring_t *ks = &w->ks;
     ks->l = 0;
     ksprintf(ks, "%s\t%lld\t%s\t%s\t%s\t%s\t%s\t%s\t%c\t%s\t%s\t%lld\t", r->vcf_chrom, (long long)r->pos + 1, r->id,
@@ -272,16 +289,7 @@ static void put_tsv_effect(iso_variant_writer *w, const iso_vcf_record *r, const
     if (x->csq.protein_pos)
         ksprintf(ks, "%d", x->csq.protein_pos);
     ksprintf(ks, "\t%s\t%s\t", x->csq.amino_acids, changed);
-    if (k >= 0)
-        ksprintf(ks, "%.6g\t%s\t", big, w->outputs[k]);
-    else
-        kputs("NA\t\t", ks);
-    for (int j = 0; j < 2 * w->n; j++) {
-        kputc('\t', ks);
-        put_value(ks, j < w->n ? x->delta[j] : x->alt[j - w->n], "%.6g", "NA");
-    }
-    kputc('\n', ks);
-    fputs(ks->s, iso_out_fp(w->tsv));
+    put_row_values(w, x, "\t");
 }
 
 int iso_variant_writer_record(void *writer, const iso_vcf_record *r, const iso_variant_effect *eff, int n)
@@ -339,8 +347,6 @@ int iso_variant_writer_haplotype(void *writer, const iso_haplotype_effect *h)
     char terms[512], changed[32];
     iso_so_format(x->csq.terms, terms, sizeof terms);
     changed_name(x->changed, changed, sizeof changed);
-    double big;
-    int k = largest(x->delta, w->n, &big);
     kstring_t *ks = &w->ks;
     ks->l = 0;
     const char *sample = iso_vcf_sample(w->in, h->sample);
@@ -349,16 +355,7 @@ int iso_variant_writer_haplotype(void *writer, const iso_haplotype_effect *h)
              (long long)t->exons[0].start, (long long)t->exons[t->n_exons - 1].end, t->strand, h->n_applied,
              h->n_skipped, h->applied[0] ? h->applied : ".", terms[0] ? terms : ".", iso_so_impact(x->csq.terms),
              changed);
-    if (k >= 0)
-        ksprintf(ks, "%.6g\t%s", big, w->outputs[k]);
-    else
-        kputs("NA\t", ks);
-    for (int j = 0; j < 2 * w->n; j++) {
-        kputc('\t', ks);
-        put_value(ks, j < w->n ? x->delta[j] : x->alt[j - w->n], "%.6g", "NA");
-    }
-    kputc('\n', ks);
-    fputs(ks->s, iso_out_fp(w->tsv));
+    put_row_values(w, x, "");
     char label[256], hap[16], applied[16];
     snprintf(hap, sizeof hap, "%d", h->haplotype + 1);
     snprintf(applied, sizeof applied, "%d", h->n_applied);

@@ -32,6 +32,11 @@ int iso_extract_cds(iso_fasta *fa, const iso_transcript *tx, char **seq) ISO_RES
  * partial codon dropped, selenocysteine codons ('TGA' at tx->sec_pos) as 'U'. Sets ISO_TX_* flags in *flags.
  * *protein is "" for non-coding transcripts. Caller frees *protein. */
 int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein, unsigned *flags) ISO_RESULT;
+/* Segments (sorted by start) read 5'->3' on strand, as the spliced RNA (exons) or the CDS reads them: the offset
+ * of genomic base pos in their concatenation (-1 outside them), and the genomic base at offset off (-1 past
+ * their end). */
+int64_t iso_segments_offset(const iso_interval *seg, int n, char strand, int64_t pos);
+int64_t iso_segments_position(const iso_interval *seg, int n, char strand, int64_t off);
 /* Translates a nucleotide string (standard code, 'X' for codons with N). Caller frees. */
 char *iso_translate(const char *cds, int64_t len);
 void iso_revcomp_inplace(char *seq, int64_t len);
