@@ -115,17 +115,23 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
 {
     if (alt->flags & ISO_ALT_START_LOST)
         return TERM(ISO_SO_START_LOST);
-    if (alt->cds_delta % 3 != 0)
-        return TERM(ISO_SO_FRAMESHIFT);
     unsigned t = 0;
     const iso_interval *last = &tx->cds[tx->strand == '+' ? tx->n_cds - 1 : 0];
+    int64_t stop0 = tx->strand == '+' ? last->end - 3 : last->start; /* the stop codon's first base */
+    if (alt->cds_delta % 3 != 0) { /* in the stop codon, as bcftools csq: whether a stop still ends it there */
+        for (int i = 0; (alt->flags & ISO_ALT_REREAD) && i < n; i++)
+            if (iso_edit_touches(&e[i], stop0, stop0 + 3)) {
+                size_t rl = strlen(ref_protein), al = strlen(alt_protein);
+                t = al > rl ? TERM(ISO_SO_STOP_LOST) : al == rl ? TERM(ISO_SO_STOP_RETAINED) : 0;
+            }
+        return t | TERM(ISO_SO_FRAMESHIFT);
+    }
     if (alt->flags & ISO_ALT_REREAD) { /* a complete CDS, read again: its stop codon can move */
         int64_t al = (int64_t)strlen(alt_protein), expect = (int64_t)strlen(ref_protein) + alt->cds_delta / 3;
         if (al != expect)
             t |= TERM(al < expect ? ISO_SO_STOP_GAINED : ISO_SO_STOP_LOST);
-        int64_t s0 = tx->strand == '+' ? last->end - 3 : last->start;
         for (int i = 0; !t && i < n; i++)
-            if (iso_edit_touches(&e[i], s0, s0 + 3))
+            if (iso_edit_touches(&e[i], stop0, stop0 + 3))
                 t |= TERM(ISO_SO_STOP_RETAINED);
     } else if (ref_flags & ISO_TX_CDS_PARTIAL_CODON) {
         int64_t cds_len = 0;

@@ -720,7 +720,8 @@ static int emit_front(iso_variant_engine *e, sweep *s, iso_record_sink sink, voi
     iso_variant_effect *eff = malloc((size_t)(p->n_eff ? p->n_eff : 1) * sizeof *eff);
     int rc = eff ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     if (rc == ISO_OK) {
-        qsort(p->eff, (size_t)p->n_eff, sizeof *p->eff, by_effect);
+        if (p->n_eff)
+            qsort(p->eff, (size_t)p->n_eff, sizeof *p->eff, by_effect);
         for (int k = 0; k < p->n_eff; k++) {
             eff[k] = p->eff[k].eff;
             eff[k].alt = p->values + p->eff[k].at;
@@ -1149,7 +1150,8 @@ static int haplotype_group(iso_variant_engine *e, const group *g, const sweep *s
     if (rc == ISO_OK) {
         for (int i = 0; i < l.n; i++)
             l.jobs[i].id = i;
-        qsort(l.jobs, (size_t)l.n, sizeof *l.jobs, by_job_key);
+        if (l.n)
+            qsort(l.jobs, (size_t)l.n, sizeof *l.jobs, by_job_key);
         for (int i = 0; i < l.n; i++)
             moved[l.jobs[i].id] = i;
         for (size_t i = 0; i < n_rows; i++)

@@ -333,10 +333,11 @@ int iso_vcf_next(iso_vcf *v, iso_vcf_record **out)
         v->read++;
         bcf1_t *b = r->raw->b;
         if (b->errcode || b->pos < 0) {
+            int rc = iso_error(ISO_EFORMAT, "%s: record %lld (%s:%lld) is malformed (%s)", v->path,
+                               (long long)v->read, bcf_seqname_safe(v->hdr, b), (long long)b->pos + 1,
+                               b->pos < 0 ? "POS must be 1 or more" : "htslib could not parse it");
             iso_vcf_record_free(r);
-            return iso_error(ISO_EFORMAT, "%s: record %lld (%s:%lld) is malformed (%s)", v->path, (long long)v->read,
-                             bcf_seqname_safe(v->hdr, b), (long long)b->pos + 1,
-                             b->pos < 0 ? "POS must be 1 or more" : "htslib could not parse it");
+            return rc;
         }
         if (v->regions && !v->queries &&
             !in_regions(v, iso_chrom_alias_map(v->alias, bcf_seqname_safe(v->hdr, b)), b->pos,

@@ -151,7 +151,7 @@ def run_variants_workflow():
     p = subprocess.run([exe, "variants", "--model", os.path.dirname(inputs["isoformer_variants.model"]),
                         "--vcf", inputs["isoformer_variants.vcf"], "--fasta", inputs["isoformer_variants.fasta"],
                         "--gtf", inputs["isoformer_variants.gtf"], "--chrom-alias", inputs["isoformer_variants.chrom_alias"],
-                        "--window", "196608", "--device", "cpu", "--threads", "2", "--out", whole],
+                        "--max-distance", "200000", "--device", "cpu", "--threads", "2", "--out", whole],
                        capture_output=True, text=True)
     if check(p.returncode == 0, f"unsharded isoformer variants {p.stderr.strip()[-300:]}"):
         a, b = open(whole + ".variants.tsv", "rb").read(), open(outs["isoformer_variants.variants_tsv"], "rb").read()
