@@ -122,7 +122,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
         {"precision", required_argument, NULL, OPT_PRECISION}, {"cache", required_argument, NULL, OPT_CACHE},
         {"batch-tokens", required_argument, NULL, OPT_BATCH}, {"max-distance", required_argument, NULL, OPT_DISTANCE},
-        {"gather", no_argument, NULL, OPT_GATHER}, {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
+        {"gather", no_argument, NULL, OPT_GATHER}, {"no-reuse", no_argument, NULL, OPT_NO_REUSE}, CLI_VERSION_OPTION,
         {NULL, 0, NULL, 0}};
     static const char *const fusions[] = {"sequential", "parallel"}, *const acts[] = {"none", "silu", "gelu", "relu"},
                              *const precisions[] = {"fp32", "tf32", "bf16"};
@@ -150,6 +150,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'd': o->device = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
         case '@': bad = parse_long("--threads", optarg, 1, 1024, &x), o->threads = (int)x; break;
         case 'w': bad = parse_long("--window", optarg, 1, 1 << 30, &x), o->vopts.win.window = x; break;
         case OPT_RNA_MAX: bad = parse_long("--rna-max-tokens", optarg, 2, 1 << 20, &x), o->mopts.rna_max_tokens = (int)x; break;
@@ -265,8 +266,8 @@ int main_variants(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc >= 0)
         return rc;
-    if (cli_make_out_dir(CMD, o.out))
-        return 1;
+    if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
+        return rc;
     if (o.gather)
         return iso_variant_gather(o.out, (const char *const *)argv + optind, argc - optind) < 0 ? cli_fail(CMD) : 0;
     cli_verbose(o.verbose);

@@ -47,7 +47,7 @@ process ISOFORMER_VARIANTS {
     prefix        = task.ext.prefix ?: "${meta.id}"
     """
     echo "${args}"
-    printf '##fileformat=VCFv4.2\\n#CHROM\\tPOS\\tID\\tREF\\tALT\\tQUAL\\tFILTER\\tINFO\\n' | gzip -c > ${prefix}.variants.vcf.gz
+    echo "" | gzip > ${prefix}.variants.vcf.gz
     touch ${prefix}.variants.vcf.gz.tbi
     printf 'chrom\\tpos\\tid\\tref\\talt\\ttranscript_id\\n' > ${prefix}.variants.tsv
     printf '<svg xmlns="http://www.w3.org/2000/svg"/>\\n' > ${prefix}.variants.svg
