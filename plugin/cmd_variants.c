@@ -55,6 +55,7 @@ static void usage(FILE *fp)
             "      --normalization FILE  per-tissue 'tissue mean std' to undo z-scoring of the outputs\n"
             "  -w, --window N            DNA window in bp (default: the model's)\n"
             "      --revcomp-minus       reverse-complement the DNA window of minus-strand transcripts\n"
+            "      --window-center C     transcript (default) or gene (the gene's most 5' TSS, as predict)\n"
             "Compute:\n"
             "  -d, --device DEV          cpu, cuda or cuda:N (default: cuda when a GPU is present)\n"
             "      --precision P         GPU GEMM precision: fp32, tf32 or bf16 (default bf16)\n"
@@ -81,7 +82,7 @@ typedef struct {
 } options;
 
 enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_CACHE, OPT_BATCH, OPT_DISTANCE, OPT_GATHER, OPT_NO_REUSE };
+       OPT_CACHE, OPT_BATCH, OPT_DISTANCE, OPT_GATHER, OPT_NO_REUSE, OPT_CENTER };
 
 static int parse_long(const char *opt, const char *s, long long lo, long long hi, long long *v)
 {
@@ -122,9 +123,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
         {"precision", required_argument, NULL, OPT_PRECISION}, {"cache", required_argument, NULL, OPT_CACHE},
         {"batch-tokens", required_argument, NULL, OPT_BATCH}, {"max-distance", required_argument, NULL, OPT_DISTANCE},
-        {"gather", no_argument, NULL, OPT_GATHER}, {"no-reuse", no_argument, NULL, OPT_NO_REUSE}, CLI_VERSION_OPTION,
+        {"gather", no_argument, NULL, OPT_GATHER}, {"window-center", required_argument, NULL, OPT_CENTER}, {"no-reuse", no_argument, NULL, OPT_NO_REUSE}, CLI_VERSION_OPTION,
         {NULL, 0, NULL, 0}};
-    static const char *const fusions[] = {"sequential", "parallel"}, *const acts[] = {"none", "silu", "gelu", "relu"},
+    static const char *const fusions[] = {"sequential", "parallel"}, *const centres[] = {"transcript", "gene"}, *const acts[] = {"none", "silu", "gelu", "relu"},
                              *const precisions[] = {"fp32", "tf32", "bf16"};
     static const int act_ids[] = {ISO_ACT_NONE, ISO_ACT_SILU, ISO_ACT_GELU_ERF, ISO_ACT_RELU};
     static const iso_precision prec_ids[] = {ISO_PREC_FP32, ISO_PREC_TF32, ISO_PREC_BF16};
@@ -163,6 +164,7 @@ static int parse_options(int argc, char **argv, options *o)
         case OPT_CACHE: o->cache = optarg; break;
         case OPT_REVCOMP: o->vopts.win.revcomp_minus = 1; break;
         case OPT_GATHER: o->gather = 1; break;
+        case OPT_CENTER: bad = parse_choice("--window-center", optarg, centres, 2, &o->vopts.gene_windows); break;
         case OPT_NO_REUSE: o->vopts.no_reuse = 1; break;
         case OPT_FUSION:
             bad = parse_choice("--fusion", optarg, fusions, 2, &choice);

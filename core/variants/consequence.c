@@ -81,7 +81,7 @@ static unsigned location_terms(const iso_transcript *tx, const iso_fasta_edit *x
     return t;
 }
 
-static int64_t distance_to(const iso_transcript *tx, const iso_fasta_edit *x)
+int64_t iso_edit_distance(const iso_fasta_edit *x, const iso_transcript *tx)
 {
     int64_t lo = tx->exons[0].start, hi = tx->exons[tx->n_exons - 1].end, end = x->end > x->start ? x->end : x->start;
     return end <= lo ? lo - end : x->start >= hi ? x->start - hi : 0;
@@ -159,7 +159,7 @@ void iso_consequence_classify(const iso_transcript *tx, unsigned ref_flags, cons
     int in_cds = 0, across = 0;
     for (int i = 0; i < n; i++) {
         out->terms |= location_terms(tx, &e[i]);
-        int64_t d = distance_to(tx, &e[i]);
+        int64_t d = iso_edit_distance(&e[i], tx);
         if (out->distance < 0 || d < out->distance)
             out->distance = d;
         int touches = 0, inside = 0;

@@ -102,10 +102,11 @@ typedef struct {
     float *alt_pred, *delta;
 } job;
 
-static int64_t distance(const iso_fasta_edit *x, const iso_transcript *t)
+/* Whether edit x is scored against member mb of group g: within max_distance of the transcript, or in its DNA
+ * window. */
+static int in_reach(const iso_variant_engine *e, const group *g, const member *mb, const iso_fasta_edit *x)
 {
-    int64_t lo = t->exons[0].start, hi = t->exons[t->n_exons - 1].end, end = x->end > x->start ? x->end : x->start;
-    return end <= lo ? lo - end : x->start >= hi ? x->start - hi : 0;
+    return iso_edit_distance(x, &mb->t) <= e->o.max_distance || iso_edit_touches(x, g->win.start, g->win.end);
 }
 
 static int by_group(const void *pa, const void *pb)
@@ -137,6 +138,52 @@ static int by_window(const void *pa, const void *pb)
     return c ? c : (a->member > b->member) - (a->member < b->member);
 }
 
+/* The most 5' TSS of a gene (gene_id, contig, strand) over the whole annotation, in place of each member's own
+ * TSS (predict --window-center gene: the gene's isoforms share one window). */
+typedef struct {
+    const char *gene, *chrom;
+    char strand;
+    int64_t tss;
+} gene_start;
+
+static int by_gene_start(const void *pa, const void *pb)
+{
+    const gene_start *a = pa, *b = pb;
+    int c = strcmp(a->gene, b->gene);
+    if (!c)
+        c = strcmp(a->chrom, b->chrom);
+    return c ? c : a->strand - b->strand;
+}
+
+static int centre_on_genes(const iso_annotation *ann, member *mb, size_t n)
+{
+    gene_start *g = malloc((ann->n ? ann->n : 1) * sizeof *g);
+    if (!g)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < ann->n; i++) {
+        const iso_transcript *t = &ann->tx[i];
+        g[k++] = (gene_start){t->gene_id ? t->gene_id : t->transcript_id, t->chrom, t->strand, t->tss};
+    }
+    qsort(g, k, sizeof *g, by_gene_start);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++) { /* one entry per gene: the smallest TSS on '+', the largest on '-' */
+        if (u && !by_gene_start(&g[u - 1], &g[i])) {
+            int64_t *t = &g[u - 1].tss;
+            *t = g[i].strand == '-' ? (g[i].tss > *t ? g[i].tss : *t) : (g[i].tss < *t ? g[i].tss : *t);
+        } else {
+            g[u++] = g[i];
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const iso_transcript *t = &mb[i].t;
+        gene_start key = {t->gene_id ? t->gene_id : t->transcript_id, t->chrom, t->strand, 0};
+        mb[i].t.tss = ((const gene_start *)bsearch(&key, g, u, sizeof *g, by_gene_start))->tss;
+    }
+    free(g);
+    return ISO_OK;
+}
+
 int iso_variant_engine_create(iso_model *m, iso_emb_cache *cache, iso_fasta *fa, const iso_annotation *ann,
                               const size_t *sel, size_t n_sel, const iso_variant_options *o, iso_variant_engine **out)
 {
@@ -162,16 +209,24 @@ int iso_variant_engine_create(iso_model *m, iso_emb_cache *cache, iso_fasta *fa,
         iso_variant_engine_free(e);
         return iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n_sel);
     }
+    for (size_t i = 0; i < n_sel; i++)
+        order[i] = (member){.tx = sel[i], .t = ann->tx[sel[i]]};
+    if (e->o.gene_windows && centre_on_genes(ann, order, n_sel) != ISO_OK) {
+        free(keys), free(order);
+        iso_variant_engine_free(e);
+        return iso_last_status();
+    }
     for (size_t i = 0; i < n_sel; i++) {
-        const iso_transcript *t = &ann->tx[sel[i]];
+        const iso_transcript *t = &order[i].t;
         keys[i] = (window_key){t->chrom, iso_dna_window(t, &e->o.win), e->o.win.revcomp_minus && t->strand == '-', i};
-        order[i] = (member){.tx = sel[i], .t = *t};
     }
     qsort(keys, n_sel, sizeof *keys, by_window);
     for (size_t i = 0; i < n_sel; i++) {
         e->members[i] = order[keys[i].member];
         const iso_transcript *t = &e->members[i].t;
         int64_t lo = t->exons[0].start - e->o.max_distance - 1, hi = t->exons[t->n_exons - 1].end + e->o.max_distance + 1;
+        lo = keys[i].win.start < lo ? keys[i].win.start : lo; /* the window too (a gene's may reach further) */
+        hi = keys[i].win.end > hi ? keys[i].win.end : hi;
         if (i && !by_window(&(window_key){keys[i].chrom, keys[i].win, keys[i].rc, 0},
                             &(window_key){keys[i - 1].chrom, keys[i - 1].win, keys[i - 1].rc, 0})) {
             group *g = &e->groups[e->n_groups - 1];
@@ -400,6 +455,9 @@ static int job_prepare(iso_variant_engine *e, const group *g, job *j)
         return iso_last_status();
     if ((rc = iso_variant_transcript(j->view, &mb->t, mb->flags, j->edits, j->n_edits, &j->alt)) != ISO_OK)
         return rc;
+    if (e->o.gene_windows) /* the gene's 5' base moves with the edits, as the transcript's own TSS would */
+        j->alt.tx.tss = mb->t.strand == '+' ? iso_edits_map(j->edits, j->n_edits, mb->t.tss)
+                                            : iso_edits_map(j->edits, j->n_edits, mb->t.tss + 1) - 1;
     j->prepared = 1;
     for (int k = 0; k < j->n_edits; k++) {
         touches_window |= iso_edit_touches(&j->edits[k], g->win.start, g->win.end);
@@ -826,7 +884,7 @@ static int score_group(iso_variant_engine *e, const group *g, sweep *s)
                 member *mb = &e->members[g->first + k];
                 char key[64];
                 snprintf(key, sizeof key, "%lld:%d:%c", (long long)p->rec->ordinal, a, mb->t.strand);
-                if (distance(&al->edit, &mb->t) <= e->o.max_distance)
+                if (in_reach(e, g, mb, &al->edit))
                     rc = job_add(e, &l, mb, &al->edit, 1, key, p, a);
             }
             if (rc == ISO_OK && l.n >= JOB_CHUNK)
@@ -1007,7 +1065,8 @@ static int by_key(const void *pa, const void *pb)
 }
 
 /* The alleles of haplotype (s, h) within reach of mb, in order, those that overlap an earlier one left out. */
-static int haplotype_edits(const iso_variant_engine *e, const sweep *sw, const member *mb, hap_row *row)
+static int haplotype_edits(const iso_variant_engine *e, const sweep *sw, const group *g, const member *mb,
+                           hap_row *row)
 {
     int cap = 0, n = 0;
     kstring_t key = {0};
@@ -1015,13 +1074,13 @@ static int haplotype_edits(const iso_variant_engine *e, const sweep *sw, const m
         const iso_vcf_record *r = sw->q[qi].rec;
         int a = r->gt[2 * row->sample + row->hap], unphased = r->unphased[row->sample];
         iso_fasta_edit span = {r->pos, r->end, "", 0};
-        if ((a == 0 && !unphased) || distance(&span, &mb->t) > e->o.max_distance)
+        if ((a == 0 && !unphased) || !in_reach(e, g, mb, &span))
             continue;
         if (unphased || a < 0 || a > r->n_alt || r->alt[a - 1].note) { /* unknown phase: on neither */
             row->skipped++;
             continue;
         }
-        if (distance(&r->alt[a - 1].edit, &mb->t) > e->o.max_distance)
+        if (!in_reach(e, g, mb, &r->alt[a - 1].edit))
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
@@ -1126,7 +1185,7 @@ static int haplotype_group(iso_variant_engine *e, const group *g, const sweep *s
         hap_row *mine = rows + k * per;
         for (size_t i = 0; rc == ISO_OK && i < per; i++) {
             mine[i] = (hap_row){.sample = (int)(i / 2), .hap = (int)(i % 2), .job = -1};
-            rc = haplotype_edits(e, sw, mb, &mine[i]);
+            rc = haplotype_edits(e, sw, g, mb, &mine[i]);
             order[i] = &mine[i];
         }
         if (rc != ISO_OK)

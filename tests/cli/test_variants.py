@@ -237,7 +237,7 @@ def consensus(vcf_gz, out):
     return {k: "".join(v) for k, v in seqs.items()}
 
 
-def predict_edited(tag, chrom, edits, ids, cache):
+def predict_edited(tag, chrom, edits, ids, cache, extra=()):
     """predict on the genome with the edits applied (bcftools consensus) and the annotation following them;
     returns {transcript: values} and the number of encoder inputs predict did not find in the cache."""
     d = os.path.join(work, "edited", tag)
@@ -250,7 +250,7 @@ def predict_edited(tag, chrom, edits, ids, cache):
             if t.id in ids:
                 f.write("\n".join(edited_transcript(t, seqs[t.chrom], edits if t.chrom == chrom else []).gtf()) + "\n")
     r = run([iso, "predict", *MODEL, "--fasta", os.path.join(d, "genome.fa"), "--gtf", os.path.join(d, "annotation.gtf"),
-             "--cache", cache, "-v", "--out", os.path.join(d, "p")])
+             "--cache", cache, "-v", "--out", os.path.join(d, "p"), *extra])
     rows = read_tsv(os.path.join(d, "p.predictions.tsv")) if r.returncode == 0 else []
     m = [re.search(p, r.stderr) for p in (r"(\d+) transcripts in", r"DNA windows: (\d+) computed",
                                           r"proteins: (\d+) computed", r"cache hits (\d+)")]
@@ -376,6 +376,25 @@ check({"dna", "rna", "rna&protein", "dna&rna", "none"} <= set(seen),
       f"the test reaches every combination of changed inputs: {dict(seen)}")
 for needle in ("DNA", "RNA", "protein", r"fusion\+head"):
     check(re.search(needle + r" \d+", r.stderr), f"-v statistics name {needle}: {r.stderr}")
+
+# the gene's windows (predict --window-center gene): the gene's 5' end moves with a promoter indel
+gene_kinds = ["promoter_del", "promoter_ins", "utr5_ins", "missense"]
+gvcf = write_vcf(os.path.join(work, "gene_windows.vcf"), sorted(vcf_record("20", *edits[(k, "20")], k) for k in gene_kinds))
+gprefix = os.path.join(work, "gene_windows")
+run([iso, "variants", *MODEL, "--fasta", fasta, "--gtf", gtf, "--vcf", gvcf, "--cache", cache, "--window-center", "gene",
+     "--out", gprefix])
+grows = read_tsv(gprefix + ".variants.tsv")
+for kind in gene_kinds:
+    pairs = [p for p in grows if p["id"] == kind]
+    pred, misses = predict_edited(f"gene.{kind}", "20", [edits[(kind, "20")]], {p["transcript_id"] for p in pairs}, cache,
+                                  ["--window-center", "gene"])
+    check(pairs and misses == 0, f"{kind}, gene windows: {len(pairs)} pairs, {misses} inputs predict computed itself")
+    for p in pairs:
+        got = pred.get(p["transcript_id"], {})
+        check(all(abs(float(p["alt " + t]) - float(got.get(t, "nan"))) <= 1e-6 * max(1.0, abs(float(got.get(t, 0))))
+                  for t in tissues), f"{kind}, gene windows, {p['transcript_id']}: alt values differ from predict")
+check(any("dna" in p["changed"] for p in grows if p["id"] == "promoter_del" and p["transcript_id"] == "uc010gim.2"),
+      "with gene windows a promoter allele reaches the isoforms that start downstream")
 
 # ---- 2. a phased sample's haplotypes against predict on exactly its alleles ----
 section("a phased sample's haplotypes against predict on exactly its alleles")

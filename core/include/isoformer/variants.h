@@ -43,6 +43,9 @@ int iso_edit_touches(const iso_fasta_edit *e, int64_t lo, int64_t hi);
  * replacement, at most its end. An interval [s, e) maps to [map(s), map(e)). */
 int64_t iso_edits_map(const iso_fasta_edit *e, int n, int64_t x);
 
+/* Bases between edit e and the transcript's span (0 when it changes or inserts into the span). */
+int64_t iso_edit_distance(const iso_fasta_edit *e, const iso_transcript *tx);
+
 /* ---- the transcript on the edited sequence ---- */
 
 enum {
@@ -162,7 +165,8 @@ enum { ISO_MOD_DNA = 1u << 0, ISO_MOD_RNA = 1u << 1, ISO_MOD_PROTEIN = 1u << 2 }
 typedef struct {
     iso_window_opts win;  /* window 0: the model's */
     int gene_windows;     /* centre a gene's windows on its most 5' TSS, as predict --window-center gene */
-    int64_t max_distance; /* a variant is scored against transcripts within this many bp; < 0: the window */
+    int64_t max_distance; /* a variant is scored against transcripts within this many bp, and those whose DNA
+                             window holds it; < 0: the window's length */
     int batch_tokens;     /* RNA packing budget of iso_model_embed_batch (0: one sequence per forward) */
     int no_reuse;         /* the naive path, for checks and benchmarks: every allele-transcript pair predicted
                              twice from scratch (reference and alternative, all three encoders, no cache) */
