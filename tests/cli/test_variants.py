@@ -650,6 +650,23 @@ for tag, extra in (("reuse", []), ("naive", ["--no-reuse"])):
 check(open(naive + ".reuse.variants.tsv").read() == open(naive + ".naive.variants.tsv").read() and
       len(open(naive + ".reuse.variants.tsv").read().splitlines()) > 20,
       "reusing embeddings gives the values of two full predictions per allele and transcript")
+# --region through a tabix index (VCF.gz), a CSI index (BCF) and no index (plain VCF, filtered while read): the
+# same records
+bcf = os.path.join(work, "kinds.bcf")
+run(["bcftools", "view", "-Ob", "-o", bcf, vcf])
+run(["bcftools", "index", bcf])
+plain = os.path.join(work, "kinds.plain.vcf")
+with gzip.open(vcf, "rt") as src, open(plain, "w") as dst:
+    dst.write(src.read())
+region_rows = []
+for source in (vcf, bcf, plain):
+    out = os.path.join(work, "region." + os.path.basename(source))
+    run([iso, "variants", *MODEL, "--fasta", fasta, "--gtf", gtf, "--vcf", source, "--cache", cache,
+         "--region", f"20rc:{L - tss - 800}-{L - tss + 200}", "--out", out])
+    region_rows.append(open(out + ".variants.tsv").read())
+expect_rows = [x for x in whole[1:] if x.split("\t")[0] == "20rc" and L - tss - 800 <= int(x.split("\t")[1]) <= L - tss + 200]
+check(region_rows[0] == region_rows[1] == region_rows[2] and region_rows[0].splitlines()[1:] == expect_rows
+      and expect_rows, f"--region: the same {len(expect_rows)} rows from VCF.gz + tbi, BCF + csi and plain VCF")
 sel = os.path.join(work, "selected")
 run([iso, "variants", *MODEL, "--fasta", fasta, "--gtf", gtf, "--vcf", vcf, "--cache", cache, "--transcripts",
      "uc010zzc.2_rc", "--out", sel])
