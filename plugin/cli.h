@@ -14,6 +14,7 @@ int main_quant(int argc, char **argv);
 int main_eval(int argc, char **argv);
 int main_fit(int argc, char **argv);
 int main_merge(int argc, char **argv);
+int main_variants(int argc, char **argv);
 
 /* Prints "isoformer <cmd>: <message from iso_last_error()>" on stderr and returns 1. */
 int cli_fail(const char *cmd);

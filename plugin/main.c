@@ -18,6 +18,7 @@ static const command commands[] = {
     {"fit", main_fit, "fit a new expression head to your samples on frozen embeddings (ridge, gene-grouped CV)"},
     {"convert", main_convert, "checkpoint (.bin) to safetensors, or list its tensors"},
     {"merge", main_merge, "gather the outputs of 'predict --shard i/n' runs into one set"},
+    {"variants", main_variants, "effect of each variant of a VCF on each isoform in each tissue (VCF, TSV, plot)"},
 };
 
 static void usage(FILE *fp)

@@ -28,6 +28,17 @@ static int parse_region(const char *s, region *r)
     return 0;
 }
 
+int cli_region_parse(const char *s, char *chrom, size_t size, int64_t *start, int64_t *end)
+{
+    region r;
+    if (parse_region(s, &r) < 0)
+        return -1;
+    snprintf(chrom, size, "%s", r.chrom);
+    *start = r.start;
+    *end = r.end;
+    return 0;
+}
+
 int cli_selection_check(const char *cmd, const cli_selection *s)
 {
     region r;

@@ -3,6 +3,7 @@
 #define ISOFORMER_PLUGIN_SELECT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "isoformer/annotation.h"
 
@@ -12,6 +13,8 @@ typedef struct {
     const char *shard;       /* "i/n", 1-based, or NULL */
 } cli_selection;
 
+/* A region "CHR:START-END" (1-based, inclusive) as chrom and [start, end) 0-based; -1 when malformed. */
+int cli_region_parse(const char *s, char *chrom, size_t size, int64_t *start, int64_t *end);
 /* Checks the syntax of --region and --shard before any file is read; prints a usage error (naming cmd) and
  * returns 2 when wrong, else 0. */
 int cli_selection_check(const char *cmd, const cli_selection *s);

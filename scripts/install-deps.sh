@@ -13,11 +13,12 @@ build_pkgs=(build-essential cmake pkg-config libhts-dev libbigwig-dev libcurl4-g
 # oneDNN 2.x for the CPU bf16 GEMMs (--precision bf16); optional: where the archive lacks it, isoformer builds
 # without (CMake ISOFORMER_ONEDNN=AUTO).
 optional_build_pkgs=(libdnnl-dev)
-# Independent tools the tests compare against, the Python (Debian's PyTorch) for parity tests, and the pipeline
-# checks: pyBigWig writes test bigWigs, Groovy parses the Nextflow files, shellcheck lints WDL commands, Jinja
-# renders the conda recipe.
-test_pkgs=(gffread samtools bedtools tabix hisat2 python3 python3-venv python3-pip python3-torch python3-numpy
-           python3-scipy python3-bx python3-pybigwig python3-jinja2 valgrind clang groovy shellcheck)
+# Independent tools the tests compare against (bcftools: consensus edits the FASTA and csq names consequences
+# for the variants test), the Python (Debian's PyTorch) for parity tests, and the pipeline checks: pyBigWig
+# writes test bigWigs, Groovy parses the Nextflow files, shellcheck lints WDL commands, Jinja renders the conda
+# recipe.
+test_pkgs=(gffread samtools bcftools bedtools tabix hisat2 python3 python3-venv python3-pip python3-torch
+           python3-numpy python3-scipy python3-bx python3-pybigwig python3-jinja2 valgrind clang groovy shellcheck)
 
 # Tools test-data/make-test-data.sh cuts the committed test data with (it fetches the data packages
 # vt-examples, r-bioc-genomicfeatures and r-bioc-ensembldb itself when they are not installed).

@@ -6,6 +6,8 @@
 #                                 sample), shifted the same way, contig 'chr20', Ensembl-style CDS/start/stop lines
 #   annotation.gff3              the same transcripts converted to GFF3 by gffread
 #   chromAlias.txt               UCSC chromAlias mapping the annotation's 'chr20' to the FASTA's '20'
+#   vt-chr20.vcf                 the real chr20 variant records of vt-examples that fall in the slice (as given and
+#                                as vt normalizes them), shifted the same way
 # Needs samtools, tabix, gffread, python3 (scripts/install-deps.sh --data) and the data packages vt-examples,
 # r-bioc-genomicfeatures, r-bioc-ensembldb: used where installed, else fetched with `apt-get download`.
 set -euo pipefail
@@ -26,6 +28,7 @@ pkg_root() {
   fi
 }
 VT=$(pkg_root vt-examples)/usr/share/doc/vt/examples/ref
+VT_NORMALIZE=$(dirname "$VT")/normalize
 TXDB=$(pkg_root r-bioc-genomicfeatures)/usr/lib/R/site-library/GenomicFeatures/extdata/hg19_knownGene_sample.sqlite
 ENSDB=$(pkg_root r-bioc-ensembldb)/usr/lib/R/site-library/ensembldb
 
@@ -101,3 +104,16 @@ printf '# UCSC chromAlias: FASTA name, then alternative names\n20\tchr20\tNC_000
 
 # A real Ensembl Bacteria (release 32) annotation in both GTF and GFF3, for the reader (no sequence).
 cp "$ENSDB/gtf/Devosia_geojensis.ASM96941v1.32.gtf.gz" "$ENSDB/gff/Devosia_geojensis.ASM96941v1.32.gff3.gz" .
+
+# Real variant records (1000 Genomes indels on GRCh37 chr20, from vt's normalize example) inside the slice: the
+# input record and vt's left-normalized form of it, one contig line for the slice, positions shifted.
+{
+  gzip -dc "$VT_NORMALIZE/01_IN.vcf.gz" | grep '^##' | grep -v '^##contig'
+  gzip -dc "$VT_NORMALIZE/01_OUT.vcf.gz" | grep '^##INFO=<ID=OLD_VARIANT,'
+  printf '##contig=<ID=20,length=%d>\n' "$LEN"
+  printf '##source=vt-examples 0.57721 normalize/01_IN.vcf.gz and 01_OUT.vcf.gz, GRCh37 chr20 shifted by -%d\n' "$OFFSET"
+  gzip -dc "$VT_NORMALIZE/01_IN.vcf.gz" | grep '^#CHROM'
+  for f in 01_IN 01_OUT; do gzip -dc "$VT_NORMALIZE/$f.vcf.gz" | grep -v '^#'; done |
+    awk -F'\t' -v off="$OFFSET" -v len="$LEN" 'BEGIN { OFS = "\t" } $1 == "20" && $2 > off && $2 <= off + len { $2 -= off; print }' |
+    sort -k2,2n
+} >vt-chr20.vcf

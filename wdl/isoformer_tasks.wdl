@@ -324,3 +324,173 @@ task evaluate {
     preemptible: "Preemptible attempts before a regular VM"
   }
 }
+
+task variants {
+  input {
+    File vcf
+    File? vcf_index
+    File fasta
+    File? fasta_fai
+    File? fasta_gzi
+    File gtf
+    File model
+    File model_config
+    File? chrom_alias
+    String prefix
+    Int shard = 0
+    Int n_shards = 1
+    String extra_args = ""
+    Boolean use_gpu = true
+
+    String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    Int cpu = 8
+    Int memory_gb = 32
+    String gpu_type = "nvidia-tesla-t4"
+    String nvidia_driver_version = "535.104.05"
+    String zones = "us-central1-a us-central1-b us-central1-c"
+    Int preemptible = 2
+    Int max_retries = 1
+  }
+
+  Int disk_gb = ceil(2 * size([vcf, fasta, gtf, model], "GiB")) + 20
+  String shard_arg = if n_shards > 1 then "--shard ~{shard}/~{n_shards}" else ""
+
+  command <<<
+    set -euo pipefail
+    # The FASTA and the VCF each beside their indexes, the weights and config.json in a model directory.
+    fasta="$(basename '~{fasta}')"
+    ln -s '~{fasta}' "$fasta"
+    if [ -n '~{fasta_fai}' ]; then ln -s '~{fasta_fai}' "$fasta.fai"; fi
+    if [ -n '~{fasta_gzi}' ]; then ln -s '~{fasta_gzi}' "$fasta.gzi"; fi
+    vcf="$(basename '~{vcf}')"
+    ln -s '~{vcf}' "$vcf"
+    index='~{vcf_index}'
+    if [ -n "$index" ]; then ln -s "$index" "$vcf.${index##*.}"; fi
+    weights='~{model}'
+    mkdir model
+    ln -s '~{model_config}' model/config.json
+    case "$weights" in
+      *.bin) ln -s "$weights" model/pytorch_model.bin ;;
+      *) ln -s "$weights" model/model.safetensors ;;
+    esac
+    isoformer variants \
+      --model model \
+      --fasta "$fasta" \
+      --gtf '~{gtf}' \
+      --vcf "$vcf" \
+      ~{if defined(chrom_alias) then "--chrom-alias '~{chrom_alias}'" else ""} \
+      ~{shard_arg} \
+      --device ~{if use_gpu then "cuda" else "cpu"} \
+      --threads ~{cpu} \
+      ~{extra_args} \
+      --out '~{prefix}'
+  >>>
+
+  output {
+    File vcf_out = "~{prefix}.variants.vcf.gz"
+    Array[File] vcf_out_index = glob("~{prefix}.variants.vcf.gz.*")
+    File tsv = "~{prefix}.variants.tsv"
+    File svg = "~{prefix}.variants.svg"
+  }
+
+  runtime {
+    docker: docker
+    cpu: cpu
+    memory: "~{memory_gb} GiB"
+    disks: "local-disk ~{disk_gb} SSD"
+    bootDiskSizeGb: 30
+    zones: zones
+    gpuType: gpu_type
+    gpuCount: if use_gpu then 1 else 0
+    nvidiaDriverVersion: nvidia_driver_version  # !UnknownRuntimeKey
+    preemptible: preemptible
+    maxRetries: max_retries
+  }
+
+  meta {
+    description: "Predicts the effect of every allele of a VCF (or of one shard of its records) on each transcript it reaches, per tissue."
+    author: "isoformer"
+    email: "isoformer@example.org"
+  }
+
+  parameter_meta {
+    vcf: "Variants: VCF (plain, gzip or bgzip) or BCF, sorted"
+    vcf_index: "Tabix or CSI index of the VCF (region queries; optional)"
+    fasta: {help: "Reference genome FASTA, plain or bgzipped", localization_optional: false}
+    fasta_fai: "samtools faidx index of the FASTA (built in the task when absent)"
+    fasta_gzi: "bgzip index of a bgzipped FASTA (built in the task when absent)"
+    gtf: "Transcript annotation, GTF or GFF3"
+    model: "IsoFormer weights: model.safetensors (or pytorch_model.bin, by its .bin extension)"
+    model_config: "The model's config.json"
+    chrom_alias: "UCSC chromAlias file mapping the annotation's and the VCF's contig names to the FASTA's"
+    prefix: "Output prefix; put the shard key in it so shards never share names"
+    shard: "1-based shard index, with n_shards > 1"
+    n_shards: "Number of shards the VCF's records are split into (contiguous runs, balanced by estimated cost)"
+    extra_args: "More isoformer variants options, e.g. --max-distance 5000"
+    use_gpu: "Run on one GPU (--device cuda); false runs on the CPU"
+    docker: "Container image with isoformer (built from the repository's Dockerfile)"
+    cpu: "CPU cores, also passed as --threads"
+    memory_gb: "Memory in GiB"
+    gpu_type: "Terra/Cromwell GPU type"
+    nvidia_driver_version: "NVIDIA driver (ignored by Cromwell's Life Sciences and GCP Batch backends)"
+    zones: "Google zones that have the GPU type"
+    preemptible: "Preemptible attempts before a regular VM"
+    max_retries: "Retries after a failure"
+  }
+}
+
+task variants_gather {
+  input {
+    Array[File] shard_files
+    String prefix
+
+    String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    Int memory_gb = 8
+    Int preemptible = 2
+    Int max_retries = 1
+  }
+
+  Int disk_gb = ceil(3 * size(shard_files, "GiB")) + 10
+
+  command <<<
+    set -euo pipefail
+    # Bring every shard's files into one directory, where a shard prefix names all its files.
+    mkdir shards
+    while read -r f; do
+      [ -n "$f" ] && ln -s "$f" "shards/$(basename "$f")"
+    done < '~{write_lines(shard_files)}'
+    mapfile -t shard_prefixes < <(find shards -name '*.variants.tsv' | sed 's/\.variants\.tsv$//' | sort)
+    isoformer variants --gather --out '~{prefix}' "${shard_prefixes[@]}"
+  >>>
+
+  output {
+    File vcf_out = "~{prefix}.variants.vcf.gz"
+    Array[File] vcf_out_index = glob("~{prefix}.variants.vcf.gz.*")
+    File tsv = "~{prefix}.variants.tsv"
+    File svg = "~{prefix}.variants.svg"
+  }
+
+  runtime {
+    docker: docker
+    cpu: 2
+    memory: "~{memory_gb} GiB"
+    disks: "local-disk ~{disk_gb} SSD"
+    preemptible: preemptible
+    maxRetries: max_retries
+  }
+
+  meta {
+    description: "Gathers the outputs of sharded variants runs into the files one unsharded run writes."
+    author: "isoformer"
+    email: "isoformer@example.org"
+  }
+
+  parameter_meta {
+    shard_files: "Every shard's .variants.vcf.gz, its index, .variants.tsv and .variants.svg"
+    prefix: "Output prefix"
+    docker: "Container image with isoformer"
+    memory_gb: "Memory in GiB"
+    preemptible: "Preemptible attempts before a regular VM"
+    max_retries: "Retries after a failure"
+  }
+}

@@ -6,32 +6,9 @@
 #include <string.h>
 
 #include "expression/expression_internal.h"
+#include "isoformer/outputs.h"
 
 #define MAX_SCATTERS 9 /* all pairs up to this many; beyond, the best, median and worst */
-
-static void escape(FILE *fp, const char *s)
-{
-    for (; *s; s++)
-        switch (*s) {
-        case '<': fputs("&lt;", fp); break;
-        case '>': fputs("&gt;", fp); break;
-        case '&': fputs("&amp;", fp); break;
-        default: fputc(*s, fp);
-        }
-}
-
-static double nice_step(double span)
-{
-    double step = pow(10, floor(log10(span / 4)));
-    return span / step > 20 ? step * 5 : span / step > 8 ? step * 2 : step;
-}
-
-static void text(FILE *fp, double x, double y, int size, const char *anchor, const char *extra, const char *s)
-{
-    fprintf(fp, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" text-anchor=\"%s\"%s>", x, y, size, anchor, extra);
-    escape(fp, s);
-    fputs("</text>\n", fp);
-}
 
 static void metric(char *buf, size_t size, const char *name, double v)
 {
@@ -58,7 +35,7 @@ static void scatter(FILE *fp, double ox, double oy, double w, double h, const do
 #define PY(v) (oy + T + ph - ((v) - lo) / (hi - lo) * ph)
     fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" stroke=\"#444\"/>\n",
             ox + L, oy + T, pw, ph);
-    double step = nice_step(hi - lo);
+    double step = iso_svg_step(hi - lo);
     for (double t = ceil(lo / step) * step; t <= hi; t += step)
         fprintf(fp, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/><text x=\"%.1f\" "
                     "y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">%g</text>\n",
@@ -76,15 +53,15 @@ static void scatter(FILE *fp, double ox, double oy, double w, double h, const do
 #undef PX
 #undef PY
     char line[256], a[64], b[64], c[64];
-    text(fp, ox + L + pw / 2, oy + 18, 13, "middle", " font-weight=\"bold\"", title);
+    iso_svg_text(fp, ox + L + pw / 2, oy + 18, 13, "middle", " font-weight=\"bold\"", title);
     metric(a, sizeof a, "Spearman", r->spearman);
     metric(b, sizeof b, "Pearson", r->pearson);
     metric(c, sizeof c, "R\u00b2(y=x)", r->r2);
     snprintf(line, sizeof line, "%s  %s  %s  n=%zu", a, b, c, r->n);
-    text(fp, ox + L + pw / 2, oy + 33, 11, "middle", "", line);
-    text(fp, ox + L + pw / 2, oy + h - 10, 12, "middle", "", xlab);
+    iso_svg_text(fp, ox + L + pw / 2, oy + 33, 11, "middle", "", line);
+    iso_svg_text(fp, ox + L + pw / 2, oy + h - 10, 12, "middle", "", xlab);
     snprintf(line, sizeof line, " transform=\"rotate(-90 %.1f %.1f)\"", ox + 15, oy + T + ph / 2);
-    text(fp, ox + 15, oy + T + ph / 2, 12, "middle", line, ylab);
+    iso_svg_text(fp, ox + 15, oy + T + ph / 2, 12, "middle", line, ylab);
 }
 
 /* Every pair as a dot of Spearman and one of Pearson on a -1..1 axis, sorted by Spearman. */
@@ -99,7 +76,7 @@ static void summary(FILE *fp, double ox, double oy, double w, double h, const is
         char label[8];
         snprintf(label, sizeof label, "%d", v);
         fprintf(fp, "<path d=\"M%.1f %.1fH%.1f\" stroke=\"#ccc\"/>\n", ox + L, py, ox + L + pw);
-        text(fp, ox + L - 5, py + 4, 11, "end", "", label);
+        iso_svg_text(fp, ox + L - 5, py + 4, 11, "end", "", label);
     }
     for (int k = 0; k < n; k++) {
         const iso_eval_pair *p = &pairs[order[k]];
@@ -111,9 +88,9 @@ static void summary(FILE *fp, double ox, double oy, double w, double h, const is
             fprintf(fp, "<circle class=\"summary-pearson\" cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#ff7f0e\"/>\n", px,
                     oy + T + ph * (1 - (p->pearson + 1) / 2));
     }
-    text(fp, ox + L, oy + 18, 12, "start", "",
+    iso_svg_text(fp, ox + L, oy + 18, 12, "start", "",
          "Every pair, sorted by Spearman (blue); Pearson in orange. All values in PREFIX.eval.tsv");
-    text(fp, ox + L + pw / 2, oy + h - 5, 11, "middle", "", "pairs (prediction column vs observed column)");
+    iso_svg_text(fp, ox + L + pw / 2, oy + h - 5, 11, "middle", "", "pairs (prediction column vs observed column)");
 }
 
 typedef struct {
@@ -157,16 +134,14 @@ int eval_svg(FILE *fp, const iso_annotation *ann, const iso_expression *pred, co
     const double W = 420, H = 380, SUM = 170, HEAD = 60;
     int cols = n_shown < 3 ? n_shown : 3, rows = (n_shown + cols - 1) / cols;
     double width = W * (cols > 2 ? cols : 2);
-    fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" font-family=\"sans-serif\">\n"
-                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
-            width, HEAD + SUM + H * rows + 50);
+    iso_svg_begin(fp, width, HEAD + SUM + H * rows + 50);
     char line[1024];
     snprintf(line, sizeof line, "isoformer eval: predicted vs observed expression, %d pair%s, %zu transcripts", n_pairs,
              n_pairs == 1 ? "" : "s", ann->n);
-    text(fp, width / 2, 24, 16, "middle", " font-weight=\"bold\"", line);
+    iso_svg_text(fp, width / 2, 24, 16, "middle", " font-weight=\"bold\"", line);
     snprintf(line, sizeof line, "%s of %d pairs shown as scatter plots%s", n_shown == n_pairs ? "All" : "3",
              n_pairs, n_shown == n_pairs ? "" : ": highest, median and lowest Spearman");
-    text(fp, width / 2, 44, 12, "middle", "", line);
+    iso_svg_text(fp, width / 2, 44, 12, "middle", "", line);
     summary(fp, 0, HEAD, width, SUM, pairs, order, n_pairs);
     const char *ylab = obs->is_tpm && log1p_obs ? "observed log(TPM+1)" : obs->is_tpm ? "observed TPM"
                                                                                      : "observed log(TPM+1)";
@@ -179,9 +154,9 @@ int eval_svg(FILE *fp, const iso_annotation *ann, const iso_expression *pred, co
         scatter(fp, W * (s % cols), HEAD + SUM + H * (s / cols), W, H, x, y, ann->n, line, r,
                 "predicted (model output: log(TPM+1) when normalised)", ylab);
     }
-    text(fp, 10, HEAD + SUM + H * rows + 20, 11, "start", "",
+    iso_svg_text(fp, 10, HEAD + SUM + H * rows + 20, 11, "start", "",
          "Dashed red: y = x, prediction equal to observation (both axes share one scale).");
-    text(fp, 10, HEAD + SUM + H * rows + 36, 11, "start", "",
+    iso_svg_text(fp, 10, HEAD + SUM + H * rows + 36, 11, "start", "",
          "R\u00b2(y=x) = 1 - sum(obs - pred)\u00b2 / sum(obs - mean obs)\u00b2: agreement with y = x itself; negative "
          "when the scales differ, even if the ranks agree (Spearman).");
     fputs("</svg>\n", fp);

@@ -15,6 +15,13 @@
 struct iso_fasta {
     faidx_t *fai;
     char *path;
+    /* an edited view (iso_fasta_edited): base's sequence with edits applied on edit_contig */
+    iso_fasta *base;
+    char *edit_contig;
+    iso_fasta_edit *edits; /* seq points into edit_bases */
+    int n_edits;
+    char *edit_bases;
+    int64_t delta; /* edited minus reference contig length */
 };
 
 static int file_exists(const char *path) { return access(path, F_OK) == 0; }
@@ -118,9 +125,50 @@ void iso_fasta_close(iso_fasta *fa)
 {
     if (!fa)
         return;
-    fai_destroy(fa->fai);
+    if (!fa->base)
+        fai_destroy(fa->fai);
     free(fa->path);
+    free(fa->edit_contig);
+    free(fa->edits);
+    free(fa->edit_bases);
     free(fa);
+}
+
+iso_fasta *iso_fasta_edited(iso_fasta *base, const char *contig, const iso_fasta_edit *edits, int n)
+{
+    if (base->base) {
+        iso_error(ISO_EINVAL, "%s: an edited view cannot be edited again (give all the edits at once)", base->path);
+        return NULL;
+    }
+    iso_fasta *v = calloc(1, sizeof *v);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) {
+        if (edits[i].start > edits[i].end || edits[i].len < 0 || (i && edits[i].start < edits[i - 1].end)) {
+            iso_error(ISO_EINVAL, "%s: edit %d of %s (%lld-%lld) is reversed or overlaps the one before", base->path, i,
+                      contig, (long long)edits[i].start, (long long)edits[i].end);
+            free(v);
+            return NULL;
+        }
+        total += edits[i].len;
+    }
+    if (!v || !(v->path = strdup(base->path)) || !(v->edit_contig = strdup(contig)) ||
+        !(v->edits = malloc((size_t)(n ? n : 1) * sizeof *v->edits)) || !(v->edit_bases = malloc((size_t)total + 1))) {
+        iso_fasta_close(v);
+        iso_error(ISO_ENOMEM, "%s: out of memory for an edited view", base->path);
+        return NULL;
+    }
+    v->base = base;
+    v->fai = base->fai;
+    v->n_edits = n;
+    int64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        v->edits[i] = edits[i];
+        memcpy(v->edit_bases + at, edits[i].seq, (size_t)edits[i].len);
+        v->edits[i].seq = v->edit_bases + at;
+        at += edits[i].len;
+        v->delta += edits[i].len - (edits[i].end - edits[i].start);
+    }
+    return v;
 }
 
 const char *iso_fasta_path(const iso_fasta *fa) { return fa->path; }
@@ -131,12 +179,62 @@ int64_t iso_fasta_contig_len(const iso_fasta *fa, const char *contig)
 {
     if (!faidx_has_seq(fa->fai, contig))
         return -1;
-    return faidx_seq_len(fa->fai, contig);
+    int64_t len = faidx_seq_len(fa->fai, contig);
+    return fa->base && !strcmp(contig, fa->edit_contig) ? len + fa->delta : len;
+}
+
+/* Copies the part of the edited interval [piece, piece + len) that falls in [start, end) into out (out[0] is
+ * base start): from the reference at ref_start when src is NULL, else from src. */
+static int copy_piece(iso_fasta *base, const char *contig, int64_t piece, int64_t len, int64_t ref_start,
+                      const char *src, int64_t start, int64_t end, char *out)
+{
+    int64_t lo = piece > start ? piece : start, hi = piece + len < end ? piece + len : end;
+    if (lo >= hi)
+        return ISO_OK;
+    if (src) {
+        memcpy(out + (lo - start), src + (lo - piece), (size_t)(hi - lo));
+        return ISO_OK;
+    }
+    char *ref;
+    int rc = iso_fasta_fetch(base, contig, ref_start + (lo - piece), ref_start + (hi - piece), &ref);
+    if (rc == ISO_OK)
+        memcpy(out + (lo - start), ref, (size_t)(hi - lo));
+    free(ref);
+    return rc;
+}
+
+/* [start, end) of the edited contig: reference stretches between the edits, and the edits' bases. */
+static int fetch_edited(iso_fasta *v, int64_t start, int64_t end, char **seq)
+{
+    char *out = malloc((size_t)(end - start) + 1);
+    if (!out)
+        return iso_error(ISO_ENOMEM, "%s: out of memory for %lld bases", v->path, (long long)(end - start));
+    out[end - start] = '\0';
+    int64_t shift = 0, ref_from = start < 0 ? start : 0; /* edited = reference + shift before the next edit */
+    int rc = ISO_OK;
+    for (int i = 0; rc == ISO_OK && i <= v->n_edits; i++) {
+        const iso_fasta_edit *e = i < v->n_edits ? &v->edits[i] : NULL;
+        int64_t ref_to = e ? e->start : (end - shift > ref_from ? end - shift : ref_from);
+        rc = copy_piece(v->base, v->edit_contig, ref_from + shift, ref_to - ref_from, ref_from, NULL, start, end, out);
+        if (rc == ISO_OK && e) {
+            rc = copy_piece(v->base, v->edit_contig, e->start + shift, e->len, 0, e->seq, start, end, out);
+            shift += e->len - (e->end - e->start);
+            ref_from = e->end;
+        }
+    }
+    if (rc != ISO_OK) {
+        free(out);
+        return rc;
+    }
+    *seq = out;
+    return ISO_OK;
 }
 
 int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t end, char **seq)
 {
     *seq = NULL;
+    if (fa->base && !strcmp(contig, fa->edit_contig) && end >= start)
+        return fetch_edited(fa, start, end, seq);
     int64_t clen = iso_fasta_contig_len(fa, contig);
     if (clen < 0)
         return iso_error(ISO_ENOTFOUND, "%s: no contig '%s' in the FASTA", fa->path, contig);

@@ -415,6 +415,8 @@ static iso_encoder_cost encoder_cost(const iso_esm *e, int width, int q, int dim
 void iso_model_costs(const iso_model *m, int64_t window, iso_cost_model *c)
 {
     const iso_model_info *i = &m->info;
+    if (window <= 0)
+        window = i->dna_window;
     *c = (iso_cost_model){
         .window = iso_enformer_flops(m->dna, window) / 1e9,
         .transcript = 2.0 * (m->head.in * m->head.hidden + m->head.hidden * m->head.out) / 1e9,

@@ -13,21 +13,26 @@ iso_interval iso_transcript_span(const iso_transcript *tx)
 
 typedef struct {
     const iso_transcript *tx;
-    iso_interval span;
     size_t row;
 } row_key;
+
+int iso_transcript_order(const iso_transcript *a, const iso_transcript *b)
+{
+    int c = strcmp(a->chrom, b->chrom);
+    if (c)
+        return c;
+    iso_interval x = iso_transcript_span(a), y = iso_transcript_span(b);
+    if (x.start != y.start)
+        return x.start < y.start ? -1 : 1;
+    if (x.end != y.end)
+        return x.end < y.end ? -1 : 1;
+    return strcmp(a->transcript_id, b->transcript_id);
+}
 
 static int by_position(const void *pa, const void *pb)
 {
     const row_key *a = pa, *b = pb;
-    int c = strcmp(a->tx->chrom, b->tx->chrom);
-    if (c)
-        return c;
-    if (a->span.start != b->span.start)
-        return a->span.start < b->span.start ? -1 : 1;
-    if (a->span.end != b->span.end)
-        return a->span.end < b->span.end ? -1 : 1;
-    return strcmp(a->tx->transcript_id, b->tx->transcript_id);
+    return iso_transcript_order(a->tx, b->tx);
 }
 
 size_t *iso_track_order(const iso_track_matrix *m)
@@ -42,8 +47,7 @@ size_t *iso_track_order(const iso_track_matrix *m)
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        const iso_transcript *tx = &m->ann->tx[m->rows[i]];
-        keys[i] = (row_key){tx, iso_transcript_span(tx), i};
+        keys[i] = (row_key){&m->ann->tx[m->rows[i]], i};
     }
     qsort(keys, n, sizeof *keys, by_position);
     for (size_t i = 0; i < n; i++)

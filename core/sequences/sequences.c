@@ -125,15 +125,25 @@ char *iso_translate(const char *cds, int64_t len)
     return p;
 }
 
-/* Offset of genomic base pos within the CDS read 5'->3', or -1 when pos is outside the CDS. */
-static int64_t cds_offset(const iso_transcript *tx, int64_t pos)
+int64_t iso_segments_offset(const iso_interval *seg, int n, char strand, int64_t pos)
 {
     int64_t before = 0;
-    for (int k = 0; k < tx->n_cds; k++) {
-        const iso_interval *s = &tx->cds[tx->strand == '+' ? k : tx->n_cds - 1 - k];
+    for (int k = 0; k < n; k++) {
+        const iso_interval *s = &seg[strand == '+' ? k : n - 1 - k];
         if (pos >= s->start && pos < s->end)
-            return before + (tx->strand == '+' ? pos - s->start : s->end - 1 - pos);
+            return before + (strand == '+' ? pos - s->start : s->end - 1 - pos);
         before += s->end - s->start;
+    }
+    return -1;
+}
+
+int64_t iso_segments_position(const iso_interval *seg, int n, char strand, int64_t off)
+{
+    for (int k = 0; off >= 0 && k < n; k++) {
+        const iso_interval *s = &seg[strand == '+' ? k : n - 1 - k];
+        if (off < s->end - s->start)
+            return strand == '+' ? s->start + off : s->end - 1 - off;
+        off -= s->end - s->start;
     }
     return -1;
 }
@@ -160,7 +170,7 @@ int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein,
     }
     int64_t n = (int64_t)strlen(p);
     for (int i = 0; i < tx->n_sec; i++) {
-        int64_t off = cds_offset(tx, tx->sec_pos[i]) - tx->cds_phase;
+        int64_t off = iso_segments_offset(tx->cds, tx->n_cds, tx->strand, tx->sec_pos[i]) - tx->cds_phase;
         if (off >= 0 && off / 3 < n && p[off / 3] == '*')
             p[off / 3] = 'U';
     }

@@ -33,6 +33,7 @@ declare -A args=(
   [fit]="--embeddings x.tsv --obs y.sf --out"
   [merge]="x.shard1of2 --out"
   [convert]="$DATA/demo-model/model.safetensors"
+  [variants]="--model $DATA/demo-model --fasta $DATA/genome.fa.gz --gtf $DATA/annotation.gtf --vcf x.vcf --out"
 )
 for cmd in "${!args[@]}"; do
   for out in - results/ ''; do

@@ -2,7 +2,7 @@
 and environment.yml validate against JSON schemas modelled on nf-core's, meta.yml's output channels are main.nf's
 (emit names, versions_isoformer included, and path keys in main.nf's own `${prefix}...` form), main.nf has one
 process with only tag/label/conda/container directives, labels sized to the job, a one-line container,
-ext.args/ext.prefix, a stub, a versions topic, and (predict) the GPU label and task.accelerator; each module's
+ext.args/ext.prefix, a stub, a versions topic, and (predict, variants) the GPU label and task.accelerator; each module's
 nf-test has nf-core's tags and a snapshot file with the versions in every test.
 usage: check_modules.py NEXTFLOW_DIR"""
 import json
@@ -28,7 +28,7 @@ def validates(doc, schema, what):
 
 
 modules = sorted(os.listdir(root))
-check(modules == ["eval", "fit", "merge", "predict", "quant"], f"modules {modules}")
+check(modules == ["eval", "fit", "merge", "predict", "quant", "variants", "variantsgather"], f"modules {modules}")
 for name in modules:
     d = os.path.join(root, name)
     src = open(os.path.join(d, "main.nf")).read()
@@ -46,7 +46,8 @@ for name in modules:
     check('tag "${meta.id}"' in head, f"{name}: tag is meta.id")
     labels = re.findall(r"label\s+'(\w+)'", head)
     want = {"predict": ["process_medium", "process_gpu"], "quant": ["process_medium"], "merge": ["process_single"],
-            "eval": ["process_single"], "fit": ["process_low"]}[name]
+            "eval": ["process_single"], "fit": ["process_low"], "variants": ["process_medium", "process_gpu"],
+            "variantsgather": ["process_single"]}[name]
     check(labels == want, f"{name}: labels {labels}, want {want}")
     check('conda "${moduleDir}/environment.yml"' in head, f"{name}: conda environment.yml")
     check(re.search(r'^\s*container\s+"[^"\n]+"\s*$', head, re.M) is not None, f"{name}: one-line container")
@@ -56,8 +57,8 @@ for name in modules:
     check("task.ext.when == null || task.ext.when" in section(src, "when"), f"{name}: when: ext.when")
     out = section(src, "output")
     check(re.search(r"eval\(.*topic:\s*versions", out) is not None, f"{name}: versions on the topic channel")
-    if name == "predict":
-        check('task.accelerator ? "cuda" : "cpu"' in section(src, "script"), "predict: device from task.accelerator")
+    if "process_gpu" in want:
+        check('task.accelerator ? "cuda" : "cpu"' in section(src, "script"), f"{name}: device from task.accelerator")
     emits = re.findall(r"emit:\s*(\w+)", out)
     check(emits == list(meta["output"]) and "versions_isoformer" in emits,
           f"{name}: emits {emits} == meta.yml outputs {list(meta['output'])}, versions_isoformer among them")

@@ -5,10 +5,12 @@ equal the committed tests/main.nf.test.snap (ISOFORMER_UPDATE_SNAPSHOTS=1 rewrit
 
 usage: test_nf_modules.py ISOFORMER MODE WORKDIR
   MODE stub:<module>   the stub block, CPU and GPU task variants
-  MODE script:<module> the script block on conf/test.config's inputs (predict on GPU too when nvidia-smi sees one)
+  MODE script:<module> the script block on conf/test.config's inputs (predict on GPU too when nvidia-smi sees one;
+                       variantsgather: variants shards 1/3..3/3 gathered, against one unsharded variants run)
   MODE scatter         ISOFORMER_SCATTER by hand (predict shards 1/2 and 2/2, merge) against one unsharded predict,
                        and the subworkflow's nf-test snapshots
 Exit 77 (a skipped ctest) when a subcommand the module needs is not built yet or an input is missing."""
+import gzip
 import hashlib
 import json
 import os
@@ -59,7 +61,8 @@ def task(process, gpu, args=""):
 
 
 def context(name, gpu, inputs, args="", meta_id="test"):
-    return {"task": task(name, gpu, args), "meta": {"id": meta_id}, "meta2": {"id": "ref"}, **inputs}
+    return {"task": task(name, gpu, args), "meta": {"id": meta_id}, "meta2": {"id": "ref"}, "meta3": {"id": "model"},
+            **inputs}
 
 
 def stage(taskdir, files):
@@ -71,7 +74,13 @@ def stage(taskdir, files):
 
 
 def glob_regex(pattern):
-    return "".join(".*" if c == "*" else re.escape(c) for c in pattern)
+    """A Nextflow path glob as a regex: * and {a,b} alternatives."""
+    out, depth = [], 0
+    for c in pattern:
+        depth += (c == "{") - (c == "}")
+        out.append(".*" if c == "*" else "(?:" if c == "{" else ")" if c == "}" else "|" if c == "," and depth
+                   else re.escape(c))
+    return "".join(out)
 
 
 class Task:
@@ -249,6 +258,34 @@ def predicted_content(t):
     return [versions(t), tsv_ids(t.path("tsv")), bed_stable(t.path("bed")), names(t.path("bigwig"))]
 
 
+VARIANTS_ARGS = "--max-distance 200000"  # variants' and variantsgather's tests/nextflow.config
+
+
+def variants(params, taskdir, shard="", gpu=False, meta_id="test"):
+    """The variants script on conf/test.config's VCF (the real vt-examples indel), FASTA with its indexes, GTF,
+    model and chromAlias, staged under their own names."""
+    src = [params["vcf"], params["fasta"], params["gtf"], params["model"]]
+    index = [params["fasta"] + ext for ext in (".fai", ".gzi")]
+    files = {os.path.basename(p): p for p in src + index + [params["chrom_alias"]]}
+    vcf, fasta, gtf, model = map(os.path.basename, src)
+    inputs = {"vcf": vcf, "vcf_index": [], "shard": shard, "fasta": fasta, "gtf": gtf, "model": model,
+              "fasta_index": [os.path.basename(p) for p in index], "chrom_alias": os.path.basename(params["chrom_alias"])}
+    ctx = context("variants", gpu, inputs, VARIANTS_ARGS, meta_id)
+    command, _ = render(module_source("variants"), "script", ctx)
+    flat = " ".join(command.replace("\\\n", " ").split())
+    check(f"--device {'cuda' if gpu else 'cpu'}" in flat and (f"--shard {shard}" in flat) == bool(shard)
+          and f"--vcf {vcf}" in flat, f"variants command for {'GPU' if gpu else 'CPU'} shard '{shard}': {flat}")
+    return run_task("variants", "script", ctx, files, taskdir)
+
+
+def variants_content(t):
+    """The variants nf-tests' snapshot: versions, the table's first 10 columns, the records' first 5, the index."""
+    with gzip.open(t.path("vcf"), "rt") as f:
+        records = ["\t".join(x.rstrip("\n").split("\t")[:5]) for x in f if not x.startswith("#")]
+    return [versions(t), ["\t".join(x.split("\t")[:10]) for x in lines(t.path("tsv"))], records,
+            os.path.basename(t.path("index"))]
+
+
 # ---- modes ----
 
 def run_stub(name, params):
@@ -258,7 +295,7 @@ def run_stub(name, params):
     os.makedirs(inputs_dir)
     placeholder = {}
     for n in ("genome.fa.gz", "annotation.gtf", "demo-model", "simulated.bam", "simulated.bam.bai", "chromAlias.txt",
-              "test.predictions.tsv", "test.embeddings.tsv", "test.quant.sf"):
+              "test.predictions.tsv", "test.embeddings.tsv", "test.quant.sf", "vt-chr20.vcf"):
         placeholder[n] = os.path.join(inputs_dir, n)
         open(placeholder[n], "w").close()
     inputs = {
@@ -268,6 +305,9 @@ def run_stub(name, params):
         "eval": {"predictions": "test.predictions.tsv", "observed": "test.quant.sf"},
         "fit": {"embeddings": "test.embeddings.tsv", "observed": "test.quant.sf"},
         "merge": {"shard_files": []},
+        "variants": {"vcf": "vt-chr20.vcf", "vcf_index": [], "shard": "", "fasta": "genome.fa.gz", "gtf": "annotation.gtf",
+                     "model": "demo-model", "fasta_index": [], "chrom_alias": "chromAlias.txt"},
+        "variantsgather": {"shard_files": []},
     }[name]
     args = "--coverage --num-bootstraps 2" if name == "quant" else ""  # as quant's tests/nextflow.config
     for gpu in (False, True):
@@ -277,7 +317,41 @@ def run_stub(name, params):
             match_snapshot(module_test(name), "test-data - stub", [sanitized(t)])
 
 
+def run_variants_script(name, params):
+    """variants on the real VCF slice; variantsgather: shards 1/3, 2/3 (empty) and 3/3 gathered, against one
+    unsharded run (table and plot byte-identical)."""
+    need_commands("variants")
+    need_files(params, "vcf", "fasta", "gtf", "model", "chrom_alias")
+    whole = variants(params, os.path.join(work, "whole"))
+    if whole:
+        rows = [x.split("\t") for x in lines(whole.path("tsv"))][1:]
+        check(rows and {r[0] for r in rows} == {"20"}, f"variants: {len(rows)} rows on the VCF's contig")
+    if name == "variants":
+        if whole:
+            match_snapshot(module_test(name), "test-data", variants_content(whole))
+        command, _ = render(module_source("variants"), "script", context("variants", True, {
+            "vcf": "v.vcf", "vcf_index": [], "shard": "", "fasta": "g.fa", "gtf": "a.gtf", "model": "m",
+            "fasta_index": [], "chrom_alias": []}))
+        check("--device cuda" in command, "variants: the GPU task passes --device cuda")
+        return
+    shards = [variants(params, os.path.join(work, f"shard{i}"), shard=f"{i}/3", meta_id=f"test.shard{i}of3")
+              for i in (1, 2, 3)]
+    if not whole or not all(shards):
+        return
+    files = {f"shards/{os.path.basename(p)}": p for t in shards for e in ("vcf", "index", "tsv", "svg")
+             for p in [t.out[e]]}
+    t = run_task("variantsgather", "script", context("variantsgather", False, {"shard_files": sorted(files)}), files,
+                 os.path.join(work, "gather"))
+    if t:
+        for emit in ("tsv", "svg"):
+            a, b = open(whole.path(emit), "rb").read(), open(t.path(emit), "rb").read()
+            check(a == b and a.count(b"\n") > 1, f"variants scatter/gather: {emit} identical to one run")
+        match_snapshot(module_test(name), "test-data", variants_content(t))
+
+
 def run_script(name, params):
+    if name in ("variants", "variantsgather"):
+        return run_variants_script(name, params)
     needs = {"predict": ["predict"], "merge": ["predict", "merge"], "quant": ["quant"],
              "eval": ["predict", "quant", "eval"], "fit": ["predict", "quant", "fit"]}[name]
     need_commands(*needs)

@@ -4,7 +4,8 @@ task must fail the workflow.
 
 usage: test_wdl.py ISOFORMER MODE WORKDIR
   check      miniwdl check --strict on every .wdl; wdl/test-inputs.json and .dockstore.yml match the workflow
-  run        the workflow on test-data with the real binary (skipped, exit 77, until predict is built)
+  run        the workflows on test-data with the real binary (skipped, exit 77, until predict is built): the
+             predict scatter/gather and the variants scatter/gather, each against one unsharded run
   plumbing   the workflow with a stand-in `isoformer predict` (a few hand-made transcripts, written by this
              script) and the real `isoformer merge`: checks the scatter, the gather and failure propagation now"""
 import gzip
@@ -30,6 +31,7 @@ WORKFLOW = os.path.join(WDL_DIR, "isoformer_scatter.wdl")
 RELEASE_URL = "https://raw.githubusercontent.com/isoformer/isoformer/v0.1.0/"
 DERIVED = os.path.join(HERE, "data")  # tests/pipelines/data/README.md
 SIMULATED_BAM = os.path.join(ROOT, "test-data", "simulated.bam")  # reads drawn from the test annotation
+VARIANTS = os.path.join(WDL_DIR, "isoformer_variants.wdl")
 exe, mode, work = os.path.abspath(sys.argv[1]), sys.argv[2], os.path.abspath(sys.argv[3])
 
 
@@ -47,17 +49,18 @@ def run_check():
         if name.endswith(".wdl"):
             r = miniwdl("check", "--strict", os.path.join(WDL_DIR, name))
             check(r.returncode == 0, f"miniwdl check --strict {name} {r.stderr.strip()[-400:]}")
-    doc = WDL.load(WORKFLOW)
-    declared = {b.name for b in doc.workflow.available_inputs}
-    inputs = json.load(open(os.path.join(WDL_DIR, "test-inputs.json")))
-    names = {k.split(".", 1)[1] for k in inputs}
-    required = {b.name for b in doc.workflow.required_inputs}
-    check(all(k.startswith("isoformer_scatter.") for k in inputs) and names <= declared and required <= names,
-          f"test-inputs.json names workflow inputs {sorted(names)}, required {sorted(required)}")
-    files = [v for v in inputs.values() if isinstance(v, str) and v.startswith("https://")]
-    check(files and all(v.startswith(RELEASE_URL) and os.path.isfile(os.path.join(ROOT, v[len(RELEASE_URL):]))
-                        for v in files),
-          f"test-inputs.json: its {len(files)} files are the release's copies of files of this checkout")
+    for workflow, test_inputs in ((WORKFLOW, "test-inputs.json"), (VARIANTS, "test-inputs-variants.json")):
+        doc = WDL.load(workflow)
+        declared = {b.name for b in doc.workflow.available_inputs}
+        inputs = json.load(open(os.path.join(WDL_DIR, test_inputs)))
+        names = {k.split(".", 1)[1] for k in inputs}
+        required = {b.name for b in doc.workflow.required_inputs}
+        check(all(k.startswith(doc.workflow.name + ".") for k in inputs) and names <= declared and required <= names,
+              f"{test_inputs} names workflow inputs {sorted(names)}, required {sorted(required)}")
+        files = [v for v in inputs.values() if isinstance(v, str) and v.startswith("https://")]
+        check(files and all(v.startswith(RELEASE_URL) and os.path.isfile(os.path.join(ROOT, v[len(RELEASE_URL):]))
+                            for v in files),
+              f"{test_inputs}: its {len(files)} files are the release's copies of files of this checkout")
     dockstore = yaml.safe_load(open(os.path.join(ROOT, ".dockstore.yml")))
     for wf in dockstore["workflows"]:
         paths = [wf["primaryDescriptorPath"], *wf.get("testParameterFiles", [])]
@@ -125,6 +128,35 @@ def run_real():
     check(r.returncode != 0 and "broken.gtf:1: expected 9 tab-separated columns" in r.stderr,
           f"a failing predict fails the workflow (miniwdl exit {r.returncode}), with predict's message")
     run_quant_task(inputs)
+    run_variants_workflow()
+
+
+def run_variants_workflow():
+    """The variants scatter/gather workflow on test-data's real VCF slice (3 shards, one of them empty): the
+    gathered table and records equal one unsharded isoformer variants run."""
+    if subprocess.run([exe, "variants", "--help"], capture_output=True).returncode != 0:
+        print("note: 'isoformer variants' not built yet: the variants workflow is not run")
+        return
+    inputs = {k: os.path.join(ROOT, v[len(RELEASE_URL):]) if isinstance(v, str) and v.startswith(RELEASE_URL) else v
+              for k, v in json.load(open(os.path.join(WDL_DIR, "test-inputs-variants.json"))).items()}
+    inputs.update({"isoformer_variants.n_shards": 3, "isoformer_variants.variants.cpu": 2})
+    path = os.path.join(work, "variants.inputs.json")
+    with open(path, "w") as f:
+        json.dump(inputs, f, indent=1)
+    r = miniwdl("run", VARIANTS, "-i", path, "-d", os.path.join(work, "variants"), "--verbose")
+    if not check(r.returncode == 0, "variants workflow: miniwdl run exits 0 " + (r.stderr.strip()[-600:] if r.returncode else "")):
+        return
+    outs = outputs_of(os.path.join(work, "variants", "_LAST"))
+    whole = os.path.join(work, "variants.whole")
+    p = subprocess.run([exe, "variants", "--model", os.path.dirname(inputs["isoformer_variants.model"]),
+                        "--vcf", inputs["isoformer_variants.vcf"], "--fasta", inputs["isoformer_variants.fasta"],
+                        "--gtf", inputs["isoformer_variants.gtf"], "--chrom-alias", inputs["isoformer_variants.chrom_alias"],
+                        "--max-distance", "200000", "--device", "cpu", "--threads", "2", "--out", whole],
+                       capture_output=True, text=True)
+    if check(p.returncode == 0, f"unsharded isoformer variants {p.stderr.strip()[-300:]}"):
+        a, b = open(whole + ".variants.tsv", "rb").read(), open(outs["isoformer_variants.variants_tsv"], "rb").read()
+        check(a == b and a.count(b"\n") > 2, "variants workflow: gathered table byte-identical to one unsharded run")
+        check(len(outs["isoformer_variants.variants_vcf_index"]) == 1, "variants workflow: the VCF's index")
 
 
 def run_quant_task(inputs):

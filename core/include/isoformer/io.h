@@ -52,6 +52,21 @@ int64_t iso_fasta_contig_len(const iso_fasta *fa, const char *contig);
 ISO_API
 int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t end, char **seq) ISO_RESULT;
 
+/* ---- an edited view of a FASTA: the sequence with replacements applied on the fly ----
+ * On one contig, edit i replaces the reference bases [start, end) by its len bases of seq (len 0 deletes;
+ * start == end inserts before start). Edits are sorted by start and do not overlap (end <= next start; several
+ * insertions at one point are inserted in their order). The view reads the edited sequence: its coordinates,
+ * contig length and fetches are those of the edited contig (other contigs read as in base), so every extractor
+ * works on it unchanged. The edits are copied; base (not itself a view) must outlive the view, which shares its faidx handle (and
+ * its locking rule); iso_fasta_close() frees the view only. */
+typedef struct {
+    int64_t start, end;
+    const char *seq;
+    int64_t len;
+} iso_fasta_edit;
+ISO_API
+iso_fasta *iso_fasta_edited(iso_fasta *base, const char *contig, const iso_fasta_edit *edits, int n);
+
 /* ---- atomic output files ----
  * iso_out_open() creates "<path>.tmp.<pid>" in the same directory; iso_out_commit() flushes, checks every
  * write, closes and renames it over path; iso_out_abort() removes the temporary. Temporaries still open when

@@ -27,6 +27,10 @@ typedef struct {
     const float *values;
 } iso_track_matrix;
 
+/* The row order of every output: chrom (byte order), start, end, transcript_id; <0, 0 or >0 as strcmp. */
+ISO_API
+int iso_transcript_order(const iso_transcript *a, const iso_transcript *b);
+
 /* The leading columns of every isoformer TSV (predictions, embeddings), before one column per value. */
 #define ISO_TSV_COLUMNS "transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand"
 #define ISO_TSV_N_COLUMNS 7
@@ -129,6 +133,20 @@ ISO_API
 int iso_bigwig_reader_spans(iso_bigwig_reader *r, const char *chrom, iso_span **spans, size_t *n) ISO_RESULT;
 ISO_API
 void iso_bigwig_reader_close(iso_bigwig_reader *r);
+
+/* ---- SVG plots (eval, variants) ---- */
+/* Starts a white w x h document in sans-serif. */
+ISO_API
+void iso_svg_begin(FILE *fp, double w, double h);
+/* Writes s with the characters XML reserves escaped. */
+ISO_API
+void iso_svg_escape(FILE *fp, const char *s);
+/* s as a text element at (x, y), anchored start, middle or end; extra: more attributes (" font-weight=...") */
+ISO_API
+void iso_svg_text(FILE *fp, double x, double y, int size, const char *anchor, const char *extra, const char *s);
+/* A round axis step (1, 2 or 5 times a power of ten) giving 4 to 20 ticks over span. */
+ISO_API
+double iso_svg_step(double span);
 
 #ifdef __cplusplus
 }

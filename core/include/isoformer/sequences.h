@@ -37,6 +37,13 @@ int iso_extract_cds(iso_fasta *fa, const iso_transcript *tx, char **seq) ISO_RES
  * *protein is "" for non-coding transcripts. Caller frees *protein. */
 ISO_API
 int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein, unsigned *flags) ISO_RESULT;
+/* Segments (sorted by start) read 5'->3' on strand, as the spliced RNA (exons) or the CDS reads them: the offset
+ * of genomic base pos in their concatenation (-1 outside them), and the genomic base at offset off (-1 past
+ * their end). */
+ISO_API
+int64_t iso_segments_offset(const iso_interval *seg, int n, char strand, int64_t pos);
+ISO_API
+int64_t iso_segments_position(const iso_interval *seg, int n, char strand, int64_t off);
 /* Translates a nucleotide string (standard code, 'X' for codons with N). Caller frees. */
 ISO_API
 char *iso_translate(const char *cds, int64_t len);

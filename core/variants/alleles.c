@@ -1,0 +1,181 @@
+/* Alleles as edits of the reference, how they move annotation coordinates, and the transcript they leave. */
+#include "isoformer/variants.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+iso_fasta_edit iso_allele_trim(int64_t pos, const char *ref, const char *alt)
+{
+    size_t rl = strlen(ref), al = strlen(alt), pre = 0;
+    while (pre < rl && pre < al && ref[pre] == alt[pre])
+        pre++;
+    while (rl > pre && al > pre && ref[rl - 1] == alt[al - 1])
+        rl--, al--;
+    return (iso_fasta_edit){pos + (int64_t)pre, pos + (int64_t)rl, alt + pre, (int64_t)(al - pre)};
+}
+
+int iso_edit_touches(const iso_fasta_edit *e, int64_t lo, int64_t hi)
+{
+    if (e->end > e->start)
+        return e->start < hi && e->end > lo;
+    return e->start >= lo && e->start < hi;
+}
+
+int64_t iso_edits_map(const iso_fasta_edit *e, int n, int64_t x)
+{
+    int64_t shift = 0;
+    for (int i = 0; i < n; i++) {
+        if (x <= e[i].start)
+            return x + shift;
+        if (x < e[i].end) {
+            int64_t in = x - e[i].start;
+            return e[i].start + shift + (in < e[i].len ? in : e[i].len);
+        }
+        shift += e[i].len - (e[i].end - e[i].start);
+    }
+    return x + shift;
+}
+
+/* Maps the segments (sorted by start) and drops those left empty; *out is malloc'd. */
+static int map_segments(const iso_interval *seg, int n_seg, const iso_fasta_edit *e, int n, iso_interval **out,
+                        int *n_out)
+{
+    *n_out = 0;
+    *out = malloc((size_t)(n_seg ? n_seg : 1) * sizeof **out);
+    if (!*out)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    for (int i = 0; i < n_seg; i++) {
+        iso_interval m = {iso_edits_map(e, n, seg[i].start), iso_edits_map(e, n, seg[i].end)};
+        if (m.end > m.start)
+            (*out)[(*n_out)++] = m;
+    }
+    return ISO_OK;
+}
+
+/* The genomic segments (sorted by start) of the spliced transcript's offsets [lo, hi); *out is malloc'd. */
+static int rna_span_segments(const iso_transcript *tx, int64_t lo, int64_t hi, iso_interval **out, int *n_out)
+{
+    *n_out = 0;
+    *out = malloc((size_t)tx->n_exons * sizeof **out);
+    if (!*out)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    int64_t before = 0;
+    for (int k = 0; k < tx->n_exons; k++) {
+        int idx = tx->strand == '+' ? k : tx->n_exons - 1 - k;
+        const iso_interval *x = &tx->exons[idx];
+        int64_t len = x->end - x->start, a = lo > before ? lo - before : 0, b = hi < before + len ? hi - before : len;
+        if (a < b)
+            (*out)[(*n_out)++] = tx->strand == '+' ? (iso_interval){x->start + a, x->start + b}
+                                                   : (iso_interval){x->end - b, x->end - a};
+        before += len;
+    }
+    if (tx->strand == '-') /* collected 5'->3': reverse into genomic order */
+        for (int i = 0, j = *n_out - 1; i < j; i++, j--) {
+            iso_interval t = (*out)[i];
+            (*out)[i] = (*out)[j];
+            (*out)[j] = t;
+        }
+    return ISO_OK;
+}
+
+static int is_stop(const char *c) { return c[0] == 'T' && ((c[1] == 'A' && (c[2] == 'A' || c[2] == 'G')) || (c[1] == 'G' && c[2] == 'A')); }
+
+static int is_sec(const iso_transcript *tx, int64_t pos)
+{
+    for (int i = 0; i < tx->n_sec; i++)
+        if (tx->sec_pos[i] == pos)
+            return 1;
+    return 0;
+}
+
+/* The CDS of alt read again on the edited RNA: from its 5' base to the first stop codon in frame (included). */
+static int reread_cds(iso_fasta *edited, iso_alt_transcript *alt)
+{
+    iso_transcript *t = &alt->tx;
+    int64_t five = t->strand == '+' ? t->cds[0].start : t->cds[t->n_cds - 1].end - 1;
+    int64_t start = iso_segments_offset(t->exons, t->n_exons, t->strand, five);
+    char *rna;
+    int rc = iso_extract_rna(edited, t, &rna);
+    if (rc != ISO_OK)
+        return rc;
+    int64_t len = (int64_t)strlen(rna), end = start;
+    free(t->cds);
+    t->cds = NULL;
+    t->n_cds = 0;
+    if (start < 0 || start + 3 > len || strncmp(rna + start, "ATG", 3)) {
+        alt->flags |= ISO_ALT_START_LOST;
+        t->flags &= ~(unsigned)ISO_TX_CODING;
+        free(rna);
+        return ISO_OK;
+    }
+    while (end + 3 <= len) {
+        end += 3;
+        if (is_stop(rna + end - 3) && !is_sec(t, iso_segments_position(t->exons, t->n_exons, t->strand, end - 3)))
+            break;
+    }
+    free(rna);
+    alt->flags |= ISO_ALT_REREAD;
+    return rna_span_segments(t, start, end, &t->cds, &t->n_cds);
+}
+
+int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned ref_flags, const iso_fasta_edit *e,
+                           int n, iso_alt_transcript *alt)
+{
+    *alt = (iso_alt_transcript){.tx = *tx};
+    iso_transcript *t = &alt->tx;
+    t->exons = t->cds = NULL;
+    t->sec_pos = NULL;
+    t->n_sec = 0;
+    int rc = map_segments(tx->exons, tx->n_exons, e, n, &t->exons, &t->n_exons);
+    if (rc == ISO_OK)
+        rc = map_segments(tx->cds, tx->n_cds, e, n, &t->cds, &t->n_cds);
+    if (rc == ISO_OK && tx->n_sec && !(t->sec_pos = malloc((size_t)tx->n_sec * sizeof *t->sec_pos)))
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    if (rc != ISO_OK) {
+        iso_alt_transcript_free(alt);
+        return rc;
+    }
+    for (int i = 0; i < tx->n_sec; i++)
+        if (iso_edits_map(e, n, tx->sec_pos[i] + 1) - iso_edits_map(e, n, tx->sec_pos[i]) == 1)
+            t->sec_pos[t->n_sec++] = iso_edits_map(e, n, tx->sec_pos[i]);
+    if (t->n_exons == 0) {
+        alt->flags |= ISO_ALT_ABLATED;
+        t->n_cds = 0;
+        t->flags &= ~(unsigned)ISO_TX_CODING;
+        return ISO_OK;
+    }
+    t->tss = t->strand == '+' ? t->exons[0].start : t->exons[t->n_exons - 1].end - 1;
+    int64_t ref_len = 0, alt_len = 0;
+    int touched = 0;
+    for (int i = 0; i < tx->n_cds; i++) {
+        ref_len += tx->cds[i].end - tx->cds[i].start;
+        for (int k = 0; k < n; k++)
+            touched |= iso_edit_touches(&e[k], tx->cds[i].start, tx->cds[i].end);
+    }
+    for (int i = 0; i < t->n_cds; i++)
+        alt_len += t->cds[i].end - t->cds[i].start;
+    alt->cds_delta = alt_len - ref_len;
+    const unsigned incomplete =
+        ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON | ISO_TX_INTERNAL_STOP | ISO_TX_CDS_PARTIAL_CODON;
+    if (!touched || tx->n_cds == 0 || (ref_flags & incomplete) || tx->cds_phase)
+        return ISO_OK;
+    if (t->n_cds == 0) { /* the whole CDS deleted */
+        alt->flags |= ISO_ALT_START_LOST;
+        t->flags &= ~(unsigned)ISO_TX_CODING;
+        return ISO_OK;
+    }
+    if ((rc = reread_cds(edited, alt)) != ISO_OK)
+        iso_alt_transcript_free(alt);
+    return rc;
+}
+
+void iso_alt_transcript_free(iso_alt_transcript *alt)
+{
+    if (!alt)
+        return;
+    free(alt->tx.exons);
+    free(alt->tx.cds);
+    free(alt->tx.sec_pos);
+    alt->tx.exons = alt->tx.cds = NULL;
+    alt->tx.sec_pos = NULL;
+}

@@ -1,0 +1,350 @@
+/* isoformer variants: the predicted effect of each variant of a VCF on each transcript isoform in each tissue,
+ * or, with --haplotypes, each phased sample's own predictions. The work is in core/variants; this file reads
+ * the command line and wires the VCF, the engine and the writer together. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "isoformer/model.h"
+#include "isoformer/variants.h"
+#include "select.h"
+
+#define CMD "variants"
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "Usage: isoformer variants --model DIR --fasta FILE --gtf FILE --vcf FILE --out PREFIX [options]\n\n"
+            "Predicts the effect of every allele of a VCF/BCF on each transcript it can reach, through the DNA\n"
+            "window, the spliced RNA and the protein (translated again: missense, stop gained or lost, start lost,\n"
+            "frameshift read to the next stop, inframe indels), and writes:\n"
+            "  PREFIX.variants.vcf.gz    the input records (bgzipped, .tbi/.csi-indexed) with INFO/ISOFORMER: per\n"
+            "                            allele and transcript the consequence (SO terms, as VEP) and the delta\n"
+            "                            (alternative minus reference prediction) of every tissue; INFO/ISOFORMER_NOTE\n"
+            "                            for alleles not scored (symbolic, REF mismatch, contig not in the FASTA)\n"
+            "  PREFIX.variants.tsv       a row per allele and transcript (multi-allelic records split): consequence,\n"
+            "                            a delta and an alt column per tissue; a row per allele not scored\n"
+            "  PREFIX.variants.svg       the largest effects, tissue by tissue\n"
+            "With --haplotypes: PREFIX.haplotypes.tsv (each sample's two haplotypes, all their alleles applied\n"
+            "together, per transcript: predictions and deltas) and PREFIX.haplotypes.svg.\n"
+            "isoformer variants --gather --out PREFIX SHARD_PREFIX... writes the outputs of --shard i/n runs (in any\n"
+            "order) as one run writes them.\n\n"
+            "Input:\n"
+            "  -m, --model PATH          model directory (config.json + model.safetensors or pytorch_model.bin)\n"
+            "  -f, --fasta FILE          reference FASTA, plain or bgzipped\n"
+            "  -g, --gtf FILE            annotation, GTF or GFF3\n"
+            "  -V, --vcf FILE            variants: VCF (plain, gzip or bgzip) or BCF, sorted; indexed for fast regions\n"
+            "  -a, --chrom-alias FILE    contig aliases (UCSC chromAlias) for the annotation and the VCF\n"
+            "Selection:\n"
+            "  -t, --transcripts LIST    transcripts to score against (ids or @FILE); only records within reach read\n"
+            "  -R, --region CHR:A-B      variants in a region (1-based; with --haplotypes: transcripts overlapping it)\n"
+            "  -s, --shard I/N           the I-th of N contiguous, cost-balanced runs of the VCF's records (with\n"
+            "                            --haplotypes: of the transcripts, as predict --shard)\n"
+            "      --max-distance N      score a variant against transcripts within N bp (default: the window)\n"
+            "Haplotypes:\n"
+            "  -H, --haplotypes          per sample and phased haplotype, all its alleles applied together\n"
+            "  -S, --samples LIST        samples (comma-separated or @FILE; implies --haplotypes; default: all)\n"
+            "Model options (as predict; defaults from config.json):\n"
+            "      --fusion MODE         sequential (default) or parallel\n"
+            "      --pool-window A:B     fused positions averaged before the head\n"
+            "      --head-activation A   silu (default), gelu, relu or none\n"
+            "      --rna-max-tokens N    NT-v2 tokens kept, <cls> included\n"
+            "      --protein-max-tokens N ESM-2 tokens kept, <cls>/<eos> included\n"
+            "      --normalization FILE  per-tissue 'tissue mean std' to undo z-scoring of the outputs\n"
+            "  -w, --window N            DNA window in bp (default: the model's)\n"
+            "      --revcomp-minus       reverse-complement the DNA window of minus-strand transcripts\n"
+            "      --window-center C     transcript (default) or gene (the gene's most 5' TSS, as predict)\n"
+            "Compute:\n"
+            "  -d, --device DEV          cpu, cuda or cuda:N (default: cuda when a GPU is present)\n"
+            "      --precision P         GEMM precision: fp32 (default on CPU), bf16 (default on GPU; on CPU needs\n"
+            "                            AVX512-BF16 or AMX and oneDNN) or tf32 (GPU only)\n"
+            "  -@, --threads N           CPU threads (default: all cores)\n"
+            "      --cache DIR           reuse encoder outputs across runs (keyed by model and exact input)\n"
+            "      --batch-tokens N      pack the alternative RNAs of a window into forwards of up to N tokens\n"
+            "                            (default: 8192 on GPU, 0 (one at a time) on CPU)\n"
+            "      --no-reuse            predict every pair twice from scratch, reference and alternative (the\n"
+            "                            naive path: same values, for checks and benchmarks)\n"
+            "Output:\n"
+            "  -o, --out PREFIX          output prefix (required)\n"
+            "      --gather              gather the shards whose prefixes follow the options\n"
+            "  -v, --verbose             timing and reuse statistics on stderr\n"
+            "  -h, --help                this help\n");
+}
+
+typedef struct {
+    const char *model, *fasta, *gtf, *alias, *vcf, *out, *device, *cache, *region, *shard, *samples;
+    cli_selection sel;
+    iso_model_options mopts;
+    iso_variant_options vopts;
+    int precision; /* iso_precision; -1: bf16 on a GPU, fp32 on the CPU (as predict) */
+    int threads, verbose, haplotypes, gather;
+} options;
+
+enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
+       OPT_CACHE, OPT_BATCH, OPT_DISTANCE, OPT_GATHER, OPT_NO_REUSE, OPT_CENTER };
+
+static int parse_long(const char *opt, const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    long long x = strtoll(s, &end, 10);
+    if (*end || end == s || x < lo || x > hi)
+        return cli_usage_error(CMD, "%s: expected an integer from %lld to %lld, got '%s'", opt, lo, hi, s);
+    *v = x;
+    return 0;
+}
+
+/* A word of a fixed list: its index, or a usage error naming the choices. */
+static int parse_choice(const char *opt, const char *s, const char *const *words, int n, int *v)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, words[i])) {
+            *v = i;
+            return 0;
+        }
+    return cli_usage_error(CMD, "%s: unexpected '%s' (see --help for the choices)", opt, s);
+}
+
+static int parse_options(int argc, char **argv, options *o)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'}, {"fasta", required_argument, NULL, 'f'},
+        {"gtf", required_argument, NULL, 'g'}, {"vcf", required_argument, NULL, 'V'},
+        {"chrom-alias", required_argument, NULL, 'a'}, {"transcripts", required_argument, NULL, 't'},
+        {"region", required_argument, NULL, 'R'}, {"shard", required_argument, NULL, 's'},
+        {"haplotypes", no_argument, NULL, 'H'}, {"samples", required_argument, NULL, 'S'},
+        {"out", required_argument, NULL, 'o'}, {"device", required_argument, NULL, 'd'},
+        {"threads", required_argument, NULL, '@'}, {"window", required_argument, NULL, 'w'},
+        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
+        {"fusion", required_argument, NULL, OPT_FUSION}, {"pool-window", required_argument, NULL, OPT_POOL},
+        {"head-activation", required_argument, NULL, OPT_HEAD_ACT},
+        {"rna-max-tokens", required_argument, NULL, OPT_RNA_MAX},
+        {"protein-max-tokens", required_argument, NULL, OPT_PROT_MAX},
+        {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
+        {"precision", required_argument, NULL, OPT_PRECISION}, {"cache", required_argument, NULL, OPT_CACHE},
+        {"batch-tokens", required_argument, NULL, OPT_BATCH}, {"max-distance", required_argument, NULL, OPT_DISTANCE},
+        {"gather", no_argument, NULL, OPT_GATHER}, {"window-center", required_argument, NULL, OPT_CENTER}, {"no-reuse", no_argument, NULL, OPT_NO_REUSE}, CLI_VERSION_OPTION,
+        {NULL, 0, NULL, 0}};
+    static const char *const fusions[] = {"sequential", "parallel"}, *const centres[] = {"transcript", "gene"}, *const acts[] = {"none", "silu", "gelu", "relu"},
+                             *const precisions[] = {"fp32", "tf32", "bf16"};
+    static const int act_ids[] = {ISO_ACT_NONE, ISO_ACT_SILU, ISO_ACT_GELU_ERF, ISO_ACT_RELU};
+    static const iso_precision prec_ids[] = {ISO_PREC_FP32, ISO_PREC_TF32, ISO_PREC_BF16};
+    *o = (options){.precision = -1, .vopts = {.max_distance = -1, .batch_tokens = -1}};
+    iso_model_options_default(&o->mopts);
+    int c, a, b, bad, choice = 0;
+    long long x = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:f:g:V:a:t:R:s:HS:o:d:@:w:vh", longopts, NULL)) != -1) {
+        bad = 0;
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'f': o->fasta = optarg; break;
+        case 'g': o->gtf = optarg; break;
+        case 'V': o->vcf = optarg; break;
+        case 'a': o->alias = optarg; break;
+        case 't': o->sel.transcripts = optarg; break;
+        case 'R': o->region = optarg; break;
+        case 's': o->shard = optarg; break;
+        case 'H': o->haplotypes = 1; break;
+        case 'S': o->samples = optarg, o->haplotypes = 1; break;
+        case 'o': o->out = optarg; break;
+        case 'd': o->device = optarg; break;
+        case 'v': o->verbose = 1; break;
+        case 'h': usage(stdout); return 0;
+        case CLI_OPT_VERSION: return cli_version();
+        case '@': bad = parse_long("--threads", optarg, 1, 1024, &x), o->threads = (int)x; break;
+        case 'w': bad = parse_long("--window", optarg, 1, 1 << 30, &x), o->vopts.win.window = x; break;
+        case OPT_RNA_MAX: bad = parse_long("--rna-max-tokens", optarg, 2, 1 << 20, &x), o->mopts.rna_max_tokens = (int)x; break;
+        case OPT_PROT_MAX:
+            bad = parse_long("--protein-max-tokens", optarg, 3, 1 << 20, &x), o->mopts.protein_max_tokens = (int)x;
+            break;
+        case OPT_BATCH: bad = parse_long("--batch-tokens", optarg, 0, 1 << 24, &x), o->vopts.batch_tokens = (int)x; break;
+        case OPT_DISTANCE: bad = parse_long("--max-distance", optarg, 0, 1LL << 40, &x), o->vopts.max_distance = x; break;
+        case OPT_NORM: o->mopts.normalization = optarg; break;
+        case OPT_CACHE: o->cache = optarg; break;
+        case OPT_REVCOMP: o->vopts.win.revcomp_minus = 1; break;
+        case OPT_GATHER: o->gather = 1; break;
+        case OPT_CENTER: bad = parse_choice("--window-center", optarg, centres, 2, &o->vopts.gene_windows); break;
+        case OPT_NO_REUSE: o->vopts.no_reuse = 1; break;
+        case OPT_FUSION:
+            bad = parse_choice("--fusion", optarg, fusions, 2, &choice);
+            o->mopts.fusion = choice ? ISO_FUSION_PARALLEL : ISO_FUSION_SEQUENTIAL;
+            break;
+        case OPT_HEAD_ACT:
+            if (!(bad = parse_choice("--head-activation", optarg, acts, 4, &choice)))
+                o->mopts.head_act = act_ids[choice];
+            break;
+        case OPT_PRECISION:
+            if (!(bad = parse_choice("--precision", optarg, precisions, 3, &choice)))
+                o->precision = prec_ids[choice];
+            break;
+        case OPT_POOL:
+            if (sscanf(optarg, "%d:%d", &a, &b) != 2 || a < 0 || b <= a)
+                bad = cli_usage_error(CMD, "--pool-window: expected START:END with 0 <= START < END, got '%s'", optarg);
+            o->mopts.pool_start = a, o->mopts.pool_end = b;
+            break;
+        default: return cli_usage_error(CMD, "unknown or incomplete option");
+        }
+        if (bad)
+            return bad;
+    }
+    if (o->gather)
+        return !o->out || optind == argc ? cli_usage_error(CMD, "--gather needs --out and the shards' prefixes") : -1;
+    if (optind < argc)
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!o->model || !o->fasta || !o->gtf || !o->vcf || !o->out)
+        return cli_usage_error(CMD, "--model, --fasta, --gtf, --vcf and --out are required");
+    if (o->haplotypes) /* the transcripts are the unit: predict's selection */
+        o->sel.region = o->region, o->sel.shard = o->shard;
+    else if (o->shard)
+        o->sel.shard = o->shard; /* checked below, applied to the records */
+    int rc = cli_selection_check(CMD, &(cli_selection){NULL, o->region, o->sel.shard});
+    if (!o->haplotypes)
+        o->sel.shard = NULL;
+    return rc ? rc : -1;
+}
+
+/* The records to read in variant mode: within reach of the selected transcripts (when some are selected),
+ * within --region; *regions NULL when every record is read. */
+static int variant_regions(const options *o, const cli_inputs *in, const iso_variant_engine *e, iso_region **regions,
+                           int *n, char *chrom, size_t size)
+{
+    *regions = NULL;
+    *n = 0;
+    iso_region clip = {chrom, 0, 0};
+    if (o->region) {
+        char name[256];
+        if (cli_region_parse(o->region, name, sizeof name, &clip.start, &clip.end) < 0)
+            return iso_error(ISO_EINVAL, "--region: bad region '%s'", o->region);
+        snprintf(chrom, size, "%s", iso_chrom_alias_map(in->alias, name));
+    }
+    if (!o->sel.transcripts) {
+        if (!o->region)
+            return ISO_OK;
+        *regions = malloc(sizeof **regions);
+        if (!*regions)
+            return iso_error(ISO_ENOMEM, "out of memory");
+        **regions = clip;
+        *n = 1;
+        return ISO_OK;
+    }
+    int rc = iso_variant_reach(e, regions, n);
+    int kept = 0;
+    for (int i = 0; rc == ISO_OK && o->region && i < *n; i++) {
+        iso_region r = (*regions)[i];
+        if (strcmp(r.chrom, clip.chrom) || r.end <= clip.start || r.start >= clip.end)
+            continue;
+        (*regions)[kept++] = (iso_region){clip.chrom, r.start > clip.start ? r.start : clip.start,
+                                          r.end < clip.end ? r.end : clip.end};
+    }
+    if (o->region)
+        *n = kept;
+    return rc;
+}
+
+static void report(const options *o, const iso_variant_stats *st, double seconds, const char *device)
+{
+    fprintf(stderr, "isoformer variants: %zu records, %zu alleles; %zu allele-transcript pairs scored (%zu unchanged)",
+            st->records, st->alleles, st->pairs, st->pairs_unchanged);
+    for (int b = 0; b < ISO_NOTE_COUNT; b++)
+        if (st->notes[b])
+            fprintf(stderr, "; %zu %s", st->notes[b], iso_note_name(b));
+    if (st->skipped_genotypes)
+        fprintf(stderr, "; %zu genotypes not applied (unphased heterozygous, missing, not scored, overlapping)",
+                st->skipped_genotypes);
+    fputc('\n', stderr);
+    if (o->verbose)
+        fprintf(stderr,
+                "  %.2f s on %s (%.3f pairs/s): reference transcripts %zu; runs: DNA %zu (%.2f s), RNA %zu (%.2f s), "
+                "protein %zu (%.2f s), fusion+head %zu (%.2f s); cache hits %zu; sequences %.2f s\n",
+                seconds, device, seconds > 0 ? st->pairs / seconds : 0.0, st->ref_transcripts, st->dna_runs,
+                st->t_dna, st->rna_runs, st->t_rna, st->protein_runs, st->t_protein, st->fusions, st->t_fuse,
+                st->cache_hits, st->t_inputs);
+}
+
+int main_variants(int argc, char **argv)
+{
+    options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
+        return rc;
+    if (o.gather)
+        return iso_variant_gather(o.out, (const char *const *)argv + optind, argc - optind) < 0 ? cli_fail(CMD) : 0;
+    cli_verbose(o.verbose);
+    cli_inputs in;
+    iso_backend *be = NULL;
+    iso_model *model = NULL;
+    iso_emb_cache *cache = NULL;
+    iso_variant_engine *engine = NULL;
+    iso_vcf *vcf = NULL;
+    iso_variant_writer *writer = NULL;
+    iso_region *regions = NULL;
+    const char **names = NULL;
+    int n_regions = 0;
+    int64_t first = 0, last = -1;
+    char region_chrom[256];
+    double t0 = cli_now();
+    const char *device = o.device ? o.device : iso_backend_default_device();
+    iso_precision precision = o.precision >= 0 ? (iso_precision)o.precision
+                              : strncmp(device, "cpu", 3) ? ISO_PREC_BF16
+                                                          : ISO_PREC_FP32;
+    iso_cost_model costs;
+    if ((rc = cli_inputs_open(o.gtf, o.alias, o.fasta, &in)) < 0 ||
+        (rc = iso_backend_create(device, o.threads, precision, &be)) < 0 ||
+        (rc = iso_model_load(o.model, be, &o.mopts, &model)) < 0 ||
+        (iso_model_costs(model, o.vopts.win.window, &costs), (rc = cli_inputs_select(&in, &o.sel, &costs)) < 0) ||
+        (o.cache && (rc = iso_emb_cache_open(o.cache, model, &cache)) < 0))
+        goto done;
+    if (o.vopts.batch_tokens < 0)
+        o.vopts.batch_tokens = iso_backend_device_kind(be) == ISO_DEVICE_GPU ? ISO_EMBED_BATCH_TOKENS : 0;
+    iso_model_info info;
+    iso_model_get_info(model, &info);
+    if (!(names = malloc((size_t)info.n_outputs * sizeof *names))) {
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int j = 0; j < info.n_outputs; j++)
+        names[j] = iso_model_output_name(model, j);
+    if ((rc = iso_variant_engine_create(model, cache, in.fa, in.ann, in.sel, in.n_sel, &o.vopts, &engine)) < 0)
+        goto done;
+    if (!o.haplotypes && (rc = variant_regions(&o, &in, engine, &regions, &n_regions, region_chrom,
+                                               sizeof region_chrom)) < 0)
+        goto done;
+    if (!o.haplotypes && o.shard) { /* a first pass over the records balances the shards */
+        int index, n_shards;
+        if ((rc = iso_shard_parse(o.shard, &index, &n_shards)) < 0 ||
+            (rc = iso_vcf_open(o.vcf, in.fa, in.alias, regions, n_regions, NULL, &vcf)) < 0 ||
+            (rc = iso_variant_shard(engine, vcf, index, n_shards, &first, &last)) < 0)
+            goto done;
+        iso_vcf_close(vcf);
+        vcf = NULL;
+    }
+    if ((rc = iso_vcf_open(o.vcf, in.fa, in.alias, o.haplotypes ? NULL : regions, n_regions,
+                           o.haplotypes ? (o.samples ? o.samples : "") : NULL, &vcf)) < 0 ||
+        (rc = iso_variant_writer_open(o.out, vcf, names, info.n_outputs, in.ann, in.fa, o.haplotypes, &writer)) < 0)
+        goto done;
+    rc = o.haplotypes ? iso_haplotype_run(engine, vcf, iso_variant_writer_haplotype, writer)
+                      : iso_variant_run(engine, vcf, first, last, iso_variant_writer_record, writer);
+    if (rc >= 0 && cli_interrupted())
+        rc = iso_error(ISO_EINTERRUPTED, "interrupted");
+    if (rc >= 0) {
+        rc = iso_variant_writer_commit(writer);
+        writer = NULL;
+    }
+    if (rc >= 0)
+        report(&o, iso_variant_engine_stats(engine), cli_now() - t0, iso_backend_key(be));
+done:
+    iso_variant_writer_abort(writer);
+    iso_vcf_close(vcf);
+    free(regions);
+    free(names);
+    iso_variant_engine_free(engine);
+    iso_emb_cache_close(cache);
+    iso_model_free(model);
+    iso_backend_destroy(be);
+    cli_inputs_free(&in);
+    return rc < 0 ? cli_fail(CMD) : 0;
+}
