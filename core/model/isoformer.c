@@ -99,7 +99,7 @@ static int discover_enformer(iso_model *m)
 }
 
 /* The two ESM-style encoders are told apart by their vocabulary (rows of the word embeddings). */
-static int discover_esm(iso_model *m, long esm_vocab, long nt_vocab)
+static int discover_esm(iso_model *m, int esm_vocab, int nt_vocab)
 {
     char *p[8] = {0};
     const iso_tensor_view *t[8];
@@ -112,8 +112,8 @@ static int discover_esm(iso_model *m, long esm_vocab, long nt_vocab)
     }
     free_prefixes(p, n < 8 ? n : 8);
     if (!m->prefix_rna || !m->prefix_protein)
-        return iso_error(ISO_EFORMAT, "%s: expected an RNA encoder with a %ld-token vocabulary and a protein "
-                                      "encoder with %ld tokens ('<prefix>embeddings.word_embeddings.weight'); "
+        return iso_error(ISO_EFORMAT, "%s: expected an RNA encoder with a %d-token vocabulary and a protein "
+                                      "encoder with %d tokens ('<prefix>embeddings.word_embeddings.weight'); "
                                       "found %d encoder(s)%s%s", iso_weights_path(m->w), nt_vocab, esm_vocab, n,
                          m->prefix_rna ? "" : ", no RNA one", m->prefix_protein ? "" : ", no protein one");
     return ISO_OK;
@@ -260,8 +260,8 @@ static int setup(iso_model *m, const char *path)
     iso_esm_hparams rhp = iso_ntv2_250m_hparams, php = iso_esm2_150m_hparams;
     if ((rc = iso_enformer_hparams_from_config(c, &ehp)) != ISO_OK)
         return rc;
-    long esm_vocab = iso_config_int(c, "esm_vocab_size", php.vocab, &err);
-    long nt_vocab = iso_config_int(c, "nt_vocab_size", rhp.vocab, &err);
+    int esm_vocab = iso_config_size(c, "esm_vocab_size", php.vocab, &err);
+    int nt_vocab = iso_config_size(c, "nt_vocab_size", rhp.vocab, &err);
     if (err || (rc = discover_enformer(m)) || (rc = discover_esm(m, esm_vocab, nt_vocab)) ||
         (rc = discover_fusion(m)))
         return err ? err : rc;
@@ -279,19 +279,19 @@ static int setup(iso_model *m, const char *path)
     info->dna_dim = info->fused_dim = iso_enformer_out_cols(m->dna);
     info->rna_dim = rhp.hidden;
     info->protein_dim = php.hidden;
-    info->dna_window = (int)iso_config_int(c, "dna_window", 196608, &err);
-    int heads = (int)iso_config_int(c, "num_heads_omics_cross_attention", 8, &err);
-    long rmax = iso_config_int(c, "num_tokens_per_seq_nuctf_rna", 2048, &err);
-    long pmax = iso_config_int(c, "num_protein_tokens_per_seq", 1026, &err);
-    long ps = iso_config_int(c, "pool_window_start", 0, &err);
-    long pe = iso_config_int(c, "pool_window_end", info->dna_rows, &err);
+    info->dna_window = iso_config_size(c, "dna_window", 196608, &err);
+    int heads = iso_config_size(c, "num_heads_omics_cross_attention", 8, &err);
+    int rmax = iso_config_size(c, "num_tokens_per_seq_nuctf_rna", 2048, &err);
+    int pmax = iso_config_size(c, "num_protein_tokens_per_seq", 1026, &err);
+    int ps = iso_config_size(c, "pool_window_start", 0, &err);
+    int pe = iso_config_size(c, "pool_window_end", info->dna_rows, &err);
     const char *act = iso_config_str(c, "head_activation", "silu", &err);
     if (err)
         return err;
-    info->rna_max_tokens = m->opts.rna_max_tokens > 0 ? m->opts.rna_max_tokens : (int)rmax;
-    info->protein_max_tokens = m->opts.protein_max_tokens > 0 ? m->opts.protein_max_tokens : (int)pmax;
-    info->pool_start = m->opts.pool_start >= 0 ? m->opts.pool_start : (int)ps;
-    info->pool_end = m->opts.pool_end >= 0 ? m->opts.pool_end : (int)pe;
+    info->rna_max_tokens = m->opts.rna_max_tokens > 0 ? m->opts.rna_max_tokens : rmax;
+    info->protein_max_tokens = m->opts.protein_max_tokens > 0 ? m->opts.protein_max_tokens : pmax;
+    info->pool_start = m->opts.pool_start >= 0 ? m->opts.pool_start : ps;
+    info->pool_end = m->opts.pool_end >= 0 ? m->opts.pool_end : pe;
     if (info->pool_start < 0 || info->pool_end > info->dna_rows || info->pool_start >= info->pool_end)
         return iso_error(ISO_EINVAL, "pool window [%d, %d) is not inside the %d fused positions", info->pool_start,
                          info->pool_end, info->dna_rows);

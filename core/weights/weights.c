@@ -273,6 +273,9 @@ int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const 
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' is %s, expected F32", w->path, name, iso_dtype_name(t->dtype));
     if (((uintptr_t)t->data & 3u) != 0)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' data is not 4-byte aligned in the file", w->path, name);
+    int rc = iso_weights_check_finite(w, t);
+    if (rc != ISO_OK)
+        return rc;
     *data = t->data;
     return ISO_OK;
 }

@@ -26,7 +26,10 @@ long iso_lines_lineno(const iso_lines *lr);
 const char *iso_lines_path(const iso_lines *lr);
 void iso_lines_close(iso_lines *lr);
 
-/* ---- reference FASTA: plain or bgzipped, indexed by .fai (and .gzi); index built when absent ---- */
+/* ---- reference FASTA: plain or bgzipped, indexed by .fai (and .gzi); index built when absent ----
+ * Opening checks the index against the file (every record's header, line length and last base), so a stale
+ * .fai (the FASTA rewrapped or edited after indexing) or a sequence name used twice is an error naming the fix,
+ * not silently wrong bases. */
 typedef struct iso_fasta iso_fasta;
 iso_fasta *iso_fasta_open(const char *path);
 void iso_fasta_close(iso_fasta *fa);
@@ -35,9 +38,9 @@ int iso_fasta_ncontigs(const iso_fasta *fa);
 const char *iso_fasta_contig_name(const iso_fasta *fa, int i);
 /* Length of a contig, or -1 when the FASTA has no such contig. */
 int64_t iso_fasta_contig_len(const iso_fasta *fa, const char *contig);
-/* Fetches [start, end) (0-based, half-open; may extend past either contig end, which is filled with 'N'),
- * uppercased, into a malloc'd NUL-terminated string the caller frees. Thread-safe per iso_fasta handle only
- * under the caller's lock. */
+/* Fetches [start, end) (0-based, half-open; may extend past either contig end, which is filled with 'N'), as
+ * the file has it (soft-masked lowercase and IUPAC codes kept), into a malloc'd NUL-terminated string the caller
+ * frees. Thread-safe per iso_fasta handle only under the caller's lock. */
 int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t end, char **seq) ISO_RESULT;
 
 /* ---- atomic output files ----

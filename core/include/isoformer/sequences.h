@@ -22,7 +22,7 @@ typedef struct {
 /* Genomic interval [start, end) of the window for tx: centred on the TSS so that the TSS is base window/2 of
  * the window (in transcript orientation when revcomp_minus). May extend past the contig. */
 iso_interval iso_dna_window(const iso_transcript *tx, const iso_window_opts *opts);
-/* Window sequence, uppercase, 'N' past the contig ends. Caller frees *seq. */
+/* Window sequence as in the FASTA (case kept), 'N' past the contig ends. Caller frees *seq. */
 int iso_extract_dna(iso_fasta *fa, const iso_transcript *tx, const iso_window_opts *opts, char **seq) ISO_RESULT;
 /* Spliced transcript 5'->3' on its strand (exons only). Caller frees *seq. */
 int iso_extract_rna(iso_fasta *fa, const iso_transcript *tx, char **seq) ISO_RESULT;
@@ -34,7 +34,12 @@ int iso_extract_cds(iso_fasta *fa, const iso_transcript *tx, char **seq) ISO_RES
 int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein, unsigned *flags) ISO_RESULT;
 /* Translates a nucleotide string (standard code, 'X' for codons with N). Caller frees. */
 char *iso_translate(const char *cds, int64_t len);
+/* Reverse complement in place; IUPAC codes are complemented (R<->Y, K<->M, B<->V, D<->H), case is kept. */
 void iso_revcomp_inplace(char *seq, int64_t len);
+/* The bases as the model reads them, in place: uppercased, IUPAC ambiguity codes (R Y S W K M B D H V) as N,
+ * as Enformer's one-hot reads them (all zeros for any letter but A, C, G, T); the RNA is read alike, so that an
+ * ambiguity code is an N token for NT-v2 too. Any other byte is an error naming its 1-based position. */
+int iso_model_bases(char *seq, int64_t len) ISO_RESULT;
 
 #ifdef __cplusplus
 }

@@ -40,8 +40,9 @@ size_t iso_weights_count(const iso_weights *w);
 const iso_tensor_view *iso_weights_at(const iso_weights *w, size_t i); /* sorted by name */
 /* NULL when absent (no error recorded). */
 const iso_tensor_view *iso_weights_find(const iso_weights *w, const char *name);
-/* Looks up name and checks dtype float32 and the given shape; on mismatch records an error naming the tensor
- * with expected and found shapes (and, when missing, the nearest names present). */
+/* Looks up name and checks dtype float32, the given shape and that every value is finite; on mismatch records
+ * an error naming the tensor with expected and found shapes (and, when missing, the nearest names present; when
+ * not finite, the first NaN or infinity). Each call reads the whole tensor once: call it once per tensor. */
 int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const int64_t *shape,
                         const float **data) ISO_RESULT;
 /* Path of the file actually mapped. */
@@ -59,6 +60,10 @@ void iso_config_free(iso_config *c);
 /* Integer/float/bool/string fields; return def when the key is absent, and record an error (returning def)
  * via *err when the key is present with the wrong type. */
 long iso_config_int(const iso_config *c, const char *key, long def, int *err);
+/* A dimension, count or index: like iso_config_int, and an error naming the key when the value is outside
+ * 0..ISO_CONFIG_MAX_SIZE (so 2^32 + 96 is refused, not read as 96). */
+#define ISO_CONFIG_MAX_SIZE (1 << 30)
+int iso_config_size(const iso_config *c, const char *key, int def, int *err);
 double iso_config_num(const iso_config *c, const char *key, double def, int *err);
 int iso_config_bool(const iso_config *c, const char *key, int def, int *err);
 const char *iso_config_str(const iso_config *c, const char *key, const char *def, int *err);
