@@ -92,10 +92,28 @@ void cli_progress_end(cli_progress *p)
         progress_print(p, cli_now(), "\n");
 }
 
+static void say(const char *s) { (void)!write(STDERR_FILENO, s, strlen(s)); }
+
+/* Async-signal-safe: a message, the temporaries removed, then the default action (exit 130 or 143). While an
+ * output set is being renamed into place the signal waits for it (cli_finish_interrupted). */
 static void on_signal(int sig)
 {
-    interrupted = 1;
-    iso_out_cleanup_all();
+    interrupted = sig;
+    if (!iso_out_cleanup_all())
+        return;
+    say(sig == SIGINT ? "\nisoformer: interrupted (SIGINT): unfinished outputs removed\n"
+                      : "\nisoformer: terminated (SIGTERM): unfinished outputs removed\n");
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void cli_finish_interrupted(void)
+{
+    int sig = interrupted;
+    if (!sig)
+        return;
+    say(sig == SIGINT ? "isoformer: interrupted (SIGINT) after its outputs were complete\n"
+                      : "isoformer: terminated (SIGTERM) after its outputs were complete\n");
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -156,5 +174,14 @@ int cli_out_path(const char *cmd, const char *opt, const char *path)
     if (len == 0 || path[len - 1] == '/')
         return cli_usage_error(cmd, "%s '%s': expected a file path or prefix (not a directory), such as "
                                "results/sample", opt, path);
-    return make_out_dir(cmd, path);
+    int rc = make_out_dir(cmd, path);
+    if (rc == 0)
+        iso_out_clean_stale(path);
+    return rc;
+}
+
+int cli_outputs_end(int rc)
+{
+    int c = iso_out_set_end(rc >= 0);
+    return rc < 0 ? rc : c;
 }

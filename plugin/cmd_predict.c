@@ -603,23 +603,6 @@ static int write_outputs(const options *o, run_state *s, const size_t *sel, size
     return rc;
 }
 
-/* Removes what a failed run had already renamed into place, so a failure leaves no partial set. */
-static void remove_outputs(const options *o, const track_columns *tc)
-{
-    char path[4096], tname[256];
-    snprintf(path, sizeof path, "%s.predictions.tsv", o->out);
-    remove(path);
-    snprintf(path, sizeof path, "%s.predictions.bed", o->out);
-    remove(path);
-    snprintf(path, sizeof path, "%s.embeddings.tsv", o->out);
-    remove(path);
-    for (int j = 0; j < tc->n; j++) {
-        track_name(tname, sizeof tname, tc->names[j]);
-        snprintf(path, sizeof path, "%s.%s.bw", o->out, tname);
-        remove(path);
-    }
-}
-
 /* base's columns followed by "observed <name>" columns of obs (log(TPM+1) for TPM) for the selected rows. */
 static int add_observed(const track_columns *base, const iso_expression *obs, const size_t *sel, size_t n_sel,
                         track_columns *out, char ***names, float **values)
@@ -696,7 +679,6 @@ int main_predict(int argc, char **argv)
     track_columns tracks = {0};
     run_state s = {.o = &o};
     const char *device = NULL;
-    int outputs_started = 0;
     if ((rc = cli_inputs_load(o.gtf, o.alias, o.fasta, &o.sel, &in)) < 0)
         goto done;
     const iso_annotation *ann = s.ann = in.ann;
@@ -835,10 +817,8 @@ int main_predict(int argc, char **argv)
                     : (track_columns){model_names, s.info.n_outputs, pred, s.info.n_outputs};
     if (rc >= 0 && observed)
         rc = add_observed(&tracks, observed, sel, n_sel, &tracks, &obs_names, &obs_values);
-    if (rc >= 0) {
-        outputs_started = 1;
-        rc = write_outputs(&o, &s, sel, n_sel, &tracks, pooled);
-    }
+    if (rc >= 0 && (rc = iso_out_set_begin()) >= 0)
+        rc = cli_outputs_end(write_outputs(&o, &s, sel, n_sel, &tracks, pooled));
     cli_journal_close(journal, rc >= 0); /* kept after a failure, for --resume */
     journal = NULL;
     if (rc >= 0 && o.verbose) {
@@ -865,8 +845,6 @@ int main_predict(int argc, char **argv)
 done:
     cli_prefetch_stop(prefetch);
     cli_journal_close(journal, 0);
-    if (rc < 0 && outputs_started)
-        remove_outputs(&o, &tracks);
     iso_fitted_head_free(&head);
     free(head_values);
     for (int j = 0; obs_names && j < tracks.n; j++)

@@ -44,9 +44,8 @@ int64_t iso_fasta_contig_len(const iso_fasta *fa, const char *contig);
 int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t end, char **seq) ISO_RESULT;
 
 /* ---- atomic output files ----
- * iso_out_open() creates "<path>.tmp.<pid>" in the same directory; iso_out_commit() flushes, checks every
- * write, closes and renames it over path; iso_out_abort() removes the temporary. Temporaries still open when
- * the process gets SIGINT/SIGTERM are removed by iso_out_cleanup_all(), which the CLI's signal handler calls. */
+ * iso_out_open() creates "<path>.tmp.<host>.<pid>" in the same directory; iso_out_commit() flushes, checks every
+ * write, syncs, closes and renames it over path; iso_out_abort() removes the temporary. */
 typedef struct iso_out iso_out;
 iso_out *iso_out_open(const char *path);
 FILE *iso_out_fp(iso_out *o);
@@ -54,7 +53,23 @@ FILE *iso_out_fp(iso_out *o);
 const char *iso_out_tmp_path(const iso_out *o);
 int iso_out_commit(iso_out *o) ISO_RESULT;
 void iso_out_abort(iso_out *o);
-void iso_out_cleanup_all(void);
+
+/* Output sets: a run's outputs appear all together or not at all. Between iso_out_set_begin() and
+ * iso_out_set_end() on a thread, iso_out_commit() of the files that thread opened only completes them (every
+ * write, the sync and the close checked) and keeps them under their temporary names. iso_out_set_end(1) then
+ * renames them all into place; should a rename fail, the ones already renamed are removed again.
+ * iso_out_set_end(0) removes them all. A signal arriving while a set is renamed waits for the renames
+ * (iso_out_cleanup_all returns 0). Sets do not nest. */
+int iso_out_set_begin(void) ISO_RESULT;
+int iso_out_set_end(int commit) ISO_RESULT;
+
+/* For the SIGINT/SIGTERM handler (async-signal-safe): removes every temporary still on disk and returns 1; or
+ * returns 0, removing nothing, while a set is being renamed into place (the handler then lets the renames
+ * finish and re-raises the signal afterwards). */
+int iso_out_cleanup_all(void);
+/* Removes the temporaries "<prefix>*.tmp.<host>.<pid>" that runs on this machine left when they were killed
+ * (SIGKILL, a crash, a power cut: their process no longer exists). Returns how many. */
+int iso_out_clean_stale(const char *prefix);
 
 #ifdef __cplusplus
 }
