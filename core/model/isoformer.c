@@ -473,8 +473,10 @@ struct iso_emb_cache {
 int iso_emb_cache_open(const char *dir, const iso_model *m, iso_emb_cache **out)
 {
     *out = NULL;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return iso_error(ISO_EIO, "%s: cannot create the embedding cache directory (%s)", dir, strerror(errno));
+    int unwritable = mkdir(dir, 0777) != 0 && errno != EEXIST;
+    if (unwritable)
+        iso_warn("%s: cannot create the embedding cache directory (%s): running without the cache", dir,
+                 strerror(errno));
     iso_emb_cache *c = calloc(1, sizeof *c);
     size_t n = strlen(dir) + 2;
     if (!c || !(c->dir = malloc(n))) {
@@ -484,6 +486,7 @@ int iso_emb_cache_open(const char *dir, const iso_model *m, iso_emb_cache **out)
     snprintf(c->dir, n, "%s/", dir);
     iso_out_clean_stale(c->dir); /* temporaries of runs killed while writing an entry */
     c->checksum = m->info.checksum;
+    c->write_failed = unwritable;
     /* what computed the embeddings ("cpu:fp32", "cuda:bf16"): entries of one are not reused by another (a bf16
      * GPU embedding differs from the fp32 CPU one well beyond rounding) */
     snprintf(c->producer, sizeof c->producer, "%s", iso_backend_key(m->be));
