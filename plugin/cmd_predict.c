@@ -726,7 +726,7 @@ int main_predict(int argc, char **argv)
     /* Everything the numbers depend on; a journal written under other settings is not resumed. */
     char signature[1024];
     snprintf(signature, sizeof signature,
-             "#isoformer journal v1 model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head=%d rna=%d "
+             "model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head=%d rna=%d "
              "protein=%d normalization=%s embeddings=%d head=%s", (unsigned long long)s.info.checksum,
              (long long)o.win.window, o.win.revcomp_minus, o.gene_windows, (int)o.mopts.fusion, s.info.pool_start, s.info.pool_end,
              o.mopts.head_act, s.info.rna_max_tokens, s.info.protein_max_tokens,

@@ -236,7 +236,7 @@ int iso_out_clean_stale(const char *prefix)
             continue;
         snprintf(path, sizeof path, "%s%s%s", dir, slash ? "" : "/", e->d_name);
         if (unlink(path) == 0) {
-            iso_info("removed %s, a temporary file of a run that ended without finishing", path);
+            iso_warn("removed %s, a temporary file of a run that ended without finishing", path);
             removed++;
         }
     }
