@@ -13,6 +13,7 @@
 #include "isoformer/annotation.h"
 #include "isoformer/expression.h"
 #include "isoformer/io.h"
+#include "isoformer/manifest.h"
 #include "isoformer/model.h"
 #include "isoformer/outputs.h"
 #include "isoformer/sequences.h"
@@ -817,8 +818,17 @@ int main_predict(int argc, char **argv)
                     : (track_columns){model_names, s.info.n_outputs, pred, s.info.n_outputs};
     if (rc >= 0 && observed)
         rc = add_observed(&tracks, observed, sel, n_sel, &tracks, &obs_names, &obs_values);
-    if (rc >= 0 && (rc = iso_out_set_begin()) >= 0)
-        rc = cli_outputs_end(write_outputs(&o, &s, sel, n_sel, &tracks, pooled));
+    if (rc >= 0 && (rc = iso_out_set_begin()) >= 0) {
+        rc = write_outputs(&o, &s, sel, n_sel, &tracks, pooled);
+        char selection[1024];
+        snprintf(selection, sizeof selection, "transcripts=%s region=%s", o.sel.transcripts ? o.sel.transcripts : "-",
+                 o.sel.region ? o.sel.region : "-");
+        iso_manifest_info run = {"predict", signature, o.sel.transcripts || o.sel.region ? selection : NULL,
+                                 o.sel.shard};
+        if (rc >= 0)
+            rc = iso_manifest_write(o.out, &run); /* last: its rename completes the set */
+        rc = cli_outputs_end(rc);
+    }
     cli_journal_close(journal, rc >= 0); /* kept after a failure, for --resume */
     journal = NULL;
     if (rc >= 0 && o.verbose) {

@@ -170,6 +170,26 @@ int iso_out_set_begin(void)
     return ISO_OK;
 }
 
+int iso_out_set_each(int (*fn)(const char *path, const char *tmp, void *arg), void *arg)
+{
+    if (!set_active)
+        return iso_error(ISO_EINVAL, "no output set is open on this thread");
+    size_t n = 0;
+    for (iso_out *o = set_done; o; o = o->next)
+        n++;
+    iso_out **order = malloc((n ? n : 1) * sizeof *order);
+    if (!order)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    size_t k = n;
+    for (iso_out *o = set_done; o; o = o->next)
+        order[--k] = o; /* set_done is newest first */
+    int rc = ISO_OK;
+    for (size_t i = 0; rc == ISO_OK && i < n; i++)
+        rc = fn(order[i]->path, order[i]->tmp, arg);
+    free(order);
+    return rc;
+}
+
 int iso_out_set_end(int commit)
 {
     iso_out *list = NULL; /* in completion order */

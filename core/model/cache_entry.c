@@ -4,7 +4,8 @@
 
 #include <math.h>
 #include <string.h>
-#include <zlib.h>
+
+#include "util/checksum.h"
 
 typedef struct {
     char magic[8];        /* "ISOEMB2" */
@@ -23,18 +24,6 @@ typedef struct {
 _Static_assert(sizeof(entry_header) == ISO_CACHE_HEADER_BYTES, "cache entry header layout");
 
 static const char magic[8] = "ISOEMB2";
-
-uint32_t iso_crc32(uint32_t crc, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    while (n) {
-        uInt step = n > (1u << 30) ? 1u << 30 : (uInt)n;
-        crc = (uint32_t)crc32(crc, b, step);
-        b += step;
-        n -= step;
-    }
-    return crc;
-}
 
 size_t iso_cache_entry_bytes(const iso_cache_key *key)
 {

@@ -30,7 +30,4 @@ void iso_cache_entry_header(const iso_cache_key *key, const float *payload, unsi
  * reason recorded (a miss for the caller, never a crash: every field is checked before it is used). */
 int iso_cache_entry_check(const unsigned char *buf, size_t size, const iso_cache_key *key) ISO_RESULT;
 
-/* CRC-32 (zlib's) of n bytes, for any n. */
-uint32_t iso_crc32(uint32_t crc, const void *p, size_t n);
-
 #endif

@@ -1,10 +1,13 @@
-"""Everything `isoformer predict` reads back from its own files is checked before use (issue #18): the
-embedding cache (--cache). Each entry is parsed here with struct and zlib (not our reader) to pin its format;
+"""Everything isoformer reads back from its own files is checked before use (issue #18): the embedding cache
+(predict --cache) and the shards merge gathers (their PREFIX.run.json manifests). Each entry is parsed here with struct and zlib (not our reader) to pin its format;
 each corruption a disk, a crash or another machine can leave must be a miss with a warning naming the entry and
 why, the run exiting 0 with the predictions of a run without the cache, the entry rewritten. A cache that
-cannot be written costs a warning, never the run. Temporaries of a killed run in the cache are removed.
+cannot be written costs a warning, never the run. Temporaries of a killed run in the cache are removed. merge
+refuses shards of different runs (model, window, selection), incomplete runs and changed files, leaving no
+output; the manifests are checked here with json and zlib.
 Usage: test_readback.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import glob
+import json
 import os
 import shutil
 import socket
@@ -142,5 +145,114 @@ r = predict("c3", "--cache", cache)
 check(r.returncode == 0 and not os.path.exists(stale) and os.path.exists(live),
       f"stale temporary: removed {not os.path.exists(stale)}, live one kept {os.path.exists(live)}")
 
-print(f"{len(failures)} failed" if failures else f"read-back checks passed ({len(corruptions)} cache corruptions)")
+# ---- merge: shards of one run, complete ----
+# Two genes (BCAS1 and a copy 700 kb downstream), so that both shards of --shard i/2 hold transcripts.
+two_genes = os.path.join(work, "two_genes.gtf")
+with open(two_genes, "w") as out:
+    gtf_lines = [line for line in open(f"{data}/annotation.gtf") if not line.startswith("#")]
+    out.writelines(gtf_lines)
+    for line in gtf_lines:
+        f = line.split("\t")
+        f[3], f[4] = str(int(f[3]) + 700000), str(int(f[4]) + 700000)
+        f[8] = f[8].replace('gene_id "8537"', 'gene_id "9999"').replace('transcript_id "', 'transcript_id "copy_')
+        out.write("\t".join(f))
+# Another model: the demo weights with one value changed in its last bit.
+other_model = os.path.join(work, "other-model")
+shutil.copytree(f"{data}/demo-model", other_model)
+weights = os.path.join(other_model, "model.safetensors")
+raw = bytearray(open(weights, "rb").read())
+raw[8 + struct.unpack_from("<Q", raw)[0]] ^= 1
+open(weights, "wb").write(bytes(raw))
+SHARD = [a if a != f"{data}/annotation.gtf" else two_genes for a in ARGS]
+
+
+def shard(name, i, *extra, model=None):
+    args = [a if a != f"{data}/demo-model" or not model else model for a in SHARD]
+    r = subprocess.run([iso, *args, "--shard", f"{i}/2", "--out", os.path.join(work, "shards", name), *extra],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"shard {name}: {r.stderr.strip()}")
+    return os.path.join(work, "shards", name)
+
+
+def copy_run(prefix, name):
+    """The files of a run under another directory (its manifest names files relative to itself)."""
+    d = os.path.join(work, "copies", name)
+    os.makedirs(d, exist_ok=True)
+    for f in glob.glob(prefix + ".*"):
+        shutil.copy(f, d)
+    return os.path.join(d, os.path.basename(prefix))
+
+
+def merge(name, *prefixes):
+    out = os.path.join(work, "merged", name, "m")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    r = subprocess.run([iso, "merge", "--out", out, *prefixes], capture_output=True, text=True)
+    return r, sorted(os.listdir(os.path.dirname(out)))
+
+
+whole = os.path.join(work, "whole")
+check(subprocess.run([iso, *SHARD, "--out", whole], capture_output=True).returncode == 0, "unsharded run")
+s1, s2 = shard("s1", 1), shard("s2", 2)
+r, left = merge("ok", s1, s2)
+out = os.path.join(work, "merged", "ok", "m")
+check(r.returncode == 0 and open(out + ".predictions.tsv").read() == open(whole + ".predictions.tsv").read(),
+      f"merge of one run's shards: {r.stderr.strip()}")
+manifest = json.load(open(out + ".run.json")) if os.path.exists(out + ".run.json") else {}
+shard_manifest = json.load(open(s1 + ".run.json"))
+check(manifest.get("command") == "merge" and manifest.get("shard") is None and
+      manifest.get("config") == shard_manifest["config"] and shard_manifest["shard"] == "1/2" and
+      sorted(f["name"] for f in manifest["files"]) == sorted(x for x in left if x != "m.run.json"),
+      f"merged manifest: {manifest}")
+for f in manifest.get("files", []):  # sizes and CRC-32 of what is on disk, by zlib
+    body = open(os.path.join(os.path.dirname(out), f["name"]), "rb").read()
+    check(len(body) == f["bytes"] and f"{zlib.crc32(body):08x}" == f["crc32"], f"manifest entry {f}")
+
+model_b = shard("s2-other-model", 2, model=other_model)
+window = shard("s2-window", 2, "--window", "8192")
+selected = shard("s2-region", 2, "--region", "20:1-1500000")
+truncated = copy_run(s2, "truncated")
+with open(truncated + ".predictions.tsv", "r+b") as f:
+    f.truncate(os.path.getsize(truncated + ".predictions.tsv") - 10)
+swapped = copy_run(s2, "swapped")
+shutil.copy(window + ".Brain.bw", swapped + ".Brain.bw")
+flipped = copy_run(s2, "flipped")
+with open(flipped + ".Brain.bw", "r+b") as f:
+    f.seek(os.path.getsize(flipped + ".Brain.bw") // 2)
+    byte = f.read(1)
+    f.seek(-1, os.SEEK_CUR)
+    f.write(bytes([byte[0] ^ 0x20]))
+no_manifest = copy_run(s2, "no-manifest")
+os.remove(no_manifest + ".run.json")
+lost = copy_run(s2, "lost")
+os.remove(lost + ".Liver.bw")
+garbled = copy_run(s2, "garbled")
+open(garbled + ".run.json", "w").write('{"isoformer_run": 1, "config": ')
+refused = [
+    ("another model", [s1, model_b], "configuration differs ('model="),
+    ("another window", [s1, window], "configuration differs ('window=4096' vs 'window=8192')"),
+    ("another selection", [s1, selected], "selection differs ('none' vs 'transcripts=-')"),
+    ("a truncated table", [s1, truncated], "bytes, while"),
+    ("a track of another run", [s1, swapped], "swapped/s2.Brain.bw: "),
+    ("a changed track", [s1, flipped], "flipped/s2.Brain.bw: its content differs from what"),
+    ("a shard missing", [s1], "shard 2/2 is missing: expected all 2 shards of the run (1 given)"),
+    ("a shard twice", [s1, copy_run(s1, "again")], "are both shard 1/2"),
+    ("a manifest missing", [s1, no_manifest], "no-manifest/s2.run.json: missing, while"),
+    ("a file missing", [s1, lost], "lost/s2.Liver.bw: missing, while"),
+    ("a garbled manifest", [s1, garbled], "garbled/s2.run.json:1:"),
+]
+for what, prefixes, message in refused:
+    r, left = merge(what.replace(" ", "_"), *prefixes)
+    check(r.returncode == 1 and message in r.stderr and not left, f"merge of {what}: exit {r.returncode}, left "
+          f"{left}: {r.stderr.strip()}")
+# Outputs with no manifest at all (another tool's, or made by hand): merged, with a warning that nothing could
+# be checked.
+bare = [copy_run(p, "bare" + str(i)) for i, p in enumerate((s1, s2))]
+for p in bare:
+    os.remove(p + ".run.json")
+r, left = merge("bare", *bare)
+check(r.returncode == 0 and "cannot check that they come from one run" in r.stderr and "m.run.json" not in left,
+      f"merge without manifests: {r.stderr.strip()}")
+
+print(f"{len(failures)} failed" if failures else f"read-back checks passed ({len(corruptions)} cache corruptions, "
+      f"{len(refused)} refused merges)")
 sys.exit(1 if failures else 0)

@@ -62,6 +62,9 @@ void iso_out_abort(iso_out *o);
  * (iso_out_cleanup_all returns 0). Sets do not nest. */
 int iso_out_set_begin(void) ISO_RESULT;
 int iso_out_set_end(int commit) ISO_RESULT;
+/* Calls fn(final path, temporary path, arg) for each file the thread's open set holds so far, in the order
+ * they were completed; stops at the first non-zero return, which it returns. */
+int iso_out_set_each(int (*fn)(const char *path, const char *tmp, void *arg), void *arg) ISO_RESULT;
 
 /* For the SIGINT/SIGTERM handler (async-signal-safe): removes every temporary still on disk and returns 1; or
  * returns 0, removing nothing, while a set is being renamed into place (the handler then lets the renames
