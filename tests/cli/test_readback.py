@@ -7,6 +7,7 @@ refuses shards of different runs (model, window, selection), incomplete runs and
 output; the manifests are checked here with json and zlib.
 Usage: test_readback.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import glob
+import gzip
 import json
 import os
 import shutil
@@ -144,6 +145,28 @@ for f in (stale, live):
 r = predict("c3", "--cache", cache)
 check(r.returncode == 0 and not os.path.exists(stale) and os.path.exists(live),
       f"stale temporary: removed {not os.path.exists(stale)}, live one kept {os.path.exists(live)}")
+
+# ---- valid input: a soft-masked genome with IUPAC ambiguity codes ----
+# The model reads lowercase as uppercase and an ambiguity code as N (Enformer's one-hot is all zeros for both):
+# predictions on such a FASTA equal those on its copy written that way.
+plain = gzip.open(f"{data}/genome.fa.gz", "rt").read().split("\n")
+masked, as_read = list(plain), list(plain)
+for i in range(9000, 11500):
+    bases = list(plain[i].lower() if i % 3 == 0 else plain[i])
+    if i % 5 == 0:
+        bases[(i * 31) % len(bases)] = "RYSWKMBDHVryswkmbdhv"[i % 20]
+    masked[i] = "".join(bases)
+    as_read[i] = "".join(c.upper() if c.upper() in "ACGTN" else "N" for c in bases)
+for name, lines in (("masked.fa", masked), ("as_read.fa", as_read)):
+    open(os.path.join(work, name), "w").write("\n".join(lines))
+runs = {}
+for name in ("masked.fa", "as_read.fa"):
+    args = [a if a != f"{data}/genome.fa.gz" else os.path.join(work, name) for a in ARGS]
+    r = subprocess.run([iso, *args, "--out", os.path.join(work, name)], capture_output=True, text=True)
+    check(r.returncode == 0, f"predict on {name}: {r.stderr.strip()}")
+    runs[name] = table(name) if r.returncode == 0 else name
+check(runs["masked.fa"] == runs["as_read.fa"] and runs["masked.fa"] != ref,
+      "predictions on a soft-masked IUPAC genome differ from those on its uppercase, N-for-ambiguity copy")
 
 # ---- merge: shards of one run, complete ----
 # Two genes (BCAS1 and a copy 700 kb downstream), so that both shards of --shard i/2 hold transcripts.
