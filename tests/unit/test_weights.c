@@ -4,12 +4,15 @@
  * built here byte by byte from the format's definition. Agreement of every tensor with torch
  * and the safetensors library, and malformed files, are tests/parity/test_weights.py. */
 #include <check.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check_run.h"
 #include "isoformer/weights.h"
+#include "weights/weights_internal.h"
 
 #define DEMO ISO_TEST_DATA "/demo-model"
 
@@ -137,6 +140,61 @@ START_TEST(dtype_and_empty_files)
 }
 END_TEST
 
+/* Non-finite values are found wherever they are (first element, either side of the check's 4096-element
+ * blocks, the last), named with their index; extreme finite values (the largest, subnormals, -0) pass. */
+START_TEST(non_finite_weights)
+{
+    enum { N = 10000 };
+    static float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+    x[1] = FLT_MAX, x[2] = -FLT_MAX, x[3] = 1e-45f, x[4] = -0.0f;
+    const int64_t shape[1] = {N};
+    const char *header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[10000],\"data_offsets\":[0,40000]}}";
+    iso_weights *w = NULL;
+    const float *data;
+    ck_assert_int_eq(iso_weights_open(write_safetensors("finite.safetensors", header, x, sizeof x), &w), ISO_OK);
+    ck_assert_msg(iso_weights_get_f32(w, "w", 1, shape, &data) == ISO_OK, "%s", iso_last_error());
+    iso_weights_close(w);
+    const int at[] = {0, 4095, 4096, N - 1};
+    const float bad[] = {NAN, INFINITY, -INFINITY, -NAN};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        float keep = x[at[k]];
+        x[at[k]] = bad[k];
+        ck_assert_int_eq(iso_weights_open(write_safetensors("finite.safetensors", header, x, sizeof x), &w), ISO_OK);
+        ck_assert_int_eq(iso_weights_get_f32(w, "w", 1, shape, &data), ISO_EFORMAT);
+        char want[128];
+        snprintf(want, sizeof want, "tensor 'w' holds %s at element %d of 10000", isnan(bad[k]) ? "NaN" : "an infinity",
+                 at[k]);
+        ck_assert_msg(has(iso_last_error(), want), "%s (want %s)", iso_last_error(), want);
+        ck_assert_ptr_null(data);
+        iso_weights_close(w);
+        x[at[k]] = keep;
+    }
+    /* 16-bit floats: infinity and NaN by their exponent field, the largest finite value passes. */
+    static const struct {
+        iso_dtype dt;
+        uint16_t value;
+        const char *what; /* NULL: finite */
+    } halves[] = {{ISO_DT_F16, 0x7bff, NULL}, {ISO_DT_F16, 0x7c00, "an infinity"}, {ISO_DT_F16, 0xfe01, "NaN"},
+                  {ISO_DT_BF16, 0x7f7f, NULL}, {ISO_DT_BF16, 0xff80, "an infinity"}, {ISO_DT_BF16, 0x7fc1, "NaN"}};
+    static uint16_t h[N];
+    struct iso_weights fake = {.path = "halves"};
+    for (size_t k = 0; k < sizeof halves / sizeof halves[0]; k++) {
+        memset(h, 0, sizeof h);
+        h[4097] = halves[k].value;
+        iso_tensor_view t = {.name = "h", .dtype = halves[k].dt, .ndim = 1, .shape = {N}, .data = h, .nbytes = sizeof h};
+        int rc = iso_weights_check_finite(&fake, &t);
+        if (!halves[k].what)
+            ck_assert_msg(rc == ISO_OK, "%04x: %s", halves[k].value, iso_last_error());
+        else
+            ck_assert_msg(rc == ISO_EFORMAT && has(iso_last_error(), halves[k].what) &&
+                              has(iso_last_error(), "at element 4097 of 10000"), "%04x: %s", halves[k].value,
+                          iso_last_error());
+    }
+}
+END_TEST
+
 /* Each allocation made opening a torch.save checkpoint fails in turn (zip directory, pickle values, strings,
  * stack, memo, containers, tensor table): every one must end in ISO_ENOMEM with no weights returned (and, under
  * ASan, nothing leaked), never ISO_OK over a half-built pickle, until enough succeed to load all 7 tensors. */
@@ -202,6 +260,7 @@ int main(void)
     TCase *tc = tcase_create("weights");
     tcase_add_test(tc, directory_lookups);
     tcase_add_test(tc, get_f32_errors);
+    tcase_add_test(tc, non_finite_weights);
     tcase_add_test(tc, dtype_and_empty_files);
     tcase_add_test(tc, allocation_failures);
     tcase_add_test(tc, config_getters);
