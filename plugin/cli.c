@@ -92,30 +92,30 @@ void cli_progress_end(cli_progress *p)
         progress_print(p, cli_now(), "\n");
 }
 
-static void say(const char *s) { (void)!write(STDERR_FILENO, s, strlen(s)); }
-
-/* Async-signal-safe: a message, the temporaries removed, then the default action (exit 130 or 143). While an
- * output set is being renamed into place the signal waits for it (cli_finish_interrupted). */
-static void on_signal(int sig)
+/* Says what stopped the run (async-signal-safe: write(2) only), then takes the signal's default action (exit
+ * 130 or 143). */
+static void die_of(int sig, const char *what)
 {
-    interrupted = sig;
-    if (!iso_out_cleanup_all())
-        return;
-    say(sig == SIGINT ? "\nisoformer: interrupted (SIGINT): unfinished outputs removed\n"
-                      : "\nisoformer: terminated (SIGTERM): unfinished outputs removed\n");
+    const char *name = sig == SIGINT ? "isoformer: interrupted (SIGINT)" : "isoformer: terminated (SIGTERM)";
+    (void)!write(STDERR_FILENO, name, strlen(name));
+    (void)!write(STDERR_FILENO, what, strlen(what));
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
+/* The temporaries removed, then die_of; while an output set is being renamed into place the signal waits for
+ * it (cli_finish_interrupted). */
+static void on_signal(int sig)
+{
+    interrupted = sig;
+    if (iso_out_cleanup_all())
+        die_of(sig, ": unfinished outputs removed\n");
+}
+
 void cli_finish_interrupted(void)
 {
-    int sig = interrupted;
-    if (!sig)
-        return;
-    say(sig == SIGINT ? "isoformer: interrupted (SIGINT) after its outputs were complete\n"
-                      : "isoformer: terminated (SIGTERM) after its outputs were complete\n");
-    signal(sig, SIG_DFL);
-    raise(sig);
+    if (interrupted)
+        die_of(interrupted, " after its outputs were complete\n");
 }
 
 void cli_install_signal_handlers(void)

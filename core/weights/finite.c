@@ -9,53 +9,34 @@
 
 enum { BLOCK = 4096 };
 
-/* Index of the first element whose exponent bits are all ones (NaN or infinity), or n. Adding one to the
- * exponent field carries into the sign bit exactly for those, so a block is one AND, ADD and OR per element. */
-static size_t first_nonfinite32(const unsigned char *p, size_t n)
-{
-    for (size_t b = 0; b < n; b += BLOCK) {
-        size_t e = n - b < BLOCK ? n : b + BLOCK;
-        uint32_t any = 0;
-#pragma omp simd reduction(| : any)
-        for (size_t i = b; i < e; i++) {
-            uint32_t v;
-            memcpy(&v, p + 4 * i, 4);
-            any |= (v & 0x7f800000u) + 0x00800000u;
-        }
-        if (any & 0x80000000u)
-            for (size_t i = b; i < e; i++) {
-                uint32_t v;
-                memcpy(&v, p + 4 * i, 4);
-                if ((v & 0x7f800000u) == 0x7f800000u)
-                    return i;
-            }
+/* first_nonfinite<bits>(p, n, exp): index of the first of n floats of that width at p whose exponent field
+ * (the mask exp) is all ones, NaN or infinity, or n. Adding the exponent's lowest bit to the field carries into
+ * the sign bit exactly for those, so a block costs one AND, ADD and OR per value and vectorises. */
+#define FIRST_NONFINITE(bits)                                                                                     \
+    static size_t first_nonfinite##bits(const unsigned char *p, size_t n, uint##bits##_t exp)                   \
+    {                                                                                                             \
+        const uint##bits##_t carry = (uint##bits##_t)(exp & -exp), sign = (uint##bits##_t)1 << (bits - 1);      \
+        for (size_t b = 0; b < n; b += BLOCK) {                                                                   \
+            size_t e = n - b < BLOCK ? n : b + BLOCK;                                                             \
+            uint##bits##_t any = 0;                                                                               \
+            _Pragma("omp simd reduction(| : any)") for (size_t i = b; i < e; i++)                                 \
+            {                                                                                                     \
+                uint##bits##_t v;                                                                                 \
+                memcpy(&v, p + bits / 8 * i, bits / 8);                                                           \
+                any |= (uint##bits##_t)((v & exp) + carry);                                                       \
+            }                                                                                                     \
+            if (any & sign)                                                                                       \
+                for (size_t i = b; i < e; i++) {                                                                  \
+                    uint##bits##_t v;                                                                             \
+                    memcpy(&v, p + bits / 8 * i, bits / 8);                                                       \
+                    if ((v & exp) == exp)                                                                         \
+                        return i;                                                                                 \
+                }                                                                                                 \
+        }                                                                                                         \
+        return n;                                                                                                 \
     }
-    return n;
-}
-
-/* The same for 16-bit floats whose exponent field is `exp` (F16 0x7c00, BF16 0x7f80). */
-static size_t first_nonfinite16(const unsigned char *p, size_t n, uint16_t exp)
-{
-    const uint16_t carry = (uint16_t)(exp & -exp); /* the exponent's lowest bit */
-    for (size_t b = 0; b < n; b += BLOCK) {
-        size_t e = n - b < BLOCK ? n : b + BLOCK;
-        uint16_t any = 0;
-#pragma omp simd reduction(| : any)
-        for (size_t i = b; i < e; i++) {
-            uint16_t v;
-            memcpy(&v, p + 2 * i, 2);
-            any |= (uint16_t)((v & exp) + carry);
-        }
-        if (any & 0x8000u)
-            for (size_t i = b; i < e; i++) {
-                uint16_t v;
-                memcpy(&v, p + 2 * i, 2);
-                if ((v & exp) == exp)
-                    return i;
-            }
-    }
-    return n;
-}
+FIRST_NONFINITE(32)
+FIRST_NONFINITE(16)
 
 int iso_weights_check_finite(const iso_weights *w, const iso_tensor_view *t)
 {
@@ -64,7 +45,7 @@ int iso_weights_check_finite(const iso_weights *w, const iso_tensor_view *t)
     int nan = 0;
     switch (t->dtype) {
     case ISO_DT_F32:
-        if ((at = first_nonfinite32(p, n)) < n) {
+        if ((at = first_nonfinite32(p, n, 0x7f800000u)) < n) {
             uint32_t v;
             memcpy(&v, p + 4 * at, 4);
             nan = (v & 0x007fffffu) != 0;

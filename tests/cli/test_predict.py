@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 from bx.bbi.bigwig_file import BigWigFile
+from fixtures import two_gene_gtf
 
 iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
 shutil.rmtree(work, ignore_errors=True)
@@ -232,16 +233,7 @@ start = max(c for c, u in blocks if u <= damaged)
 with open(cut, "r+b") as f:  # deflate data of that block (past its 18-byte header) overwritten
     f.seek(start + 100)
     f.write(b"\xff" * 64)
-two_genes = os.path.join(work, "two_genes.gtf")
-with open(two_genes, "w") as out:
-    gtf_lines = [line for line in open(f"{data}/annotation.gtf") if not line.startswith("#")]
-    out.writelines(gtf_lines)
-    for line in gtf_lines:
-        f = line.split("\t")
-        f[3], f[4] = str(int(f[3]) + 700000), str(int(f[4]) + 700000)
-        attrs = f[8].replace('gene_id "8537"', 'gene_id "9999"')
-        f[8] = attrs.replace('transcript_id "', 'transcript_id "copy_')
-        out.write("\t".join(f))
+two_genes = two_gene_gtf(data, os.path.join(work, "two_genes.gtf"))
 
 
 def two_gene_args(fasta):

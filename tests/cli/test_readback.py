@@ -17,6 +17,8 @@ import subprocess
 import sys
 import zlib
 
+from fixtures import two_gene_gtf
+
 iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
 shutil.rmtree(work, ignore_errors=True)
 os.makedirs(work)
@@ -170,15 +172,7 @@ check(runs["masked.fa"] == runs["as_read.fa"] and runs["masked.fa"] != ref,
 
 # ---- merge: shards of one run, complete ----
 # Two genes (BCAS1 and a copy 700 kb downstream), so that both shards of --shard i/2 hold transcripts.
-two_genes = os.path.join(work, "two_genes.gtf")
-with open(two_genes, "w") as out:
-    gtf_lines = [line for line in open(f"{data}/annotation.gtf") if not line.startswith("#")]
-    out.writelines(gtf_lines)
-    for line in gtf_lines:
-        f = line.split("\t")
-        f[3], f[4] = str(int(f[3]) + 700000), str(int(f[4]) + 700000)
-        f[8] = f[8].replace('gene_id "8537"', 'gene_id "9999"').replace('transcript_id "', 'transcript_id "copy_')
-        out.write("\t".join(f))
+two_genes = two_gene_gtf(data, os.path.join(work, "two_genes.gtf"))
 # Another model: the demo weights with one value changed in its last bit.
 other_model = os.path.join(work, "other-model")
 shutil.copytree(f"{data}/demo-model", other_model)

@@ -25,11 +25,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *path = fuzz_write_temp(data, size, ".journal");
+    char prefix[4096], *path = fuzz_write_prefixed(data, size, ".journal", prefix, sizeof prefix);
     if (!path)
         return 0;
-    char prefix[4096];
-    snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(path) - strlen(".journal")), path);
     enum { NA = 2, NB = 1 };
     const size_t sel[] = {0, 1, 2};
     float a[3 * NA], b[3 * NB];

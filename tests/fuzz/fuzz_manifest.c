@@ -26,11 +26,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *path = fuzz_write_temp(data, size, ".run.json");
+    char prefix[4096], *path = fuzz_write_prefixed(data, size, ".run.json", prefix, sizeof prefix);
     if (!path)
         return 0;
-    char prefix[4096];
-    snprintf(prefix, sizeof prefix, "%.*s", (int)(strlen(path) - strlen(".run.json")), path);
     char *prefixes[2] = {prefix, prefix};
     for (int n = 1; n <= 2; n++) {
         char *config = NULL, *selection = NULL;

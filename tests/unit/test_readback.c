@@ -47,21 +47,20 @@ START_TEST(cache_entry_fields)
     ck_assert_int_eq(iso_cache_entry_check(buf, size, &key), ISO_OK);
 
     /* What the reader expects differs from what the entry holds: a miss naming why. */
-    iso_cache_key k = key;
-    k.model ^= 1;
-    expect_miss(buf, size, &k, "another model");
-    k = key;
-    k.producer = "cuda:bf16";
-    expect_miss(buf, size, &k, "computed on cpu:fp32, this run computes on cuda:bf16");
-    k = key;
-    k.kind = 1;
-    expect_miss(buf, size, &k, "another input");
-    k = key;
-    k.input = "ACGTNACGTC";
-    expect_miss(buf, size, &k, "another input");
-    k = key;
-    k.rows = 2;
-    expect_miss(buf, size, &k, "holds 3 x 2 values, expected 2 x 2");
+    const struct {
+        iso_cache_key key;
+        const char *why;
+    } others[] = {
+        {{key.model ^ 1, key.kind, key.rows, key.cols, key.input, key.input_bytes, key.producer}, "another model"},
+        {{key.model, key.kind, key.rows, key.cols, key.input, key.input_bytes, "cuda:bf16"},
+         "computed on cpu:fp32, this run computes on cuda:bf16"},
+        {{key.model, 1, key.rows, key.cols, key.input, key.input_bytes, key.producer}, "another input"},
+        {{key.model, key.kind, key.rows, key.cols, "ACGTNACGTC", key.input_bytes, key.producer}, "another input"},
+        {{key.model, key.kind, 2, key.cols, key.input, key.input_bytes, key.producer},
+         "holds 3 x 2 values, expected 2 x 2"},
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        expect_miss(buf, size, &others[i].key, others[i].why);
 
     /* Damage to the bytes: each field, the payload, the length. */
     for (size_t at = 0; at < size; at++) {
@@ -87,7 +86,7 @@ START_TEST(cache_entry_fields)
     free(buf);
 
     /* Impossible shapes size to 0 (and are never allocated); the largest do not wrap around. */
-    k = key;
+    iso_cache_key k = key;
     k.rows = INT_MAX;
     k.cols = INT_MAX;
     ck_assert(iso_cache_entry_bytes(&k) == 0 || iso_cache_entry_bytes(&k) / 4 / INT_MAX >= INT_MAX);
