@@ -344,7 +344,9 @@ static int merge_bigwig(const char *out_path, char **in_paths, int n_in, pending
         for (int64_t c = 0; c < cl->nKeys && rc == ISO_OK; c++)
             rc = write_chrom(out, cl->chrom[c], in, n_in, cl->len[c], out_path);
     }
-    iso_bigwig_close(out);
+    int closed = iso_bigwig_close(out);
+    if (rc == ISO_OK)
+        rc = closed;
     for (int s = 0; in && s < n_in; s++)
         if (in[s])
             bwClose(in[s]);

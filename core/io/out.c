@@ -109,6 +109,7 @@ iso_out *iso_out_open(const char *path)
 
 FILE *iso_out_fp(iso_out *o) { return o->fp; }
 const char *iso_out_tmp_path(const iso_out *o) { return o->tmp; }
+const char *iso_out_path(const iso_out *o) { return o->path; }
 
 static void out_free(iso_out *o)
 {

@@ -9,10 +9,11 @@
 
 struct iso_bigwig {
     bigWigFile_t *fp;
-    const char *path;
+    const char *path, *shown; /* the temporary written; the output's name, for messages */
     int n_chroms, next_chrom; /* contigs must come in header order */
     char **names;
     uint32_t *lens;
+    size_t *written; /* intervals written per contig, checked when the file is read back */
 };
 
 static pthread_once_t bw_once = PTHREAD_ONCE_INIT;
@@ -84,14 +85,20 @@ int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *
     if (!bw)
         return iso_error(ISO_ENOMEM, "out of memory");
     bw->path = iso_out_tmp_path(o);
+    bw->shown = iso_out_path(o);
     bw->n_chroms = n_chroms;
     bw->names = (char **)chrom_names;
     bw->lens = (uint32_t *)chrom_lens;
+    if (!(bw->written = calloc((size_t)n_chroms + 1, sizeof *bw->written))) {
+        free(bw);
+        return iso_error(ISO_ENOMEM, "out of memory");
+    }
     if (!(bw->fp = bwOpen((char *)bw->path, NULL, "w")) || bwCreateHdr(bw->fp, 10) ||
         !(bw->fp->cl = bwCreateChromList((const char *const *)chrom_names, (uint32_t *)chrom_lens, n_chroms)) ||
         bwWriteHdr(bw->fp)) {
         if (bw->fp)
             bwClose(bw->fp);
+        free(bw->written);
         free(bw);
         return iso_error(ISO_EIO, "%s: cannot write the bigWig header", iso_out_tmp_path(o));
     }
@@ -120,15 +127,44 @@ int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *sp
         if (bad)
             return iso_error(ISO_EIO, "%s: cannot write %s:%u", bw->path, chrom, s);
     }
+    bw->written[c] += n;
     return ISO_OK;
 }
 
-void iso_bigwig_close(iso_bigwig *bw)
+/* The file as written, read back: its header, index and every interval of every contig, which must number as
+ * many as were written (libBigWig reports no error of its last block or its index, on a full disk say). */
+static int read_back(const iso_bigwig *bw)
+{
+    bigWigFile_t *fp = bwOpen((char *)bw->path, NULL, "r");
+    if (!fp)
+        return iso_error(ISO_EIO, "%s: the bigWig written cannot be read back (disk full?)", bw->shown);
+    int rc = ISO_OK;
+    for (int c = 0; rc == ISO_OK && c < bw->n_chroms; c++) {
+        if (!bw->written[c])
+            continue;
+        size_t n = 0;
+        bwOverlapIterator_t *it = bwOverlappingIntervalsIterator(fp, bw->names[c], 0, bw->lens[c], 64);
+        for (; it && it->data; it = bwIteratorNext(it))
+            n += it->intervals->l;
+        if (!it || n != bw->written[c])
+            rc = iso_error(ISO_EIO, "%s: read back %zu of the %zu intervals written on %s (disk full?)", bw->shown,
+                           n, bw->written[c], bw->names[c]);
+        if (it)
+            bwIteratorDestroy(it);
+    }
+    bwClose(fp);
+    return rc;
+}
+
+int iso_bigwig_close(iso_bigwig *bw)
 {
     if (!bw)
-        return;
+        return ISO_OK;
     bwClose(bw->fp); /* flushes the last block and writes the index */
+    int rc = read_back(bw);
+    free(bw->written);
     free(bw);
+    return rc;
 }
 
 /* Spans of one contig for column col: every exon of every row on it, valued at the row's value. */
@@ -242,8 +278,9 @@ int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const
             rc = iso_error(ISO_EINVAL, "%s: contig %s of %s is not in the FASTA", path, chrom,
                            m->ann->tx[m->rows[order[k]]].transcript_id);
     }
-    if (bw)
-        iso_bigwig_close(bw);
+    int closed = iso_bigwig_close(bw);
+    if (rc == ISO_OK)
+        rc = closed;
     if (o)
         rc = rc == ISO_OK ? iso_out_commit(o) : (iso_out_abort(o), rc);
     free(lens);

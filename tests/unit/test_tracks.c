@@ -69,7 +69,9 @@ static int write_one(const char *first, const char *chrom, const iso_span *spans
     }
     if (rc == ISO_OK)
         rc = iso_bigwig_write_chrom(bw, chrom, spans, n);
-    iso_bigwig_close(bw);
+    int closed = iso_bigwig_close(bw);
+    if (rc == ISO_OK)
+        rc = closed;
     if (rc == ISO_OK) {
         ck_assert_int_eq(iso_out_commit(o), ISO_OK);
         ck_assert_int_eq(access(path, F_OK), 0);

@@ -51,6 +51,8 @@ iso_out *iso_out_open(const char *path);
 FILE *iso_out_fp(iso_out *o);
 /* Path of the temporary file (for writers such as libBigWig that open files by name themselves). */
 const char *iso_out_tmp_path(const iso_out *o);
+/* The path the file is committed to. */
+const char *iso_out_path(const iso_out *o);
 int iso_out_commit(iso_out *o) ISO_RESULT;
 void iso_out_abort(iso_out *o);
 

@@ -59,7 +59,9 @@ int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *
                     iso_bigwig **out) ISO_RESULT;
 /* Writes one contig's spans (sorted, non-overlapping, inside the contig; checked). Contigs in header order. */
 int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *spans, size_t n) ISO_RESULT;
-void iso_bigwig_close(iso_bigwig *bw);
+/* Closes the file (libBigWig writes its last block and index then, reporting no error) and reads it back: every
+ * interval of every contig written must be there. ISO_EIO otherwise (a full disk); NULL is ISO_OK. */
+int iso_bigwig_close(iso_bigwig *bw) ISO_RESULT;
 
 #ifdef __cplusplus
 }
