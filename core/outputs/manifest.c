@@ -173,6 +173,7 @@ int iso_manifest_check_runs(char *const *prefixes, int n, char **config, char **
     manifest *m = calloc((size_t)(n > 0 ? n : 1), sizeof *m);
     char (*paths)[4096] = malloc((size_t)(n > 0 ? n : 1) * sizeof *paths);
     int rc = m && paths ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory"), n_found = 0, first = -1, missing = -1;
+    int shared_selection = 1;
     for (int i = 0; rc == ISO_OK && i < n; i++) {
         int r = manifest_read(prefixes[i], &m[i], paths[i], sizeof paths[i]);
         if (r == ISO_ENOTFOUND)
@@ -190,10 +191,12 @@ int iso_manifest_check_runs(char *const *prefixes, int n, char **config, char **
     for (int i = 0; rc == ISO_OK && n_found && i < n; i++) {
         if (!same(m[i].config, m[first].config))
             rc = config_differs("configuration", &m[first], &m[i], m[first].config, m[i].config);
-        else if (!same(m[i].selection, m[first].selection))
-            rc = config_differs("selection", &m[first], &m[i], m[first].selection, m[i].selection);
         else if (!m[i].shard != !m[first].shard || (m[i].shard && m[i].n_shards != m[first].n_shards))
             rc = config_differs("sharding", &m[first], &m[i], m[first].shard, m[i].shard);
+        else if (m[i].shard && !same(m[i].selection, m[first].selection)) /* unsharded runs may cover any parts */
+            rc = config_differs("selection", &m[first], &m[i], m[first].selection, m[i].selection);
+        else if (!same(m[i].selection, m[first].selection))
+            shared_selection = 0;
         for (int j = 0; rc == ISO_OK && m[i].shard && j < i; j++)
             if (m[j].shard_index == m[i].shard_index)
                 rc = iso_error(ISO_EINVAL, "%s and %s are both shard %s: expected each shard once", paths[j], paths[i],
@@ -208,7 +211,7 @@ int iso_manifest_check_runs(char *const *prefixes, int n, char **config, char **
                            k + 1, m[first].n_shards, m[first].n_shards, n);
     }
     if (rc == ISO_OK && n_found && (!(*config = strdup(m[first].config)) ||
-                                    (m[first].selection && !(*selection = strdup(m[first].selection)))))
+                                    (shared_selection && m[first].selection && !(*selection = strdup(m[first].selection)))))
         rc = iso_error(ISO_ENOMEM, "out of memory");
     for (int i = 0; m && i < n; i++)
         json_decref(m[i].root);

@@ -248,6 +248,7 @@ refused = [
     ("another model", [s1, model_b], "configuration differs ('model="),
     ("another window", [s1, window], "configuration differs ('window=4096' vs 'window=8192')"),
     ("another selection", [s1, selected], "selection differs ('none' vs 'transcripts=-')"),
+    ("a sharded and an unsharded run", [s1, whole], "sharding differs ('1/2' vs 'none')"),
     ("a truncated table", [s1, truncated], "bytes, while"),
     ("a track of another run", [s1, swapped], "swapped/s2.Brain.bw: "),
     ("a changed track", [s1, flipped], "flipped/s2.Brain.bw: its content differs from what"),
@@ -261,6 +262,17 @@ for what, prefixes, message in refused:
     r, left = merge(what.replace(" ", "_"), *prefixes)
     check(r.returncode == 1 and message in r.stderr and not left, f"merge of {what}: exit {r.returncode}, left "
           f"{left}: {r.stderr.strip()}")
+# Unsharded runs of one configuration over different parts of the annotation merge (the rows must be disjoint).
+gene1 = os.path.join(work, "parts", "bcas1")
+gene2 = os.path.join(work, "parts", "copy")
+for prefix, region in ((gene1, "20:1-1000000"), (gene2, "20:1000001-1500000")):
+    r = subprocess.run([iso, *SHARD, "--region", region, "--out", prefix], capture_output=True, text=True)
+    check(r.returncode == 0, f"region run {region}: {r.stderr.strip()}")
+r, left = merge("parts", gene1, gene2)
+check(r.returncode == 0 and open(os.path.join(work, "merged", "parts", "m.predictions.tsv")).read() ==
+      open(whole + ".predictions.tsv").read(), f"merge of two region runs: {r.stderr.strip()}")
+check(json.load(open(os.path.join(work, "merged", "parts", "m.run.json")))["selection"] is None,
+      "merged manifest of runs over different parts names no one selection")
 # Outputs with no manifest at all (another tool's, or made by hand): merged, with a warning that nothing could
 # be checked.
 bare = [copy_run(p, "bare" + str(i)) for i, p in enumerate((s1, s2))]

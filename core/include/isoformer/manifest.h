@@ -24,10 +24,11 @@ typedef struct {
 int iso_manifest_write(const char *prefix, const iso_manifest_info *info) ISO_RESULT;
 
 /* Checks the runs to merge, given by their output prefixes: each manifest must be sound and every file it
- * lists must have the size and CRC-32 it records; all must share one configuration and selection; shards of a
- * sharded run must be all present, each once. Without manifests for any prefix (outputs of another tool, or
- * made by hand) a warning says nothing could be checked; with manifests for only some, it is an error.
- * *config and *selection (malloc'd, NULL when absent or unchecked) are what the runs share. */
+ * lists must have the size and CRC-32 it records; all must share one configuration; the shards of a sharded
+ * run must share its selection and be all present, each once (unsharded runs may select different parts).
+ * Without manifests for any prefix (outputs of another tool, or made by hand) a warning says nothing could be
+ * checked; with manifests for only some, it is an error. *config and *selection (malloc'd, NULL when absent,
+ * unchecked or not shared) are what the runs share. */
 int iso_manifest_check_runs(char *const *prefixes, int n, char **config, char **selection) ISO_RESULT;
 
 #ifdef __cplusplus
