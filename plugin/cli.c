@@ -103,12 +103,30 @@ void cli_progress_end(cli_progress *p)
         progress_print(p, cli_now(), "\n");
 }
 
-static void on_signal(int sig)
+/* Says what stopped the run (async-signal-safe: write(2) only), then takes the signal's default action (exit
+ * 130 or 143). */
+static void die_of(int sig, const char *what)
 {
-    interrupted = 1;
-    iso_out_cleanup_all();
+    const char *name = sig == SIGINT ? "isoformer: interrupted (SIGINT)" : "isoformer: terminated (SIGTERM)";
+    (void)!write(STDERR_FILENO, name, strlen(name));
+    (void)!write(STDERR_FILENO, what, strlen(what));
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* The temporaries removed, then die_of; while an output set is being renamed into place the signal waits for
+ * it (cli_finish_interrupted). */
+static void on_signal(int sig)
+{
+    interrupted = sig;
+    if (iso_out_cleanup_all())
+        die_of(sig, ": unfinished outputs removed\n");
+}
+
+void cli_finish_interrupted(void)
+{
+    if (interrupted)
+        die_of(interrupted, " after its outputs were complete\n");
 }
 
 void cli_install_signal_handlers(void)
@@ -167,5 +185,14 @@ int cli_out_path(const char *cmd, const char *opt, const char *path)
     if (len == 0 || path[len - 1] == '/')
         return cli_usage_error(cmd, "%s '%s': expected a file path or prefix (not a directory), such as "
                                "results/sample", opt, path);
-    return make_out_dir(cmd, path);
+    int rc = make_out_dir(cmd, path);
+    if (rc == 0)
+        iso_out_clean_stale(path);
+    return rc;
+}
+
+int cli_outputs_end(int rc)
+{
+    int c = iso_out_set_end(rc >= 0);
+    return rc < 0 ? rc : c;
 }

@@ -192,12 +192,16 @@ int main_extract(int argc, char **argv)
     double t0 = cli_now();
     cli_inputs in;
     iso_out *out[N_OUT] = {0};
+    int in_set = 0;
     if ((rc = cli_inputs_open(o.gtf, o.alias, o.fasta, &in)) < 0 || (rc = cli_inputs_select(&in, &o.sel, NULL)) < 0)
         goto done;
     const size_t n_sel = in.n_sel;
     if (n_sel == 0)
         iso_warn("no transcript selected: writing empty outputs");
     double t_load = cli_now();
+    if ((rc = iso_out_set_begin()) < 0)
+        goto done;
+    in_set = 1;
     for (int i = 0; i < N_OUT; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s%s", o.out, out_suffix[i]);
@@ -222,6 +226,8 @@ int main_extract(int argc, char **argv)
 done:
     for (int i = 0; i < N_OUT; i++)
         iso_out_abort(out[i]);
+    if (in_set)
+        rc = cli_outputs_end(rc);
     cli_inputs_free(&in);
     return rc < 0 ? cli_fail(CMD) : 0;
 }

@@ -223,7 +223,7 @@ static int ref_matches(iso_vcf *v, const char *chrom, int64_t pos, const char *r
         return rc;
     *match = 1;
     for (int64_t i = 0; i < len; i++)
-        if (ref[i] != 'N' && ref[i] != seq[i])
+        if (ref[i] != 'N' && ref[i] != toupper((unsigned char)seq[i])) /* the FASTA may be soft-masked */
             *match = 0;
     free(seq);
     return ISO_OK;

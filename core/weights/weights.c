@@ -326,13 +326,17 @@ int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const 
     if (!same)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' has shape %s, expected %s (does config.json match the "
                                       "checkpoint?)", w->path, name, got, want);
-    if (t->dtype == ISO_DT_F16 || t->dtype == ISO_DT_BF16)
-        return widen_to_f32(w, t, data);
-    if (t->dtype != ISO_DT_F32)
+    int half = t->dtype == ISO_DT_F16 || t->dtype == ISO_DT_BF16;
+    if (!half && t->dtype != ISO_DT_F32)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' is %s, expected a floating-point tensor (F32, F16 or BF16)",
                          w->path, name, iso_dtype_name(t->dtype));
-    if (((uintptr_t)t->data & 3u) != 0)
+    if (!half && ((uintptr_t)t->data & 3u) != 0)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' data is not 4-byte aligned in the file", w->path, name);
+    int rc = iso_weights_check_finite(w, t);
+    if (rc != ISO_OK)
+        return rc;
+    if (half)
+        return widen_to_f32(w, t, data);
     *data = t->data;
     return ISO_OK;
 }
