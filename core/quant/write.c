@@ -14,7 +14,7 @@
 
 #define MAX_OUTPUTS 8
 
-/* Outputs written to temporaries, renamed together at the end; a failure removes what was renamed. */
+/* The outputs, written to temporaries and committed as one output set (iso_out_set_begin): all or none. */
 typedef struct {
     iso_out *o[MAX_OUTPUTS];
     char path[MAX_OUTPUTS][4096];
@@ -31,28 +31,6 @@ static iso_out *set_open(out_set *s, const char *prefix, const char *suffix)
     if (o)
         s->o[s->n++] = o;
     return o;
-}
-
-static int set_commit(out_set *s)
-{
-    int rc = ISO_OK, done = 0;
-    for (; done < s->n && rc == ISO_OK; done++) {
-        rc = iso_out_commit(s->o[done]);
-        s->o[done] = NULL;
-    }
-    for (int i = done; i < s->n; i++)
-        iso_out_abort(s->o[i]);
-    for (int i = 0; rc != ISO_OK && i < done - 1; i++) /* both or neither */
-        remove(s->path[i]);
-    s->n = 0;
-    return rc;
-}
-
-static void set_abort(out_set *s)
-{
-    for (int i = 0; i < s->n; i++)
-        iso_out_abort(s->o[i]);
-    s->n = 0;
 }
 
 static int checked(iso_out *o, const char *path)
@@ -237,7 +215,10 @@ static int write_bootstraps(out_set *s, const char *prefix, const iso_annotation
 int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
 {
     out_set s = {0};
-    int rc = write_sf(&s, prefix, ann, r);
+    int rc = iso_out_set_begin();
+    if (rc != ISO_OK)
+        return rc;
+    rc = write_sf(&s, prefix, ann, r);
     if (rc == ISO_OK)
         rc = write_genes(&s, prefix, ann, r);
     if (rc == ISO_OK && r->coverage && r->n_tracks == 1)
@@ -248,9 +229,11 @@ int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_qua
         rc = write_coverage(&s, prefix, ".coverage.minus.bw", r, 1);
     if (rc == ISO_OK && r->n_bootstraps > 0)
         rc = write_bootstraps(&s, prefix, ann, r);
-    if (rc != ISO_OK) {
-        set_abort(&s);
-        return rc;
-    }
-    return set_commit(&s);
+    for (int i = 0; i < s.n; i++) /* in a set, a commit completes the file; the set's end renames them all */
+        if (rc == ISO_OK)
+            rc = iso_out_commit(s.o[i]);
+        else
+            iso_out_abort(s.o[i]);
+    int ended = iso_out_set_end(rc == ISO_OK);
+    return rc == ISO_OK ? ended : rc;
 }
