@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <htslib/khash.h>
-
 #include "cli.h"
 #include "isoformer/annotation.h"
 #include "isoformer/expression.h"
@@ -14,7 +12,6 @@
 
 #define CMD "fit"
 
-KHASH_MAP_INIT_STR(gene_ids, int)
 
 static void usage(FILE *fp)
 {
@@ -108,7 +105,8 @@ int main_fit(int argc, char **argv)
     iso_fitted_head head = {0};
     double *x = NULL, *y = NULL;
     int *group = NULL;
-    khash_t(gene_ids) *genes = kh_init(gene_ids);
+    size_t *rows = NULL;
+    iso_genes genes = {0};
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
         (rc = gtf ? iso_annotation_read(gtf, alias, &ann) : cli_annotation_from_tsv(emb_path, &ann)) < 0 ||
         (rc = iso_expression_read(emb_path, ann, &emb)) < 0 ||
@@ -125,7 +123,8 @@ int main_fit(int argc, char **argv)
     x = malloc((ann->n ? ann->n : 1) * (size_t)dim * sizeof *x);
     y = malloc((ann->n ? ann->n : 1) * (size_t)n_out * sizeof *y);
     group = malloc((ann->n ? ann->n : 1) * sizeof *group);
-    if (!x || !y || !group || !genes) {
+    rows = malloc((ann->n ? ann->n : 1) * sizeof *rows);
+    if (!x || !y || !group || !rows) {
         rc = iso_error(ISO_ENOMEM, "out of memory");
         goto done;
     }
@@ -138,15 +137,16 @@ int main_fit(int argc, char **argv)
             double v = obs->values[i * n_out + j];
             y[n * n_out + j] = obs->is_tpm ? log1p(v) : v;
         }
-        int absent;
-        khint_t k = kh_put(gene_ids, genes, ann->tx[i].gene_id, &absent);
-        if (absent)
-            kh_val(genes, k) = (int)kh_size(genes);
-        group[n] = by_transcript ? (int)n : kh_val(genes, k);
-        n++;
+        rows[n++] = i;
     }
+    /* CV groups: the genes (folds follow the groups' first appearance, not their numbers), or each transcript */
+    if ((rc = iso_annotation_genes(ann, rows, n, ISO_GENES_BY_ID, &genes)) < 0)
+        goto done;
+    for (size_t gi = 0; gi < genes.n_genes; gi++)
+        for (size_t k = genes.first[gi]; k < genes.first[gi + 1]; k++)
+            group[genes.idx[k]] = by_transcript ? (int)genes.idx[k] : (int)gi;
     if ((rc = iso_ridge_fit(x, y, group, n, dim, n_out, lambdas, n_lambdas, folds, &head)) < 0) {
-        if (!by_transcript && kh_size(genes) < 2)
+        if (!by_transcript && genes.n_genes < 2)
             iso_error_context("one gene only: pass --cv-groups transcript to try fit on it");
         goto done;
     }
@@ -157,12 +157,12 @@ int main_fit(int argc, char **argv)
         }
         fprintf(stderr, "isoformer fit: %s: cross-validated R^2 %.4f (lambda %g), intercept-only baseline %.4f; "
                         "%zu transcripts, %d genes, %d folds\n",
-                obs->col_names[j], head.cv_r2[j], head.lambda[j], head.baseline_r2[j], n, (int)kh_size(genes), folds);
+                obs->col_names[j], head.cv_r2[j], head.lambda[j], head.baseline_r2[j], n, (int)genes.n_genes, folds);
     }
     rc = iso_fitted_head_write(out, &head);
 done:
-    if (genes)
-        kh_destroy(gene_ids, genes);
+    iso_genes_free(&genes);
+    free(rows);
     iso_fitted_head_free(&head);
     free(x);
     free(y);

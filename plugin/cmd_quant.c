@@ -37,6 +37,20 @@ static void usage(FILE *fp)
             "      --version           print the version and exit\n");
 }
 
+/* The option that gives what iso_quant_bam's message asks for (the library names none). */
+static int option_hint(int rc)
+{
+    static const struct {
+        const char *asks, *hint;
+    } hints[] = {{"give contig aliases", "pass them with --chrom-alias FILE"},
+                 {"Give the reference FASTA", "pass it with --reference FASTA"},
+                 {"library strandedness", "--strand gives it (default auto: detected from the reads)"}};
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (strstr(iso_last_error(), hints[i].asks))
+            return cli_hint("%s", hints[i].hint);
+    return rc;
+}
+
 int main_quant(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -96,8 +110,13 @@ int main_quant(int argc, char **argv)
     iso_quant_result *r = NULL;
     double t0 = cli_now();
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
-        (rc = iso_annotation_read(gtf, alias, &ann)) < 0 || (rc = iso_quant_bam(bam, ann, &opts, &r)) < 0 ||
-        (rc = iso_quant_write(out, ann, r)) < 0)
+        (rc = iso_annotation_read(gtf, alias, &ann)) < 0)
+        goto done;
+    if ((rc = iso_quant_bam(bam, ann, &opts, &r)) < 0) {
+        rc = option_hint(rc);
+        goto done;
+    }
+    if ((rc = iso_quant_write(out, ann, r)) < 0)
         goto done;
     if (verbose) {
         static const char *const names[] = {"auto", "none", "fr", "rf"};

@@ -323,8 +323,11 @@ int main_variants(int argc, char **argv)
         vcf = NULL;
     }
     if ((rc = iso_vcf_open(o.vcf, in.fa, in.alias, o.haplotypes ? NULL : regions, n_regions,
-                           o.haplotypes ? (o.samples ? o.samples : "") : NULL, &vcf)) < 0 ||
-        (rc = iso_variant_writer_open(o.out, vcf, names, info.n_outputs, in.ann, in.fa, o.haplotypes, &writer)) < 0)
+                           o.haplotypes ? (o.samples ? o.samples : "") : NULL, &vcf)) < 0) {
+        rc = rc == ISO_EINVAL && o.samples ? cli_hint("the samples of --samples") : rc;
+        goto done;
+    }
+    if ((rc = iso_variant_writer_open(o.out, vcf, names, info.n_outputs, in.ann, in.fa, o.haplotypes, &writer)) < 0)
         goto done;
     rc = o.haplotypes ? iso_haplotype_run(engine, vcf, iso_variant_writer_haplotype, writer)
                       : iso_variant_run(engine, vcf, first, last, iso_variant_writer_record, writer);

@@ -309,8 +309,8 @@ static int run_contig(const pass_job *job, samFile *fp, hts_idx_t *idx, int c)
     }
     if (rc == ISO_OK && r < -1)
         rc = is_cram(fp) ? iso_error(ISO_EFORMAT, "%s: cannot decode the CRAM record after %s:%lld: is its reference "
-                                                  "missing? Pass --reference FASTA (the FASTA it was written with) or "
-                                                  "set REF_PATH", job->path, name, (long long)last + 1)
+                                                  "missing? Give the reference FASTA it was written with, or set "
+                                                  "REF_PATH", job->path, name, (long long)last + 1)
                          : iso_error(ISO_EFORMAT, "%s: corrupt or truncated record after %s:%lld", job->path, name,
                                      (long long)last + 1);
     if (st.by_name) {
@@ -392,7 +392,7 @@ static int check_header(const char *path, const char *reference, const iso_annot
                        path);
     free(so.s);
     if (rc == ISO_OK && is_cram(fp) && !reference && !getenv("REF_PATH") && !getenv("REF_CACHE"))
-        iso_warn("%s: CRAM without --reference or REF_PATH: htslib looks for the reference by the header's M5 "
+        iso_warn("%s: CRAM without a reference FASTA or REF_PATH: htslib looks for the reference by the header's M5 "
                  "checksums (UR field, then a network lookup)", path);
     if (rc == ISO_OK)
         rc = tx_index_build(ix, ann, h, path);
@@ -650,7 +650,7 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
         r->n_assigned = (size_t)llround(r->assigned_weight);
     if (rc == ISO_OK && r->n_assigned == 0)
         rc = iso_error(ISO_EFORMAT, "%s: no mapped read is compatible with a transcript of %s (%zu alignments on "
-                                    "annotated contigs): wrong annotation, assembly or --strand?", path, ann->path,
+                                    "annotated contigs): wrong annotation, assembly or library strandedness?", path, ann->path,
                        n_records);
     if (rc == ISO_OK) {
         r->n_records = n_records;

@@ -51,43 +51,28 @@ static int write_sf(out_set *s, const char *prefix, const iso_annotation *ann, c
     return checked(o, s->path[s->n - 1]);
 }
 
-typedef struct {
-    const char *gene_id;
-    size_t tx;
-} gene_key;
-
-static int by_gene(const void *a, const void *b)
-{
-    const gene_key *x = a, *y = b;
-    int c = strcmp(x->gene_id, y->gene_id);
-    return c ? c : (x->tx > y->tx) - (x->tx < y->tx);
-}
-
-/* Genes sorted by id: transcripts grouped by gene, sums per group. (quant's own grouping until annotation
- * offers one.) */
+/* Genes sorted by id, each with the sums of its transcripts. */
 static int write_genes(out_set *s, const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
 {
-    gene_key *keys = malloc((r->n ? r->n : 1) * sizeof *keys);
-    iso_out *o = keys ? set_open(s, prefix, ".genes.tsv") : NULL;
+    iso_genes g;
+    int rc = iso_annotation_genes(ann, NULL, 0, ISO_GENES_BY_ID, &g);
+    iso_out *o = rc == ISO_OK ? set_open(s, prefix, ".genes.tsv") : NULL;
     if (!o) {
-        free(keys);
-        return keys ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory");
+        iso_genes_free(&g);
+        return iso_last_status();
     }
     FILE *fp = iso_out_fp(o);
     fputs("gene_id\tgene_name\tTPM\tNumReads\n", fp);
-    for (size_t t = 0; t < r->n; t++)
-        keys[t] = (gene_key){ann->tx[t].gene_id, t};
-    qsort(keys, r->n, sizeof *keys, by_gene);
-    for (size_t i = 0; i < r->n;) {
-        const iso_transcript *tx = &ann->tx[keys[i].tx];
+    for (size_t k = 0; k < g.n_genes; k++) {
+        const iso_transcript *tx = &ann->tx[g.idx[g.first[k]]];
         double tpm = 0, reads = 0;
-        for (; i < r->n && !strcmp(keys[i].gene_id, tx->gene_id); i++) {
-            tpm += r->tpm[keys[i].tx];
-            reads += r->num_reads[keys[i].tx];
+        for (size_t i = g.first[k]; i < g.first[k + 1]; i++) {
+            tpm += r->tpm[g.idx[i]];
+            reads += r->num_reads[g.idx[i]];
         }
         fprintf(fp, "%s\t%s\t%.6f\t%.3f\n", tx->gene_id, tx->gene_name ? tx->gene_name : "", tpm, reads);
     }
-    free(keys);
+    iso_genes_free(&g);
     return checked(o, s->path[s->n - 1]);
 }
 
