@@ -17,8 +17,8 @@ echo "== tests, optimised build (OpenBLAS kernels for $(bash tests/blas-coretype
 ctest --test-dir build --output-on-failure -j"$jobs" "$@"
 # The determinism contract (docs/model.md) again with the GEMM kernels of other CPUs: parity against the
 # independent references, and every path that promises identical bytes (packed batches, cache, resume,
-# shards + merge, scatter/gather).
-blas_sensitive='_vs_|^cli_predict$|^cli_predict_resume$|^cli_merge$|^pipelines_nf_scatter$|^pipelines_wdl_run$'
+# shards + merge, scatter/gather, variants = predict on the edited FASTA).
+blas_sensitive='_vs_|^cli_predict$|^cli_predict_resume$|^cli_merge$|^cli_variants$|^pipelines_nf_scatter$|^pipelines_wdl_run$'
 for core in $(bash tests/blas-coretypes.sh); do
   echo "== determinism-sensitive tests, optimised build, OpenBLAS kernels for $core"
   OPENBLAS_CORETYPE=$core ctest --test-dir build --output-on-failure -j"$jobs" -R "$blas_sensitive" -LE slow "$@"
