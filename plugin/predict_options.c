@@ -20,6 +20,7 @@ static void usage(FILE *fp)
             "  PREFIX.predictions.bed    plain BED12 (score, colour: the highest predicted tissue value)\n"
             "  PREFIX.<tissue>.bw        bigWig per tissue over exons (overlapping isoforms: the maximum)\n"
             "  PREFIX.embeddings.tsv     pooled fused embeddings, with --embeddings (input of 'isoformer fit')\n"
+            "  PREFIX.run.json           the run's configuration and every output's size and CRC-32 (for merge)\n"
             "Rows are sorted by contig, start, end, transcript id; coordinates are 0-based, end exclusive.\n\n"
             "Input:\n"
             "  -m, --model PATH          model directory (config.json + model.safetensors or pytorch_model.bin)\n"
