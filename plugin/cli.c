@@ -56,6 +56,40 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
+int cli_parse_integer(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (*end || end == s || errno == ERANGE || x < lo || x > hi)
+        return cli_usage_error(cmd, "%s: expected an integer from %lld to %lld, got '%s'", opt, lo, hi, s);
+    *v = x;
+    return 0;
+}
+
+int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *v)
+{
+    long long x = 0;
+    int rc = cli_parse_integer(cmd, opt, s, lo, hi, &x);
+    if (!rc)
+        *v = (int)x;
+    return rc;
+}
+
+int cli_parse_choice(const char *cmd, const char *opt, const char *s, const char *const *words, int n, int *v)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, words[i])) {
+            *v = i;
+            return 0;
+        }
+    char choices[256] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(choices + strlen(choices), sizeof choices - strlen(choices), "%s%s", i ? (i + 1 < n ? ", " : " or ") : "",
+                 words[i]);
+    return cli_usage_error(cmd, "%s: expected %s, got '%s'", opt, choices, s);
+}
+
 int cli_hint(const char *fmt, ...)
 {
     char old[2048], hint[512];

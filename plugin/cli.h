@@ -23,6 +23,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Appends "; <hint>" to the recorded error, keeping its code, which it returns: the fix in the command line's
  * terms (an option to pass), which the library's messages do not name. */
 int cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Option opt's argument s as a decimal integer within lo..hi, or a word of words[0..n) (its index): 0, or 2
+ * after a usage error naming what was expected. */
+int cli_parse_integer(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *v);
+int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *v);
+int cli_parse_choice(const char *cmd, const char *opt, const char *s, const char *const *words, int n, int *v);
 
 /* Progress on stderr, at most a line per second (and a final one), only when stderr is a terminal or
  * ISOFORMER_PROGRESS=1: "<what>: done/total (rate/s, ETA)". */
@@ -60,6 +65,13 @@ int cli_out_path(const char *cmd, const char *opt, const char *path);
 enum { CLI_OPT_VERSION = 0x1000 };
 #define CLI_VERSION_OPTION {"version", no_argument, NULL, CLI_OPT_VERSION}
 int cli_version(void);
+/* The options of extract, predict and variants that mean the same in each, with the same letters. */
+#define CLI_SEQUENCE_OPTIONS                                                                                        \
+    {"fasta", required_argument, NULL, 'f'}, {"gtf", required_argument, NULL, 'g'},                                 \
+        {"chrom-alias", required_argument, NULL, 'a'}, {"transcripts", required_argument, NULL, 't'},               \
+        {"region", required_argument, NULL, 'R'}, {"window", required_argument, NULL, 'w'},                         \
+        {"out", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, '@'},                           \
+        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}, CLI_VERSION_OPTION
 /* Ends the output set a command began with iso_out_set_begin(): renames all its outputs into place when rc
  * says the run succeeded, else removes them. Returns rc, or the error of a rename. */
 int cli_outputs_end(int rc);

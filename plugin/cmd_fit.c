@@ -63,9 +63,9 @@ int main_fit(int argc, char **argv)
     const char *emb_path = NULL, *obs_path = NULL, *gtf = NULL, *alias_path = NULL, *out = NULL;
     double lambdas[64] = {0.1, 1, 10, 100, 1000, 10000, 100000};
     int n_lambdas = 7, folds = 5, c, by_transcript = 0;
-    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "e:b:g:a:k:l:o:hG:", longopts, NULL)) != -1) {
+        int bad = 0;
         switch (c) {
         case 'e': emb_path = optarg; break;
         case 'b': obs_path = optarg; break;
@@ -79,11 +79,7 @@ int main_fit(int argc, char **argv)
                 return cli_usage_error(CMD, "--cv-groups: expected gene or transcript, got '%s'", optarg);
             by_transcript = !strcmp(optarg, "transcript");
             break;
-        case 'k':
-            folds = (int)strtol(optarg, &end, 10);
-            if (*end || folds < 2 || folds > 100)
-                return cli_usage_error(CMD, "--folds: expected 2 to 100, got '%s'", optarg);
-            break;
+        case 'k': bad = cli_parse_int(CMD, "--folds", optarg, 2, 100, &folds); break;
         case 'l':
             if ((n_lambdas = parse_lambdas(optarg, lambdas, 64)) < 1)
                 return cli_usage_error(CMD, "--lambdas: expected positive numbers separated by commas, got '%s'",
@@ -91,6 +87,8 @@ int main_fit(int argc, char **argv)
             break;
         default: return cli_usage_error(CMD, "unknown or incomplete option");
         }
+        if (bad)
+            return bad;
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);

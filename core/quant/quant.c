@@ -14,6 +14,7 @@
 
 #include "isoformer/outputs.h"
 #include "quant/quant_internal.h"
+#include "util/array.h"
 
 void iso_quant_opts_default(iso_quant_opts *o)
 {
@@ -125,14 +126,10 @@ static int wait_for_mate(contig_pass *st, const char *key, const mate_info *m, c
         slot = st->free_head - 1;
         st->free_head = (size_t)st->pending[slot].start;
     } else {
-        if (st->n_pending == st->cap_pending) {
-            size_t cap = st->cap_pending ? 2 * st->cap_pending : 1024;
-            mate_info *p = realloc(st->pending, cap * sizeof *p);
-            if (!p)
-                return iso_error(ISO_ENOMEM, "out of memory");
-            st->pending = p;
-            st->cap_pending = cap;
-        }
+        mate_info *p = iso_reserve(st->pending, &st->cap_pending, st->n_pending + 1, sizeof *p, 1024);
+        if (!p)
+            return iso_error(ISO_ENOMEM, "out of memory");
+        st->pending = p;
         slot = st->n_pending++;
     }
     mate_info *w = &st->pending[slot];

@@ -11,6 +11,7 @@
 
 #include "isoformer/tokens.h"
 #include "variants_internal.h"
+#include "util/array.h"
 
 static double now(void)
 {
@@ -727,14 +728,10 @@ static int sweep_push(sweep *s, iso_vcf_record *r)
             s->n -= s->head;
             s->head = 0;
         }
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? 2 * s->cap : 64;
-            pending *q = realloc(s->q, cap * sizeof *q);
-            if (!q)
-                return iso_error(ISO_ENOMEM, "out of memory");
-            s->q = q;
-            s->cap = cap;
-        }
+        pending *q = iso_reserve(s->q, &s->cap, s->n + 1, sizeof *q, 64);
+        if (!q)
+            return iso_error(ISO_ENOMEM, "out of memory");
+        s->q = q;
     }
     s->q[s->n++] = (pending){.rec = r};
     return ISO_OK;
