@@ -56,6 +56,40 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
+int cli_parse_integer(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (*end || end == s || errno == ERANGE || x < lo || x > hi)
+        return cli_usage_error(cmd, "%s: expected an integer from %lld to %lld, got '%s'", opt, lo, hi, s);
+    *v = x;
+    return 0;
+}
+
+int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *v)
+{
+    long long x = 0;
+    int rc = cli_parse_integer(cmd, opt, s, lo, hi, &x);
+    if (!rc)
+        *v = (int)x;
+    return rc;
+}
+
+int cli_parse_choice(const char *cmd, const char *opt, const char *s, const char *const *words, int n, int *v)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, words[i])) {
+            *v = i;
+            return 0;
+        }
+    char choices[256] = "";
+    for (int i = 0; i < n; i++)
+        snprintf(choices + strlen(choices), sizeof choices - strlen(choices), "%s%s", i ? (i + 1 < n ? ", " : " or ") : "",
+                 words[i]);
+    return cli_usage_error(cmd, "%s: expected %s, got '%s'", opt, choices, s);
+}
+
 int cli_hint(const char *fmt, ...)
 {
     char old[2048], hint[512];
@@ -103,12 +137,30 @@ void cli_progress_end(cli_progress *p)
         progress_print(p, cli_now(), "\n");
 }
 
-static void on_signal(int sig)
+/* Says what stopped the run (async-signal-safe: write(2) only), then takes the signal's default action (exit
+ * 130 or 143). */
+static void die_of(int sig, const char *what)
 {
-    interrupted = 1;
-    iso_out_cleanup_all();
+    const char *name = sig == SIGINT ? "isoformer: interrupted (SIGINT)" : "isoformer: terminated (SIGTERM)";
+    (void)!write(STDERR_FILENO, name, strlen(name));
+    (void)!write(STDERR_FILENO, what, strlen(what));
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+/* The temporaries removed, then die_of; while an output set is being renamed into place the signal waits for
+ * it (cli_finish_interrupted). */
+static void on_signal(int sig)
+{
+    interrupted = sig;
+    if (iso_out_cleanup_all())
+        die_of(sig, ": unfinished outputs removed\n");
+}
+
+void cli_finish_interrupted(void)
+{
+    if (interrupted)
+        die_of(interrupted, " after its outputs were complete\n");
 }
 
 void cli_install_signal_handlers(void)
@@ -167,5 +219,14 @@ int cli_out_path(const char *cmd, const char *opt, const char *path)
     if (len == 0 || path[len - 1] == '/')
         return cli_usage_error(cmd, "%s '%s': expected a file path or prefix (not a directory), such as "
                                "results/sample", opt, path);
-    return make_out_dir(cmd, path);
+    int rc = make_out_dir(cmd, path);
+    if (rc == 0)
+        iso_out_clean_stale(path);
+    return rc;
+}
+
+int cli_outputs_end(int rc)
+{
+    int c = iso_out_set_end(rc >= 0);
+    return rc < 0 ? rc : c;
 }

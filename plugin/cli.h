@@ -23,6 +23,11 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Appends "; <hint>" to the recorded error, keeping its code, which it returns: the fix in the command line's
  * terms (an option to pass), which the library's messages do not name. */
 int cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Option opt's argument s as a decimal integer within lo..hi, or a word of words[0..n) (its index): 0, or 2
+ * after a usage error naming what was expected. */
+int cli_parse_integer(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *v);
+int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *v);
+int cli_parse_choice(const char *cmd, const char *opt, const char *s, const char *const *words, int n, int *v);
 
 /* Progress on stderr, at most a line per second (and a final one), only when stderr is a terminal or
  * ISOFORMER_PROGRESS=1: "<what>: done/total (rate/s, ETA)". */
@@ -36,10 +41,12 @@ void cli_progress_start(cli_progress *p, const char *what, size_t total);
 void cli_progress_step(cli_progress *p, size_t n);
 void cli_progress_end(cli_progress *p);
 
-/* Installs SIGINT/SIGTERM handlers that remove open temporary outputs (iso_out_cleanup_all) and exit 130/143.
- * cli_interrupted() tells long loops to stop. */
+/* Installs SIGINT/SIGTERM handlers that say so on stderr, remove the temporary outputs (iso_out_cleanup_all)
+ * and exit 130/143. cli_interrupted() tells long loops to stop. A signal that came while an output set was
+ * being renamed into place is acted on by cli_finish_interrupted(), which main() calls after the command. */
 void cli_install_signal_handlers(void);
 int cli_interrupted(void);
+void cli_finish_interrupted(void);
 
 double cli_now(void);
 /* This process's peak resident memory in MB: VmHWM of /proc/self/status (the program's own image; getrusage's
@@ -47,7 +54,8 @@ double cli_now(void);
  * getrusage; -1 when neither is available. */
 double cli_peak_rss_mb(void);
 /* Checks the output prefix or file `path` given with option `opt` (e.g. "--out") and creates the directory it
- * lives in (like mkdir -p), so --out results/x works on a fresh tree. Returns 0; 2 after a usage error for '-'
+ * lives in (like mkdir -p), so --out results/x works on a fresh tree, and removes the temporaries that killed
+ * runs left under it (iso_out_clean_stale). Returns 0; 2 after a usage error for '-'
  * (outputs are named files, never standard output), an empty path or one ending in '/'; 1 when the directory
  * cannot be created. */
 int cli_out_path(const char *cmd, const char *opt, const char *path);
@@ -57,6 +65,16 @@ int cli_out_path(const char *cmd, const char *opt, const char *path);
 enum { CLI_OPT_VERSION = 0x1000 };
 #define CLI_VERSION_OPTION {"version", no_argument, NULL, CLI_OPT_VERSION}
 int cli_version(void);
+/* The options of extract, predict and variants that mean the same in each, with the same letters. */
+#define CLI_SEQUENCE_OPTIONS                                                                                        \
+    {"fasta", required_argument, NULL, 'f'}, {"gtf", required_argument, NULL, 'g'},                                 \
+        {"chrom-alias", required_argument, NULL, 'a'}, {"transcripts", required_argument, NULL, 't'},               \
+        {"region", required_argument, NULL, 'R'}, {"window", required_argument, NULL, 'w'},                         \
+        {"out", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, '@'},                           \
+        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}, CLI_VERSION_OPTION
+/* Ends the output set a command began with iso_out_set_begin(): renames all its outputs into place when rc
+ * says the run succeeded, else removes them. Returns rc, or the error of a rename. */
+int cli_outputs_end(int rc);
 /* -v: raise the log level to info. */
 void cli_verbose(int on);
 

@@ -104,18 +104,13 @@ static void write_result(iso_out **out, const iso_transcript *tx, const iso_sequ
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
-        {"fasta", required_argument, NULL, 'f'},       {"gtf", required_argument, NULL, 'g'},
-        {"out", required_argument, NULL, 'o'},         {"window", required_argument, NULL, 'w'},
-        {"revcomp-minus", no_argument, NULL, 'r'},     {"chrom-alias", required_argument, NULL, 'a'},
-        {"transcripts", required_argument, NULL, 't'}, {"region", required_argument, NULL, 'R'},
-        {"threads", required_argument, NULL, '@'},     {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},              CLI_VERSION_OPTION,
-        {NULL, 0, NULL, 0}};
+        CLI_SEQUENCE_OPTIONS, {"revcomp-minus", no_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     *o = (options){.win = {.window = ISO_DEFAULT_WINDOW}, .threads = 1};
     int c;
-    char *end;
+    long long x = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "f:g:o:w:ra:t:@:vh", longopts, NULL)) != -1) {
+        int bad = 0;
         switch (c) {
         case 'f': o->fasta = optarg; break;
         case 'g': o->gtf = optarg; break;
@@ -127,18 +122,12 @@ static int parse_options(int argc, char **argv, options *o)
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
         case CLI_OPT_VERSION: return cli_version();
-        case 'w':
-            o->win.window = strtoll(optarg, &end, 10);
-            if (*end || o->win.window < 1)
-                return cli_usage_error(CMD, "--window: expected a positive number of bp, got '%s'", optarg);
-            break;
-        case '@':
-            o->threads = (int)strtol(optarg, &end, 10);
-            if (*end || o->threads < 1 || o->threads > 256)
-                return cli_usage_error(CMD, "--threads: expected 1 to 256, got '%s'", optarg);
-            break;
+        case 'w': bad = cli_parse_integer(CMD, "--window", optarg, 1, 1 << 30, &x), o->win.window = x; break;
+        case '@': bad = cli_parse_int(CMD, "--threads", optarg, 1, 256, &o->threads); break;
         default: return cli_usage_error(CMD, "unknown or incomplete option");
         }
+        if (bad)
+            return bad;
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
@@ -192,12 +181,16 @@ int main_extract(int argc, char **argv)
     double t0 = cli_now();
     cli_inputs in;
     iso_out *out[N_OUT] = {0};
+    int in_set = 0;
     if ((rc = cli_inputs_open(o.gtf, o.alias, o.fasta, &in)) < 0 || (rc = cli_inputs_select(&in, &o.sel, NULL)) < 0)
         goto done;
     const size_t n_sel = in.n_sel;
     if (n_sel == 0)
         iso_warn("no transcript selected: writing empty outputs");
     double t_load = cli_now();
+    if ((rc = iso_out_set_begin()) < 0)
+        goto done;
+    in_set = 1;
     for (int i = 0; i < N_OUT; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s%s", o.out, out_suffix[i]);
@@ -222,6 +215,8 @@ int main_extract(int argc, char **argv)
 done:
     for (int i = 0; i < N_OUT; i++)
         iso_out_abort(out[i]);
+    if (in_set)
+        rc = cli_outputs_end(rc);
     cli_inputs_free(&in);
     return rc < 0 ? cli_fail(CMD) : 0;
 }

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <htslib/khash.h>
-
 #include "cli.h"
 #include "isoformer/annotation.h"
 #include "isoformer/expression.h"
@@ -14,7 +12,6 @@
 
 #define CMD "fit"
 
-KHASH_MAP_INIT_STR(gene_ids, int)
 
 static void usage(FILE *fp)
 {
@@ -66,9 +63,9 @@ int main_fit(int argc, char **argv)
     const char *emb_path = NULL, *obs_path = NULL, *gtf = NULL, *alias_path = NULL, *out = NULL;
     double lambdas[64] = {0.1, 1, 10, 100, 1000, 10000, 100000};
     int n_lambdas = 7, folds = 5, c, by_transcript = 0;
-    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "e:b:g:a:k:l:o:hG:", longopts, NULL)) != -1) {
+        int bad = 0;
         switch (c) {
         case 'e': emb_path = optarg; break;
         case 'b': obs_path = optarg; break;
@@ -82,11 +79,7 @@ int main_fit(int argc, char **argv)
                 return cli_usage_error(CMD, "--cv-groups: expected gene or transcript, got '%s'", optarg);
             by_transcript = !strcmp(optarg, "transcript");
             break;
-        case 'k':
-            folds = (int)strtol(optarg, &end, 10);
-            if (*end || folds < 2 || folds > 100)
-                return cli_usage_error(CMD, "--folds: expected 2 to 100, got '%s'", optarg);
-            break;
+        case 'k': bad = cli_parse_int(CMD, "--folds", optarg, 2, 100, &folds); break;
         case 'l':
             if ((n_lambdas = parse_lambdas(optarg, lambdas, 64)) < 1)
                 return cli_usage_error(CMD, "--lambdas: expected positive numbers separated by commas, got '%s'",
@@ -94,6 +87,8 @@ int main_fit(int argc, char **argv)
             break;
         default: return cli_usage_error(CMD, "unknown or incomplete option");
         }
+        if (bad)
+            return bad;
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
@@ -108,7 +103,8 @@ int main_fit(int argc, char **argv)
     iso_fitted_head head = {0};
     double *x = NULL, *y = NULL;
     int *group = NULL;
-    khash_t(gene_ids) *genes = kh_init(gene_ids);
+    size_t *rows = NULL;
+    iso_genes genes = {0};
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
         (rc = gtf ? iso_annotation_read(gtf, alias, &ann) : cli_annotation_from_tsv(emb_path, &ann)) < 0 ||
         (rc = iso_expression_read(emb_path, ann, &emb)) < 0 ||
@@ -125,7 +121,8 @@ int main_fit(int argc, char **argv)
     x = malloc((ann->n ? ann->n : 1) * (size_t)dim * sizeof *x);
     y = malloc((ann->n ? ann->n : 1) * (size_t)n_out * sizeof *y);
     group = malloc((ann->n ? ann->n : 1) * sizeof *group);
-    if (!x || !y || !group || !genes) {
+    rows = malloc((ann->n ? ann->n : 1) * sizeof *rows);
+    if (!x || !y || !group || !rows) {
         rc = iso_error(ISO_ENOMEM, "out of memory");
         goto done;
     }
@@ -138,15 +135,16 @@ int main_fit(int argc, char **argv)
             double v = obs->values[i * n_out + j];
             y[n * n_out + j] = obs->is_tpm ? log1p(v) : v;
         }
-        int absent;
-        khint_t k = kh_put(gene_ids, genes, ann->tx[i].gene_id, &absent);
-        if (absent)
-            kh_val(genes, k) = (int)kh_size(genes);
-        group[n] = by_transcript ? (int)n : kh_val(genes, k);
-        n++;
+        rows[n++] = i;
     }
+    /* CV groups: the genes (folds follow the groups' first appearance, not their numbers), or each transcript */
+    if ((rc = iso_annotation_genes(ann, rows, n, ISO_GENES_BY_ID, &genes)) < 0)
+        goto done;
+    for (size_t gi = 0; gi < genes.n_genes; gi++)
+        for (size_t k = genes.first[gi]; k < genes.first[gi + 1]; k++)
+            group[genes.idx[k]] = by_transcript ? (int)genes.idx[k] : (int)gi;
     if ((rc = iso_ridge_fit(x, y, group, n, dim, n_out, lambdas, n_lambdas, folds, &head)) < 0) {
-        if (!by_transcript && kh_size(genes) < 2)
+        if (!by_transcript && genes.n_genes < 2)
             iso_error_context("one gene only: pass --cv-groups transcript to try fit on it");
         goto done;
     }
@@ -157,12 +155,12 @@ int main_fit(int argc, char **argv)
         }
         fprintf(stderr, "isoformer fit: %s: cross-validated R^2 %.4f (lambda %g), intercept-only baseline %.4f; "
                         "%zu transcripts, %d genes, %d folds\n",
-                obs->col_names[j], head.cv_r2[j], head.lambda[j], head.baseline_r2[j], n, (int)kh_size(genes), folds);
+                obs->col_names[j], head.cv_r2[j], head.lambda[j], head.baseline_r2[j], n, (int)genes.n_genes, folds);
     }
     rc = iso_fitted_head_write(out, &head);
 done:
-    if (genes)
-        kh_destroy(gene_ids, genes);
+    iso_genes_free(&genes);
+    free(rows);
     iso_fitted_head_free(&head);
     free(x);
     free(y);

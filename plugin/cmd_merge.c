@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "isoformer/error.h"
 #include "isoformer/io.h"
+#include "isoformer/manifest.h"
 #include "isoformer/outputs.h"
 
 static const char usage_text[] =
@@ -19,7 +20,8 @@ static const char usage_text[] =
     "Gathers the outputs of 'isoformer predict --shard i/n --out SHARD_PREFIX' runs into the files an unsharded\n"
     "run writes: PREFIX.predictions.tsv, PREFIX.predictions.bed and PREFIX.<tissue>.bw for every tissue track the\n"
     "first shard has. Rows are sorted by chrom, start, end and transcript id; a transcript found in two shards\n"
-    "is an error. bigWig values are the per-base maximum over the shards.\n\n"
+    "is an error. bigWig values are the per-base maximum over the shards. The shards' SHARD_PREFIX.run.json\n"
+    "must show one run, every shard once and every file unchanged; PREFIX.run.json is written for the result.\n\n"
     "Options:\n"
     "  --out PREFIX  output prefix (required)\n"
     "  -h, --help    this help\n"
@@ -287,10 +289,13 @@ int main_merge(int argc, char **argv)
         return cli_usage_error("merge", "expected at least one SHARD_PREFIX");
     char **shards = argv + optind;
     int n_shards = argc - optind;
-    char **suffixes;
-    int n_tracks;
+    char **suffixes = NULL, *config = NULL, *selection = NULL;
+    int n_tracks = 0;
     pending done = {.n = 0};
-    rc = list_tracks(shards, n_shards, &suffixes, &n_tracks);
+    rc = iso_manifest_check_runs(shards, n_shards, &config, &selection);
+    int in_set = rc == ISO_OK && (rc = iso_out_set_begin()) == ISO_OK; /* the outputs appear all or none */
+    if (rc == ISO_OK)
+        rc = list_tracks(shards, n_shards, &suffixes, &n_tracks);
     if (rc == ISO_OK && n_tracks + 2 > (int)(sizeof done.out / sizeof done.out[0]))
         rc = iso_error(ISO_EINVAL, "%s: %d tracks, expected at most %d", shards[0], n_tracks,
                        (int)(sizeof done.out / sizeof done.out[0]) - 2);
@@ -303,6 +308,12 @@ int main_merge(int argc, char **argv)
             rc = iso_out_commit(done.out[i]);
         else
             iso_out_abort(done.out[i]);
+    if (rc == ISO_OK && config)
+        rc = iso_manifest_write(out, &(iso_manifest_info){"merge", config, selection, NULL});
+    if (in_set)
+        rc = cli_outputs_end(rc);
+    free(config);
+    free(selection);
     for (int i = 0; i < n_tracks; i++)
         free(suffixes[i]);
     free(suffixes);

@@ -9,6 +9,7 @@
 #include "isoformer/annotation.h"
 #include "isoformer/expression.h"
 #include "isoformer/io.h"
+#include "isoformer/manifest.h"
 #include "isoformer/outputs.h"
 #include "isoformer/predict.h"
 #include "journal.h"
@@ -174,8 +175,8 @@ int main_predict(int argc, char **argv)
     iso_predictor_stats(pr, &device);
     char signature[1024];
     snprintf(signature, sizeof signature,
-             "#isoformer journal v1 model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head=%d rna=%d "
-             "protein=%d normalization=%s embeddings=%d head=%s noncoding=%d backend=%s", (unsigned long long)info->checksum,
+             "model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head=%d rna=%d protein=%d "
+             "normalization=%s embeddings=%d head=%s noncoding=%d backend=%s", (unsigned long long)info->checksum,
              (long long)iso_predictor_window(pr), o.pred.window.revcomp_minus, o.pred.gene_windows,
              (int)o.pred.model.fusion, info->pool_start, info->pool_end, o.pred.model.head_act, info->rna_max_tokens,
              info->protein_max_tokens, o.pred.model.normalization ? o.pred.model.normalization : "-",
@@ -205,9 +206,13 @@ int main_predict(int argc, char **argv)
     if (rc >= 0 && observed)
         rc = add_observed(&tracks, observed, in.sel, n_sel, &tracks, &obs_names, &obs_values);
     iso_track_matrix m = {in.ann, in.sel, n_sel, tracks.names, tracks.n, tracks.values};
+    char selection[1024];
+    snprintf(selection, sizeof selection, "transcripts=%s region=%s", o.sel.transcripts ? o.sel.transcripts : "-",
+             o.sel.region ? o.sel.region : "-");
+    iso_manifest_info run = {"predict", signature, o.sel.transcripts || o.sel.region ? selection : NULL, o.sel.shard};
     if (rc >= 0)
         rc = iso_write_predictions(o.out, &m, tracks.n_predicted, o.embeddings ? pooled : NULL, info->fused_dim, in.fa,
-                                   o.bigwig_bin);
+                                   o.bigwig_bin, &run);
     cli_journal_close(journal, rc >= 0); /* kept after a failure, for --resume */
     journal = NULL;
     if (rc >= 0 && o.verbose) /* the time from the first transcript to the last file */

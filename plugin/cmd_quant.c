@@ -37,6 +37,20 @@ static void usage(FILE *fp)
             "      --version           print the version and exit\n");
 }
 
+/* The option that gives what iso_quant_bam's message asks for (the library names none). */
+static int option_hint(int rc)
+{
+    static const struct {
+        const char *asks, *hint;
+    } hints[] = {{"give contig aliases", "pass them with --chrom-alias FILE"},
+                 {"Give the reference FASTA", "pass it with --reference FASTA"},
+                 {"library strandedness", "--strand gives it (default auto: detected from the reads)"}};
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (strstr(iso_last_error(), hints[i].asks))
+            return cli_hint("%s", hints[i].hint);
+    return rc;
+}
+
 int main_quant(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -51,9 +65,9 @@ int main_quant(int argc, char **argv)
     iso_quant_opts opts;
     iso_quant_opts_default(&opts);
     int c, verbose = 0;
-    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "b:g:a:s:@:o:vhcr:B:", longopts, NULL)) != -1) {
+        int bad = 0;
         switch (c) {
         case 'b': bam = optarg; break;
         case 'g': gtf = optarg; break;
@@ -62,11 +76,7 @@ int main_quant(int argc, char **argv)
         case 'v': verbose = 1; break;
         case 'c': opts.coverage = 1; break;
         case 'r': opts.reference = optarg; break;
-        case 'B':
-            opts.bootstraps = (int)strtol(optarg, &end, 10);
-            if (*end || opts.bootstraps < 0 || opts.bootstraps > 100000)
-                return cli_usage_error(CMD, "--num-bootstraps: expected 0 to 100000, got '%s'", optarg);
-            break;
+        case 'B': bad = cli_parse_int(CMD, "--num-bootstraps", optarg, 0, 100000, &opts.bootstraps); break;
         case 'h': usage(stdout); return 0;
         case CLI_OPT_VERSION: return cli_version();
         case 's':
@@ -76,13 +86,11 @@ int main_quant(int argc, char **argv)
             else if (!strcmp(optarg, "rf")) opts.strand = ISO_STRAND_RF;
             else return cli_usage_error(CMD, "--strand: expected auto, none, fr or rf, got '%s'", optarg);
             break;
-        case '@':
-            opts.threads = (int)strtol(optarg, &end, 10);
-            if (*end || opts.threads < 1 || opts.threads > 256)
-                return cli_usage_error(CMD, "--threads: expected 1 to 256, got '%s'", optarg);
-            break;
+        case '@': bad = cli_parse_int(CMD, "--threads", optarg, 1, 256, &opts.threads); break;
         default: return cli_usage_error(CMD, "unknown or incomplete option");
         }
+        if (bad)
+            return bad;
     }
     if (optind < argc)
         return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
@@ -96,8 +104,13 @@ int main_quant(int argc, char **argv)
     iso_quant_result *r = NULL;
     double t0 = cli_now();
     if ((alias_path && (rc = iso_chrom_alias_load(alias_path, &alias)) < 0) ||
-        (rc = iso_annotation_read(gtf, alias, &ann)) < 0 || (rc = iso_quant_bam(bam, ann, &opts, &r)) < 0 ||
-        (rc = iso_quant_write(out, ann, r)) < 0)
+        (rc = iso_annotation_read(gtf, alias, &ann)) < 0)
+        goto done;
+    if ((rc = iso_quant_bam(bam, ann, &opts, &r)) < 0) {
+        rc = option_hint(rc);
+        goto done;
+    }
+    if ((rc = iso_quant_write(out, ann, r)) < 0)
         goto done;
     if (verbose) {
         static const char *const names[] = {"auto", "none", "fr", "rf"};

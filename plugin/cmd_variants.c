@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "isoformer/model.h"
 #include "isoformer/variants.h"
+#include "model_options.h"
 #include "select.h"
 
 #define CMD "variants"
@@ -47,19 +48,13 @@ static void usage(FILE *fp)
             "  -H, --haplotypes          per sample and phased haplotype, all its alleles applied together\n"
             "  -S, --samples LIST        samples (comma-separated or @FILE; implies --haplotypes; default: all)\n"
             "Model options (as predict; defaults from config.json):\n"
-            "      --fusion MODE         sequential (default) or parallel\n"
-            "      --pool-window A:B     fused positions averaged before the head\n"
-            "      --head-activation A   silu (default), gelu, relu or none\n"
-            "      --rna-max-tokens N    NT-v2 tokens kept, <cls> included\n"
-            "      --protein-max-tokens N ESM-2 tokens kept, <cls>/<eos> included\n"
-            "      --normalization FILE  per-tissue 'tissue mean std' to undo z-scoring of the outputs\n"
+            CLI_MODEL_OPTIONS_HELP
             "  -w, --window N            DNA window in bp (default: the model's)\n"
             "      --revcomp-minus       reverse-complement the DNA window of minus-strand transcripts\n"
             "      --window-center C     transcript (default) or gene (the gene's most 5' TSS, as predict)\n"
             "Compute:\n"
             "  -d, --device DEV          cpu, cuda or cuda:N (default: cuda when a GPU is present)\n"
-            "      --precision P         GEMM precision: fp32 (default on CPU), bf16 (default on GPU; on CPU needs\n"
-            "                            AVX512-BF16 or AMX and oneDNN) or tf32 (GPU only)\n"
+            CLI_PRECISION_HELP
             "  -@, --threads N           CPU threads (default: all cores)\n"
             "      --cache DIR           reuse encoder outputs across runs (keyed by model and exact input)\n"
             "      --batch-tokens N      pack the alternative RNAs of a window into forwards of up to N tokens\n"
@@ -82,60 +77,32 @@ typedef struct {
     int threads, verbose, haplotypes, gather;
 } options;
 
-enum { OPT_FUSION = 256, OPT_POOL, OPT_HEAD_ACT, OPT_RNA_MAX, OPT_PROT_MAX, OPT_NORM, OPT_REVCOMP, OPT_PRECISION,
-       OPT_CACHE, OPT_BATCH, OPT_DISTANCE, OPT_GATHER, OPT_NO_REUSE, OPT_CENTER };
-
-static int parse_long(const char *opt, const char *s, long long lo, long long hi, long long *v)
-{
-    char *end;
-    long long x = strtoll(s, &end, 10);
-    if (*end || end == s || x < lo || x > hi)
-        return cli_usage_error(CMD, "%s: expected an integer from %lld to %lld, got '%s'", opt, lo, hi, s);
-    *v = x;
-    return 0;
-}
-
-/* A word of a fixed list: its index, or a usage error naming the choices. */
-static int parse_choice(const char *opt, const char *s, const char *const *words, int n, int *v)
-{
-    for (int i = 0; i < n; i++)
-        if (!strcmp(s, words[i])) {
-            *v = i;
-            return 0;
-        }
-    return cli_usage_error(CMD, "%s: unexpected '%s' (see --help for the choices)", opt, s);
-}
+enum { OPT_REVCOMP = 256, OPT_CACHE, OPT_BATCH, OPT_DISTANCE, OPT_GATHER, OPT_NO_REUSE, OPT_CENTER };
 
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'}, {"fasta", required_argument, NULL, 'f'},
-        {"gtf", required_argument, NULL, 'g'}, {"vcf", required_argument, NULL, 'V'},
-        {"chrom-alias", required_argument, NULL, 'a'}, {"transcripts", required_argument, NULL, 't'},
-        {"region", required_argument, NULL, 'R'}, {"shard", required_argument, NULL, 's'},
+        CLI_SEQUENCE_OPTIONS,
+        CLI_MODEL_OPTIONS,
+        {"model", required_argument, NULL, 'm'}, {"vcf", required_argument, NULL, 'V'},
+        {"shard", required_argument, NULL, 's'}, {"device", required_argument, NULL, 'd'},
         {"haplotypes", no_argument, NULL, 'H'}, {"samples", required_argument, NULL, 'S'},
-        {"out", required_argument, NULL, 'o'}, {"device", required_argument, NULL, 'd'},
-        {"threads", required_argument, NULL, '@'}, {"window", required_argument, NULL, 'w'},
-        {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
-        {"fusion", required_argument, NULL, OPT_FUSION}, {"pool-window", required_argument, NULL, OPT_POOL},
-        {"head-activation", required_argument, NULL, OPT_HEAD_ACT},
-        {"rna-max-tokens", required_argument, NULL, OPT_RNA_MAX},
-        {"protein-max-tokens", required_argument, NULL, OPT_PROT_MAX},
-        {"normalization", required_argument, NULL, OPT_NORM}, {"revcomp-minus", no_argument, NULL, OPT_REVCOMP},
-        {"precision", required_argument, NULL, OPT_PRECISION}, {"cache", required_argument, NULL, OPT_CACHE},
+        {"revcomp-minus", no_argument, NULL, OPT_REVCOMP}, {"cache", required_argument, NULL, OPT_CACHE},
         {"batch-tokens", required_argument, NULL, OPT_BATCH}, {"max-distance", required_argument, NULL, OPT_DISTANCE},
-        {"gather", no_argument, NULL, OPT_GATHER}, {"window-center", required_argument, NULL, OPT_CENTER}, {"no-reuse", no_argument, NULL, OPT_NO_REUSE}, CLI_VERSION_OPTION,
+        {"gather", no_argument, NULL, OPT_GATHER}, {"window-center", required_argument, NULL, OPT_CENTER},
+        {"no-reuse", no_argument, NULL, OPT_NO_REUSE},
         {NULL, 0, NULL, 0}};
-    static const char *const fusions[] = {"sequential", "parallel"}, *const centres[] = {"transcript", "gene"}, *const acts[] = {"none", "silu", "gelu", "relu"},
-                             *const precisions[] = {"fp32", "tf32", "bf16"};
-    static const int act_ids[] = {ISO_ACT_NONE, ISO_ACT_SILU, ISO_ACT_GELU_ERF, ISO_ACT_RELU};
-    static const iso_precision prec_ids[] = {ISO_PREC_FP32, ISO_PREC_TF32, ISO_PREC_BF16};
+    static const char *const centres[] = {"transcript", "gene"};
     *o = (options){.precision = -1, .vopts = {.max_distance = -1, .batch_tokens = -1}};
     iso_model_options_default(&o->mopts);
-    int c, a, b, bad, choice = 0;
+    int c, bad;
     long long x = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:f:g:V:a:t:R:s:HS:o:d:@:w:vh", longopts, NULL)) != -1) {
+        if ((bad = cli_model_option(CMD, c, optarg, &o->mopts, &o->precision)) > 0)
+            return bad;
+        if (bad == 0)
+            continue;
         bad = 0;
         switch (c) {
         case 'm': o->model = optarg; break;
@@ -153,37 +120,19 @@ static int parse_options(int argc, char **argv, options *o)
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
         case CLI_OPT_VERSION: return cli_version();
-        case '@': bad = parse_long("--threads", optarg, 1, 1024, &x), o->threads = (int)x; break;
-        case 'w': bad = parse_long("--window", optarg, 1, 1 << 30, &x), o->vopts.win.window = x; break;
-        case OPT_RNA_MAX: bad = parse_long("--rna-max-tokens", optarg, 2, 1 << 20, &x), o->mopts.rna_max_tokens = (int)x; break;
-        case OPT_PROT_MAX:
-            bad = parse_long("--protein-max-tokens", optarg, 3, 1 << 20, &x), o->mopts.protein_max_tokens = (int)x;
+        case '@': bad = cli_parse_int(CMD, "--threads", optarg, 1, 1024, &o->threads); break;
+        case 'w': bad = cli_parse_integer(CMD, "--window", optarg, 1, 1 << 30, &x), o->vopts.win.window = x; break;
+        case OPT_BATCH: bad = cli_parse_int(CMD, "--batch-tokens", optarg, 0, 1 << 24, &o->vopts.batch_tokens); break;
+        case OPT_DISTANCE:
+            bad = cli_parse_integer(CMD, "--max-distance", optarg, 0, 1LL << 40, &x), o->vopts.max_distance = x;
             break;
-        case OPT_BATCH: bad = parse_long("--batch-tokens", optarg, 0, 1 << 24, &x), o->vopts.batch_tokens = (int)x; break;
-        case OPT_DISTANCE: bad = parse_long("--max-distance", optarg, 0, 1LL << 40, &x), o->vopts.max_distance = x; break;
-        case OPT_NORM: o->mopts.normalization = optarg; break;
         case OPT_CACHE: o->cache = optarg; break;
         case OPT_REVCOMP: o->vopts.win.revcomp_minus = 1; break;
         case OPT_GATHER: o->gather = 1; break;
-        case OPT_CENTER: bad = parse_choice("--window-center", optarg, centres, 2, &o->vopts.gene_windows); break;
+        case OPT_CENTER:
+            bad = cli_parse_choice(CMD, "--window-center", optarg, centres, 2, &o->vopts.gene_windows);
+            break;
         case OPT_NO_REUSE: o->vopts.no_reuse = 1; break;
-        case OPT_FUSION:
-            bad = parse_choice("--fusion", optarg, fusions, 2, &choice);
-            o->mopts.fusion = choice ? ISO_FUSION_PARALLEL : ISO_FUSION_SEQUENTIAL;
-            break;
-        case OPT_HEAD_ACT:
-            if (!(bad = parse_choice("--head-activation", optarg, acts, 4, &choice)))
-                o->mopts.head_act = act_ids[choice];
-            break;
-        case OPT_PRECISION:
-            if (!(bad = parse_choice("--precision", optarg, precisions, 3, &choice)))
-                o->precision = prec_ids[choice];
-            break;
-        case OPT_POOL:
-            if (sscanf(optarg, "%d:%d", &a, &b) != 2 || a < 0 || b <= a)
-                bad = cli_usage_error(CMD, "--pool-window: expected START:END with 0 <= START < END, got '%s'", optarg);
-            o->mopts.pool_start = a, o->mopts.pool_end = b;
-            break;
         default: return cli_usage_error(CMD, "unknown or incomplete option");
         }
         if (bad)
@@ -323,8 +272,11 @@ int main_variants(int argc, char **argv)
         vcf = NULL;
     }
     if ((rc = iso_vcf_open(o.vcf, in.fa, in.alias, o.haplotypes ? NULL : regions, n_regions,
-                           o.haplotypes ? (o.samples ? o.samples : "") : NULL, &vcf)) < 0 ||
-        (rc = iso_variant_writer_open(o.out, vcf, names, info.n_outputs, in.ann, in.fa, o.haplotypes, &writer)) < 0)
+                           o.haplotypes ? (o.samples ? o.samples : "") : NULL, &vcf)) < 0) {
+        rc = rc == ISO_EINVAL && o.samples ? cli_hint("the samples of --samples") : rc;
+        goto done;
+    }
+    if ((rc = iso_variant_writer_open(o.out, vcf, names, info.n_outputs, in.ann, in.fa, o.haplotypes, &writer)) < 0)
         goto done;
     rc = o.haplotypes ? iso_haplotype_run(engine, vcf, iso_variant_writer_haplotype, writer)
                       : iso_variant_run(engine, vcf, first, last, iso_variant_writer_record, writer);

@@ -1,10 +1,13 @@
 #include "journal.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "isoformer/io.h"
 
@@ -21,64 +24,136 @@ typedef struct {
 
 static int by_id(const void *a, const void *b) { return strcmp(((const id_row *)a)->id, ((const id_row *)b)->id); }
 
-/* Parses "id<TAB>v<TAB>v..." with exactly na + nb hex floats; 0 on success. */
-static int parse_row(char *line, const id_row *ids, size_t n, float *a, int na, float *b, int nb, char *done)
+static const char header_tag[] = "#isoformer journal ", version[] = "v2";
+
+/* A record: "id<TAB>v<TAB>v...<TAB>crc", the values hexadecimal floats, crc the CRC-32 (8 hex digits) of the
+ * line before its last tab. */
+static uint32_t line_crc(const char *line, size_t len) { return (uint32_t)crc32(0L, (const Bytef *)line, (uInt)len); }
+
+/* Parses a record with exactly na + nb finite values into tmp; NULL when sound, else why not. *row is the
+ * transcript's row, or SIZE_MAX when the id is not selected. */
+static const char *parse_record(char *line, const id_row *ids, size_t n, int nv, float *tmp, size_t *row)
 {
+    size_t len = strlen(line);
+    char *last = strrchr(line, '\t'), *end;
+    if (!last || last + 9 != line + len)
+        return "no checksum";
+    unsigned long crc = strtoul(last + 1, &end, 16);
+    if (end != line + len || crc != line_crc(line, (size_t)(last - line)))
+        return "checksum mismatch";
+    *last = '\0';
     char *tab = strchr(line, '\t');
     if (!tab)
-        return -1;
+        return "no values";
     *tab = '\0';
     id_row key = {line, 0};
     const id_row *hit = bsearch(&key, ids, n, sizeof *ids, by_id);
-    if (!hit)
-        return -1;
-    float tmp[na + nb + 1];
-    char *p = tab + 1, *end;
-    for (int i = 0; i < na + nb; i++) {
+    *row = hit ? hit->row : SIZE_MAX;
+    char *p = tab + 1;
+    for (int i = 0; i < nv; i++) {
         tmp[i] = strtof(p, &end);
-        if (end == p || (*end != '\t' && *end != '\0') || (i + 1 < na + nb) != (*end == '\t'))
-            return -1;
+        if (end == p || (*end != '\t' && *end != '\0') || (i + 1 < nv) != (*end == '\t'))
+            return "not the number of values this run writes";
+        if (!isfinite(tmp[i]))
+            return "a value that is not finite";
         p = end + 1;
     }
-    memcpy(a + hit->row * (size_t)na, tmp, (size_t)na * sizeof *tmp);
-    if (nb)
-        memcpy(b + hit->row * (size_t)nb, tmp + na, (size_t)nb * sizeof *tmp);
-    done[hit->row] = 1;
-    return 0;
+    return NULL;
 }
 
+/* Reads the rows a journal holds for the selected transcripts. A foreign or mismatched journal is an error; a
+ * damaged record (a torn last line, a flipped byte, a NaN) is dropped with a warning and its transcript
+ * computed again. */
 static int replay(const char *path, const char *signature, const iso_annotation *ann, const size_t *sel,
                   size_t n_sel, float *a, int na, float *b, int nb, char *done, size_t *n_done)
 {
     if (access(path, F_OK) != 0)
         return ISO_OK; /* nothing to resume */
     id_row *ids = malloc((n_sel ? n_sel : 1) * sizeof *ids);
-    iso_lines *lr = ids ? iso_lines_open(path) : NULL;
-    int rc = !ids ? iso_error(ISO_ENOMEM, "out of memory") : lr ? ISO_OK : iso_last_status();
+    float *tmp = malloc(((size_t)na + nb + 1) * sizeof *tmp);
+    char *seen = calloc(n_sel ? n_sel : 1, 1); /* 2: listed twice with other values */
+    iso_lines *lr = ids && tmp && seen ? iso_lines_open(path) : NULL;
+    int rc = !ids || !tmp || !seen ? iso_error(ISO_ENOMEM, "out of memory") : lr ? ISO_OK : iso_last_status();
     for (size_t i = 0; rc == ISO_OK && i < n_sel; i++)
         ids[i] = (id_row){ann->tx[sel[i]].transcript_id, i};
     if (rc == ISO_OK)
         qsort(ids, n_sel, sizeof *ids, by_id);
     const char *line;
     size_t len;
-    int r;
+    int r = 0;
+    long dropped = 0;
     while (rc == ISO_OK && (r = iso_lines_next(lr, &line, &len)) > 0) {
-        if (iso_lines_lineno(lr) == 1) {
-            if (strcmp(line, signature))
+        long lineno = iso_lines_lineno(lr);
+        if (lineno == 1) {
+            size_t tl = sizeof header_tag - 1, vl = sizeof version - 1;
+            if (strncmp(line, header_tag, tl))
+                rc = iso_error(ISO_EFORMAT, "%s:1: not an isoformer journal: rerun without --resume to start over "
+                                            "(the file is then replaced)", path);
+            else if (strncmp(line + tl, version, vl) || line[tl + vl] != ' ')
+                rc = iso_error(ISO_EINVAL, "%s:1: written by another version of isoformer (%.8s, this one writes %s); "
+                                           "rerun without --resume to start over", path, line + tl, version);
+            else if (strcmp(line + tl + vl + 1, signature))
                 rc = iso_error(ISO_EINVAL, "%s: made by a different model or options (%s); rerun without --resume "
                                            "to start over", path, line);
             continue;
         }
         char *copy = strndup(line, len);
+        size_t row = SIZE_MAX;
+        const char *why = copy ? parse_record(copy, ids, n_sel, na + nb, tmp, &row) : NULL;
         if (!copy)
             rc = iso_error(ISO_ENOMEM, "out of memory");
-        else if (parse_row(copy, ids, n_sel, a, na, b, nb, done) == 0)
-            ++*n_done;
-        free(copy); /* an unparsable line is the one being written when the run stopped */
+        else if (why) {
+            iso_warn("%s:%ld: %s: the transcript is computed again", path, lineno, why);
+            dropped++;
+        } else if (row != SIZE_MAX && seen[row]) {
+            const float *old = a + row * (size_t)na, *old_b = nb ? b + row * (size_t)nb : NULL;
+            if (memcmp(old, tmp, (size_t)na * sizeof *tmp) || (nb && memcmp(old_b, tmp + na, (size_t)nb * sizeof *tmp)))
+                seen[row] = 2;
+        } else if (row != SIZE_MAX) {
+            memcpy(a + row * (size_t)na, tmp, (size_t)na * sizeof *tmp);
+            if (nb)
+                memcpy(b + row * (size_t)nb, tmp + na, (size_t)nb * sizeof *tmp);
+            seen[row] = 1;
+        }
+        free(copy);
     }
+    if (rc == ISO_OK && r < 0)
+        rc = r;
+    for (size_t i = 0; rc == ISO_OK && i < n_sel; i++) {
+        if (seen[i] == 2)
+            iso_warn("%s: transcript %s is listed twice with different values: it is computed again", path,
+                     ann->tx[sel[i]].transcript_id);
+        if (seen[i] == 1) {
+            done[i] = 1;
+            ++*n_done;
+        }
+    }
+    if (dropped)
+        iso_info("%s: %ld damaged record(s) dropped (a run stopped while writing leaves one)", path, dropped);
     iso_lines_close(lr);
     free(ids);
+    free(tmp);
+    free(seen);
     return rc;
+}
+
+static int write_record(FILE *fp, const char *transcript_id, const float *a, int na, const float *b, int nb)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (!mem)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    fputs(transcript_id, mem);
+    for (int i = 0; i < na; i++)
+        fprintf(mem, "\t%a", a[i]);
+    for (int i = 0; i < nb; i++)
+        fprintf(mem, "\t%a", b[i]);
+    int bad = fclose(mem) != 0;
+    if (!bad && fprintf(fp, "%s\t%08x\n", text, (unsigned)line_crc(text, size)) < 0)
+        bad = 1;
+    free(text);
+    return bad ? ISO_EIO : ISO_OK;
 }
 
 int cli_journal_open(const char *prefix, const char *signature, int resume, const iso_annotation *ann,
@@ -95,27 +170,24 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
     }
     snprintf(j->path, n, "%s.journal", prefix);
     int rc = resume ? replay(j->path, signature, ann, sel, n_sel, a, na, b, nb, done, n_done) : ISO_OK;
-    /* Rewrite the journal with the rows kept (dropping a torn last line) under a temporary name, so a crash
-     * now still leaves the old journal, then append to it. */
-    char *tmp = malloc(n + 8);
-    FILE *fp = rc == ISO_OK && tmp ? (snprintf(tmp, n + 8, "%s.tmp", j->path), fopen(tmp, "w")) : NULL;
-    if (rc == ISO_OK && !fp)
-        rc = iso_error(ISO_EIO, "%s: cannot write (%s)", tmp ? tmp : j->path, strerror(errno));
-    j->fp = fp;
-    if (rc == ISO_OK && fprintf(fp, "%s\n", signature) < 0)
+    /* The journal is rewritten with the rows kept (dropping damaged ones) under a temporary name of this
+     * process, so that a crash now still leaves the old journal, then appended to. */
+    iso_out *o = rc == ISO_OK ? iso_out_open(j->path) : NULL;
+    if (rc == ISO_OK && !o)
+        rc = iso_last_status();
+    if (rc == ISO_OK && fprintf(iso_out_fp(o), "%s%s %s\n", header_tag, version, signature) < 0)
         rc = iso_error(ISO_EIO, "%s: write failed", j->path);
     for (size_t i = 0; rc == ISO_OK && i < n_sel; i++)
-        if (done[i])
-            rc = cli_journal_add(j, ann->tx[sel[i]].transcript_id, a + i * (size_t)na, na,
-                                 nb ? b + i * (size_t)nb : NULL, nb);
-    if (rc == ISO_OK && fsync(fileno(fp)) == 0 && rename(tmp, j->path) != 0)
-        rc = iso_error(ISO_EIO, "%s: cannot rename into place (%s)", j->path, strerror(errno));
-    if (rc != ISO_OK && fp)
-        unlink(tmp);
-    free(tmp);
+        if (done[i] && write_record(iso_out_fp(o), ann->tx[sel[i]].transcript_id, a + i * (size_t)na, na,
+                                    nb ? b + i * (size_t)nb : NULL, nb) != ISO_OK)
+            rc = iso_error(ISO_EIO, "%s: write failed (%s)", j->path, strerror(errno));
+    if (o && rc != ISO_OK)
+        iso_out_abort(o);
+    else if (o)
+        rc = iso_out_commit(o);
+    if (rc == ISO_OK && !(j->fp = fopen(j->path, "a")))
+        rc = iso_error(ISO_EIO, "%s: cannot append (%s)", j->path, strerror(errno));
     if (rc != ISO_OK) { /* the journal on disk is left as it was */
-        if (fp)
-            fclose(fp);
         free(j->path);
         free(j);
         return rc;
@@ -126,14 +198,9 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
 
 int cli_journal_add(cli_journal *j, const char *transcript_id, const float *a, int na, const float *b, int nb)
 {
-    fputs(transcript_id, j->fp);
-    for (int i = 0; i < na; i++)
-        fprintf(j->fp, "\t%a", a[i]);
-    for (int i = 0; i < nb; i++)
-        fprintf(j->fp, "\t%a", b[i]);
-    fputc('\n', j->fp);
+    int rc = write_record(j->fp, transcript_id, a, na, b, nb);
     j->n_rows++;
-    if (fflush(j->fp) != 0 || ferror(j->fp) || fsync(fileno(j->fp)) != 0)
+    if (rc != ISO_OK || fflush(j->fp) != 0 || ferror(j->fp) || fsync(fileno(j->fp)) != 0)
         return iso_error(ISO_EIO, "%s: write failed (%s)", j->path, strerror(errno));
     return ISO_OK;
 }

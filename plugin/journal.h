@@ -1,6 +1,8 @@
 /* The predict journal: each finished transcript's results appended (and synced) to PREFIX.journal, so a run
  * killed or preempted part-way continues with --resume and writes exactly what an uninterrupted run writes
- * (values are stored as hexadecimal floats, which round-trip bit for bit). */
+ * (values are stored as hexadecimal floats, which round-trip bit for bit). Its first line names the format
+ * version and the run's signature; each record ends with its CRC-32, so a torn, damaged or non-finite record
+ * is dropped (with a warning) and its transcript computed again, never resumed into the outputs. */
 #ifndef ISOFORMER_PLUGIN_JOURNAL_H
 #define ISOFORMER_PLUGIN_JOURNAL_H
 
@@ -10,10 +12,12 @@
 
 typedef struct cli_journal cli_journal;
 
-/* Opens PREFIX.journal. signature describes everything the results depend on (model checksum, options); a
- * journal with another signature is refused on resume. With resume, the rows already done are read into
- * a[row * na], b[row * nb] (b may be NULL when nb is 0), done[row] set, *n_done counted; a truncated last line
- * (the crash) is ignored. Without resume, any old journal is replaced. sel/n_sel are the selected rows. */
+/* Opens PREFIX.journal. signature describes everything the results depend on (model checksum, options); on
+ * resume, a journal with another signature, of another format version, or not a journal at all is an error
+ * naming the fix. With resume, the rows already done are read into a[row * na], b[row * nb] (b may be NULL
+ * when nb is 0), done[row] set, *n_done counted; damaged records (a truncated last line: the crash) are dropped.
+ * Without resume, any old journal is replaced. The journal is rewritten through a temporary of this process
+ * (iso_out). sel/n_sel are the selected rows. */
 int cli_journal_open(const char *prefix, const char *signature, int resume, const iso_annotation *ann,
                      const size_t *sel, size_t n_sel, float *a, int na, float *b, int nb, char *done,
                      size_t *n_done, cli_journal **out);

@@ -47,8 +47,11 @@ int main(int argc, char **argv)
     }
     cli_install_signal_handlers();
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], commands[i].name)) {
+            int rc = commands[i].run(argc - 1, argv + 1);
+            cli_finish_interrupted();
+            return rc;
+        }
     fprintf(stderr, "isoformer: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

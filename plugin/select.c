@@ -1,5 +1,6 @@
 #include "select.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,21 @@ typedef struct {
     int64_t start, end; /* 0-based half-open */
 } region;
 
+/* A 1-based position: digits only, within int64 (strtoll saturates silently on overflow: ERANGE is checked). */
+static int parse_pos(const char *s, char **end, long long *v)
+{
+    errno = 0;
+    *v = strtoll(s, end, 10);
+    return *s >= '0' && *s <= '9' && *end != s && errno == 0 && *v >= 1;
+}
+
 static int parse_region(const char *s, region *r)
 {
     const char *colon = strrchr(s, ':');
+    char *dash, *end;
     long long a, b;
-    char tail;
-    if (!colon || (size_t)(colon - s) >= sizeof r->chrom || sscanf(colon + 1, "%lld-%lld%c", &a, &b, &tail) != 2 ||
-        a < 1 || b < a)
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof r->chrom || !parse_pos(colon + 1, &dash, &a) ||
+        *dash != '-' || !parse_pos(dash + 1, &end, &b) || *end || b < a)
         return -1;
     memcpy(r->chrom, s, (size_t)(colon - s));
     r->chrom[colon - s] = '\0';
@@ -44,7 +53,8 @@ int cli_selection_check(const char *cmd, const cli_selection *s)
     region r;
     int i, n;
     if (s->region && parse_region(s->region, &r) < 0)
-        return cli_usage_error(cmd, "--region: expected CHR:START-END (1-based, START <= END), got '%s'", s->region);
+        return cli_usage_error(cmd, "--region: expected CHR:START-END (1-based, 1 <= START <= END < 2^63), got '%s'",
+                               s->region);
     if (s->shard && iso_shard_parse(s->shard, &i, &n) != ISO_OK)
         return cli_usage_error(cmd, "--shard: %s", iso_last_error());
     return 0;

@@ -45,6 +45,8 @@ workflow isoformer_scatter {
       tsvs = predict.tsv,
       beds = predict.bed,
       bigwigs = flatten(predict.bigwigs),
+      manifests = predict.manifest,
+      embeddings = flatten(predict.embeddings),
       prefix = sample_id,
       docker = docker,
       zones = zones
@@ -54,6 +56,7 @@ workflow isoformer_scatter {
     File predictions_tsv = merge.tsv
     File predictions_bed = merge.bed
     Array[File] predictions_bigwigs = merge.merged_bigwigs
+    File? run_manifest = merge.manifest
   }
 
   meta {

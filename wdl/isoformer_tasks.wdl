@@ -81,6 +81,8 @@ task predict {
     File tsv = "~{prefix}.predictions.tsv"
     File bed = "~{prefix}.predictions.bed"
     Array[File] bigwigs = glob("~{prefix}.*.bw")
+    Array[File] embeddings = glob("~{prefix}.embeddings.tsv")
+    File manifest = "~{prefix}.run.json"
   }
 
   runtime {
@@ -135,6 +137,8 @@ task merge {
     Array[File] tsvs
     Array[File] beds
     Array[File] bigwigs = []
+    Array[File] manifests = []
+    Array[File] embeddings = []
     String prefix
 
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
@@ -144,15 +148,17 @@ task merge {
     Int max_retries = 1
   }
 
-  Int disk_gb = ceil(3 * (size(tsvs, "GiB") + size(beds, "GiB") + size(bigwigs, "GiB"))) + 10
+  Int disk_gb = ceil(3 * (size(tsvs, "GiB") + size(beds, "GiB") + size(bigwigs, "GiB") + size(embeddings, "GiB"))) + 10
 
   command <<<
     set -euo pipefail
-    # Bring every shard's files into one directory, where a shard prefix names all its files.
+    # Bring every shard's files into one directory, where a shard prefix names all its files (its run manifest
+    # among them, which merge checks the shard against).
     mkdir shards
     while read -r f; do
       [ -n "$f" ] && ln -s "$f" "shards/$(basename "$f")"
-    done < <(cat '~{write_lines(tsvs)}' '~{write_lines(beds)}' '~{write_lines(bigwigs)}')
+    done < <(cat '~{write_lines(tsvs)}' '~{write_lines(beds)}' '~{write_lines(bigwigs)}' '~{write_lines(manifests)}' \
+               '~{write_lines(embeddings)}')
     mapfile -t shard_prefixes < <(find shards -name '*.predictions.tsv' | sed 's/\.predictions\.tsv$//' | sort)
     isoformer merge --out '~{prefix}' "${shard_prefixes[@]}"
   >>>
@@ -161,6 +167,7 @@ task merge {
     File tsv = "~{prefix}.predictions.tsv"
     File bed = "~{prefix}.predictions.bed"
     Array[File] merged_bigwigs = glob("~{prefix}.*.bw")
+    File? manifest = "~{prefix}.run.json"
   }
 
   runtime {
@@ -183,6 +190,8 @@ task merge {
     tsvs: "Every shard's .predictions.tsv"
     beds: "Every shard's .predictions.bed"
     bigwigs: "Every shard's per-tissue .bw tracks"
+    manifests: "Every shard's .run.json: merge refuses shards of different runs, missing ones and changed files"
+    embeddings: "Every shard's .embeddings.tsv, when predict wrote them (their .run.json lists them)"
     prefix: "Output prefix"
     docker: "Container image with isoformer"
     memory_gb: "Memory in GiB"

@@ -215,6 +215,39 @@ static char *attr_get(const char *attrs, const char *key, int gff3)
     return NULL;
 }
 
+/* gffread's rule, on every attribute: a quoted GTF value closes its quote before the next attribute
+ * ('transcript_id "t1;' is refused, not read as the id "t1;"), and no quote appears elsewhere. */
+static int check_gtf_quotes(const parser *ps, const char *attrs, long line)
+{
+    const char *p = attrs;
+    while (*p) {
+        while (*p == ' ' || *p == ';')
+            p++;
+        const char *key = p;
+        while (*p && *p != ' ' && *p != ';' && *p != '"')
+            p++;
+        int key_len = (int)(p - key), bad = 0;
+        while (*p == ' ')
+            p++;
+        if (*p == '"') {
+            const char *close = strchr(p + 1, '"');
+            if (!(bad = !close)) {
+                for (p = close + 1; *p == ' '; p++)
+                    ;
+                bad = *p && *p != ';';
+            }
+        } else {
+            while (*p && *p != ';' && *p != '"')
+                p++;
+            bad = *p == '"';
+        }
+        if (bad)
+            return iso_error(ISO_EFORMAT, "%s:%ld: attribute '%.*s' has an unbalanced '\"' (expected key \"value\"; "
+                                          "with the quotes closed)", ps->path, line, key_len, key);
+    }
+    return ISO_OK;
+}
+
 /* attr_get with GFF3 escapes decoded (lists such as Parent=a,b must be split before decoding). */
 static char *attr_text(const char *attrs, const char *key, int gff3)
 {
@@ -442,6 +475,8 @@ static int parse_line(parser *ps, char *text, long line)
         return iso_error(ISO_EFORMAT, "%s:%ld: expected strand '+' or '-' for a %s feature, got '%s'", ps->path,
                          line, type, strand);
     if (!ps->gff3) {
+        if ((rc = check_gtf_quotes(ps, col[COL_ATTR], line)) < 0)
+            return rc;
         char *id = attr_get(col[COL_ATTR], "transcript_id", 0);
         if (!id || !id[0]) {
             free(id);
@@ -523,6 +558,25 @@ static int inside_exons(const iso_transcript *t, iso_interval iv)
     return 0;
 }
 
+/* Names go into tab-separated tables, BED and FASTA headers: a control character (a GFF3 %09 or %0A, decoded)
+ * would break their columns and lines, so it is refused with the name shown escaped. */
+static int check_name(const parser *ps, const iso_transcript *t, const char *what, const char *name)
+{
+    const char *p = name;
+    while (*p && (unsigned char)*p >= 0x20 && *p != 0x7f)
+        p++;
+    if (!*p)
+        return ISO_OK;
+    char shown[256];
+    size_t k = 0;
+    for (const char *q = name; *q && k + 5 < sizeof shown; q++)
+        k += (unsigned char)*q >= 0x20 && *q != 0x7f ? (size_t)snprintf(shown + k, sizeof shown - k, "%c", *q)
+             : (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", (unsigned char)*q);
+    return iso_error(ISO_EFORMAT, "%s:%ld: %s '%s' holds a control character (byte 0x%02x%s), which the TSV, BED and "
+                                  "FASTA outputs cannot hold", ps->path, t->line, what, shown, (unsigned char)*p,
+                     ps->gff3 ? ", from a GFF3 %-escape" : "");
+}
+
 static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
 {
     const char *path = ps->path, *id = t->transcript_id;
@@ -591,6 +645,11 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     if ((!t->gene_id && !(t->gene_id = strdup(""))) || (!t->biotype && !(t->biotype = strdup(""))) ||
         (!t->gene_name && !(t->gene_name = strdup(t->gene_id))))
         return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    int rc;
+    if ((rc = check_name(ps, t, "transcript id", t->transcript_id)) < 0 ||
+        (rc = check_name(ps, t, "gene id", t->gene_id)) < 0 || (rc = check_name(ps, t, "gene name", t->gene_name)) < 0 ||
+        (rc = check_name(ps, t, "biotype", t->biotype)) < 0)
+        return rc;
     return ISO_OK;
 }
 

@@ -8,11 +8,16 @@
 
 #include "isoformer/io.h"
 
-KHASH_MAP_INIT_STR(alias, char *)
+typedef struct {
+    char *name; /* the FASTA name */
+    long line;  /* where the alias was given */
+} alias_target;
+
+KHASH_MAP_INIT_STR(alias, alias_target)
 KHASH_SET_INIT_STR(names)
 
 struct iso_chrom_alias {
-    khash_t(alias) *map; /* alternative name -> FASTA name; keys and values owned */
+    khash_t(alias) *map; /* alternative name -> FASTA name; keys and names owned */
 };
 
 void iso_chrom_alias_free(iso_chrom_alias *a)
@@ -22,28 +27,34 @@ void iso_chrom_alias_free(iso_chrom_alias *a)
     for (khiter_t k = kh_begin(a->map); k != kh_end(a->map); k++)
         if (kh_exist(a->map, k)) {
             free((char *)kh_key(a->map, k));
-            free(kh_val(a->map, k));
+            free(kh_val(a->map, k).name);
         }
     kh_destroy(alias, a->map);
     free(a);
 }
 
-static int alias_add(iso_chrom_alias *a, const char *alt, const char *name)
+/* An alias given twice for the same name is harmless; for two names, which one is meant cannot be known. */
+static int alias_add(iso_chrom_alias *a, const char *alt, const char *name, const char *path, long line)
 {
-    char *key = strdup(alt), *val = strdup(name);
-    int absent;
-    khiter_t k = key && val ? kh_put(alias, a->map, key, &absent) : kh_end(a->map);
-    if (k == kh_end(a->map) || absent < 0) {
-        free(key);
-        free(val);
-        return ISO_ENOMEM;
-    }
-    if (!absent) { /* a later line redefines the alias: keep the first */
-        free(key);
-        free(val);
+    khiter_t k = kh_get(alias, a->map, alt);
+    if (k != kh_end(a->map)) {
+        const alias_target *old = &kh_val(a->map, k);
+        if (strcmp(old->name, name))
+            return iso_error(ISO_EFORMAT, "%s:%ld: '%s' is an alias of '%s' here but of '%s' at line %ld: expected "
+                                          "each alias to name one sequence", path, line, alt, name, old->name,
+                             old->line);
         return ISO_OK;
     }
-    kh_val(a->map, k) = val;
+    char *key = strdup(alt), *val = strdup(name);
+    int absent = -1;
+    if (key && val)
+        k = kh_put(alias, a->map, key, &absent);
+    if (absent < 0) {
+        free(key);
+        free(val);
+        return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    }
+    kh_val(a->map, k) = (alias_target){val, line};
     return ISO_OK;
 }
 
@@ -76,8 +87,7 @@ int iso_chrom_alias_load(const char *path, iso_chrom_alias **out)
         int n_alt = 0;
         while (rc >= 0 && (alt = strtok_r(NULL, "\t", &save)) != NULL) {
             n_alt++;
-            if (alias_add(a, alt, name) < 0)
-                rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
+            rc = alias_add(a, alt, name, path, iso_lines_lineno(lr));
         }
         free(copy);
         if (rc < 0)
@@ -103,7 +113,7 @@ const char *iso_chrom_alias_map(const iso_chrom_alias *a, const char *name)
     if (!a)
         return name;
     khiter_t k = kh_get(alias, a->map, name);
-    return k == kh_end(a->map) ? name : kh_val(a->map, k);
+    return k == kh_end(a->map) ? name : kh_val(a->map, k).name;
 }
 
 /* The FASTA name a missing contig probably stands for, differing by a "chr" prefix (or chrM vs MT). */

@@ -48,45 +48,33 @@ int iso_eval_pairs(const char *map, const iso_expression *pred, const iso_expres
     return rc;
 }
 
-typedef struct {
-    const char *gene;
-    size_t row;
-} gene_row;
-
-static int by_gene(const void *a, const void *b)
-{
-    const gene_row *x = a, *y = b;
-    int c = strcmp(x->gene, y->gene);
-    return c ? c : (x->row > y->row) - (x->row < y->row);
-}
-
 /* Pearson of within-gene fractions (genes with >= 2 isoforms having both values) of expression in linear
  * space: fractions of log values would not sum what the gene expresses. p: predictions, log(TPM+1), taken
- * back by exp(x) - 1; o: observed TPM. (eval's own grouping by gene until annotation offers one.) */
+ * back by exp(x) - 1; o: observed TPM. */
 static int fraction_agreement(const iso_annotation *ann, const double *p, const double *o, double *r,
                               size_t *n_genes)
 {
     size_t n = ann->n, m = 0, k = 0;
     double *fp = malloc((n ? n : 1) * sizeof *fp), *fo = malloc((n ? n : 1) * sizeof *fo);
-    gene_row *g = malloc((n ? n : 1) * sizeof *g);
+    size_t *rows = malloc((n ? n : 1) * sizeof *rows);
+    iso_genes g = {0};
     *n_genes = 0;
     *r = NAN;
-    if (!fp || !fo || !g) {
-        free(fp), free(fo), free(g);
-        return iso_error(ISO_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++)
+    int rc = fp && fo && rows ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == ISO_OK && i < n; i++)
         if (isfinite(p[i]) && isfinite(o[i]))
-            g[k++] = (gene_row){ann->tx[i].gene_id, i};
-    qsort(g, k, sizeof *g, by_gene);
-    for (size_t a = 0; a < k;) {
-        size_t b = a;
+            rows[k++] = i;
+    if (rc == ISO_OK)
+        rc = iso_annotation_genes(ann, rows, k, ISO_GENES_BY_ID, &g);
+    for (size_t gi = 0; rc == ISO_OK && gi < g.n_genes; gi++) {
+        size_t a = g.first[gi], b = g.first[gi + 1];
         double sp = 0, so = 0;
-        for (; b < k && !strcmp(g[b].gene, g[a].gene); b++) {
-            fp[m + b - a] = fmax(expm1(p[g[b].row]), 0);
-            fo[m + b - a] = fmax(o[g[b].row], 0);
-            sp += fp[m + b - a];
-            so += fo[m + b - a];
+        for (size_t j = a; j < b; j++) {
+            size_t row = rows[g.idx[j]];
+            fp[m + j - a] = fmax(expm1(p[row]), 0);
+            fo[m + j - a] = fmax(o[row], 0);
+            sp += fp[m + j - a];
+            so += fo[m + j - a];
         }
         if (b - a >= 2 && sp > 0 && so > 0 && isfinite(sp) && isfinite(so)) {
             for (size_t j = m; j < m + (b - a); j++) {
@@ -96,11 +84,12 @@ static int fraction_agreement(const iso_annotation *ann, const double *p, const 
             m += b - a;
             ++*n_genes;
         }
-        a = b;
     }
-    *r = iso_pearson(fp, fo, m);
-    free(fp), free(fo), free(g);
-    return ISO_OK;
+    if (rc == ISO_OK)
+        *r = iso_pearson(fp, fo, m);
+    iso_genes_free(&g);
+    free(fp), free(fo), free(rows);
+    return rc;
 }
 
 /* x: predicted; y: observed as compared; ytpm: observed in linear space, for isoform fractions. */

@@ -5,6 +5,7 @@
 
 #include "isoformer/expression.h"
 #include "isoformer/io.h"
+#include "isoformer/outputs.h"
 
 typedef struct {
     const char *header;  /* prefix of the header line that identifies the format */
@@ -20,7 +21,7 @@ static const layout layouts[] = {
     {"target_id\tlength\teff_length\test_counts\ttpm", ISO_EXPR_KALLISTO, 0, 4, 0, 1, 0},
     {"t_id\tchr\tstrand\tstart\tend\tt_name\tnum_exons\tlength\tgene_id\tgene_name\tcov\tFPKM", ISO_EXPR_STRINGTIE_CTAB,
      5, 11, 0, 1, 1},
-    {"transcript_id\tgene_id\tgene_name\tchrom\tstart\tend\tstrand\t", ISO_EXPR_ISOFORMER, 0, -1, 7, 0, 0},
+    {ISO_TSV_COLUMNS "\t", ISO_EXPR_ISOFORMER, 0, -1, 7, 0, 0},
 };
 
 const char *iso_expr_format_name(iso_expr_format f)
@@ -305,7 +306,7 @@ int iso_expression_read(const char *path, const iso_annotation *ann, iso_express
         for (const char *p = first; p && *p; p++)
             tabs += *p == '\t';
         rc = !first ? iso_error(ISO_ENOMEM, "out of memory")
-             : tabs == 8 && strstr(first, "transcript_id") && !strstr(first, "\tgene_id\tgene_name\tchrom")
+             : tabs == 8 && strstr(first, "transcript_id") && strncmp(first, ISO_TSV_COLUMNS, strlen(ISO_TSV_COLUMNS))
                  ? read_stringtie_gtf(lr, path, ann, e, line_of, first)
                  : read_table(lr, path, ann, e, line_of, first);
         free(first);

@@ -1,7 +1,6 @@
 /* Reference FASTA through htslib's faidx: plain or bgzipped, index built beside the file when absent. */
 #include "isoformer/io.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
@@ -11,6 +10,9 @@
 #include <htslib/bgzf.h>
 #include <htslib/faidx.h>
 #include <htslib/hts.h>
+#include <htslib/khash.h>
+
+KHASH_MAP_INIT_STR(names, long long)
 
 struct iso_fasta {
     faidx_t *fai;
@@ -55,29 +57,216 @@ static int explain_unindexable(const char *path)
                      path);
 }
 
+/* One line of a .fai: name, bases, byte offset of the first base, bases per line, bytes per line. */
+typedef struct {
+    char *name;
+    long long len, offset, line_bases, line_width;
+} fai_entry;
+
+static void entries_free(fai_entry *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(e[i].name);
+    free(e);
+}
+
 /* htslib trusts its index (a contig with bases but zero bases per line divides by zero when fetched), and
  * builds such entries from FASTA with stray control characters: check every entry first. */
-static int check_index(const char *path, const char *index_path)
+static int read_index(const char *path, const char *index_path, fai_entry **out, size_t *n_out)
 {
+    *out = NULL;
+    *n_out = 0;
     iso_lines *lr = iso_lines_open(index_path);
     if (!lr)
         return iso_last_status();
+    fai_entry *e = NULL;
+    size_t n = 0, cap = 0;
     const char *line;
     size_t len;
     int rc;
     while ((rc = iso_lines_next(lr, &line, &len)) > 0) {
-        long long seq_len, offset, line_bases, line_width;
+        fai_entry f;
         const char *tab = strchr(line, '\t');
-        if (!tab || sscanf(tab + 1, "%lld\t%lld\t%lld\t%lld", &seq_len, &offset, &line_bases, &line_width) != 4 ||
-            tab == line || seq_len < 0 || offset < 0 || (seq_len > 0 && (line_bases <= 0 || line_width < line_bases))) {
+        if (!tab || sscanf(tab + 1, "%lld\t%lld\t%lld\t%lld", &f.len, &f.offset, &f.line_bases, &f.line_width) != 4 ||
+            tab == line || f.len < 0 || f.offset < 0 || (f.len > 0 && (f.line_bases <= 0 || f.line_width < f.line_bases))) {
             rc = iso_error(ISO_EFORMAT,
                            "%s:%ld: bad FASTA index entry for %s (empty name, or bases with no line length: "
                            "non-sequence characters in the FASTA?)",
                            index_path, iso_lines_lineno(lr), path);
             break;
         }
+        if (n == cap) {
+            fai_entry *p = realloc(e, (cap = cap ? 2 * cap : 64) * sizeof *p);
+            if (!p) {
+                rc = iso_error(ISO_ENOMEM, "%s: out of memory", index_path);
+                break;
+            }
+            e = p;
+        }
+        if (!(f.name = strndup(line, (size_t)(tab - line)))) {
+            rc = iso_error(ISO_ENOMEM, "%s: out of memory", index_path);
+            break;
+        }
+        e[n++] = f;
     }
     iso_lines_close(lr);
+    if (rc < 0) {
+        entries_free(e, n);
+        return rc;
+    }
+    *out = e;
+    *n_out = n;
+    return ISO_OK;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const fai_entry *x = a, *y = b;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Up to n bytes at byte pos of the (uncompressed) FASTA; fewer at its end. */
+static int read_at(BGZF *fp, long long pos, char *buf, int n)
+{
+    if (bgzf_useek(fp, (off_t)pos, SEEK_SET) < 0)
+        return 0; /* past the last block */
+    int got = (int)bgzf_read(fp, buf, (size_t)n);
+    return got < 0 ? 0 : got;
+}
+
+typedef struct {
+    const char *path, *index_path;
+    BGZF *fp;
+    khash_t(names) *names; /* entry name -> offset */
+} layout;
+
+static int stale(const layout *l, const char *name, const char *what)
+{
+    return iso_error(ISO_EFORMAT,
+                     "%s: its index %s does not match the file (sequence '%s': %s): the FASTA changed after it was "
+                     "indexed; delete %s%s so that it is rebuilt (or run 'samtools faidx %s')",
+                     l->path, l->index_path, name, what, l->index_path, l->fp->is_compressed ? " and the .gzi" : "",
+                     l->path);
+}
+
+/* After the bases of `prev` (or at the start of the file when prev is NULL), past blank lines and empty records
+ * (which htslib leaves out of the index), the header of `next` must begin at pos, its sequence at
+ * next->offset; with next NULL, the file must end. */
+static int expect_header(const layout *l, long long pos, const fai_entry *prev, const fai_entry *next)
+{
+    const char *after = prev ? prev->name : next ? next->name : "";
+    for (;;) {
+        char buf[4096];
+        int got = read_at(l->fp, pos, buf, (int)sizeof buf), i = 0;
+        while (i < got && (buf[i] == '\n' || buf[i] == '\r'))
+            i++;
+        if (i == got && got < (int)sizeof buf) {
+            if (!next)
+                return ISO_OK;
+            return stale(l, next->name, prev ? "the file ends before it" : "the file is empty");
+        }
+        if (buf[i] != '>')
+            return stale(l, after, prev ? "more bases follow where the index says it ends"
+                                        : "the file does not start with its header");
+        int header = i++;
+        while (i < got && buf[i] != '\n' && buf[i] != '\r' && buf[i] != ' ' && buf[i] != '\t')
+            i++;
+        char found[sizeof buf];
+        memcpy(found, buf + header + 1, (size_t)(i - header - 1));
+        found[i - header - 1] = '\0';
+        while (i < got && buf[i] != '\n')
+            i++;
+        int line_end = i < got ? i + 1 : -1; /* just past the header line, when it is in buf */
+        if (next && !strcmp(found, next->name)) {
+            if (line_end >= 0 && pos + line_end != next->offset)
+                return stale(l, next->name, "its header line does not end where its bases start");
+            return ISO_OK;
+        }
+        khiter_t k = kh_get(names, l->names, found);
+        if (k != kh_end(l->names) && kh_val(l->names, k) < pos)
+            return iso_error(ISO_EFORMAT, "%s: sequence name '%s' appears twice (again at byte %lld): FASTA names "
+                                          "must be unique; rename or remove one of them",
+                             l->path, found, pos + header);
+        int j = line_end;
+        while (j >= 0 && j < got && (buf[j] == '\n' || buf[j] == '\r'))
+            j++;
+        if (j < 0 || (j < got && buf[j] != '>') || (j == got && got == (int)sizeof buf)) {
+            char what[sizeof buf + 64];
+            snprintf(what, sizeof what, "the file has sequence '%s' next, the index %s", found,
+                     next ? "another one" : "none");
+            return stale(l, after, what);
+        }
+        pos += line_end; /* an empty record: the next header follows */
+    }
+}
+
+/* The bases of e lie where the index says: its first line is line_bases long and ends in a line break, its last
+ * base is followed by a line break or the end of the file. */
+static int check_bases(const layout *l, const fai_entry *e, long long *end)
+{
+    *end = e->offset;
+    if (e->len == 0)
+        return ISO_OK;
+    char buf[16];
+    int eol = (int)(e->line_width - e->line_bases);
+    if (e->len > e->line_bases) {
+        if (eol < 1 || eol > 2 || read_at(l->fp, e->offset + e->line_bases - 1, buf, eol + 1) != eol + 1 ||
+            buf[0] == '\n' || buf[0] == '\r' || buf[eol] != '\n' || (eol == 2 && buf[1] != '\r'))
+            return stale(l, e->name, "its lines are not as long as the index says");
+    }
+    long long last = e->offset + (e->len - 1) / e->line_bases * e->line_width + (e->len - 1) % e->line_bases;
+    int got = read_at(l->fp, last, buf, 2);
+    if (got < 1 || buf[0] == '\n' || buf[0] == '\r' || buf[0] == '>' || (got == 2 && buf[1] != '\n' && buf[1] != '\r'))
+        return stale(l, e->name, got < 1 ? "the file ends before its last base" : "its last line does not end where the index says");
+    *end = last + 1;
+    return ISO_OK;
+}
+
+/* A stale index makes htslib return other bases without a word: walk the file along the index (each record's
+ * header, first line break and last base) so that any change of line length, sequence or header shows, and
+ * name duplicate sequence names (htslib keeps the first silently). One read per record boundary. */
+static int check_layout(const char *path, const char *index_path, fai_entry *e, size_t n)
+{
+    layout l = {.path = path, .index_path = index_path, .fp = bgzf_open(path, "r"), .names = kh_init(names)};
+    int rc = l.fp && l.names ? ISO_OK : iso_error(ISO_EIO, "%s: cannot open (%s)", path, strerror(errno ? errno : ENOMEM));
+    if (rc == ISO_OK && l.fp->is_compressed && bgzf_index_load(l.fp, path, ".gzi") < 0)
+        rc = iso_error(ISO_EFORMAT, "%s: cannot load %s.gzi: delete %s so that both are rebuilt", path, path,
+                       index_path);
+    if (l.fp)
+        bgzf_set_cache_size(l.fp, 8 << 20);
+    for (size_t i = 0; rc == ISO_OK && i < n; i++) {
+        int absent;
+        khiter_t k = kh_put(names, l.names, e[i].name, &absent);
+        if (absent < 0)
+            rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
+        else if (!absent)
+            rc = iso_error(ISO_EFORMAT, "%s: sequence name '%s' appears twice: FASTA names must be unique; rename "
+                                        "or remove one of them", path, e[i].name);
+        else
+            kh_val(l.names, k) = e[i].offset;
+    }
+    if (rc == ISO_OK && n)
+        qsort(e, n, sizeof *e, by_offset);
+    long long pos = 0;
+    for (size_t i = 0; rc == ISO_OK && i <= n; i++) {
+        rc = expect_header(&l, pos, i ? &e[i - 1] : NULL, i < n ? &e[i] : NULL);
+        if (rc == ISO_OK && i < n)
+            rc = check_bases(&l, &e[i], &pos);
+    }
+    kh_destroy(names, l.names);
+    if (l.fp)
+        bgzf_close(l.fp);
+    return rc;
+}
+
+static int check_index(const char *path, const char *index_path)
+{
+    fai_entry *e;
+    size_t n;
+    int rc = read_index(path, index_path, &e, &n);
+    if (rc == ISO_OK)
+        rc = check_layout(path, index_path, e, n);
+    entries_free(e, n);
     return rc;
 }
 
@@ -256,8 +445,7 @@ int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t en
             return iso_error(ISO_EIO, "%s: cannot read %s:%lld-%lld (truncated or corrupt FASTA or index?)",
                              fa->path, contig, (long long)lo + 1, (long long)hi);
         }
-        for (int64_t i = 0; i < got; i++)
-            out[lo - start + i] = (char)toupper((unsigned char)s[i]);
+        memcpy(out + (lo - start), s, (size_t)got);
         free(s);
     }
     *seq = out;

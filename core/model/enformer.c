@@ -52,7 +52,7 @@ int iso_enformer_out_cols(const iso_enformer *m) { return 2 * m->hp.dim; }
 int iso_enformer_hparams_from_config(const iso_config *c, iso_enformer_hparams *hp)
 {
     int err = 0;
-#define CFG(field) hp->field = (int)iso_config_int(c, "enformer_" #field, hp->field, &err)
+#define CFG(field) hp->field = iso_config_size(c, "enformer_" #field, hp->field, &err)
     CFG(dim);
     CFG(depth);
     CFG(heads);

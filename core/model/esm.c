@@ -34,7 +34,7 @@ int iso_esm_hparams_from_config(const iso_config *c, const char *p, iso_esm_hpar
     int err = 0;
     char key[128];
 #define CFG_INT(field, name)                                                                                     \
-    (snprintf(key, sizeof key, "%s%s", p, name), hp->field = (int)iso_config_int(c, key, hp->field, &err))
+    (snprintf(key, sizeof key, "%s%s", p, name), hp->field = iso_config_size(c, key, hp->field, &err))
     CFG_INT(hidden, "hidden_size");
     CFG_INT(layers, "num_hidden_layers");
     CFG_INT(heads, "num_attention_heads");
@@ -55,6 +55,9 @@ int iso_esm_hparams_from_config(const iso_config *c, const char *p, iso_esm_hpar
         return iso_error(ISO_EFORMAT, "%s: %s* sizes are inconsistent (hidden %d, heads %d, layers %d, "
                                       "intermediate %d, vocab %d): hidden must split into heads of even size",
                          iso_config_path(c), p, hp->hidden, hp->heads, hp->layers, hp->intermediate, hp->vocab);
+    if (!(hp->ln_eps > 0) || !isfinite(hp->ln_eps))
+        return iso_error(ISO_EFORMAT, "%s: \"%slayer_norm_eps\" is %g: expected a small positive number",
+                         iso_config_path(c), p, (double)hp->ln_eps);
     return ISO_OK;
 }
 

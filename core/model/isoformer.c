@@ -12,6 +12,7 @@
 #include "isoformer/io.h"
 #include "isoformer/tokens.h"
 #include "isoformer/weights.h"
+#include "model/cache_entry.h"
 #include "model/enformer.h"
 #include "model/esm.h"
 #include "model/fusion.h"
@@ -101,7 +102,7 @@ static int discover_enformer(iso_model *m)
 }
 
 /* The two ESM-style encoders are told apart by their vocabulary (rows of the word embeddings). */
-static int discover_esm(iso_model *m, long esm_vocab, long nt_vocab)
+static int discover_esm(iso_model *m, int esm_vocab, int nt_vocab)
 {
     char *p[8] = {0};
     const iso_tensor_view *t[8];
@@ -114,8 +115,8 @@ static int discover_esm(iso_model *m, long esm_vocab, long nt_vocab)
     }
     free_prefixes(p, n < 8 ? n : 8);
     if (!m->prefix_rna || !m->prefix_protein)
-        return iso_error(ISO_EFORMAT, "%s: expected an RNA encoder with a %ld-token vocabulary and a protein "
-                                      "encoder with %ld tokens ('<prefix>embeddings.word_embeddings.weight'); "
+        return iso_error(ISO_EFORMAT, "%s: expected an RNA encoder with a %d-token vocabulary and a protein "
+                                      "encoder with %d tokens ('<prefix>embeddings.word_embeddings.weight'); "
                                       "found %d encoder(s)%s%s", iso_weights_path(m->w), nt_vocab, esm_vocab, n,
                          m->prefix_rna ? "" : ", no RNA one", m->prefix_protein ? "" : ", no protein one");
     return ISO_OK;
@@ -262,8 +263,8 @@ static int setup(iso_model *m, const char *path)
     iso_esm_hparams rhp = iso_ntv2_250m_hparams, php = iso_esm2_150m_hparams;
     if ((rc = iso_enformer_hparams_from_config(c, &ehp)) != ISO_OK)
         return rc;
-    long esm_vocab = iso_config_int(c, "esm_vocab_size", php.vocab, &err);
-    long nt_vocab = iso_config_int(c, "nt_vocab_size", rhp.vocab, &err);
+    int esm_vocab = iso_config_size(c, "esm_vocab_size", php.vocab, &err);
+    int nt_vocab = iso_config_size(c, "nt_vocab_size", rhp.vocab, &err);
     if (err || (rc = discover_enformer(m)) || (rc = discover_esm(m, esm_vocab, nt_vocab)) ||
         (rc = discover_fusion(m)))
         return err ? err : rc;
@@ -281,19 +282,19 @@ static int setup(iso_model *m, const char *path)
     info->dna_dim = info->fused_dim = iso_enformer_out_cols(m->dna);
     info->rna_dim = rhp.hidden;
     info->protein_dim = php.hidden;
-    info->dna_window = (int)iso_config_int(c, "dna_window", 196608, &err);
-    int heads = (int)iso_config_int(c, "num_heads_omics_cross_attention", 8, &err);
-    long rmax = iso_config_int(c, "num_tokens_per_seq_nuctf_rna", 2048, &err);
-    long pmax = iso_config_int(c, "num_protein_tokens_per_seq", 1026, &err);
-    long ps = iso_config_int(c, "pool_window_start", 0, &err);
-    long pe = iso_config_int(c, "pool_window_end", info->dna_rows, &err);
+    info->dna_window = iso_config_size(c, "dna_window", 196608, &err);
+    int heads = iso_config_size(c, "num_heads_omics_cross_attention", 8, &err);
+    int rmax = iso_config_size(c, "num_tokens_per_seq_nuctf_rna", 2048, &err);
+    int pmax = iso_config_size(c, "num_protein_tokens_per_seq", 1026, &err);
+    int ps = iso_config_size(c, "pool_window_start", 0, &err);
+    int pe = iso_config_size(c, "pool_window_end", info->dna_rows, &err);
     const char *act = iso_config_str(c, "head_activation", "silu", &err);
     if (err)
         return err;
-    info->rna_max_tokens = m->opts.rna_max_tokens > 0 ? m->opts.rna_max_tokens : (int)rmax;
-    info->protein_max_tokens = m->opts.protein_max_tokens > 0 ? m->opts.protein_max_tokens : (int)pmax;
-    info->pool_start = m->opts.pool_start >= 0 ? m->opts.pool_start : (int)ps;
-    info->pool_end = m->opts.pool_end >= 0 ? m->opts.pool_end : (int)pe;
+    info->rna_max_tokens = m->opts.rna_max_tokens > 0 ? m->opts.rna_max_tokens : rmax;
+    info->protein_max_tokens = m->opts.protein_max_tokens > 0 ? m->opts.protein_max_tokens : pmax;
+    info->pool_start = m->opts.pool_start >= 0 ? m->opts.pool_start : ps;
+    info->pool_end = m->opts.pool_end >= 0 ? m->opts.pool_end : pe;
     if (m->opts.pool_start < 0 && m->opts.pool_end < 0 && !iso_config_has(c, "pool_window_start") &&
         !iso_config_has(c, "pool_window_end"))
         iso_warn("%s: no pool_window_start/pool_window_end: averaging all %d fused positions (why: docs/model.md)",
@@ -495,19 +496,30 @@ int iso_model_embed_protein(iso_model *m, const int32_t *ids, int n, iso_embeddi
 struct iso_emb_cache {
     char *dir;
     uint64_t checksum;
+    char producer[32];
+    int write_failed; /* warned once; no more writes */
 };
 
 int iso_emb_cache_open(const char *dir, const iso_model *m, iso_emb_cache **out)
 {
     *out = NULL;
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return iso_error(ISO_EIO, "%s: cannot create the embedding cache directory (%s)", dir, strerror(errno));
+    int unwritable = mkdir(dir, 0777) != 0 && errno != EEXIST;
+    if (unwritable)
+        iso_warn("%s: cannot create the embedding cache directory (%s): running without the cache", dir,
+                 strerror(errno));
     iso_emb_cache *c = calloc(1, sizeof *c);
-    if (!c || !(c->dir = strdup(dir))) {
+    size_t n = strlen(dir) + 2;
+    if (!c || !(c->dir = malloc(n))) {
         free(c);
         return iso_error(ISO_ENOMEM, "out of memory");
     }
+    snprintf(c->dir, n, "%s/", dir);
+    iso_out_clean_stale(c->dir); /* temporaries of runs killed while writing an entry */
     c->checksum = m->info.checksum;
+    c->write_failed = unwritable;
+    /* what computed the embeddings ("cpu:fp32", "cuda:bf16"): entries of one are not reused by another (a bf16
+     * GPU embedding differs from the fp32 CPU one well beyond rounding) */
+    snprintf(c->producer, sizeof c->producer, "%s", iso_backend_key(m->be));
     *out = c;
     return ISO_OK;
 }
@@ -527,59 +539,6 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-static const char cache_magic[8] = "ISOEMB1";
-
-/* Reads an entry into a new embedding; 0 when absent or unusable. */
-static int cache_read(iso_model *m, const char *path, int64_t expect_cols, iso_embedding **out)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return 0;
-    char magic[8];
-    int32_t rows = 0, cols = 0;
-    float *host = NULL;
-    int ok = fread(magic, 1, 8, fp) == 8 && !memcmp(magic, cache_magic, 8) && fread(&rows, 4, 1, fp) == 1 &&
-             fread(&cols, 4, 1, fp) == 1 && rows > 0 && cols == expect_cols &&
-             (host = malloc((size_t)rows * cols * sizeof *host)) &&
-             fread(host, sizeof *host, (size_t)rows * cols, fp) == (size_t)rows * cols && fgetc(fp) == EOF;
-    fclose(fp);
-    if (ok && new_embedding(m, rows, cols, out) == ISO_OK &&
-        m->be->ops->upload(m->be, (*out)->data, host, (size_t)rows * cols * sizeof *host) == ISO_OK) {
-        free(host);
-        return 1;
-    }
-    if (*out)
-        iso_embedding_free(m, *out);
-    *out = NULL;
-    free(host);
-    iso_warn("%s: unusable cache entry, recomputing", path);
-    return 0;
-}
-
-static int cache_write(iso_model *m, const char *path, const iso_embedding *e)
-{
-    size_t n = (size_t)e->rows * e->cols;
-    float *host = malloc((n ? n : 1) * sizeof *host);
-    if (!host)
-        return iso_error(ISO_ENOMEM, "out of memory");
-    int rc = iso_embedding_download(m, e, host);
-    iso_out *o = rc == ISO_OK ? iso_out_open(path) : NULL;
-    if (rc == ISO_OK && !o)
-        rc = iso_last_status();
-    if (o) {
-        int32_t dims[2] = {e->rows, e->cols};
-        FILE *fp = iso_out_fp(o);
-        if (fwrite(cache_magic, 1, 8, fp) != 8 || fwrite(dims, 4, 2, fp) != 2 || fwrite(host, sizeof *host, n, fp) != n) {
-            iso_out_abort(o);
-            rc = iso_error(ISO_EIO, "%s: write failed", path);
-        } else {
-            rc = iso_out_commit(o);
-        }
-    }
-    free(host);
-    return rc;
-}
-
 static const char *const emb_names[] = {"dna", "rna", "protein"};
 
 static int64_t emb_cols(const iso_model *m, iso_emb_kind kind)
@@ -587,35 +546,102 @@ static int64_t emb_cols(const iso_model *m, iso_emb_kind kind)
     return kind == ISO_EMB_DNA ? m->info.dna_dim : kind == ISO_EMB_RNA ? m->info.rna_dim : m->info.protein_dim;
 }
 
-/* The entry of (model, encoder, input); input is n bases of DNA or n token ids. */
-static void cache_path(const iso_emb_cache *c, iso_emb_kind kind, const void *input, int64_t n, char *path,
-                       size_t size)
+/* The entry of (model, producer, encoder, input) and what it must hold; input is n bases of DNA or n token ids. */
+typedef struct {
+    char path[4096];
+    iso_cache_key key;
+} cache_slot;
+
+static void cache_slot_of(const iso_emb_cache *c, const iso_model *m, iso_emb_kind kind, const void *input, int64_t n,
+                          cache_slot *s)
 {
     size_t bytes = kind == ISO_EMB_DNA ? (size_t)n : (size_t)n * sizeof(int32_t);
+    s->key = (iso_cache_key){.model = c->checksum, .kind = kind, .rows = kind == ISO_EMB_DNA ? m->info.dna_rows : (int)n,
+                             .cols = (int)emb_cols(m, kind), .input = input, .input_bytes = bytes,
+                             .producer = c->producer};
     uint64_t h = fnv1a(0xcbf29ce484222325ULL, &c->checksum, sizeof c->checksum);
+    h = fnv1a(h, c->producer, strlen(c->producer) + 1);
     h = fnv1a(h, emb_names[kind], strlen(emb_names[kind]) + 1);
     h = fnv1a(h, input, bytes);
-    snprintf(path, size, "%s/%s-%016llx.emb", c->dir, emb_names[kind], (unsigned long long)h);
+    snprintf(s->path, sizeof s->path, "%s%s-%016llx.emb", c->dir, emb_names[kind], (unsigned long long)h);
+}
+
+/* Reads the slot's entry into a new embedding: 1 on a hit; 0 when absent, or unusable (with a warning saying
+ * why: the entry is recomputed and replaced). */
+static int cache_read(iso_model *m, const cache_slot *s, iso_embedding **out)
+{
+    *out = NULL;
+    FILE *fp = fopen(s->path, "rb");
+    if (!fp)
+        return 0;
+    size_t want = iso_cache_entry_bytes(&s->key), got = 0;
+    unsigned char *buf = want ? malloc(want + 1) : NULL;
+    if (buf)
+        got = fread(buf, 1, want + 1, fp); /* one byte more: a longer file is not this entry either */
+    int rc = ferror(fp) ? iso_error(ISO_EIO, "cannot read it (%s)", strerror(errno))
+             : !buf     ? iso_error(ISO_ENOMEM, "out of memory")
+                        : iso_cache_entry_check(buf, got, &s->key);
+    fclose(fp);
+    if (rc == ISO_OK) {
+        rc = new_embedding(m, s->key.rows, s->key.cols, out);
+        if (rc == ISO_OK)
+            rc = m->be->ops->upload(m->be, (*out)->data, buf + ISO_CACHE_HEADER_BYTES, want - ISO_CACHE_HEADER_BYTES);
+    }
+    free(buf);
+    if (rc == ISO_OK)
+        return 1;
+    iso_warn("%s: unusable cache entry (%s): recomputing it", s->path, iso_last_error());
+    iso_embedding_free(m, *out);
+    *out = NULL;
+    return 0;
+}
+
+/* Stores an entry; a cache that cannot be written costs only its reuse: one warning, then no more tries. */
+static void cache_write(iso_model *m, iso_emb_cache *c, const cache_slot *s, const iso_embedding *e)
+{
+    if (c->write_failed)
+        return;
+    size_t n = (size_t)e->rows * e->cols;
+    float *host = malloc((n ? n : 1) * sizeof *host);
+    unsigned char hdr[ISO_CACHE_HEADER_BYTES];
+    iso_out *o = NULL;
+    int rc = !host ? iso_error(ISO_ENOMEM, "out of memory") : iso_embedding_download(m, e, host);
+    if (rc == ISO_OK && !(o = iso_out_open(s->path)))
+        rc = iso_last_status();
+    if (rc == ISO_OK) {
+        iso_cache_entry_header(&s->key, host, hdr);
+        FILE *fp = iso_out_fp(o);
+        if (fwrite(hdr, 1, sizeof hdr, fp) != sizeof hdr || fwrite(host, sizeof *host, n, fp) != n) {
+            rc = iso_error(ISO_EIO, "%s: write failed (%s)", s->path, strerror(errno));
+            iso_out_abort(o);
+        } else {
+            rc = iso_out_commit(o);
+        }
+    }
+    free(host);
+    if (rc != ISO_OK) {
+        c->write_failed = 1;
+        iso_warn("cannot store embeddings in the cache %s (%s): continuing without storing more", c->dir,
+                 iso_last_error());
+    }
 }
 
 int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, const void *input, int64_t n,
                            iso_embedding **out, int *hit)
 {
-    char path[4096];
+    cache_slot slot;
     *hit = 0;
     *out = NULL;
     if (c) {
-        cache_path(c, kind, input, n, path, sizeof path);
-        if ((*hit = cache_read(m, path, emb_cols(m, kind), out)))
+        cache_slot_of(c, m, kind, input, n, &slot);
+        if ((*hit = cache_read(m, &slot, out)))
             return ISO_OK;
     }
     int rc = kind == ISO_EMB_DNA ? iso_model_embed_dna(m, input, n, out)
              : kind == ISO_EMB_RNA ? iso_model_embed_rna(m, input, (int)n, out)
                                    : iso_model_embed_protein(m, input, (int)n, out);
-    if (rc == ISO_OK && c && (rc = cache_write(m, path, *out)) != ISO_OK) {
-        iso_embedding_free(m, *out);
-        *out = NULL;
-    }
+    if (rc == ISO_OK && c)
+        cache_write(m, c, &slot, *out);
     return rc;
 }
 
@@ -672,14 +698,14 @@ int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int
         if (iso_esm_check_ids(enc, ids[i], n[i]) != ISO_OK)
             return iso_error_context("batched %s embedding, sequence %d", emb_names[kind], i);
     }
-    char path[4096];
+    cache_slot slot;
     /* todo: the sequences to compute, in order; lens: their lengths. */
     int *todo = malloc(((size_t)count + 1) * sizeof *todo), *lens = malloc(((size_t)count + 1) * sizeof *lens);
     int n_todo = 0, rc = todo && lens ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     for (int i = 0; i < count && rc == ISO_OK; i++) {
         if (c) {
-            cache_path(c, kind, ids[i], n[i], path, sizeof path);
-            if (cache_read(m, path, emb_cols(m, kind), &out[i])) {
+            cache_slot_of(c, m, kind, ids[i], n[i], &slot);
+            if (cache_read(m, &slot, &out[i])) {
                 if (hit)
                     hit[i] = 1;
                 continue;
@@ -693,8 +719,8 @@ int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int
         k = iso_esm_pack_count(lens + j, n_todo - j, budget);
         rc = embed_packed(m, enc, ids, todo + j, lens + j, k, out);
         for (int l = j; l < j + k && rc == ISO_OK && c; l++) {
-            cache_path(c, kind, ids[todo[l]], n[todo[l]], path, sizeof path);
-            rc = cache_write(m, path, out[todo[l]]);
+            cache_slot_of(c, m, kind, ids[todo[l]], n[todo[l]], &slot);
+            cache_write(m, c, &slot, out[todo[l]]);
         }
     }
     if (rc != ISO_OK)

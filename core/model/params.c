@@ -1,4 +1,5 @@
 #include "model/params.h"
+#include "util/array.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +11,10 @@ void iso_params_init(iso_params *p, const iso_weights *w, const char *prefix, is
 
 static int push_ptr(void ***arr, size_t *n, size_t *cap, void *ptr)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 64;
-        void **a = realloc(*arr, c * sizeof *a);
-        if (!a)
-            return -1;
-        *arr = a;
-        *cap = c;
-    }
+    void **a = iso_reserve(*arr, cap, *n + 1, sizeof *a, 64);
+    if (!a)
+        return -1;
+    *arr = a;
     (*arr)[(*n)++] = ptr;
     return 0;
 }

@@ -16,7 +16,7 @@ typedef struct {
 
 struct iso_bigwig {
     bigWigFile_t *fp;
-    const char *path;
+    const char *path, *shown; /* the temporary written; the output's name, for messages */
     int n_chroms, next_chrom; /* contigs must come in header order */
     char **names;
     uint32_t *lens;
@@ -101,6 +101,7 @@ int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *
     if (!bw)
         return iso_error(ISO_ENOMEM, "out of memory");
     bw->path = iso_out_tmp_path(o);
+    bw->shown = iso_out_path(o);
     bw->n_chroms = n_chroms;
     bw->names = (char **)chrom_names;
     bw->lens = (uint32_t *)chrom_lens;
@@ -169,7 +170,7 @@ static int verify(const iso_bigwig *bw)
         if (strcmp(names[c], bw->names[c]) || lens[c] != bw->lens[c])
             n = -1;
     if (n != bw->n_chroms)
-        rc = iso_error(ISO_EIO, "%s: the bigWig header reads back with other contigs than were written", bw->path);
+        rc = iso_error(ISO_EIO, "%s: the bigWig header reads back with other contigs than were written", bw->shown);
     iso_span *spans = NULL;
     for (int c = 0; c < n && rc == ISO_OK; c++) {
         size_t k = 0;
@@ -178,7 +179,7 @@ static int verify(const iso_bigwig *bw)
         chrom_summary got = summarize(spans, k), want = bw->written[c];
         if (got.spans != want.spans || got.bases != want.bases || got.sum != want.sum)
             rc = iso_error(ISO_EIO, "%s: %s reads back as %zu intervals over %llu bases, %zu over %llu were written "
-                                    "(a failed write: is the disk full?)", bw->path, names[c], got.spans,
+                                    "(a failed write: is the disk full?)", bw->shown, names[c], got.spans,
                            (unsigned long long)got.bases, want.spans, (unsigned long long)want.bases);
     }
     free(spans);

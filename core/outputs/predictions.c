@@ -5,23 +5,6 @@
 
 #include "outputs/tracks_internal.h"
 
-/* Removes what a failed run had already renamed into place, so a failure leaves no partial set. */
-static void remove_outputs(const char *prefix, const iso_track_matrix *m)
-{
-    char path[4096], tname[256];
-    snprintf(path, sizeof path, "%s.predictions.tsv", prefix);
-    remove(path);
-    snprintf(path, sizeof path, "%s.predictions.bed", prefix);
-    remove(path);
-    snprintf(path, sizeof path, "%s.embeddings.tsv", prefix);
-    remove(path);
-    for (int j = 0; j < m->n_cols; j++) {
-        iso_track_file_name(tname, sizeof tname, m->col_names[j]);
-        snprintf(path, sizeof path, "%s.%s.bw", prefix, tname);
-        remove(path);
-    }
-}
-
 static int write_embeddings(const char *prefix, const iso_track_matrix *m, const float *pooled, int dim)
 {
     char **names = calloc((size_t)dim, sizeof *names), path[4096];
@@ -44,7 +27,7 @@ static int write_embeddings(const char *prefix, const iso_track_matrix *m, const
 }
 
 int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted, const float *pooled,
-                          int emb_dim, const iso_fasta *fa, int bigwig_bin)
+                          int emb_dim, const iso_fasta *fa, int bigwig_bin, const iso_manifest_info *run)
 {
     int n_chroms = iso_fasta_ncontigs(fa);
     const char **chroms = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *chroms);
@@ -55,6 +38,7 @@ int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_p
         lens[c] = iso_fasta_contig_len(fa, chroms[c]);
     }
     char path[4096], tname[256];
+    int in_set = rc == ISO_OK && (rc = iso_out_set_begin()) == ISO_OK;
     if (rc == ISO_OK) {
         snprintf(path, sizeof path, "%s.predictions.tsv", prefix);
         rc = iso_write_tsv(path, m);
@@ -70,9 +54,13 @@ int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_p
     }
     if (rc == ISO_OK && pooled)
         rc = write_embeddings(prefix, m, pooled, emb_dim);
+    if (rc == ISO_OK && run)
+        rc = iso_manifest_write(prefix, run); /* last: it lists the others */
+    if (in_set) {
+        int ended = iso_out_set_end(rc == ISO_OK);
+        rc = rc == ISO_OK ? ended : rc;
+    }
     free(chroms);
     free(lens);
-    if (rc != ISO_OK)
-        remove_outputs(prefix, m);
     return rc;
 }

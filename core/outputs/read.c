@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "outputs/tracks_internal.h"
+#include "util/array.h"
 
 /* Where a row's key is: 0-based columns of chrom, start, end and id. */
 typedef struct {
@@ -77,16 +78,12 @@ int iso_table_read(const char *path, iso_table_kind kind, iso_table *t)
         }
         if (len == 0)
             continue;
-        if (t->n == t->cap) {
-            size_t cap = t->cap ? 2 * t->cap : 1024;
-            iso_table_row *p = realloc(t->rows, cap * sizeof *p);
-            if (!p) {
-                rc = iso_error(ISO_ENOMEM, "%s:%ld: out of memory", path, lineno);
-                break;
-            }
-            t->rows = p;
-            t->cap = cap;
+        iso_table_row *p = iso_reserve(t->rows, &t->cap, t->n + 1, sizeof *p, 1024);
+        if (!p) {
+            rc = iso_error(ISO_ENOMEM, "%s:%ld: out of memory", path, lineno);
+            break;
         }
+        t->rows = p;
         iso_table_row *r = &t->rows[t->n];
         *r = (iso_table_row){.line = strndup(line, len), .fields = strndup(line, len)};
         if (!r->line || !r->fields) {

@@ -102,7 +102,8 @@ static void *prepare_inputs(void *arg, size_t i, int *stop)
     if (!m->win_chrom || strcmp(m->win_chrom, tx->chrom) || m->win.start != it->win.start ||
         m->win.end != it->win.end || m->win_rc != rc_flag) {
         m->win_chrom = NULL;
-        if ((rc = iso_extract_dna(m->fa, tx, m->win_opts, &in->dna)) != ISO_OK)
+        if ((rc = iso_extract_dna(m->fa, tx, m->win_opts, &in->dna)) != ISO_OK ||
+            (rc = iso_model_bases(in->dna, (int64_t)strlen(in->dna))) != ISO_OK)
             inputs_failed(in, STEP_DNA, rc);
         else
             m->win_chrom = tx->chrom, m->win = it->win, m->win_rc = rc_flag;
@@ -110,6 +111,8 @@ static void *prepare_inputs(void *arg, size_t i, int *stop)
     if (rc == ISO_OK) {
         char *rna = NULL;
         rc = iso_extract_rna(m->fa, tx, &rna);
+        if (rc == ISO_OK)
+            rc = iso_model_bases(rna, (int64_t)strlen(rna));
         if (rc == ISO_OK)
             rc = iso_tokenize_rna(rna, (int64_t)strlen(rna), m->info->rna_max_tokens, &in->rna);
         free(rna);

@@ -4,22 +4,14 @@
 #include <string.h>
 
 #include "quant/quant_internal.h"
+#include "util/array.h"
 
-/* p with room for need elements of size bytes (capacity *cap, doubled from first), NULL when out of memory
- * (p is then as it was). */
+/* iso_reserve, recording what ran out of memory. */
 static void *reserve(void *p, size_t *cap, size_t need, size_t size, size_t first)
 {
-    if (need <= *cap)
-        return p;
-    size_t grown = *cap ? 2 * *cap : first;
-    while (grown < need)
-        grown *= 2;
-    void *q = realloc(p, grown * size);
-    if (!q) {
+    void *q = iso_reserve(p, cap, need, size, first);
+    if (!q)
         iso_error(ISO_ENOMEM, "out of memory for equivalence classes");
-        return NULL;
-    }
-    *cap = grown;
     return q;
 }
 

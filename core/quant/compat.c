@@ -107,12 +107,12 @@ int tx_index_build(tx_index *ix, const iso_annotation *ann, const sam_hdr_t *h, 
         return rc;
     if (ix->n_contigs == 0)
         return iso_error(ISO_ENOTFOUND, "%s: none of the annotation's contigs (e.g. '%s') is in the BAM header "
-                                        "(first: '%s'); align to the same FASTA, or map the names with "
-                                        "--chrom-alias (first column: the BAM's name)", path,
+                                        "(first: '%s'); align to the same FASTA, or give contig aliases "
+                                        "(first column: the BAM's name)", path,
                          ann->n ? ann->tx[0].chrom : "?", sam_hdr_nref(h) ? sam_hdr_tid2name(h, 0) : "none");
     if (ix->n_unplaced)
         iso_warn("%s: %zu of the %zu annotated transcripts are on contigs the BAM header lacks (e.g. '%s'); they "
-                 "get no reads (different assembly, or a --chrom-alias missing a name?)", path, ix->n_unplaced,
+                 "get no reads (different assembly, or contig aliases missing a name?)", path, ix->n_unplaced,
                  ann->n, missing);
     qsort(ix->contigs, (size_t)ix->n_contigs, sizeof *ix->contigs, by_tid); /* the file's order */
     for (int c = 0; c < ix->n_contigs; c++) {

@@ -5,17 +5,14 @@
 #include <string.h>
 
 #include "quant/quant_internal.h"
+#include "util/array.h"
 
 int cov_add_block(cov_track *t, int64_t start, int64_t end, double weight)
 {
-    if (t->n + 2 > t->cap) {
-        size_t cap = t->cap ? 2 * t->cap : 4096;
-        struct cov_event *e = realloc(t->ev, cap * sizeof *e);
-        if (!e)
-            return iso_error(ISO_ENOMEM, "out of memory for coverage");
-        t->ev = e;
-        t->cap = cap;
-    }
+    struct cov_event *e = iso_reserve(t->ev, &t->cap, t->n + 2, sizeof *e, 4096);
+    if (!e)
+        return iso_error(ISO_ENOMEM, "out of memory for coverage");
+    t->ev = e;
     t->ev[t->n++] = (struct cov_event){start, weight};
     t->ev[t->n++] = (struct cov_event){end, -weight};
     return ISO_OK;
@@ -34,14 +31,10 @@ static int emit(iso_span **spans, size_t *n, size_t *cap, int64_t start, int64_t
         (*spans)[*n - 1].end = (uint32_t)end;
         return ISO_OK;
     }
-    if (*n == *cap) {
-        size_t c = *cap ? 2 * *cap : 1024;
-        iso_span *s = realloc(*spans, c * sizeof *s);
-        if (!s)
-            return iso_error(ISO_ENOMEM, "out of memory for coverage");
-        *spans = s;
-        *cap = c;
-    }
+    iso_span *s = iso_reserve(*spans, cap, *n + 1, sizeof *s, 1024);
+    if (!s)
+        return iso_error(ISO_ENOMEM, "out of memory for coverage");
+    *spans = s;
     (*spans)[(*n)++] = (iso_span){(uint32_t)start, (uint32_t)end, v};
     return ISO_OK;
 }

@@ -14,6 +14,7 @@
 
 #include "isoformer/outputs.h"
 #include "quant/quant_internal.h"
+#include "util/array.h"
 
 void iso_quant_opts_default(iso_quant_opts *o)
 {
@@ -125,14 +126,10 @@ static int wait_for_mate(contig_pass *st, const char *key, const mate_info *m, c
         slot = st->free_head - 1;
         st->free_head = (size_t)st->pending[slot].start;
     } else {
-        if (st->n_pending == st->cap_pending) {
-            size_t cap = st->cap_pending ? 2 * st->cap_pending : 1024;
-            mate_info *p = realloc(st->pending, cap * sizeof *p);
-            if (!p)
-                return iso_error(ISO_ENOMEM, "out of memory");
-            st->pending = p;
-            st->cap_pending = cap;
-        }
+        mate_info *p = iso_reserve(st->pending, &st->cap_pending, st->n_pending + 1, sizeof *p, 1024);
+        if (!p)
+            return iso_error(ISO_ENOMEM, "out of memory");
+        st->pending = p;
         slot = st->n_pending++;
     }
     mate_info *w = &st->pending[slot];
@@ -309,8 +306,8 @@ static int run_contig(const pass_job *job, samFile *fp, hts_idx_t *idx, int c)
     }
     if (rc == ISO_OK && r < -1)
         rc = is_cram(fp) ? iso_error(ISO_EFORMAT, "%s: cannot decode the CRAM record after %s:%lld: is its reference "
-                                                  "missing? Pass --reference FASTA (the FASTA it was written with) or "
-                                                  "set REF_PATH", job->path, name, (long long)last + 1)
+                                                  "missing? Give the reference FASTA it was written with, or set "
+                                                  "REF_PATH", job->path, name, (long long)last + 1)
                          : iso_error(ISO_EFORMAT, "%s: corrupt or truncated record after %s:%lld", job->path, name,
                                      (long long)last + 1);
     if (st.by_name) {
@@ -392,7 +389,7 @@ static int check_header(const char *path, const char *reference, const iso_annot
                        path);
     free(so.s);
     if (rc == ISO_OK && is_cram(fp) && !reference && !getenv("REF_PATH") && !getenv("REF_CACHE"))
-        iso_warn("%s: CRAM without --reference or REF_PATH: htslib looks for the reference by the header's M5 "
+        iso_warn("%s: CRAM without a reference FASTA or REF_PATH: htslib looks for the reference by the header's M5 "
                  "checksums (UR field, then a network lookup)", path);
     if (rc == ISO_OK)
         rc = tx_index_build(ix, ann, h, path);
@@ -650,7 +647,7 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
         r->n_assigned = (size_t)llround(r->assigned_weight);
     if (rc == ISO_OK && r->n_assigned == 0)
         rc = iso_error(ISO_EFORMAT, "%s: no mapped read is compatible with a transcript of %s (%zu alignments on "
-                                    "annotated contigs): wrong annotation, assembly or --strand?", path, ann->path,
+                                    "annotated contigs): wrong annotation, assembly or library strandedness?", path, ann->path,
                        n_records);
     if (rc == ISO_OK) {
         r->n_records = n_records;

@@ -1,6 +1,5 @@
-/* quant's outputs: quant.sf, the gene table, coverage bigWigs (each read back before it is kept) and the
+/* quant's outputs: quant.sf, the gene table, coverage bigWigs (read back when closed) and the
  * bootstrap replicates in salmon's layout, committed as one set. */
-#include <bigWig.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -15,7 +14,7 @@
 
 #define MAX_OUTPUTS 8
 
-/* Outputs written to temporaries, renamed together at the end; a failure removes what was renamed. */
+/* The outputs, written to temporaries and committed as one output set (iso_out_set_begin): all or none. */
 typedef struct {
     iso_out *o[MAX_OUTPUTS];
     char path[MAX_OUTPUTS][4096];
@@ -32,28 +31,6 @@ static iso_out *set_open(out_set *s, const char *prefix, const char *suffix)
     if (o)
         s->o[s->n++] = o;
     return o;
-}
-
-static int set_commit(out_set *s)
-{
-    int rc = ISO_OK, done = 0;
-    for (; done < s->n && rc == ISO_OK; done++) {
-        rc = iso_out_commit(s->o[done]);
-        s->o[done] = NULL;
-    }
-    for (int i = done; i < s->n; i++)
-        iso_out_abort(s->o[i]);
-    for (int i = 0; rc != ISO_OK && i < done - 1; i++) /* both or neither */
-        remove(s->path[i]);
-    s->n = 0;
-    return rc;
-}
-
-static void set_abort(out_set *s)
-{
-    for (int i = 0; i < s->n; i++)
-        iso_out_abort(s->o[i]);
-    s->n = 0;
 }
 
 static int checked(iso_out *o, const char *path)
@@ -74,81 +51,37 @@ static int write_sf(out_set *s, const char *prefix, const iso_annotation *ann, c
     return checked(o, s->path[s->n - 1]);
 }
 
-typedef struct {
-    const char *gene_id;
-    size_t tx;
-} gene_key;
-
-static int by_gene(const void *a, const void *b)
-{
-    const gene_key *x = a, *y = b;
-    int c = strcmp(x->gene_id, y->gene_id);
-    return c ? c : (x->tx > y->tx) - (x->tx < y->tx);
-}
-
-/* Genes sorted by id: transcripts grouped by gene, sums per group. (quant's own grouping until annotation
- * offers one.) */
+/* Genes sorted by id, each with the sums of its transcripts. */
 static int write_genes(out_set *s, const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
 {
-    gene_key *keys = malloc((r->n ? r->n : 1) * sizeof *keys);
-    iso_out *o = keys ? set_open(s, prefix, ".genes.tsv") : NULL;
+    iso_genes g;
+    int rc = iso_annotation_genes(ann, NULL, 0, ISO_GENES_BY_ID, &g);
+    iso_out *o = rc == ISO_OK ? set_open(s, prefix, ".genes.tsv") : NULL;
     if (!o) {
-        free(keys);
-        return keys ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory");
+        iso_genes_free(&g);
+        return iso_last_status();
     }
     FILE *fp = iso_out_fp(o);
     fputs("gene_id\tgene_name\tTPM\tNumReads\n", fp);
-    for (size_t t = 0; t < r->n; t++)
-        keys[t] = (gene_key){ann->tx[t].gene_id, t};
-    qsort(keys, r->n, sizeof *keys, by_gene);
-    for (size_t i = 0; i < r->n;) {
-        const iso_transcript *tx = &ann->tx[keys[i].tx];
+    for (size_t k = 0; k < g.n_genes; k++) {
+        const iso_transcript *tx = &ann->tx[g.idx[g.first[k]]];
         double tpm = 0, reads = 0;
-        for (; i < r->n && !strcmp(keys[i].gene_id, tx->gene_id); i++) {
-            tpm += r->tpm[keys[i].tx];
-            reads += r->num_reads[keys[i].tx];
+        for (size_t i = g.first[k]; i < g.first[k + 1]; i++) {
+            tpm += r->tpm[g.idx[i]];
+            reads += r->num_reads[g.idx[i]];
         }
         fprintf(fp, "%s\t%s\t%.6f\t%.3f\n", tx->gene_id, tx->gene_name ? tx->gene_name : "", tpm, reads);
     }
-    free(keys);
+    iso_genes_free(&g);
     return checked(o, s->path[s->n - 1]);
-}
-
-/* Reads the finished bigWig back: its header, index and every interval of every contig, which must number as
- * many as were written (libBigWig reports no error of its last block or index, on a full disk say). */
-static int verify_bigwig(const char *tmp, const char *path, const iso_quant_result *r, const size_t *n_written)
-{
-    bigWigFile_t *fp = bwOpen((char *)tmp, NULL, "r");
-    if (!fp)
-        return iso_error(ISO_EIO, "%s: the bigWig written cannot be read back (disk full?)", path);
-    int rc = ISO_OK;
-    for (int c = 0; rc == ISO_OK && c < r->n_contigs; c++) {
-        if (!n_written[c])
-            continue;
-        size_t n = 0;
-        bwOverlapIterator_t *it = bwOverlappingIntervalsIterator(fp, r->contig[c], 0, r->contig_len[c], 64);
-        for (; it && it->data; it = bwIteratorNext(it))
-            n += it->intervals->l;
-        if (!it || n != n_written[c])
-            rc = iso_error(ISO_EIO, "%s: read back %zu of the %zu intervals written on %s (disk full?)", path, n,
-                           n_written[c], r->contig[c]);
-        if (it)
-            bwIteratorDestroy(it);
-    }
-    bwClose(fp);
-    return rc;
 }
 
 /* One coverage bigWig, depth scaled to per million assigned fragments. */
 static int write_coverage(out_set *s, const char *prefix, const char *suffix, const iso_quant_result *r, int track)
 {
     iso_out *o = set_open(s, prefix, suffix);
-    size_t *n_written = calloc((size_t)r->n_contigs + 1, sizeof *n_written);
-    if (!o || !n_written) {
-        free(n_written);
-        return o ? iso_error(ISO_ENOMEM, "out of memory") : iso_last_status();
-    }
-    const char *path = s->path[s->n - 1];
+    if (!o)
+        return iso_last_status();
     iso_bigwig *bw = NULL;
     double scale = r->assigned_weight > 0 ? 1e6 / r->assigned_weight : 0;
     int rc = iso_bigwig_open(o, (const char *const *)r->contig, r->contig_len, r->n_contigs, &bw);
@@ -159,7 +92,6 @@ static int write_coverage(out_set *s, const char *prefix, const char *suffix, co
      * track without coverage (the empty strand of a stranded library) says so with one base of depth 0. */
     if (rc == ISO_OK && !n_spans && r->n_contigs) {
         rc = iso_bigwig_write_chrom(bw, r->contig[0], &(iso_span){0, 1, 0.0f}, 1);
-        n_written[0] = 1;
     }
     for (int c = 0; rc == ISO_OK && c < r->n_contigs; c++) {
         const struct iso_span_list *l = &r->coverage[track * r->n_contigs + c];
@@ -173,14 +105,10 @@ static int write_coverage(out_set *s, const char *prefix, const char *suffix, co
         for (size_t i = 0; i < l->n; i++)
             scaled[i] = (iso_span){l->spans[i].start, l->spans[i].end, (float)(l->spans[i].value * scale)};
         rc = iso_bigwig_write_chrom(bw, r->contig[c], scaled, l->n);
-        n_written[c] = l->n;
         free(scaled);
     }
-    iso_bigwig_close(bw);
-    if (rc == ISO_OK)
-        rc = verify_bigwig(iso_out_tmp_path(o), path, r, n_written);
-    free(n_written);
-    return rc;
+    int closed = iso_bigwig_close(bw); /* read back: a full disk shows there */
+    return rc == ISO_OK ? closed : rc;
 }
 
 /* ---- bootstrap replicates, salmon's layout (tximport's and fishpond's readers) ---- */
@@ -272,7 +200,10 @@ static int write_bootstraps(out_set *s, const char *prefix, const iso_annotation
 int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
 {
     out_set s = {0};
-    int rc = write_sf(&s, prefix, ann, r);
+    int rc = iso_out_set_begin();
+    if (rc != ISO_OK)
+        return rc;
+    rc = write_sf(&s, prefix, ann, r);
     if (rc == ISO_OK)
         rc = write_genes(&s, prefix, ann, r);
     if (rc == ISO_OK && r->coverage && r->n_tracks == 1)
@@ -283,9 +214,11 @@ int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_qua
         rc = write_coverage(&s, prefix, ".coverage.minus.bw", r, 1);
     if (rc == ISO_OK && r->n_bootstraps > 0)
         rc = write_bootstraps(&s, prefix, ann, r);
-    if (rc != ISO_OK) {
-        set_abort(&s);
-        return rc;
-    }
-    return set_commit(&s);
+    for (int i = 0; i < s.n; i++) /* in a set, a commit completes the file; the set's end renames them all */
+        if (rc == ISO_OK)
+            rc = iso_out_commit(s.o[i]);
+        else
+            iso_out_abort(s.o[i]);
+    int ended = iso_out_set_end(rc == ISO_OK);
+    return rc == ISO_OK ? ended : rc;
 }

@@ -4,19 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Complement of a nucleotide or IUPAC code, keeping its case (soft-masking survives reverse complementing, as
+ * in samtools faidx -i); anything else becomes N. */
 static char complement(char b)
 {
-    switch (b) {
-    case 'A': return 'T';
-    case 'C': return 'G';
-    case 'G': return 'C';
-    case 'T': return 'A';
-    case 'a': return 't';
-    case 'c': return 'g';
-    case 'g': return 'c';
-    case 't': return 'a';
-    default: return 'N';
-    }
+    static const char from[] = "ACGTRYSWKMBDHVNacgtryswkmbdhvn", to[] = "TGCAYRSWMKVHDBNtgcayrswmkvhdbn";
+    const char *p = b ? strchr(from, b) : NULL;
+    return p ? to[p - from] : 'N';
 }
 
 void iso_revcomp_inplace(char *seq, int64_t len)
@@ -26,6 +20,22 @@ void iso_revcomp_inplace(char *seq, int64_t len)
         seq[i] = complement(seq[j]);
         seq[j] = a;
     }
+}
+
+int iso_model_bases(char *seq, int64_t len)
+{
+    for (int64_t i = 0; i < len; i++) {
+        char c = seq[i] >= 'a' && seq[i] <= 'z' ? (char)(seq[i] - 'a' + 'A') : seq[i];
+        if (c && strchr("ACGTN", c))
+            seq[i] = c;
+        else if (c && strchr("RYSWKMBDHV", c))
+            seq[i] = 'N';
+        else
+            return iso_error(ISO_EFORMAT, "base %lld is '%c' (byte 0x%02x): expected a nucleotide (A, C, G, T, N, "
+                                          "or an IUPAC ambiguity code)", (long long)i + 1,
+                             seq[i] >= 0x20 && seq[i] < 0x7f ? seq[i] : '?', (unsigned char)seq[i]);
+    }
+    return ISO_OK;
 }
 
 iso_interval iso_dna_window(const iso_transcript *tx, const iso_window_opts *opts)

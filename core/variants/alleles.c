@@ -96,6 +96,8 @@ static int reread_cds(iso_fasta *edited, iso_alt_transcript *alt)
     int64_t start = iso_segments_offset(t->exons, t->n_exons, t->strand, five);
     char *rna;
     int rc = iso_extract_rna(edited, t, &rna);
+    if (rc == ISO_OK && (rc = iso_model_bases(rna, (int64_t)strlen(rna))) != ISO_OK) /* codons read in any case */
+        free(rna);
     if (rc != ISO_OK)
         return rc;
     int64_t len = (int64_t)strlen(rna), end = start;

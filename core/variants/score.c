@@ -11,12 +11,27 @@
 
 #include "isoformer/tokens.h"
 #include "variants_internal.h"
+#include "util/array.h"
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* A transcript's DNA window and spliced RNA as the model reads them (iso_model_bases: soft-masked bases
+ * uppercased, IUPAC codes as N), so that alternatives compare with the reference as the model sees them. */
+static int model_dna(iso_fasta *fa, const iso_transcript *t, const iso_window_opts *win, char **dna)
+{
+    int rc = iso_extract_dna(fa, t, win, dna);
+    return rc == ISO_OK ? iso_model_bases(*dna, (int64_t)strlen(*dna)) : rc;
+}
+
+static int model_rna(iso_fasta *fa, const iso_transcript *t, char **rna)
+{
+    int rc = iso_extract_rna(fa, t, rna);
+    return rc == ISO_OK ? iso_model_bases(*rna, (int64_t)strlen(*rna)) : rc;
 }
 
 /* A selected transcript and, while its group is being scored, its reference inputs and prediction. */
@@ -377,10 +392,10 @@ static int ensure_sequences(iso_variant_engine *e, const group *g)
     if (e->ref_dna)
         return ISO_OK;
     double t0 = now();
-    int rc = iso_extract_dna(e->fa, &e->members[g->first].t, &e->o.win, &e->ref_dna);
+    int rc = model_dna(e->fa, &e->members[g->first].t, &e->o.win, &e->ref_dna);
     for (size_t i = 0; rc == ISO_OK && i < g->n; i++) {
         member *mb = &e->members[g->first + i];
-        if ((rc = iso_extract_rna(e->fa, &mb->t, &mb->rna)) == ISO_OK)
+        if ((rc = model_rna(e->fa, &mb->t, &mb->rna)) == ISO_OK)
             rc = iso_extract_protein(e->fa, &mb->t, &mb->protein, &mb->flags);
         if (rc != ISO_OK)
             iso_error_context("reference of transcript %s", mb->t.transcript_id);
@@ -473,7 +488,7 @@ static int job_prepare(iso_variant_engine *e, const group *g, job *j)
     if (touches_exon) {
         char *rna = NULL;
         unsigned flags;
-        rc = iso_extract_rna(j->view, &j->alt.tx, &rna);
+        rc = model_rna(j->view, &j->alt.tx, &rna);
         if (rc == ISO_OK && strcmp(rna, mb->rna)) {
             j->changed |= ISO_MOD_RNA;
             rc = iso_tokenize_rna(rna, (int64_t)strlen(rna), e->info.rna_max_tokens, &j->rna_tokens);
@@ -508,9 +523,9 @@ static int full_prediction(iso_variant_engine *e, iso_fasta *fa, const iso_trans
     iso_tokens rt = {0}, pt = {0};
     iso_embedding *de = NULL, *re = NULL, *pe = NULL;
     unsigned flags;
-    int rc = iso_extract_dna(fa, t, &e->o.win, &dna);
+    int rc = model_dna(fa, t, &e->o.win, &dna);
     if (rc == ISO_OK)
-        rc = iso_extract_rna(fa, t, &rna);
+        rc = model_rna(fa, t, &rna);
     if (rc == ISO_OK)
         rc = iso_extract_protein(fa, t, &protein, &flags);
     if (rc == ISO_OK)
@@ -595,7 +610,7 @@ static int run_jobs(iso_variant_engine *e, const group *g, job *jobs, int n)
         }
         if ((j->changed & ISO_MOD_DNA) && !dna) {
             double t0 = now();
-            rc = iso_extract_dna(j->view, &j->alt.tx, &e->o.win, &dna);
+            rc = model_dna(j->view, &j->alt.tx, &e->o.win, &dna);
             e->st.t_inputs += now() - t0;
             if (rc == ISO_OK && strcmp(dna, e->ref_dna))
                 rc = embed(e, e->cache, ISO_EMB_DNA, dna, (int64_t)strlen(dna), &dna_emb);
@@ -713,14 +728,10 @@ static int sweep_push(sweep *s, iso_vcf_record *r)
             s->n -= s->head;
             s->head = 0;
         }
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? 2 * s->cap : 64;
-            pending *q = realloc(s->q, cap * sizeof *q);
-            if (!q)
-                return iso_error(ISO_ENOMEM, "out of memory");
-            s->q = q;
-            s->cap = cap;
-        }
+        pending *q = iso_reserve(s->q, &s->cap, s->n + 1, sizeof *q, 64);
+        if (!q)
+            return iso_error(ISO_ENOMEM, "out of memory");
+        s->q = q;
     }
     s->q[s->n++] = (pending){.rec = r};
     return ISO_OK;

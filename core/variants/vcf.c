@@ -116,7 +116,7 @@ int iso_vcf_open(const char *path, iso_fasta *fa, const iso_chrom_alias *alias, 
                              : 0;
         if (bad) {
             rc = iso_error(ISO_EINVAL, "%s: %s", path,
-                           bad < 0 ? "cannot read the sample list" : "a sample of --samples is not in the VCF");
+                           bad < 0 ? "cannot read the sample list" : "a sample asked for is not in the VCF");
             goto fail;
         }
         if (bcf_hdr_nsamples(v->hdr) == 0) {
@@ -223,7 +223,7 @@ static int ref_matches(iso_vcf *v, const char *chrom, int64_t pos, const char *r
         return rc;
     *match = 1;
     for (int64_t i = 0; i < len; i++)
-        if (ref[i] != 'N' && ref[i] != seq[i])
+        if (ref[i] != 'N' && ref[i] != toupper((unsigned char)seq[i])) /* the FASTA may be soft-masked */
             *match = 0;
     free(seq);
     return ISO_OK;

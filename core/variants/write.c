@@ -31,7 +31,6 @@ struct iso_variant_writer {
     char **own_outputs;   /* gathering: the outputs named by the shards' table */
     htsFile *vcf;
     iso_out *vcf_out, *index_out, *tsv, *svg;
-    char *paths[4]; /* final names of tsv, svg, vcf_out, index_out */
     kstring_t ks;
     top_entry top[TOP];
     int n_top;
@@ -177,9 +176,10 @@ static int open_files(iso_variant_writer *w)
             ksprintf(&ks, "%s.%s.%s", w->prefix, kind, suffix[i]);
         else
             ksprintf(&ks, "%s.variants.vcf.gz.%s", w->prefix, w->csi ? "csi" : "tbi");
-        iso_out *o = (w->paths[i] = ks.s) ? iso_out_open(ks.s) : NULL;
+        iso_out *o = ks.s ? iso_out_open(ks.s) : NULL;
         if (!o)
             rc = ks.s ? iso_last_status() : iso_error(ISO_ENOMEM, "out of memory");
+        free(ks.s);
         *(i == 0 ? &w->tsv : i == 1 ? &w->svg : i == 2 ? &w->vcf_out : &w->index_out) = o;
     }
     if (rc == ISO_OK && !w->haplotypes &&
@@ -429,20 +429,22 @@ int iso_variant_writer_commit(iso_variant_writer *w)
             rc = iso_error(ISO_EIO, "%s: cannot index the VCF", iso_out_tmp_path(w->vcf_out));
     }
     draw_plot(w);
-    /* all or none: the data before its index, removed again if a later rename fails */
+    /* all or none, as one output set: the data renamed before its index */
+    int in_set = rc == ISO_OK && (rc = iso_out_set_begin()) == ISO_OK;
     iso_out **outs[] = {&w->tsv, &w->svg, &w->vcf_out, &w->index_out};
-    int n_done = 0;
     for (int i = 0; i < 4; i++) {
         if (!*outs[i])
             continue;
-        if (rc == ISO_OK && (rc = iso_out_commit(*outs[i])) == ISO_OK)
-            n_done = i + 1;
-        else if (rc != ISO_OK)
+        if (rc == ISO_OK)
+            rc = iso_out_commit(*outs[i]);
+        else
             iso_out_abort(*outs[i]);
         *outs[i] = NULL;
     }
-    for (int i = 0; rc != ISO_OK && i < n_done; i++)
-        remove(w->paths[i]);
+    if (in_set) {
+        int ended = iso_out_set_end(rc == ISO_OK);
+        rc = rc == ISO_OK ? ended : rc;
+    }
     iso_variant_writer_abort(w);
     return rc;
 }
@@ -468,8 +470,6 @@ void iso_variant_writer_abort(iso_variant_writer *w)
     for (int i = 0; i < w->n_top; i++)
         free(w->top[i].delta);
     free(w->ks.s);
-    for (int i = 0; i < 4; i++)
-        free(w->paths[i]);
     free(w->prefix);
     free(w);
 }

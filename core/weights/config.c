@@ -83,6 +83,23 @@ long iso_config_int(const iso_config *c, const char *key, long def, int *err)
     return json_is_integer(v) ? (long)json_integer_value(v) : def;
 }
 
+int iso_config_size(const iso_config *c, const char *key, int def, int *err)
+{
+    json_t *v = json_object_get(c->root, key);
+    v = typed(c, key, json_is_integer(v) || json_is_null(v), "an integer", err);
+    if (!json_is_integer(v))
+        return def;
+    json_int_t x = json_integer_value(v);
+    if (x < 0 || x > ISO_CONFIG_MAX_SIZE) {
+        iso_error(ISO_EFORMAT, "%s: \"%s\" is %lld: expected a size from 0 to %d", c->path, key, (long long)x,
+                  ISO_CONFIG_MAX_SIZE);
+        if (err)
+            *err = ISO_EFORMAT;
+        return def;
+    }
+    return (int)x;
+}
+
 double iso_config_num(const iso_config *c, const char *key, double def, int *err)
 {
     json_t *v = json_object_get(c->root, key);

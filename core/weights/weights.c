@@ -11,6 +11,7 @@
 
 #include "isoformer/io.h"
 #include "weights/weights_internal.h"
+#include "util/array.h"
 
 size_t iso_dtype_size(iso_dtype dt)
 {
@@ -55,15 +56,11 @@ int iso_weights_add(iso_weights *w, const char *name, iso_dtype dtype, int ndim,
     const unsigned char *p = data;
     if (nbytes && (p < w->map || p > w->map + w->map_size || nbytes > (size_t)(w->map + w->map_size - p)))
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' (%zu bytes) lies outside the file", w->path, name, nbytes);
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? 2 * w->cap : 256;
-        iso_tensor_view *t = realloc(w->tensors, cap * sizeof *t);
-        if (!t)
-            return iso_error(ISO_ENOMEM, "%s: out of memory for the tensor table", w->path);
-        w->tensors = t;
-        w->cap = cap;
-    }
-    iso_tensor_view *t = &w->tensors[w->n];
+    iso_tensor_view *t = iso_reserve(w->tensors, &w->cap, w->n + 1, sizeof *t, 256);
+    if (!t)
+        return iso_error(ISO_ENOMEM, "%s: out of memory for the tensor table", w->path);
+    w->tensors = t;
+    t += w->n;
     memset(t, 0, sizeof *t);
     if (!(t->name = strdup(name)))
         return iso_error(ISO_ENOMEM, "%s: out of memory", w->path);
@@ -326,13 +323,17 @@ int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const 
     if (!same)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' has shape %s, expected %s (does config.json match the "
                                       "checkpoint?)", w->path, name, got, want);
-    if (t->dtype == ISO_DT_F16 || t->dtype == ISO_DT_BF16)
-        return widen_to_f32(w, t, data);
-    if (t->dtype != ISO_DT_F32)
+    int half = t->dtype == ISO_DT_F16 || t->dtype == ISO_DT_BF16;
+    if (!half && t->dtype != ISO_DT_F32)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' is %s, expected a floating-point tensor (F32, F16 or BF16)",
                          w->path, name, iso_dtype_name(t->dtype));
-    if (((uintptr_t)t->data & 3u) != 0)
+    if (!half && ((uintptr_t)t->data & 3u) != 0)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' data is not 4-byte aligned in the file", w->path, name);
+    int rc = iso_weights_check_finite(w, t);
+    if (rc != ISO_OK)
+        return rc;
+    if (half)
+        return widen_to_f32(w, t, data);
     *data = t->data;
     return ISO_OK;
 }

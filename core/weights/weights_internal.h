@@ -22,6 +22,10 @@ int64_t iso_shape_numel(int ndim, const int64_t *shape);
 /* Bytes of a contiguous tensor of this shape and dtype, or -1 on a negative dim or overflow. */
 int64_t iso_shape_nbytes(iso_dtype dt, int ndim, const int64_t *shape);
 
+/* ISO_OK when every value of a floating-point tensor (F32, F16, BF16) is finite; else an error naming the
+ * tensor and the first NaN or infinity. Integer tensors always pass. */
+int iso_weights_check_finite(const iso_weights *w, const iso_tensor_view *t) ISO_RESULT;
+
 /* Format readers: fill w from w->map. Errors name w->path. */
 int iso_read_torch_zip(iso_weights *w) ISO_RESULT;
 int iso_read_safetensors(iso_weights *w) ISO_RESULT;

@@ -59,10 +59,10 @@ def gtf_models(path):
 
 
 def samtools(fa, contig, start0, end0, revcomp=False):
-    """Bases [start0, end0) clipped to the contig, via samtools faidx (1-based inclusive regions)."""
+    """Bases [start0, end0) clipped to the contig, via samtools faidx (1-based inclusive regions), case kept."""
     args = ["samtools", "faidx"] + (["-i"] if revcomp else []) + [fa, "%s:%d-%d" % (contig, start0 + 1, end0)]
     out = run(*args).stdout.split("\n", 1)[1]
-    return out.replace("\n", "").upper()
+    return out.replace("\n", "")
 
 
 # References: gffread on a plain FASTA whose contig names match the annotation (gffread has no alias option).
@@ -80,6 +80,29 @@ run(iso, "extract", "-f", genome, "-g", os.path.join(data, "annotation.gtf"), "-
 check(os.path.exists(genome + ".fai"), "no .fai built for a plain FASTA")
 run("gffread", "-g", genome, "-w", "ref.rna.fa", "-y", "ref.protein.fa", gtf20)
 ref_rna, ref_prot = read_fasta(os.path.join(tmp, "ref.rna.fa")), read_fasta(os.path.join(tmp, "ref.protein.fa"))
+
+# A soft-masked genome with IUPAC ambiguity codes (both cases) over BCAS1: the sequences keep both, as gffread
+# and samtools faidx (which complement IUPAC codes) write them; codons with an ambiguity code translate to X.
+masked = os.path.join(tmp, "masked.fa")
+lines = open(genome).read().split("\n")
+for i in range(9000, 11500):
+    bases = list(lines[i].lower() if i % 3 == 0 else lines[i])
+    if i % 7 == 0:
+        bases[(i * 31) % len(bases)] = "RYSWKMBDHVNrysw"[i % 15]
+    lines[i] = "".join(bases)
+open(masked, "w").write("\n".join(lines))
+run("gffread", "-g", masked, "-w", "masked_ref.rna.fa", "-y", "masked_ref.protein.fa", gtf20)
+run(iso, "extract", "-f", masked, "-g", os.path.join(data, "annotation.gtf"), "-a", alias, "-o", "masked",
+    "--revcomp-minus", "--window", "1001")
+masked_rna = read_fasta(os.path.join(tmp, "masked.rna.fa"))
+masked_prot = read_fasta(os.path.join(tmp, "masked.protein.fa"))
+for tid, seq in read_fasta(os.path.join(tmp, "masked_ref.rna.fa")).items():
+    check(any(c.islower() for c in seq) and any(c in "RYSWKMBDHVryswkmbdhv" for c in seq),
+          "masked: the RNA of %s has no lowercase or IUPAC base to compare" % tid)
+    check(masked_rna.get(tid) == seq, "masked: RNA of %s differs from gffread -w" % tid)
+for tid, seq in read_fasta(os.path.join(tmp, "masked_ref.protein.fa")).items():
+    seq = (seq[:-1] if seq.endswith(".") else seq).replace(".", "*")
+    check(masked_prot.get(tid) == seq and "X" in seq, "masked: protein of %s differs from gffread -y" % tid)
 
 variants = ["gtf"]
 gz = os.path.join(tmp, "annotation.gtf.gz")
@@ -123,7 +146,9 @@ run(iso, "extract", "-f", os.path.join(data, "genome.fa.gz"), "-g", os.path.join
     alias, "-o", "wide", "--window", "3000000", "--transcripts", "uc010zza.1,uc010zzc.2")
 contig_len = 1500000
 n_dna = 0
-for prefix, window, rc in [("gtf", 196608, False), ("rc", 1001, True), ("wide", 3000000, False)]:
+for prefix, window, rc in [("gtf", 196608, False), ("rc", 1001, True), ("wide", 3000000, False),
+                           ("masked", 1001, True)]:
+    fasta = masked if prefix == "masked" else genome
     dna = read_fasta(os.path.join(tmp, prefix + ".dna.fa"))
     for tid, seq in dna.items():
         contig, strand, exons = models[tid]
@@ -136,9 +161,9 @@ for prefix, window, rc in [("gtf", 196608, False), ("rc", 1001, True), ("wide", 
             end = start + window
         lo, hi = max(start, 0), min(end, contig_len)
         if rc and strand == "-":
-            want = "N" * (end - hi) + samtools(genome, contig, lo, hi, True) + "N" * (lo - start)
+            want = "N" * (end - hi) + samtools(fasta, contig, lo, hi, True) + "N" * (lo - start)
         else:
-            want = "N" * (lo - start) + samtools(genome, contig, lo, hi) + "N" * (end - hi)
+            want = "N" * (lo - start) + samtools(fasta, contig, lo, hi) + "N" * (end - hi)
         check(len(seq) == window, "%s: window of %s has %d bp" % (prefix, tid, len(seq)))
         check(seq == want, "%s: DNA window of %s differs from samtools faidx" % (prefix, tid))
         n_dna += 1

@@ -10,10 +10,12 @@ import gzip
 import math
 import os
 import shutil
+import struct
 import subprocess
 import sys
 
 from bx.bbi.bigwig_file import BigWigFile
+from fixtures import two_gene_gtf
 
 iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
 shutil.rmtree(work, ignore_errors=True)
@@ -212,26 +214,26 @@ r = subprocess.run([iso, "predict", *COMMON[:-6], "--out", bad], capture_output=
 check(r.returncode == 1 and "chromAlias" in r.stderr.replace("--chrom-alias", "chromAlias"),
       f"contig mismatch without --chrom-alias: {r.stderr.strip()}")
 
-# A read error part-way, in a later gene (the inputs are read ahead of the model, on another thread): a FASTA
-# cut at 1.2 Mb under the index of the whole file, and BCAS1 copied 700 kb downstream as gene 9999. The first
-# gene is predicted, then the copy's first window fails: exit 1 with htslib's region, the same message for every
-# --prefetch, no output; the journal holds exactly BCAS1's transcripts, and --resume on the whole FASTA
-# finishes with the values of a run without failure.
+# A read error part-way, in a later gene (the inputs are read ahead of the model, on another thread): the
+# bgzipped FASTA, indexed, then one compressed block at 1.31 Mb damaged (opening checks the index against the
+# file's record boundaries, which that block does not hold), and BCAS1 copied 700 kb downstream as gene 9999.
+# The first gene is predicted, then the copy's first window fails: exit 1 with htslib's region, the same message
+# for every --prefetch, no output; the journal holds exactly BCAS1's transcripts, and --resume on the whole
+# FASTA finishes with the values of a run without failure.
 genome = open(plain).read()
 fa_lines = genome.split("\n")
 check(fa_lines[0] == ">20" and len(fa_lines[1]) == 60 and len(genome) == 4 + 61 * 25000, "test FASTA layout changed")
-open(os.path.join(work, "cut.fa"), "w").write(genome[: 4 + 61 * 20000])
-open(os.path.join(work, "cut.fa.fai"), "w").write("20\t1500000\t4\t60\t61\n")
-two_genes = os.path.join(work, "two_genes.gtf")
-with open(two_genes, "w") as out:
-    gtf_lines = [line for line in open(f"{data}/annotation.gtf") if not line.startswith("#")]
-    out.writelines(gtf_lines)
-    for line in gtf_lines:
-        f = line.split("\t")
-        f[3], f[4] = str(int(f[3]) + 700000), str(int(f[4]) + 700000)
-        attrs = f[8].replace('gene_id "8537"', 'gene_id "9999"')
-        f[8] = attrs.replace('transcript_id "', 'transcript_id "copy_')
-        out.write("\t".join(f))
+cut = os.path.join(work, "cut.fa.gz")
+subprocess.run(f"bgzip -c {plain} > {cut} && rm -f {cut}.fai {cut}.gzi && samtools faidx {cut}", shell=True,
+               check=True)
+gzi = open(cut + ".gzi", "rb").read()
+blocks = [(0, 0)] + [struct.unpack_from("<QQ", gzi, 8 + 16 * i) for i in range(struct.unpack_from("<Q", gzi)[0])]
+damaged = 4 + 61 * (1310687 // 60) + 1310687 % 60  # the byte of base 20:1310688
+start = max(c for c, u in blocks if u <= damaged)
+with open(cut, "r+b") as f:  # deflate data of that block (past its 18-byte header) overwritten
+    f.seek(start + 100)
+    f.write(b"\xff" * 64)
+two_genes = two_gene_gtf(data, os.path.join(work, "two_genes.gtf"))
 
 
 def two_gene_args(fasta):
@@ -242,7 +244,7 @@ def two_gene_args(fasta):
 messages = set()
 for n in ("0", "1", "4"):
     prefix = os.path.join(work, f"cut{n}", "x")
-    r = subprocess.run([iso, "predict", *two_gene_args("cut.fa"), "--prefetch", n, "--out", prefix],
+    r = subprocess.run([iso, "predict", *two_gene_args("cut.fa.gz"), "--prefetch", n, "--out", prefix],
                        capture_output=True, text=True)
     left = sorted(os.listdir(os.path.dirname(prefix)))
     journaled = sorted(line.split("\t")[0] for line in open(prefix + ".journal") if not line.startswith("#")) \
@@ -251,7 +253,7 @@ for n in ("0", "1", "4"):
           f"--prefetch {n} read error: rc={r.returncode} left={left} journaled={journaled}")
     messages.add(r.stderr.strip().split("\n")[-1])
 msg = messages.pop() if len(messages) == 1 else f"differs with --prefetch: {messages}"
-check(msg.startswith("isoformer predict: transcript copy_") and "cut.fa: cannot read 20:1310688-1314783 (truncated or "
+check(msg.startswith("isoformer predict: transcript copy_") and "cut.fa.gz: cannot read 20:1310688-1314783 (truncated or "
       "corrupt FASTA or index?)" in msg, f"read error message: {msg}")
 resume_args = two_gene_args("genome.fa")
 prefix = os.path.join(work, "cut4", "x")

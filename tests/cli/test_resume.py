@@ -1,5 +1,7 @@
 """Kill -9 part-way through `isoformer predict`, then `--resume`: the outputs must be byte-identical to an
-uninterrupted run, no output file may exist after the kill, and a journal from other settings is refused.
+uninterrupted run, no output file may exist after the kill, a journal from other settings, of another version
+or not a journal is refused, damaged records are computed again; SIGTERM and kill -9 while the outputs are
+written leave none of them (all or none), and the next run removes the temporaries of the dead one.
 Usage: test_resume.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import filecmp
 import glob
@@ -9,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 
 iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
 shutil.rmtree(work, ignore_errors=True)
@@ -22,6 +25,11 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL:", what)
+
+
+def names_of(prefix):
+    """The suffixes of the files named prefix.*"""
+    return sorted(os.path.basename(f)[len(os.path.basename(prefix)):] for f in glob.glob(prefix + ".*"))
 
 
 ref = os.path.join(work, "ref", "run")
@@ -52,6 +60,7 @@ check(not left, f"outputs left after kill -9: {left}")
 # A torn last line, as a kill during a write leaves it.
 with open(journal, "a") as f:
     f.write("uc010zza.1\t0x1.8p+0\t0x1")
+saved = open(journal).read()
 
 # A journal from other settings is refused, and kept.
 r = subprocess.run([iso, *ARGS, "--out", out, "--resume", "--fusion", "parallel"], capture_output=True, text=True)
@@ -62,29 +71,95 @@ r = subprocess.run([iso, *ARGS, "--out", out, "--resume", "-v"], capture_output=
 check(r.returncode == 0, f"resume failed: {r.stderr}")
 check(f"resumed {killed_after}" in r.stderr, f"resume did not reuse the {killed_after} journaled rows: {r.stderr}")
 check(not os.path.exists(journal), "journal not removed after completion")
-names = sorted(os.path.basename(f)[len("run"):] for f in glob.glob(ref + ".*"))
+names = names_of(ref)
 for suffix in names:
     same = os.path.exists(out + suffix) and filecmp.cmp(ref + suffix, out + suffix, shallow=False)
     check(same, f"run{suffix} differs from the uninterrupted run")
-# SIGTERM (a scheduler's preemption) while the outputs are being written: the handler removes the open
-# temporaries, so nothing but complete files from before, or nothing, remains.
+# Damaged journals. A record is "id<TAB>values...<TAB>crc32 of the text before its last tab" (zlib's CRC here);
+# a damaged record is dropped with a warning and its transcript computed again; the results stay those of an
+# uninterrupted run. A journal that is not one, or of another format version, is an error.
+lines = saved.split("\n")
+records = [line for line in lines[1:] if line.count("\t") > 2 and
+           zlib.crc32(line.rsplit("\t", 1)[0].encode()) == int(line.rsplit("\t", 1)[1], 16)]
+check(lines[0].startswith("#isoformer journal v2 model=") and len(records) == killed_after,
+      f"journal layout: {lines[0][:60]}... {len(records)} sound records of {killed_after}")
+
+
+def record(fields):
+    text = "\t".join(fields)
+    return f"{text}\t{zlib.crc32(text.encode()):08x}"
+
+
+first = records[0].split("\t")[:-1]
+damaged = {
+    "a value that is not finite": record([first[0], "nan"] + first[2:]),
+    "checksum mismatch": records[0].replace("\t0x", "\t0x1", 1),
+    "not the number of values this run writes": record(first[:-1]),
+    "listed twice with different values": records[0] + "\n" + record([first[0], "0x1p+0"] + first[2:]),
+}
+for why, bad in damaged.items():
+    d = os.path.join(work, "damaged", "run")
+    os.makedirs(os.path.dirname(d), exist_ok=True)
+    open(d + ".journal", "w").write("\n".join([lines[0], bad] + records[1:]) + "\n")
+    r = subprocess.run([iso, *ARGS, "--out", d, "--resume", "-v"], capture_output=True, text=True)
+    check(r.returncode == 0 and why in r.stderr and f"resumed {killed_after - 1};" in r.stderr,
+          f"journal with {why}: exit {r.returncode}: {r.stderr.strip()}")
+    for suffix in names_of(ref):
+        check(filecmp.cmp(ref + suffix, d + suffix, shallow=False), f"journal with {why}: run{suffix} differs")
+for first_line, why in (("transcript_id\tgene_id", "not an isoformer journal"),
+                        (lines[0].replace(" v2 ", " v1 "), "written by another version of isoformer (v1")):
+    d = os.path.join(work, "foreign", "run")
+    os.makedirs(os.path.dirname(d), exist_ok=True)
+    open(d + ".journal", "w").write("\n".join([first_line] + records) + "\n")
+    r = subprocess.run([iso, *ARGS, "--out", d, "--resume"], capture_output=True, text=True)
+    check(r.returncode == 1 and why in r.stderr and "rerun without --resume" in r.stderr and
+          os.listdir(os.path.dirname(d)) == ["run.journal"], f"journal '{first_line[:20]}': {r.stderr.strip()}")
+
+# SIGTERM (a scheduler's preemption) while the outputs are being written: the handler says so and removes the
+# temporaries; the outputs of a run are committed as one set, so none of them exists either (the journal stays,
+# for --resume).
 term = os.path.join(work, "term", "run")
 os.makedirs(os.path.dirname(term))
 terminated = False
 for attempt in range(40):
-    p = subprocess.Popen([iso, *ARGS, "--out", term], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen([iso, *ARGS, "--out", term], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while p.poll() is None:
         if glob.glob(term + "*.tmp.*"):
             p.send_signal(signal.SIGTERM)
             terminated = True
             break
         time.sleep(0.001)
-    p.wait()
+    err = p.communicate()[1]
     if terminated:
         break
 check(terminated, "never caught the run while writing outputs")
-check(p.returncode == -signal.SIGTERM, f"SIGTERM exit status {p.returncode}")
-check(not glob.glob(term + "*.tmp.*"), f"temporaries left after SIGTERM: {glob.glob(term + '*.tmp.*')}")
+check(p.returncode == -signal.SIGTERM and "terminated (SIGTERM)" in err, f"SIGTERM exit status {p.returncode}: {err}")
+left = sorted(os.listdir(os.path.dirname(term)))
+check(left in ([], ["run.journal"]) or (left == ["run" + x for x in names] and "after its outputs were complete" in err),
+      f"after SIGTERM while writing outputs, files other than the journal (all or none): {left}")
+
+# kill -9 while the outputs are written leaves their temporaries (nothing can remove them); the next run on the
+# prefix removes those of the dead process and commits its own set.
+dead = os.path.join(work, "dead", "run")
+os.makedirs(os.path.dirname(dead))
+stale = []
+for attempt in range(40):
+    p = subprocess.Popen([iso, *ARGS, "--out", dead], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while p.poll() is None:
+        if glob.glob(dead + "*.tmp.*"):
+            p.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    p.wait()
+    stale = glob.glob(dead + "*.tmp.*")
+    if stale:
+        break
+check(stale, "never caught the run while writing outputs (kill -9)")
+r = subprocess.run([iso, *ARGS, "--out", dead, "-v"], capture_output=True, text=True)
+check(r.returncode == 0 and not glob.glob(dead + "*.tmp.*") and "temporary file of a run that ended" in r.stderr,
+      f"stale temporaries after the next run: {glob.glob(dead + '*.tmp.*')}: {r.stderr.strip()}")
+for suffix in names_of(ref):
+    check(filecmp.cmp(ref + suffix, dead + suffix, shallow=False), f"run after kill -9: run{suffix} differs")
 
 print(f"killed after {killed_after} transcripts; compared {len(names)} output files")
 print(f"{len(failures)} failed" if failures else "resume checks passed")

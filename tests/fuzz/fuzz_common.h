@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Writes data to a fresh file under $TMPDIR named with suffix (parsers may detect formats by content, but
@@ -27,6 +28,16 @@ static inline char *fuzz_write_temp(const uint8_t *data, size_t size, const char
         return NULL;
     }
     fclose(fp);
+    return path;
+}
+
+/* fuzz_write_temp for readers that take an output prefix: *prefix gets the path without its suffix. */
+static inline char *fuzz_write_prefixed(const uint8_t *data, size_t size, const char *suffix, char *prefix,
+                                        size_t prefix_size)
+{
+    char *path = fuzz_write_temp(data, size, suffix);
+    if (path)
+        snprintf(prefix, prefix_size, "%.*s", (int)(strlen(path) - strlen(suffix)), path);
     return path;
 }
 

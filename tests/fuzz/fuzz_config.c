@@ -11,6 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (iso_config_load(path, &c) == ISO_OK) {
         int err = 0;
         (void)iso_config_int(c, "enformer_dim", 1536, &err);
+        (void)iso_config_size(c, "dna_window", 196608, &err);
         (void)iso_config_num(c, "esm_layer_norm_eps", 1e-12, &err);
         (void)iso_config_bool(c, "esm_token_dropout", 1, &err);
         (void)iso_config_str(c, "model_type", "isoformer", &err);

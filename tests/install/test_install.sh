@@ -36,7 +36,9 @@ flags=$(pkg-config --cflags --libs isoformer)
   fail "pkg-config --cflags does not point into $prefix: $flags"
 "$cc" -std=c11 -Wall -Wextra -Werror $cflags -o "$work/predict" "$src/examples/predict.c" $flags \
   -Wl,-rpath,"$prefix/lib"
-ldd "$work/predict" | grep -q "libisoformer.so.* => $prefix/lib/" || fail "example not linked to $prefix/lib: $(ldd "$work/predict")"
+# (ldd's whole output first: grep -q leaving early would end ldd by SIGPIPE, a failure under pipefail)
+libs=$(ldd "$work/predict")
+grep -q "libisoformer.so.* => $prefix/lib/" <<<"$libs" || fail "example not linked to $prefix/lib: $libs"
 data=$src/test-data
 "$work/predict" "$data/demo-model" "$data/genome.fa.gz" "$data/annotation.gtf" "$data/chromAlias.txt" \
   >"$work/example.tsv"

@@ -248,8 +248,10 @@ def predict_shards(params, base, gtf):
 
 
 def merge(shards, taskdir, label="script"):
-    """merge on the shards' TSV, BED and bigWigs, staged as shards/<name>."""
-    files = {f"shards/{os.path.basename(p)}": p for t in shards for e in ("tsv", "bed", "bigwig")
+    """merge on the shards' TSV, BED, bigWigs, run manifests and embeddings (which a manifest lists when predict
+    wrote them), staged as shards/<name>, as ISOFORMER_SCATTER gathers them."""
+    emits = ("tsv", "bed", "bigwig", "manifest", "embeddings")
+    files = {f"shards/{os.path.basename(p)}": p for t in shards for e in emits
              for p in ([] if t.out[e] is None else t.out[e] if isinstance(t.out[e], list) else [t.out[e]])}
     return run_task("merge", label, context("merge", False, {"shard_files": sorted(files)}), files, taskdir)
 
@@ -444,6 +446,12 @@ def scatter_once(params, label, gtf, base):
     merged = merge(shards, os.path.join(base, "merge"))
     if not merged:
         return None
+    # merge writes its manifest only after checking the shards' (their configuration, shards, every file listed)
+    shard_config = {json.load(open(t.path("manifest")))["config"] for t in shards}
+    run = json.load(open(merged.path("manifest"))) if merged.path("manifest") else {}
+    check(len(shard_config) == 1 and run.get("config") in shard_config and run.get("command") == "merge"
+          and {f["name"] for f in run.get("files", [])} >= {os.path.basename(merged.path(e)) for e in ("tsv", "bed")},
+          f"{label}: merge checked the staged shard manifests and wrote its own: {merged.path('manifest')}")
     for emit in ("tsv", "bed"):
         a, b = open(whole.path(emit), "rb").read(), open(merged.path(emit), "rb").read()
         n_lines = a.count(b"\n")

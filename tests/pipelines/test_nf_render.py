@@ -47,5 +47,5 @@ for acc, shard, alias, want in (
     outs = outputs(src, scope)
     check([(e, v) for e, k, v, o in outs if k == "path"] ==
           [("tsv", "s.predictions.tsv"), ("bed", "s.predictions.bed"), ("bigwig", "s.*.bw"),
-           ("embeddings", "s.embeddings.tsv")], f"outputs {outs}")
+           ("embeddings", "s.embeddings.tsv"), ("manifest", "s.run.json")], f"outputs {outs}")
 finish()

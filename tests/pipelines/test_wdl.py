@@ -83,6 +83,12 @@ def compare(whole_prefix, outs, fai, label="scatter/gather"):
     d = os.path.dirname(whole_prefix)
     whole = {p[len("test."):]: os.path.join(d, p) for p in os.listdir(d) if p.startswith("test.") and p.endswith(".bw")}
     check(sorted(merged) == sorted(whole) and whole, f"{label}: bigWig tracks {sorted(merged)}")
+    # merge writes its manifest only after checking the shards' (staged by the workflow beside their files)
+    manifest = outs.get("isoformer_scatter.run_manifest")
+    run = json.load(open(manifest)) if manifest else {}
+    check(run.get("command") == "merge" and {f["name"] for f in run.get("files", [])} >=
+          {os.path.basename(outs[f"isoformer_scatter.predictions_{k}"]) for k in ("tsv", "bed")},
+          f"{label}: merge checked the shards' run manifests and wrote its own ({manifest})")
     contigs = [(line.split("\t")[0], int(line.split("\t")[1])) for line in open(fai)]
     for track in sorted(set(merged) & set(whole)):
         with open(whole[track], "rb") as fa, open(merged[track], "rb") as fb:
@@ -219,7 +225,7 @@ def run_real_once(inputs, label):
 STANDIN = r'''#!PYTHON
 # Stand-in for `isoformer predict` (tests/pipelines/test_wdl.py plumbing): writes the documented outputs for the
 # transcripts of a tiny GTF, shard i/n taking genes i, i+n, ...; every other subcommand runs the real binary.
-import os, sys
+import json, os, sys, zlib
 import pyBigWig
 if sys.argv[1] != "predict":
     os.execv(REAL, [REAL] + sys.argv[1:])
@@ -263,6 +269,13 @@ for j, tissue in enumerate(("Brain", "Liver")):
         if ps:
             bw.addEntries([chrom] * len(ps), ps, ends=[p + 1 for p in ps], values=[cov[p] for p in ps])
     bw.close()
+# the run manifest, last, as docs/pipelines.md describes it: what merge checks the shards against
+files = [out + s for s in (".predictions.tsv", ".predictions.bed", ".Brain.bw", ".Liver.bw")]
+listed = [dict(name=os.path.basename(p), bytes=os.path.getsize(p), crc32="%08x" % zlib.crc32(open(p, "rb").read()))
+          for p in files]
+with open(out + ".run.json", "w") as f:
+    json.dump({"isoformer_run": 1, "version": "0.1.0", "command": "predict", "config": "model=stand-in window=1000",
+               "selection": None, "shard": a.get("--shard"), "files": listed}, f)
 '''
 
 

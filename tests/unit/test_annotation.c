@@ -234,6 +234,41 @@ START_TEST(malformed)
     read_fails("bad_empty.gtf", "", 0, "no transcripts");
     read_fails("bad_comments.gtf", "# only\n#comments\n", 2, "no transcripts");
     read_fails("bad_parent.gff3", "##gff-version 3\nc1\ts\texon\t1\t5\t.\t+\t.\tID=e1\n", 2, "Parent");
+    /* unbalanced quotes, refused as gffread refuses them (not read as the id 't1;') */
+    read_fails("bad_quote.gtf", "c1\tt\texon\t1\t5\t.\t+\t.\tgene_id \"G\"; transcript_id \"t1;\n", 1,
+               "attribute 'transcript_id' has an unbalanced '\"'");
+    read_fails("bad_quote2.gtf", "c1\tt\texon\t1\t5\t.\t+\t.\tgene_id \"G; transcript_id \"t1\";\n", 1,
+               "attribute 'gene_id' has an unbalanced");
+    read_fails("bad_quote3.gtf",
+               "c1\tt\texon\t1\t5\t.\t+\t.\ttranscript_id \"t1\";\nc1\tt\texon\t7\t9\t.\t+\t.\ttranscript_id "
+               "\"t1\"; note a\"b;\n", 2, "attribute 'note' has an unbalanced");
+    /* GFF3 escapes are decoded; a decoded tab or newline cannot go into any output */
+    read_fails("bad_tab_id.gff3", "##gff-version 3\nc1\ts\tmRNA\t1\t9\t.\t+\t.\tID=t%091\n"
+               "c1\ts\texon\t1\t9\t.\t+\t.\tParent=t%091\n", 2,
+               "transcript id 't\\x091' holds a control character (byte 0x09, from a GFF3 %-escape)");
+    read_fails("bad_nl_gene.gff3", "##gff-version 3\nc1\ts\tgene\t1\t9\t.\t+\t.\tID=g1;Name=a%0Ab\n"
+               "c1\ts\tmRNA\t1\t9\t.\t+\t.\tID=t1;Parent=g1\nc1\ts\texon\t1\t9\t.\t+\t.\tParent=t1\n", 3,
+               "gene name 'a\\x0ab' holds a control character");
+}
+END_TEST
+
+START_TEST(gff3_escapes_and_quoted_gtf_values)
+{
+    iso_annotation *a = read_ok("esc.gff3", "##gff-version 3\n"
+                                            "c1\ts\tgene\t1\t9\t.\t+\t.\tID=g%3B1;Name=A%2CB%25\n"
+                                            "c1\ts\tmRNA\t1\t9\t.\t+\t.\tID=t%3D1;Parent=g%3B1\n"
+                                            "c1\ts\texon\t1\t9\t.\t+\t.\tParent=t%3D1,t%2C2\n"
+                                            "c1\ts\tmRNA\t1\t9\t.\t+\t.\tID=t%2C2;Parent=g%3B1\n");
+    ck_assert_int_eq(a->n, 2);
+    ck_assert_str_eq(a->tx[0].transcript_id, "t=1");
+    ck_assert_str_eq(a->tx[0].gene_id, "g;1");
+    ck_assert_str_eq(a->tx[0].gene_name, "A,B%");
+    ck_assert_str_eq(a->tx[1].transcript_id, "t,2");
+    iso_annotation_free(a);
+    /* quotes closed: a ';' inside a quoted value stays in it, as gffread reads it */
+    a = read_ok("quoted.gtf", "c1\tt\texon\t1\t5\t.\t+\t.\tgene_id \"G\"; transcript_id \"t1\" ; note \"x;y\";\n");
+    ck_assert_str_eq(a->tx[0].transcript_id, "t1");
+    iso_annotation_free(a);
 }
 END_TEST
 
@@ -293,6 +328,14 @@ START_TEST(chrom_alias_and_contig_check)
 
     ck_assert_int_eq(iso_chrom_alias_load(test_file("ann_alias_bad.txt", "20 chr20\n"), &al), ISO_EFORMAT);
     ck_assert_ptr_nonnull(strstr(iso_last_error(), "ann_alias_bad.txt:1:"));
+    /* one alias for two sequences is refused; the same pair twice is not a conflict */
+    ck_assert_int_eq(iso_chrom_alias_load(test_file("ann_alias_twice.txt", "20\tchr20\nX\tchrX\n21\tchrX\n"), &al),
+                     ISO_EFORMAT);
+    ck_assert_msg(strstr(iso_last_error(), "ann_alias_twice.txt:3: 'chrX' is an alias of '21' here but of 'X' at line 2"),
+                  "%s", iso_last_error());
+    ck_assert_int_eq(iso_chrom_alias_load(test_file("ann_alias_same.txt", "20\tchr20\n20\tchr20\tNC\n"), &al), ISO_OK);
+    ck_assert_str_eq(iso_chrom_alias_map(al, "NC"), "20");
+    iso_chrom_alias_free(al);
 }
 END_TEST
 
@@ -370,6 +413,7 @@ int main(void)
     tcase_add_test(tc, gff3_with_genes_and_shared_exons);
     tcase_add_test(tc, crlf_and_gzip);
     tcase_add_test(tc, malformed);
+    tcase_add_test(tc, gff3_escapes_and_quoted_gtf_values);
     tcase_add_test(tc, truncated_gzip_annotation);
     tcase_add_test(tc, chrom_alias_and_contig_check);
     tcase_add_test(tc, test_data_gtf_and_gff3_agree);

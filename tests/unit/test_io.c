@@ -1,4 +1,5 @@
-/* Line reader (plain, gzip, truncated gzip, CRLF) and FASTA access (index building, fetch, N padding). */
+/* Line reader (plain, gzip, truncated gzip, CRLF) and FASTA access (index building, fetch, N padding, stale
+ * indexes and duplicate names). */
 #include <check.h>
 #include <unistd.h>
 
@@ -95,8 +96,8 @@ START_TEST(fasta_builds_index_and_fetches_with_padding)
     ck_assert_int_eq(iso_fasta_contig_len(fa, "c2"), 5);
     ck_assert_int_eq(iso_fasta_contig_len(fa, "c3"), -1);
     char *s;
-    ck_assert_int_eq(iso_fasta_fetch(fa, "c1", 2, 12, &s), ISO_OK); /* spans a line break, lowercase */
-    ck_assert_str_eq(s, "GTACGTNNGG");
+    ck_assert_int_eq(iso_fasta_fetch(fa, "c1", 2, 12, &s), ISO_OK); /* spans a line break, lowercase kept */
+    ck_assert_str_eq(s, "GTacgtNNGG");
     free(s);
     ck_assert_int_eq(iso_fasta_fetch(fa, "c2", -3, 8, &s), ISO_OK); /* past both ends */
     ck_assert_str_eq(s, "NNNTTTTANNN");
@@ -165,6 +166,82 @@ START_TEST(fasta_unindexed_in_read_only_dir)
 }
 END_TEST
 
+/* Opens path after removing its index (so that htslib builds it), or keeping it with keep_index. */
+static iso_fasta *open_fresh(const char *path, int keep_index)
+{
+    char fai[1100];
+    snprintf(fai, sizeof fai, "%s.fai", path);
+    if (!keep_index)
+        unlink(fai);
+    return iso_fasta_open(path);
+}
+
+START_TEST(fasta_stale_index_is_refused_with_the_fix)
+{
+    static const char *const edits[][2] = {
+        {">c1 desc\nACGTacgtNNGGCC\n>c2\nTTTTA\n", "its lines are not as long"}, /* rewrapped */
+        {">c1 desc\nACGTacgtNN\nGGCC\n>c2\nTTTTAA\n", "last line does not end"}, /* a base added */
+        {">c1 desc\nACGTacgtNN\nGGC\n>c2\nTTTTA\n", "c1"},                      /* a base removed */
+        {">c1 desc\nACGTacgtNN\nGGCC\n>c2\nTTTTA\n>c3\nA\n", "sequence 'c3' next"}, /* one more */
+        {">c1 longer desc\nACGTacgtNN\nGGCC\n>c2\nTTTTA\n", "does not match"},      /* shifted */
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        const char *path = test_file("io_stale.fa", small_fa);
+        iso_fasta *fa = open_fresh(path, 0);
+        ck_assert_ptr_nonnull(fa);
+        iso_fasta_close(fa);
+        test_file("io_stale.fa", edits[i][0]);
+        ck_assert_msg(!(fa = open_fresh(path, 1)), "edit %zu accepted", i);
+        const char *e = iso_last_error();
+        ck_assert_msg(strstr(e, "does not match") && strstr(e, "delete") && strstr(e, "io_stale.fa.fai") &&
+                          strstr(e, edits[i][1]), "edit %zu: %s", i, e);
+        ck_assert_ptr_nonnull(fa = open_fresh(path, 0)); /* the fix the message gives */
+        iso_fasta_close(fa);
+    }
+}
+END_TEST
+
+START_TEST(fasta_layouts_htslib_indexes_are_accepted)
+{
+    static const char *const files[][2] = {
+        {">a\r\nACGT\r\nAC\r\n>b\r\nG\r\n", "ACGTAC"}, /* CRLF */
+        {">a\nACGT\nAC", "ACGTAC"},                     /* no final newline */
+        {">a\nACGT\nAC\n\n>b x y\nG\n\n", "ACGTAC"},    /* blank lines, a description */
+        {">e\n>a\nACGTAC\n", "ACGTAC"},                 /* an empty sequence first */
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        iso_fasta *fa = open_fresh(test_file("io_layout.fa", files[i][0]), 0);
+        ck_assert_msg(fa != NULL, "file %zu: %s", i, iso_last_error());
+        char *s;
+        ck_assert_int_eq(iso_fasta_fetch(fa, "a", 0, 6, &s), ISO_OK);
+        ck_assert_str_eq(s, files[i][1]);
+        free(s);
+        iso_fasta_close(fa);
+        ck_assert_ptr_nonnull(fa = iso_fasta_open(test_file("io_layout.fa", files[i][0]))); /* with its index */
+        iso_fasta_close(fa);
+    }
+}
+END_TEST
+
+START_TEST(fasta_duplicate_names_are_named)
+{
+    /* htslib keeps the first 'a' and drops the second without an error */
+    ck_assert_ptr_null(open_fresh(test_file("io_dup.fa", ">a\nACGT\n>b\nGG\n>a desc\nTT\n"), 0));
+    ck_assert_msg(strstr(iso_last_error(), "sequence name 'a' appears twice") &&
+                      strstr(iso_last_error(), "io_dup.fa"), "%s", iso_last_error());
+    /* an index listing a name twice */
+    const char *path = test_file("io_dup2.fa", ">a\nACGT\n>b\nGG\n");
+    char fai[1100];
+    snprintf(fai, sizeof fai, "%s.fai", path);
+    FILE *fp = fopen(fai, "w");
+    ck_assert_ptr_nonnull(fp);
+    fputs("a\t4\t3\t4\t5\na\t2\t11\t2\t3\n", fp);
+    fclose(fp);
+    ck_assert_ptr_null(iso_fasta_open(path));
+    ck_assert_msg(strstr(iso_last_error(), "'a' appears twice"), "%s", iso_last_error());
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("io");
@@ -178,6 +255,9 @@ int main(void)
     tcase_add_test(tc, fasta_plain_gzip_is_refused_with_the_fix);
     tcase_add_test(tc, fasta_with_control_characters_is_refused);
     tcase_add_test(tc, fasta_unindexed_in_read_only_dir);
+    tcase_add_test(tc, fasta_stale_index_is_refused_with_the_fix);
+    tcase_add_test(tc, fasta_layouts_htslib_indexes_are_accepted);
+    tcase_add_test(tc, fasta_duplicate_names_are_named);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
 }

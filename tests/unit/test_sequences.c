@@ -67,6 +67,25 @@ START_TEST(translate_and_revcomp)
 }
 END_TEST
 
+START_TEST(iupac_codes_and_case)
+{
+    /* complements by IUPAC's rules (R = A/G <-> Y = C/T, K <-> M, B <-> V, D <-> H; S, W, N themselves) */
+    char s[] = "ACGTRYSWKMBDHVNacgtryswkmbdhvn";
+    iso_revcomp_inplace(s, (int64_t)strlen(s));
+    ck_assert_str_eq(s, "nbdhvkmwsryacgtNBDHVKMWSRYACGT");
+    /* the model reads ambiguity codes as N, lowercase as uppercase */
+    char m[] = "acgtNRYSWKMBDHVryswkmbdhvn";
+    ck_assert_int_eq(iso_model_bases(m, (int64_t)strlen(m)), ISO_OK);
+    ck_assert_str_eq(m, "ACGTNNNNNNNNNNNNNNNNNNNNNN");
+    char bad[] = "ACG-T";
+    ck_assert_int_eq(iso_model_bases(bad, 5), ISO_EFORMAT);
+    ck_assert_msg(strstr(iso_last_error(), "base 4 is '-'"), "%s", iso_last_error());
+    char nul[] = {'A', '\0', 'C'};
+    ck_assert_int_eq(iso_model_bases(nul, 3), ISO_EFORMAT);
+    ck_assert_msg(strstr(iso_last_error(), "base 2 is '?' (byte 0x00)"), "%s", iso_last_error());
+}
+END_TEST
+
 static const char *const both_strands_gtf =
     "c1\tt\texon\t3\t11\t.\t+\t.\ttranscript_id \"P\";\n"
     "c1\tt\texon\t28\t40\t.\t+\t.\ttranscript_id \"P\";\n"
@@ -199,6 +218,7 @@ int main(void)
     Suite *s = suite_create("sequences");
     TCase *tc = tcase_create("sequences");
     tcase_add_test(tc, translate_and_revcomp);
+    tcase_add_test(tc, iupac_codes_and_case);
     tcase_add_test(tc, rna_cds_protein_on_both_strands);
     tcase_add_test(tc, phase_partial_codons_and_non_atg_starts);
     tcase_add_test(tc, dna_windows_at_contig_edges);

@@ -4,6 +4,7 @@
  * built here byte by byte from the format's definition. Agreement of every tensor with torch
  * and the safetensors library, and malformed files, are tests/parity/test_weights.py. */
 #include <check.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "check_run.h"
 #include "isoformer/weights.h"
+#include "weights/weights_internal.h"
 
 #define DEMO ISO_TEST_DATA "/demo-model"
 
@@ -139,30 +141,30 @@ START_TEST(dtype_and_empty_files)
 END_TEST
 
 /* F16 and BF16 tensors are widened to float32 exactly: values from the IEEE 754 binary16 definition (normal,
- * subnormal, largest finite, infinities, signed zero, NaN) and bfloat16's (the top half of a float32). */
+ * subnormal, largest finite, signed zero) and bfloat16's (the top half of a float32); their infinities and NaNs
+ * are refused (non_finite_weights). */
 START_TEST(half_precision_widening)
 {
-    const uint16_t h[9] = {0x3c00, 0xc000, 0x3555, 0x0001, 0x03ff, 0x7bff, 0xfc00, 0x8000, 0x7e00};
-    const float want_h[8] = {1.0f, -2.0f, 0.333251953125f, 5.9604644775390625e-8f, 6.0975551605224609e-5f,
-                             65504.0f, -INFINITY, -0.0f};
-    const uint16_t b[4] = {0x3f80, 0xc049, 0x0001, 0x7f80};
-    const float want_b[4] = {1.0f, -3.140625f, 9.1835496157991212e-41f, INFINITY};
-    unsigned char data[26];
+    const uint16_t h[7] = {0x3c00, 0xc000, 0x3555, 0x0001, 0x03ff, 0x7bff, 0x8000};
+    const float want_h[7] = {1.0f, -2.0f, 0.333251953125f, 5.9604644775390625e-8f, 6.0975551605224609e-5f,
+                             65504.0f, -0.0f};
+    const uint16_t b[4] = {0x3f80, 0xc049, 0x0001, 0x7f7f};
+    const float want_b[4] = {1.0f, -3.140625f, 9.1835496157991212e-41f, 3.3895313892515355e38f};
+    unsigned char data[22];
     memcpy(data, h, sizeof h);
     memcpy(data + sizeof h, b, sizeof b);
     const char *path = write_safetensors("half.safetensors",
-                                         "{\"h\":{\"dtype\":\"F16\",\"shape\":[9],\"data_offsets\":[0,18]},"
-                                         "\"b\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[18,26]}}",
+                                         "{\"h\":{\"dtype\":\"F16\",\"shape\":[7],\"data_offsets\":[0,14]},"
+                                         "\"b\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[14,22]}}",
                                          data, sizeof data);
     iso_weights *w = NULL;
     ck_assert_int_eq(iso_weights_open(path, &w), ISO_OK);
     const float *f = NULL, *again = NULL;
-    const int64_t sh[1] = {9}, sb[2] = {2, 2};
+    const int64_t sh[1] = {7}, sb[2] = {2, 2};
     ck_assert_int_eq(iso_weights_get_f32(w, "h", 1, sh, &f), ISO_OK);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < 7; i++)
         ck_assert_msg(f[i] == want_h[i] && signbit(f[i]) == signbit(want_h[i]), "F16 %04x: %g, expected %g", h[i],
                       f[i], want_h[i]);
-    ck_assert(isnan(f[8]));
     ck_assert_int_eq(iso_weights_get_f32(w, "h", 1, sh, &again), ISO_OK);
     ck_assert_ptr_eq(again, f); /* widened once */
     ck_assert_int_eq(iso_weights_get_f32(w, "b", 2, sb, &f), ISO_OK);
@@ -170,6 +172,69 @@ START_TEST(half_precision_widening)
         ck_assert_msg(f[i] == want_b[i], "BF16 %04x: %g, expected %g", b[i], f[i], want_b[i]);
     ck_assert_int_eq(iso_weights_find(w, "b")->dtype, ISO_DT_BF16); /* the view keeps the stored dtype */
     iso_weights_close(w);
+    const uint16_t nan_h[2] = {0x3c00, 0x7e00};
+    path = write_safetensors("half.safetensors", "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}",
+                             nan_h, sizeof nan_h);
+    ck_assert_int_eq(iso_weights_open(path, &w), ISO_OK);
+    const int64_t s2[1] = {2};
+    ck_assert_int_eq(iso_weights_get_f32(w, "h", 1, s2, &f), ISO_EFORMAT); /* checked before widening */
+    ck_assert_msg(has(iso_last_error(), "tensor 'h' holds NaN at element 1 of 2"), "%s", iso_last_error());
+    iso_weights_close(w);
+}
+END_TEST
+
+/* Non-finite values are found wherever they are (first element, either side of the check's 4096-element
+ * blocks, the last), named with their index; extreme finite values (the largest, subnormals, -0) pass. */
+START_TEST(non_finite_weights)
+{
+    enum { N = 10000 };
+    static float x[N];
+    for (int i = 0; i < N; i++)
+        x[i] = (float)(i % 7) - 3.0f;
+    x[1] = FLT_MAX, x[2] = -FLT_MAX, x[3] = 1e-45f, x[4] = -0.0f;
+    const int64_t shape[1] = {N};
+    const char *header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[10000],\"data_offsets\":[0,40000]}}";
+    iso_weights *w = NULL;
+    const float *data;
+    ck_assert_int_eq(iso_weights_open(write_safetensors("finite.safetensors", header, x, sizeof x), &w), ISO_OK);
+    ck_assert_msg(iso_weights_get_f32(w, "w", 1, shape, &data) == ISO_OK, "%s", iso_last_error());
+    iso_weights_close(w);
+    const int at[] = {0, 4095, 4096, N - 1};
+    const float bad[] = {NAN, INFINITY, -INFINITY, -NAN};
+    for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+        float keep = x[at[k]];
+        x[at[k]] = bad[k];
+        ck_assert_int_eq(iso_weights_open(write_safetensors("finite.safetensors", header, x, sizeof x), &w), ISO_OK);
+        ck_assert_int_eq(iso_weights_get_f32(w, "w", 1, shape, &data), ISO_EFORMAT);
+        char want[128];
+        snprintf(want, sizeof want, "tensor 'w' holds %s at element %d of 10000", isnan(bad[k]) ? "NaN" : "an infinity",
+                 at[k]);
+        ck_assert_msg(has(iso_last_error(), want), "%s (want %s)", iso_last_error(), want);
+        ck_assert_ptr_null(data);
+        iso_weights_close(w);
+        x[at[k]] = keep;
+    }
+    /* 16-bit floats: infinity and NaN by their exponent field, the largest finite value passes. */
+    static const struct {
+        iso_dtype dt;
+        uint16_t value;
+        const char *what; /* NULL: finite */
+    } halves[] = {{ISO_DT_F16, 0x7bff, NULL}, {ISO_DT_F16, 0x7c00, "an infinity"}, {ISO_DT_F16, 0xfe01, "NaN"},
+                  {ISO_DT_BF16, 0x7f7f, NULL}, {ISO_DT_BF16, 0xff80, "an infinity"}, {ISO_DT_BF16, 0x7fc1, "NaN"}};
+    static uint16_t h[N];
+    struct iso_weights fake = {.path = "halves"};
+    for (size_t k = 0; k < sizeof halves / sizeof halves[0]; k++) {
+        memset(h, 0, sizeof h);
+        h[4097] = halves[k].value;
+        iso_tensor_view t = {.name = "h", .dtype = halves[k].dt, .ndim = 1, .shape = {N}, .data = h, .nbytes = sizeof h};
+        int rc = iso_weights_check_finite(&fake, &t);
+        if (!halves[k].what)
+            ck_assert_msg(rc == ISO_OK, "%04x: %s", halves[k].value, iso_last_error());
+        else
+            ck_assert_msg(rc == ISO_EFORMAT && has(iso_last_error(), halves[k].what) &&
+                              has(iso_last_error(), "at element 4097 of 10000"), "%04x: %s", halves[k].value,
+                          iso_last_error());
+    }
 }
 END_TEST
 
@@ -238,6 +303,7 @@ int main(void)
     TCase *tc = tcase_create("weights");
     tcase_add_test(tc, directory_lookups);
     tcase_add_test(tc, get_f32_errors);
+    tcase_add_test(tc, non_finite_weights);
     tcase_add_test(tc, dtype_and_empty_files);
     tcase_add_test(tc, half_precision_widening);
     tcase_add_test(tc, allocation_failures);

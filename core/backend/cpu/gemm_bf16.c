@@ -2,6 +2,7 @@
  * call runs single-threaded on the calling thread, one of the CPU backend's pool, so one threading runtime runs
  * at a time, as with OpenBLAS; oneDNN's primitive cache makes the repeated shapes cheap to set up. */
 #include "backend/cpu/gemm_bf16.h"
+#include "util/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,14 +74,10 @@ const uint16_t *cpu_bf16_find(const cpu_bf16 *b, const float *p)
 
 int cpu_bf16_add_weight(cpu_bf16 *b, const float *host, size_t count)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 256;
-        bf16_weight *w = realloc(b->w, cap * sizeof *w);
-        if (!w)
-            return iso_error(ISO_ENOMEM, "cpu backend: out of memory for the bf16 weight table");
-        b->w = w;
-        b->cap = cap;
-    }
+    bf16_weight *w = iso_reserve(b->w, &b->cap, b->n + 1, sizeof *w, 256);
+    if (!w)
+        return iso_error(ISO_ENOMEM, "cpu backend: out of memory for the bf16 weight table");
+    b->w = w;
     uint16_t *copy = malloc((count ? count : 1) * sizeof *copy);
     if (!copy)
         return iso_error(ISO_ENOMEM, "cpu backend: cannot allocate %zu bf16 weights", count);

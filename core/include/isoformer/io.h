@@ -31,7 +31,10 @@ const char *iso_lines_path(const iso_lines *lr);
 ISO_API
 void iso_lines_close(iso_lines *lr);
 
-/* ---- reference FASTA: plain or bgzipped, indexed by .fai (and .gzi); index built when absent ---- */
+/* ---- reference FASTA: plain or bgzipped, indexed by .fai (and .gzi); index built when absent ----
+ * Opening checks the index against the file (every record's header, line length and last base), so a stale
+ * .fai (the FASTA rewrapped or edited after indexing) or a sequence name used twice is an error naming the fix,
+ * not silently wrong bases. */
 typedef struct iso_fasta iso_fasta;
 ISO_API
 iso_fasta *iso_fasta_open(const char *path);
@@ -46,9 +49,9 @@ const char *iso_fasta_contig_name(const iso_fasta *fa, int i);
 /* Length of a contig, or -1 when the FASTA has no such contig. */
 ISO_API
 int64_t iso_fasta_contig_len(const iso_fasta *fa, const char *contig);
-/* Fetches [start, end) (0-based, half-open; may extend past either contig end, which is filled with 'N'),
- * uppercased, into a malloc'd NUL-terminated string the caller frees. Thread-safe per iso_fasta handle only
- * under the caller's lock. */
+/* Fetches [start, end) (0-based, half-open; may extend past either contig end, which is filled with 'N'), as
+ * the file has it (soft-masked lowercase and IUPAC codes kept), into a malloc'd NUL-terminated string the caller
+ * frees. Thread-safe per iso_fasta handle only under the caller's lock. */
 ISO_API
 int iso_fasta_fetch(iso_fasta *fa, const char *contig, int64_t start, int64_t end, char **seq) ISO_RESULT;
 
@@ -68,9 +71,8 @@ ISO_API
 iso_fasta *iso_fasta_edited(iso_fasta *base, const char *contig, const iso_fasta_edit *edits, int n);
 
 /* ---- atomic output files ----
- * iso_out_open() creates "<path>.tmp.<pid>" in the same directory; iso_out_commit() flushes, checks every
- * write, closes and renames it over path; iso_out_abort() removes the temporary. Temporaries still open when
- * the process gets SIGINT/SIGTERM are removed by iso_out_cleanup_all(), which the CLI's signal handler calls. */
+ * iso_out_open() creates "<path>.tmp.<host>.<pid>" in the same directory; iso_out_commit() flushes, checks every
+ * write, syncs, closes and renames it over path; iso_out_abort() removes the temporary. */
 typedef struct iso_out iso_out;
 ISO_API
 iso_out *iso_out_open(const char *path);
@@ -79,12 +81,38 @@ FILE *iso_out_fp(iso_out *o);
 /* Path of the temporary file (for writers such as libBigWig that open files by name themselves). */
 ISO_API
 const char *iso_out_tmp_path(const iso_out *o);
+/* The path the file is committed to. */
+ISO_API
+const char *iso_out_path(const iso_out *o);
 ISO_API
 int iso_out_commit(iso_out *o) ISO_RESULT;
 ISO_API
 void iso_out_abort(iso_out *o);
+
+/* Output sets: a run's outputs appear all together or not at all. Between iso_out_set_begin() and
+ * iso_out_set_end() on a thread, iso_out_commit() of the files that thread opened only completes them (every
+ * write, the sync and the close checked) and keeps them under their temporary names. iso_out_set_end(1) then
+ * renames them all into place; should a rename fail, the ones already renamed are removed again.
+ * iso_out_set_end(0) removes them all. A signal arriving while a set is renamed waits for the renames
+ * (iso_out_cleanup_all returns 0). Sets do not nest. */
 ISO_API
-void iso_out_cleanup_all(void);
+int iso_out_set_begin(void) ISO_RESULT;
+ISO_API
+int iso_out_set_end(int commit) ISO_RESULT;
+/* Calls fn(final path, temporary path, arg) for each file the thread's open set holds so far, in the order
+ * they were completed; stops at the first non-zero return, which it returns. */
+ISO_API
+int iso_out_set_each(int (*fn)(const char *path, const char *tmp, void *arg), void *arg) ISO_RESULT;
+
+/* For the SIGINT/SIGTERM handler (async-signal-safe): removes every temporary still on disk and returns 1; or
+ * returns 0, removing nothing, while a set is being renamed into place (the handler then lets the renames
+ * finish and re-raises the signal afterwards). */
+ISO_API
+int iso_out_cleanup_all(void);
+/* Removes the temporaries "<prefix>*.tmp.<host>.<pid>" that runs on this machine left when they were killed
+ * (SIGKILL, a crash, a power cut: their process no longer exists). Returns how many. */
+ISO_API
+int iso_out_clean_stale(const char *prefix);
 
 #ifdef __cplusplus
 }

@@ -90,9 +90,12 @@ ISO_API
 int iso_embedding_download(iso_model *m, const iso_embedding *e, float *host) ISO_RESULT;
 
 /* ---- on-disk cache of encoder outputs ----
- * Keyed by (model checksum, encoder, the exact input: window bases or token ids), so a rerun after an annotation
- * edit, a crash or with another shard layout computes only what it has not seen. Entries are written
- * atomically; an unreadable entry is recomputed. */
+ * Keyed by (model checksum, backend and precision, encoder, the exact input: window bases or token ids), so a
+ * rerun after an annotation edit, a crash or with another shard layout computes only what it has not seen.
+ * Entries are written atomically with a checksummed header (model/cache_entry.h); an entry that is not exactly
+ * what this run would compute (corrupt, truncated, foreign, another shape) is a miss with a warning, and is
+ * recomputed and replaced. A cache that cannot be written costs a warning, never the run: open then fails only
+ * for lack of memory. */
 typedef enum { ISO_EMB_DNA, ISO_EMB_RNA, ISO_EMB_PROTEIN } iso_emb_kind;
 typedef struct iso_emb_cache iso_emb_cache;
 ISO_API

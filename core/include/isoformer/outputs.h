@@ -11,6 +11,7 @@
 #include "isoformer/annotation.h"
 #include "isoformer/error.h"
 #include "isoformer/io.h"
+#include "isoformer/manifest.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,10 +56,12 @@ int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const
 /* The files of a prediction run: PREFIX.predictions.tsv, PREFIX.predictions.bed (scored by the first n_predicted
  * columns, the predictions: observed ones may follow), PREFIX.<column>.bw per column (iso_track_file_name; bigWig
  * bins of bigwig_bin bp) over the FASTA's contigs, and with pooled (m->n_rows x emb_dim, rows as m's)
- * PREFIX.embeddings.tsv. On failure none of these files is left. */
+ * PREFIX.embeddings.tsv. With run, PREFIX.run.json too (iso_manifest_write), written last. The files are one
+ * output set (iso_out_set_begin; the calling thread must have none open): they appear all together, or on failure
+ * none of them. */
 ISO_API
 int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted, const float *pooled,
-                          int emb_dim, const iso_fasta *fa, int bigwig_bin) ISO_RESULT;
+                          int emb_dim, const iso_fasta *fa, int bigwig_bin, const iso_manifest_info *run) ISO_RESULT;
 
 /* The file name part of a track from its column name: characters other than [A-Za-z0-9_-] become '_'
  * ("Adipose Tissue" -> "Adipose_Tissue"; predict writes PREFIX.<name>.bw). */
@@ -89,7 +92,7 @@ int iso_bigwig_write_chrom(iso_bigwig *bw, const char *chrom, const iso_span *sp
  * back, every contig must hold what was written, so a failed final write (a full disk) is an error, not a
  * truncated track. Frees bw (may be NULL: ISO_OK). */
 ISO_API
-int iso_bigwig_close(iso_bigwig *bw);
+int iso_bigwig_close(iso_bigwig *bw) ISO_RESULT;
 
 /* ---- reading back what the writers wrote (merge, eval, fit) ---- */
 

@@ -23,7 +23,7 @@ typedef struct {
  * the window (in transcript orientation when revcomp_minus). May extend past the contig. */
 ISO_API
 iso_interval iso_dna_window(const iso_transcript *tx, const iso_window_opts *opts);
-/* Window sequence, uppercase, 'N' past the contig ends. Caller frees *seq. */
+/* Window sequence as in the FASTA (case kept), 'N' past the contig ends. Caller frees *seq. */
 ISO_API
 int iso_extract_dna(iso_fasta *fa, const iso_transcript *tx, const iso_window_opts *opts, char **seq) ISO_RESULT;
 /* Spliced transcript 5'->3' on its strand (exons only). Caller frees *seq. */
@@ -47,8 +47,14 @@ int64_t iso_segments_position(const iso_interval *seg, int n, char strand, int64
 /* Translates a nucleotide string (standard code, 'X' for codons with N). Caller frees. */
 ISO_API
 char *iso_translate(const char *cds, int64_t len);
+/* Reverse complement in place; IUPAC codes are complemented (R<->Y, K<->M, B<->V, D<->H), case is kept. */
 ISO_API
 void iso_revcomp_inplace(char *seq, int64_t len);
+/* The bases as the model reads them, in place: uppercased, IUPAC ambiguity codes (R Y S W K M B D H V) as N,
+ * as Enformer's one-hot reads them (all zeros for any letter but A, C, G, T); the RNA is read alike, so that an
+ * ambiguity code is an N token for NT-v2 too. Any other byte is an error naming its 1-based position. */
+ISO_API
+int iso_model_bases(char *seq, int64_t len) ISO_RESULT;
 
 /* ---- many transcripts at once ---- */
 /* One transcript's sequences, as iso_extract_dna, _rna and _protein give them (valid during the callback). */

@@ -46,10 +46,11 @@ const iso_tensor_view *iso_weights_at(const iso_weights *w, size_t i); /* sorted
 /* NULL when absent (no error recorded). */
 ISO_API
 const iso_tensor_view *iso_weights_find(const iso_weights *w, const char *name);
-/* Looks up name and checks the given shape; on mismatch records an error naming the tensor with expected and
- * found shapes (and, when missing, the nearest names present). F32 data is returned in place; F16 and BF16 data
- * is widened exactly to a float32 copy on the first request, which w keeps until closed (not thread-safe). Other
- * dtypes are an error. */
+/* Looks up name and checks the given shape and that every value is finite; on mismatch records an error naming
+ * the tensor with expected and found shapes (and, when missing, the nearest names present; when not finite, the
+ * first NaN or infinity). F32 data is returned in place; F16 and BF16 data is widened exactly to a float32 copy
+ * on the first request, which w keeps until closed (not thread-safe). Other dtypes are an error. Each call reads
+ * the whole tensor once: call it once per tensor. */
 ISO_API
 int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const int64_t *shape,
                         const float **data) ISO_RESULT;
@@ -74,6 +75,11 @@ void iso_config_free(iso_config *c);
  * via *err when the key is present with the wrong type. */
 ISO_API
 long iso_config_int(const iso_config *c, const char *key, long def, int *err);
+/* A dimension, count or index: like iso_config_int, and an error naming the key when the value is outside
+ * 0..ISO_CONFIG_MAX_SIZE (so 2^32 + 96 is refused, not read as 96). */
+#define ISO_CONFIG_MAX_SIZE (1 << 30)
+ISO_API
+int iso_config_size(const iso_config *c, const char *key, int def, int *err);
 ISO_API
 double iso_config_num(const iso_config *c, const char *key, double def, int *err);
 ISO_API

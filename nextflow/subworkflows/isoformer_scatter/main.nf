@@ -24,12 +24,17 @@ workflow ISOFORMER_SCATTER {
 
     ISOFORMER_PREDICT ( ch_shards, ch_model.first(), fasta_index, chrom_alias )
 
-    // Gather every shard's files under the original sample, waiting for exactly n_shards shards.
+    // Gather every shard's files under the original sample, waiting for exactly n_shards shards: with each
+    // shard's run manifest, which merge checks the shards against, and every file it lists (the embeddings too,
+    // when ext.args asks predict for them).
     ch_gathered = ISOFORMER_PREDICT.out.tsv
         .join( ISOFORMER_PREDICT.out.bed )
+        .join( ISOFORMER_PREDICT.out.manifest )
         .join( ISOFORMER_PREDICT.out.bigwig, remainder: true )
-        .map { meta, tsv, bed, bigwig ->
-            [ meta.scatter_id, [ tsv, bed ] + ( bigwig ? ( bigwig instanceof List ? bigwig : [ bigwig ] ) : [] ) ]
+        .join( ISOFORMER_PREDICT.out.embeddings, remainder: true )
+        .map { meta, tsv, bed, manifest, bigwig, embeddings ->
+            def optional = { f -> f ? ( f instanceof List ? f : [ f ] ) : [] }
+            [ meta.scatter_id, [ tsv, bed, manifest ] + optional( bigwig ) + optional( embeddings ) ]
         }
         .groupTuple( size: n_shards )
         .map { id, files -> [ [ id: id ], files.flatten() ] }
@@ -37,7 +42,8 @@ workflow ISOFORMER_SCATTER {
     ISOFORMER_MERGE ( ch_gathered )
 
     emit:
-    tsv    = ISOFORMER_MERGE.out.tsv      // channel: [ val(meta), path(tsv) ]
-    bed    = ISOFORMER_MERGE.out.bed      // channel: [ val(meta), path(bed) ]
-    bigwig = ISOFORMER_MERGE.out.bigwig   // channel: [ val(meta), [ path(bw) ] ]
+    tsv      = ISOFORMER_MERGE.out.tsv        // channel: [ val(meta), path(tsv) ]
+    bed      = ISOFORMER_MERGE.out.bed        // channel: [ val(meta), path(bed) ]
+    bigwig   = ISOFORMER_MERGE.out.bigwig     // channel: [ val(meta), [ path(bw) ] ]
+    manifest = ISOFORMER_MERGE.out.manifest   // channel: [ val(meta), path(run.json) ]
 }

@@ -16,6 +16,7 @@ process ISOFORMER_PREDICT {
     tuple val(meta), path("${prefix}.predictions.bed"), emit: bed
     tuple val(meta), path("${prefix}.*.bw")           , emit: bigwig, optional: true
     tuple val(meta), path("${prefix}.embeddings.tsv") , emit: embeddings, optional: true   // with --embeddings in ext.args
+    tuple val(meta), path("${prefix}.run.json")       , emit: manifest   // what merge checks the shards against
     tuple val("${task.process}"), val('isoformer'), eval("isoformer --version | sed 's/^isoformer //'"), topic: versions, emit: versions_isoformer
 
     when:
@@ -49,5 +50,6 @@ process ISOFORMER_PREDICT {
     printf 'track name="isoformer" itemRgb="On"\\n' > ${prefix}.predictions.bed
     touch ${prefix}.Adipose_Tissue.bw
     touch ${prefix}.embeddings.tsv
+    touch ${prefix}.run.json
     """
 }
