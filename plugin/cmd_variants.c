@@ -99,10 +99,6 @@ static int parse_options(int argc, char **argv, options *o)
     long long x = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:f:g:V:a:t:R:s:HS:o:d:@:w:vh", longopts, NULL)) != -1) {
-        if ((bad = cli_model_option(CMD, c, optarg, &o->mopts, &o->precision)) > 0)
-            return bad;
-        if (bad == 0)
-            continue;
         bad = 0;
         switch (c) {
         case 'm': o->model = optarg; break;
@@ -133,7 +129,9 @@ static int parse_options(int argc, char **argv, options *o)
             bad = cli_parse_choice(CMD, "--window-center", optarg, centres, 2, &o->vopts.gene_windows);
             break;
         case OPT_NO_REUSE: o->vopts.no_reuse = 1; break;
-        default: return cli_usage_error(CMD, "unknown or incomplete option");
+        default:
+            if ((bad = cli_model_option(CMD, c, optarg, &o->mopts, &o->precision)) < 0)
+                return cli_usage_error(CMD, "unknown or incomplete option");
         }
         if (bad)
             return bad;

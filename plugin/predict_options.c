@@ -84,12 +84,7 @@ int predict_parse_options(int argc, char **argv, predict_options *o)
     int c, window = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "m:f:g:a:t:R:s:o:d:@:ew:vh", longopts, NULL)) != -1) {
-        int bad = cli_model_option(CMD, c, optarg, &o->pred.model, &o->pred.precision);
-        if (bad > 0)
-            return bad;
-        if (bad == 0)
-            continue;
-        bad = 0;
+        int bad = 0;
         switch (c) {
         case 'm': o->model = optarg; break;
         case 'f': o->fasta = optarg; break;
@@ -117,7 +112,9 @@ int predict_parse_options(int argc, char **argv, predict_options *o)
             bad = cli_parse_choice(CMD, "--window-center", optarg, centres, 2, &o->pred.gene_windows);
             break;
         case OPT_REVCOMP: o->pred.window.revcomp_minus = 1; break;
-        default: return cli_usage_error(CMD, "unknown or incomplete option");
+        default:
+            if ((bad = cli_model_option(CMD, c, optarg, &o->pred.model, &o->pred.precision)) < 0)
+                return cli_usage_error(CMD, "unknown or incomplete option");
         }
         if (bad)
             return bad;
