@@ -84,25 +84,31 @@ sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=
                              env={**os.environ, **threads_env}).stdout)
 
 
+OUTPUTS = ("e_dna", "e_rna", "e_protein", "fused", "pooled", "predictions")
+
+
 def ours(precision):
-    """Median seconds per stage and the GEMM / attention rates inside the ops, from one driver process."""
-    r = subprocess.run([driver, "isoformer", work, *(os.path.join(work, x) for x in ("dna", "rna", "prot")), work],
+    """Median seconds per stage, the GEMM / attention rates inside the ops and the outputs (OUTPUTS), from one
+    driver process."""
+    out = os.path.join(work, precision)
+    os.makedirs(out, exist_ok=True)
+    r = subprocess.run([driver, "isoformer", work, *(os.path.join(work, x) for x in ("dna", "rna", "prot")), out],
                        capture_output=True, text=True,
                        env={**os.environ, **threads_env, "ISO_PRECISION": precision,
                             "ISO_REPEATS": str(max(args.repeats, 2))})
     if r.returncode != 0:
-        return None, r.stderr.strip().split("\n")[-1]
+        return None, r.stderr.strip().split("\n")[-1], None
     times = dict(zip(STAGES, (float(x) for x in r.stderr.split("stage seconds:")[1].split("\n")[0].split()[1::2])))
     ops = r.stderr.split("inside ops:")[1].split("\n")[0].strip()
-    return times, ops
+    return times, ops, {s: np.fromfile(os.path.join(out, s + ".f32"), dtype=np.float32) for s in OUTPUTS}
 
 
 from enformer_pytorch import str_to_one_hot  # noqa: E402
 one_hot, ri, pi = str_to_one_hot([dna]), torch.tensor([rna]), torch.tensor([prot])
 
 
-def forward_stages(bf16):
-    t = {}
+def forward_stages(bf16, outputs):
+    """Seconds per stage; fills outputs (OUTPUTS, as fp32 arrays)."""
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         t0 = clock()
         e_dna = model.dna_model(one_hot, return_only_embeddings=True)
@@ -113,20 +119,25 @@ def forward_stages(bf16):
         t3 = clock()
         h1 = model.cross_attention_layer_rna(e_dna, e_rna, ri != 1)
         h2 = model.cross_attention_layer_protein(h1, e_p, pi != 1)
-        model.head(h2.mean(1))
+        pooled = h2.mean(1)
+        pred = model.head(pooled)
         t4 = clock()
+    for s, v in zip(OUTPUTS, (e_dna, e_rna, e_p, h2, pooled, pred)):
+        outputs[s] = v.float().numpy().ravel()
     return dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)))
 
 
-def reference(bf16):
-    forward_stages(bf16)  # warm-up: oneDNN's kernels and primitive caches, allocator
-    runs = [forward_stages(bf16) for _ in range(max(args.repeats, 1))]
+def reference(bf16, outputs):
+    forward_stages(bf16, outputs)  # warm-up: oneDNN's kernels and primitive caches, allocator
+    runs = [forward_stages(bf16, outputs) for _ in range(max(args.repeats, 1))]
     return {s: statistics.median(r[s] for r in runs) for s in STAGES}
 
 
-results = {}
+results, outs = {}, {}
 for prec in ("fp32", "bf16"):
-    results[prec] = (ours(prec), reference(prec == "bf16"))
+    outs[prec] = {}
+    ot, ops, outs["ours " + prec] = ours(prec)
+    results[prec] = ((ot, ops), reference(prec == "bf16", outs[prec]))
 
 print(f"isoformer bench, {args.size} model, DNA {window} bp, RNA {len(rna)} tokens, protein {len(prot)} tokens"
       f"{' (non-coding: empty protein)' if args.noncoding else ''}, {args.threads} threads on {os.cpu_count()} cores; "
@@ -157,3 +168,12 @@ for prec, ((ot, ops), rt) in results.items():
           f"{ops}")
 print("\nratios (PyTorch s / ours s, per transcript): " + ", ".join(
     f"{p} {sum(rt.values()) / sum(ot.values()):.2f}x" for p, ((ot, _), rt) in results.items() if ot))
+
+# Accuracy on this checkpoint: each output's largest difference from PyTorch fp32 over its largest magnitude, and
+# bf16's tolerance as the parity tests state it (docs/model.md).
+ref = outs["fp32"]
+print(f"\naccuracy vs PyTorch fp32 {'output':12s} {'ours fp32':>10s} {'ours bf16':>10s} {'autocast':>10s} "
+      f"{'bf16 tol':>9s}")
+for s in OUTPUTS:
+    cells = [rm.rel_err(outs[k][s], ref[s]) if outs[k] else float("nan") for k in ("ours fp32", "ours bf16", "bf16")]
+    print(f"{'':25s}{s:12s} " + " ".join(f"{c:10.2e}" for c in cells) + f" {rm.BF16_TOLERANCE[s]:9.0e}")

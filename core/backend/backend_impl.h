@@ -68,6 +68,14 @@ struct iso_backend_ops {
      * backend buffer of len bytes. */
     int (*dna_im2col)(iso_backend *be, const char *dna, int64_t len, int64_t l0, int64_t T, int k, float *cols);
 
+    /* Optional (NULL: the model convolves tap by tap), used in fp32 only: the transforms of iso_conv1d_winograd
+     * (model/ops.c) over the tiles [t0, t0 + tiles) of a 5-tap same conv of x (L x cin). wino_in: v[i][t][c] =
+     * iso_k_wino_in of x rows 4(t0 + t) - 2 + [0, 8) (zero outside [0, L)), v is 8 x tiles x cin. wino_out: y rows
+     * 4(t0 + t) + r below L = iso_k_wino_out of m[.][t][c] plus bias[c] (bias may be NULL), m is 8 x tiles x cout. */
+    int (*wino_in)(iso_backend *be, const float *x, int64_t L, int cin, int64_t t0, int tiles, float *v);
+    int (*wino_out)(iso_backend *be, const float *m, int tiles, int cout, int64_t t0, int64_t L, const float *bias,
+                    float *y);
+
     /* Capabilities (iso_backend_supports_op, iso_backend_has). supports_op NULL: every op on any arguments;
      * has NULL: no property. */
     int (*supports_op)(const iso_backend *be, iso_op op, const void *args);

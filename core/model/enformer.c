@@ -17,6 +17,7 @@ const iso_enformer_hparams iso_enformer_default_hparams = {
 typedef struct {
     const float *scale, *shift; /* backend */
     const float *w, *b;         /* conv weight (taps-major for k > 1, [cout, cin] for k == 1) and bias */
+    const float *w_wino;        /* k == 5 on a backend with Winograd transforms: [8][cout][cin], else NULL */
     int cin, cout, k;
 } conv_block;
 
@@ -111,6 +112,14 @@ static void load_conv_block(iso_params *p, conv_block *cb, int cin, int cout, in
     cb->scale = iso_param_upload(p, scale, (size_t)cin);
     cb->shift = iso_param_upload(p, shift, (size_t)cin);
     cb->w = iso_param_upload(p, k > 1 ? w_dev : w, (size_t)cout * cin * k);
+    /* Both forms are kept: the backend's precision may change after loading (iso_backend_set_precision). */
+    if (k == 5 && iso_conv1d_winograd_usable(p->be)) {
+        float *u = iso_param_scratch(p, (size_t)8 * cout * cin);
+        if (u) {
+            iso_conv1d_winograd_weights(w, cout, cin, u);
+            cb->w_wino = iso_param_upload(p, u, (size_t)8 * cout * cin);
+        }
+    }
     cb->b = iso_param(p, 1, vout, "%s.2.bias", name);
     cb->cin = cin;
     cb->cout = cout;
@@ -286,6 +295,8 @@ static int run_conv_block(iso_backend *be, const conv_block *cb, const float *x,
         return rc;
     if (cb->k == 1)
         return iso_linear(be, tmp, L, cb->cin, cb->w, cb->b, y, cb->cout, ISO_ACT_NONE);
+    if (cb->w_wino && iso_conv1d_winograd_usable(be))
+        return iso_conv1d_winograd(be, tmp, L, cb->cin, cb->w_wino, cb->b, y, cb->cout, ISO_WINO_CHUNK_TILES);
     return iso_conv1d_same(be, tmp, L, cb->cin, cb->w, cb->b, cb->k, y, cb->cout);
 }
 

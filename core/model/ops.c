@@ -55,6 +55,59 @@ int iso_conv1d_same(iso_backend *be, const float *x, int64_t L, int cin, const f
     return rc;
 }
 
+int iso_conv1d_winograd_usable(const iso_backend *be)
+{
+    return be->ops->wino_in && be->ops->wino_out && be->precision == ISO_PREC_FP32;
+}
+
+void iso_conv1d_winograd_weights(const float *w, int cout, int cin, float *u)
+{
+    /* G of the points 0, 1, -1, 1/2, -1/2, 2, -2, infinity (rows) by tap (columns). */
+    static const double G[8][5] = {
+        {-1, 0, 0, 0, 0},
+        {-2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9},
+        {-2.0 / 9, 2.0 / 9, -2.0 / 9, 2.0 / 9, -2.0 / 9},
+        {32.0 / 45, 16.0 / 45, 8.0 / 45, 4.0 / 45, 2.0 / 45},
+        {32.0 / 45, -16.0 / 45, 8.0 / 45, -4.0 / 45, 2.0 / 45},
+        {1.0 / 90, 1.0 / 45, 2.0 / 45, 4.0 / 45, 8.0 / 45},
+        {1.0 / 90, -1.0 / 45, 2.0 / 45, -4.0 / 45, 8.0 / 45},
+        {0, 0, 0, 0, 1},
+    };
+    const int64_t plane = (int64_t)cout * cin;
+    for (int64_t oc = 0; oc < plane; oc++)
+        for (int i = 0; i < 8; i++) {
+            double sum = 0.0;
+            for (int j = 0; j < 5; j++)
+                sum += G[i][j] * w[oc * 5 + j];
+            u[i * plane + oc] = (float)sum;
+        }
+}
+
+int iso_conv1d_winograd(iso_backend *be, const float *x, int64_t L, int cin, const float *u, const float *bias,
+                        float *y, int cout, int chunk_tiles)
+{
+    const int64_t tiles = (L + 3) / 4;
+    const int chunk = tiles < chunk_tiles ? (int)tiles : chunk_tiles;
+    if (chunk <= 0)
+        return chunk == 0 ? ISO_OK : iso_error(ISO_EINVAL, "Winograd conv: %d tiles per chunk", chunk_tiles);
+    float *v = be->ops->alloc(be, (size_t)8 * chunk * cin * sizeof *v);
+    float *m = v ? be->ops->alloc(be, (size_t)8 * chunk * cout * sizeof *m) : NULL;
+    int rc = m ? ISO_OK : iso_last_status();
+    for (int64_t t0 = 0; t0 < tiles && rc == ISO_OK; t0 += chunk) {
+        const int n = tiles - t0 < chunk ? (int)(tiles - t0) : chunk;
+        iso_gemm_args g = {.trans_b = 1, .m = n, .n = cout, .k = cin, .alpha = 1.0f, .beta = 0.0f,
+                           .a = v, .lda = cin, .stride_a = (int64_t)n * cin,
+                           .b = u, .ldb = cin, .stride_b = (int64_t)cout * cin,
+                           .c = m, .ldc = cout, .stride_c = (int64_t)n * cout, .batch = 8};
+        rc = be->ops->wino_in(be, x, L, cin, t0, n, v);
+        rc = rc ? rc : be->ops->gemm(be, &g);
+        rc = rc ? rc : be->ops->wino_out(be, m, n, cout, t0, L, bias, y);
+    }
+    be->ops->free(be, m);
+    be->ops->free(be, v);
+    return rc;
+}
+
 int iso_attn_scores(iso_backend *be, const iso_attn *a)
 {
     iso_gemm_args g = {.trans_b = 1, .m = a->Tq, .n = a->Tk, .k = a->dq, .alpha = a->scale, .beta = 0.0f,

@@ -22,6 +22,19 @@ int iso_conv1d_same(iso_backend *be, const float *x, int64_t L, int cin, const f
 /* Host-side rearrangement of a PyTorch Conv1d weight [cout][cin][k] into taps-major [k][cout][cin]. */
 void iso_conv1d_taps_from_torch(const float *w, int cout, int cin, int k, float *w_taps);
 
+/* The same conv for k = 5 by Winograd F(4,5) (kernels.h iso_k_wino_in/out): per chunk of chunk_tiles tiles of 4
+ * output rows, the input transform, 8 GEMMs (tiles x cin by cin x cout) and the output transform: 0.4x the
+ * GEMM FLOP of the tap-wise sum. u is the transformed weight [8][cout][cin] (iso_conv1d_winograd_weights). The
+ * chunk bounds the workspace (8 x chunk_tiles x (cin + cout) floats) and, being fixed, keeps results independent
+ * of anything else. Only where iso_conv1d_winograd_usable(be). */
+enum { ISO_WINO_CHUNK_TILES = 1024 };
+int iso_conv1d_winograd(iso_backend *be, const float *x, int64_t L, int cin, const float *u, const float *bias,
+                        float *y, int cout, int chunk_tiles) ISO_RESULT;
+/* Whether be has the transforms and computes in fp32 (bf16-rounded transforms lose too much: kernels.h). */
+int iso_conv1d_winograd_usable(const iso_backend *be);
+/* Host-side u[i][o][c] = sum_j G[i][j] w[o][c][j] of a PyTorch Conv1d weight [cout][cin][5], in double. */
+void iso_conv1d_winograd_weights(const float *w, int cout, int cin, float *u);
+
 /* Multi-head attention in pieces, for attention with extra terms on the scores (Enformer's relative positions;
  * plain attention is iso_attention below). q: [Tq, ldq] with head h at columns [h*dq, (h+1)*dq); k likewise [Tk, ldk];
  * v: [Tk, ldv] with head h at [h*dv, (h+1)*dv); scores: [heads, Tq, Tk]; out: [Tq, ldo]. */

@@ -21,9 +21,6 @@ import refmodels as rm  # noqa: E402
 iso, work, driver = sys.argv[1], sys.argv[2], sys.argv[3]
 os.makedirs(work, exist_ok=True)
 STAGES = ["e_dna", "e_rna", "e_protein", "fused", "pooled", "predictions"]
-# Relative error of our bf16 vs the fp32 reference, per stage. bf16 keeps 8 significant bits (rounding error
-# 2^-9 = 2e-3 per input), and errors of independent roundings add up over K-long dot products and the layers.
-TOL = {"e_dna": 2e-2, "e_rna": 2e-2, "e_protein": 2e-2, "fused": 2e-2, "pooled": 2e-2, "predictions": 3e-2}
 
 r = subprocess.run([driver, "sgemm", "64", "1"], env={**os.environ, "ISO_PRECISION": "bf16"}, capture_output=True,
                    text=True)
@@ -82,20 +79,15 @@ if int(torch.__version__.split(".")[0]) < 2:
 with torch.autocast("cpu", dtype=torch.bfloat16):
     ref16 = {s: v.float().numpy().ravel() for s, v in model(dna, ri, pi).items()}
 o32, o16 = ours("fp32"), ours("bf16")
-
-
-
-def err(a, ref):
-    return float(np.max(np.abs(a.astype(np.float64) - ref)) / max(np.max(np.abs(ref)), 1e-30))
-
+err = rm.rel_err
 
 failures = []
 print(f"{'stage':12s} {'fp32 vs torch':>14s} {'bf16 vs our fp32':>17s} {'bf16 vs torch':>14s} "
       f"{'autocast vs torch':>18s} {'tolerance':>10s}")
 for s in STAGES:
     e32, e16, eac = err(o32[s], ref32[s]), err(o16[s], ref32[s]), err(ref16[s], ref32[s])
-    eours = err(o16[s], o32[s].astype(np.float64))
-    bound = min(TOL[s], 2 * eac + 1e-3)
+    eours = err(o16[s], o32[s])
+    bound = min(rm.BF16_TOLERANCE[s], 2 * eac + 1e-3)
     print(f"{s:12s} {e32:14.2e} {eours:17.2e} {e16:14.2e} {eac:18.2e} {bound:10.2e}")
     if not eours <= bound:
         failures.append(f"{s}: bf16 differs from our fp32 by {eours:.2e}, over {bound:.2e}")

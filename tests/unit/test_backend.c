@@ -231,6 +231,71 @@ START_TEST(attention_general_path_blocks)
 }
 END_TEST
 
+/* ---- the 5-tap conv by Winograd F(4,5) (iso_conv1d_winograd), against the conv's definition in double ---- */
+
+/* Max |got - ref| / max |ref| of a same-padded 5-tap conv y = sum_j x[l + j - 2] w[:, :, j]^T + b. */
+static double conv5_error(const float *x, int64_t L, int cin, const float *w, const float *b, const float *got,
+                          int cout)
+{
+    double worst = 0, biggest = 0;
+    for (int64_t l = 0; l < L; l++)
+        for (int o = 0; o < cout; o++) {
+            double ref = b ? b[o] : 0.0;
+            for (int j = 0; j < 5; j++)
+                if (l + j - 2 >= 0 && l + j - 2 < L)
+                    for (int c = 0; c < cin; c++)
+                        ref += (double)x[(l + j - 2) * cin + c] * w[((int64_t)o * cin + c) * 5 + j];
+            double err = fabs(got[l * cout + o] - ref);
+            worst = err > worst ? err : worst;
+            biggest = fabs(ref) > biggest ? fabs(ref) : biggest;
+        }
+    return worst / (biggest > 0 ? biggest : 1);
+}
+
+/* Every length class against 4-row tiles (L < 4, L % 4 = 0..3), chunks that split the tiles unevenly, odd channel
+ * counts, with and without bias; the bf16 backend has no Winograd path. */
+START_TEST(winograd_conv_matches_definition)
+{
+    static const struct {
+        int64_t L;
+        int cin, cout, chunk, bias;
+    } cases[] = {{1, 3, 2, 1024, 1}, {2, 5, 7, 1024, 0}, {3, 1, 1, 1, 1}, {4, 8, 3, 1, 1}, {5, 7, 9, 1, 0},
+                 {17, 13, 11, 2, 1}, {64, 33, 31, 3, 1}, {1001, 40, 24, 64, 1}, {4096, 96, 80, 1024, 1}};
+    iso_backend *be = NULL;
+    ck_assert_int_eq(iso_backend_create("cpu", 2, ISO_PREC_FP32, &be), ISO_OK);
+    ck_assert(iso_conv1d_winograd_usable(be));
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int64_t L = cases[i].L;
+        const int cin = cases[i].cin, cout = cases[i].cout;
+        float *x = malloc((size_t)L * cin * sizeof *x), *w = malloc((size_t)cout * cin * 5 * sizeof *w);
+        float *u = malloc((size_t)8 * cout * cin * sizeof *u), *b = malloc((size_t)cout * sizeof *b);
+        float *y = malloc((size_t)L * cout * sizeof *y);
+        ck_assert(x && w && u && b && y);
+        for (int64_t e = 0; e < L * cin; e++)
+            x[e] = frand();
+        for (int64_t e = 0; e < (int64_t)cout * cin * 5; e++)
+            w[e] = frand() / sqrtf(5.0f * cin);
+        for (int o = 0; o < cout; o++)
+            b[o] = frand();
+        iso_conv1d_winograd_weights(w, cout, cin, u);
+        const float *bias = cases[i].bias ? b : NULL;
+        ck_assert_msg(iso_conv1d_winograd(be, x, L, cin, u, bias, y, cout, cases[i].chunk) == ISO_OK, "%s",
+                      iso_last_error());
+        double err = conv5_error(x, L, cin, w, bias, y, cout);
+        /* fp32 rounding of the transformed inputs and weights: about 5x a direct sum's, which is ~1e-7 here */
+        ck_assert_msg(err < 5e-6, "L=%lld cin=%d cout=%d chunk=%d: relative error %.3g", (long long)L, cin, cout,
+                      cases[i].chunk, err);
+        free(x), free(w), free(u), free(b), free(y);
+    }
+    ck_assert_uint_eq(iso_backend_bytes_in_use(be), 0);
+    iso_backend_destroy(be);
+    if (iso_backend_create("cpu", 1, ISO_PREC_BF16, &be) == ISO_OK) {
+        ck_assert(!iso_conv1d_winograd_usable(be));
+        iso_backend_destroy(be);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("backend");
@@ -245,5 +310,8 @@ int main(void)
     tcase_add_test(d, attention_dispatch_on_published_shapes);
     tcase_add_test(d, attention_general_path_blocks);
     suite_add_tcase(s, d);
+    TCase *c = tcase_create("conv");
+    tcase_add_test(c, winograd_conv_matches_definition);
+    suite_add_tcase(s, c);
     return iso_run_suite(s);
 }

@@ -626,6 +626,76 @@ static int cpu_mean_rows(iso_backend *be, const float *x, float *y, int64_t r0, 
     return ISO_OK;
 }
 
+/* ---- Winograd F(4,5) transforms (kernels.h), one tile per unit: the channel loop vectorizes ---- */
+typedef struct {
+    const float *src, *bias, *zeros; /* zeros: cin floats standing for the rows outside [0, L) */
+    float *dst;
+    int64_t L, t0;
+    int tiles, channels;
+} wino_job;
+
+CPU_CLONES static void wino_in_tiles(void *vctx, int64_t t_begin, int64_t t_end, int part)
+{
+    (void)part;
+    const wino_job *j = vctx;
+    const int64_t plane = (int64_t)j->tiles * j->channels;
+    for (int64_t t = t_begin; t < t_end; t++) {
+        const int64_t p0 = 4 * (j->t0 + t) - 2;
+        const float *row[8];
+        for (int l = 0; l < 8; l++)
+            row[l] = p0 + l >= 0 && p0 + l < j->L ? j->src + (p0 + l) * j->channels : j->zeros;
+        float *v = j->dst + t * j->channels;
+        for (int c = 0; c < j->channels; c++) {
+            float d[8], out[8];
+            for (int l = 0; l < 8; l++)
+                d[l] = row[l][c];
+            iso_k_wino_in(d, out);
+            for (int i = 0; i < 8; i++)
+                v[i * plane + c] = out[i];
+        }
+    }
+}
+
+CPU_CLONES static void wino_out_tiles(void *vctx, int64_t t_begin, int64_t t_end, int part)
+{
+    (void)part;
+    const wino_job *j = vctx;
+    const int64_t plane = (int64_t)j->tiles * j->channels;
+    for (int64_t t = t_begin; t < t_end; t++) {
+        const int64_t p0 = 4 * (j->t0 + t);
+        const int rows = j->L - p0 < 4 ? (int)(j->L - p0) : 4;
+        const float *m = j->src + t * j->channels;
+        float *y = j->dst + p0 * j->channels;
+        for (int c = 0; c < j->channels; c++) {
+            float in[8], out[4];
+            for (int i = 0; i < 8; i++)
+                in[i] = m[i * plane + c];
+            iso_k_wino_out(in, out);
+            for (int r = 0; r < rows; r++)
+                y[(int64_t)r * j->channels + c] = out[r] + (j->bias ? j->bias[c] : 0.0f);
+        }
+    }
+}
+
+static int cpu_wino_in(iso_backend *be, const float *x, int64_t L, int cin, int64_t t0, int tiles, float *v)
+{
+    float *zeros = calloc((size_t)cin, sizeof *zeros);
+    if (!zeros)
+        return iso_error(ISO_ENOMEM, "out of memory for a Winograd transform of %d channels", cin);
+    wino_job j = {.src = x, .zeros = zeros, .dst = v, .L = L, .t0 = t0, .tiles = tiles, .channels = cin};
+    parallel_for(be, tiles, 24 * (int64_t)cin, wino_in_tiles, &j);
+    free(zeros);
+    return ISO_OK;
+}
+
+static int cpu_wino_out(iso_backend *be, const float *m, int tiles, int cout, int64_t t0, int64_t L,
+                        const float *bias, float *y)
+{
+    wino_job j = {.src = m, .bias = bias, .dst = y, .L = L, .t0 = t0, .tiles = tiles, .channels = cout};
+    parallel_for(be, tiles, 16 * (int64_t)cout, wino_out_tiles, &j);
+    return ISO_OK;
+}
+
 /* ---- attention ---- */
 
 /* Per (head, block of query rows): scores = scale q k^T by BLAS, row softmax, out = p v by BLAS, the blocks
@@ -765,6 +835,8 @@ static const struct iso_backend_ops cpu_ops = {
     .rel_shift_add = cpu_rel_shift_add,
     .mean_rows = cpu_mean_rows,
     .attention = cpu_attention,
+    .wino_in = cpu_wino_in,
+    .wino_out = cpu_wino_out,
 };
 
 extern const iso_backend_reg iso_backend_cpu_reg;

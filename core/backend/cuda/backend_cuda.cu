@@ -315,6 +315,8 @@ static const struct iso_backend_ops cuda_ops = {
     cu_mean_rows,
     cu_attention,
     cu_dna_im2col,
+    NULL, /* wino_in, wino_out: fp32 only, and the GPU's production precisions are tf32/bf16 */
+    NULL,
     cu_supports_op,
     cu_has,
 };
