@@ -175,5 +175,6 @@ ref = outs["torch fp32"]
 print(f"\naccuracy vs PyTorch fp32 {'output':12s} {'ours fp32':>10s} {'ours bf16':>10s} {'autocast':>10s} "
       f"{'bf16 tol':>9s}")
 for s in OUTPUTS:
-    cells = [rm.rel_err(outs[k][s], ref[s]) if outs[k] else float("nan") for k in ("ours fp32", "ours bf16", "torch bf16")]
+    cells = [rm.rel_err(outs[k][s], ref[s]) if outs[k] else float("nan")
+             for k in ("ours fp32", "ours bf16", "torch bf16")]
     print(f"{'':25s}{s:12s} " + " ".join(f"{c:10.2e}" for c in cells) + f" {rm.BF16_TOLERANCE[s]:9.0e}")
