@@ -11,8 +11,9 @@ SUDO=""
 build_pkgs=(build-essential cmake pkg-config libhts-dev libbigwig-dev libcurl4-gnutls-dev zlib1g-dev
             libopenblas-dev libjansson-dev check)
 # oneDNN 2.x for the CPU bf16 GEMMs (--precision bf16); optional: where the archive lacks it, isoformer builds
-# without (CMake ISOFORMER_ONEDNN=AUTO).
-optional_build_pkgs=(libdnnl-dev)
+# without (CMake ISOFORMER_ONEDNN=AUTO). Debian's oneDNN CMake config requires OpenCL's headers and libOpenCL.so
+# (the package is built with the OpenCL GPU runtime), which libdnnl-dev does not pull in.
+optional_build_pkgs=(libdnnl-dev ocl-icd-opencl-dev)
 # Independent tools the tests compare against (bcftools: consensus edits the FASTA and csq names consequences
 # for the variants test), the Python (Debian's PyTorch) for parity tests, and the pipeline checks: pyBigWig
 # writes test bigWigs, Groovy parses the Nextflow files, shellcheck lints WDL commands, Jinja renders the conda
