@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "isoformer/backend.h"
+#include "isoformer/error.h"
 
 typedef struct {
     const char *name;
@@ -45,6 +47,8 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
         return cli_version();
     }
+    if (iso_backend_cpu_blas_reexec(argv) != ISO_OK)
+        fprintf(stderr, "isoformer: warning: %s\n", iso_last_error());
     cli_install_signal_handlers();
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) {

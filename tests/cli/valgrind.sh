@@ -6,7 +6,8 @@ set -euo pipefail
 iso=$1 data=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
 supp=$(cd "$(dirname "$0")/.." && pwd)/valgrind.supp
-vg=(valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect
+# --trace-children: isoformer re-executes itself where OpenBLAS does not know the CPU (iso_backend_cpu_blas_reexec)
+vg=(valgrind -q --trace-children=yes --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite,indirect
     --suppressions="$supp")
 common=(--fasta "$data/genome.fa.gz" --gtf "$data/annotation.gtf" --chrom-alias "$data/chromAlias.txt")
 "${vg[@]}" "$iso" extract "${common[@]}" --window 4096 --out "$work/x"

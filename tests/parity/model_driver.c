@@ -517,6 +517,9 @@ static int env_threads(void)
 
 int main(int argc, char **argv)
 {
+    /* the benchmarks time OpenBLAS ("openblas") and our ops with the kernels the CLI would run */
+    if (iso_backend_cpu_blas_reexec(argv) != ISO_OK)
+        fprintf(stderr, "model_driver: warning: %s\n", iso_last_error());
     const char *cmd = argc > 1 ? argv[1] : "";
     int iso = argc == 7 && !strcmp(cmd, "isoformer");
     int batch = (argc == 7 || argc == 8) && !strcmp(cmd, "batch");

@@ -7,6 +7,7 @@
 
 #include "check_run.h"
 #include "backend/backend_impl.h"
+#include "backend/cpu/blas_core.h"
 #include "backend/kernels.h"
 #include "model/ops.h"
 
@@ -99,6 +100,27 @@ START_TEST(precision_names)
     ck_assert_str_eq(iso_precision_name(ISO_PREC_FP32), "fp32");
     ck_assert_str_eq(iso_precision_name(ISO_PREC_TF32), "tf32");
     ck_assert_str_eq(iso_precision_name(ISO_PREC_BF16), "bf16");
+}
+END_TEST
+
+/* OpenBLAS's fallback cores are replaced by what the CPU runs (0.3.21 picks Prescott on Emerald Rapids), and the
+ * cores it chose knowingly, or names this build does not know, are kept. */
+START_TEST(blas_core_choice)
+{
+    ck_assert_str_eq(iso_cpu_blas_core_for("Prescott", 1, 1), "SkylakeX");
+    ck_assert_str_eq(iso_cpu_blas_core_for("Sandybridge", 0, 1), "Haswell");
+    ck_assert_str_eq(iso_cpu_blas_core_for("NEHALEM", 1, 1), "SkylakeX");
+    ck_assert_str_eq(iso_cpu_blas_core_for(NULL, 0, 1), "Haswell");
+    ck_assert_ptr_null(iso_cpu_blas_core_for("Prescott", 0, 0)); /* the CPU has nothing better */
+    ck_assert_ptr_null(iso_cpu_blas_core_for("Haswell", 1, 1));
+    ck_assert_ptr_null(iso_cpu_blas_core_for("Cooperlake", 1, 1));
+    ck_assert_ptr_null(iso_cpu_blas_core_for("Zen", 0, 1));
+    ck_assert_ptr_null(iso_cpu_blas_core_for("GraniteRapids", 1, 1));
+    /* OPENBLAS_CORETYPE set is the user's choice: no hint, so no re-execution */
+    ck_assert_int_eq(setenv("OPENBLAS_CORETYPE", "Prescott", 1), 0);
+    ck_assert_ptr_null(iso_backend_cpu_blas_hint());
+    ck_assert_int_eq(iso_backend_cpu_blas_reexec((char *[]){"unused", NULL}), ISO_OK);
+    unsetenv("OPENBLAS_CORETYPE");
 }
 END_TEST
 
@@ -304,6 +326,7 @@ int main(void)
     tcase_add_test(t, device_names);
     tcase_add_test(t, cpu_accessors);
     tcase_add_test(t, precision_names);
+    tcase_add_test(t, blas_core_choice);
     suite_add_tcase(s, t);
     TCase *d = tcase_create("dispatch");
     tcase_set_timeout(d, 300);

@@ -860,6 +860,11 @@ static int cpu_create(int device, int n_threads, iso_precision precision, iso_ba
         return iso_error(ISO_ENOMEM, "cpu backend: out of memory");
     }
     iso_backend_init(be, &iso_backend_cpu_reg, &cpu_ops, 0, precision, n_threads, impl);
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    const char *blas_core = iso_backend_cpu_blas_hint();
+    if (blas_core && !atomic_flag_test_and_set(&warned))
+        iso_warn("OpenBLAS runs its %s kernels, not this CPU's: GEMMs at a fraction of its speed (set "
+                 "OPENBLAS_CORETYPE=%s, or call iso_backend_cpu_blas_reexec)", openblas_get_corename(), blas_core);
     openblas_set_num_threads(1);
     pool_init(&impl->pool, n_threads);
     /* bf16 is checked now, so that a CPU or build without it fails before the model loads */

@@ -77,6 +77,16 @@ int iso_backend_reg_device_count(int i);
 ISO_API
 const char *iso_backend_default_device(void);
 
+/* The OPENBLAS_CORETYPE value this CPU calls for when the OpenBLAS in use fell back to pre-AVX2 kernels because it
+ * does not know the CPU model ("SkylakeX" for Debian 12's OpenBLAS 0.3.21 on Emerald Rapids, 5x its Prescott
+ * sgemm), else NULL (also when OPENBLAS_CORETYPE is set). OpenBLAS reads it only when it loads, so a program
+ * calls iso_backend_cpu_blas_reexec(argv) first thing in main(): it re-executes the program with the variable set
+ * where there is a hint, and otherwise returns ISO_OK (or an error, the run going on with the slower kernels). */
+ISO_API
+const char *iso_backend_cpu_blas_hint(void);
+ISO_API
+int iso_backend_cpu_blas_reexec(char *const argv[]) ISO_RESULT;
+
 /* device: a registry name, optionally ":N" for its device N ("cpu", "cuda", "cuda:1"); NULL is "cpu".
  * n_threads <= 0 uses all cores (CPU). precision is the GEMM precision of backends that have several; one a
  * backend lacks is fp32 (tf32 on the CPU). The CPU backend's bf16 (oneDNN, on AVX512-BF16 or AMX) is ISO_EDEVICE
