@@ -26,6 +26,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: predict MODEL_DIR GENOME.fa ANNOTATION.gtf [CHROM_ALIAS.txt]\n");
         return 2;
     }
+    /* where OpenBLAS does not know this CPU, restart with the kernels its features call for */
+    if (iso_backend_cpu_blas_reexec(argv) != ISO_OK)
+        fprintf(stderr, "warning: %s\n", iso_last_error());
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;
     iso_fasta *fa = NULL;

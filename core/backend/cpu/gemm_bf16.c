@@ -8,6 +8,7 @@
 #include <string.h>
 
 #ifdef ISOFORMER_HAVE_ONEDNN
+#include <cblas.h>
 #include <dnnl.h>
 #if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
 #include <omp.h>
@@ -20,6 +21,11 @@ typedef struct {
     uint16_t *copy;
 } bf16_weight;
 
+typedef struct {
+    float *x;
+    size_t cap;
+} widened;
+
 struct cpu_bf16 {
     bf16_weight *w; /* sorted by begin */
     size_t n, cap;
@@ -27,6 +33,10 @@ struct cpu_bf16 {
     dnnl_engine_t engine;
     dnnl_stream_t *streams;
     int parts;
+    /* the products by sgemm on the bf16 values widened back to float (exact, as are their products), where the
+     * CPU's fp32 kernels are the faster: per part, A's and B's widened copies */
+    int fp32_kernels;
+    widened (*wide)[2];
 #endif
 };
 
@@ -117,20 +127,45 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
     return NULL;
 }
 
+/* Whether the bf16 products run faster as sgemm on widened values than in oneDNN's bf16 kernels. AMX's tiles and
+ * AMD Zen 4's VDPBF16PS (two a cycle) outrun fp32 FMAs; an Intel core without AMX (Cooper Lake, or Sapphire and
+ * Emerald Rapids where the hypervisor hides AMX) issues VDPBF16PS on one port, so bf16 peaks where fp32 does and
+ * oneDNN 2.6 reaches half of it: 78 GFLOP/s a core on Emerald Rapids against OpenBLAS's 150 (PyTorch's oneDNN 3:
+ * 80 against 154). ISO_CPU_BF16_KERNELS=onednn|fp32 overrides (the tests run both). */
+static int prefer_fp32_kernels(dnnl_cpu_isa_t isa)
+{
+    const char *force = getenv("ISO_CPU_BF16_KERNELS");
+    if (force && (!strcmp(force, "fp32") || !strcmp(force, "onednn")))
+        return !strcmp(force, "fp32");
+    if ((isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx)
+        return 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return !__builtin_cpu_is("amd");
+#else
+    return 0;
+#endif
+}
+
 int cpu_bf16_create(int parts, cpu_bf16 **out)
 {
     *out = NULL;
     const dnnl_version_t *v = dnnl_version();
-    const char *isa = isa_name(dnnl_get_effective_cpu_isa());
+    dnnl_cpu_isa_t effective = dnnl_get_effective_cpu_isa();
+    const char *isa = isa_name(effective);
     if (!isa)
         return iso_error(ISO_EDEVICE, "--precision bf16 on CPU needs AVX512-BF16 or AMX, which this CPU lacks (or "
                                       "ONEDNN_MAX_CPU_ISA excludes): use --precision fp32");
     cpu_bf16 *b = calloc(1, sizeof *b);
-    if (!b || !(b->streams = calloc((size_t)parts, sizeof *b->streams))) {
+    if (!b || !(b->streams = calloc((size_t)parts, sizeof *b->streams)) ||
+        !(b->wide = calloc((size_t)parts, sizeof *b->wide))) {
+        if (b)
+            free(b->streams);
         free(b);
         return iso_error(ISO_ENOMEM, "cpu backend: out of memory");
     }
     b->parts = parts;
+    b->fp32_kernels = prefer_fp32_kernels(effective);
     int ok = dnnl_engine_create(&b->engine, dnnl_cpu, 0) == dnnl_success;
     for (int i = 0; ok && i < parts; i++)
         ok = dnnl_stream_create(&b->streams[i], b->engine, dnnl_stream_default_flags) == dnnl_success;
@@ -138,7 +173,11 @@ int cpu_bf16_create(int parts, cpu_bf16 **out)
         cpu_bf16_destroy(b);
         return iso_error(ISO_EDEVICE, "cpu backend: oneDNN cannot create its CPU engine");
     }
-    iso_info("cpu backend: bf16 GEMMs through oneDNN %d.%d.%d on %s", v->major, v->minor, v->patch, isa);
+    if (b->fp32_kernels)
+        iso_info("cpu backend: bf16 GEMMs as OpenBLAS sgemm on the bf16 values (this CPU's %s kernels are slower)",
+                 isa);
+    else
+        iso_info("cpu backend: bf16 GEMMs through oneDNN %d.%d.%d on %s", v->major, v->minor, v->patch, isa);
     *out = b;
     return ISO_OK;
 }
@@ -152,6 +191,9 @@ void cpu_bf16_destroy(cpu_bf16 *b)
         if (b->streams[i])
             dnnl_stream_destroy(b->streams[i]);
     free(b->streams);
+    for (int i = 0; b->wide && i < b->parts; i++)
+        free(b->wide[i][0].x), free(b->wide[i][1].x);
+    free(b->wide);
     if (b->engine)
         dnnl_engine_destroy(b->engine);
     free(b);
@@ -165,9 +207,47 @@ static dnnl_status_t matrix_desc(dnnl_memory_desc_t *md, int64_t rows, int64_t c
     return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
 }
 
+/* The stored rows x cols matrix x (leading dimension ld) as floats, packed, in w: bf16 to float is exact. */
+static const float *widen(widened *w, const uint16_t *x, int64_t rows, int64_t cols, int64_t ld)
+{
+    size_t need = (size_t)(rows * cols);
+    if (need > w->cap) {
+        float *grown = realloc(w->x, need * sizeof *grown);
+        if (!grown)
+            return NULL;
+        w->x = grown;
+        w->cap = need;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const uint16_t *src = x + r * ld;
+        float *dst = w->x + r * cols;
+        for (int64_t c = 0; c < cols; c++) {
+            uint32_t u = (uint32_t)src[c] << 16;
+            memcpy(&dst[c], &u, sizeof u);
+        }
+    }
+    return w->x;
+}
+
+static int matmul_fp32_kernels(cpu_bf16 *b, int part, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                               const uint16_t *a, int lda, const uint16_t *bm, int ldb, float beta, float *c,
+                               int ldc)
+{
+    int a_cols = trans_a ? m : k, b_cols = trans_b ? k : n;
+    const float *wa = widen(&b->wide[part][0], a, trans_a ? k : m, a_cols, lda);
+    const float *wb = wa ? widen(&b->wide[part][1], bm, trans_b ? n : k, b_cols, ldb) : NULL;
+    if (!wb)
+        return iso_error(ISO_ENOMEM, "cpu backend: out of memory widening a %dx%dx%d bf16 product", m, n, k);
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+                alpha, wa, a_cols, wb, b_cols, beta, c, ldc);
+    return ISO_OK;
+}
+
 int cpu_bf16_matmul(cpu_bf16 *b, int part, int trans_a, int trans_b, int m, int n, int k, float alpha,
                     const uint16_t *a, int lda, const uint16_t *bm, int ldb, float beta, float *c, int ldc)
 {
+    if (b->fp32_kernels)
+        return matmul_fp32_kernels(b, part, trans_a, trans_b, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc);
 #if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_OMP
     omp_set_num_threads(1); /* this thread's OpenMP teams: the backend's pool is the parallelism */
 #endif
