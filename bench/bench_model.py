@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark (not a test): one transcript through the whole model, per stage, ours vs PyTorch on the same inputs
-and weights, in fp32 and in bf16 (ours: --precision bf16 through oneDNN; PyTorch: CPU autocast), with our achieved
-GFLOP/s against this machine's sgemm rate measured in the same run, and the GEMM and attention rates inside our
-ops.
+and weights, in fp32 and in bf16 (ours: --precision bf16, in oneDNN or as sgemm on the bf16 values as the backend
+picks; PyTorch: CPU autocast), with our achieved GFLOP/s against this machine's sgemm rate measured in the same run,
+and the GEMM and attention rates inside our ops.
 
   bench/.venv-torch/bin/python bench/bench_model.py BUILD_DIR [--size full|medium] [--repeats 3] [--noncoding]
 
@@ -150,7 +150,7 @@ if not torch.backends.mkl.is_available():
 print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, 2048^3, same run, per {args.clock} second): "
       f"{sgemm:.1f} GFLOP/s")
 for prec, ((ot, ops), rt) in results.items():
-    label = "fp32" if prec == "fp32" else "bf16 (ours: oneDNN; PyTorch: autocast)"
+    label = "fp32" if prec == "fp32" else "bf16 (ours: bf16 inputs, fp32 sums, as the backend picks; PyTorch: autocast)"
     print(f"\n{label}")
     if ot is None:
         print(f"  ours: not run ({ops})")

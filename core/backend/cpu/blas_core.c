@@ -2,7 +2,6 @@
  * older than the CPU falls back to pre-AVX2 kernels: Debian 12's 0.3.21 runs its Prescott (SSE3) sgemm on Emerald
  * Rapids (family 6 model 207), 59.5 GFLOP/s on 2 cores where the SkylakeX kernels do 304.6. OPENBLAS_CORETYPE
  * overrides the choice, but only at load, so the fix is a new process: the programs re-execute themselves. */
-#define _GNU_SOURCE /* setenv */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
