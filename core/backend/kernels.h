@@ -19,11 +19,8 @@
  * in the exponent bits: within 2 ulp of expf, and branch-free, so that host loops vectorize (libm's expf is a call
  * per element, which was a tenth of a CPU run). Results below the normal range are 0 (masked keys at -1e9 or
  * -inf must weigh exactly nothing); above the float range, inf. */
-ISO_HD float iso_k_exp(float x)
+ISO_HD float iso_k_exp_reduced(float xc, float *n_out) /* xc in [lo, hi]: exp(xc) = result * 2^n */
 {
-    const float lo = -87.33654475f, hi = 88.72283905f;
-    float xc = x > lo ? x : lo; /* NaN goes to lo here, so the int conversion below stays defined */
-    xc = xc < hi ? xc : hi;
     float n = (xc * 1.44269504089f + 12582912.0f) - 12582912.0f; /* round to nearest via 1.5 * 2^23 */
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;      /* ln2 in two parts: r exact to float */
     float p = 1.9875691500e-4f;
@@ -32,19 +29,44 @@ ISO_HD float iso_k_exp(float x)
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    /* 2^n as two factors, each a normal float for n in [-126, 128]. */
-    int32_t n1 = (int32_t)n / 2, n2 = (int32_t)n - n1;
+    *n_out = n;
+    return p * r * r + r + 1.0f;
+}
+
+ISO_HD float iso_k_pow2(int32_t n) /* 2^n for n in [-126, 127] */
+{
 #ifdef __CUDA_ARCH__
-    float y = p * __int_as_float((n1 + 127) << 23) * __int_as_float((n2 + 127) << 23);
+    return __int_as_float((n + 127) << 23);
 #else
     union {
         int32_t i;
         float f;
-    } s1 = {.i = (n1 + 127) << 23}, s2 = {.i = (n2 + 127) << 23};
-    float y = p * s1.f * s2.f;
+    } s = {.i = (n + 127) << 23};
+    return s.f;
 #endif
+}
+
+ISO_HD float iso_k_exp(float x)
+{
+    const float lo = -87.33654475f, hi = 88.72283905f;
+    float xc = x > lo ? x : lo; /* NaN goes to lo here, so the int conversion below stays defined */
+    xc = xc < hi ? xc : hi;
+    float n, p = iso_k_exp_reduced(xc, &n);
+    /* 2^n as two factors, each a normal float for n in [-126, 128]. */
+    int32_t n1 = (int32_t)n / 2, n2 = (int32_t)n - n1;
+    float y = p * iso_k_pow2(n1) * iso_k_pow2(n2);
     return x != x ? x : x < lo ? 0.0f : x > hi ? INFINITY : y;
+}
+
+/* iso_k_exp for x <= 0 (a score minus its row's maximum): the same bits with less work, 2^n being one normal
+ * factor there. */
+ISO_HD float iso_k_exp_nonpositive(float x)
+{
+    const float lo = -87.33654475f;
+    float xc = x > lo ? x : lo;
+    float n, p = iso_k_exp_reduced(xc, &n);
+    float y = p * iso_k_pow2((int32_t)n);
+    return x != x ? x : x < lo ? 0.0f : y;
 }
 
 ISO_HD float iso_k_act(float x, iso_act act)
@@ -394,23 +416,6 @@ static inline int iso_k_attention_check(const iso_attention_args *a, int max_hea
 
 /* Sequential (host) row kernels; the CUDA kernels compute the same reductions with a block per row. */
 #ifndef __CUDACC__
-/* Sum of x[0, n) in double (rows of a million keys would lose 1e-5 in a float sum), in an order fixed by this
- * code: 8 running sums over i mod 8, then a fixed tree. The 8-wide inner loop vectorises at any width, while a
- * compiler's vectorised reduction would add in an order set by the vector width, i.e. by the target_clones copy
- * the CPU gets. */
-static inline double iso_k_sum_fixed_order(const float *x, int n)
-{
-    double lane[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-#pragma omp simd
-        for (int j = 0; j < 8; j++)
-            lane[j] += x[i + j];
-    for (int j = 0; i < n; i++, j++)
-        lane[j] += x[i];
-    return ((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]));
-}
-
 static inline void iso_k_layernorm_row(const float *x, float *y, const float *g, const float *b, int n, float eps)
 {
     double mean = 0.0, var = 0.0;
@@ -441,9 +446,32 @@ static inline float iso_k_softmax_exp_row(float *restrict x, int n, const float 
     for (int i = 0; i < n; i++)
         m = x[i] > m ? x[i] : m;
     m = iso_k_exp_shift(m);
-    for (int i = 0; i < n; i++) /* a pure map: vectorizes, where a loop that also sums does not */
-        x[i] = iso_k_exp(x[i] - m);
-    return iso_k_inv_sum((float)iso_k_sum_fixed_order(x, n));
+    /* One pass makes the numerators and sums them, in an order fixed by this code: per block of 1024, 16 float
+     * running sums over i mod 16 and a fixed tree; the blocks' sums in double (a float sum over a million keys
+     * would lose 1e-5). The 16-wide inner loop vectorises at any width, while a compiler's vectorised reduction
+     * would add in an order set by the vector width, i.e. by the target_clones copy the CPU gets; float lanes keep
+     * it free of conversions (a double sum cost 12-15% of the attention op on Emerald Rapids). */
+    double total = 0.0;
+    for (int b0 = 0; b0 < n; b0 += 1024) {
+        int b1 = n - b0 < 1024 ? n : b0 + 1024, i = b0;
+        float lane[16] = {0};
+        for (; i + 16 <= b1; i += 16)
+#pragma omp simd
+            for (int j = 0; j < 16; j++) {
+                float e = iso_k_exp_nonpositive(x[i + j] - m);
+                x[i + j] = e;
+                lane[j] += e;
+            }
+        for (int j = 0; i < b1; i++, j++) {
+            x[i] = iso_k_exp_nonpositive(x[i] - m);
+            lane[j] += x[i];
+        }
+        for (int w = 8; w >= 1; w /= 2)
+            for (int j = 0; j < w; j++)
+                lane[j] += lane[j + w];
+        total += lane[0];
+    }
+    return iso_k_inv_sum((float)total);
 }
 
 static inline void iso_k_softmax_row(float *x, int n, const float *key_bias)
