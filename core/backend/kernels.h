@@ -15,11 +15,8 @@
 #define ISO_HD static inline
 #endif
 
-/* exp(x) by reduction to r = x - n ln2 in [-ln2/2, ln2/2] and Cephes' degree-5 polynomial, scaled by 2^n built
- * in the exponent bits: within 2 ulp of expf, and branch-free, so that host loops vectorize (libm's expf is a call
- * per element, which was a tenth of a CPU run). Results below the normal range are 0 (masked keys at -1e9 or
- * -inf must weigh exactly nothing); above the float range, inf. */
-ISO_HD float iso_k_exp_reduced(float xc, float *n_out) /* xc in [lo, hi]: exp(xc) = result * 2^n */
+/* exp(xc) = result * 2^n for xc in iso_k_exp's [lo, hi]: the reduction and polynomial both exps share. */
+ISO_HD float iso_k_exp_reduced(float xc, float *n_out)
 {
     float n = (xc * 1.44269504089f + 12582912.0f) - 12582912.0f; /* round to nearest via 1.5 * 2^23 */
     float r = xc - n * 0.693359375f + n * 2.12194440e-4f;      /* ln2 in two parts: r exact to float */
@@ -46,6 +43,10 @@ ISO_HD float iso_k_pow2(int32_t n) /* 2^n for n in [-126, 127] */
 #endif
 }
 
+/* exp(x) by reduction to r = x - n ln2 in [-ln2/2, ln2/2] and Cephes' degree-5 polynomial, scaled by 2^n built
+ * in the exponent bits: within 2 ulp of expf, and branch-free, so that host loops vectorize (libm's expf is a call
+ * per element, which was a tenth of a CPU run). Results below the normal range are 0 (masked keys at -1e9 or
+ * -inf must weigh exactly nothing); above the float range, inf. */
 ISO_HD float iso_k_exp(float x)
 {
     const float lo = -87.33654475f, hi = 88.72283905f;
