@@ -319,8 +319,8 @@ ISO_HD void iso_k_part_scale(float *x, int n, float scale, int t, int nt)
  *   l     = l * alpha + tree sum of part
  *   iso_k_flash_acc_part(...)                       thread t: acc dims d = t, t + nt, ... (needs all of s)
  * with the reduction tree of the row kernels above. The CUDA kernel runs it with a warp per query row (nt = 32);
- * the host tests run it that way and sequentially (nt = 1). (The CPU backend's attention uses BLAS instead: see
- * backend_cpu.c.) acc holds only the thread's dims: acc[c] is dim t + c nt
+ * the host tests run it that way and sequentially (nt = 1). (The CPU backend's attention uses register tiles or
+ * BLAS instead: see backend_cpu.c.) acc holds only the thread's dims: acc[c] is dim t + c nt
  * (c < nc, nc >= ceil(hd / nt); dims past hd are skipped), so on the device it stays in registers. ---- */
 
 /* The CUDA kernel's limits: head_dim (its shared tiles and registers) and heads (its grid's y). */

@@ -7,6 +7,7 @@
 
 #include "check_run.h"
 #include "backend/backend_impl.h"
+#include "backend/cpu/attention_avx512.h"
 #include "backend/cpu/blas_core.h"
 #include "backend/kernels.h"
 #include "model/ops.h"
@@ -253,6 +254,79 @@ START_TEST(attention_general_path_blocks)
 }
 END_TEST
 
+/* ---- the CPU backend's attention op itself: the AVX-512 tiles (head widths of a multiple of 16) and the sgemm
+ * path, against the definition in double; the tiles' bits independent of threads and of the rows asked for ---- */
+
+static void random_attention(iso_attention_args *a, int Tq, int Tk, int heads, int hd, float bias_every_4th)
+{
+    const int ld = heads * hd + 3; /* rows wider than the heads, as in a fused qkv buffer */
+    float *q = malloc((size_t)Tq * ld * sizeof *q), *k = malloc((size_t)Tk * ld * sizeof *k);
+    float *v = malloc((size_t)Tk * ld * sizeof *v), *o = calloc((size_t)Tq * ld, sizeof *o);
+    float *kb = malloc((size_t)Tk * sizeof *kb);
+    ck_assert(q && k && v && o && kb);
+    for (size_t i = 0; i < (size_t)Tq * ld; i++)
+        q[i] = 2.0f * frand();
+    for (size_t i = 0; i < (size_t)Tk * ld; i++)
+        k[i] = 2.0f * frand(), v[i] = frand();
+    for (int j = 0; j < Tk; j++)
+        kb[j] = j % 4 == 3 ? bias_every_4th : 0.0f;
+    *a = (iso_attention_args){.q = q, .k = k, .v = v, .ldq = ld, .ldk = ld, .ldv = ld, .out = o, .ldo = ld,
+                              .Tq = Tq, .Tk = Tk, .heads = heads, .head_dim = hd, .scale = 1.0f / sqrtf((float)hd),
+                              .key_bias = kb};
+}
+
+static void free_attention(iso_attention_args *a)
+{
+    free((void *)a->q), free((void *)a->k), free((void *)a->v), free(a->out), free((void *)a->key_bias);
+}
+
+START_TEST(cpu_attention_op)
+{
+    static const struct {
+        int Tq, Tk, heads, hd;
+    } cases[] = {{1, 1, 1, 16},    {5, 17, 2, 48},   {49, 33, 3, 64},  {200, 1000, 2, 64}, {97, 300, 1, 384},
+                 {300, 31, 4, 32}, {13, 40, 2, 40},  {60, 7, 3, 100}};
+    iso_backend *one = NULL, *two = NULL;
+    ck_assert_int_eq(iso_backend_create("cpu", 1, ISO_PREC_FP32, &one), ISO_OK);
+    ck_assert_int_eq(iso_backend_create("cpu", 2, ISO_PREC_FP32, &two), ISO_OK);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        iso_attention_args a;
+        random_attention(&a, cases[c].Tq, cases[c].Tk, cases[c].heads, cases[c].hd, -1e9f);
+        ck_assert_msg(two->ops->attention(two, &a) == ISO_OK, "%s", iso_last_error());
+        check_attention(&a, a.out);
+        if (iso_cpu_attention_avx512_usable(a.head_dim)) {
+            size_t n = (size_t)a.Tq * a.ldo;
+            float *full = malloc(n * sizeof *full);
+            ck_assert_ptr_nonnull(full);
+            memcpy(full, a.out, n * sizeof *full);
+            ck_assert_int_eq(one->ops->attention(one, &a), ISO_OK);
+            ck_assert_msg(!memcmp(full, a.out, n * sizeof *full), "case %zu: other bits on one thread", c);
+            iso_attention_args rows = a; /* the rows from Tq / 3 on alone: other query blocks, the same bits */
+            const int r0 = a.Tq / 3;
+            rows.q += (size_t)r0 * a.ldq, rows.out += (size_t)r0 * a.ldo, rows.Tq = a.Tq - r0;
+            memset(a.out, 0, n * sizeof *full);
+            ck_assert_int_eq(two->ops->attention(two, &rows), ISO_OK);
+            ck_assert_msg(!memcmp(full + (size_t)r0 * a.ldo, rows.out, (n - (size_t)r0 * a.ldo) * sizeof *full),
+                          "case %zu: other bits for rows %d.. alone", c, r0);
+            free(full);
+        }
+        free_attention(&a);
+        /* every key masked with -inf: zeros, not NaN */
+        random_attention(&a, cases[c].Tq, cases[c].Tk, cases[c].heads, cases[c].hd, -INFINITY);
+        for (int j = 0; j < a.Tk; j++)
+            ((float *)a.key_bias)[j] = -INFINITY;
+        ck_assert_int_eq(two->ops->attention(two, &a), ISO_OK);
+        for (int i = 0; i < a.Tq; i++)
+            for (int d = 0; d < a.heads * a.head_dim; d++)
+                ck_assert_msg(a.out[(size_t)i * a.ldo + d] == 0.0f, "case %zu: row %d dim %d is %g", c, i, d,
+                              a.out[(size_t)i * a.ldo + d]);
+        free_attention(&a);
+    }
+    iso_backend_destroy(one);
+    iso_backend_destroy(two);
+}
+END_TEST
+
 /* ---- the 5-tap conv by Winograd F(4,5) (iso_conv1d_winograd), against the conv's definition in double ---- */
 
 /* Max |got - ref| / max |ref| of a same-padded 5-tap conv y = sum_j x[l + j - 2] w[:, :, j]^T + b. */
@@ -331,6 +405,7 @@ int main(void)
     TCase *d = tcase_create("dispatch");
     tcase_set_timeout(d, 300);
     tcase_add_test(d, attention_dispatch_on_published_shapes);
+    tcase_add_test(d, cpu_attention_op);
     tcase_add_test(d, attention_general_path_blocks);
     suite_add_tcase(s, d);
     TCase *c = tcase_create("conv");

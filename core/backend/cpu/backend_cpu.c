@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "backend/backend_impl.h"
+#include "backend/cpu/attention_avx512.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/kernels.h"
 
@@ -698,13 +699,16 @@ static int cpu_wino_out(iso_backend *be, const float *m, int tiles, int cout, in
 
 /* ---- attention ---- */
 
-/* Per (head, block of query rows): scores = scale q k^T by BLAS, row softmax, out = p v by BLAS, the blocks
- * shared over the pool with a scores buffer each, small enough to stay in cache. On CPU this beats the flash
- * recurrence of kernels.h run per (head, query row) on the backend's threads, by 8-14x for 20 heads of 64 over
- * 1000 tokens (0.12-0.21 s against 1.6-1.8 s on 2 busy cores): BLAS kernels here, scalar dot products there. */
+/* Per (head, block of query rows), the blocks shared over the pool: in fp32 with head widths of a multiple of 16
+ * on AVX-512, the register tiles of attention_avx512.c; otherwise scores = scale q k^T by BLAS, row softmax,
+ * out = p v by BLAS, with a scores buffer per share small enough to stay in cache. Either beats the flash
+ * recurrence of kernels.h run per (head, query row) on the backend's threads, the BLAS path by 8-14x for 20 heads
+ * of 64 over 1000 tokens (0.12-0.21 s against 1.6-1.8 s on 2 busy cores): scalar dot products there. */
 typedef struct {
     const iso_attention_args *a;
     int qb, n_qblocks;
+    float *tiles;        /* the tiles' scratch, tile_floats per share; NULL on the BLAS path */
+    size_t tile_floats;
     float *scores; /* qb x Tk per share */
     float *inv;    /* qb per share: each row's 1 / sum of its softmax numerators */
     /* bf16 mode: q, k, v rounded (in their own layouts), and a qb x Tk block of rounded probabilities per share */
@@ -756,6 +760,15 @@ CPU_CLONES static void attention_share(void *vctx, int64_t t0, int64_t t1, int p
 {
     attention_job *j = vctx;
     const iso_attention_args *a = j->a;
+    if (j->tiles) {
+        float *scratch = j->tiles + (size_t)part * j->tile_floats;
+        for (int64_t t = t0; t < t1; t++) {
+            int h = (int)(t / j->n_qblocks), i0 = (int)(t % j->n_qblocks) * j->qb;
+            int m = a->Tq - i0 < j->qb ? a->Tq - i0 : j->qb;
+            iso_cpu_attention_avx512(a, h, i0, m, t == t0 || i0 == 0, scratch);
+        }
+        return;
+    }
     float *scores = j->scores + (size_t)part * j->qb * a->Tk;
     for (int64_t t = t0; t < t1; t++) {
         int h = (int)(t / j->n_qblocks), i0 = (int)(t % j->n_qblocks) * j->qb;
@@ -772,27 +785,38 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
     if (rc || a->Tq == 0)
         return rc;
     enum { SCORES_MAX = 1 << 18 }; /* floats of scores per block (1 MiB, within L2) */
-    attention_job j = {a, SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, 0, NULL, NULL, bf16_of(be), NULL, NULL,
-                       NULL, NULL, ISO_OK};
+    attention_job j = {.a = a, .qb = SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, .bf16 = bf16_of(be),
+                       .status = ISO_OK};
     if (be->precision == ISO_PREC_BF16 && !j.bf16)
         return iso_last_status();
+    const int tiles = !j.bf16 && iso_cpu_attention_avx512_usable(a->head_dim);
+    if (tiles)
+        j.qb = 192; /* a multiple of the tiles' row groups; a share packs each head's keys once */
     if (j.qb > a->Tq)
         j.qb = a->Tq;
     j.n_qblocks = (a->Tq + j.qb - 1) / j.qb;
     double t0 = now_seconds();
     int parts = ((cpu_impl *)be->impl)->pool.n_workers + 1, width = a->heads * a->head_dim;
+    if (tiles) {
+        j.tile_floats = iso_cpu_attention_avx512_scratch(a->Tk, a->head_dim);
+        if (!(j.tiles = cpu_alloc(be, (size_t)parts * j.tile_floats * sizeof *j.tiles)))
+            rc = iso_last_status();
+    }
     uint16_t *sq = NULL, *sk = NULL, *sv = NULL;
     if (j.bf16 && (!(j.q16 = bf16_operand(be, a->q, a->Tq, width, a->ldq, 0, 1, &sq)) ||
                    !(j.k16 = bf16_operand(be, a->k, a->Tk, width, a->ldk, 0, 1, &sk)) ||
                    !(j.v16 = bf16_operand(be, a->v, a->Tk, width, a->ldv, 0, 1, &sv)) ||
                    !(j.p16 = cpu_alloc(be, (size_t)parts * j.qb * a->Tk * sizeof *j.p16))))
         rc = iso_last_status();
-    if (rc == ISO_OK && (!(j.scores = cpu_alloc(be, (size_t)parts * j.qb * (a->Tk + 1) * sizeof *j.scores))))
+    if (rc == ISO_OK && !tiles &&
+        !(j.scores = cpu_alloc(be, (size_t)parts * j.qb * (a->Tk + 1) * sizeof *j.scores)))
         rc = iso_last_status();
-    j.inv = j.scores + (size_t)parts * j.qb * a->Tk;
+    if (j.scores)
+        j.inv = j.scores + (size_t)parts * j.qb * a->Tk;
     if (rc == ISO_OK)
         parallel_for(be, (int64_t)a->heads * j.n_qblocks, (int64_t)j.qb * a->Tk * (a->head_dim / 8 + 8),
                      attention_share, &j);
+    cpu_free(be, j.tiles);
     cpu_free(be, j.scores);
     cpu_free(be, j.p16);
     cpu_free(be, sv);
