@@ -188,6 +188,18 @@ static void check_attention(const iso_attention_args *a, const float *got)
     ck_assert_msg(worst < 2e-5, "Tq=%d Tk=%d heads=%d hd=%d: max error %.3g", a->Tq, a->Tk, a->heads, hd, worst);
 }
 
+/* Random q (Tq rows), k and v (Tk rows), ld floats a row, and a key bias of bias_every_4th on every 4th key. */
+static void fill_attention_inputs(float *q, float *k, float *v, float *kb, int Tq, int Tk, int ld,
+                                  float bias_every_4th)
+{
+    for (size_t i = 0; i < (size_t)Tq * ld; i++)
+        q[i] = 2.0f * frand();
+    for (size_t i = 0; i < (size_t)Tk * ld; i++)
+        k[i] = 2.0f * frand(), v[i] = frand();
+    for (int j = 0; j < Tk; j++)
+        kb[j] = j % 4 == 3 ? bias_every_4th : 0.0f;
+}
+
 /* Runs iso_attention on the mock with random q, k, v (every fourth key masked); returns whether the fused op ran. */
 static int dispatch(int Tq, int Tk, int heads, int hd, int cuda)
 {
@@ -207,12 +219,7 @@ static int dispatch(int Tq, int Tk, int heads, int hd, int cuda)
     float *v = be->ops->alloc(be, (size_t)Tk * ld * sizeof *v), *o = be->ops->alloc(be, (size_t)Tq * ld * sizeof *o);
     float *kb = be->ops->alloc(be, (size_t)Tk * sizeof *kb);
     ck_assert(q && k && v && o && kb);
-    for (size_t i = 0; i < (size_t)Tq * ld; i++)
-        q[i] = 2.0f * frand();
-    for (size_t i = 0; i < (size_t)Tk * ld; i++)
-        k[i] = 2.0f * frand(), v[i] = frand();
-    for (int j = 0; j < Tk; j++)
-        kb[j] = j % 4 == 3 ? -1e9f : 0.0f;
+    fill_attention_inputs(q, k, v, kb, Tq, Tk, ld, -1e9f);
     a.q = q, a.k = k, a.v = v, a.out = o, a.key_bias = kb;
     ck_assert_msg(iso_attention(be, &a) == ISO_OK, "%s", iso_last_error());
     ck_assert_int_eq(iso_backend_sync(be), ISO_OK);
@@ -264,12 +271,7 @@ static void random_attention(iso_attention_args *a, int Tq, int Tk, int heads, i
     float *v = malloc((size_t)Tk * ld * sizeof *v), *o = calloc((size_t)Tq * ld, sizeof *o);
     float *kb = malloc((size_t)Tk * sizeof *kb);
     ck_assert(q && k && v && o && kb);
-    for (size_t i = 0; i < (size_t)Tq * ld; i++)
-        q[i] = 2.0f * frand();
-    for (size_t i = 0; i < (size_t)Tk * ld; i++)
-        k[i] = 2.0f * frand(), v[i] = frand();
-    for (int j = 0; j < Tk; j++)
-        kb[j] = j % 4 == 3 ? bias_every_4th : 0.0f;
+    fill_attention_inputs(q, k, v, kb, Tq, Tk, ld, bias_every_4th);
     *a = (iso_attention_args){.q = q, .k = k, .v = v, .ldq = ld, .ldk = ld, .ldv = ld, .out = o, .ldo = ld,
                               .Tq = Tq, .Tk = Tk, .heads = heads, .head_dim = hd, .scale = 1.0f / sqrtf((float)hd),
                               .key_bias = kb};

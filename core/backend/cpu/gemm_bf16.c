@@ -21,15 +21,11 @@ typedef struct {
     uint16_t *copy;
 } bf16_weight;
 
-typedef struct {
-    float *x;
-    size_t cap;
-} widened;
-
+/* A buffer kept between calls and grown on demand (its contents are not kept when it grows). */
 typedef struct {
     void *p;
-    size_t cap;
-} scratchpad;
+    size_t cap; /* bytes */
+} kept_buffer;
 
 struct cpu_bf16 {
     bf16_weight *w; /* sorted by begin */
@@ -41,11 +37,11 @@ struct cpu_bf16 {
     /* the products by sgemm on the bf16 values widened back to float (exact, as are their products), where the
      * CPU's fp32 kernels are the faster: per part, A's and B's widened copies */
     int fp32_kernels;
-    widened (*wide)[2];
+    kept_buffer (*wide)[2];
     /* per part, oneDNN's scratchpad (user-managed): left to oneDNN, it was allocated and freed at every call,
      * and glibc returned it to the kernel each time; the faults that followed took 7 of the 9 system seconds
      * of a 31 s bf16 predict */
-    scratchpad *pads;
+    kept_buffer *pads;
 #endif
 };
 
@@ -201,7 +197,7 @@ void cpu_bf16_destroy(cpu_bf16 *b)
             dnnl_stream_destroy(b->streams[i]);
     free(b->streams);
     for (int i = 0; b->wide && i < b->parts; i++)
-        free(b->wide[i][0].x), free(b->wide[i][1].x);
+        free(b->wide[i][0].p), free(b->wide[i][1].p);
     free(b->wide);
     for (int i = 0; b->pads && i < b->parts; i++)
         free(b->pads[i].p);
@@ -219,26 +215,35 @@ static dnnl_status_t matrix_desc(dnnl_memory_desc_t *md, int64_t rows, int64_t c
     return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
 }
 
-/* The stored rows x cols matrix x (leading dimension ld) as floats, packed, in w: bf16 to float is exact. */
-static const float *widen(widened *w, const uint16_t *x, int64_t rows, int64_t cols, int64_t ld)
+/* buf, grown to at least need bytes, 64-byte aligned (NULL: out of memory). */
+static void *at_least(kept_buffer *buf, size_t need)
 {
-    size_t need = (size_t)(rows * cols);
-    if (need > w->cap) {
-        float *grown = realloc(w->x, need * sizeof *grown);
-        if (!grown)
+    if (need > buf->cap) {
+        void *grown = NULL;
+        if (posix_memalign(&grown, 64, need) != 0)
             return NULL;
-        w->x = grown;
-        w->cap = need;
+        free(buf->p);
+        buf->p = grown;
+        buf->cap = need;
     }
+    return buf->p;
+}
+
+/* The stored rows x cols matrix x (leading dimension ld) as floats, packed, in w: bf16 to float is exact. */
+static const float *widen(kept_buffer *w, const uint16_t *x, int64_t rows, int64_t cols, int64_t ld)
+{
+    float *out = at_least(w, (size_t)(rows * cols) * sizeof *out);
+    if (!out)
+        return NULL;
     for (int64_t r = 0; r < rows; r++) {
         const uint16_t *src = x + r * ld;
-        float *dst = w->x + r * cols;
+        float *dst = out + r * cols;
         for (int64_t c = 0; c < cols; c++) {
             uint32_t u = (uint32_t)src[c] << 16;
             memcpy(&dst[c], &u, sizeof u);
         }
     }
-    return w->x;
+    return out;
 }
 
 static int matmul_fp32_kernels(cpu_bf16 *b, int part, int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -253,20 +258,6 @@ static int matmul_fp32_kernels(cpu_bf16 *b, int part, int trans_a, int trans_b, 
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
                 alpha, wa, a_cols, wb, b_cols, beta, c, ldc);
     return ISO_OK;
-}
-
-/* The part's scratchpad, grown to need bytes (NULL: out of memory). */
-static void *scratchpad_for(scratchpad *pad, size_t need)
-{
-    if (need > pad->cap) {
-        void *grown = NULL;
-        if (posix_memalign(&grown, 64, need) != 0)
-            return NULL;
-        free(pad->p);
-        pad->p = grown;
-        pad->cap = need;
-    }
-    return pad->p;
 }
 
 int cpu_bf16_matmul(cpu_bf16 *b, int part, int trans_a, int trans_b, int m, int n, int k, float alpha,
@@ -305,7 +296,7 @@ int cpu_bf16_matmul(cpu_bf16 *b, int part, int trans_a, int trans_b, int m, int 
                                                       : NULL;
     size_t pad_bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
     if (pad_bytes) {
-        void *pad = scratchpad_for(&b->pads[part], pad_bytes);
+        void *pad = at_least(&b->pads[part], pad_bytes);
         s = pad ? dnnl_memory_create(&mem[3], smd, b->engine, pad) : dnnl_out_of_memory;
     }
     if (s == dnnl_success) {
