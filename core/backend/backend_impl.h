@@ -76,6 +76,11 @@ struct iso_backend_ops {
     int (*wino_out)(iso_backend *be, const float *m, int tiles, int cout, int64_t t0, int64_t L, const float *bias,
                     float *y);
 
+    /* Optional (NULL: every precision of the registry entry's mask computes): readies the backend to compute in
+     * precision, or says why this device or build cannot (ISO_EDEVICE). Called by create and by
+     * iso_backend_set_precision before the switch, so that no op fails later for want of it. */
+    int (*use_precision)(iso_backend *be, iso_precision precision);
+
     /* Capabilities (iso_backend_supports_op, iso_backend_has). supports_op NULL: every op on any arguments;
      * has NULL: no property. */
     int (*supports_op)(const iso_backend *be, iso_op op, const void *args);

@@ -114,6 +114,11 @@ int iso_backend_set_precision(iso_backend *be, iso_precision precision)
     if ((unsigned)precision > ISO_PREC_BF16 || !((be->reg->precisions >> precision) & 1u))
         return iso_error(ISO_EINVAL, "the %s backend does not compute in %s", be->reg->name,
                          iso_precision_name(precision));
+    if (be->ops->use_precision) {
+        int rc = be->ops->use_precision(be, precision);
+        if (rc != ISO_OK)
+            return rc;
+    }
     set_precision(be, precision);
     return ISO_OK;
 }

@@ -7,7 +7,7 @@
 
 #include "check_run.h"
 #include "backend/backend_impl.h"
-#include "backend/cpu/attention_avx512.h"
+#include "backend/cpu/attention_tiles.h"
 #include "backend/cpu/blas_core.h"
 #include "backend/kernels.h"
 #include "model/ops.h"
@@ -67,6 +67,21 @@ START_TEST(cpu_accessors)
     ck_assert_msg(strstr(iso_last_error(), "cpu backend does not compute in tf32"), "%s", iso_last_error());
     ck_assert_str_eq(iso_backend_key(be), "cpu:fp32");
     ck_assert_int_eq(iso_backend_set_precision(be, (iso_precision)7), ISO_EINVAL);
+    /* bf16: switched to where this CPU and build compute it (as create agrees), else refused up front, unchanged,
+     * with the reason, rather than accepted and failing at the first GEMM */
+    iso_backend *made = NULL;
+    const int created = iso_backend_create("cpu", 1, ISO_PREC_BF16, &made);
+    iso_backend_destroy(made);
+    const int switched = iso_backend_set_precision(be, ISO_PREC_BF16);
+    ck_assert_int_eq(switched, created);
+    if (switched == ISO_OK) {
+        ck_assert_str_eq(iso_backend_key(be), "cpu:bf16");
+        ck_assert_int_eq(iso_backend_set_precision(be, ISO_PREC_FP32), ISO_OK);
+    } else {
+        ck_assert_int_eq(switched, ISO_EDEVICE);
+        ck_assert_msg(strstr(iso_last_error(), "bf16"), "%s", iso_last_error());
+    }
+    ck_assert_str_eq(iso_backend_key(be), "cpu:fp32");
     ck_assert(!iso_backend_has(be, ISO_BACKEND_ASYNC));
     ck_assert(!iso_backend_supports_op(be, ISO_OP_DNA_IM2COL, NULL)); /* optional, built on the host */
     ck_assert(iso_backend_supports_op(be, ISO_OP_ATTENTION, NULL));
@@ -261,8 +276,9 @@ START_TEST(attention_general_path_blocks)
 }
 END_TEST
 
-/* ---- the CPU backend's attention op itself: the AVX-512 tiles (head widths of a multiple of 16) and the sgemm
- * path, against the definition in double; the tiles' bits independent of threads and of the rows asked for ---- */
+/* ---- the CPU backend's attention op itself: the register tiles (AVX-512 for head widths of a multiple of 16,
+ * AVX2 of 8) and the sgemm path, against the definition in double; the tiles' bits independent of threads, of the
+ * rows asked for and of the instruction set ---- */
 
 static void random_attention(iso_attention_args *a, int Tq, int Tk, int heads, int hd, float bias_every_4th)
 {
@@ -282,12 +298,59 @@ static void free_attention(iso_attention_args *a)
     free((void *)a->q), free((void *)a->k), free((void *)a->v), free(a->out), free((void *)a->key_bias);
 }
 
+/* out = the tiles' arithmetic in plain C, in the order attention_tiles.h states for every instruction set: scores
+ * as one fmaf chain over the head dims, then scaled; the shared softmax row; outputs as one fmaf chain per block of
+ * keys (the blocks' sums in double), then normalised. The tiles must give these bits on any CPU. */
+static void fixed_order_attention(const iso_attention_args *a, float *out)
+{
+    const int hd = a->head_dim;
+    float *s = malloc((size_t)a->Tk * sizeof *s);
+    ck_assert_ptr_nonnull(s);
+    for (int h = 0; h < a->heads; h++)
+        for (int i = 0; i < a->Tq; i++) {
+            const float *q = a->q + (int64_t)i * a->ldq + h * hd;
+            for (int j = 0; j < a->Tk; j++) {
+                const float *k = a->k + (int64_t)j * a->ldk + h * hd;
+                float dot = 0.0f;
+                for (int d = 0; d < hd; d++)
+                    dot = fmaf(q[d], k[d], dot);
+                s[j] = dot * a->scale;
+            }
+            const float inv = iso_k_softmax_exp_row(s, a->Tk, a->key_bias);
+            for (int d = 0; d < hd; d++) {
+                float o = 0.0f;
+                double blocks = 0.0;
+                for (int j0 = 0; j0 < a->Tk; j0 += ISO_CPU_ATTENTION_KEY_BLOCK) {
+                    o = 0.0f;
+                    for (int j = j0; j < a->Tk && j < j0 + ISO_CPU_ATTENTION_KEY_BLOCK; j++)
+                        o = fmaf(s[j], a->v[(int64_t)j * a->ldv + h * hd + d], o);
+                    blocks += o;
+                }
+                out[(int64_t)i * a->ldo + h * hd + d] = (a->Tk > ISO_CPU_ATTENTION_KEY_BLOCK ? (float)blocks : o) * inv;
+            }
+        }
+    free(s);
+}
+
+/* Whether the tiles of isa, run directly on every head, give the bits `want`. */
+static int tiles_match(iso_cpu_tiles isa, const iso_attention_args *a, const float *want)
+{
+    float *scratch = malloc(iso_cpu_attention_tiles_scratch(a->Tk, a->head_dim) * sizeof *scratch);
+    ck_assert_ptr_nonnull(scratch);
+    memset(a->out, 0, (size_t)a->Tq * a->ldo * sizeof *a->out);
+    for (int h = 0; h < a->heads; h++)
+        iso_cpu_attention_tiles(isa, a, h, 0, a->Tq, 1, scratch);
+    free(scratch);
+    return !memcmp(want, a->out, (size_t)a->Tq * a->ldo * sizeof *want);
+}
+
 START_TEST(cpu_attention_op)
 {
     static const struct {
         int Tq, Tk, heads, hd;
-    } cases[] = {{1, 1, 1, 16},    {5, 17, 2, 48},   {49, 33, 3, 64},  {200, 1000, 2, 64}, {97, 300, 1, 384},
-                 {300, 31, 4, 32}, {13, 40, 2, 40},  {60, 7, 3, 100}};
+    } cases[] = {{1, 1, 1, 16},    {5, 17, 2, 48},  {49, 33, 3, 64}, {200, 1000, 2, 64}, {97, 300, 1, 384},
+                 {300, 31, 4, 32}, {13, 40, 2, 40}, {9, 23, 3, 8},   {30, 2100, 2, 16},  {7, 1025, 1, 24},
+                 {60, 7, 3, 100},  {50, 70, 2, 20}};
     iso_backend *one = NULL, *two = NULL;
     ck_assert_int_eq(iso_backend_create("cpu", 1, ISO_PREC_FP32, &one), ISO_OK);
     ck_assert_int_eq(iso_backend_create("cpu", 2, ISO_PREC_FP32, &two), ISO_OK);
@@ -296,7 +359,7 @@ START_TEST(cpu_attention_op)
         random_attention(&a, cases[c].Tq, cases[c].Tk, cases[c].heads, cases[c].hd, -1e9f);
         ck_assert_msg(two->ops->attention(two, &a) == ISO_OK, "%s", iso_last_error());
         check_attention(&a, a.out);
-        if (iso_cpu_attention_avx512_usable(a.head_dim)) {
+        if (iso_cpu_attention_tiles_for(a.head_dim) != ISO_CPU_TILES_NONE) {
             size_t n = (size_t)a.Tq * a.ldo;
             float *full = malloc(n * sizeof *full);
             ck_assert_ptr_nonnull(full);
@@ -310,6 +373,15 @@ START_TEST(cpu_attention_op)
             ck_assert_int_eq(two->ops->attention(two, &rows), ISO_OK);
             ck_assert_msg(!memcmp(full + (size_t)r0 * a.ldo, rows.out, (n - (size_t)r0 * a.ldo) * sizeof *full),
                           "case %zu: other bits for rows %d.. alone", c, r0);
+            float *fixed = calloc(n, sizeof *fixed); /* and the bits of the fixed order, on every instruction set */
+            ck_assert_ptr_nonnull(fixed);
+            fixed_order_attention(&a, fixed);
+            ck_assert_msg(!memcmp(full, fixed, n * sizeof *full), "case %zu: other bits than the fixed order", c);
+            static const iso_cpu_tiles isas[] = {ISO_CPU_TILES_AVX512, ISO_CPU_TILES_AVX2};
+            for (size_t t = 0; t < sizeof isas / sizeof isas[0]; t++)
+                if (iso_cpu_attention_tiles_run(isas[t], a.head_dim))
+                    ck_assert_msg(tiles_match(isas[t], &a, fixed), "case %zu: tiles %d give other bits", c, isas[t]);
+            free(fixed);
             free(full);
         }
         free_attention(&a);

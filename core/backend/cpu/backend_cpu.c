@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "backend/backend_impl.h"
-#include "backend/cpu/attention_avx512.h"
+#include "backend/cpu/attention_tiles.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "backend/kernels.h"
 
@@ -74,16 +74,21 @@ typedef struct {
     int index;
 } pool_worker;
 
-/* The oneDNN context while the backend computes in bf16 (made on first need: iso_backend_set_precision may switch
- * to bf16 after creation), else NULL; NULL with the error recorded when bf16 is asked for and unavailable. */
-static cpu_bf16 *bf16_of(iso_backend *be)
+/* The oneDNN context while the backend computes in bf16, else NULL (made by cpu_use_precision, at creation or when
+ * iso_backend_set_precision switches to bf16, and kept). */
+static cpu_bf16 *bf16_of(const iso_backend *be)
+{
+    return be->precision == ISO_PREC_BF16 ? ((cpu_impl *)be->impl)->bf16 : NULL;
+}
+
+/* bf16 needs oneDNN and AVX512-BF16 or AMX: checked when asked for, so that a CPU or build without it fails before
+ * a model loads, with the reason. */
+static int cpu_use_precision(iso_backend *be, iso_precision precision)
 {
     cpu_impl *impl = be->impl;
-    if (be->precision != ISO_PREC_BF16)
-        return NULL;
-    if (!impl->bf16 && cpu_bf16_create(impl->pool.n_workers + 1, &impl->bf16) != ISO_OK)
-        return NULL;
-    return impl->bf16;
+    if (precision != ISO_PREC_BF16 || impl->bf16)
+        return ISO_OK;
+    return cpu_bf16_create(impl->pool.n_workers + 1, &impl->bf16);
 }
 
 static cpu_cache *cache_of(iso_backend *be) { return &((cpu_impl *)be->impl)->cache; }
@@ -176,8 +181,7 @@ static const float *cpu_weight(iso_backend *be, const float *host, size_t count)
 {
     if (be->precision != ISO_PREC_BF16)
         return host;
-    cpu_bf16 *bf16 = bf16_of(be);
-    return bf16 && cpu_bf16_add_weight(bf16, host, count) == ISO_OK ? host : NULL;
+    return cpu_bf16_add_weight(bf16_of(be), host, count) == ISO_OK ? host : NULL;
 }
 
 static void cpu_free_weight(iso_backend *be, const float *dev)
@@ -403,8 +407,6 @@ static int cpu_gemm(iso_backend *be, const iso_gemm_args *g)
     double t0 = now_seconds();
     int64_t rows = (int64_t)g->batch * g->m;
     gemm_job j = {g, rows >= 16 * (int64_t)be->n_threads || rows >= g->n, bf16_of(be), NULL, NULL, ISO_OK};
-    if (be->precision == ISO_PREC_BF16 && !j.bf16)
-        return iso_last_status();
     uint16_t *scratch_a = NULL, *scratch_b = NULL;
     if (j.bf16 && g->k > 0) {
         j.a16 = bf16_operand(be, g->a, g->trans_a ? g->k : g->m, g->trans_a ? g->m : g->k, g->lda, g->stride_a,
@@ -700,7 +702,7 @@ static int cpu_wino_out(iso_backend *be, const float *m, int tiles, int cout, in
 /* ---- attention ---- */
 
 /* Per (head, block of query rows), the blocks shared over the pool: with head widths of a multiple of 16 on
- * AVX-512, the fp32 register tiles of attention_avx512.c, in bf16 mode too (more exact than bf16 products and
+ * AVX-512 or of 8 on AVX2, the fp32 register tiles of attention_tiles.c, in bf16 mode too (more exact than bf16 products and
  * faster: oneDNN 2.6's matmul per block ran the op at 74 GFLOP/s on 2 Sapphire Rapids cores with AMX, the tiles
  * at 202); otherwise scores = scale q k^T by BLAS, row softmax, out = p v by BLAS, with a scores buffer per share
  * small enough to stay in cache. Either beats the flash recurrence of kernels.h run per (head, query row) on the
@@ -709,7 +711,8 @@ static int cpu_wino_out(iso_backend *be, const float *m, int tiles, int cout, in
 typedef struct {
     const iso_attention_args *a;
     int qb, n_qblocks;
-    float *tiles;        /* the tiles' scratch, tile_floats per share; NULL on the BLAS path */
+    iso_cpu_tiles isa;   /* the tiles that run; ISO_CPU_TILES_NONE: the BLAS path */
+    float *tiles;        /* the tiles' scratch, tile_floats per share */
     size_t tile_floats;
     float *scores; /* qb x Tk per share */
     float *inv;    /* qb per share: each row's 1 / sum of its softmax numerators */
@@ -762,12 +765,12 @@ CPU_CLONES static void attention_share(void *vctx, int64_t t0, int64_t t1, int p
 {
     attention_job *j = vctx;
     const iso_attention_args *a = j->a;
-    if (j->tiles) {
+    if (j->isa != ISO_CPU_TILES_NONE) {
         float *scratch = j->tiles + (size_t)part * j->tile_floats;
         for (int64_t t = t0; t < t1; t++) {
             int h = (int)(t / j->n_qblocks), i0 = (int)(t % j->n_qblocks) * j->qb;
             int m = a->Tq - i0 < j->qb ? a->Tq - i0 : j->qb;
-            iso_cpu_attention_avx512(a, h, i0, m, t == t0 || i0 == 0, scratch);
+            iso_cpu_attention_tiles(j->isa, a, h, i0, m, t == t0 || i0 == 0, scratch);
         }
         return;
     }
@@ -789,9 +792,7 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
     enum { SCORES_MAX = 1 << 18 }; /* floats of scores per block (1 MiB, within L2) */
     attention_job j = {.a = a, .qb = SCORES_MAX / a->Tk < 16 ? 16 : SCORES_MAX / a->Tk, .bf16 = bf16_of(be),
                        .status = ISO_OK};
-    if (be->precision == ISO_PREC_BF16 && !j.bf16)
-        return iso_last_status();
-    const int tiles = iso_cpu_attention_avx512_usable(a->head_dim);
+    const int tiles = (j.isa = iso_cpu_attention_tiles_for(a->head_dim)) != ISO_CPU_TILES_NONE;
     if (tiles)
         j.qb = 192; /* a multiple of the tiles' row groups; a share packs each head's keys once */
     if (j.qb > a->Tq)
@@ -800,7 +801,7 @@ static int cpu_attention(iso_backend *be, const iso_attention_args *a)
     double t0 = now_seconds();
     int parts = ((cpu_impl *)be->impl)->pool.n_workers + 1, width = a->heads * a->head_dim;
     if (tiles) {
-        j.tile_floats = iso_cpu_attention_avx512_scratch(a->Tk, a->head_dim);
+        j.tile_floats = iso_cpu_attention_tiles_scratch(a->Tk, a->head_dim);
         if (!(j.tiles = cpu_alloc(be, (size_t)parts * j.tile_floats * sizeof *j.tiles)))
             rc = iso_last_status();
     }
@@ -864,6 +865,7 @@ static const struct iso_backend_ops cpu_ops = {
     .attention = cpu_attention,
     .wino_in = cpu_wino_in,
     .wino_out = cpu_wino_out,
+    .use_precision = cpu_use_precision,
 };
 
 extern const iso_backend_reg iso_backend_cpu_reg;
@@ -894,9 +896,8 @@ static int cpu_create(int device, int n_threads, iso_precision precision, iso_ba
                  "OPENBLAS_CORETYPE=%s, or call iso_backend_cpu_blas_reexec)", openblas_get_corename(), blas_core);
     openblas_set_num_threads(1);
     pool_init(&impl->pool, n_threads);
-    /* bf16 is checked now, so that a CPU or build without it fails before the model loads */
-    if (precision == ISO_PREC_BF16 && !bf16_of(be)) {
-        int rc = iso_last_status();
+    int rc = cpu_use_precision(be, precision);
+    if (rc != ISO_OK) {
         cpu_destroy(be);
         return rc;
     }

@@ -317,6 +317,7 @@ static const struct iso_backend_ops cuda_ops = {
     cu_dna_im2col,
     NULL, /* wino_in, wino_out: fp32 only, and the GPU's production precisions are tf32/bf16 */
     NULL,
+    NULL, /* use_precision: fp32, tf32 and bf16 all compute on any supported GPU */
     cu_supports_op,
     cu_has,
 };

@@ -108,7 +108,8 @@ ISO_API
 int iso_backend_device_index(const iso_backend *be);
 ISO_API
 iso_precision iso_backend_precision(const iso_backend *be);
-/* ISO_EINVAL (backend unchanged) when the backend has no such precision. */
+/* ISO_EINVAL (backend unchanged) when the backend has no such precision; ISO_EDEVICE (unchanged, with the reason)
+ * when this device or build cannot compute in it (the CPU's bf16 without AVX512-BF16, AMX or oneDNN). */
 ISO_API
 int iso_backend_set_precision(iso_backend *be, iso_precision precision) ISO_RESULT;
 ISO_API
