@@ -27,11 +27,12 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 import torch
+
+from scratch import scratch_dir
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "parity"))
@@ -54,7 +55,7 @@ ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
 args = ap.parse_args()
 iso = os.path.join(args.build, "plugin", "isoformer")
 driver = os.path.join(args.build, "tests", "parity", "model_driver")
-work = tempfile.mkdtemp(prefix="isoformer-bench-annotation-")
+work = scratch_dir("isoformer-bench-annotation-")
 torch.manual_seed(0)
 torch.set_num_threads(args.threads)
 

@@ -11,10 +11,11 @@ libisoformer_core.a (configure BUILD_DIR with -DCMAKE_BUILD_TYPE=Release).
 import argparse
 import os
 import subprocess
-import tempfile
 import time
 
 import torch
+
+from scratch import scratch_dir
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build")
@@ -23,7 +24,7 @@ ap.add_argument("--repeats", type=int, default=5)
 args = ap.parse_args()
 src = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(src)
-driver = os.path.join(tempfile.mkdtemp(prefix="bench_finite."), "bench_finite")
+driver = os.path.join(scratch_dir("bench_finite."), "bench_finite")
 libs = subprocess.run(["pkg-config", "--libs", "htslib", "jansson"], capture_output=True, text=True,
                       check=True).stdout.split()
 subprocess.run(["cc", "-O3", "-fopenmp-simd", "-fno-trapping-math", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-I", os.path.join(root, "core", "include"),

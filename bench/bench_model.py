@@ -17,11 +17,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 import torch
+
+from scratch import scratch_dir
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "parity"))
@@ -64,7 +65,7 @@ else:
     model, window = rm.RefIsoformer(enf.eval(), nt.eval(), esm.eval(), heads=8, head_hidden=3072), 49152
 
 cfg = model.config(window)
-work = tempfile.mkdtemp(prefix="isoformer-bench-")
+work = scratch_dir("isoformer-bench-")
 torch.save(model.state_dict(), os.path.join(work, "pytorch_model.bin"))
 rm.write_config(os.path.join(work, "config.json"), cfg)
 rng = np.random.default_rng(0)

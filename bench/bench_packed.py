@@ -10,10 +10,11 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import torch
+
+from scratch import scratch_dir
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "parity"))
@@ -27,7 +28,7 @@ ap.add_argument("--repeats", type=int, default=3)
 ap.add_argument("--lengths", type=int, nargs=2, default=[100, 1000], help="token lengths drawn from [MIN, MAX]")
 args = ap.parse_args()
 driver = os.path.join(args.build, "tests", "parity", "model_driver")
-work = tempfile.mkdtemp(prefix="isoformer-bench-packed-")
+work = scratch_dir("isoformer-bench-packed-")
 torch.manual_seed(0)
 rng = np.random.default_rng(0)
 

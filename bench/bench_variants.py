@@ -20,8 +20,9 @@ import random
 import re
 import subprocess
 import sys
-import tempfile
 import time
+
+from scratch import scratch_dir
 
 here = os.path.dirname(os.path.abspath(__file__))
 data = os.path.join(here, "..", "test-data")
@@ -35,7 +36,7 @@ ap.add_argument("--repeats", type=int, default=3)
 ap.add_argument("--device", default="cpu")
 args = ap.parse_args()
 iso = os.path.join(args.build, "plugin", "isoformer")
-work = tempfile.mkdtemp(prefix="isoformer-bench-variants-")
+work = scratch_dir("isoformer-bench-variants-")
 
 seq = "".join(l.strip().upper() for l in gzip.open(os.path.join(data, "genome.fa.gz"), "rt") if not l.startswith(">"))
 exons, cds = [], []

@@ -11,11 +11,12 @@ Prints GB/s per reader."""
 import argparse
 import os
 import subprocess
-import tempfile
 import time
 
 import torch
 from safetensors.torch import load_file
+
+from scratch import scratch_dir
 
 ap = argparse.ArgumentParser()
 ap.add_argument("build")
@@ -23,7 +24,7 @@ ap.add_argument("--mb", type=int, default=400)
 ap.add_argument("--workdir", default=None)
 args = ap.parse_args()
 iso = os.path.join(args.build, "plugin", "isoformer")
-work = args.workdir or tempfile.mkdtemp(prefix="bench_weights.")
+work = args.workdir or scratch_dir("bench_weights.")
 os.makedirs(work, exist_ok=True)
 
 torch.manual_seed(0)

@@ -45,19 +45,6 @@ size_t iso_cpu_attention_tiles_scratch(int Tk, int head_dim)
 #define PV_VECS 4
 #define TILES(name) name##_avx512
 #include "backend/cpu/attention_tiles_isa.h"
-#undef ISA
-#undef V
-#undef LANES
-#undef V_ZERO
-#undef V_LOAD
-#undef V_STORE
-#undef V_SET1
-#undef V_FMA
-#undef V_MUL
-#undef QK_ROWS
-#undef PV_ROWS
-#undef PV_VECS
-#undef TILES
 
 #define ISA "avx2,fma"
 #define V __m256

@@ -6,7 +6,8 @@
  *   PV_ROWS, PV_VECS   query rows x vectors of output columns of an output tile
  *   TILES(name)  the name of this set's copy of a function
  * QK_ROWS x 2 and PV_ROWS x PV_VECS accumulators, plus the operands, fit the set's vector registers (16 ymm, 32
- * zmm). ROW_GROUP is a multiple of both row counts. Nothing here depends on the width for its arithmetic order. */
+ * zmm). ROW_GROUP is a multiple of both row counts. Nothing here depends on the width for its arithmetic order.
+ * The parameters are undefined at the end, ready for the next set's. */
 
 #define TARGET __attribute__((target(ISA)))
 #define KEY_CHUNK_FLOATS 32768
@@ -177,3 +178,16 @@ static TARGET void TILES(attention)(const iso_attention_args *a, int h, int i0, 
 #undef TARGET
 #undef TILE
 #undef KEY_CHUNK_FLOATS
+#undef ISA
+#undef V
+#undef LANES
+#undef V_ZERO
+#undef V_LOAD
+#undef V_STORE
+#undef V_SET1
+#undef V_FMA
+#undef V_MUL
+#undef QK_ROWS
+#undef PV_ROWS
+#undef PV_VECS
+#undef TILES
