@@ -8,7 +8,9 @@ and the GEMM and attention rates inside our ops.
 
 The fair baseline is a current PyTorch from PyPI (MKL and oneDNN, one OpenMP runtime; bench/setup-torch.sh
 installs it in bench/.venv-torch), under torch.inference_mode, with as many threads as we use (all cores), each
-side loaded outside the timed region, one warm-up forward, then --repeats forwards, the median per stage.
+side loaded outside the timed region, one warm-up forward each, then --repeats rounds (at least 2) of one forward
+of ours and one of PyTorch's, alternated so that a drifting machine slows both alike; the median per stage, and
+each round's ratio printed.
 --noncoding: the transcript has no CDS, so both sides run the empty protein <cls><eos> (our default).
 full: every real dimension (~700M parameters, 196,608 bp; minutes on 2 cores). medium: Enformer at dim 768 / 4
 layers on 49,152 bp, NT-v2 and ESM-2 at their real widths with 6 layers each."""
@@ -88,22 +90,6 @@ sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=
 OUTPUTS = ("e_dna", "e_rna", "e_protein", "fused", "pooled", "predictions")
 
 
-def ours(precision):
-    """Median seconds per stage, the GEMM / attention rates inside the ops and the outputs (OUTPUTS), from one
-    driver process."""
-    out = os.path.join(work, precision)
-    os.makedirs(out, exist_ok=True)
-    r = subprocess.run([driver, "isoformer", work, *(os.path.join(work, x) for x in ("dna", "rna", "prot")), out],
-                       capture_output=True, text=True,
-                       env={**os.environ, **threads_env, "ISO_PRECISION": precision,
-                            "ISO_REPEATS": str(max(args.repeats, 2))})
-    if r.returncode != 0:
-        return None, r.stderr.strip().split("\n")[-1], None
-    times = dict(zip(STAGES, (float(x) for x in r.stderr.split("stage seconds:")[1].split("\n")[0].split()[1::2])))
-    ops = r.stderr.split("inside ops:")[1].split("\n")[0].strip()
-    return times, ops, {s: np.fromfile(os.path.join(out, s + ".f32"), dtype=np.float32) for s in OUTPUTS}
-
-
 from enformer_pytorch import str_to_one_hot  # noqa: E402
 one_hot, ri, pi = str_to_one_hot([dna]), torch.tensor([rna]), torch.tensor([prot])
 
@@ -128,31 +114,65 @@ def forward_stages(bf16, outputs):
     return dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)))
 
 
-def reference(bf16, outputs):
-    forward_stages(bf16, outputs)  # warm-up: oneDNN's kernels and primitive caches, allocator
-    runs = [forward_stages(bf16, outputs) for _ in range(max(args.repeats, 1))]
-    return {s: statistics.median(r[s] for r in runs) for s in STAGES}
+def paired(precision):
+    """Ours and PyTorch alternated run by run: a warm-up of each, then --repeats rounds of one forward of ours and one
+    of PyTorch's, so that a machine whose speed drifts (shared cloud cores: the same build measured 1.87x and 2.76x
+    hours apart when each side ran its repeats in one block) slows both sides alike. Our driver loads the model once
+    and waits for a line on stdin before each forward (ISO_PACE). Returns the median seconds per stage of each side,
+    the rounds' whole-transcript ratios, the GEMM / attention rates inside our ops and both outputs (OUTPUTS); ours
+    None and the reason where our side cannot run."""
+    bf16, out = precision == "bf16", os.path.join(work, precision)
+    os.makedirs(out, exist_ok=True)
+    runs = max(args.repeats, 2)  # the driver's ISO_REPEATS is at least 2
+    p = subprocess.Popen([driver, "isoformer", work, *(os.path.join(work, x) for x in ("dna", "rna", "prot")), out],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, **threads_env, "ISO_PRECISION": precision, "ISO_REPEATS": str(runs),
+                              "ISO_PACE": "1"})
+    ours_runs, torch_runs, torch_out = [], [], {}
+    for r in range(runs + 1):
+        try:
+            p.stdin.write("\n")
+            p.stdin.flush()
+        except BrokenPipeError:
+            break
+        line = p.stdout.readline()
+        if " stage seconds:" not in line:
+            break  # the driver failed: its reason is on stderr
+        o = dict(zip(STAGES, (float(x) for x in line.split("stage seconds:")[1].split()[1::2])))
+        t = forward_stages(bf16, torch_out)
+        if r > 0:  # round 0 warms both up
+            ours_runs.append(o)
+            torch_runs.append(t)
+    _, err = p.communicate()
+    if p.returncode != 0 or len(ours_runs) < runs:
+        return None, err.strip().split("\n")[-1], None, None, None, None
+    med = [{s: statistics.median(x[s] for x in side) for s in STAGES} for side in (ours_runs, torch_runs)]
+    ratios = [sum(t.values()) / sum(o.values()) for o, t in zip(ours_runs, torch_runs)]
+    ops = err.split("inside ops:")[1].split("\n")[0].strip()
+    ours_out = {s: np.fromfile(os.path.join(out, s + ".f32"), dtype=np.float32) for s in OUTPUTS}
+    return med[0], ops, med[1], ratios, ours_out, torch_out
 
 
 results, outs = {}, {}  # outs: "ours fp32", "torch fp32", "ours bf16", "torch bf16" -> OUTPUTS
 for prec in ("fp32", "bf16"):
-    outs["torch " + prec] = {}
-    ot, ops, outs["ours " + prec] = ours(prec)
     # Where ours cannot run (bf16 on a CPU without AVX512-BF16 or AMX), there is nothing to compare with: PyTorch's
     # autocast there emulates bf16 and took over 20 minutes for the full-size model on 2 Zen 3 cores.
-    results[prec] = ((ot, ops), reference(prec == "bf16", outs["torch " + prec]) if ot else None)
+    ot, ops, rt, ratios, outs["ours " + prec], outs["torch " + prec] = paired(prec)
+    results[prec] = ((ot, ops), rt, ratios)
+    if ot is None and prec == "fp32":
+        sys.exit(f"bench_model: ours failed in fp32: {ops}")
 
 print(f"isoformer bench, {args.size} model, DNA {window} bp, RNA {len(rna)} tokens, protein {len(prot)} tokens"
       f"{' (non-coding: empty protein)' if args.noncoding else ''}, {args.threads} threads on {os.cpu_count()} cores; "
-      f"{args.clock} clock, median of "
-      f"{args.repeats} after a warm-up")
+      f"{args.clock} clock, median of {max(args.repeats, 2)} rounds after a warm-up, each round one forward of "
+      f"ours then one of PyTorch's")
 print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads, MKL {torch.backends.mkl.is_available()}, "
       f"oneDNN {torch.backends.mkldnn.is_available()}, inference_mode)")
 if not torch.backends.mkl.is_available():
     print("WARNING: this PyTorch has no MKL (Debian's?): not the fair baseline; run bench/setup-torch.sh")
 print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, 2048^3, same run, per {args.clock} second): "
       f"{sgemm:.1f} GFLOP/s")
-for prec, ((ot, ops), rt) in results.items():
+for prec, ((ot, ops), rt, ratios) in results.items():
     label = "fp32" if prec == "fp32" else "bf16 (ours: bf16 inputs, fp32 sums, as the backend picks; PyTorch: autocast)"
     print(f"\n{label}")
     if ot is None:
@@ -169,8 +189,10 @@ for prec, ((ot, ops), rt) in results.items():
           f"{100 * tot_f / tot_o / sgemm:7.1f}%")
     print(f"  inside our ops{' (wall clock, meaningful on a quiet machine only)' if args.clock == 'cpu' else ''}: "
           f"{ops}")
+    print(f"  whole transcript, round by round (PyTorch s / ours s): "
+          f"{', '.join(f'{x:.2f}x' for x in ratios)}")
 print("\nratios (PyTorch s / ours s, per transcript): " + ", ".join(
-    f"{p} {sum(rt.values()) / sum(ot.values()):.2f}x" for p, ((ot, _), rt) in results.items() if ot))
+    f"{p} {sum(rt.values()) / sum(ot.values()):.2f}x" for p, ((ot, _), rt, _) in results.items() if ot))
 
 # Accuracy on this checkpoint: each output's largest difference from PyTorch fp32 over its largest magnitude, and
 # bf16's tolerance as the parity tests state it (docs/model.md).

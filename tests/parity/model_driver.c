@@ -16,7 +16,9 @@
  *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
  *       no protein. Options come from ISO_FUSION=parallel and ISO_NONCODING=skip. Prints per-stage seconds
  *       (the median of ISO_REPEATS timed runs after a warm-up, when set) and the GEMM and attention rates
- *       inside the ops on stderr; each stage waits for the backend.
+ *       inside the ops on stderr; each stage waits for the backend. ISO_PACE=1: each run (the warm-up too)
+ *       waits for a line on stdin and then prints "run R stage seconds: dna D rna R protein P fusion+head F" on
+ *       stdout, so that a benchmark can alternate our runs with its reference's on a machine whose speed drifts.
  *   model_driver devices             prints each registered backend and its device count; exits 77 when no GPU
  *                                   backend has a device (bench/gpu_check.sh's probe)
  *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks)
@@ -429,8 +431,9 @@ static int run_isoformer(iso_backend *be, char **argv)
     pred = malloc((size_t)info.n_outputs * sizeof *pred);
     fused = malloc((size_t)info.dna_rows * info.fused_dim * sizeof *fused);
     /* ISO_REPEATS=R > 1: a warm-up, then R timed forwards; the median of each stage is printed. */
-    const char *rep = getenv("ISO_REPEATS");
+    const char *rep = getenv("ISO_REPEATS"), *pace = getenv("ISO_PACE");
     int repeats = rep && atoi(rep) > 1 ? atoi(rep) : 1, runs = repeats > 1 ? repeats + 1 : 1;
+    const int paced = pace && !strcmp(pace, "1");
     double stage[4][64] = {{0}}, op[4] = {0};
     if (repeats > 64 || !pooled || !pred || !fused)
         goto done;
@@ -440,6 +443,12 @@ static int run_isoformer(iso_backend *be, char **argv)
         iso_embedding_free(m, er);
         iso_embedding_free(m, ep);
         ed = er = ep = NULL;
+        if (paced) {
+            int ch;
+            while ((ch = getchar()) != '\n')
+                if (ch == EOF)
+                    goto done; /* the benchmark stopped */
+        }
         t[0] = now();
         if (iso_model_embed_dna(m, dna, len, &ed) || iso_backend_sync(be) ||
             (t[1] = now(), iso_model_embed_rna(m, rna, n_rna, &er)) || iso_backend_sync(be) ||
@@ -447,6 +456,11 @@ static int run_isoformer(iso_backend *be, char **argv)
             (t[3] = now(), iso_model_predict(m, ed, er, ep, pooled, pred, fused)))
             goto done;
         t[4] = now();
+        if (paced) {
+            printf("run %d stage seconds: dna %.6f rna %.6f protein %.6f fusion+head %.6f\n", r, t[1] - t[0],
+                   t[2] - t[1], t[3] - t[2], t[4] - t[3]);
+            fflush(stdout);
+        }
         int k = runs > 1 ? r - 1 : r;
         if (k < 0)
             continue; /* the warm-up */
