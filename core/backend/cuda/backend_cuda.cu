@@ -1,7 +1,7 @@
 /* CUDA backend: device selection, memory (with accounting), transfers and the ops table. Every op is queued on
  * one non-blocking stream; upload and download return once the host buffer may be reused or read. Weights are
- * cudaMalloc'd once; activations come from the stream-ordered pool (cudaMallocAsync), which keeps freed blocks for
- * reuse and, unlike cudaFree, does not stall the stream at every free. */
+ * cudaMalloc'd once; activations come from a stream-ordered pool of the backend's own (cudaMallocFromPoolAsync), which
+ * keeps freed blocks for reuse and, unlike cudaFree, does not stall the stream at every free. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,8 +23,8 @@ int cu_blas_fail(cublasStatus_t st, const char *call)
 int cu_launched(const char *kernel)
 {
     cudaError_t err = cudaGetLastError();
-    if (err != cudaSuccess)
-        return iso_error(ISO_EDEVICE, "cuda backend: kernel %s failed to launch: %s (%s)", kernel,
+    if (err != cudaSuccess) /* a fault of an op queued earlier surfaces here too */
+        return iso_error(ISO_EDEVICE, "cuda backend: kernel %s, or an op queued before it, failed: %s (%s)", kernel,
                          cudaGetErrorString(err), cudaGetErrorName(err));
     return ISO_OK;
 }
@@ -96,14 +96,24 @@ static size_t table_take(cu_size_table *t, const void *p)
 
 /* ---- memory ---- */
 
+static cudaError_t try_alloc(cu_backend *cu, void **p, size_t nbytes, int stream_ordered)
+{
+    return stream_ordered ? cudaMallocFromPoolAsync(p, nbytes ? nbytes : 1, cu->pool, cu->stream)
+                          : cudaMalloc(p, nbytes ? nbytes : 1);
+}
+
 static void *device_alloc(iso_backend *be, size_t nbytes, const char *what, int stream_ordered)
 {
     cu_backend *cu = cu_of(be);
     void *p = NULL;
     if (cu_enter(be))
         return NULL;
-    cudaError_t err = stream_ordered ? cudaMallocAsync(&p, nbytes ? nbytes : 1, cu->stream)
-                                     : cudaMalloc(&p, nbytes ? nbytes : 1);
+    cudaError_t err = try_alloc(cu, &p, nbytes, stream_ordered);
+    if (err == cudaErrorMemoryAllocation) { /* the pool keeps freed activations: hand them back, try once more */
+        cudaGetLastError();
+        if (cudaStreamSynchronize(cu->stream) == cudaSuccess && cudaMemPoolTrimTo(cu->pool, 0) == cudaSuccess)
+            err = try_alloc(cu, &p, nbytes, stream_ordered);
+    }
     if (err != cudaSuccess) {
         cudaGetLastError();
         size_t dev_free = 0, dev_total = 0;
@@ -131,8 +141,14 @@ static size_t device_free(iso_backend *be, void *p, int stream_ordered)
         iso_warn("cuda backend: free of %p, which this backend did not allocate (ignored)", p);
         return 0;
     }
-    if (cu_enter(be) == ISO_OK)
-        stream_ordered ? cudaFreeAsync(p, cu_of(be)->stream) : cudaFree(p);
+    if (cu_enter(be) == ISO_OK) {
+        cudaError_t err = stream_ordered ? cudaFreeAsync(p, cu_of(be)->stream) : cudaFree(p);
+        if (err != cudaSuccess) { /* free has no status to return; an earlier op's fault may surface here */
+            cudaGetLastError();
+            iso_warn("cuda backend: freeing %zu bytes failed: %s (%s)", size, cudaGetErrorString(err),
+                     cudaGetErrorName(err));
+        }
+    }
     return size;
 }
 
@@ -153,6 +169,39 @@ static void cu_free(iso_backend *be, void *ptr)
         be->bytes_in_use -= device_free(be, ptr, 1);
 }
 
+/* Synchronous with respect to the host buffer whatever its kind (pageable, pinned, mmapped). */
+static int cu_transfer(iso_backend *be, void *dst, const void *src, size_t nbytes, cudaMemcpyKind kind)
+{
+    int rc = cu_enter(be);
+    if (rc || !nbytes)
+        return rc;
+    CU_TRY(cudaMemcpyAsync(dst, src, nbytes, kind, cu_of(be)->stream));
+    CU_TRY(cudaStreamSynchronize(cu_of(be)->stream));
+    return ISO_OK;
+}
+
+/* The pinned staging halves and their events, made at the first weight; where pinning fails (a host that limits
+ * locked memory), a warning and pageable copies from then on. */
+static void staging_init(cu_backend *cu)
+{
+    cudaError_t err = cudaHostAlloc((void **)&cu->staging, 2 * CU_STAGE_BYTES, cudaHostAllocDefault);
+    for (int i = 0; i < 2 && err == cudaSuccess; i++)
+        err = cudaEventCreateWithFlags(&cu->staged[i], cudaEventDisableTiming);
+    if (err == cudaSuccess)
+        return;
+    cudaGetLastError();
+    iso_warn("cuda backend: no pinned staging memory (%s): weights are uploaded by slower pageable copies",
+             cudaGetErrorString(err));
+    cu->unpinned = 1;
+    if (cu->staging)
+        cudaFreeHost(cu->staging);
+    cu->staging = NULL;
+    for (int i = 0; i < 2; i++)
+        if (cu->staged[i])
+            cudaEventDestroy(cu->staged[i]);
+    cu->staged[0] = cu->staged[1] = NULL;
+}
+
 /* Host to device on the compute stream, so the copy is ordered before every kernel that reads it, through two
  * pinned halves in turn: the host fills one (from the mmapped, pageable file) while the other is copied, at the
  * bus's pinned rate. A half is refilled only after its previous copy is done (its event). */
@@ -162,11 +211,10 @@ static int upload_staged(iso_backend *be, void *dst, const void *src, size_t nby
     int rc = cu_enter(be);
     if (rc)
         return rc;
-    if (!cu->staging) {
-        CU_TRY(cudaEventCreateWithFlags(&cu->staged[0], cudaEventDisableTiming));
-        CU_TRY(cudaEventCreateWithFlags(&cu->staged[1], cudaEventDisableTiming));
-        CU_TRY(cudaHostAlloc((void **)&cu->staging, 2 * CU_STAGE_BYTES, cudaHostAllocDefault));
-    }
+    if (!cu->staging && !cu->unpinned)
+        staging_init(cu);
+    if (cu->unpinned)
+        return cu_transfer(be, dst, src, nbytes, cudaMemcpyHostToDevice);
     for (size_t off = 0, half = 0; off < nbytes; off += CU_STAGE_BYTES, half ^= 1) {
         size_t n = nbytes - off < CU_STAGE_BYTES ? nbytes - off : CU_STAGE_BYTES;
         char *stage = cu->staging + half * CU_STAGE_BYTES;
@@ -196,17 +244,6 @@ static void cu_free_weight(iso_backend *be, const float *dev)
 {
     if (dev)
         cu_of(be)->weight_bytes -= device_free(be, (void *)dev, 0);
-}
-
-/* Synchronous with respect to the host buffer whatever its kind (pageable, pinned, mmapped). */
-static int cu_transfer(iso_backend *be, void *dst, const void *src, size_t nbytes, cudaMemcpyKind kind)
-{
-    int rc = cu_enter(be);
-    if (rc || !nbytes)
-        return rc;
-    CU_TRY(cudaMemcpyAsync(dst, src, nbytes, kind, cu_of(be)->stream));
-    CU_TRY(cudaStreamSynchronize(cu_of(be)->stream));
-    return ISO_OK;
 }
 
 static int cu_upload(iso_backend *be, void *dst, const void *src, size_t nbytes)
@@ -266,6 +303,8 @@ static void cu_destroy(iso_backend *be)
             for (int i = 0; i < 2; i++)
                 if (cu->staged[i])
                     cudaEventDestroy(cu->staged[i]);
+            if (cu->pool)
+                cudaMemPoolDestroy(cu->pool);
             if (cu->stream)
                 cudaStreamDestroy(cu->stream);
         }
@@ -367,16 +406,21 @@ static int cu_create(int device, int n_threads, iso_precision precision, iso_bac
     int rc;
     cudaDeviceProp prop;
     cublasStatus_t st;
-    cudaMemPool_t pool;
+    cudaMemPoolProps pool_props;
+    memset(&pool_props, 0, sizeof pool_props);
+    pool_props.allocType = cudaMemAllocationTypePinned;
+    pool_props.location.type = cudaMemLocationTypeDevice;
+    pool_props.location.id = device;
     uint64_t keep = UINT64_MAX;
     if ((err = cudaSetDevice(device)) != cudaSuccess || (err = cudaGetDeviceProperties(&prop, device)) != cudaSuccess ||
         (err = cudaStreamCreateWithFlags(&cu->stream, cudaStreamNonBlocking)) != cudaSuccess) {
         rc = cu_fail(err, "initialising the CUDA device");
         goto fail;
     }
-    /* Keep what the activation pool has grown to instead of returning it at every synchronisation. */
-    if ((err = cudaDeviceGetDefaultMemPool(&pool, device)) != cudaSuccess ||
-        (err = cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep)) != cudaSuccess) {
+    /* A pool of our own (the device's default one is every library's) that keeps what it has grown to instead of
+     * returning it at every synchronisation; device_alloc trims it when the device runs out. */
+    if ((err = cudaMemPoolCreate(&cu->pool, &pool_props)) != cudaSuccess ||
+        (err = cudaMemPoolSetAttribute(cu->pool, cudaMemPoolAttrReleaseThreshold, &keep)) != cudaSuccess) {
         rc = cu_fail(err, "configuring the stream-ordered memory pool");
         goto fail;
     }
