@@ -11,7 +11,8 @@ the same machine, inputs and model:
                                                         [--precision fp32|bf16] [--repeats 3]
 
 The fair baseline is PyPI's PyTorch (bench/setup-torch.sh) under torch.inference_mode with all cores, a warm-up
-forward before timing, each side's model loaded outside the timed region; --repeats runs of each, the median.
+forward before timing, each side's model loaded outside the timed region; --repeats rounds, each timing every
+side once (alternated, so that a drifting machine slows all alike), the median of each side and each round's ratio.
 --precision bf16: ours with --precision bf16, PyTorch under CPU autocast. --width full: the published widths
 (~700M parameters, 196,608 bp; use --limit, minutes per transcript on 2 cores).
 
@@ -114,19 +115,16 @@ common = ["--model", mdir, "--fasta", os.path.join(work, "genome.fa.gz"), "--gtf
           str(args.threads), "-v"]
 
 
-def ours(label, *extra):
-    """Median wall seconds over --repeats runs (each loads the model: mapping a checkpoint, ~1% at full width)
-    and the -v log of the median run; one untimed run first warms the page cache."""
-    cmd = [iso, "predict", *common, "--transcripts", "@" + os.path.join(work, "ids.txt"), "--out",
-           os.path.join(work, label), *extra]
-    subprocess.run(cmd, capture_output=True, text=True, check=True)
-    runs = []
-    for _ in range(max(args.repeats, 1)):
-        t = child_clock()
-        r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        runs.append((child_clock() - t, r.stderr))
-    runs.sort(key=lambda x: x[0])
-    return runs[len(runs) // 2]
+def ours_cmd(label, *extra):
+    return [iso, "predict", *common, "--transcripts", "@" + os.path.join(work, "ids.txt"), "--out",
+            os.path.join(work, label), *extra]
+
+
+def ours_run(cmd):
+    """Seconds of one run (it loads the model: mapping a checkpoint, ~1% at full width) and its -v log."""
+    t = child_clock()
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return child_clock() - t, r.stderr
 
 
 # The reference's inputs: the same sequences (our extract equals gffread and samtools on every transcript).
@@ -215,25 +213,38 @@ def reuse_aware(tids):
         model.head(h2[:, model.pool[0]:model.pool[1]].mean(1))
 
 
-def timed(fn):
-    """Median seconds of --repeats runs over ids, after a warm-up on the first transcript."""
+def torch_run(fn):
     with torch.inference_mode(), autocast():
-        fn(ids[:1])
-        runs = []
-        for _ in range(max(args.repeats, 1)):
-            t = clock()
-            fn(ids)
-            runs.append(clock() - t)
-    return sorted(runs)[len(runs) // 2]
+        t = clock()
+        fn(ids)
+        return clock() - t
 
 
-t_ref = timed(public_style)
-t_reuse = timed(reuse_aware)
+# Warm-ups: each reference on the first transcript, each of our runs once (the page cache). Then --repeats rounds,
+# each timing every side once, so that a machine whose speed drifts (shared cloud cores) slows all sides alike.
+with torch.inference_mode(), autocast():
+    public_style(ids[:1])
+    reuse_aware(ids[:1])
+cmds = {"tss": ours_cmd("tss"), "gene": ours_cmd("gene", "--window-center", "gene")}
+for cmd in cmds.values():
+    subprocess.run(cmd, capture_output=True, text=True, check=True)
+rounds = []
+for _ in range(max(args.repeats, 1)):
+    r = {"public": (torch_run(public_style), None), "reuse": (torch_run(reuse_aware), None)}
+    r.update({k: ours_run(cmd) for k, cmd in cmds.items()})
+    rounds.append(r)
+
+
+def median_run(side):
+    """(seconds, -v log) of the median round of one side."""
+    return sorted((r[side] for r in rounds), key=lambda x: x[0])[len(rounds) // 2]
+
+
+t_ref, t_reuse = median_run("public")[0], median_run("reuse")[0]
 ref_tps, reuse_tps = len(ids) / t_ref, len(ids) / t_reuse
 ref_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-t_tss, log_tss = ours("tss")
-t_gene, log_gene = ours("gene", "--window-center", "gene")
+t_tss, log_tss = median_run("tss")
+t_gene, log_gene = median_run("gene")
 n_all = len(ids)
 # The machine's sgemm rate: OpenBLAS with its own threads (--threads of them), in this run (it drifts ~15%).
 sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=True, text=True, check=True,
@@ -275,7 +286,7 @@ n_noncoding = sum(not prot.get(t) for t in ids)
 print(f"isoformer whole-annotation bench: {n_all} transcripts from #{args.offset} ({n_noncoding} non-coding) of "
       f"{len({gene_of[t] for t in ids})} genes (RefSeq chr21 GTF), {args.width}-width IsoFormer, DNA {window} bp, "
       f"{args.precision}, {args.threads} threads on {os.cpu_count()} cores, {args.clock} clock; median of "
-      f"{args.repeats} after a warm-up")
+      f"{max(args.repeats, 1)} rounds after a warm-up, each round timing every side once")
 print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads, MKL {torch.backends.mkl.is_available()}, "
       f"inference_mode{', bf16 autocast' if args.precision == 'bf16' else ''})")
 if not torch.backends.mkl.is_available():
@@ -300,5 +311,8 @@ for label, t, f, comp, log in (("ours, window per transcript TSS", t_tss, f_tss,
     else:  # predict times its ops by the wall clock, which the CPU clock's figures cannot be divided by
         print(f"  inside the ops (wall clock, meaningful on a quiet machine only): GEMMs {gemm_rate:.1f} GFLOP/s, "
               f"attention {attn_rate:.1f} GFLOP/s")
+print("round by round, ours per TSS against the reuse-aware reference: " +
+      ", ".join(f"{r['reuse'][0] / r['tss'][0]:.2f}x" for r in rounds) +
+      "; against the public style: " + ", ".join(f"{r['public'][0] / r['tss'][0]:.2f}x" for r in rounds))
 print(f"FLOP: the public path computes {f_public / 1e9:.0f} GFLOP; reuse and no padding leave {f_tss / 1e9:.0f} "
       f"(per-TSS windows, {f_public / f_tss:.1f}x less) or {f_gene / 1e9:.0f} (per-gene, {f_public / f_gene:.1f}x less)")
