@@ -746,7 +746,11 @@ int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embeddin
             return iso_error_context("the empty protein of a non-coding transcript");
         protein = m->empty_protein;
     }
-    const int R = dna->rows, D = dna->cols;
+    /* A query row of either cross-attention depends only on itself and the keys, so unless the whole fused matrix is
+     * asked for, only the pooled rows go through the fusion (one of 896 with a window [0, 1)). */
+    const int D = dna->cols, first = fused ? 0 : m->info.pool_start, R = fused ? dna->rows : m->info.pool_end - first;
+    const int pool_start = m->info.pool_start - first, pool_end = m->info.pool_end - first;
+    const float *e = dna->data + (size_t)first * D;
     const size_t n = (size_t)R * D;
     float *buf = be->ops->alloc(be, (2 * n + (size_t)D) * sizeof(float));
     if (!buf)
@@ -754,22 +758,22 @@ int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embeddin
     float *h1 = buf, *h2 = h1 + n, *v = h2 + n;
     int rc = ISO_OK;
     if (m->opts.fusion == ISO_FUSION_SEQUENTIAL) {
-        rc = rna ? iso_cross_attn_forward(be, &m->ca_rna, dna->data, R, rna->data, rna->rows, h1)
-                 : be->ops->copy(be, h1, dna->data, n * sizeof(float));
+        rc = rna ? iso_cross_attn_forward(be, &m->ca_rna, e, R, rna->data, rna->rows, h1)
+                 : be->ops->copy(be, h1, e, n * sizeof(float));
         if (rc == ISO_OK)
             rc = protein ? iso_cross_attn_forward(be, &m->ca_protein, h1, R, protein->data, protein->rows, h2)
                          : be->ops->copy(be, h2, h1, n * sizeof(float));
     } else {
         /* h2 = CA_rna(E) + CA_protein(E) - E: each block's residual adds E once. */
-        rc = rna ? iso_cross_attn_forward(be, &m->ca_rna, dna->data, R, rna->data, rna->rows, h2)
-                 : be->ops->copy(be, h2, dna->data, n * sizeof(float));
+        rc = rna ? iso_cross_attn_forward(be, &m->ca_rna, e, R, rna->data, rna->rows, h2)
+                 : be->ops->copy(be, h2, e, n * sizeof(float));
         if (rc == ISO_OK && protein) {
-            rc = iso_cross_attn_forward(be, &m->ca_protein, dna->data, R, protein->data, protein->rows, h1);
+            rc = iso_cross_attn_forward(be, &m->ca_protein, e, R, protein->data, protein->rows, h1);
             if (rc == ISO_OK) rc = be->ops->axpy(be, h2, h1, 1.0f, (int64_t)n);
-            if (rc == ISO_OK) rc = be->ops->axpy(be, h2, dna->data, -1.0f, (int64_t)n);
+            if (rc == ISO_OK) rc = be->ops->axpy(be, h2, e, -1.0f, (int64_t)n);
         }
     }
-    if (rc == ISO_OK) rc = be->ops->mean_rows(be, h2, v, m->info.pool_start, m->info.pool_end, D);
+    if (rc == ISO_OK) rc = be->ops->mean_rows(be, h2, v, pool_start, pool_end, D);
     if (rc == ISO_OK) rc = be->ops->download(be, pooled, v, (size_t)D * sizeof(float));
     if (rc == ISO_OK && fused) rc = be->ops->download(be, fused, h2, n * sizeof(float));
     if (rc == ISO_OK) rc = iso_head_forward(be, &m->head, v, predictions);

@@ -13,8 +13,8 @@
  *       (one line of ACGTN; STEM_TILE: positions per stem tile instead of the default). Prints the peak
  *       activation bytes on stderr.
  *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
- *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32; an empty PROTEIN_IDS file means
- *       no protein. Options come from ISO_FUSION=parallel and ISO_NONCODING=skip. Prints per-stage seconds
+ *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32, and {pooled,predictions}_window_rows.f32
+ *       from a second iso_model_predict without the fused matrix; an empty PROTEIN_IDS file means no protein. Options come from ISO_FUSION=parallel and ISO_NONCODING=skip. Prints per-stage seconds
  *       (the median of ISO_REPEATS timed runs after a warm-up, when set) and the GEMM and attention rates
  *       inside the ops on stderr; each stage waits for the backend. ISO_PACE=1: each run (the warm-up too)
  *       waits for a line on stdin and then prints "run R stage seconds: dna D rna R protein P fusion+head F" on
@@ -481,6 +481,12 @@ static int run_isoformer(iso_backend *be, char **argv)
     snprintf(path, sizeof path, "%s/pooled.f32", argv[6]);
     rc = rc || write_f32(path, pooled, (size_t)info.fused_dim);
     snprintf(path, sizeof path, "%s/predictions.f32", argv[6]);
+    rc = rc || write_f32(path, pred, (size_t)info.n_outputs);
+    /* As predict calls it, without the fused matrix: only the pool window's rows are fused. */
+    rc = rc || iso_model_predict(m, ed, er, ep, pooled, pred, NULL);
+    snprintf(path, sizeof path, "%s/pooled_window_rows.f32", argv[6]);
+    rc = rc || write_f32(path, pooled, (size_t)info.fused_dim);
+    snprintf(path, sizeof path, "%s/predictions_window_rows.f32", argv[6]);
     rc = rc || write_f32(path, pred, (size_t)info.n_outputs);
 done:
     if (rc)

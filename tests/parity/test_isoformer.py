@@ -22,6 +22,8 @@ torch.manual_seed(4)
 rng = np.random.default_rng(4)
 failures = []
 STAGES = ["e_dna", "e_rna", "e_protein", "fused", "pooled", "predictions"]
+# predict's path: without the fused matrix only the pool window's rows go through the fusion
+WINDOW_ROWS = {"pooled_window_rows": "pooled", "predictions_window_rows": "predictions"}
 
 
 def save_model(model, d, window):
@@ -40,7 +42,7 @@ def run_ours(model_dir, dna, rna, prot, out, env=None):
                        env={**os.environ, **(env or {})})
     if r.returncode != 0:
         raise RuntimeError(r.stderr)
-    return {s: np.fromfile(os.path.join(out, s + ".f32"), dtype=np.float32) for s in STAGES
+    return {s: np.fromfile(os.path.join(out, s + ".f32"), dtype=np.float32) for s in [*STAGES, *WINDOW_ROWS]
             if os.path.exists(os.path.join(out, s + ".f32"))}
 
 
@@ -66,6 +68,11 @@ def case(label, model, window, env=None, with_protein=True):
         print(f"{label}: {s:12s} shape={tuple(r.shape)} rel_err={err:.2e}")
         if err >= 1e-4:
             failures.append(f"{label} {s}: {err}")
+    for s, r in WINDOW_ROWS.items():
+        err = rm.rel_err(got[s], ref[r])
+        print(f"{label}: {s:23s} rel_err={err:.2e}")
+        if err >= 1e-4:
+            failures.append(f"{label} {s}: {err}")
     return d, (dna, rna, prot)
 
 
@@ -87,7 +94,9 @@ else:
             failures.append(f"safetensors model differs at {s}")
     print("safetensors: bit-identical" if not any("safetensors" in f for f in failures) else "safetensors: DIFFER")
 
-# Parallel fusion and a pool window.
+# A pool window, with sequential and parallel fusion.
+model.pool = (5, 9)
+case("sequential-window", model, window)
 model.parallel, model.pool = True, (3, 11)
 case("parallel", model, window, env={"ISO_FUSION": "parallel"})
 

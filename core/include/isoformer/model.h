@@ -123,7 +123,8 @@ int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int
 /* Fuses, pools and applies the head. protein may be NULL (no coding sequence): per the options' noncoding mode,
  * the empty protein's embedding takes its place (computed by the first such call and kept by the model), or the
  * protein cross-attention is skipped. pooled (fused_dim floats),
- * predictions (n_outputs floats) and fused (dna_rows x fused_dim, may be NULL) are host arrays. */
+ * predictions (n_outputs floats) and fused (dna_rows x fused_dim, may be NULL) are host arrays. Without fused, only
+ * the pool window's rows are fused (the others do not reach the predictions). */
 ISO_API
 int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embedding *rna,
                       const iso_embedding *protein, float *pooled, float *predictions, float *fused) ISO_RESULT;
