@@ -11,8 +11,10 @@ the same machine, inputs and model:
                                                         [--precision fp32|bf16] [--repeats 3]
 
 The fair baseline is PyPI's PyTorch (bench/setup-torch.sh) under torch.inference_mode with all cores, a warm-up
-forward before timing, each side's model loaded outside the timed region; --repeats rounds, each timing every
-side once (alternated, so that a drifting machine slows all alike), the median of each side and each round's ratio.
+forward before timing, each side's model loaded outside the timed region (ours: the run time predict -v reports,
+without loading the model and reading the inputs; the whole process's time is printed beside it); --repeats rounds,
+each timing every side once (alternated, so that a drifting machine slows all alike), the median of each side and
+each round's ratio, and the stages (DNA, RNA, protein, fusion+head) of ours against the reuse-aware reference.
 --precision bf16: ours with --precision bf16, PyTorch under CPU autocast. --width full: the published widths
 (~700M parameters, 196,608 bp; use --limit, minutes per transcript on 2 cores).
 
@@ -121,10 +123,15 @@ def ours_cmd(label, *extra):
 
 
 def ours_run(cmd):
-    """Seconds of one run (it loads the model: mapping a checkpoint, ~1% at full width) and its -v log."""
+    """(seconds, -v log, seconds of the whole process) of one run. With the wall clock the seconds are those predict
+    reports for its run, without loading the model and reading the inputs, which the references also do outside
+    their timed region; the CPU clock can only take the whole process (its children's CPU seconds)."""
     t = child_clock()
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return child_clock() - t, r.stderr
+    process = child_clock() - t
+    if args.clock == "wall":
+        return float(r.stderr.split(" transcripts in ")[1].split(" s")[0]), r.stderr, process
+    return process, r.stderr, process
 
 
 # The reference's inputs: the same sequences (our extract equals gffread and samtools on every transcript).
@@ -194,23 +201,35 @@ def public_style(tids):
         model(dna[t], pad(tok_rna(rna[t]), 2048), pad(prot_ids(t), 1026))
 
 
+STAGE_NAMES = ("DNA", "RNA", "protein", "fusion+head")
+reuse_stages = []  # per call of reuse_aware, seconds per stage
+
+
 def reuse_aware(tids):
     """Each distinct DNA window and protein once, no padding: the embeddings are cached by input."""
     e_dna, e_prot = {}, {}
+    split = dict.fromkeys(STAGE_NAMES, 0.0)
     for t in tids:
+        t0 = clock()
         if dna[t] not in e_dna:
             e_dna[dna[t]] = model.dna_model(str_to_one_hot([dna[t]]), return_only_embeddings=True)
+        t1 = clock()
         ri = torch.tensor([tok_rna(rna[t])[:2048]])
         e_rna = model.rna_model(input_ids=ri, attention_mask=torch.ones_like(ri)).last_hidden_state
+        t2 = clock()
         key = tuple(prot_ids(t))
         if key not in e_prot:
             pi = torch.tensor([list(key)])
             e_prot[key] = model.protein_model(input_ids=pi, attention_mask=torch.ones_like(pi)).last_hidden_state
+        t3 = clock()
         ones_r = torch.ones(ri.shape, dtype=torch.bool)
         ones_p = torch.ones((1, len(key)), dtype=torch.bool)
         h1 = model.cross_attention_layer_rna(e_dna[dna[t]], e_rna, ones_r)
         h2 = model.cross_attention_layer_protein(h1, e_prot[key], ones_p)
         model.head(h2[:, model.pool[0]:model.pool[1]].mean(1))
+        for name, dt in zip(STAGE_NAMES, (t1 - t0, t2 - t1, t3 - t2, clock() - t3)):
+            split[name] += dt
+    reuse_stages.append(split)
 
 
 def torch_run(fn):
@@ -236,15 +255,15 @@ for _ in range(max(args.repeats, 1)):
 
 
 def median_run(side):
-    """(seconds, -v log) of the median round of one side."""
+    """The median round's (seconds, -v log[, process seconds]) of one side."""
     return sorted((r[side] for r in rounds), key=lambda x: x[0])[len(rounds) // 2]
 
 
 t_ref, t_reuse = median_run("public")[0], median_run("reuse")[0]
 ref_tps, reuse_tps = len(ids) / t_ref, len(ids) / t_reuse
 ref_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-t_tss, log_tss = median_run("tss")
-t_gene, log_gene = median_run("gene")
+t_tss, log_tss, proc_tss = median_run("tss")
+t_gene, log_gene, proc_gene = median_run("gene")
 n_all = len(ids)
 # The machine's sgemm rate: OpenBLAS with its own threads (--threads of them), in this run (it drifts ~15%).
 sgemm = float(subprocess.run([driver, "openblas", "2048", "10"], capture_output=True, text=True, check=True,
@@ -261,6 +280,15 @@ def gemm_stats(log):
     attn_rate = float(a.split(" GFLOP/s")[0].split("(")[-1])
     rss = float(log.split("peak RSS ")[1].split(" MB")[0])
     return gemm_rate, attn_rate, gemm_s, rss
+
+
+def ours_stages(log):
+    """Seconds per stage from predict -v (its own wall clock, whichever --clock)."""
+    w = log.split("DNA windows: ")[1]
+    return dict(zip(STAGE_NAMES, (float(w.split("reused (")[1].split(" s)")[0]),
+                                  float(w.split("; RNA ")[1].split(" s")[0]),
+                                  float(w.split("proteins: ")[1].split("(")[1].split(" s")[0]),
+                                  float(w.split("fusion+head ")[1].split(" s")[0]))))
 
 
 def windows(log):
@@ -296,8 +324,9 @@ print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, same run, 
 print(f"PyTorch reference, public-code style: {t_ref:.1f} s, {ref_tps:.3f} transcripts/s; reuse-aware: "
       f"{t_reuse:.1f} s, {reuse_tps:.3f} transcripts/s ({t_ref / t_reuse:.2f}x the public style); peak RSS "
       f"{ref_peak:.0f} MB")
-for label, t, f, comp, log in (("ours, window per transcript TSS", t_tss, f_tss, computed_tss, log_tss),
-                               ("ours, window per gene", t_gene, f_gene, computed_gene, log_gene)):
+for label, t, f, comp, log, proc in (
+        ("ours, window per transcript TSS", t_tss, f_tss, computed_tss, log_tss, proc_tss),
+        ("ours, window per gene", t_gene, f_gene, computed_gene, log_gene, proc_gene)):
     tps = n_all / t
     gemm_rate, attn_rate, gemm_s, rss = gemm_stats(log)
     print(f"{label}: {t:.1f} s, {tps:.3f} transcripts/s, {tps / reuse_tps:.2f}x the reuse-aware reference, "
@@ -305,12 +334,21 @@ for label, t, f, comp, log in (("ours, window per transcript TSS", t_tss, f_tss,
           f"windows for {n_all} transcripts; {f / 1e9:.0f} GFLOP ({f / t / 1e9:.1f} GFLOP/s, "
           f"{100 * f / t / 1e9 / sgemm:.0f}% of sgemm); peak RSS {rss:.0f} MB")
     if args.clock == "wall":
+        print(f"  the whole process, loading the model and reading the inputs too: {proc:.1f} s, "
+              f"{t_reuse / proc:.2f}x the reuse-aware reference")
         print(f"  GEMM-shaped stages: GEMMs {gemm_rate:.1f} GFLOP/s ({100 * gemm_rate / sgemm:.0f}% of sgemm, "
               f"{100 * gemm_s / t:.0f}% of the run), attention {attn_rate:.1f} GFLOP/s "
               f"({100 * attn_rate / sgemm:.0f}% of sgemm)")
     else:  # predict times its ops by the wall clock, which the CPU clock's figures cannot be divided by
         print(f"  inside the ops (wall clock, meaningful on a quiet machine only): GEMMs {gemm_rate:.1f} GFLOP/s, "
               f"attention {attn_rate:.1f} GFLOP/s")
+# reuse_stages[0] is the warm-up's; round i's reuse-aware run is reuse_stages[i + 1]
+reuse_split = sorted(zip((r["reuse"][0] for r in rounds), reuse_stages[1:]), key=lambda x: x[0])[len(rounds) // 2][1]
+tss_split = ours_stages(log_tss)
+if args.clock == "wall":  # predict's stage times are wall seconds
+        print("stages of the median rounds, ours per TSS against reuse-aware PyTorch: " +
+          ", ".join(f"{k} {tss_split[k]:.2f} s vs {reuse_split[k]:.2f} s ({reuse_split[k] / tss_split[k]:.2f}x)"
+                    for k in STAGE_NAMES))
 print("round by round, ours per TSS against the reuse-aware reference: " +
       ", ".join(f"{r['reuse'][0] / r['tss'][0]:.2f}x" for r in rounds) +
       "; against the public style: " + ", ".join(f"{r['public'][0] / r['tss'][0]:.2f}x" for r in rounds))
