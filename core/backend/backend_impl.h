@@ -51,9 +51,11 @@ struct iso_backend_ops {
     int (*rotary)(iso_backend *be, float *x, int T, int heads, int head_dim, int ld);
     /* y[r, f] = silu(x[r, f]) * x[r, F + f], x has 2F columns (NT-v2 gated FFN). */
     int (*glu_silu)(iso_backend *be, const float *x, float *y, int64_t rows, int F);
-    /* Enformer AttentionPool over pairs of rows: y[i, c] = sum_{p in 0,1} softmax_p(logits[2i+p, c]) *
-     * x[2i+p, c]; x and logits are (2L, d), y is (L, d). */
-    int (*attn_pool2)(iso_backend *be, const float *x, const float *logits, float *y, int64_t L, int d);
+    /* y[i, c] = x[2i, c] - x[2i + 1, c]; x is (2L, d), y (L, d). */
+    int (*pair_diff)(iso_backend *be, const float *x, float *y, int64_t L, int d);
+    /* Enformer AttentionPool over pairs of rows: y[i, c] = sum_{p in 0,1} softmax_p(logits[2i+p, c]) * x[2i+p, c],
+     * given z[i, c] = logits[2i, c] - logits[2i+1, c], all a softmax of two needs; x is (2L, d), z and y (L, d). */
+    int (*attn_pool2)(iso_backend *be, const float *x, const float *z, float *y, int64_t L, int d);
     /* Enformer relative shift: logits[h, i, j] += rel[h, i, j - i + n - 1] for i, j < n; rel is
      * (heads, n, 2n - 1), logits (heads, n, n). */
     int (*rel_shift_add)(iso_backend *be, float *logits, const float *rel, int heads, int n);

@@ -122,11 +122,12 @@ ISO_HD void iso_k_rotary_apply(float *lo, float *hi, float c, float s)
     *hi = b * c + a * s;
 }
 
-/* One output element of the Enformer pair attention pool: the softmax of two logits as two logistic weights,
- * branch-free so that host loops vectorize (exp of +-huge gives weights of exactly 0 and 1). */
-ISO_HD float iso_k_attn_pool2(float x0, float x1, float l0, float l1)
+/* One output element of the Enformer pair attention pool from the difference z = l0 - l1 of the pair's logits: the
+ * softmax of two logits is two logistic weights of z, branch-free so that host loops vectorize (exp of +-huge
+ * gives weights of exactly 0 and 1). */
+ISO_HD float iso_k_attn_pool2(float x0, float x1, float z)
 {
-    return x0 / (1.0f + iso_k_exp(l1 - l0)) + x1 / (1.0f + iso_k_exp(l0 - l1));
+    return x0 / (1.0f + iso_k_exp(-z)) + x1 / (1.0f + iso_k_exp(z));
 }
 
 /* ---- Element-wise ops as "element e of the flattened output": the CUDA kernels run one thread per e (grid-stride
@@ -154,12 +155,18 @@ ISO_HD void iso_k_glu_silu_at(const float *x, float *y, int F, int64_t e)
     y[e] = iso_k_act(a[0], ISO_ACT_SILU) * a[F];
 }
 
-/* e indexes y (L x d). */
-ISO_HD void iso_k_attn_pool2_at(const float *x, const float *logits, float *y, int d, int64_t e)
+/* e indexes y (L x d): row i of y is row 2i of x minus row 2i + 1. */
+ISO_HD void iso_k_pair_diff_at(const float *x, float *y, int d, int64_t e)
 {
-    int64_t i = e / d, c = e - i * d;
-    int64_t r0 = 2 * i * d + c, r1 = r0 + d;
-    y[e] = iso_k_attn_pool2(x[r0], x[r1], logits[r0], logits[r1]);
+    int64_t i = e / d, r0 = e + i * d;
+    y[e] = x[r0] - x[r0 + d];
+}
+
+/* e indexes y and z (L x d); x is (2L x d). */
+ISO_HD void iso_k_attn_pool2_at(const float *x, const float *z, float *y, int d, int64_t e)
+{
+    int64_t i = e / d, r0 = e + i * d;
+    y[e] = iso_k_attn_pool2(x[r0], x[r0 + d], z[e]);
 }
 
 /* e indexes the rotation pairs (T x heads x head_dim/2). */

@@ -300,7 +300,8 @@ static int run_conv_block(iso_backend *be, const conv_block *cb, const float *x,
     return iso_conv1d_same(be, tmp, L, cb->cin, cb->w, cb->b, cb->k, y, cb->cout);
 }
 
-/* x += ConvBlock(x) (k = 1); then pooled = AttentionPool(x). tmp, tmp2: L x d scratch. */
+/* x += ConvBlock(x) (k = 1); then pooled = AttentionPool(x). Its softmax over a pair of rows needs only the
+ * logits' difference, (x[2i] - x[2i + 1]) W^T: a GEMM over half the rows. tmp, tmp2: L x d scratch. */
 static int residual_and_pool(iso_backend *be, const conv_block *res, const float *pool_w, float *x, int64_t L,
                              int d, float *tmp, float *tmp2, float *pooled)
 {
@@ -308,9 +309,11 @@ static int residual_and_pool(iso_backend *be, const conv_block *res, const float
     if (rc == ISO_OK)
         rc = be->ops->axpy(be, x, tmp2, 1.0f, L * d);
     if (rc == ISO_OK)
-        rc = iso_linear(be, x, L, d, pool_w, NULL, tmp, d, ISO_ACT_NONE);
+        rc = be->ops->pair_diff(be, x, tmp, L / 2, d);
     if (rc == ISO_OK)
-        rc = be->ops->attn_pool2(be, x, tmp, pooled, L / 2, d);
+        rc = iso_linear(be, tmp, L / 2, d, pool_w, NULL, tmp2, d, ISO_ACT_NONE);
+    if (rc == ISO_OK)
+        rc = be->ops->attn_pool2(be, x, tmp2, pooled, L / 2, d);
     return rc;
 }
 
@@ -502,11 +505,13 @@ double iso_enformer_flops(const iso_enformer *m, int64_t len)
 {
     const iso_enformer_hparams *hp = &m->hp;
     double f = 0, L = (double)len, half = hp->dim / 2.0;
-    f += 2 * L * half * 60 + 2 * 2 * L * half * half; /* stem conv, residual 1x1, pool logits */
+    /* stem conv, residual 1x1, the pool logits' difference over L/2 rows (a tower conv counts its 5 taps, whether or
+     * not a backend runs it by Winograd) */
+    f += 2 * L * half * 60 + 3 * L * half * half;
     L /= 2;
     for (int i = 0; i < hp->num_downsamples - 1; i++) {
         double din = m->filters[i], dout = m->filters[i + 1];
-        f += 2 * L * dout * din * 5 + 2 * 2 * L * dout * dout;
+        f += 2 * L * dout * din * 5 + 3 * L * dout * dout;
         L /= 2;
     }
     double n = L, D = hp->dim, hk = (double)hp->heads * hp->attn_dim_key, dv = D;

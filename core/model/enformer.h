@@ -35,6 +35,7 @@ enum { ISO_ENFORMER_STEM_TILE = 16384 };
 int iso_enformer_set_stem_tile(iso_enformer *m, int64_t positions) ISO_RESULT;
 int iso_enformer_out_rows(const iso_enformer *m);
 int iso_enformer_out_cols(const iso_enformer *m);
+/* The FLOPs of one forward over len bp (the tower's convs counted tap by tap). */
 double iso_enformer_flops(const iso_enformer *m, int64_t len);
 void iso_enformer_free(iso_enformer *m);
 /* Host-side relative positional features (2n-1 distances x n_features), as enformer-pytorch computes them at

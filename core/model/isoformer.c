@@ -403,8 +403,8 @@ const char *iso_model_output_name(const iso_model *m, int i)
 }
 
 /* An encoder of `width` channels and the cross-attention that reads it: the encoder's FLOPs are exactly
- * a T + b T^2 (iso_esm_flops), found from T = 1 and 2; the cross-attention projects the q DNA rows (fixed) and
- * the T keys and values, and attends q x T. */
+ * a T + b T^2 (iso_esm_flops), found from T = 1 and 2; the cross-attention projects the q DNA rows that predict
+ * fuses (the pool window's: fixed) and the T keys and values, and attends q x T. */
 static iso_encoder_cost encoder_cost(const iso_esm *e, int width, int q, int dim, int max_tokens)
 {
     double f1 = iso_esm_flops(e, 1), f2 = iso_esm_flops(e, 2), sq = (f2 - 2 * f1) / 2;
@@ -418,11 +418,12 @@ void iso_model_costs(const iso_model *m, int64_t window, iso_cost_model *c)
     const iso_model_info *i = &m->info;
     if (window <= 0)
         window = i->dna_window;
+    const int fused_rows = i->pool_end - i->pool_start;
     *c = (iso_cost_model){
         .window = iso_enformer_flops(m->dna, window) / 1e9,
         .transcript = 2.0 * (m->head.in * m->head.hidden + m->head.hidden * m->head.out) / 1e9,
-        .rna = encoder_cost(m->rna, i->rna_dim, i->dna_rows, i->fused_dim, i->rna_max_tokens),
-        .protein = encoder_cost(m->protein, i->protein_dim, i->dna_rows, i->fused_dim, i->protein_max_tokens)};
+        .rna = encoder_cost(m->rna, i->rna_dim, fused_rows, i->fused_dim, i->rna_max_tokens),
+        .protein = encoder_cost(m->protein, i->protein_dim, fused_rows, i->fused_dim, i->protein_max_tokens)};
 }
 
 /* ---- embeddings ---- */

@@ -27,7 +27,7 @@ void PASTE(kernels_, KERNEL_VARIANT)(const float *x, const float *gamma, const f
             o[i] = iso_k_exp(20.0f * xr[i]);
         o += n;
         for (int i = 0; i + 1 < n; i++)
-            o[i] = iso_k_attn_pool2(xr[i], xr[i + 1], gamma[i] * xr[i], beta[i] * xr[i + 1]);
+            o[i] = iso_k_attn_pool2(xr[i], xr[i + 1], gamma[i] * xr[i] - beta[i] * xr[i + 1]);
         o += n;
         for (int i = 0; i < n / 2; i++) {
             float c, s, lo = xr[i], hi = xr[i + n / 2];

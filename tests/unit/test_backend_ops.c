@@ -26,6 +26,7 @@ typedef enum {
     OP_SOFTMAX,
     OP_ROTARY,
     OP_GLU_SILU,
+    OP_PAIR_DIFF,
     OP_ATTN_POOL2,
     OP_REL_SHIFT_ADD,
     OP_MEAN_ROWS,
@@ -35,16 +36,17 @@ typedef enum {
     OP_MODEL_ATTENTION, /* attention as the model runs it (iso_attention): the fused op or GEMMs + softmax */
 } op_kind;
 
-static const char *const op_names[] = {"gemm",   "bias_act", "affine_act", "axpy",          "layernorm", "softmax", "rotary",
-                                       "glu_silu", "attn_pool2", "rel_shift_add", "mean_rows", "copy",    "memset0",
-                                       "attention", "model_attention"};
+static const char *const op_names[] = {"gemm",      "bias_act",      "affine_act", "axpy",      "layernorm",
+                                       "softmax",   "rotary",        "glu_silu",   "pair_diff", "attn_pool2",
+                                       "rel_shift_add", "mean_rows", "copy",       "memset0",   "attention",
+                                       "model_attention"};
 
 /* One case: the op and its sizes. Meaning of d[] per op:
  *   gemm: m n k batch, lda_pad (extra columns), heads_layout (A and B are column blocks of one matrix, as
  *         attention heads are);     flag = trans_a | trans_b << 1 | (beta != 0) << 2
  *   bias_act / affine_act: rows cols;  flag = act | no_bias << 4
  *   axpy / copy / memset0: n      layernorm: rows cols, flag = in place     softmax: rows cols, flag = key_bias
- *   rotary: T heads head_dim ld   glu_silu: rows F   attn_pool2: L d   rel_shift_add: heads n
+ *   rotary: T heads head_dim ld   glu_silu: rows F   pair_diff, attn_pool2: L d   rel_shift_add: heads n
  *   mean_rows: rows cols r0 r1
  *   attention, model_attention: Tq Tk heads head_dim, ld_pad (extra columns of q, k, v, out); flag = key_bias */
 typedef struct {
@@ -135,9 +137,13 @@ static layout case_layout(const op_case *c)
         l.nbuf = 2, l.out = 1, l.n[0] = (size_t)(d[0] * 2 * d[1]), l.n[1] = (size_t)(d[0] * d[1]), l.scale[0] = 4.0f;
         l.bytes = 12.0 * d[0] * d[1];
         break;
-    case OP_ATTN_POOL2:
-        l.nbuf = 3, l.out = 2, l.n[0] = l.n[1] = (size_t)(2 * d[0] * d[1]), l.n[2] = (size_t)(d[0] * d[1]);
-        l.scale[1] = 8.0f, l.bytes = 20.0 * d[0] * d[1];
+    case OP_PAIR_DIFF:
+        l.nbuf = 2, l.out = 1, l.n[0] = (size_t)(2 * d[0] * d[1]), l.n[1] = (size_t)(d[0] * d[1]);
+        l.bytes = 12.0 * d[0] * d[1];
+        break;
+    case OP_ATTN_POOL2: /* x (2L x d), z (L x d), y */
+        l.nbuf = 3, l.out = 2, l.n[0] = (size_t)(2 * d[0] * d[1]), l.n[1] = l.n[2] = (size_t)(d[0] * d[1]);
+        l.scale[1] = 8.0f, l.bytes = 16.0 * d[0] * d[1];
         break;
     case OP_REL_SHIFT_ADD:
         l.nbuf = 2, l.out = 0, l.n[0] = (size_t)(d[0] * d[1] * d[1]), l.n[1] = (size_t)(d[0] * d[1] * (2 * d[1] - 1));
@@ -181,6 +187,7 @@ static int run_case(iso_backend *be, const op_case *c, float **buf)
     case OP_SOFTMAX: return o->softmax(be, buf[0], d[0], (int)d[1], c->flag ? buf[1] : NULL);
     case OP_ROTARY: return o->rotary(be, buf[0], (int)d[0], (int)d[1], (int)d[2], (int)d[3]);
     case OP_GLU_SILU: return o->glu_silu(be, buf[0], buf[1], d[0], (int)d[1]);
+    case OP_PAIR_DIFF: return o->pair_diff(be, buf[0], buf[1], d[0], (int)d[1]);
     case OP_ATTN_POOL2: return o->attn_pool2(be, buf[0], buf[1], buf[2], d[0], (int)d[1]);
     case OP_REL_SHIFT_ADD: return o->rel_shift_add(be, buf[0], buf[1], (int)d[0], (int)d[1]);
     case OP_MEAN_ROWS: return o->mean_rows(be, buf[0], buf[1], d[2], d[3], (int)d[1]);
@@ -325,6 +332,7 @@ static void build_cases(void)
     add_case((op_case){OP_ROTARY, {100, 4, 64, 3 * 4 * 64}, 0, 0}); /* q inside a fused qkv row */
     add_case((op_case){OP_ROTARY, {1000, 20, 64, 20 * 64}, 0, 0});
     add_case((op_case){OP_GLU_SILU, {50, 700}, 0, 0});
+    add_case((op_case){OP_PAIR_DIFF, {64, 300}, 0, 0});
     add_case((op_case){OP_ATTN_POOL2, {64, 300}, 0, 0});
     add_case((op_case){OP_REL_SHIFT_ADD, {8, 63}, 0, 0});
     add_case((op_case){OP_MEAN_ROWS, {200, 500, 3, 197}, 0, 0});
@@ -355,7 +363,7 @@ static int n_tested;
 static int supported(iso_backend *be, const op_case *c)
 {
     static const iso_op ops[] = {ISO_OP_GEMM, ISO_OP_BIAS_ACT, ISO_OP_AFFINE_ACT, ISO_OP_AXPY, ISO_OP_LAYERNORM,
-                                 ISO_OP_SOFTMAX, ISO_OP_ROTARY, ISO_OP_GLU_SILU, ISO_OP_ATTN_POOL2,
+                                 ISO_OP_SOFTMAX, ISO_OP_ROTARY, ISO_OP_GLU_SILU, ISO_OP_PAIR_DIFF, ISO_OP_ATTN_POOL2,
                                  ISO_OP_REL_SHIFT_ADD, ISO_OP_MEAN_ROWS, ISO_OP_GEMM, ISO_OP_GEMM, ISO_OP_ATTENTION};
     if (c->op == OP_COPY || c->op == OP_MEMSET0 || c->op == OP_MODEL_ATTENTION)
         return 1;
@@ -447,7 +455,8 @@ static int perf(const char *device, iso_precision prec)
         {OP_SOFTMAX, {20 * 1024, 1024}, 1, 0},     {OP_BIAS_ACT, {1024, 5120}, ISO_ACT_GELU_ERF, 0},
         {OP_AFFINE_ACT, {1536, 1536}, ISO_ACT_GELU_SIGMOID, 0},
         {OP_ROTARY, {1024, 20, 64, 3 * 1280}, 0, 0}, {OP_GLU_SILU, {1024, 4096}, 0, 0},
-        {OP_ATTN_POOL2, {768, 1536}, 0, 0},      {OP_REL_SHIFT_ADD, {8, 1536}, 0, 0},
+        {OP_PAIR_DIFF, {768, 1536}, 0, 0},       {OP_ATTN_POOL2, {768, 1536}, 0, 0},
+        {OP_REL_SHIFT_ADD, {8, 1536}, 0, 0},
         {OP_MEAN_ROWS, {1536, 3072, 0, 1536}, 0, 0}, {OP_AXPY, {1536 * 1536}, 0, 0},
         {OP_COPY, {1536 * 1536}, 0, 0},        {OP_ATTENTION, {1000, 1000, 20, 64, 0}, 0, 0},
         {OP_ATTENTION, {1024, 1024, 20, 64, 0}, 1, 0},

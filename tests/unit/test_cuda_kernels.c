@@ -178,24 +178,40 @@ START_TEST(glu_silu)
 }
 END_TEST
 
+/* The pool as enformer-pytorch computes it (logits per row, softmax over each pair) against the kernels' pair
+ * difference of the rows, its logits (the difference's product with W, here in double) and the pool from them. */
 START_TEST(attn_pool2)
 {
     rng_state = 11;
     const int L = 19, d = 45;
-    const size_t nin = (size_t)2 * L * d;
-    float *x = rand_vec(nin, 1.0f, 0.0f), *logits = rand_vec(nin, 60.0f, 0.0f); /* large: exercises the max shift */
-    float *y = calloc((size_t)L * d, sizeof(float));
-    double *ref = malloc((size_t)L * d * sizeof *ref);
+    const size_t nin = (size_t)2 * L * d, nout = (size_t)L * d;
+    float *x = rand_vec(nin, 1.0f, 0.0f), *w = rand_vec((size_t)d * d, 12.0f, 0.0f); /* large logits: saturation */
+    float *diff = malloc(nout * sizeof *diff), *z = malloc(nout * sizeof *z), *y = calloc(nout, sizeof *y);
+    double *ref = malloc(nout * sizeof *ref), *ref_diff = malloc(nout * sizeof *ref_diff);
     for (int i = 0; i < L; i++)
         for (int c = 0; c < d; c++) {
-            double l0 = logits[(size_t)(2 * i) * d + c], l1 = logits[(size_t)(2 * i + 1) * d + c];
+            const float *x0 = x + (size_t)2 * i * d, *x1 = x0 + d;
+            double l0 = 0, l1 = 0;
+            for (int k = 0; k < d; k++)
+                l0 += (double)w[(size_t)c * d + k] * x0[k], l1 += (double)w[(size_t)c * d + k] * x1[k];
             double w1 = 1.0 / (1.0 + exp(l0 - l1)); /* softmax weight of the second row */
-            ref[(size_t)i * d + c] = (1.0 - w1) * x[(size_t)(2 * i) * d + c] + w1 * x[(size_t)(2 * i + 1) * d + c];
+            ref[(size_t)i * d + c] = (1.0 - w1) * x0[c] + w1 * x1[c];
+            ref_diff[(size_t)i * d + c] = (double)x0[c] - x1[c];
         }
-    for (int64_t e = 0; e < (int64_t)L * d; e++)
-        iso_k_attn_pool2_at(x, logits, y, d, e);
-    expect_close("attn_pool2", y, ref, (size_t)L * d, 1e-6, 2e-6);
-    free(x), free(logits), free(y), free(ref);
+    for (int64_t e = 0; e < (int64_t)nout; e++)
+        iso_k_pair_diff_at(x, diff, d, e);
+    expect_close("pair_diff", diff, ref_diff, nout, 0.0, 1e-7);
+    for (int i = 0; i < L; i++)
+        for (int c = 0; c < d; c++) {
+            double s = 0;
+            for (int k = 0; k < d; k++)
+                s += (double)w[(size_t)c * d + k] * diff[(size_t)i * d + k];
+            z[(size_t)i * d + c] = (float)s;
+        }
+    for (int64_t e = 0; e < (int64_t)nout; e++)
+        iso_k_attn_pool2_at(x, z, y, d, e);
+    expect_close("attn_pool2", y, ref, nout, 1e-6, 2e-6);
+    free(x), free(w), free(diff), free(z), free(y), free(ref), free(ref_diff);
 }
 END_TEST
 

@@ -588,27 +588,45 @@ static int cpu_glu_silu(iso_backend *be, const float *x, float *y, int64_t rows,
 }
 
 typedef struct {
-    const float *x, *logits;
+    const float *x, *z;
     float *y;
     int d;
 } pool_ctx;
+
+CPU_CLONES static void pair_diff_rows(void *vctx, int64_t r0, int64_t r1, int part)
+{
+    (void)part;
+    pool_ctx *o = vctx;
+    for (int64_t i = r0; i < r1; i++) {
+        const float *x0 = o->x + 2 * i * o->d, *x1 = x0 + o->d;
+        float *y = o->y + i * o->d;
+        for (int c = 0; c < o->d; c++)
+            y[c] = x0[c] - x1[c];
+    }
+}
+
+static int cpu_pair_diff(iso_backend *be, const float *x, float *y, int64_t L, int d)
+{
+    pool_ctx o = {.x = x, .y = y, .d = d};
+    parallel_for(be, L, d, pair_diff_rows, &o);
+    return ISO_OK;
+}
 
 CPU_CLONES static void attn_pool_rows(void *vctx, int64_t r0, int64_t r1, int part)
 {
     (void)part;
     pool_ctx *o = vctx;
     for (int64_t i = r0; i < r1; i++) {
-        const float *x0 = o->x + 2 * i * o->d, *x1 = x0 + o->d;
-        const float *l0 = o->logits + 2 * i * o->d, *l1 = l0 + o->d;
+        const float *x0 = o->x + 2 * i * o->d, *x1 = x0 + o->d, *z = o->z + i * o->d;
         float *y = o->y + i * o->d;
         for (int c = 0; c < o->d; c++)
-            y[c] = iso_k_attn_pool2(x0[c], x1[c], l0[c], l1[c]);
+            y[c] = iso_k_attn_pool2(x0[c], x1[c], z[c]);
     }
 }
 
-static int cpu_attn_pool2(iso_backend *be, const float *x, const float *logits, float *y, int64_t L, int d)
+static int cpu_attn_pool2(iso_backend *be, const float *x, const float *z, float *y, int64_t L, int d)
 {
-    pool_ctx o = {x, logits, y, d};
+    pool_ctx o = {x, z, y, d};
     parallel_for(be, L, d * 4, attn_pool_rows, &o);
     return ISO_OK;
 }
@@ -871,6 +889,7 @@ static const struct iso_backend_ops cpu_ops = {
     .softmax = cpu_softmax,
     .rotary = cpu_rotary,
     .glu_silu = cpu_glu_silu,
+    .pair_diff = cpu_pair_diff,
     .attn_pool2 = cpu_attn_pool2,
     .rel_shift_add = cpu_rel_shift_add,
     .mean_rows = cpu_mean_rows,

@@ -349,6 +349,7 @@ static const struct iso_backend_ops cuda_ops = {
     cu_softmax,
     cu_rotary,
     cu_glu_silu,
+    cu_pair_diff,
     cu_attn_pool2,
     cu_rel_shift_add,
     cu_mean_rows,

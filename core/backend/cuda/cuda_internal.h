@@ -81,7 +81,8 @@ int cu_affine_act(iso_backend *be, const float *x, float *y, const float *scale,
 int cu_axpy(iso_backend *be, float *y, const float *x, float alpha, int64_t n);
 int cu_rotary(iso_backend *be, float *x, int T, int heads, int head_dim, int ld);
 int cu_glu_silu(iso_backend *be, const float *x, float *y, int64_t rows, int F);
-int cu_attn_pool2(iso_backend *be, const float *x, const float *logits, float *y, int64_t L, int d);
+int cu_pair_diff(iso_backend *be, const float *x, float *y, int64_t L, int d);
+int cu_attn_pool2(iso_backend *be, const float *x, const float *z, float *y, int64_t L, int d);
 int cu_rel_shift_add(iso_backend *be, float *logits, const float *rel, int heads, int n);
 int cu_mean_rows(iso_backend *be, const float *x, float *y, int64_t r0, int64_t r1, int cols);
 int cu_layernorm(iso_backend *be, const float *x, float *y, const float *gamma, const float *beta, int64_t rows,

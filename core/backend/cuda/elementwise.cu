@@ -41,11 +41,18 @@ struct GluSilu {
     __device__ void operator()(int64_t e) const { iso_k_glu_silu_at(x, y, F, e); }
 };
 
-struct AttnPool2 {
-    const float *x, *logits;
+struct PairDiff {
+    const float *x;
     float *y;
     int d;
-    __device__ void operator()(int64_t e) const { iso_k_attn_pool2_at(x, logits, y, d, e); }
+    __device__ void operator()(int64_t e) const { iso_k_pair_diff_at(x, y, d, e); }
+};
+
+struct AttnPool2 {
+    const float *x, *z;
+    float *y;
+    int d;
+    __device__ void operator()(int64_t e) const { iso_k_attn_pool2_at(x, z, y, d, e); }
 };
 
 struct RelShiftAdd {
@@ -100,9 +107,14 @@ int cu_glu_silu(iso_backend *be, const float *x, float *y, int64_t rows, int F)
     return cu_for_each(be, rows * F, GluSilu{x, y, F}, "glu_silu");
 }
 
-int cu_attn_pool2(iso_backend *be, const float *x, const float *logits, float *y, int64_t L, int d)
+int cu_pair_diff(iso_backend *be, const float *x, float *y, int64_t L, int d)
 {
-    return cu_for_each(be, L * d, AttnPool2{x, logits, y, d}, "attn_pool2");
+    return cu_for_each(be, L * d, PairDiff{x, y, d}, "pair_diff");
+}
+
+int cu_attn_pool2(iso_backend *be, const float *x, const float *z, float *y, int64_t L, int d)
+{
+    return cu_for_each(be, L * d, AttnPool2{x, z, y, d}, "attn_pool2");
 }
 
 int cu_rel_shift_add(iso_backend *be, float *logits, const float *rel, int heads, int n)

@@ -149,6 +149,7 @@ typedef enum {
     ISO_OP_MEAN_ROWS,
     ISO_OP_ATTENTION,
     ISO_OP_DNA_IM2COL, /* optional: Enformer's stem input built on the device */
+    ISO_OP_PAIR_DIFF,
 } iso_op;
 
 /* Whether the model should call op on these arguments (an iso_gemm_args * for ISO_OP_GEMM, an
