@@ -40,6 +40,7 @@ static const char *const op_names[] = {"gemm",      "bias_act",      "affine_act
                                        "softmax",   "rotary",        "glu_silu",   "pair_diff", "attn_pool2",
                                        "rel_shift_add", "mean_rows", "copy",       "memset0",   "attention",
                                        "model_attention"};
+_Static_assert(sizeof op_names / sizeof op_names[0] == OP_MODEL_ATTENTION + 1, "one name per op_kind");
 
 /* One case: the op and its sizes. Meaning of d[] per op:
  *   gemm: m n k batch, lda_pad (extra columns), heads_layout (A and B are column blocks of one matrix, as
@@ -218,7 +219,8 @@ static void describe(const op_case *c, char *s, size_t n)
 {
     static const char *const precs[] = {"fp32", "tf32", "bf16"};
     int k = snprintf(s, n, "%s(", op_names[c->op]);
-    static const int n_params[] = {6, 2, 2, 1, 2, 2, 4, 2, 2, 2, 4, 1, 1, 5, 5};
+    static const int n_params[] = {6, 2, 2, 1, 2, 2, 4, 2, 2, 2, 2, 4, 1, 1, 5, 5};
+    _Static_assert(sizeof n_params / sizeof n_params[0] == OP_MODEL_ATTENTION + 1, "one count per op_kind");
     for (int i = 0; i < n_params[c->op]; i++)
         k += snprintf(s + k, n - (size_t)k, "%s%lld", i ? "," : "", (long long)c->d[i]);
     snprintf(s + k, n - (size_t)k, ") flag=%d%s%s", c->flag, c->op == OP_GEMM ? " " : "",
@@ -365,6 +367,7 @@ static int supported(iso_backend *be, const op_case *c)
     static const iso_op ops[] = {ISO_OP_GEMM, ISO_OP_BIAS_ACT, ISO_OP_AFFINE_ACT, ISO_OP_AXPY, ISO_OP_LAYERNORM,
                                  ISO_OP_SOFTMAX, ISO_OP_ROTARY, ISO_OP_GLU_SILU, ISO_OP_PAIR_DIFF, ISO_OP_ATTN_POOL2,
                                  ISO_OP_REL_SHIFT_ADD, ISO_OP_MEAN_ROWS, ISO_OP_GEMM, ISO_OP_GEMM, ISO_OP_ATTENTION};
+    _Static_assert(sizeof ops / sizeof ops[0] == OP_ATTENTION + 1, "one iso_op per op_kind up to OP_ATTENTION");
     if (c->op == OP_COPY || c->op == OP_MEMSET0 || c->op == OP_MODEL_ATTENTION)
         return 1;
     if (c->op == OP_ATTENTION) {
