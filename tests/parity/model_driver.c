@@ -14,11 +14,12 @@
  *       activation bytes on stderr.
  *   model_driver isoformer MODEL DNA.txt RNA_IDS.txt PROTEIN_IDS.txt OUTDIR
  *       writes OUTDIR/{e_dna,e_rna,e_protein,fused,pooled,predictions}.f32, and {pooled,predictions}_window_rows.f32
- *       from a second iso_model_predict without the fused matrix; an empty PROTEIN_IDS file means no protein. Options come from ISO_FUSION=parallel and ISO_NONCODING=skip. Prints per-stage seconds
- *       (the median of ISO_REPEATS timed runs after a warm-up, when set) and the GEMM and attention rates
- *       inside the ops on stderr; each stage waits for the backend. ISO_PACE=1: each run (the warm-up too)
- *       waits for a line on stdin and then prints "run R stage seconds: dna D rna R protein P fusion+head F" on
- *       stdout, so that a benchmark can alternate our runs with its reference's on a machine whose speed drifts.
+ *       from a second iso_model_predict without the fused matrix; an empty PROTEIN_IDS file means no protein.
+ *       Options come from ISO_FUSION=parallel and ISO_NONCODING=skip. Prints per-stage seconds (the median of
+ *       ISO_REPEATS timed runs after a warm-up, when set) and the GEMM and attention rates inside the ops on
+ *       stderr; each stage waits for the backend. ISO_PACE=1: each run (the warm-up too) waits for a line on stdin
+ *       and then prints "run R stage seconds: dna D rna R protein P fusion+head F" on stdout, so that a benchmark
+ *       can alternate our runs with its reference's on a machine whose speed drifts.
  *   model_driver devices             prints each registered backend and its device count; exits 77 when no GPU
  *                                   backend has a device (bench/gpu_check.sh's probe)
  *   model_driver sgemm N REPEATS    prints the backend's GEMM rate on N x N x N, in GFLOP/s (for benchmarks)
