@@ -342,11 +342,12 @@ for label, t, f, comp, log, proc in (
     else:  # predict times its ops by the wall clock, which the CPU clock's figures cannot be divided by
         print(f"  inside the ops (wall clock, meaningful on a quiet machine only): GEMMs {gemm_rate:.1f} GFLOP/s, "
               f"attention {attn_rate:.1f} GFLOP/s")
-# reuse_stages[0] is the warm-up's; round i's reuse-aware run is reuse_stages[i + 1]
-reuse_split = sorted(zip((r["reuse"][0] for r in rounds), reuse_stages[1:]), key=lambda x: x[0])[len(rounds) // 2][1]
-tss_split = ours_stages(log_tss)
 if args.clock == "wall":  # predict's stage times are wall seconds
-        print("stages of the median rounds, ours per TSS against reuse-aware PyTorch: " +
+    # reuse_stages[0] is the warm-up's; round i's reuse-aware run is reuse_stages[i + 1]
+    reuse_split = sorted(zip((r["reuse"][0] for r in rounds), reuse_stages[1:]),
+                         key=lambda x: x[0])[len(rounds) // 2][1]
+    tss_split = ours_stages(log_tss)
+    print("stages of the median rounds, ours per TSS against reuse-aware PyTorch: " +
           ", ".join(f"{k} {tss_split[k]:.2f} s vs {reuse_split[k]:.2f} s ({reuse_split[k] / tss_split[k]:.2f}x)"
                     for k in STAGE_NAMES))
 print("round by round, ours per TSS against the reuse-aware reference: " +
