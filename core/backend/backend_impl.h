@@ -33,7 +33,8 @@ struct iso_backend_ops {
     int (*gemm)(iso_backend *be, const iso_gemm_args *g);
     /* x[r, c] = act(x[r, c] + bias[c]); bias may be NULL. */
     int (*bias_act)(iso_backend *be, float *x, const float *bias, int64_t rows, int cols, iso_act act);
-    /* y[r, c] = act(x[r, c] * scale[c] + shift[c]) (BatchNorm in eval mode folded to scale/shift). */
+    /* y[r, c] = act(x[r, c] * scale[c] + shift[c]) (BatchNorm in eval mode folded to scale/shift); scale or shift
+     * may be NULL (1 and 0). */
     int (*affine_act)(iso_backend *be, const float *x, float *y, const float *scale, const float *shift,
                       int64_t rows, int cols, iso_act act);
     /* y[i] += alpha * x[i]. */

@@ -142,7 +142,7 @@ ISO_HD void iso_k_affine_act_at(const float *x, float *y, const float *scale, co
                                 iso_act act, int64_t e)
 {
     int c = (int)(e % cols);
-    y[e] = iso_k_act(x[e] * scale[c] + shift[c], act);
+    y[e] = iso_k_act(x[e] * (scale ? scale[c] : 1.0f) + (shift ? shift[c] : 0.0f), act);
 }
 
 ISO_HD void iso_k_axpy_at(float *y, const float *x, float alpha, int64_t e) { y[e] += alpha * x[e]; }

@@ -420,7 +420,9 @@ static int transformer_layer(iso_enformer *m, const tf_layer *L, float *x, int n
     return rc;
 }
 
-static int run_transformer(iso_enformer *m, float *x, int n)
+/* The transformer layers on x (n x dim) in place; its workspace is spare (spare_floats of the backend's memory that
+ * the tower no longer needs) where it fits, so that it adds nothing to the peak. */
+static int run_transformer(iso_enformer *m, float *x, int n, float *spare, size_t spare_floats)
 {
     iso_backend *be = m->be;
     const int D = m->hp.dim, H = m->hp.heads, hk = H * m->hp.attn_dim_key, F = m->n_rel_features;
@@ -431,11 +433,11 @@ static int run_transformer(iso_enformer *m, float *x, int n)
     size_t total = 0;
     for (int i = 0; i < NBUF; i++)
         total += sizes[i];
-    float *base = be->ops->alloc(be, total * sizeof(float));
+    float *own = total > spare_floats ? be->ops->alloc(be, total * sizeof(float)) : NULL, *base = own ? own : spare;
     float *host_pos = malloc(sizes[NBUF - 1] * sizeof(float));
-    if (!base || !host_pos) {
-        if (base)
-            be->ops->free(be, base);
+    if ((total > spare_floats && !own) || !host_pos) {
+        if (own)
+            be->ops->free(be, own);
         free(host_pos);
         return iso_error(ISO_ENOMEM, "out of memory for Enformer attention (%d positions)", n);
     }
@@ -448,7 +450,8 @@ static int run_transformer(iso_enformer *m, float *x, int n)
     for (int l = 0; l < m->hp.depth && rc == ISO_OK; l++)
         rc = transformer_layer(m, &m->layer[l], x, n, ws, ws[NBUF - 1]);
     free(host_pos);
-    be->ops->free(be, base);
+    if (own)
+        be->ops->free(be, own);
     return rc;
 }
 
@@ -484,9 +487,10 @@ int iso_enformer_forward(iso_enformer *m, const char *dna, int64_t len, float *o
             rc = residual_and_pool(be, &t->res, t->pool_w, spare, L, t->conv.cout, b, c, x);
         L /= 2;
     }
-    /* Transformer on the n = L positions (rows = positions, as enformer-pytorch after its rearrange). */
+    /* Transformer on the n = L positions (rows = positions, as enformer-pytorch after its rearrange), in x = d,
+     * with the buffers a, b and c before it as its workspace. */
     if (rc == ISO_OK)
-        rc = run_transformer(m, x, (int)L);
+        rc = run_transformer(m, x, (int)L, a, 3 * cap);
     /* Crop exactly as TargetLengthCrop: trim = (target - L) // 2 (floor), keep rows [-trim, L + trim). */
     int64_t trim = hp->target_length - L;
     trim = trim >= 0 ? trim / 2 : -((-trim + 1) / 2);

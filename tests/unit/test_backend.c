@@ -111,6 +111,39 @@ START_TEST(cpu_accessors)
 }
 END_TEST
 
+/* A freed block is kept for the next request of its size while the resident bytes (in use and kept) stay within
+ * 1.25 times the peak in use: a 64 MiB block, then a 12 MiB one, each alone (76 MiB kept against a 64 MiB peak),
+ * and the 64 MiB block comes back with what it held; a 30 MiB block next would make 106 MiB, so the kept blocks go
+ * back to the C library, and the next 64 MiB block is a fresh one. */
+START_TEST(cpu_keeps_freed_blocks_within_bound)
+{
+    iso_backend *be = NULL;
+    ck_assert_int_eq(iso_backend_create("cpu", 1, ISO_PREC_FP32, &be), ISO_OK);
+    const size_t mib = 1 << 20, big = 64 * mib / sizeof(float);
+    const float mark = 12345.678f;
+    float *x = be->ops->alloc(be, big * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    x[0] = x[big - 1] = mark;
+    be->ops->free(be, x);
+    float *y = be->ops->alloc(be, 12 * mib);
+    ck_assert_ptr_nonnull(y);
+    be->ops->free(be, y);
+    float *again = be->ops->alloc(be, big * sizeof *again);
+    ck_assert_ptr_eq(again, x);
+    ck_assert(again[0] == mark && again[big - 1] == mark);
+    be->ops->free(be, again);
+    float *z = be->ops->alloc(be, 30 * mib);
+    ck_assert_ptr_nonnull(z);
+    be->ops->free(be, z);
+    float *fresh = be->ops->alloc(be, big * sizeof *fresh);
+    ck_assert_ptr_nonnull(fresh);
+    ck_assert(fresh[0] != mark);
+    ck_assert_uint_eq(iso_backend_peak_bytes(be), 64 * mib);
+    be->ops->free(be, fresh);
+    iso_backend_destroy(be);
+}
+END_TEST
+
 START_TEST(precision_names)
 {
     ck_assert_str_eq(iso_precision_name(ISO_PREC_FP32), "fp32");
@@ -473,6 +506,7 @@ int main(void)
     tcase_add_test(t, registry_lists_every_backend);
     tcase_add_test(t, device_names);
     tcase_add_test(t, cpu_accessors);
+    tcase_add_test(t, cpu_keeps_freed_blocks_within_bound);
     tcase_add_test(t, precision_names);
     tcase_add_test(t, blas_core_choice);
     suite_add_tcase(s, t);

@@ -45,7 +45,8 @@ _Static_assert(sizeof op_names / sizeof op_names[0] == OP_MODEL_ATTENTION + 1, "
 /* One case: the op and its sizes. Meaning of d[] per op:
  *   gemm: m n k batch, lda_pad (extra columns), heads_layout (A and B are column blocks of one matrix, as
  *         attention heads are);     flag = trans_a | trans_b << 1 | (beta != 0) << 2
- *   bias_act / affine_act: rows cols;  flag = act | no_bias << 4
+ *   bias_act / affine_act: rows cols;  flag = act | no_bias (bias_act), no_scale (affine_act) << 4 |
+ *         no_shift << 5 (affine_act)
  *   axpy / copy / memset0: n      layernorm: rows cols, flag = in place     softmax: rows cols, flag = key_bias
  *   rotary: T heads head_dim ld   glu_silu: rows F   pair_diff, attn_pool2: L d   rel_shift_add: heads n
  *   mean_rows: rows cols r0 r1
@@ -179,7 +180,8 @@ static int run_case(iso_backend *be, const op_case *c, float **buf)
     case OP_BIAS_ACT:
         return o->bias_act(be, buf[0], (c->flag >> 4) ? NULL : buf[1], d[0], (int)d[1], (iso_act)(c->flag & 15));
     case OP_AFFINE_ACT:
-        return o->affine_act(be, buf[0], buf[1], buf[2], buf[3], d[0], (int)d[1], (iso_act)c->flag);
+        return o->affine_act(be, buf[0], buf[1], (c->flag & 16) ? NULL : buf[2], (c->flag & 32) ? NULL : buf[3], d[0],
+                             (int)d[1], (iso_act)(c->flag & 15));
     case OP_AXPY: return o->axpy(be, buf[0], buf[1], -0.6f, d[0]);
     case OP_COPY: return o->copy(be, buf[0], buf[1], (size_t)d[0] * sizeof(float));
     case OP_MEMSET0: return o->memset0(be, buf[0], (size_t)d[0] * sizeof(float));
@@ -319,6 +321,8 @@ static void build_cases(void)
         add_case((op_case){OP_BIAS_ACT, {100, 300}, act, 0});
         add_case((op_case){OP_BIAS_ACT, {7, 33}, act | 16, 0});
         add_case((op_case){OP_AFFINE_ACT, {90, 257}, act, 0});
+        add_case((op_case){OP_AFFINE_ACT, {9, 65}, act | 16, 0});
+        add_case((op_case){OP_AFFINE_ACT, {9, 65}, act | 32, 0});
     }
     add_case((op_case){OP_AXPY, {100003}, 0, 0});
     add_case((op_case){OP_COPY, {4099}, 0, 0});

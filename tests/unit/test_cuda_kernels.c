@@ -134,12 +134,17 @@ START_TEST(affine_act)
     float *x = rand_vec(n, 3.0f, 0.0f), *scale = rand_vec(cols, 2.0f, 0.0f), *shift = rand_vec(cols, 1.0f, 0.0f);
     float *y = rand_vec(n, 1.0f, 0.0f);
     double *ref = malloc(n * sizeof *ref);
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++)
-            ref[(size_t)r * cols + c] = act_ref((double)x[(size_t)r * cols + c] * scale[c] + shift[c], act);
-    for (int64_t e = 0; e < (int64_t)n; e++)
-        iso_k_affine_act_at(x, y, scale, shift, cols, act, e);
-    expect_close("affine_act", y, ref, n, 1e-6, 2e-6);
+    /* both factors, then a NULL scale (1), then a NULL shift (0) */
+    for (int variant = 0; variant < 3; variant++) {
+        const float *sc = variant == 1 ? NULL : scale, *sh = variant == 2 ? NULL : shift;
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                ref[(size_t)r * cols + c] =
+                    act_ref((double)x[(size_t)r * cols + c] * (sc ? sc[c] : 1.0) + (sh ? sh[c] : 0.0), act);
+        for (int64_t e = 0; e < (int64_t)n; e++)
+            iso_k_affine_act_at(x, y, sc, sh, cols, act, e);
+        expect_close("affine_act", y, ref, n, 1e-6, 2e-6);
+    }
     free(x), free(y), free(scale), free(shift), free(ref);
 }
 END_TEST

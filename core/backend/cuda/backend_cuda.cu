@@ -142,7 +142,12 @@ static size_t device_free(iso_backend *be, void *p, int stream_ordered)
         return 0;
     }
     if (cu_enter(be) == ISO_OK) {
-        cudaError_t err = stream_ordered ? cudaFreeAsync(p, cu_of(be)->stream) : cudaFree(p);
+        /* cudaFree need not wait for the non-blocking stream, whose copies or kernels may still use a weight (a
+         * load that failed partway, a model freed after an error without a sync) */
+        cudaStream_t stream = cu_of(be)->stream;
+        cudaError_t err = stream_ordered ? cudaFreeAsync(p, stream) : cudaStreamSynchronize(stream);
+        if (!stream_ordered && err == cudaSuccess)
+            err = cudaFree(p);
         if (err != cudaSuccess) { /* free has no status to return; an earlier op's fault may surface here */
             cudaGetLastError();
             iso_warn("cuda backend: freeing %zu bytes failed: %s (%s)", size, cudaGetErrorString(err),
