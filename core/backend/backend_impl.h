@@ -57,8 +57,9 @@ struct iso_backend_ops {
     /* Enformer AttentionPool over pairs of rows: y[i, c] = sum_{p in 0,1} softmax_p(logits[2i+p, c]) * x[2i+p, c],
      * given z[i, c] = logits[2i, c] - logits[2i+1, c], all a softmax of two needs; x is (2L, d), z and y (L, d). */
     int (*attn_pool2)(iso_backend *be, const float *x, const float *z, float *y, int64_t L, int d);
-    /* Enformer relative shift: logits[h, i, j] += rel[h, i, j - i + n - 1] for i, j < n; rel is
-     * (heads, n, 2n - 1), logits (heads, n, n). */
+    /* Enformer relative shift: logits[h, i, j] += rel[h, i, j - i + n - 1] for i, j < n; rel is (heads, n, 2n), the
+     * 2n - 1 distances and a column never read (rows of an even width start 16-byte aligned: cuBLAS's vectorised
+     * GEMM kernels need it of the GEMM that writes rel), logits (heads, n, n). */
     int (*rel_shift_add)(iso_backend *be, float *logits, const float *rel, int heads, int n);
     /* y[c] = mean over rows [r0, r1) of x[r, c]. */
     int (*mean_rows)(iso_backend *be, const float *x, float *y, int64_t r0, int64_t r1, int cols);

@@ -183,12 +183,12 @@ ISO_HD void iso_k_rotary_at(float *x, int heads, int head_dim, int ld, int64_t e
     iso_k_rotary_apply(&v[i], &v[i + half], c, sn);
 }
 
-/* e indexes logits (heads x n x n); rel is (heads x n x 2n-1). */
+/* e indexes logits (heads x n x n); rel is (heads x n x 2n), the 2n - 1 distances of a row and one unused column. */
 ISO_HD void iso_k_rel_shift_add_at(float *logits, const float *rel, int n, int64_t e)
 {
     int64_t hi = e / n; /* h * n + i */
     int64_t j = e - hi * n, i = hi % n;
-    logits[e] += rel[hi * (2 * (int64_t)n - 1) + (n - 1 - i) + j];
+    logits[e] += rel[hi * 2 * (int64_t)n + (n - 1 - i) + j];
 }
 
 /* Enformer stem input as im2col columns of the k-tap conv: cols[l, ch * k + t] = onehot(dna[l0 + l + t - k/2])[ch]

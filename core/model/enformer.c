@@ -403,8 +403,8 @@ static int transformer_layer(iso_enformer *m, const tf_layer *L, float *x, int n
     /* relk = P W_rel^T over the 2n-1 distances; rel[h] = (q + pos_bias)_h relk_h^T */
     if (rc == ISO_OK) rc = iso_linear(be, relk_in, 2 * n - 1, m->n_rel_features, L->wrel, NULL, relk, hk, ISO_ACT_NONE);
     iso_gemm_args gr = {.trans_b = 1, .m = n, .n = 2 * n - 1, .k = dk, .alpha = 1.0f, .a = q, .lda = hk,
-                        .stride_a = dk, .b = relk, .ldb = hk, .stride_b = dk, .c = rel, .ldc = 2 * n - 1,
-                        .stride_c = (int64_t)n * (2 * n - 1), .batch = H};
+                        .stride_a = dk, .b = relk, .ldb = hk, .stride_b = dk, .c = rel, .ldc = 2 * n,
+                        .stride_c = (int64_t)n * 2 * n, .batch = H};
     if (rc == ISO_OK) rc = be->ops->gemm(be, &gr);
     iso_attn att = {.q = qc, .k = k, .v = v, .ldq = hk, .ldk = hk, .ldv = D, .out = ctx, .ldo = D, .Tq = n, .Tk = n,
                     .heads = H, .dq = dk, .dv = dv, .scale = 1.0f, .scores = scores};
@@ -427,7 +427,7 @@ static int run_transformer(iso_enformer *m, float *x, int n, float *spare, size_
     iso_backend *be = m->be;
     const int D = m->hp.dim, H = m->hp.heads, hk = H * m->hp.attn_dim_key, F = m->n_rel_features;
     const size_t sizes[] = {(size_t)n * D,      (size_t)n * hk, (size_t)n * hk,          (size_t)n * hk,
-                            (size_t)n * D,      (size_t)n * D,  (size_t)H * n * n,       (size_t)H * n * (2 * n - 1),
+                            (size_t)n * D,      (size_t)n * D,  (size_t)H * n * n,       (size_t)H * n * 2 * n,
                             (size_t)(2 * n - 1) * hk, (size_t)n * 2 * D, (size_t)(2 * n - 1) * F};
     enum { NBUF = sizeof sizes / sizeof sizes[0] };
     size_t total = 0;

@@ -148,7 +148,7 @@ static layout case_layout(const op_case *c)
         l.scale[1] = 8.0f, l.bytes = 16.0 * d[0] * d[1];
         break;
     case OP_REL_SHIFT_ADD:
-        l.nbuf = 2, l.out = 0, l.n[0] = (size_t)(d[0] * d[1] * d[1]), l.n[1] = (size_t)(d[0] * d[1] * (2 * d[1] - 1));
+        l.nbuf = 2, l.out = 0, l.n[0] = (size_t)(d[0] * d[1] * d[1]), l.n[1] = (size_t)(d[0] * d[1] * 2 * d[1]);
         l.bytes = 12.0 * l.n[0];
         break;
     case OP_MEAN_ROWS:

@@ -248,7 +248,7 @@ END_TEST
 START_TEST(rel_shift_add)
 {
     rng_state = 17;
-    const int heads = 3, n = 17, w = 2 * n - 1;
+    const int heads = 3, n = 17, w = 2 * n; /* 2n - 1 distances and an unused column */
     float *logits = rand_vec((size_t)heads * n * n, 1.0f, 0.0f), *rel = rand_vec((size_t)heads * n * w, 1.0f, 0.0f);
     double *ref = malloc((size_t)heads * n * n * sizeof *ref);
     for (int h = 0; h < heads; h++)

@@ -651,7 +651,7 @@ static int cpu_attn_pool2(iso_backend *be, const float *x, const float *z, float
 static int cpu_rel_shift_add(iso_backend *be, float *logits, const float *rel, int heads, int n)
 {
     (void)be;
-    int64_t w = 2 * (int64_t)n - 1;
+    int64_t w = 2 * (int64_t)n;
     for (int h = 0; h < heads; h++)
         for (int i = 0; i < n; i++) {
             float *row = logits + ((int64_t)h * n + i) * n;
