@@ -433,9 +433,11 @@ static int run_transformer(iso_enformer *m, float *x, int n, float *spare, size_
     size_t total = 0;
     for (int i = 0; i < NBUF; i++)
         total += sizes[i];
-    float *own = total > spare_floats ? be->ops->alloc(be, total * sizeof(float)) : NULL, *base = own ? own : spare;
+    float *own = NULL, *base = spare;
+    if (total > spare_floats)
+        base = own = be->ops->alloc(be, total * sizeof(float));
     float *host_pos = malloc(sizes[NBUF - 1] * sizeof(float));
-    if ((total > spare_floats && !own) || !host_pos) {
+    if (!base || !host_pos) {
         if (own)
             be->ops->free(be, own);
         free(host_pos);
