@@ -42,10 +42,10 @@ struct iso_backend_ops {
     /* y[r, :] = LayerNorm(x[r, :]) * gamma + beta, biased variance; y may equal x. */
     int (*layernorm)(iso_backend *be, const float *x, float *y, const float *gamma, const float *beta,
                      int64_t rows, int cols, float eps);
-    /* Row softmax in place over `cols`, after adding key_bias[c] (0 or a large negative for masked keys;
-     * may be NULL) to every row. rows counts all heads x queries. A row that is -inf throughout becomes
-     * zeros. */
-    int (*softmax)(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias);
+    /* Row softmax in place over `cols` of rows `ld` >= cols floats apart, after adding key_bias[c] (0 or a large
+     * negative for masked keys; may be NULL) to every row; columns [cols, ld) are not touched. rows counts all
+     * heads x queries. A row that is -inf throughout becomes zeros. */
+    int (*softmax)(iso_backend *be, float *x, int64_t rows, int cols, int64_t ld, const float *key_bias);
     /* Rotary position embedding (ESM / NT-v2, rotate_half convention) applied in place to x, which holds T
      * positions of `heads` heads of `head_dim` each, row stride `ld` floats; position p uses angle
      * p * 10000^(-2i/head_dim) for pair (i, i + head_dim/2). */

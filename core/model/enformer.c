@@ -407,7 +407,7 @@ static int transformer_layer(iso_enformer *m, const tf_layer *L, float *x, int n
                         .stride_c = (int64_t)n * 2 * n, .batch = H};
     if (rc == ISO_OK) rc = be->ops->gemm(be, &gr);
     iso_attn att = {.q = qc, .k = k, .v = v, .ldq = hk, .ldk = hk, .ldv = D, .out = ctx, .ldo = D, .Tq = n, .Tk = n,
-                    .heads = H, .dq = dk, .dv = dv, .scale = 1.0f, .scores = scores};
+                    .heads = H, .dq = dk, .dv = dv, .scale = 1.0f, .scores = scores, .lds = n /* rel_shift_add's */};
     if (rc == ISO_OK) rc = iso_attn_scores(be, &att);
     if (rc == ISO_OK) rc = be->ops->rel_shift_add(be, scores, rel, H, n);
     if (rc == ISO_OK) rc = iso_attn_softmax_apply(be, &att);

@@ -113,17 +113,17 @@ int iso_attn_scores(iso_backend *be, const iso_attn *a)
     iso_gemm_args g = {.trans_b = 1, .m = a->Tq, .n = a->Tk, .k = a->dq, .alpha = a->scale, .beta = 0.0f,
                        .a = a->q, .lda = a->ldq, .stride_a = a->dq,
                        .b = a->k, .ldb = a->ldk, .stride_b = a->dq,
-                       .c = a->scores, .ldc = a->Tk, .stride_c = (int64_t)a->Tq * a->Tk, .batch = a->heads};
+                       .c = a->scores, .ldc = a->lds, .stride_c = (int64_t)a->Tq * a->lds, .batch = a->heads};
     return be->ops->gemm(be, &g);
 }
 
 int iso_attn_softmax_apply(iso_backend *be, const iso_attn *a)
 {
-    int rc = be->ops->softmax(be, a->scores, (int64_t)a->heads * a->Tq, a->Tk, a->key_bias);
+    int rc = be->ops->softmax(be, a->scores, (int64_t)a->heads * a->Tq, a->Tk, a->lds, a->key_bias);
     if (rc != ISO_OK)
         return rc;
     iso_gemm_args g = {.m = a->Tq, .n = a->dv, .k = a->Tk, .alpha = 1.0f, .beta = 0.0f,
-                       .a = a->scores, .lda = a->Tk, .stride_a = (int64_t)a->Tq * a->Tk,
+                       .a = a->scores, .lda = a->lds, .stride_a = (int64_t)a->Tq * a->lds,
                        .b = a->v, .ldb = a->ldv, .stride_b = a->dv,
                        .c = a->out, .ldc = a->ldo, .stride_c = a->dv, .batch = a->heads};
     return be->ops->gemm(be, &g);
@@ -136,10 +136,11 @@ int iso_attention(iso_backend *be, const iso_attention_args *a)
     if (a->Tq <= 0)
         return a->Tq == 0 ? ISO_OK : iso_error(ISO_EINVAL, "attention: Tq=%d", a->Tq);
     /* Heads per group, then query rows per block, so that one block's scores fit the workspace. */
-    const int64_t budget = (int64_t)16 << 20, per_head = (int64_t)a->Tq * a->Tk; /* floats */
+    const int lds = iso_attn_scores_ld(a->Tk);
+    const int64_t budget = (int64_t)16 << 20, per_head = (int64_t)a->Tq * lds; /* floats */
     int hg = per_head >= budget ? 1 : (int)(budget / per_head < a->heads ? budget / per_head : a->heads);
-    int qb = per_head >= budget ? (int)(budget / a->Tk > 1 ? budget / a->Tk : 1) : a->Tq;
-    float *scores = be->ops->alloc(be, (size_t)hg * qb * a->Tk * sizeof *scores);
+    int qb = per_head >= budget ? (int)(budget / lds > 1 ? budget / lds : 1) : a->Tq;
+    float *scores = be->ops->alloc(be, (size_t)hg * qb * lds * sizeof *scores);
     if (!scores)
         return iso_last_status();
     int rc = ISO_OK;
@@ -151,7 +152,7 @@ int iso_attention(iso_backend *be, const iso_attention_args *a)
                           .out = a->out + (int64_t)q0 * a->ldo + col, .ldo = a->ldo,
                           .Tq = a->Tq - q0 < qb ? a->Tq - q0 : qb, .Tk = a->Tk,
                           .heads = a->heads - h0 < hg ? a->heads - h0 : hg, .dq = a->head_dim, .dv = a->head_dim,
-                          .scale = a->scale, .key_bias = a->key_bias, .scores = scores};
+                          .scale = a->scale, .key_bias = a->key_bias, .scores = scores, .lds = lds};
             rc = iso_attn_scores(be, &b);
             if (rc == ISO_OK)
                 rc = iso_attn_softmax_apply(be, &b);

@@ -37,7 +37,8 @@ void iso_conv1d_winograd_weights(const float *w, int cout, int cin, float *u);
 
 /* Multi-head attention in pieces, for attention with extra terms on the scores (Enformer's relative positions;
  * plain attention is iso_attention below). q: [Tq, ldq] with head h at columns [h*dq, (h+1)*dq); k likewise [Tk, ldk];
- * v: [Tk, ldv] with head h at [h*dv, (h+1)*dv); scores: [heads, Tq, Tk]; out: [Tq, ldo]. */
+ * v: [Tk, ldv] with head h at [h*dv, (h+1)*dv); scores: [heads, Tq, lds], each row's first Tk floats used;
+ * out: [Tq, ldo]. */
 typedef struct {
     const float *q, *k, *v;
     int ldq, ldk, ldv;
@@ -46,8 +47,13 @@ typedef struct {
     int Tq, Tk, heads, dq, dv;
     float scale;           /* applied to q.k */
     const float *key_bias; /* [Tk] additive (0 or large negative), or NULL */
-    float *scores;         /* workspace heads * Tq * Tk floats */
+    float *scores;         /* workspace heads * Tq * lds floats */
+    int lds;               /* scores row stride >= Tk */
 } iso_attn;
+
+/* Tk rounded up to 4 floats: cuBLAS's tensor-core GEMMs want 16-byte aligned rows, and an odd Tk (the fusion's
+ * key tokens) would put every other row of the scores off them. */
+static inline int iso_attn_scores_ld(int Tk) { return (Tk + 3) & ~3; }
 
 /* Plain multi-head attention (iso_attention_args): the backend's fused op where it supports the shapes
  * (iso_backend_supports_op), else per group of heads scores by GEMM, the softmax op, and a GEMM with V, through a

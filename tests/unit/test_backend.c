@@ -178,6 +178,7 @@ END_TEST
  * declining every shape, and a fused op that refuses what the CUDA kernel refuses (iso_k_attention_fits). ---- */
 
 static int mock_cuda, mock_fused_calls; /* mock_cuda 0: supports_op declines every attention */
+static int mock_gemms, mock_misaligned_gemms;
 static const struct iso_backend_ops *cpu_ops_of_mock;
 
 static int mock_supports_op(const iso_backend *be, iso_op op, const void *args)
@@ -194,6 +195,29 @@ static int mock_attention(iso_backend *be, const iso_attention_args *a)
         rc = cpu_ops_of_mock->attention(be, a);
     }
     return rc;
+}
+
+/* Whether cuBLAS can take its 16-byte aligned (tensor-core) kernels: every operand and, per batch, every matrix
+ * starts on 16 bytes, and every row does. */
+static int gemm_aligned(const iso_gemm_args *g)
+{
+    const void *p[] = {g->a, g->b, g->c};
+    const int64_t strides[] = {g->lda, g->ldb, g->ldc, g->batch > 1 ? g->stride_a : 0,
+                               g->batch > 1 ? g->stride_b : 0, g->batch > 1 ? g->stride_c : 0};
+    for (int i = 0; i < 3; i++)
+        if ((uintptr_t)p[i] % 16)
+            return 0;
+    for (int i = 0; i < 6; i++)
+        if (strides[i] % 4)
+            return 0;
+    return 1;
+}
+
+static int mock_gemm(iso_backend *be, const iso_gemm_args *g)
+{
+    mock_gemms++;
+    mock_misaligned_gemms += !gemm_aligned(g);
+    return cpu_ops_of_mock->gemm(be, g);
 }
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -257,9 +281,10 @@ static int dispatch(int Tq, int Tk, int heads, int hd, int cuda)
     cpu_ops_of_mock = be->ops;
     mock.supports_op = mock_supports_op;
     mock.attention = mock_attention;
+    mock.gemm = mock_gemm;
     be->ops = &mock;
     mock_cuda = cuda;
-    mock_fused_calls = 0;
+    mock_fused_calls = mock_gemms = mock_misaligned_gemms = 0;
     const int ld = heads * hd;
     iso_attention_args a = {.ldq = ld, .ldk = ld, .ldv = ld, .ldo = ld, .Tq = Tq, .Tk = Tk, .heads = heads,
                             .head_dim = hd, .scale = 1.0f / sqrtf((float)hd)};
@@ -272,6 +297,10 @@ static int dispatch(int Tq, int Tk, int heads, int hd, int cuda)
     ck_assert_msg(iso_attention(be, &a) == ISO_OK, "%s", iso_last_error());
     ck_assert_int_eq(iso_backend_sync(be), ISO_OK);
     check_attention(&a, o);
+    /* With q, k, v rows and heads on 16 bytes, the general path's scores keep every GEMM aligned too. */
+    if (hd % 4 == 0)
+        ck_assert_msg(!mock_misaligned_gemms, "Tq=%d Tk=%d heads=%d hd=%d: %d of %d GEMMs off 16-byte alignment", Tq,
+                      Tk, heads, hd, mock_misaligned_gemms, mock_gemms);
     int fused = mock_fused_calls > 0;
     float *bufs[] = {q, k, v, o, kb};
     for (int i = 0; i < 5; i++)
@@ -295,6 +324,8 @@ START_TEST(attention_dispatch_on_published_shapes)
     ck_assert(dispatch(70, 70, 20, 64, 1));
     ck_assert(!dispatch(500, 500, 20, 32, 1));  /* a 498-residue protein */
     ck_assert(!dispatch(1000, 1000, 16, 48, 1)); /* an RNA of 6 kb */
+    ck_assert(!dispatch(501, 501, 20, 64, 1));   /* odd token counts: the scores' rows padded to 16 bytes */
+    ck_assert(!dispatch(896, 501, 8, 384, 1));
     ck_assert(dispatch(5, 9, 1, ISO_K_ATTN_MAX_HD, 1));
     ck_assert(!dispatch(5, 9, 1, ISO_K_ATTN_MAX_HD + 1, 1));
 }

@@ -47,7 +47,7 @@ _Static_assert(sizeof op_names / sizeof op_names[0] == OP_MODEL_ATTENTION + 1, "
  *         attention heads are);     flag = trans_a | trans_b << 1 | (beta != 0) << 2
  *   bias_act / affine_act: rows cols;  flag = act | no_bias (bias_act), no_scale (affine_act) << 4 |
  *         no_shift << 5 (affine_act)
- *   axpy / copy / memset0: n      layernorm: rows cols, flag = in place     softmax: rows cols, flag = key_bias
+ *   axpy / copy / memset0: n      layernorm: rows cols, flag = in place     softmax: rows cols ld, flag = key_bias
  *   rotary: T heads head_dim ld   glu_silu: rows F   pair_diff, attn_pool2: L d   rel_shift_add: heads n
  *   mean_rows: rows cols r0 r1
  *   attention, model_attention: Tq Tk heads head_dim, ld_pad (extra columns of q, k, v, out); flag = key_bias */
@@ -129,8 +129,8 @@ static layout case_layout(const op_case *c)
         l.scale[0] = 5.0f, l.bytes = 8.0 * l.n[0];
         break;
     case OP_SOFTMAX:
-        l.nbuf = 2, l.out = 0, l.n[0] = (size_t)(d[0] * d[1]), l.n[1] = (size_t)d[1], l.scale[0] = 10.0f;
-        l.bytes = 8.0 * l.n[0];
+        l.nbuf = 2, l.out = 0, l.n[0] = (size_t)(d[0] * d[2]), l.n[1] = (size_t)d[1], l.scale[0] = 10.0f;
+        l.bytes = 8.0 * d[0] * d[1];
         break;
     case OP_ROTARY:
         l.nbuf = 1, l.out = 0, l.n[0] = (size_t)(d[0] * d[3]), l.bytes = 8.0 * d[0] * d[1] * d[2];
@@ -187,7 +187,7 @@ static int run_case(iso_backend *be, const op_case *c, float **buf)
     case OP_MEMSET0: return o->memset0(be, buf[0], (size_t)d[0] * sizeof(float));
     case OP_LAYERNORM:
         return o->layernorm(be, buf[0], c->flag ? buf[0] : buf[1], buf[2], buf[3], d[0], (int)d[1], 1e-5f);
-    case OP_SOFTMAX: return o->softmax(be, buf[0], d[0], (int)d[1], c->flag ? buf[1] : NULL);
+    case OP_SOFTMAX: return o->softmax(be, buf[0], d[0], (int)d[1], d[2], c->flag ? buf[1] : NULL);
     case OP_ROTARY: return o->rotary(be, buf[0], (int)d[0], (int)d[1], (int)d[2], (int)d[3]);
     case OP_GLU_SILU: return o->glu_silu(be, buf[0], buf[1], d[0], (int)d[1]);
     case OP_PAIR_DIFF: return o->pair_diff(be, buf[0], buf[1], d[0], (int)d[1]);
@@ -221,7 +221,7 @@ static void describe(const op_case *c, char *s, size_t n)
 {
     static const char *const precs[] = {"fp32", "tf32", "bf16"};
     int k = snprintf(s, n, "%s(", op_names[c->op]);
-    static const int n_params[] = {6, 2, 2, 1, 2, 2, 4, 2, 2, 2, 2, 4, 1, 1, 5, 5};
+    static const int n_params[] = {6, 2, 2, 1, 2, 3, 4, 2, 2, 2, 2, 4, 1, 1, 5, 5};
     _Static_assert(sizeof n_params / sizeof n_params[0] == OP_MODEL_ATTENTION + 1, "one count per op_kind");
     for (int i = 0; i < n_params[c->op]; i++)
         k += snprintf(s + k, n - (size_t)k, "%s%lld", i ? "," : "", (long long)c->d[i]);
@@ -334,7 +334,9 @@ static void build_cases(void)
     static const int sm_cols[] = {1, 7, 100, 1000, 2049};
     for (int i = 0; i < 5; i++)
         for (int masked = 0; masked < 2; masked++)
-            add_case((op_case){OP_SOFTMAX, {40, sm_cols[i]}, masked, 0});
+            /* rows packed, and rows 16-byte aligned as the model's scores (the columns past cols stay as they were) */
+            for (int pad = 0; pad <= 3; pad += 3)
+                add_case((op_case){OP_SOFTMAX, {40, sm_cols[i], sm_cols[i] + pad}, masked, 0});
     add_case((op_case){OP_ROTARY, {100, 4, 64, 3 * 4 * 64}, 0, 0}); /* q inside a fused qkv row */
     add_case((op_case){OP_ROTARY, {1000, 20, 64, 20 * 64}, 0, 0});
     add_case((op_case){OP_GLU_SILU, {50, 700}, 0, 0});
@@ -459,7 +461,7 @@ static int perf(const char *device, iso_precision prec)
         GEMM(1024, 3840, 1280, 1, 0, 0, 2, prec),  GEMM(1024, 1024, 64, 20, 0, 1, 2, prec),
         GEMM(1024, 64, 1024, 20, 0, 1, 0, prec),   GEMM(1536, 1536, 1536, 1, 0, 0, 2, prec),
         GEMM(4096, 4096, 4096, 1, 0, 0, 0, prec),  {OP_LAYERNORM, {1024, 1280}, 0, 0},
-        {OP_SOFTMAX, {20 * 1024, 1024}, 1, 0},     {OP_BIAS_ACT, {1024, 5120}, ISO_ACT_GELU_ERF, 0},
+        {OP_SOFTMAX, {20 * 1024, 1024, 1024}, 1, 0},     {OP_BIAS_ACT, {1024, 5120}, ISO_ACT_GELU_ERF, 0},
         {OP_AFFINE_ACT, {1536, 1536}, ISO_ACT_GELU_SIGMOID, 0},
         {OP_ROTARY, {1024, 20, 64, 3 * 1280}, 0, 0}, {OP_GLU_SILU, {1024, 4096}, 0, 0},
         {OP_PAIR_DIFF, {768, 1536}, 0, 0},       {OP_ATTN_POOL2, {768, 1536}, 0, 0},

@@ -452,6 +452,7 @@ typedef struct {
     float *y;
     const float *p0, *p1; /* scale / gamma (NULL: 1), shift or bias / beta (NULL: 0) */
     int cols;
+    int64_t ld; /* softmax: row stride */
     iso_act act;
     float k; /* LayerNorm eps, axpy alpha */
 } rowop;
@@ -547,12 +548,12 @@ CPU_CLONES static void softmax_rows(void *vctx, int64_t r0, int64_t r1, int part
     (void)part;
     rowop *o = vctx;
     for (int64_t r = r0; r < r1; r++)
-        iso_k_softmax_row(o->y + r * o->cols, o->cols, o->p0);
+        iso_k_softmax_row(o->y + r * o->ld, o->cols, o->p0);
 }
 
-static int cpu_softmax(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias)
+static int cpu_softmax(iso_backend *be, float *x, int64_t rows, int cols, int64_t ld, const float *key_bias)
 {
-    rowop o = {.y = x, .p0 = key_bias, .cols = cols};
+    rowop o = {.y = x, .p0 = key_bias, .cols = cols, .ld = ld};
     parallel_for(be, rows, cols * 8, softmax_rows, &o);
     return ISO_OK;
 }

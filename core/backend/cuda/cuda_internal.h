@@ -87,7 +87,7 @@ int cu_rel_shift_add(iso_backend *be, float *logits, const float *rel, int heads
 int cu_mean_rows(iso_backend *be, const float *x, float *y, int64_t r0, int64_t r1, int cols);
 int cu_layernorm(iso_backend *be, const float *x, float *y, const float *gamma, const float *beta, int64_t rows,
                  int cols, float eps);
-int cu_softmax(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias);
+int cu_softmax(iso_backend *be, float *x, int64_t rows, int cols, int64_t ld, const float *key_bias);
 int cu_attention(iso_backend *be, const iso_attention_args *a);
 int cu_dna_im2col(iso_backend *be, const char *dna, int64_t len, int64_t l0, int64_t T, int k, float *cols);
 

@@ -42,12 +42,12 @@ __global__ void layernorm_k(const float *x, float *y, const float *g, const floa
     }
 }
 
-__global__ void softmax_k(float *x, int64_t rows, int n, const float *key_bias)
+__global__ void softmax_k(float *x, int64_t rows, int n, int64_t ld, const float *key_bias)
 {
     __shared__ float sh[ISO_K_ROW_MAX_THREADS];
     int t = threadIdx.x, nt = blockDim.x;
     for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-        float *xr = x + r * n;
+        float *xr = x + r * ld;
         float max = block_reduce(iso_k_part_max_biased(xr, key_bias, n, t, nt), sh, cu_max());
         float sum = block_reduce(iso_k_part_softmax_exp(xr, key_bias, n, iso_k_exp_shift(max), t, nt), sh, cu_sum());
         iso_k_part_scale(xr, n, iso_k_inv_sum(sum), t, nt);
@@ -75,13 +75,13 @@ int cu_layernorm(iso_backend *be, const float *x, float *y, const float *gamma, 
     return cu_launched("layernorm");
 }
 
-int cu_softmax(iso_backend *be, float *x, int64_t rows, int cols, const float *key_bias)
+int cu_softmax(iso_backend *be, float *x, int64_t rows, int cols, int64_t ld, const float *key_bias)
 {
     int rc = cu_enter(be);
     if (rc || rows <= 0)
         return rc;
     int nt = iso_k_row_threads(cols);
-    softmax_k<<<iso_k_grid_blocks(rows, 1), nt, 0, cu_of(be)->stream>>>(x, rows, cols, key_bias);
+    softmax_k<<<iso_k_grid_blocks(rows, 1), nt, 0, cu_of(be)->stream>>>(x, rows, cols, ld, key_bias);
     return cu_launched("softmax");
 }
 
