@@ -3,8 +3,9 @@
  * and a plain buffer as B), and its attention op, against double-precision references computed here from the
  * op's definition on the inputs rounded to bfloat16 (round to nearest even, written from the format's definition):
  * the products of bf16 inputs are exact in float32, so only the fp32 accumulation differs. Also: the rounding
- * itself, the precisions the CPU backend has (tf32 is fp32 there) and a switch to bf16 after creation. Without bf16 GEMMs (no oneDNN, or a CPU without AVX512-BF16) only
- * the rounding and the precision checks run. */
+ * itself, the precisions the CPU backend has (tf32 is fp32 there) and a switch to bf16 after creation. Without bf16
+ * GEMMs (no oneDNN; or, unless ISO_CPU_BF16_KERNELS=fp32 asks for sgemm on the widened values, a CPU without
+ * AVX512-BF16) only the rounding and the precision checks run. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
