@@ -89,6 +89,11 @@ struct iso_backend_ops {
      * has NULL: no property. */
     int (*supports_op)(const iso_backend *be, iso_op op, const void *args);
     int (*has)(const iso_backend *be, iso_backend_property property);
+
+    /* Optional (NULL: nothing is kept): the bytes of freed activation blocks the allocator keeps for reuse, and
+     * handing them back (to the system, or to the device for other libraries) once the queued work is done. */
+    size_t (*cached_bytes)(const iso_backend *be);
+    int (*release_cached)(iso_backend *be);
 };
 
 typedef struct iso_backend_reg {

@@ -131,6 +131,16 @@ size_t iso_backend_bytes_in_use(const iso_backend *be) { return be->bytes_in_use
 
 size_t iso_backend_peak_bytes(const iso_backend *be) { return be->peak_bytes; }
 
+size_t iso_backend_cached_bytes(const iso_backend *be)
+{
+    return be->ops->cached_bytes ? be->ops->cached_bytes(be) : 0;
+}
+
+int iso_backend_release_cached(iso_backend *be)
+{
+    return be->ops->release_cached ? be->ops->release_cached(be) : ISO_OK;
+}
+
 void iso_backend_get_counters(const iso_backend *be, iso_backend_counters *out)
 {
     *out = (iso_backend_counters){be->gemm_flop, be->gemm_seconds, be->attention_flop, be->attention_seconds};

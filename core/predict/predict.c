@@ -379,6 +379,8 @@ const char *iso_predictor_output_name(const iso_predictor *p, int j) { return is
 
 iso_model *iso_predictor_model(iso_predictor *p) { return p->model; }
 
+iso_backend *iso_predictor_backend(iso_predictor *p) { return p->be; }
+
 int64_t iso_predictor_window(const iso_predictor *p) { return p->win.window; }
 
 void iso_predictor_costs(const iso_predictor *p, iso_cost_model *c) { iso_model_costs(p->model, p->win.window, c); }

@@ -113,6 +113,10 @@ START_TEST(device_memory)
     ck_assert_int_eq(iso_backend_sync(be), ISO_OK);
     be->ops->free(be, a);
     ck_assert_uint_eq(iso_backend_bytes_in_use(be), 0);
+    /* The pool keeps what it has grown to, until asked to give it back to the device. */
+    ck_assert_uint_gt(iso_backend_cached_bytes(be), 0);
+    ck_assert_int_eq(iso_backend_release_cached(be), ISO_OK);
+    ck_assert_uint_eq(iso_backend_cached_bytes(be), 0);
     iso_backend_destroy(be);
 }
 END_TEST

@@ -134,6 +134,15 @@ START_TEST(every_row_once_as_alone)
     ck_assert_str_eq(s.device, "cpu:fp32");
     ck_assert_uint_eq(s.windows + s.windows_reused, n);
     ck_assert_uint_gt(s.proteins, 0);
+    /* memory handed back between runs: the next run maps its blocks afresh and predicts the same */
+    iso_backend *be = iso_predictor_backend(q);
+    ck_assert_str_eq(iso_backend_key(be), "cpu:fp32");
+    ck_assert_uint_gt(iso_backend_cached_bytes(be), 0);
+    ck_assert_int_eq(iso_backend_release_cached(be), ISO_OK);
+    ck_assert_uint_eq(iso_backend_cached_bytes(be), 0);
+    float *third = run_rows(q, &in, rows, n);
+    ck_assert_int_eq(memcmp(got, third, n * (size_t)n_out * sizeof *got), 0);
+    free(third);
     free(got), free(again), free(want), free(rows);
     iso_predictor_close(q);
     iso_predictor_close(p);

@@ -179,6 +179,14 @@ static void cache_clear(cpu_cache *c)
     c->cached_bytes = 0;
 }
 
+static size_t cpu_cached_bytes(const iso_backend *be) { return ((const cpu_impl *)be->impl)->cache.cached_bytes; }
+
+static int cpu_release_cached(iso_backend *be)
+{
+    cache_clear(cache_of(be));
+    return ISO_OK;
+}
+
 static int cpu_memcpy(iso_backend *be, void *dst, const void *src, size_t nbytes)
 {
     (void)be;
@@ -920,6 +928,8 @@ static const struct iso_backend_ops cpu_ops = {
     .wino_in = cpu_wino_in,
     .wino_out = cpu_wino_out,
     .use_precision = cpu_use_precision,
+    .cached_bytes = cpu_cached_bytes,
+    .release_cached = cpu_release_cached,
 };
 
 extern const iso_backend_reg iso_backend_cpu_reg;

@@ -288,6 +288,29 @@ static int cu_sync(iso_backend *be)
     return ISO_OK;
 }
 
+/* What the pool holds beyond the blocks in use: freed activations it keeps (release threshold raised at create). */
+static size_t cu_cached_bytes(const iso_backend *be)
+{
+    const cu_backend *cu = (const cu_backend *)be->impl;
+    uint64_t reserved = 0, used = 0; /* cuuint64_t */
+    if (cudaMemPoolGetAttribute(cu->pool, cudaMemPoolAttrReservedMemCurrent, &reserved) != cudaSuccess ||
+        cudaMemPoolGetAttribute(cu->pool, cudaMemPoolAttrUsedMemCurrent, &used) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return reserved > used ? (size_t)(reserved - used) : 0;
+}
+
+/* After the queued work (whose frees are stream-ordered), the pool gives its unused memory back to the device. */
+static int cu_release_cached(iso_backend *be)
+{
+    int rc = cu_sync(be);
+    if (rc)
+        return rc;
+    CU_TRY(cudaMemPoolTrimTo(cu_of(be)->pool, 0));
+    return ISO_OK;
+}
+
 /* Also frees whatever the caller left allocated, so a failed run does not hold device memory. */
 static void cu_destroy(iso_backend *be)
 {
@@ -365,6 +388,8 @@ static const struct iso_backend_ops cuda_ops = {
     NULL, /* use_precision: fp32, tf32 and bf16 all compute on any supported GPU */
     cu_supports_op,
     cu_has,
+    cu_cached_bytes,
+    cu_release_cached,
 };
 
 extern "C" const iso_backend_reg iso_backend_cuda_reg;

@@ -125,6 +125,14 @@ ISO_API
 size_t iso_backend_bytes_in_use(const iso_backend *be);
 ISO_API
 size_t iso_backend_peak_bytes(const iso_backend *be);
+/* Freed activation memory the backend keeps for reuse (the CPU's blocks, up to 1.25 times the peak in use; the CUDA
+ * backend's stream-ordered pool), and handing it back: to the system, or to the device for the other libraries of
+ * the process (PyTorch, another model), after the queued work. Weights and blocks in use stay; later allocations
+ * map fresh memory again. */
+ISO_API
+size_t iso_backend_cached_bytes(const iso_backend *be);
+ISO_API
+int iso_backend_release_cached(iso_backend *be) ISO_RESULT;
 
 /* FLOP and wall seconds inside the GEMM and attention ops, kept by backends whose ops run synchronously (CPU;
  * zero elsewhere): the GEMM-shaped stages' rate that `predict -v` and the benchmarks report. */

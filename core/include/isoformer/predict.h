@@ -68,6 +68,10 @@ const char *iso_predictor_output_name(const iso_predictor *p, int j);
 /* The loaded model, for callers that run its encoders themselves. */
 ISO_API
 iso_model *iso_predictor_model(iso_predictor *p);
+/* The backend it computes on (owned by the predictor): its memory figures, and iso_backend_release_cached between
+ * runs when other code in the process needs the device's memory. */
+ISO_API
+iso_backend *iso_predictor_backend(iso_predictor *p);
 /* The DNA window, in bp, the predictor uses (the option, else the model's). */
 ISO_API
 int64_t iso_predictor_window(const iso_predictor *p);
