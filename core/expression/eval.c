@@ -38,13 +38,20 @@ int iso_eval_pairs(const char *map, const iso_expression *pred, const iso_expres
                 if (!strcmp(obs->col_names[j], eq + 1))
                     oi = j;
         }
+        int twice = 0;
+        for (int k = 0; k < *n_pairs; k++)
+            twice |= p[k].pred == pi && p[k].obs == oi;
         if (pi < 0 || oi < 0)
             rc = iso_error(ISO_EINVAL, "'%s%s%s' does not name a prediction and an observed column", item,
                            eq ? "=" : "", eq ? eq + 1 : "");
-        else if (*n_pairs < pred->n_cols * obs->n_cols)
+        else if (twice)
+            rc = iso_error(ISO_EINVAL, "'%s=%s' is given twice", item, eq + 1);
+        else
             p[(*n_pairs)++] = (iso_eval_pair){.pred = pi, .obs = oi};
     }
     free(text);
+    if (rc == ISO_OK && !*n_pairs)
+        rc = iso_error(ISO_EINVAL, "'%s' has no PRED=OBS pair", map);
     return rc;
 }
 
@@ -149,6 +156,8 @@ static void put_metric(FILE *fp, double v)
 int iso_eval_write(const char *prefix, const iso_annotation *ann, const iso_expression *pred,
                    const iso_expression *obs, int log1p_obs, iso_eval_pair *pairs, int n_pairs)
 {
+    if (n_pairs <= 0)
+        return iso_error(ISO_EINVAL, "eval: no column pair to compare");
     char path[4096], svg_path[4096];
     snprintf(path, sizeof path, "%s.eval.tsv", prefix);
     snprintf(svg_path, sizeof svg_path, "%s.eval.svg", prefix);

@@ -4,6 +4,21 @@
 
 #include "isoformer/expression.h"
 
+/* Whether v takes two values over the pairs where v and w are both finite. A constant column's sum of squared
+ * deviations is not 0 but the rounding of its mean (1e-31 for TPMs all 5), which made a correlation of -0.0 and an
+ * R^2 of -5e31 out of it: such a column has no correlation or R^2 (NA), as when it is all zeros. */
+static int varies(const double *v, const double *w, size_t n)
+{
+    const double *first = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i]) && isfinite(w[i])) {
+            if (first && v[i] != *first)
+                return 1;
+            first = first ? first : &v[i];
+        }
+    return 0;
+}
+
 double iso_pearson(const double *x, const double *y, size_t n)
 {
     double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0;
@@ -14,7 +29,7 @@ double iso_pearson(const double *x, const double *y, size_t n)
             sy += y[i];
             m++;
         }
-    if (m < 3)
+    if (m < 3 || !varies(x, y, n) || !varies(y, x, n))
         return NAN;
     double mx = sx / m, my = sy / m;
     for (size_t i = 0; i < n; i++)
@@ -82,7 +97,7 @@ double iso_r2(const double *x, const double *y, size_t n)
             s += y[i];
             m++;
         }
-    if (m < 3)
+    if (m < 3 || !varies(y, x, n))
         return NAN;
     double mean = s / m;
     for (size_t i = 0; i < n; i++)

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Complement of a nucleotide or IUPAC code, keeping its case (soft-masking survives reverse complementing, as
  * in samtools faidx -i); anything else becomes N. */
@@ -186,7 +187,7 @@ int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein,
     }
     if (len % 3)
         *flags |= ISO_TX_CDS_PARTIAL_CODON;
-    if (tx->cds_phase || len < 3 || strncmp(coding, "ATG", 3))
+    if (tx->cds_phase || len < 3 || strncasecmp(coding, "ATG", 3)) /* soft-masked genomes: any case */
         *flags |= ISO_TX_NO_START_CODON;
     if (n > 0 && p[n - 1] == '*' && len % 3 == 0)
         p[--n] = '\0';

@@ -253,6 +253,15 @@ START_TEST(metrics_skip_non_finite_pairs)
     static const double c[] = {1, 1, 1, 1};
     ck_assert(isnan(iso_spearman(c, MY, 4)));
     ck_assert(isnan(iso_r2(MX, c, 4)));
+    /* constant at a value whose mean does not round back to it (log1p(5), as eval sees TPMs all 5): the squared
+     * deviations are rounding, not spread */
+    double k[7], z[7];
+    for (int i = 0; i < 7; i++)
+        k[i] = log1p(5.0), z[i] = MX[i];
+    ck_assert(isnan(iso_pearson(z, k, 7)));
+    ck_assert(isnan(iso_pearson(k, z, 7)));
+    ck_assert(isnan(iso_spearman(z, k, 7)));
+    ck_assert(isnan(iso_r2(z, k, 7)));
 }
 END_TEST
 

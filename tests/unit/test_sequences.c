@@ -138,6 +138,32 @@ START_TEST(rna_cds_protein_on_both_strands)
 }
 END_TEST
 
+/* A soft-masked genome (repeats in lowercase, as UCSC's and Ensembl's sm FASTAs) reads as the uppercase one: the
+ * start codon was missed in lowercase (no_start_codon, and variants called start_lost a missense). */
+START_TEST(soft_masked_genome_reads_as_uppercase)
+{
+    char text[128];
+    snprintf(text, sizeof text, ">c1\n%s\n", plus_genome);
+    for (char *p = text + 4; *p; p++)
+        *p = (char)(*p == 'N' ? 'n' : *p + ('a' - 'A') * (*p >= 'A' && *p <= 'Z'));
+    const char *path = test_file("seq_soft.fa", text);
+    char fai[1100];
+    snprintf(fai, sizeof fai, "%s.fai", path);
+    unlink(fai);
+    iso_fasta *fa = iso_fasta_open(path);
+    ck_assert_ptr_nonnull(fa);
+    iso_annotation *a = read_gtf("seq_soft.gtf", both_strands_gtf);
+    char *prot;
+    unsigned flags;
+    ck_assert_int_eq(iso_extract_protein(fa, &a->tx[2], &prot, &flags), ISO_OK);
+    ck_assert_str_eq(prot, "MAWK*");
+    ck_assert_uint_eq(flags, ISO_TX_CODING | ISO_TX_INTERNAL_STOP);
+    free(prot);
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+END_TEST
+
 START_TEST(phase_partial_codons_and_non_atg_starts)
 {
     iso_fasta *fa = open_genome();
@@ -220,6 +246,7 @@ int main(void)
     tcase_add_test(tc, translate_and_revcomp);
     tcase_add_test(tc, iupac_codes_and_case);
     tcase_add_test(tc, rna_cds_protein_on_both_strands);
+    tcase_add_test(tc, soft_masked_genome_reads_as_uppercase);
     tcase_add_test(tc, phase_partial_codons_and_non_atg_starts);
     tcase_add_test(tc, dna_windows_at_contig_edges);
     suite_add_tcase(s, tc);
