@@ -265,6 +265,28 @@ START_TEST(metrics_skip_non_finite_pairs)
 }
 END_TEST
 
+/* --columns: named pairs; none, a pair twice, or an unknown name is an error (an empty list crashed eval). */
+START_TEST(eval_column_pairs)
+{
+    char *pn[] = {"Liver", "Lung"}, *on[] = {"TPM"};
+    iso_expression pred = {.n_cols = 2, .col_names = pn}, obs = {.n_cols = 1, .col_names = on};
+    iso_eval_pair *p = NULL;
+    int n = -1;
+    ck_assert_int_eq(iso_eval_pairs("Lung=TPM,Liver=TPM", &pred, &obs, &p, &n), ISO_OK);
+    ck_assert_int_eq(n, 2);
+    ck_assert(p[0].pred == 1 && p[1].pred == 0 && p[0].obs == 0);
+    free(p);
+    ck_assert_int_eq(iso_eval_pairs(NULL, &pred, &obs, &p, &n), ISO_OK); /* one observed column: against each */
+    ck_assert_int_eq(n, 2);
+    free(p);
+    static const char *const bad[] = {"", ",", ",,", "Liver=TPM,Liver=TPM", "Liver=Lung", "Liver"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_msg(iso_eval_pairs(bad[i], &pred, &obs, &p, &n) == ISO_EINVAL, "'%s' accepted", bad[i]);
+        free(p);
+    }
+}
+END_TEST
+
 /* ---- ridge ---- */
 
 static double lcg(unsigned long long *s)
@@ -341,6 +363,7 @@ int main(void)
     TCase *tm = tcase_create("metrics");
     tcase_add_test(tm, metrics_match_scipy);
     tcase_add_test(tm, metrics_skip_non_finite_pairs);
+    tcase_add_test(tm, eval_column_pairs);
     suite_add_tcase(s, tm);
     TCase *tr = tcase_create("ridge");
     tcase_add_test(tr, ridge_recovers_an_exact_planted_signal);
