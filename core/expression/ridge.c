@@ -481,7 +481,8 @@ int iso_fitted_head_write(const char *path, const iso_fitted_head *h)
     return iso_out_commit(o);
 }
 
-/* Parses n tab-separated doubles after the first field of line. */
+/* Parses n tab-separated finite doubles after the first field of line (a NaN mean or weight made every prediction
+ * of its output NA without a word). */
 static int parse_doubles(const char *line, int n, double *v)
 {
     const char *p = strchr(line, '\t');
@@ -490,7 +491,7 @@ static int parse_doubles(const char *line, int n, double *v)
             return -1;
         char *end;
         v[k] = strtod(p + 1, &end);
-        if (end == p + 1 || (*end != '\t' && *end != '\0'))
+        if (end == p + 1 || (*end != '\t' && *end != '\0') || !isfinite(v[k]))
             return -1;
         p = *end ? end : NULL;
     }
@@ -525,7 +526,7 @@ int iso_fitted_head_read(const char *path, iso_fitted_head *h)
             break;
         }
         if (dst ? parse_doubles(line, dim, dst) : 0) {
-            rc = iso_error(ISO_EFORMAT, "%s:%ld: expected a name and %d numbers", path, ln, dim);
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: expected a name and %d finite numbers", path, ln, dim);
             break;
         }
         if (!dst) {
@@ -533,7 +534,8 @@ int iso_fitted_head_read(const char *path, iso_fitted_head *h)
             const char *tab = memchr(line, '\t', len);
             if (!v || !tab || parse_doubles(line, dim + 1, v)) {
                 free(v);
-                rc = iso_error(ISO_EFORMAT, "%s:%ld: expected a name, an intercept and %d weights", path, ln, dim);
+                rc = iso_error(ISO_EFORMAT, "%s:%ld: expected a name, an intercept and %d finite weights", path, ln,
+                               dim);
                 break;
             }
             h->out_names[out] = strndup(line, (size_t)(tab - line));

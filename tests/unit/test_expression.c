@@ -287,6 +287,30 @@ START_TEST(eval_column_pairs)
 }
 END_TEST
 
+/* A fitted head file's numbers must be finite (a NaN mean made its output NA everywhere, exit 0). */
+START_TEST(fitted_head_refuses_non_finite)
+{
+    static const char *const bad[] = {"nan", "inf", "-inf"};
+    iso_fitted_head h;
+    const char *ok = "#isoformer fitted head v1\tdim=2\toutputs=1\nmean\t0.5\t1\nsd\t1\t2\nLiver\t0.1\t0.2\t0.3\n";
+    ck_assert_msg(iso_fitted_head_read(test_file("head_ok.tsv", ok), &h) == ISO_OK, "%s", iso_last_error());
+    ck_assert(h.dim == 2 && h.n_out == 1 && h.w[1] == 0.3);
+    iso_fitted_head_free(&h);
+    for (int i = 0; i < 3; i++)
+        for (int line = 2; line <= 4; line++) {
+            char text[256];
+            snprintf(text, sizeof text, "#isoformer fitted head v1\tdim=2\toutputs=1\nmean\t0.5\t%s\nsd\t1\t%s\n"
+                                        "Liver\t0.1\t0.2\t%s\n",
+                     line == 2 ? bad[i] : "1", line == 3 ? bad[i] : "2", line == 4 ? bad[i] : "0.3");
+            ck_assert_int_eq(iso_fitted_head_read(test_file("head_bad.tsv", text), &h), ISO_EFORMAT);
+            char where[32];
+            snprintf(where, sizeof where, "head_bad.tsv:%d:", line);
+            ck_assert_msg(strstr(iso_last_error(), where), "%s: %s", bad[i], iso_last_error());
+            iso_fitted_head_free(&h);
+        }
+}
+END_TEST
+
 /* ---- ridge ---- */
 
 static double lcg(unsigned long long *s)
@@ -364,6 +388,7 @@ int main(void)
     tcase_add_test(tm, metrics_match_scipy);
     tcase_add_test(tm, metrics_skip_non_finite_pairs);
     tcase_add_test(tm, eval_column_pairs);
+    tcase_add_test(tm, fitted_head_refuses_non_finite);
     suite_add_tcase(s, tm);
     TCase *tr = tcase_create("ridge");
     tcase_add_test(tr, ridge_recovers_an_exact_planted_signal);
