@@ -225,6 +225,30 @@ int cli_out_path(const char *cmd, const char *opt, const char *path)
     return rc;
 }
 
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n_inputs, int in_suffixed,
+                      const char *const *suffixes)
+{
+    static const char *const none[] = {"", NULL};
+    for (const char *const *s = suffixes ? suffixes : none; *s; s++)
+        for (int i = 0; i < n_inputs; i++) {
+            if (!inputs[i])
+                continue;
+            char o[4096], in[4096];
+            snprintf(o, sizeof o, "%s%s", out, *s);
+            snprintf(in, sizeof in, "%s%s", inputs[i], in_suffixed ? *s : "");
+            if (same_file(o, in))
+                return cli_usage_error(cmd, "the output %s is the input %s: it would be replaced; choose another "
+                                       "--out", o, in);
+        }
+    return 0;
+}
+
 int cli_outputs_end(int rc)
 {
     int c = iso_out_set_end(rc >= 0);

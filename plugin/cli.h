@@ -59,6 +59,12 @@ double cli_peak_rss_mb(void);
  * (outputs are named files, never standard output), an empty path or one ending in '/'; 1 when the directory
  * cannot be created. */
 int cli_out_path(const char *cmd, const char *opt, const char *path);
+/* Outputs are written aside and renamed over their path, so an input that is also an output is replaced when the
+ * run ends (merge --out s1 s1 s2 lost shard 1, fit -o on its embeddings destroyed them). For each suffix (NULL: the
+ * paths themselves), out+suffix must not be the same file as any input+suffix (inputs: prefixes, or files when
+ * in_suffixed is 0). Returns 0, or 2 after a usage error naming both. */
+int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n_inputs, int in_suffixed,
+                      const char *const *suffixes);
 
 /* --version, accepted by every subcommand: add CLI_VERSION_OPTION to its long options and answer
  * CLI_OPT_VERSION with cli_version(), which prints "isoformer X.Y.Z" on stdout and returns 0. */

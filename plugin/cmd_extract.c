@@ -176,6 +176,11 @@ int main_extract(int argc, char **argv)
         return rc;
     if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
         return rc;
+    const char *const suffixes[] = {out_suffix[0], out_suffix[1], out_suffix[2], out_suffix[3], NULL};
+    const char *const inputs[] = {o.gtf, o.alias, o.fasta};
+    _Static_assert(N_OUT == 4, "every output suffix checked");
+    if ((rc = cli_out_not_input(CMD, o.out, inputs, 3, 0, suffixes)) != 0)
+        return rc;
     cli_verbose(o.verbose);
 
     double t0 = cli_now();

@@ -95,7 +95,8 @@ int main_fit(int argc, char **argv)
     if (!emb_path || !obs_path || !out)
         return cli_usage_error(CMD, "--embeddings, --obs and --out are required");
     int rc = cli_out_path(CMD, "--out", out);
-    if (rc)
+    const char *const inputs[] = {emb_path, obs_path, gtf, alias_path};
+    if (rc || (rc = cli_out_not_input(CMD, out, inputs, 4, 0, NULL)))
         return rc;
     iso_chrom_alias *alias = NULL;
     iso_annotation *ann = NULL;

@@ -289,6 +289,9 @@ int main_merge(int argc, char **argv)
         return cli_usage_error("merge", "expected at least one SHARD_PREFIX");
     char **shards = argv + optind;
     int n_shards = argc - optind;
+    static const char *const merged[] = {".predictions.tsv", ".predictions.bed", ".run.json", NULL};
+    if ((rc = cli_out_not_input("merge", out, (const char *const *)shards, n_shards, 1, merged)) != 0)
+        return rc;
     char **suffixes = NULL, *config = NULL, *selection = NULL;
     int n_tracks = 0;
     pending done = {.n = 0};

@@ -218,6 +218,10 @@ int main_variants(int argc, char **argv)
         return rc;
     if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
         return rc;
+    static const char *const gathered[] = {".variants.tsv", ".variants.vcf.gz", NULL};
+    if (o.gather && (rc = cli_out_not_input(CMD, o.out, (const char *const *)argv + optind, argc - optind, 1,
+                                            gathered)) != 0)
+        return rc;
     if (o.gather)
         return iso_variant_gather(o.out, (const char *const *)argv + optind, argc - optind) < 0 ? cli_fail(CMD) : 0;
     cli_verbose(o.verbose);

@@ -171,6 +171,12 @@ shutil.copy(shards[1] + ".predictions.tsv", odd + ".predictions.tsv")
 os.remove(odd + ".Brain.bw")
 fails([shards[0], odd], 1, "missing", "a shard without a track")
 fails([], 2, "SHARD_PREFIX", "no shard")
+# --out naming one of the shards: refused before anything is written (it replaced shard 1 with the merged set)
+before = {f: open(os.path.join(work, f), "rb").read() for f in os.listdir(work) if f.startswith("shard1.")}
+r = merge(shards[0], *shards)
+after = {f: open(os.path.join(work, f), "rb").read() for f in os.listdir(work) if f.startswith("shard1.")}
+check(r.returncode == 2 and "is the input" in r.stderr and before == after,
+      f"--out a shard: exit {r.returncode}, shard unchanged {before == after}, message: {r.stderr.strip()[:160]}")
 r = subprocess.run([exe, "merge", "--help"], capture_output=True, text=True)
 check(r.returncode == 0 and r.stdout.startswith("Usage: isoformer merge"), "--help")
 sys.exit(1 if failures else 0)
