@@ -35,21 +35,21 @@ static void usage(FILE *fp)
             "      --version           print the version and exit\n");
 }
 
+/* Positive finite numbers separated by single commas (strtok would pass "1,,2"; strtod takes 1e400 as inf). */
 static int parse_lambdas(const char *s, double *l, int max)
 {
     int n = 0;
-    char *copy = strdup(s), *save = NULL;
-    for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t && n < max; t = strtok_r(NULL, ",", &save)) {
+    for (const char *t = s; n < max; t++) {
         char *end;
         l[n] = strtod(t, &end);
-        if (*end || !(l[n] > 0)) {
-            free(copy);
+        if (end == t || !(l[n] > 0) || !isfinite(l[n]) || (*end && *end != ','))
             return -1;
-        }
         n++;
+        if (!*end)
+            return n;
+        t = end;
     }
-    free(copy);
-    return n;
+    return -1;
 }
 
 int main_fit(int argc, char **argv)

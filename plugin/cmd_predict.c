@@ -175,7 +175,7 @@ int main_predict(int argc, char **argv)
     iso_predictor_stats(pr, &device);
     char signature[1024];
     snprintf(signature, sizeof signature,
-             "model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head=%d rna=%d protein=%d "
+             "model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head_act=%d rna=%d protein=%d "
              "normalization=%s embeddings=%d head=%s noncoding=%d backend=%s", (unsigned long long)info->checksum,
              (long long)iso_predictor_window(pr), o.pred.window.revcomp_minus, o.pred.gene_windows,
              (int)o.pred.model.fusion, info->pool_start, info->pool_end, o.pred.model.head_act, info->rna_max_tokens,

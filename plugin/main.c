@@ -1,4 +1,5 @@
 /* isoformer: one binary, one subcommand per step of the workflow (as bwa and samtools do). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,7 +35,17 @@ static void usage(FILE *fp)
     fprintf(fp, "\nRun 'isoformer <command> --help' for a command's options.\n");
 }
 
-int main(int argc, char **argv)
+/* What a command printed on standard output (help, --version, convert --list) must have reached it: a full disk
+ * or closed pipe otherwise passes for success. */
+static int flushed(int rc)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "isoformer: cannot write to standard output: %s\n", strerror(errno ? errno : EIO));
+    return rc ? rc : 1;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -60,3 +71,5 @@ int main(int argc, char **argv)
     usage(stderr);
     return 2;
 }
+
+int main(int argc, char **argv) { return flushed(run(argc, argv)); }

@@ -472,7 +472,7 @@ static int parse_line(parser *ps, char *text, long line)
         return ISO_OK; /* genes, UTRs and other features carry nothing we need */
     const char *strand = col[COL_STRAND];
     if ((strand[0] != '+' && strand[0] != '-') || strand[1])
-        return iso_error(ISO_EFORMAT, "%s:%ld: expected strand '+' or '-' for a %s feature, got '%s'", ps->path,
+        return iso_error(ISO_EFORMAT, "%s:%ld: expected strand '+' or '-' for feature '%s', got '%s'", ps->path,
                          line, type, strand);
     if (!ps->gff3) {
         if ((rc = check_gtf_quotes(ps, col[COL_ATTR], line)) < 0)

@@ -88,7 +88,7 @@ static int parse_value(const char *s, float *v, int nonneg)
         return 0;
     }
     double d = strtod(s, &end);
-    if (end == s || (*end && *end != '\r'))
+    if (end == s || (*end && *end != '\r') || strpbrk(s, "xX")) /* strtod also reads C's hex floats: 0x10 is 16 */
         return -1;
     if (!isfinite(d) || fabs(d) > 3.4e38)
         return -2;

@@ -187,7 +187,7 @@ int iso_manifest_check_runs(char *const *prefixes, int n, char **config, char **
                                       "each run's outputs", paths[missing], paths[first]);
     else if (rc == ISO_OK && !n_found)
         iso_warn("no %s.run.json beside the outputs to merge: cannot check that they come from one run and are "
-                 "complete (outputs of another tool, or of isoformer before 0.2)", prefixes[0]);
+                 "complete (outputs of another tool, or of an isoformer without run manifests)", prefixes[0]);
     for (int i = 0; rc == ISO_OK && n_found && i < n; i++) {
         if (!same(m[i].config, m[first].config))
             rc = config_differs("configuration", &m[first], &m[i], m[first].config, m[i].config);

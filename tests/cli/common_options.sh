@@ -21,6 +21,13 @@ for cmd in $commands; do
   got=$("$ISO" "$cmd" --version 2>&1)
   rc=$?
   if [ $rc -eq 0 ] && [ "$got" = "$want" ]; then ok; else bad "isoformer $cmd --version: exit $rc, '$got'"; fi
+  # what could not be written to standard output is a failure, not a success (a full disk here)
+  if [ -w /dev/full ]; then
+    "$ISO" "$cmd" --help >/dev/full 2>"$work/full.err"
+    rc=$?
+    if [ $rc -ne 0 ] && grep -q "cannot write to standard output" "$work/full.err"; then ok; else
+      bad "isoformer $cmd --help >/dev/full: exit $rc, '$(cat "$work/full.err")'"; fi
+  fi
 done
 
 # Each command with the inputs it needs before it looks at its output (they are never read: the output check

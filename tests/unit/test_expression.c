@@ -200,6 +200,9 @@ END_TEST
 
 START_TEST(duplicate_ids_are_errors)
 {
+    /* C's hex floats are not numbers here (strtod read 0x10 as 16) */
+    read_fails("hex.sf", "Name\tLength\tEffectiveLength\tTPM\tNumReads\nENST01.1\t100\t80\t0x10\t3\n", "hex.sf:2:",
+               "expected a number", "'0x10'", NULL);
     /* The second row names the same transcript without its version. */
     read_fails("dup.sf", "Name\tLength\tEffectiveLength\tTPM\tNumReads\n"
                          "ENST01.1\t100\t80\t1\t3\n"
