@@ -12,6 +12,8 @@
 #include <htslib/hts.h>
 #include <htslib/khash.h>
 
+#include "io/complete.h"
+
 KHASH_MAP_INIT_STR(names, long long)
 
 struct iso_fasta {
@@ -278,6 +280,9 @@ iso_fasta *iso_fasta_open(const char *path)
         iso_error(ISO_ENOTFOUND, "%s: no such FASTA file", path);
         return NULL;
     }
+    /* before faidx: a cut bgzipped FASTA indexes as a shorter one, and with its old .fai/.gzi asserts in htslib */
+    if (iso_check_complete_path(path) < 0)
+        return NULL;
     iso_fasta *fa = calloc(1, sizeof *fa);
     if (!fa || !(fa->path = strdup(path))) {
         free(fa);
@@ -361,8 +366,12 @@ iso_fasta *iso_fasta_edited(iso_fasta *base, const char *contig, const iso_fasta
 }
 
 const char *iso_fasta_path(const iso_fasta *fa) { return fa->path; }
+int iso_fasta_is_edited(const iso_fasta *fa) { return fa->base != NULL; }
 int iso_fasta_ncontigs(const iso_fasta *fa) { return faidx_nseq(fa->fai); }
-const char *iso_fasta_contig_name(const iso_fasta *fa, int i) { return faidx_iseq(fa->fai, i); }
+const char *iso_fasta_contig_name(const iso_fasta *fa, int i)
+{
+    return i >= 0 && i < faidx_nseq(fa->fai) ? faidx_iseq(fa->fai, i) : NULL; /* htslib does not check i */
+}
 
 int64_t iso_fasta_contig_len(const iso_fasta *fa, const char *contig)
 {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/complete.h"
 #include "isoformer/outputs.h"
 #include "quant/quant_internal.h"
 #include "util/array.h"
@@ -379,8 +380,11 @@ static int check_header(const char *path, const char *reference, const iso_annot
     samFile *fp = sam_open(path, "r");
     if (!fp)
         return iso_error(ISO_EIO, "%s: cannot open as BAM/CRAM", path);
-    sam_hdr_t *h = sam_hdr_read(fp);
-    int rc = h ? ISO_OK : iso_error(ISO_EFORMAT, "%s: not a BAM/CRAM file (no header)", path);
+    /* a BAM cut at a block boundary reads as a shorter one through its old index: refuse it here, once */
+    int rc = iso_check_complete(fp, path);
+    sam_hdr_t *h = rc == ISO_OK ? sam_hdr_read(fp) : NULL;
+    if (rc == ISO_OK && !h)
+        rc = iso_error(ISO_EFORMAT, "%s: not a BAM/CRAM file (no header)", path);
     kstring_t so = {0, 0, NULL};
     int found = rc == ISO_OK && sam_hdr_find_tag_hd(h, "SO", &so) == 0;
     if (rc == ISO_OK && !(found && !strcmp(so.s, "coordinate")))

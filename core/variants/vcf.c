@@ -9,6 +9,7 @@
 #include <htslib/kstring.h>
 #include <htslib/tbx.h>
 
+#include "io/complete.h"
 #include "variants_internal.h"
 
 /* One index query: records of the input's contig tid overlapping [start, end). */
@@ -110,6 +111,9 @@ int iso_vcf_open(const char *path, iso_fasta *fa, const iso_chrom_alias *alias, 
         rc = iso_error(ISO_EFORMAT, "%s: not a VCF or BCF file", path);
         goto fail;
     }
+    /* a .vcf.gz cut at a block boundary reads as a shorter VCF */
+    if ((rc = iso_check_complete(v->fp, path)) != ISO_OK)
+        goto fail;
     if (samples) {
         v->genotypes = 1;
         int bad = samples[0] ? bcf_hdr_set_samples(v->hdr, samples[0] == '@' ? samples + 1 : samples, samples[0] == '@')
@@ -314,6 +318,32 @@ static int make_record(iso_vcf *v, iso_vcf_record *r)
     return rc;
 }
 
+/* bcftools reads a contig or INFO/FILTER/FORMAT tag missing from the header, which htslib then declares with a
+ * default type (String for a tag): say so once per name (the header has it from then on) and go on. */
+static void warn_undeclared(iso_vcf *v, bcf1_t *b, int nhrec)
+{
+    int named = 0;
+    for (int i = nhrec; i < v->hdr->nhrec; i++) {
+        bcf_hrec_t *h = v->hdr->hrec[i];
+        int id = bcf_hrec_find_key(h, "ID");
+        kstring_t line = {0};
+        if (id < 0 || bcf_hrec_format(h, &line) < 0 || !line.l) {
+            free(line.s);
+            continue;
+        }
+        line.s[line.l - 1] = '\0'; /* its newline */
+        iso_warn("%s: record %lld (%s:%lld): %s '%s' is not declared in the header; read as if declared %s", v->path,
+                 (long long)v->read, bcf_seqname_safe(v->hdr, b), (long long)b->pos + 1, h->key, h->vals[id],
+                 line.s);
+        free(line.s);
+        named++;
+    }
+    if (!named)
+        iso_warn("%s: record %lld (%s:%lld) uses a contig or tag the header does not declare", v->path,
+                 (long long)v->read, bcf_seqname_safe(v->hdr, b), (long long)b->pos + 1);
+    b->errcode &= ~(BCF_ERR_CTG_UNDEF | BCF_ERR_TAG_UNDEF); /* handled: not an error for what reads it next */
+}
+
 int iso_vcf_next(iso_vcf *v, iso_vcf_record **out)
 {
     *out = NULL;
@@ -323,6 +353,7 @@ int iso_vcf_next(iso_vcf *v, iso_vcf_record **out)
             iso_vcf_record_free(r);
             return iso_error(ISO_ENOMEM, "out of memory");
         }
+        int nhrec = v->hdr->nhrec; /* htslib declares an undeclared contig or tag itself, as a new header line */
         int got = read_raw(v, r->raw->b);
         if (got <= 0) {
             iso_vcf_record_free(r);
@@ -332,6 +363,8 @@ int iso_vcf_next(iso_vcf *v, iso_vcf_record **out)
         }
         v->read++;
         bcf1_t *b = r->raw->b;
+        if (b->errcode & (BCF_ERR_CTG_UNDEF | BCF_ERR_TAG_UNDEF))
+            warn_undeclared(v, b, nhrec);
         if (b->errcode || b->pos < 0) {
             int rc = iso_error(ISO_EFORMAT, "%s: record %lld (%s:%lld) is malformed (%s)", v->path,
                                (long long)v->read, bcf_seqname_safe(v->hdr, b), (long long)b->pos + 1,

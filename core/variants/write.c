@@ -8,6 +8,7 @@
 #include <htslib/hts.h>
 #include <htslib/kstring.h>
 
+#include "io/complete.h"
 #include "isoformer/outputs.h"
 #include "variants_internal.h"
 
@@ -621,6 +622,8 @@ int iso_variant_gather(const char *prefix, const char *const *prefixes, int n)
             rc = iso_error(ISO_EIO, "%s: cannot read", path);
             break;
         }
+        if ((rc = iso_check_complete(sh[i].fp, path)) != ISO_OK) /* a shard cut short would lose records */
+            break;
         int r = bcf_read(sh[i].fp, sh[i].hdr, sh[i].first);
         if (r < -1)
             rc = iso_error(ISO_EFORMAT, "%s: cannot read its first record", path);

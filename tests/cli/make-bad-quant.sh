@@ -9,6 +9,20 @@ cp "$bam" "$bad/noindex.bam"
 size=$(stat -c %s "$bam")
 head -c $((size - 100)) "$bam" >"$bad/truncated.bam"
 cp "$bam.bai" "$bad/truncated.bam.bai"
+# cut where htslib sees no damage (its index kept): without the BGZF end-of-file block, and at a block boundary
+sim=$data/simulated.bam
+head -c $(($(stat -c %s "$sim") - 28)) "$sim" >"$bad/cut_eof.bam"
+python3 - "$sim" "$bad/cut_half.bam" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+ends, at = [], 0
+while at < len(data):  # each BGZF block: its size less one at byte 16
+    at += struct.unpack_from("<H", data, at + 16)[0] + 1
+    ends.append(at)
+open(sys.argv[2], "wb").write(data[:ends[len(ends) // 2]])
+PY
+cp "$sim.bai" "$bad/cut_eof.bam.bai"
+cp "$sim.bai" "$bad/cut_half.bam.bai"
 samtools view -h "$bam" | sed 's/SN:20\t/SN:chrX\t/; s/\t20\t/\tchrX\t/; s/\t=\t/\t=\t/' |
   samtools view -b -o "$bad/other_contig.bam" - 2>/dev/null && samtools index "$bad/other_contig.bam"
 printf 'not a bam at all\n' >"$bad/text.bam"

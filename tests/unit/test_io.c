@@ -1,6 +1,7 @@
 /* Line reader (plain, gzip, truncated gzip, CRLF) and FASTA access (index building, fetch, N padding, stale
- * indexes and duplicate names). */
+ * indexes and duplicate names, bgzipped FASTA cut short). */
 #include <check.h>
+#include <htslib/bgzf.h>
 #include <unistd.h>
 
 #include "check_run.h"
@@ -108,6 +109,81 @@ START_TEST(fasta_builds_index_and_fetches_with_padding)
     ck_assert_int_eq(iso_fasta_fetch(fa, "c9", 0, 2, &s), ISO_ENOTFOUND);
     ck_assert_ptr_null(s);
     iso_fasta_close(fa);
+}
+END_TEST
+
+START_TEST(fasta_contig_name_out_of_range_is_null)
+{
+    iso_fasta *fa = iso_fasta_open(test_file("io_names.fa", small_fa));
+    ck_assert_ptr_nonnull(fa);
+    ck_assert_str_eq(iso_fasta_contig_name(fa, 1), "c2");
+    ck_assert_ptr_null(iso_fasta_contig_name(fa, 2));
+    ck_assert_ptr_null(iso_fasta_contig_name(fa, -1));
+    ck_assert_ptr_null(iso_fasta_contig_name(fa, 1 << 30));
+    iso_fasta_close(fa);
+}
+END_TEST
+
+/* Writes text bgzipped to ISO_TEST_TMP/name, a BGZF block per record (so it can be cut between records), without
+ * a stale .fai/.gzi; returns the path (static) and the file's size in *size. */
+static const char *bgzip_file(const char *name, const char *text, long *size)
+{
+    static char path[1024];
+    char idx[1100];
+    snprintf(path, sizeof path, "%s/%s", ISO_TEST_TMP, name);
+    snprintf(idx, sizeof idx, "%s.fai", path);
+    unlink(idx);
+    snprintf(idx, sizeof idx, "%s.gzi", path);
+    unlink(idx);
+    BGZF *z = bgzf_open(path, "w");
+    ck_assert_ptr_nonnull(z);
+    for (const char *p = text; *p;) {
+        const char *next = strchr(p + 1, '>');
+        size_t n = next ? (size_t)(next - p) : strlen(p);
+        ck_assert_int_eq(bgzf_write(z, p, n), (ssize_t)n);
+        ck_assert_int_eq(bgzf_flush(z), 0);
+        p += n;
+    }
+    ck_assert_int_eq(bgzf_close(z), 0);
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    *size = ftell(fp);
+    fclose(fp);
+    return path;
+}
+
+START_TEST(fasta_truncated_bgzip_is_refused)
+{
+    /* long records, so that the second one's bases lie well inside its block */
+    char text[4096], line[64];
+    text[0] = '\0';
+    for (int r = 0; r < 3; r++) {
+        snprintf(line, sizeof line, ">r%d\n", r);
+        strcat(text, line);
+        for (int i = 0; i < 20; i++)
+            strcat(text, "ACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTACGTAC\n");
+    }
+    long size;
+    const char *path = bgzip_file("io_cut.fa.gz", text, &size);
+    iso_fasta *fa = iso_fasta_open(path); /* complete: indexed (.fai and .gzi) */
+    ck_assert_msg(fa != NULL, "%s", iso_last_error());
+    ck_assert_int_eq(iso_fasta_ncontigs(fa), 3);
+    iso_fasta_close(fa);
+    /* without its end-of-file block only: htslib would index and read it as if whole */
+    char cut[1100];
+    snprintf(cut, sizeof cut, "%s", path);
+    ck_assert_int_eq(truncate(cut, size - 28), 0);
+    ck_assert_ptr_null(iso_fasta_open(cut));
+    ck_assert_int_eq(iso_last_status(), ISO_EFORMAT);
+    ck_assert_msg(strstr(iso_last_error(), "io_cut.fa.gz: truncated: its BGZF end-of-file block is missing"), "%s",
+                  iso_last_error());
+    /* cut in the middle with its old .fai/.gzi kept: htslib asserted (block_offset <= block_length) */
+    ck_assert_int_eq(truncate(cut, size / 2), 0);
+    ck_assert_ptr_null(iso_fasta_open(cut));
+    ck_assert_int_eq(iso_last_status(), ISO_EFORMAT);
+    ck_assert_msg(strstr(iso_last_error(), "truncated: its BGZF end-of-file block is missing"), "%s",
+                  iso_last_error());
 }
 END_TEST
 
@@ -251,6 +327,8 @@ int main(void)
     tcase_add_test(tc, lines_truncated_gzip_is_an_error_naming_the_file);
     tcase_add_test(tc, lines_missing_file);
     tcase_add_test(tc, fasta_builds_index_and_fetches_with_padding);
+    tcase_add_test(tc, fasta_contig_name_out_of_range_is_null);
+    tcase_add_test(tc, fasta_truncated_bgzip_is_refused);
     tcase_add_test(tc, fasta_bgzipped_test_genome);
     tcase_add_test(tc, fasta_plain_gzip_is_refused_with_the_fix);
     tcase_add_test(tc, fasta_with_control_characters_is_refused);

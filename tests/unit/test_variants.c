@@ -1,7 +1,10 @@
 /* Variants: allele trimming, boundary maps, the edited FASTA view against plain string edits, the edited
  * transcript (CDS read again to the next stop) and consequences on a small two-exon gene, on the plus strand
- * and its mirror image on the minus strand (a variant and its mirror must get the same consequence). */
+ * and its mirror image on the minus strand (a variant and its mirror must get the same consequence); VCFs that
+ * bcftools reads (no ##contig lines, undeclared tags) and a bgzipped VCF cut short. */
 #include <check.h>
+#include <htslib/bgzf.h>
+#include <unistd.h>
 
 #include "check_run.h"
 #include "isoformer/variants.h"
@@ -278,6 +281,55 @@ START_TEST(edited_transcripts)
 }
 END_TEST
 
+/* bcftools reads these (htslib declares the contig and tags itself); they used to fail as "malformed" */
+START_TEST(vcf_undeclared_contig_and_tags_are_read)
+{
+    const char *path = test_file("variants_undeclared.vcf",
+                                 "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+                                 "c1\t16\t.\tA\tG\t.\t.\t.\n"
+                                 "c1\t17\t.\tA\tT\t.\tq9\tXX=1;YY\n"
+                                 "c1\t18\t.\tA\tC\t.\t.\tXX=2\n");
+    iso_vcf *v;
+    ck_assert_msg(iso_vcf_open(path, fa, NULL, NULL, 0, NULL, &v) == ISO_OK, "%s", iso_last_error());
+    iso_vcf_record *r;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(iso_vcf_next(v, &r) == 1, "record %d: %s", i + 1, iso_last_error());
+        ck_assert_str_eq(r->chrom, "c1");
+        ck_assert_int_eq(r->pos, 15 + i);
+        iso_vcf_record_free(r);
+    }
+    ck_assert_int_eq(iso_vcf_next(v, &r), 0);
+    iso_vcf_close(v);
+}
+END_TEST
+
+/* a .vcf.gz without its BGZF end-of-file block reads as a shorter VCF through htslib */
+START_TEST(vcf_truncated_bgzip_is_refused)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/variants_cut.vcf.gz", ISO_TEST_TMP);
+    static const char text[] = "##fileformat=VCFv4.2\n##contig=<ID=c1>\n"
+                               "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nc1\t16\t.\tA\tG\t.\t.\t.\n";
+    BGZF *z = bgzf_open(path, "w");
+    ck_assert_ptr_nonnull(z);
+    ck_assert_int_eq(bgzf_write(z, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    ck_assert_int_eq(bgzf_close(z), 0);
+    FILE *fp = fopen(path, "rb");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fclose(fp);
+    iso_vcf *v;
+    ck_assert_int_eq(iso_vcf_open(path, fa, NULL, NULL, 0, NULL, &v), ISO_OK); /* complete */
+    iso_vcf_close(v);
+    ck_assert_int_eq(truncate(path, size - 28), 0);
+    ck_assert_int_eq(iso_vcf_open(path, fa, NULL, NULL, 0, NULL, &v), ISO_EFORMAT);
+    ck_assert_ptr_null(v);
+    ck_assert_msg(strstr(iso_last_error(), "variants_cut.vcf.gz: truncated: its BGZF end-of-file block is missing"),
+                  "%s", iso_last_error());
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("variants");
@@ -289,6 +341,8 @@ int main(void)
     tcase_add_test(tc, coding_consequences);
     tcase_add_test(tc, location_consequences);
     tcase_add_test(tc, edited_transcripts);
+    tcase_add_test(tc, vcf_undeclared_contig_and_tags_are_read);
+    tcase_add_test(tc, vcf_truncated_bgzip_is_refused);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
 }

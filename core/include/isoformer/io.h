@@ -34,7 +34,7 @@ void iso_lines_close(iso_lines *lr);
 /* ---- reference FASTA: plain or bgzipped, indexed by .fai (and .gzi); index built when absent ----
  * Opening checks the index against the file (every record's header, line length and last base), so a stale
  * .fai (the FASTA rewrapped or edited after indexing) or a sequence name used twice is an error naming the fix,
- * not silently wrong bases. */
+ * not silently wrong bases; so is a bgzipped FASTA without its BGZF end-of-file block (truncated). */
 typedef struct iso_fasta iso_fasta;
 ISO_API
 iso_fasta *iso_fasta_open(const char *path);
@@ -42,8 +42,12 @@ ISO_API
 void iso_fasta_close(iso_fasta *fa);
 ISO_API
 const char *iso_fasta_path(const iso_fasta *fa);
+/* Whether fa is an edited view (iso_fasta_edited) rather than a file's own handle. */
+ISO_API
+int iso_fasta_is_edited(const iso_fasta *fa);
 ISO_API
 int iso_fasta_ncontigs(const iso_fasta *fa);
+/* Name of contig i (0 <= i < iso_fasta_ncontigs), or NULL when i is out of range. */
 ISO_API
 const char *iso_fasta_contig_name(const iso_fasta *fa, int i);
 /* Length of a contig, or -1 when the FASTA has no such contig. */
