@@ -9,12 +9,10 @@ typedef struct {
     size_t pos; /* position in the rows given */
 } keyed;
 
-static const char *gene_of(const iso_transcript *t) { return t->gene_id ? t->gene_id : t->transcript_id; }
-
 static int by_id(const void *pa, const void *pb)
 {
     const keyed *a = pa, *b = pb;
-    int c = strcmp(gene_of(a->tx), gene_of(b->tx));
+    int c = strcmp(iso_transcript_gene(a->tx), iso_transcript_gene(b->tx));
     return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
 }
 
@@ -22,7 +20,7 @@ static int locus_cmp(const iso_transcript *a, const iso_transcript *b)
 {
     int c = strcmp(a->chrom, b->chrom);
     if (!c)
-        c = strcmp(gene_of(a), gene_of(b));
+        c = strcmp(iso_transcript_gene(a), iso_transcript_gene(b));
     return c ? c : (a->strand > b->strand) - (a->strand < b->strand);
 }
 
@@ -35,8 +33,13 @@ static int by_locus(const void *pa, const void *pb)
 
 int iso_annotation_genes(const iso_annotation *a, const size_t *rows, size_t n, iso_gene_key key, iso_genes *out)
 {
+    *out = (iso_genes){0};
     if (!rows)
         n = a->n;
+    for (size_t i = 0; rows && i < n; i++)
+        if (rows[i] >= a->n)
+            return iso_error(ISO_EINVAL, "row %zu is out of range: the annotation has %zu transcripts", rows[i],
+                             a->n);
     *out = (iso_genes){.idx = malloc((n ? n : 1) * sizeof *out->idx), .first = malloc((n + 1) * sizeof *out->first)};
     keyed *k = malloc((n ? n : 1) * sizeof *k);
     if (!out->idx || !out->first || !k) {
@@ -50,7 +53,7 @@ int iso_annotation_genes(const iso_annotation *a, const size_t *rows, size_t n, 
     for (size_t i = 0; i < n; i++) {
         out->idx[i] = k[i].pos;
         if (i == 0 || (key == ISO_GENES_BY_LOCUS ? locus_cmp(k[i].tx, k[i - 1].tx)
-                                                 : strcmp(gene_of(k[i].tx), gene_of(k[i - 1].tx))))
+                                                 : strcmp(iso_transcript_gene(k[i].tx), iso_transcript_gene(k[i - 1].tx))))
             out->first[out->n_genes++] = i;
     }
     out->first[out->n_genes] = n;

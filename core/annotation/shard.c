@@ -79,7 +79,7 @@ int iso_annotation_shard(const iso_annotation *a, const iso_cost_model *c, int i
         const iso_transcript *t = &a->tx[g.idx[g.first[k]]];
         size_t n = g.first[k + 1] - g.first[k];
         genes[k] = (gene){g.first[k], n, iso_gene_cost(a, g.idx + g.first[k], n, c),
-                          t->gene_id ? t->gene_id : t->transcript_id};
+                          iso_transcript_gene(t)};
     }
     qsort(genes, g.n_genes, sizeof *genes, by_cost_desc_then_id);
 

@@ -46,6 +46,9 @@ static int bad_device(const char *device)
 int iso_backend_create(const char *device, int n_threads, iso_precision precision, iso_backend **out)
 {
     *out = NULL;
+    if ((unsigned)precision > ISO_PREC_BF16) /* also keeps the shift below defined */
+        return iso_error(ISO_EINVAL, "precision %d: expected fp32 (%d), tf32 (%d) or bf16 (%d)", (int)precision,
+                         ISO_PREC_FP32, ISO_PREC_TF32, ISO_PREC_BF16);
     if (!device)
         device = "cpu";
     const char *colon = strchr(device, ':');

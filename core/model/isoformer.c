@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -474,6 +475,8 @@ int iso_model_embed_dna(iso_model *m, const char *dna, int64_t len, iso_embeddin
 static int embed_tokens(iso_model *m, iso_esm *enc, const int32_t *ids, int n, iso_embedding **out)
 {
     *out = NULL;
+    if (n <= 0) /* before n sizes the embedding */
+        return iso_error(ISO_EINVAL, "encoder input has %d tokens, expected at least one", n);
     int rc = new_embedding(m, n, iso_esm_hidden(enc), out);
     if (rc == ISO_OK && (rc = iso_esm_forward(enc, ids, n, (*out)->data)) != ISO_OK) {
         iso_embedding_free(m, *out);
@@ -633,6 +636,12 @@ int iso_model_embed_cached(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, co
     cache_slot slot;
     *hit = 0;
     *out = NULL;
+    if ((unsigned)kind > ISO_EMB_PROTEIN)
+        return iso_error(ISO_EINVAL, "embedding kind %d: expected ISO_EMB_DNA, ISO_EMB_RNA or ISO_EMB_PROTEIN",
+                         (int)kind);
+    if (n < 0 || (kind != ISO_EMB_DNA && n > INT_MAX)) /* before n sizes the cache key */
+        return iso_error(ISO_EINVAL, "%s embedding of %lld %s: expected 0 to %d", emb_names[kind], (long long)n,
+                         kind == ISO_EMB_DNA ? "bases" : "tokens", INT_MAX);
     if (c) {
         cache_slot_of(c, m, kind, input, n, &slot);
         if ((*hit = cache_read(m, &slot, out)))
@@ -685,6 +694,8 @@ int iso_model_embed_batch(iso_model *m, iso_emb_cache *c, iso_emb_kind kind, int
 {
     if (kind != ISO_EMB_RNA && kind != ISO_EMB_PROTEIN)
         return iso_error(ISO_EINVAL, "batched embedding: expected the RNA or protein encoder, got kind %d", kind);
+    if (count < 0)
+        return iso_error(ISO_EINVAL, "batched embedding of %d sequences: expected zero or more", count);
     for (int i = 0; i < count; i++) {
         out[i] = NULL;
         if (hit)
@@ -740,6 +751,24 @@ int iso_model_predict(iso_model *m, const iso_embedding *dna, const iso_embeddin
                       const iso_embedding *protein, float *pooled, float *predictions, float *fused)
 {
     iso_backend *be = m->be;
+    /* the fusion reads rows x cols of each as the model shapes them: another shape overruns its buffer */
+    const struct {
+        const char *name;
+        const iso_embedding *e;
+        int rows, cols; /* rows 0: any number, at least one */
+    } want[] = {{"DNA", dna, m->info.dna_rows, m->info.dna_dim},
+                {"RNA", rna, 0, m->info.rna_dim},
+                {"protein", protein, 0, m->info.protein_dim}};
+    if (!dna)
+        return iso_error(ISO_EINVAL, "no DNA embedding: expected %d x %d", m->info.dna_rows, m->info.dna_dim);
+    for (int i = 0; i < 3; i++) {
+        const iso_embedding *e = want[i].e;
+        if (e && (e->cols != want[i].cols || (want[i].rows ? e->rows != want[i].rows : e->rows < 1)))
+            return want[i].rows ? iso_error(ISO_EINVAL, "the %s embedding is %d x %d: expected %d x %d", want[i].name,
+                                            e->rows, e->cols, want[i].rows, want[i].cols)
+                                : iso_error(ISO_EINVAL, "the %s embedding is %d x %d: expected N x %d (N >= 1)",
+                                            want[i].name, e->rows, e->cols, want[i].cols);
+    }
     if (!protein && m->opts.noncoding == ISO_NONCODING_EMPTY_PROTEIN) {
         static const int32_t empty[2] = {ISO_PROT_CLS, ISO_PROT_EOS};
         int rc = m->empty_protein ? ISO_OK : iso_model_embed_protein(m, empty, 2, &m->empty_protein);

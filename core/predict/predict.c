@@ -427,6 +427,8 @@ static int run_lists_make(const iso_predictor *p, const size_t *rows, size_t n, 
         return iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n);
     for (size_t i = 0; i < n; i++) {
         size_t t = rows ? rows[i] : i;
+        if (t >= p->ann->n)
+            return iso_error(ISO_EINVAL, "row %zu is out of range: the annotation has %zu transcripts", t, p->ann->n);
         l->centred[i] = p->ann->tx[t];
         if (p->tss)
             l->centred[i].tss = p->tss[t];

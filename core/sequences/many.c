@@ -132,6 +132,9 @@ int iso_extract_many(iso_fasta *fa, const iso_annotation *ann, const size_t *row
     int n_workers = n_threads < 1 ? 1 : n_threads > MAX_WORKERS ? MAX_WORKERS : n_threads;
     if ((size_t)n_workers > n)
         n_workers = n ? (int)n : 1;
+    /* extra workers reopen the file by path, which is the unedited base of a view: a view runs on one thread */
+    if (iso_fasta_is_edited(fa))
+        n_workers = 1;
     worker workers[MAX_WORKERS];
     result *res = calloc(BATCH, sizeof *res);
     batch b = {.ann = ann, .win = win, .res = res};

@@ -278,7 +278,7 @@ check(r.returncode == 1 and "write failed (File too large)" in r.stderr and not 
 # states it per stage) and not equal to them; where the CPU or build has no bf16 GEMMs, a message and exit 1.
 out16 = os.path.join(work, "bf16")
 r = subprocess.run([iso, "predict", *COMMON, "--precision", "bf16", "--out", out16], capture_output=True, text=True)
-if r.returncode == 1 and "--precision bf16 on CPU needs" in r.stderr:
+if r.returncode == 1 and "bf16 precision on the CPU needs" in r.stderr:
     print("bf16 on the CPU unavailable here:", r.stderr.strip())
 else:
     check(r.returncode == 0, f"--precision bf16: {r.stderr}")

@@ -53,6 +53,20 @@ START_TEST(device_names)
 }
 END_TEST
 
+/* A precision outside iso_precision is refused, as iso_backend_set_precision refuses it: it used to be a shift by
+ * that amount (undefined for -1 or 40) and 7 silently became fp32. */
+START_TEST(precision_out_of_range)
+{
+    static const int bad[] = {-1, 3, 7, 40};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        iso_backend *be = (iso_backend *)1;
+        ck_assert_int_eq(iso_backend_create("cpu", 1, (iso_precision)bad[i], &be), ISO_EINVAL);
+        ck_assert_ptr_null(be);
+        ck_assert_msg(strstr(iso_last_error(), "expected fp32"), "%d: %s", bad[i], iso_last_error());
+    }
+}
+END_TEST
+
 START_TEST(cpu_accessors)
 {
     iso_backend *be = NULL;
@@ -559,6 +573,7 @@ int main(void)
     TCase *t = tcase_create("registry");
     tcase_add_test(t, registry_lists_every_backend);
     tcase_add_test(t, device_names);
+    tcase_add_test(t, precision_out_of_range);
     tcase_add_test(t, cpu_accessors);
     tcase_add_test(t, cpu_keeps_freed_blocks_within_bound);
     tcase_add_test(t, cpu_releases_cached_blocks);

@@ -28,7 +28,7 @@ START_TEST(no_device_fails_cleanly)
     ck_assert_ptr_null(be);
     ck_assert_str_eq(iso_backend_default_device(), "cpu");
     ck_assert_int_eq(iso_last_status(), ISO_EDEVICE);
-    ck_assert_msg(strstr(iso_last_error(), "use --device cpu"), "message: %s", iso_last_error());
+    ck_assert_msg(strstr(iso_last_error(), "use the cpu device"), "message: %s", iso_last_error());
     /* Through the device selection the CLI uses, for each precision. */
     for (int p = ISO_PREC_FP32; p <= ISO_PREC_BF16; p++) {
         ck_assert_int_eq(iso_backend_create("cuda", 0, (iso_precision)p, &be), ISO_EDEVICE);
@@ -36,7 +36,7 @@ START_TEST(no_device_fails_cleanly)
     }
     ck_assert_int_eq(iso_backend_create("cuda:3", 0, ISO_PREC_TF32, &be), ISO_EDEVICE);
     ck_assert_ptr_null(be);
-    ck_assert_msg(strstr(iso_last_error(), "use --device cpu"), "message: %s", iso_last_error());
+    ck_assert_msg(strstr(iso_last_error(), "use the cpu device"), "message: %s", iso_last_error());
 }
 END_TEST
 

@@ -212,6 +212,67 @@ START_TEST(bad_model_is_an_error)
 }
 END_TEST
 
+START_TEST(rows_out_of_range_are_an_error)
+{
+    inputs in = load();
+    iso_predictor *p = open_predictor(&in, 0, 0);
+    const size_t n = in.ann->n, rows[] = {0, n};
+    char want[128];
+    snprintf(want, sizeof want, "row %zu is out of range: the annotation has %zu transcripts", n, n);
+    ck_assert_int_eq(iso_predictor_run(p, rows, 2, collect, NULL), ISO_EINVAL);
+    ck_assert_str_eq(iso_last_error(), want);
+    iso_genes g;
+    ck_assert_int_eq(iso_annotation_genes(in.ann, rows, 2, ISO_GENES_BY_LOCUS, &g), ISO_EINVAL);
+    ck_assert_str_eq(iso_last_error(), want);
+    iso_genes_free(&g); /* left empty: freeing it is harmless */
+    iso_predictor_close(p);
+    unload(&in);
+}
+END_TEST
+
+/* Embeddings of another encoder's shape (arguments swapped) are refused, not read past their end; so are negative
+ * token counts and kinds outside iso_emb_kind. */
+START_TEST(embedding_shapes_and_counts_are_checked)
+{
+    inputs in = load();
+    iso_predictor *p = open_predictor(&in, 0, 0);
+    iso_model *m = iso_predictor_model(p);
+    const iso_model_info *info = iso_predictor_info(p);
+    char *dna = malloc((size_t)iso_predictor_window(p) + 1);
+    memset(dna, 'A', (size_t)iso_predictor_window(p));
+    dna[iso_predictor_window(p)] = '\0';
+    const int32_t rna_ids[] = {3, 5, 6, 7, 8, 9, 10, 11}, prot_ids[] = {ISO_PROT_CLS, 5, 6, 7, ISO_PROT_EOS};
+    iso_embedding *e_dna, *e_rna, *e_prot, *e = (iso_embedding *)1;
+    ck_assert_int_eq(iso_model_embed_dna(m, dna, iso_predictor_window(p), &e_dna), ISO_OK);
+    ck_assert_int_eq(iso_model_embed_rna(m, rna_ids, 8, &e_rna), ISO_OK);
+    ck_assert_int_eq(iso_model_embed_protein(m, prot_ids, 5, &e_prot), ISO_OK);
+    float *pooled = malloc((size_t)info->fused_dim * sizeof *pooled), *out = malloc((size_t)info->n_outputs * 4);
+    ck_assert_int_eq(iso_model_predict(m, e_rna, e_dna, e_prot, pooled, out, NULL), ISO_EINVAL);
+    ck_assert_msg(strstr(iso_last_error(), "DNA embedding is 8 x"), "%s", iso_last_error());
+    ck_assert_int_eq(iso_model_predict(m, e_dna, e_prot, e_rna, pooled, out, NULL), ISO_EINVAL);
+    ck_assert_msg(strstr(iso_last_error(), "RNA embedding is 5 x"), "%s", iso_last_error());
+    ck_assert_int_eq(iso_model_predict(m, e_dna, e_rna, e_dna, pooled, out, NULL), ISO_EINVAL);
+    ck_assert_msg(strstr(iso_last_error(), "protein embedding is"), "%s", iso_last_error());
+    ck_assert_int_eq(iso_model_predict(m, e_dna, e_rna, e_prot, pooled, out, NULL), ISO_OK);
+    ck_assert_int_eq(iso_model_embed_rna(m, rna_ids, -1, &e), ISO_EINVAL);
+    ck_assert_ptr_null(e);
+    ck_assert_int_eq(iso_model_embed_protein(m, prot_ids, -5, &e), ISO_EINVAL);
+    ck_assert_int_eq(iso_model_embed_protein(m, prot_ids, 0, &e), ISO_EINVAL);
+    int hit;
+    ck_assert_int_eq(iso_model_embed_cached(m, NULL, (iso_emb_kind)7, prot_ids, 5, &e, &hit), ISO_EINVAL);
+    ck_assert_int_eq(iso_model_embed_cached(m, NULL, ISO_EMB_RNA, rna_ids, -1, &e, &hit), ISO_EINVAL);
+    const int32_t *ids[] = {rna_ids};
+    const int lens[] = {8};
+    ck_assert_int_eq(iso_model_embed_batch(m, NULL, ISO_EMB_RNA, -1, ids, lens, 0, &e, NULL), ISO_EINVAL);
+    free(pooled), free(out), free(dna);
+    iso_embedding_free(m, e_dna);
+    iso_embedding_free(m, e_rna);
+    iso_embedding_free(m, e_prot);
+    iso_predictor_close(p);
+    unload(&in);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("predict");
@@ -221,6 +282,8 @@ int main(void)
     tcase_add_test(tc, callback_error_stops_the_run);
     tcase_add_test(tc, gene_windows_share_one_window);
     tcase_add_test(tc, bad_model_is_an_error);
+    tcase_add_test(tc, rows_out_of_range_are_an_error);
+    tcase_add_test(tc, embedding_shapes_and_counts_are_checked);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
 }

@@ -239,6 +239,54 @@ START_TEST(dna_windows_at_contig_edges)
 }
 END_TEST
 
+/* iso_extract_many on an edited view reads the edited sequence on every thread: the extra threads used to reopen
+ * the view's file, the unedited base, so the rows they took came back unedited. */
+typedef struct {
+    size_t n, unedited;
+} edited_rows;
+
+static int count_unedited(void *arg, size_t i, const iso_sequences *s)
+{
+    (void)i;
+    edited_rows *r = arg;
+    r->n++;
+    r->unedited += strcmp(s->rna, "ATGTCCTGGAAATGATAACCCC") != 0; /* GCC -> TCC at 0-based 5 */
+    return ISO_OK;
+}
+
+START_TEST(many_threads_read_an_edited_view)
+{
+    iso_fasta *fa = open_genome();
+    iso_annotation *a = read_gtf("seq_many.gtf", both_strands_gtf);
+    const iso_fasta_edit edit = {.start = 5, .end = 6, .seq = "T", .len = 1};
+    iso_fasta *view = iso_fasta_edited(fa, "c1", &edit, 1);
+    ck_assert_ptr_nonnull(view);
+    enum { N = 4096 }; /* several batches, so that every thread takes rows */
+    size_t *rows = calloc(N, sizeof *rows); /* all rows: the plus-strand transcript on c1 */
+    ck_assert_ptr_nonnull(rows);
+    iso_window_opts o = {.window = 16, .revcomp_minus = 1};
+    for (int threads = 1; threads <= 4; threads *= 2) {
+        edited_rows r = {0};
+        ck_assert_msg(iso_extract_many(view, a, rows, N, &o, threads, count_unedited, &r) == ISO_OK, "%s",
+                      iso_last_error());
+        ck_assert_uint_eq(r.n, N);
+        ck_assert_msg(r.unedited == 0, "%d threads: %zu of %d rows unedited", threads, r.unedited, N);
+    }
+    /* a plain FASTA still opens a handle per thread and reads the reference */
+    size_t plain = 0;
+    for (int i = 0; i < 2; i++) {
+        edited_rows r = {0};
+        ck_assert_int_eq(iso_extract_many(fa, a, rows, N, &o, 2, count_unedited, &r), ISO_OK);
+        plain += r.unedited;
+    }
+    ck_assert_uint_eq(plain, 2 * N);
+    free(rows);
+    iso_fasta_close(view);
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sequences");
@@ -249,6 +297,7 @@ int main(void)
     tcase_add_test(tc, soft_masked_genome_reads_as_uppercase);
     tcase_add_test(tc, phase_partial_codons_and_non_atg_starts);
     tcase_add_test(tc, dna_windows_at_contig_edges);
+    tcase_add_test(tc, many_threads_read_an_edited_view);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
 }

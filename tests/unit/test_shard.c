@@ -209,6 +209,12 @@ START_TEST(genes_by_id_and_locus)
     ck_assert_uint_eq(g.n_genes, 0);
     ck_assert_uint_eq(g.first[0], 0);
     iso_genes_free(&g);
+    /* the readers store a missing gene_id as "": each such transcript is still a gene of its own (they were all
+     * one gene, so predict --gene-windows gave one its neighbour's window 299 kb away) */
+    t[0].gene_id = t[2].gene_id = "";
+    ck_assert_int_eq(iso_annotation_genes(&a, NULL, 0, ISO_GENES_BY_ID, &g), ISO_OK);
+    ck_assert_uint_eq(g.n_genes, 4); /* G1: b e | a | c | d */
+    iso_genes_free(&g);
 }
 END_TEST
 

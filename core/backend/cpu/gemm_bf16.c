@@ -167,8 +167,8 @@ int cpu_bf16_create(int parts, cpu_bf16 **out)
      * arithmetic is tested on every CI machine (at fp32 speed, it gains a user nothing) */
     const int emulated = !isa && forced_kernels() && !strcmp(forced_kernels(), "fp32");
     if (!isa && !emulated)
-        return iso_error(ISO_EDEVICE, "--precision bf16 on CPU needs AVX512-BF16 or AMX, which this CPU lacks (or "
-                                      "ONEDNN_MAX_CPU_ISA excludes): use --precision fp32");
+        return iso_error(ISO_EDEVICE, "bf16 precision on the CPU needs AVX512-BF16 or AMX, which this CPU lacks (or "
+                                      "ONEDNN_MAX_CPU_ISA excludes): use fp32 precision");
     if (emulated)
         isa = "a CPU without bf16 instructions (ISO_CPU_BF16_KERNELS=fp32)";
     cpu_bf16 *b = calloc(1, sizeof *b);
@@ -334,8 +334,8 @@ int cpu_bf16_create(int parts, cpu_bf16 **out)
 {
     (void)parts;
     *out = NULL;
-    return iso_error(ISO_EDEVICE, "--precision bf16 on CPU needs oneDNN, which this build lacks (install libdnnl-dev "
-                                  "and rebuild): use --precision fp32");
+    return iso_error(ISO_EDEVICE, "bf16 precision on the CPU needs oneDNN, which this build lacks (install "
+                                  "libdnnl-dev and rebuild): use fp32 precision");
 }
 
 void cpu_bf16_destroy(cpu_bf16 *b)

@@ -414,12 +414,12 @@ static int cu_create(int device, int n_threads, iso_precision precision, iso_bac
         cudaGetLastError();
         return iso_error(ISO_EDEVICE,
                          "no CUDA device found (%s: %s; this build needs an NVIDIA driver for CUDA %d.%d or newer): "
-                         "use --device cpu",
+                         "use the cpu device",
                          cudaGetErrorName(err), cudaGetErrorString(err), CUDART_VERSION / 1000,
                          CUDART_VERSION % 1000 / 10);
     }
     if (count == 0)
-        return iso_error(ISO_EDEVICE, "no CUDA device found: use --device cpu");
+        return iso_error(ISO_EDEVICE, "no CUDA device found: use the cpu device");
     if (device < 0 || device >= count)
         return iso_error(ISO_EDEVICE, "CUDA device %d requested, but %d device(s) are visible (cuda:0 .. cuda:%d)",
                          device, count, count - 1);

@@ -88,8 +88,13 @@ int iso_annotation_check_contigs(const iso_annotation *a, const struct iso_fasta
 /* ---- genes: transcripts grouped by gene ----
  * ISO_GENES_BY_ID groups by gene_id alone; ISO_GENES_BY_LOCUS keeps apart the copies of a gene_id on several
  * contigs or strands (RefSeq names its X and Y pseudoautosomal genes alike), for work done per locus. A
- * transcript without a gene_id (NULL) is a gene of its own, keyed by its transcript_id. */
+ * transcript without a gene_id (NULL, or "" as the readers store a missing one) is a gene of its own, keyed by its
+ * transcript_id: iso_transcript_gene. */
 typedef enum { ISO_GENES_BY_ID, ISO_GENES_BY_LOCUS } iso_gene_key;
+static inline const char *iso_transcript_gene(const iso_transcript *t)
+{
+    return t->gene_id && *t->gene_id ? t->gene_id : t->transcript_id;
+}
 typedef struct {
     size_t n_genes;
     size_t *idx;   /* the transcripts, gene after gene, as positions in the rows grouped */

@@ -66,8 +66,9 @@ typedef struct {
 /* Receives transcript i's sequences; a negative return stops the extraction, which returns it. */
 typedef int (*iso_sequences_fn)(void *arg, size_t i, const iso_sequences *s);
 /* The sequences of ann->tx[rows[i]] for i < n, extracted by n_threads threads (fa serves the first; the others
- * open their own handle on its file) and delivered to fn in the order of rows, on the calling thread. Isoforms
- * listed together that share a DNA window read it once. */
+ * open their own handle on its file; an edited view, whose edits are its own, is read by one thread) and delivered
+ * to fn in the order of rows, on the calling thread. Isoforms listed together that share a DNA window read it
+ * once. */
 ISO_API
 int iso_extract_many(iso_fasta *fa, const iso_annotation *ann, const size_t *rows, size_t n,
                      const iso_window_opts *win, int n_threads, iso_sequences_fn fn, void *arg) ISO_RESULT;
