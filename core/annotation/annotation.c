@@ -321,16 +321,24 @@ static int transcript_get(parser *ps, const char *id, const char *contig, char s
     return ISO_OK;
 }
 
-/* Fills names and biotype from a feature's attributes (GTF: every line repeats them; GFF3: the transcript line). */
-static void transcript_describe(parser *ps, iso_transcript *t, tx_build *b, const char *attrs)
+/* Fills names and biotype from a feature's attributes (GTF: every line repeats them; GFF3: the transcript line).
+ * A transcript id under two gene ids is an error: its features were merged into one transcript of the first gene. */
+static int transcript_describe(parser *ps, iso_transcript *t, tx_build *b, const char *attrs, long line)
 {
     /* GFF3 transcript lines name the transcript in Name: the gene's name comes from gene_name or the gene line */
     static const char *const gene_id_keys[] = {"gene_id", "geneID", NULL};
     static const char *const name_keys[] = {"gene_name", "gene", NULL};
     static const char *const type_keys[] = {"transcript_type", "transcript_biotype", "gene_type", "gene_biotype",
                                             "biotype", NULL};
-    if (!t->gene_id)
-        t->gene_id = attr_first(attrs, ps->gff3, gene_id_keys);
+    char *gene = attr_first(attrs, ps->gff3, gene_id_keys);
+    if (gene && t->gene_id && strcmp(gene, t->gene_id)) {
+        int rc = iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' is in gene '%s' here but in gene '%s' at line %ld; "
+                                        "transcript ids must be unique across genes",
+                           ps->path, line, t->transcript_id, gene, t->gene_id, t->line);
+        free(gene);
+        return rc;
+    }
+    set_if_empty(&t->gene_id, gene);
     if (!t->gene_name)
         t->gene_name = attr_first(attrs, ps->gff3, name_keys);
     if (!t->biotype)
@@ -344,6 +352,7 @@ static void transcript_describe(parser *ps, iso_transcript *t, tx_build *b, cons
     /* GENCODE tags (GTF: tag "cds_start_NF"; GFF3: tag=basic,cds_start_NF): only ever tag values */
     b->cds_start_nf |= strstr(attrs, "cds_start_NF") != NULL;
     b->cds_end_nf |= strstr(attrs, "cds_end_NF") != NULL;
+    return ISO_OK;
 }
 
 static int gene_remember(parser *ps, const char *attrs, long line)
@@ -408,8 +417,8 @@ static int add_feature(parser *ps, const char *id, char **col, long line, int64_
         return rc;
     iso_transcript *t = &ps->ann->pub.tx[idx];
     tx_build *b = &ps->build[idx];
-    if (!ps->gff3 || is_transcript_type(type))
-        transcript_describe(ps, t, b, col[COL_ATTR]);
+    if ((!ps->gff3 || is_transcript_type(type)) && (rc = transcript_describe(ps, t, b, col[COL_ATTR], line)) < 0)
+        return rc;
     feature f = {{start - 1, end}, -1, line};
     feature_vec *dst = NULL;
     if (!strcmp(type, "exon"))

@@ -221,6 +221,10 @@ START_TEST(malformed)
     read_fails("bad_contig.gtf",
                "c1\tt\texon\t1\t5\t.\t+\t.\ttranscript_id \"X\";\nc2\tt\texon\t7\t9\t.\t+\t.\ttranscript_id \"X\";\n",
                2, "share contig and strand");
+    read_fails("bad_gene.gtf",
+               "c1\tt\texon\t1\t5\t.\t+\t.\tgene_id \"A\"; transcript_id \"X\";\n"
+               "c1\tt\texon\t7\t9\t.\t+\t.\tgene_id \"B\"; transcript_id \"X\";\n",
+               2, "in gene 'B' here but in gene 'A' at line 1");
     read_fails("bad_nostrand.gtf", "c1\tt\texon\t1\t5\t.\t.\t.\ttranscript_id \"X\";\n", 1, "strand");
     read_fails("bad_overlap.gtf",
                "c1\tt\texon\t1\t10\t.\t+\t.\ttranscript_id \"X\";\nc1\tt\texon\t20\t30\t.\t+\t.\ttranscript_id "
