@@ -235,9 +235,9 @@ static int load_normalization(iso_model *m, const char *path)
         for (int i = 0; i < n_out; i++)
             if (!strcmp(name, m->output_names[i]))
                 idx = i;
-        if (idx >= n_out || seen[idx] || !(sd > 0)) {
-            rc = iso_error(ISO_EFORMAT, "%s:%ld: tissue '%s' is unknown, repeated, or has std <= 0", path,
-                           iso_lines_lineno(lr), name);
+        if (idx >= n_out || seen[idx] || !(sd > 0) || !isfinite(sd) || !isfinite(mean)) {
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: tissue '%s' is unknown, repeated, or has a mean or std that is not "
+                           "finite (std must be > 0)", path, iso_lines_lineno(lr), name);
             break;
         }
         seen[idx] = 1;

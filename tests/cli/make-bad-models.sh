@@ -38,4 +38,5 @@ PY
 mk truncated_bin; head -c 300000 "$weights" | { printf 'PK\003\004'; cat; } >"$bad/truncated_bin/pytorch_model.bin"
 printf 'Adipose Tissue\t1.0\n' >"$bad/norm_short.tsv"
 printf 'tissue\tmean\tstd\nAdipose Tissue\t1.0\tzero\n' >"$bad/norm_bad.tsv"
+printf 'tissue\tmean\tstd\nAdipose Tissue\tnan\t1\n' >"$bad/norm_nan.tsv"
 printf '20\tchr20\n20\tchr20b\n' >"$bad/alias_ok.txt"
