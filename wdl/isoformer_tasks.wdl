@@ -400,6 +400,7 @@ task variants {
     Array[File] vcf_out_index = glob("~{prefix}.variants.vcf.gz.*")
     File tsv = "~{prefix}.variants.tsv"
     File svg = "~{prefix}.variants.svg"
+    File manifest = "~{prefix}.run.json"
   }
 
   runtime {
@@ -477,6 +478,7 @@ task variants_gather {
     Array[File] vcf_out_index = glob("~{prefix}.variants.vcf.gz.*")
     File tsv = "~{prefix}.variants.tsv"
     File svg = "~{prefix}.variants.svg"
+    File? manifest = "~{prefix}.run.json"
   }
 
   runtime {
@@ -495,7 +497,7 @@ task variants_gather {
   }
 
   parameter_meta {
-    shard_files: "Every shard's .variants.vcf.gz, its index, .variants.tsv and .variants.svg"
+    shard_files: "Every shard's .variants.vcf.gz, its index, .variants.tsv, .variants.svg and .run.json (gather refuses shards of different runs, missing ones and changed files)"
     prefix: "Output prefix"
     docker: "Container image with isoformer"
     memory_gb: "Memory in GiB"

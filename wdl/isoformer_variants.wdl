@@ -47,7 +47,8 @@ workflow isoformer_variants {
 
   call tasks.variants_gather {
     input:
-      shard_files = flatten([variants.vcf_out, flatten(variants.vcf_out_index), variants.tsv, variants.svg]),
+      shard_files = flatten([variants.vcf_out, flatten(variants.vcf_out_index), variants.tsv, variants.svg,
+                             variants.manifest]),
       prefix = sample_id,
       docker = docker
   }
@@ -57,6 +58,7 @@ workflow isoformer_variants {
     Array[File] variants_vcf_index = variants_gather.vcf_out_index
     File variants_tsv = variants_gather.tsv
     File variants_svg = variants_gather.svg
+    File? variants_manifest = variants_gather.manifest
   }
 
   meta {

@@ -418,7 +418,7 @@ static void draw_plot(iso_variant_writer *w)
             lx + 20, T + 10, scale, lx + 20, T + 70, lx + 20, T + 130, -scale);
 }
 
-int iso_variant_writer_commit(iso_variant_writer *w)
+int iso_variant_writer_commit(iso_variant_writer *w, const iso_manifest_info *run)
 {
     int rc = ISO_OK;
     if (w->vcf) {
@@ -442,6 +442,8 @@ int iso_variant_writer_commit(iso_variant_writer *w)
             iso_out_abort(*outs[i]);
         *outs[i] = NULL;
     }
+    if (rc == ISO_OK && in_set && run)
+        rc = iso_manifest_write(w->prefix, run); /* last: it lists the others */
     if (in_set) {
         int ended = iso_out_set_end(rc == ISO_OK);
         rc = rc == ISO_OK ? ended : rc;
@@ -605,10 +607,13 @@ int iso_variant_gather(const char *prefix, const char *const *prefixes, int n)
 {
     iso_variant_writer *w = calloc(1, sizeof *w);
     shard *sh = calloc((size_t)(n ? n : 1), sizeof *sh);
-    char path[4096], *header = NULL;
+    char path[4096], *header = NULL, *config = NULL, *selection = NULL;
     int rc = w && sh && (w->prefix = strdup(prefix)) ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     if (rc == ISO_OK && n < 1)
         rc = iso_error(ISO_EINVAL, "no shard to gather");
+    /* one run, every shard once, every file as written: without it a missing shard gave a partial set, exit 0 */
+    if (rc == ISO_OK)
+        rc = iso_manifest_check_runs((char *const *)prefixes, n, &config, &selection);
     snprintf(path, sizeof path, "%s.variants.tsv", n > 0 ? prefixes[0] : "");
     if (rc == ISO_OK)
         w->haplotypes = access(path, F_OK) != 0;
@@ -670,7 +675,10 @@ int iso_variant_gather(const char *prefix, const char *const *prefixes, int n)
     free(sh);
     free(header);
     if (rc == ISO_OK)
-        return iso_variant_writer_commit(w);
-    iso_variant_writer_abort(w);
+        rc = iso_variant_writer_commit(w, config ? &(iso_manifest_info){"variants", config, selection, NULL} : NULL);
+    else
+        iso_variant_writer_abort(w);
+    free(config);
+    free(selection);
     return rc;
 }

@@ -642,6 +642,17 @@ check(run(["bcftools", "view", "-H", gathered + ".variants.vcf.gz"]).stdout ==
 check(os.path.exists(gathered + ".variants.vcf.gz.tbi") and
       open(gathered + ".variants.svg").read() == open(prefix + ".variants.svg").read(),
       "--gather indexes the VCF and draws the unsharded plot")
+# the shards' run manifests: a missing shard, or one given twice, is refused and writes nothing (a missing one
+# gave a partial set, exit 0); the gathered set has its own manifest
+check(os.path.exists(gathered + ".run.json"), "--gather writes a run manifest")
+for shards, needle, what in (((1, 3), "shard 2/3 is missing", "a missing shard"),
+                             ((1, 2, 2, 3), "are both shard 2/3", "a shard twice")):
+    partial = os.path.join(work, "partial")
+    r = run([iso, "variants", "--gather", "--out", partial, *(os.path.join(work, f"kinds.shard{i}") for i in shards)],
+            ok=False)
+    left = [f for f in os.listdir(work) if f.startswith("partial.")]
+    check(r.returncode != 0 and needle in r.stderr and not left,
+          f"--gather with {what}: exit {r.returncode}, nothing written ({left}), message {r.stderr.strip()[-200:]}")
 # the reuse path against two full predictions per allele and transcript (--no-reuse): the same bits on the CPU
 naive = os.path.join(work, "naive")
 for tag, extra in (("reuse", []), ("naive", ["--no-reuse"])):

@@ -17,6 +17,7 @@
 #include "isoformer/annotation.h"
 #include "isoformer/error.h"
 #include "isoformer/io.h"
+#include "isoformer/manifest.h"
 #include "isoformer/model.h"
 #include "isoformer/sequences.h"
 
@@ -272,12 +273,15 @@ ISO_API
 int iso_variant_writer_haplotype(void *writer, const iso_haplotype_effect *h) ISO_RESULT; /* an iso_haplotype_sink */
 /* The outputs of `variants --shard i/n` runs (prefixes, n of them, in any order) as one run writes them: the
  * shards' records and rows in input order (each shard is a contiguous run of records; shards are ordered by
- * their first record), the plot drawn again. With haplotype tables the rows follow the order given. */
+ * their first record), the plot drawn again. With haplotype tables the rows follow the order given. The shards'
+ * run manifests (PREFIX.run.json) must show one run and every shard once, with every file unchanged
+ * (iso_manifest_check_runs); the gathered set gets its own. */
 ISO_API
 int iso_variant_gather(const char *prefix, const char *const *prefixes, int n) ISO_RESULT;
-/* Finishes, indexes and renames every output into place (all or none); frees w. */
+/* Finishes, indexes and renames every output into place (all or none), with PREFIX.run.json last when run is not
+ * NULL (iso_manifest_write); frees w. */
 ISO_API
-int iso_variant_writer_commit(iso_variant_writer *w) ISO_RESULT;
+int iso_variant_writer_commit(iso_variant_writer *w, const iso_manifest_info *run) ISO_RESULT;
 ISO_API
 void iso_variant_writer_abort(iso_variant_writer *w);
 

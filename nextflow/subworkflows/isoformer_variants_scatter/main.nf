@@ -25,12 +25,14 @@ workflow ISOFORMER_VARIANTS_SCATTER {
 
     ISOFORMER_VARIANTS ( ch_shards, ch_genome.first(), ch_model.first(), fasta_index, chrom_alias )
 
-    // Gather every shard's files under the original sample, waiting for exactly n_shards shards.
+    // Gather every shard's files under the original sample, waiting for exactly n_shards shards; each shard's run
+    // manifest lets --gather refuse a missing, repeated or changed shard.
     ch_gathered = ISOFORMER_VARIANTS.out.vcf
         .join( ISOFORMER_VARIANTS.out.index )
         .join( ISOFORMER_VARIANTS.out.tsv )
         .join( ISOFORMER_VARIANTS.out.svg )
-        .map { meta, vcf, index, tsv, svg -> [ meta.scatter_id, [ vcf, index, tsv, svg ] ] }
+        .join( ISOFORMER_VARIANTS.out.manifest )
+        .map { meta, vcf, index, tsv, svg, manifest -> [ meta.scatter_id, [ vcf, index, tsv, svg, manifest ] ] }
         .groupTuple( size: n_shards )
         .map { id, files -> [ [ id: id ], files.flatten() ] }
 
@@ -41,4 +43,5 @@ workflow ISOFORMER_VARIANTS_SCATTER {
     index = ISOFORMER_VARIANTSGATHER.out.index   // channel: [ val(meta), path(tbi or csi) ]
     tsv   = ISOFORMER_VARIANTSGATHER.out.tsv     // channel: [ val(meta), path(tsv) ]
     svg   = ISOFORMER_VARIANTSGATHER.out.svg     // channel: [ val(meta), path(svg) ]
+    manifest = ISOFORMER_VARIANTSGATHER.out.manifest   // channel: [ val(meta), path(run.json) ]
 }

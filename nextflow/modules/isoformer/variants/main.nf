@@ -17,6 +17,7 @@ process ISOFORMER_VARIANTS {
     tuple val(meta), path("${prefix}.variants.vcf.gz.{tbi,csi}") , emit: index
     tuple val(meta), path("${prefix}.variants.tsv")              , emit: tsv
     tuple val(meta), path("${prefix}.variants.svg")              , emit: svg
+    tuple val(meta), path("${prefix}.run.json")                  , emit: manifest   // what --gather checks the shards against
     tuple val("${task.process}"), val('isoformer'), eval("isoformer --version | sed 's/^isoformer //'"), topic: versions, emit: versions_isoformer
 
     when:
@@ -51,5 +52,6 @@ process ISOFORMER_VARIANTS {
     touch ${prefix}.variants.vcf.gz.tbi
     printf 'chrom\\tpos\\tid\\tref\\talt\\ttranscript_id\\n' > ${prefix}.variants.tsv
     printf '<svg xmlns="http://www.w3.org/2000/svg"/>\\n' > ${prefix}.variants.svg
+    touch ${prefix}.run.json
     """
 }
