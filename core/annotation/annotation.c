@@ -802,6 +802,16 @@ static int transcript_copy(const char *path, const iso_transcript *src, iso_tran
             (i && src->exons[i].start < src->exons[i - 1].end))
             return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': exons must be non-empty, sorted and not overlap",
                              path, line, src->transcript_id);
+    /* the CDS as the reader leaves it: translation reads it with its phase (a negative one read before the buffer) */
+    if ((src->n_cds && !src->cds) || (src->n_sec && !src->sec_pos) || src->cds_phase < 0 || src->cds_phase > 2)
+        return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': expected CDS intervals for n_cds, positions for n_sec "
+                                     "and a CDS phase of 0, 1 or 2 (got %d)", path, line, src->transcript_id,
+                         src->cds_phase);
+    for (int i = 0; i < src->n_cds; i++)
+        if (src->cds[i].end <= src->cds[i].start || (i && src->cds[i].start < src->cds[i - 1].end) ||
+            src->cds[i].start < src->exons[0].start || src->cds[i].end > src->exons[src->n_exons - 1].end)
+            return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': CDS intervals must be non-empty, sorted, not "
+                                         "overlap and lie within the exons' span", path, line, src->transcript_id);
     *t = (iso_transcript){.strand = src->strand, .n_exons = src->n_exons, .n_cds = src->n_cds,
                           .cds_phase = src->cds_phase, .n_sec = src->n_sec, .flags = src->flags, .line = line};
     const char *gene = src->gene_id ? src->gene_id : "";

@@ -405,6 +405,30 @@ START_TEST(ensembl_gtf_and_gff3_agree)
 }
 END_TEST
 
+/* iso_annotation_from_transcripts checks the CDS as the GTF reader would leave it: a negative phase was accepted and
+ * translation read before the CDS buffer. */
+START_TEST(transcripts_from_a_program_are_checked)
+{
+    iso_interval ex[2] = {{100, 200}, {300, 400}}, cds[2] = {{150, 200}, {300, 350}};
+    iso_transcript t = {.transcript_id = "T", .chrom = "c1", .strand = '+', .exons = ex, .n_exons = 2, .cds = cds,
+                        .n_cds = 2};
+    iso_annotation *a = NULL;
+    ck_assert_msg(iso_annotation_from_transcripts("prog", &t, 1, &a) == ISO_OK, "%s", iso_last_error());
+    ck_assert(a->tx[0].flags & ISO_TX_CODING);
+    iso_annotation_free(a);
+    iso_interval unsorted[2] = {{300, 350}, {150, 200}}, outside[1] = {{50, 120}};
+    struct {
+        int phase, n_cds;
+        iso_interval *cds;
+    } bad[] = {{-3, 2, cds}, {3, 2, cds}, {0, 2, NULL}, {0, 2, unsorted}, {0, 1, outside}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        iso_transcript u = t;
+        u.cds_phase = bad[i].phase, u.n_cds = bad[i].n_cds, u.cds = bad[i].cds;
+        ck_assert_msg(iso_annotation_from_transcripts("prog", &u, 1, &a) == ISO_EINVAL, "case %zu accepted", i);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("annotation");
@@ -422,6 +446,7 @@ int main(void)
     tcase_add_test(tc, chrom_alias_and_contig_check);
     tcase_add_test(tc, test_data_gtf_and_gff3_agree);
     tcase_add_test(tc, ensembl_gtf_and_gff3_agree);
+    tcase_add_test(tc, transcripts_from_a_program_are_checked);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
 }
