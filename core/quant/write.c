@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
 #include <zlib.h>
 
 #include "isoformer/io.h"
@@ -145,12 +148,37 @@ static int make_dir(const char *path)
     return ISO_OK;
 }
 
+/* salmon's layout holds one sample per directory: aux_info/ and cmd_info.json beside PREFIX.quant.sf belong to
+ * the directory, not the prefix. Those of another sample (or tool) are not replaced: a second quant -B into the
+ * same directory silently replaced the first sample's bootstraps. cmd_info.json names the prefix that wrote it. */
+static int check_aux_owner(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/cmd_info.json", dir);
+    if (access(path, F_OK) != 0)
+        return ISO_OK;
+    json_t *root = json_load_file(path, 0, NULL);
+    const char *owner = json_string_value(json_object_get(root, "isoformer_prefix"));
+    int rc = owner && !strcmp(owner, name)
+                 ? ISO_OK
+                 : iso_error(ISO_EINVAL, "%s: holds the bootstraps of %s%s%s: salmon's layout keeps one sample per "
+                                         "directory; give this one its own (e.g. --out %s/%s/%s)",
+                             path, owner ? "sample '" : "another run", owner ? owner : "", owner ? "'" : "", dir,
+                             name, name);
+    json_decref(root);
+    return rc;
+}
+
 static int write_bootstraps(out_set *s, const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
 {
-    char dir[4096], sub[4200], copy[4096];
+    char dir[4096], sub[4200], copy[4096], name[4096];
     snprintf(copy, sizeof copy, "%s", prefix);
     snprintf(dir, sizeof dir, "%s", dirname(copy));
-    int rc = (size_t)snprintf(sub, sizeof sub, "%s/aux_info", dir) < sizeof sub ? make_dir(sub)
+    snprintf(copy, sizeof copy, "%s", prefix);
+    snprintf(name, sizeof name, "%s", basename(copy));
+    int rc = check_aux_owner(dir, name);
+    if (rc == ISO_OK)
+        rc = (size_t)snprintf(sub, sizeof sub, "%s/aux_info", dir) < sizeof sub ? make_dir(sub)
              : iso_error(ISO_EINVAL, "%s: output prefix too long", prefix);
     if (rc == ISO_OK && (size_t)snprintf(sub, sizeof sub, "%s/aux_info/bootstrap", dir) < sizeof sub)
         rc = make_dir(sub);
@@ -190,8 +218,13 @@ static int write_bootstraps(out_set *s, const char *prefix, const iso_annotation
     if (rc == ISO_OK && !(o = set_open(s, dir, "/cmd_info.json")))
         rc = iso_last_status();
     if (rc == ISO_OK) {
+        json_t *prefix_name = json_string(name); /* escaped as JSON wants */
+        char *quoted = prefix_name ? json_dumps(prefix_name, JSON_ENCODE_ANY) : NULL;
         fprintf(iso_out_fp(o), "{\n  \"salmon_version\": \"1.10.1\",\n  \"auxDir\": \"aux_info\",\n"
-                               "  \"numBootstraps\": \"%d\"\n}\n", r->n_bootstraps);
+                               "  \"numBootstraps\": \"%d\",\n  \"isoformer_prefix\": %s\n}\n", r->n_bootstraps,
+                quoted ? quoted : "null");
+        free(quoted);
+        json_decref(prefix_name);
         rc = checked(o, s->path[s->n - 1]);
     }
     return rc;

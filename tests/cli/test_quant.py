@@ -155,6 +155,15 @@ if boots.size == 20 * len(rows):
     check(np.all(sd[est > 100] > 0) and np.allclose(reps.sum(axis=1), est.sum(), rtol=0.02),
           "bootstraps without spread, or not resampling the same total")
     print(f"bootstrap: 20 replicates, relative sd of the largest transcript {sd[est.argmax()] / est.max():.3f}")
+# aux_info/ belongs to the directory (salmon's layout): a second sample's bootstraps there are refused, and leave
+# the first's and nothing of the second (they silently replaced the first's)
+before = open(f"{work}/t3/aux_info/bootstrap/bootstraps.gz", "rb").read()
+r = subprocess.run([iso, "quant", "--gtf", gtf2, "--bam", f"{work}/two.bam", "--out", f"{work}/t3/other",
+                    "--num-bootstraps", "5"], capture_output=True, text=True)
+check(r.returncode != 0 and "holds the bootstraps of sample 'q'" in r.stderr and
+      open(f"{work}/t3/aux_info/bootstrap/bootstraps.gz", "rb").read() == before and
+      not [f for f in os.listdir(f"{work}/t3") if f.startswith("other.")],
+      f"a second sample's bootstraps in the same directory: exit {r.returncode}, {r.stderr.strip()[-200:]}")
 
 # CRAM: decoded with --reference; without it (and no REF_PATH to find one) the message names the fix.
 with gzip.open(f"{data}/genome.fa.gz", "rt") as g, open(f"{work}/ref.fa", "w") as o:
