@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "isoformer/backend.h"
 #include "isoformer/error.h"
 #include "isoformer/io.h"
 
@@ -247,6 +248,12 @@ int cli_out_not_input(const char *cmd, const char *out, const char *const *input
                                        "--out", o, in);
         }
     return 0;
+}
+
+int cli_parse_device(const char *cmd, const char *s)
+{
+    int reg, index;
+    return iso_backend_parse_device(s, &reg, &index) < 0 ? cli_usage_error(cmd, "--device: %s", iso_last_error()) : 0;
 }
 
 int cli_outputs_end(int rc)

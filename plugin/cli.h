@@ -28,6 +28,9 @@ int cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_integer(const char *cmd, const char *opt, const char *s, long long lo, long long hi, long long *v);
 int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *v);
 int cli_parse_choice(const char *cmd, const char *opt, const char *s, const char *const *words, int n, int *v);
+/* --device: a registered backend's name, or NAME:N; 0, or 2 after a usage error (whether the device exists is
+ * found when it is created). */
+int cli_parse_device(const char *cmd, const char *s);
 
 /* Progress on stderr, at most a line per second (and a final one), only when stderr is a terminal or
  * ISOFORMER_PROGRESS=1: "<what>: done/total (rate/s, ETA)". */

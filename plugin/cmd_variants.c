@@ -112,7 +112,7 @@ static int parse_options(int argc, char **argv, options *o)
         case 'H': o->haplotypes = 1; break;
         case 'S': o->samples = optarg, o->haplotypes = 1; break;
         case 'o': o->out = optarg; break;
-        case 'd': o->device = optarg; break;
+        case 'd': bad = cli_parse_device(CMD, optarg), o->device = optarg; break;
         case 'v': o->verbose = 1; break;
         case 'h': usage(stdout); return 0;
         case CLI_OPT_VERSION: return cli_version();

@@ -94,7 +94,7 @@ int predict_parse_options(int argc, char **argv, predict_options *o)
         case 'R': o->sel.region = optarg; break;
         case 's': o->sel.shard = optarg; break;
         case 'o': o->out = optarg; break;
-        case 'd': o->pred.device = optarg; break;
+        case 'd': bad = cli_parse_device(CMD, optarg), o->pred.device = optarg; break;
         case 'e': o->embeddings = 1; break;
         case 'v': o->verbose = o->pred.sync_stage_times = 1; break;
         case 'h': usage(stdout); return 0;

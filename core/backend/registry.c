@@ -49,23 +49,29 @@ int iso_backend_create(const char *device, int n_threads, iso_precision precisio
     if ((unsigned)precision > ISO_PREC_BF16) /* also keeps the shift below defined */
         return iso_error(ISO_EINVAL, "precision %d: expected fp32 (%d), tf32 (%d) or bf16 (%d)", (int)precision,
                          ISO_PREC_FP32, ISO_PREC_TF32, ISO_PREC_BF16);
-    if (!device)
-        device = "cpu";
+    int reg, index;
+    int rc = iso_backend_parse_device(device ? device : "cpu", &reg, &index);
+    if (rc < 0)
+        return rc;
+    const iso_backend_reg *r = registry[reg];
+    return r->create(index, n_threads, (r->precisions >> precision) & 1u ? precision : ISO_PREC_FP32, out);
+}
+
+int iso_backend_parse_device(const char *device, int *reg, int *index)
+{
     const char *colon = strchr(device, ':');
     size_t len = colon ? (size_t)(colon - device) : strlen(device);
-    int index = 0;
+    *index = 0;
     if (colon) {
         char *end;
         long v = strtol(colon + 1, &end, 10);
         if (end == colon + 1 || *end || v < 0 || v > 255)
             return bad_device(device);
-        index = (int)v;
+        *index = (int)v;
     }
-    for (int i = 0; i < N_REG; i++) {
-        const iso_backend_reg *r = registry[i];
-        if (strlen(r->name) == len && !strncmp(r->name, device, len))
-            return r->create(index, n_threads, (r->precisions >> precision) & 1u ? precision : ISO_PREC_FP32, out);
-    }
+    for (*reg = 0; *reg < N_REG; ++*reg)
+        if (strlen(registry[*reg]->name) == len && !strncmp(registry[*reg]->name, device, len))
+            return ISO_OK;
     return bad_device(device);
 }
 

@@ -93,6 +93,10 @@ int iso_backend_cpu_blas_reexec(char *const argv[]) ISO_RESULT;
  * with the reason where the CPU or the build lacks it. */
 ISO_API
 int iso_backend_create(const char *device, int n_threads, iso_precision precision, iso_backend **out) ISO_RESULT;
+/* The registry entry (*reg, as iso_backend_reg_name's i) and device index a device name names, without creating
+ * anything (whether that device exists is create's to say): ISO_EINVAL with the names expected otherwise. */
+ISO_API
+int iso_backend_parse_device(const char *device, int *reg, int *index) ISO_RESULT;
 ISO_API
 void iso_backend_destroy(iso_backend *be);
 /* Waits for every queued op (a no-op on synchronous backends); errors of queued ops surface here. */
