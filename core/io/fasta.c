@@ -334,12 +334,22 @@ iso_fasta *iso_fasta_edited(iso_fasta *base, const char *contig, const iso_fasta
         iso_error(ISO_EINVAL, "%s: an edited view cannot be edited again (give all the edits at once)", base->path);
         return NULL;
     }
+    /* edits outside the contig (or of a contig not there) gave a view of another length, or none at all */
+    const int64_t contig_len = contig && n >= 0 && faidx_has_seq(base->fai, contig) ? iso_fasta_contig_len(base, contig)
+                                                                                     : -1;
+    if (contig_len < 0) {
+        iso_error(n < 0 ? ISO_EINVAL : ISO_ENOTFOUND, "%s: cannot edit %s%s%s with %d edits", base->path,
+                  contig ? "contig '" : "no contig", contig ? contig : "", contig ? "'" : "", n);
+        return NULL;
+    }
     iso_fasta *v = calloc(1, sizeof *v);
     int64_t total = 0;
     for (int i = 0; i < n; i++) {
-        if (edits[i].start > edits[i].end || edits[i].len < 0 || (i && edits[i].start < edits[i - 1].end)) {
-            iso_error(ISO_EINVAL, "%s: edit %d of %s (%lld-%lld) is reversed or overlaps the one before", base->path, i,
-                      contig, (long long)edits[i].start, (long long)edits[i].end);
+        if (edits[i].start < 0 || edits[i].start > edits[i].end || edits[i].end > contig_len || edits[i].len < 0 ||
+            (edits[i].len && !edits[i].seq) || (i && edits[i].start < edits[i - 1].end)) {
+            iso_error(ISO_EINVAL, "%s: edit %d of %s (%lld-%lld) is reversed, outside the contig's %lld bases, without "
+                                  "its bases or overlaps the one before", base->path, i, contig,
+                      (long long)edits[i].start, (long long)edits[i].end, (long long)contig_len);
             free(v);
             return NULL;
         }

@@ -127,6 +127,19 @@ START_TEST(edited_view)
     iso_fasta_close(v);
     iso_fasta_edit overlap[] = {{5, 8, "", 0}, {7, 9, "", 0}};
     ck_assert_ptr_null(iso_fasta_edited(fa, "c1", overlap, 2));
+    /* outside the contig, of a contig not there, or a negative count: refused (they made views of other lengths,
+     * or ignored the edits) */
+    iso_fasta_edit before_start = {-10, 5, "GG", 2}, past_end = {LEN - 2, LEN + 100, "TTTT", 4};
+    ck_assert_ptr_null(iso_fasta_edited(fa, "c1", &before_start, 1));
+    ck_assert_ptr_null(iso_fasta_edited(fa, "c1", &past_end, 1));
+    ck_assert_ptr_null(iso_fasta_edited(fa, "nope", e, 1));
+    ck_assert_int_eq(iso_last_status(), ISO_ENOTFOUND);
+    ck_assert_ptr_null(iso_fasta_edited(fa, "c1", e, -1));
+    iso_fasta_edit at_end = {LEN, LEN, "AC", 2}; /* an insertion after the last base is inside */
+    v = iso_fasta_edited(fa, "c1", &at_end, 1);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(iso_fasta_contig_len(v, "c1"), LEN + 2);
+    iso_fasta_close(v);
 }
 END_TEST
 
