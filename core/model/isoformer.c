@@ -362,7 +362,17 @@ int iso_model_load(const char *path, iso_backend *be, const iso_model_options *o
         m->opts = *opts;
     else
         iso_model_options_default(&m->opts);
-    int rc = setup(m, path);
+    /* out-of-range values ran as some other mode without a word (fusion 7 as parallel, head_act 99 changed the
+     * numbers); a token limit must leave room for <cls> and <eos> */
+    const iso_model_options *o = &m->opts;
+    int rc = (unsigned)o->fusion > ISO_FUSION_PARALLEL || (unsigned)o->noncoding > ISO_NONCODING_SKIP ||
+                     o->head_act < -1 || o->head_act > ISO_ACT_SILU || o->rna_max_tokens < 0 ||
+                     o->rna_max_tokens == 1 || o->protein_max_tokens < 0 || (o->protein_max_tokens > 0 &&
+                                                                            o->protein_max_tokens < 3)
+                 ? iso_error(ISO_EINVAL, "%s: model options out of range (fusion %d, noncoding %d, head_act %d, RNA "
+                                         "tokens %d, protein tokens %d)", path, (int)o->fusion, (int)o->noncoding,
+                             o->head_act, o->rna_max_tokens, o->protein_max_tokens)
+                 : setup(m, path);
     if (rc != ISO_OK) {
         iso_model_free(m);
         return rc;

@@ -232,6 +232,30 @@ END_TEST
 
 /* Embeddings of another encoder's shape (arguments swapped) are refused, not read past their end; so are negative
  * token counts and kinds outside iso_emb_kind. */
+/* Model options outside their enums or limits are refused at load (fusion 7 ran as parallel, head_act 99 changed
+ * the numbers, all without a word). */
+START_TEST(model_options_out_of_range)
+{
+    iso_backend *be;
+    ck_assert_int_eq(iso_backend_create("cpu", 1, ISO_PREC_FP32, &be), ISO_OK);
+    iso_model *m = NULL;
+    for (int k = 0; k < 5; k++) {
+        iso_model_options o;
+        iso_model_options_default(&o);
+        if (k == 0) o.fusion = (iso_fusion_mode)7;
+        if (k == 1) o.noncoding = (iso_noncoding_mode)9;
+        if (k == 2) o.head_act = 99;
+        if (k == 3) o.protein_max_tokens = 2;
+        if (k == 4) o.rna_max_tokens = -1;
+        ck_assert_int_eq(iso_model_load(ISO_TEST_DATA "/demo-model", be, &o, &m), ISO_EINVAL);
+        ck_assert_ptr_null(m);
+    }
+    ck_assert_int_eq(iso_model_load(ISO_TEST_DATA "/demo-model", be, NULL, &m), ISO_OK);
+    iso_model_free(m);
+    iso_backend_destroy(be);
+}
+END_TEST
+
 START_TEST(embedding_shapes_and_counts_are_checked)
 {
     inputs in = load();
@@ -284,6 +308,7 @@ int main(void)
     tcase_add_test(tc, bad_model_is_an_error);
     tcase_add_test(tc, rows_out_of_range_are_an_error);
     tcase_add_test(tc, embedding_shapes_and_counts_are_checked);
+    tcase_add_test(tc, model_options_out_of_range);
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
 }
