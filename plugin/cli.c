@@ -187,6 +187,19 @@ int cli_version(void)
     return 0;
 }
 
+/* The directories make_out_dir created, deepest last, so that a failed run can remove them again. */
+static char *created_dirs[32];
+static int n_created_dirs;
+
+void cli_remove_created_dirs(void)
+{
+    while (n_created_dirs > 0) {
+        char *d = created_dirs[--n_created_dirs];
+        rmdir(d); /* only when empty: a run's temporaries are gone by now, anything else stays */
+        free(d);
+    }
+}
+
 static int make_out_dir(const char *cmd, const char *prefix)
 {
     char dir[4096];
@@ -199,7 +212,10 @@ static int make_out_dir(const char *cmd, const char *prefix)
         char c = *p;
         if (c == '/' || c == '\0') {
             *p = '\0';
-            if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            if (mkdir(dir, 0777) == 0) {
+                if (n_created_dirs < (int)(sizeof created_dirs / sizeof created_dirs[0]))
+                    created_dirs[n_created_dirs++] = strdup(dir);
+            } else if (errno != EEXIST) {
                 fprintf(stderr, "isoformer %s: cannot create directory %s (%s)\n", cmd, dir, strerror(errno));
                 return 1;
             }

@@ -62,6 +62,8 @@ double cli_peak_rss_mb(void);
  * (outputs are named files, never standard output), an empty path or one ending in '/'; 1 when the directory
  * cannot be created. */
 int cli_out_path(const char *cmd, const char *opt, const char *path);
+/* Removes the directories cli_out_path created, when empty: a run that failed leaves none behind. */
+void cli_remove_created_dirs(void);
 /* Outputs are written aside and renamed over their path, so an input that is also an output is replaced when the
  * run ends (merge --out s1 s1 s2 lost shard 1, fit -o on its embeddings destroyed them). For each suffix (NULL: the
  * paths themselves), out+suffix must not be the same file as any input+suffix (inputs: prefixes, or files when

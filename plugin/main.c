@@ -72,4 +72,10 @@ static int run(int argc, char **argv)
     return 2;
 }
 
-int main(int argc, char **argv) { return flushed(run(argc, argv)); }
+int main(int argc, char **argv)
+{
+    int rc = flushed(run(argc, argv));
+    if (rc)
+        cli_remove_created_dirs();
+    return rc;
+}

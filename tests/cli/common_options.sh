@@ -57,5 +57,13 @@ for cmd in "${!args[@]}"; do
     fi
   done
 done
+# --out in directories that do not exist yet: made for the run, and gone again when it fails (they were left)
+printf 'not a GTF line\n' >"$work/bad.gtf"
+(cd "$work" && "$ISO" extract --fasta "$DATA/genome.fa.gz" --gtf bad.gtf --out new/deeper/x >/dev/null 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && [ ! -e "$work/new" ]; then ok; else bad "failed extract into new/deeper/: exit $rc, left $(ls "$work/new" 2>&1)"; fi
+(cd "$work" && "$ISO" extract --fasta "$DATA/genome.fa.gz" --gtf "$DATA/annotation.gtf" --chrom-alias "$DATA/chromAlias.txt" \
+  --out new/deeper/x >/dev/null 2>&1)
+if [ $? -eq 0 ] && [ -s "$work/new/deeper/x.tsv" ]; then ok; else bad "extract into new/deeper/ did not write there"; fi
 echo "common options: $pass passed, $fail failed"
 [ $fail -eq 0 ]

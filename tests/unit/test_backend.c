@@ -159,6 +159,19 @@ START_TEST(cpu_keeps_freed_blocks_within_bound)
 END_TEST
 
 /* iso_backend_release_cached frees the kept blocks (not those in use), and the allocator still works after. */
+/* The thread count reported is the pool's, which caps at 64 (1000 was reported as 1000). */
+START_TEST(cpu_reports_the_threads_it_runs)
+{
+    iso_backend *be = NULL;
+    ck_assert_int_eq(iso_backend_create("cpu", 1000, ISO_PREC_FP32, &be), ISO_OK);
+    ck_assert_int_eq(iso_backend_n_threads(be), 64);
+    iso_backend_destroy(be);
+    ck_assert_int_eq(iso_backend_create("cpu", 3, ISO_PREC_FP32, &be), ISO_OK);
+    ck_assert_int_eq(iso_backend_n_threads(be), 3);
+    iso_backend_destroy(be);
+}
+END_TEST
+
 START_TEST(cpu_releases_cached_blocks)
 {
     iso_backend *be = NULL;
@@ -577,6 +590,7 @@ int main(void)
     tcase_add_test(t, cpu_accessors);
     tcase_add_test(t, cpu_keeps_freed_blocks_within_bound);
     tcase_add_test(t, cpu_releases_cached_blocks);
+    tcase_add_test(t, cpu_reports_the_threads_it_runs);
     tcase_add_test(t, precision_names);
     tcase_add_test(t, blas_core_choice);
     suite_add_tcase(s, t);

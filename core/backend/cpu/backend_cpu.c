@@ -960,6 +960,7 @@ static int cpu_create(int device, int n_threads, iso_precision precision, iso_ba
                  "OPENBLAS_CORETYPE=%s, or call iso_backend_cpu_blas_reexec)", openblas_get_corename(), blas_core);
     openblas_set_num_threads(1);
     pool_init(&impl->pool, n_threads);
+    be->n_threads = impl->pool.n_workers + 1; /* what runs: the pool has at most 64 threads, and one may fail to start */
     int rc = cpu_use_precision(be, precision);
     if (rc != ISO_OK) {
         cpu_destroy(be);
