@@ -370,13 +370,22 @@ static int run_stem(iso_enformer *m, const char *dna, int64_t len, int64_t tile,
 
 /* The window's length, and its bases: the stem's im2col (iso_k_dna_im2col_at, on the device too) reads A, C, G, T
  * as one-hot and anything else as N, so anything but those five is refused here. */
-static int check_dna(const char *dna, int64_t len, const iso_enformer_hparams *hp)
+int iso_enformer_check_window(const iso_enformer *m, int64_t len)
 {
+    const iso_enformer_hparams *hp = &m->hp;
     int64_t factor = (int64_t)1 << hp->num_downsamples;
-    if (len % factor || len / factor < hp->target_length)
+    if (len <= 0 || len % factor || len / factor < hp->target_length)
         return iso_error(ISO_EINVAL, "DNA window of %lld bp: Enformer needs a multiple of %lld bp giving at least "
                                      "%d positions (e.g. %lld bp)", (long long)len,
                          (long long)factor, hp->target_length, (long long)factor * hp->target_length);
+    return ISO_OK;
+}
+
+static int check_dna(const iso_enformer *m, const char *dna, int64_t len)
+{
+    int rc = iso_enformer_check_window(m, len);
+    if (rc != ISO_OK)
+        return rc;
     for (int64_t i = 0; i < len; i++)
         if (!dna[i] || !strchr("ACGTN", dna[i]))
             return iso_error(ISO_EINVAL, "DNA window: base %lld is '%c', expected A, C, G, T or N", (long long)i,
@@ -461,7 +470,7 @@ int iso_enformer_forward(iso_enformer *m, const char *dna, int64_t len, float *o
 {
     iso_backend *be = m->be;
     const iso_enformer_hparams *hp = &m->hp;
-    int rc = check_dna(dna, len, hp);
+    int rc = check_dna(m, dna, len);
     if (rc != ISO_OK)
         return rc;
     const int half = hp->dim / 2, n_tower = hp->num_downsamples - 1;

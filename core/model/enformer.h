@@ -28,6 +28,8 @@ int iso_enformer_load(const iso_weights *w, const char *prefix, const iso_enform
  * 2^num_downsamples leaving at least target_length positions. out: backend buffer of
  * iso_enformer_out_rows() x iso_enformer_out_cols() floats. */
 int iso_enformer_forward(iso_enformer *m, const char *dna, int64_t len, float *out) ISO_RESULT;
+/* Whether a window of len bp fits the trunk (a multiple of 2^downsamples giving at least target_length rows). */
+int iso_enformer_check_window(const iso_enformer *m, int64_t len) ISO_RESULT;
 /* Positions per stem tile (positive, even; default ISO_ENFORMER_STEM_TILE). The stem runs tile by tile so its
  * window x dim/2 activations never exist whole; results depend on the tile only through the GEMMs' rounding
  * (about an ulp). Lowered by tests to make several tiles of a small window. */

@@ -408,6 +408,8 @@ void iso_model_free(iso_model *m)
 
 void iso_model_get_info(const iso_model *m, iso_model_info *info) { *info = m->info; }
 
+int iso_model_check_window(const iso_model *m, int64_t len) { return iso_enformer_check_window(m->dna, len); }
+
 const char *iso_model_output_name(const iso_model *m, int i)
 {
     return i >= 0 && i < m->info.n_outputs ? m->output_names[i] : NULL;

@@ -352,6 +352,10 @@ int iso_predictor_open(const char *model_path, iso_fasta *fa, const iso_annotati
     }
     if (!p->win.window)
         p->win.window = p->info.dna_window;
+    if ((rc = iso_model_check_window(p->model, p->win.window)) < 0) { /* not at the first transcript */
+        iso_predictor_close(p);
+        return rc;
+    }
     p->batch_tokens = opts->batch_tokens >= 0                            ? opts->batch_tokens
                       : iso_backend_device_kind(p->be) == ISO_DEVICE_GPU ? ISO_EMBED_BATCH_TOKENS
                                                                          : 0;

@@ -210,6 +210,11 @@ int iso_variant_engine_create(iso_model *m, iso_emb_cache *cache, iso_fasta *fa,
     iso_model_get_info(m, &e->info);
     if (!e->o.win.window)
         e->o.win.window = e->info.dna_window;
+    int rc = iso_model_check_window(m, e->o.win.window);
+    if (rc < 0) {
+        free(e);
+        return rc;
+    }
     if (e->o.max_distance < 0)
         e->o.max_distance = e->o.win.window;
     size_t n = n_sel ? n_sel : 1;

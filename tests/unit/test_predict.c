@@ -253,6 +253,20 @@ START_TEST(model_options_out_of_range)
     ck_assert_int_eq(iso_model_load(ISO_TEST_DATA "/demo-model", be, NULL, &m), ISO_OK);
     iso_model_free(m);
     iso_backend_destroy(be);
+    /* a DNA window the trunk cannot take is refused when the predictor opens, not at the first transcript */
+    inputs in = load();
+    static const int64_t bad_windows[] = {-5, 1, 128, 2049};
+    for (int k = 0; k < 4; k++) {
+        iso_predict_opts o;
+        iso_predict_opts_default(&o);
+        o.device = "cpu";
+        o.window.window = bad_windows[k];
+        iso_predictor *p = NULL;
+        ck_assert_int_eq(iso_predictor_open(ISO_TEST_DATA "/demo-model", in.fa, in.ann, &o, &p), ISO_EINVAL);
+        ck_assert_ptr_null(p);
+        ck_assert_msg(strstr(iso_last_error(), "DNA window of"), "%s", iso_last_error());
+    }
+    unload(&in);
 }
 END_TEST
 

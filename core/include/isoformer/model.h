@@ -63,6 +63,9 @@ typedef struct {
 } iso_model_info;
 ISO_API
 void iso_model_get_info(const iso_model *m, iso_model_info *info);
+/* ISO_OK when the DNA encoder takes windows of len bp, else ISO_EINVAL saying which lengths it takes. */
+ISO_API
+int iso_model_check_window(const iso_model *m, int64_t len) ISO_RESULT;
 /* Names of the outputs (the 30 GTEx tissues for the published model; "output_<i>" otherwise). */
 ISO_API
 const char *iso_model_output_name(const iso_model *m, int i);
