@@ -335,8 +335,7 @@ iso_fasta *iso_fasta_edited(iso_fasta *base, const char *contig, const iso_fasta
         return NULL;
     }
     /* edits outside the contig (or of a contig not there) gave a view of another length, or none at all */
-    const int64_t contig_len = contig && n >= 0 && faidx_has_seq(base->fai, contig) ? iso_fasta_contig_len(base, contig)
-                                                                                     : -1;
+    const int64_t contig_len = contig && n >= 0 ? iso_fasta_contig_len(base, contig) : -1;
     if (contig_len < 0) {
         iso_error(n < 0 ? ISO_EINVAL : ISO_ENOTFOUND, "%s: cannot edit %s%s%s with %d edits", base->path,
                   contig ? "contig '" : "no contig", contig ? contig : "", contig ? "'" : "", n);

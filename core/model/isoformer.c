@@ -351,6 +351,21 @@ static int setup(iso_model *m, const char *path)
     return ISO_OK;
 }
 
+/* Out-of-range values ran as some other mode without a word (fusion 7 as parallel, head_act 99 changed the
+ * numbers); a token limit (0: the config's) must leave room for <cls> and <eos>. */
+static int check_options(const char *path, const iso_model_options *o)
+{
+    int bad_enum = (unsigned)o->fusion > ISO_FUSION_PARALLEL || (unsigned)o->noncoding > ISO_NONCODING_SKIP ||
+                   o->head_act < -1 || o->head_act > ISO_ACT_SILU;
+    int bad_limit = o->rna_max_tokens < 0 || o->rna_max_tokens == 1 || o->protein_max_tokens < 0 ||
+                    (o->protein_max_tokens > 0 && o->protein_max_tokens < 3);
+    if (!bad_enum && !bad_limit)
+        return ISO_OK;
+    return iso_error(ISO_EINVAL, "%s: model options out of range (fusion %d, noncoding %d, head_act %d, RNA tokens %d, "
+                                 "protein tokens %d)", path, (int)o->fusion, (int)o->noncoding, o->head_act,
+                     o->rna_max_tokens, o->protein_max_tokens);
+}
+
 int iso_model_load(const char *path, iso_backend *be, const iso_model_options *opts, iso_model **out)
 {
     *out = NULL;
@@ -362,17 +377,9 @@ int iso_model_load(const char *path, iso_backend *be, const iso_model_options *o
         m->opts = *opts;
     else
         iso_model_options_default(&m->opts);
-    /* out-of-range values ran as some other mode without a word (fusion 7 as parallel, head_act 99 changed the
-     * numbers); a token limit must leave room for <cls> and <eos> */
-    const iso_model_options *o = &m->opts;
-    int rc = (unsigned)o->fusion > ISO_FUSION_PARALLEL || (unsigned)o->noncoding > ISO_NONCODING_SKIP ||
-                     o->head_act < -1 || o->head_act > ISO_ACT_SILU || o->rna_max_tokens < 0 ||
-                     o->rna_max_tokens == 1 || o->protein_max_tokens < 0 || (o->protein_max_tokens > 0 &&
-                                                                            o->protein_max_tokens < 3)
-                 ? iso_error(ISO_EINVAL, "%s: model options out of range (fusion %d, noncoding %d, head_act %d, RNA "
-                                         "tokens %d, protein tokens %d)", path, (int)o->fusion, (int)o->noncoding,
-                             o->head_act, o->rna_max_tokens, o->protein_max_tokens)
-                 : setup(m, path);
+    int rc = check_options(path, &m->opts);
+    if (rc == ISO_OK)
+        rc = setup(m, path);
     if (rc != ISO_OK) {
         iso_model_free(m);
         return rc;

@@ -17,19 +17,25 @@ static char *revcomp_copy(const char *s)
     return r;
 }
 
-static iso_fasta *open_genome(void)
+/* The FASTA text written as name, indexed afresh. */
+static iso_fasta *open_fasta(const char *name, const char *text)
 {
-    char *minus = revcomp_copy(plus_genome);
-    char text[256];
-    snprintf(text, sizeof text, ">c1\n%s\n>c2\n%s\n>short\nACGTACGTAC\n", plus_genome, minus);
-    free(minus);
-    const char *path = test_file("seq_genome.fa", text);
+    const char *path = test_file(name, text);
     char fai[1100];
     snprintf(fai, sizeof fai, "%s.fai", path);
     unlink(fai);
     iso_fasta *fa = iso_fasta_open(path);
     ck_assert_ptr_nonnull(fa);
     return fa;
+}
+
+static iso_fasta *open_genome(void)
+{
+    char *minus = revcomp_copy(plus_genome);
+    char text[256];
+    snprintf(text, sizeof text, ">c1\n%s\n>c2\n%s\n>short\nACGTACGTAC\n", plus_genome, minus);
+    free(minus);
+    return open_fasta("seq_genome.fa", text);
 }
 
 static iso_annotation *read_gtf(const char *name, const char *text)
@@ -108,6 +114,19 @@ static const char *const both_strands_gtf =
     "c1\tt\tstart_codon\t3\t5\t.\t+\t0\ttranscript_id \"NOSEC\";\n"
     "c1\tt\tstop_codon\t34\t36\t.\t+\t0\ttranscript_id \"NOSEC\";\n";
 
+/* Transcript NOSEC (no Selenocysteine line): its TGA is an internal stop. Frees a and fa. */
+static void check_nosec_protein(iso_fasta *fa, iso_annotation *a)
+{
+    char *prot;
+    unsigned flags;
+    ck_assert_int_eq(iso_extract_protein(fa, &a->tx[2], &prot, &flags), ISO_OK);
+    ck_assert_str_eq(prot, "MAWK*");
+    ck_assert_uint_eq(flags, ISO_TX_CODING | ISO_TX_INTERNAL_STOP);
+    free(prot);
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+
 START_TEST(rna_cds_protein_on_both_strands)
 {
     iso_fasta *fa = open_genome();
@@ -127,14 +146,7 @@ START_TEST(rna_cds_protein_on_both_strands)
         free(cds);
         free(prot);
     }
-    char *prot;
-    unsigned flags;
-    ck_assert_int_eq(iso_extract_protein(fa, &a->tx[2], &prot, &flags), ISO_OK);
-    ck_assert_str_eq(prot, "MAWK*");
-    ck_assert_uint_eq(flags, ISO_TX_CODING | ISO_TX_INTERNAL_STOP);
-    free(prot);
-    iso_annotation_free(a);
-    iso_fasta_close(fa);
+    check_nosec_protein(fa, a);
 }
 END_TEST
 
@@ -146,21 +158,7 @@ START_TEST(soft_masked_genome_reads_as_uppercase)
     snprintf(text, sizeof text, ">c1\n%s\n", plus_genome);
     for (char *p = text + 4; *p; p++)
         *p = (char)(*p == 'N' ? 'n' : *p + ('a' - 'A') * (*p >= 'A' && *p <= 'Z'));
-    const char *path = test_file("seq_soft.fa", text);
-    char fai[1100];
-    snprintf(fai, sizeof fai, "%s.fai", path);
-    unlink(fai);
-    iso_fasta *fa = iso_fasta_open(path);
-    ck_assert_ptr_nonnull(fa);
-    iso_annotation *a = read_gtf("seq_soft.gtf", both_strands_gtf);
-    char *prot;
-    unsigned flags;
-    ck_assert_int_eq(iso_extract_protein(fa, &a->tx[2], &prot, &flags), ISO_OK);
-    ck_assert_str_eq(prot, "MAWK*");
-    ck_assert_uint_eq(flags, ISO_TX_CODING | ISO_TX_INTERNAL_STOP);
-    free(prot);
-    iso_annotation_free(a);
-    iso_fasta_close(fa);
+    check_nosec_protein(open_fasta("seq_soft.fa", text), read_gtf("seq_soft.gtf", both_strands_gtf));
 }
 END_TEST
 

@@ -145,8 +145,9 @@ static const char *forced_kernels(void)
 
 static int prefer_fp32_kernels(dnnl_cpu_isa_t isa)
 {
-    if (forced_kernels())
-        return !strcmp(forced_kernels(), "fp32");
+    const char *force = forced_kernels();
+    if (force)
+        return !strcmp(force, "fp32");
     if ((isa & dnnl_cpu_isa_avx512_core_amx) == dnnl_cpu_isa_avx512_core_amx)
         return 0;
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -165,7 +166,8 @@ int cpu_bf16_create(int parts, cpu_bf16 **out)
     const char *isa = isa_name(effective);
     /* sgemm on the widened values needs no bf16 instruction: asked for by name, it runs anywhere, so that the bf16
      * arithmetic is tested on every CI machine (at fp32 speed, it gains a user nothing) */
-    const int emulated = !isa && forced_kernels() && !strcmp(forced_kernels(), "fp32");
+    const char *force = forced_kernels();
+    const int emulated = !isa && force && !strcmp(force, "fp32");
     if (!isa && !emulated)
         return iso_error(ISO_EDEVICE, "bf16 precision on the CPU needs AVX512-BF16 or AMX, which this CPU lacks (or "
                                       "ONEDNN_MAX_CPU_ISA excludes): use fp32 precision");
