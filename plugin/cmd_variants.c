@@ -164,6 +164,9 @@ static int variant_regions(const options *o, const cli_inputs *in, const iso_var
         char name[256];
         if (cli_region_parse(o->region, name, sizeof name, &clip.start, &clip.end) < 0)
             return iso_error(ISO_EINVAL, "--region: bad region '%s'", o->region);
+        int rc = cli_region_check_contig(in->ann, in->alias, in->fa, name);
+        if (rc)
+            return rc;
         snprintf(chrom, size, "%s", iso_chrom_alias_map(in->alias, name));
     }
     if (!o->sel.transcripts) {

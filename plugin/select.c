@@ -70,34 +70,57 @@ static int mark_id(const iso_annotation *ann, const char *id, char *mark, const 
     return ISO_OK;
 }
 
+/* A list that names no transcript is refused: selecting nothing is never what was meant (an empty shell
+ * variable, an empty id file). */
 static int select_ids(const iso_annotation *ann, const char *list, char *mark)
 {
+    size_t n_ids = 0;
+    int rc = ISO_OK;
     if (list[0] == '@') {
         iso_lines *lr = iso_lines_open(list + 1);
         if (!lr)
             return iso_last_status();
         const char *line;
         size_t len;
-        int rc;
-        while ((rc = iso_lines_next(lr, &line, &len)) > 0)
-            if (len && line[0] != '#' && (rc = mark_id(ann, line, mark, list + 1, iso_lines_lineno(lr))) < 0)
+        while ((rc = iso_lines_next(lr, &line, &len)) > 0) {
+            if (!len || line[0] == '#')
+                continue;
+            n_ids++;
+            if ((rc = mark_id(ann, line, mark, list + 1, iso_lines_lineno(lr))) < 0)
                 break;
+        }
         iso_lines_close(lr);
-        return rc < 0 ? rc : ISO_OK;
+        if (rc < 0)
+            return rc;
+        return n_ids ? ISO_OK : iso_error(ISO_EINVAL, "--transcripts: %s lists no transcript id", list + 1);
     }
     char *text = strdup(list), *save = NULL;
     if (!text)
         return iso_error(ISO_ENOMEM, "out of memory");
-    int rc = ISO_OK;
-    for (char *id = strtok_r(text, ",", &save); id && rc == ISO_OK; id = strtok_r(NULL, ",", &save))
+    for (char *id = strtok_r(text, ",", &save); id && rc == ISO_OK; id = strtok_r(NULL, ",", &save), n_ids++)
         rc = mark_id(ann, id, mark, NULL, 0);
     free(text);
+    if (rc == ISO_OK && !n_ids)
+        rc = iso_error(ISO_EINVAL, "--transcripts: '%s' names no transcript id", list);
     return rc;
 }
 
+int cli_region_check_contig(const iso_annotation *ann, const iso_chrom_alias *alias, const struct iso_fasta *fa,
+                               const char *region_chrom)
+{
+    const char *chrom = iso_chrom_alias_map(alias, region_chrom);
+    if (iso_fasta_contig_len(fa, chrom) >= 0)
+        return ISO_OK;
+    for (size_t i = 0; i < ann->n; i++)
+        if (!strcmp(ann->tx[i].chrom, chrom))
+            return ISO_OK;
+    return iso_error(ISO_ENOTFOUND, "--region: contig '%s' is in neither %s nor %s", region_chrom, ann->path,
+                     iso_fasta_path(fa));
+}
+
 /* Indices into ann->tx of the selected transcripts, in annotation order (*sel malloc'd). */
-static int select_rows(const iso_annotation *ann, const iso_chrom_alias *alias, const cli_selection *s,
-                       const iso_cost_model *costs, size_t **sel, size_t *n_sel)
+static int select_rows(const iso_annotation *ann, const iso_chrom_alias *alias, const struct iso_fasta *fa,
+                       const cli_selection *s, const iso_cost_model *costs, size_t **sel, size_t *n_sel)
 {
     size_t n = ann->n ? ann->n : 1;
     char *mark = calloc(n, 1), *in_shard = calloc(n, 1);
@@ -110,7 +133,9 @@ static int select_rows(const iso_annotation *ann, const iso_chrom_alias *alias, 
     }
     region reg;
     int have_region = s->region && parse_region(s->region, &reg) == 0;
-    int rc = s->transcripts ? select_ids(ann, s->transcripts, mark) : ISO_OK;
+    int rc = have_region ? cli_region_check_contig(ann, alias, fa, reg.chrom) : ISO_OK;
+    if (rc == ISO_OK && s->transcripts)
+        rc = select_ids(ann, s->transcripts, mark);
     if (rc == ISO_OK && s->shard) {
         int index, n_shards;
         size_t *rows = NULL, n_rows = 0;
@@ -160,7 +185,7 @@ int cli_inputs_open(const char *gtf, const char *alias_path, const char *fasta, 
 
 int cli_inputs_select(cli_inputs *in, const cli_selection *s, const iso_cost_model *costs)
 {
-    int rc = select_rows(in->ann, in->alias, s, costs, &in->sel, &in->n_sel);
+    int rc = select_rows(in->ann, in->alias, in->fa, s, costs, &in->sel, &in->n_sel);
     return rc < 0 ? rc : check_contigs(in->ann, in->sel, in->n_sel, in->fa);
 }
 

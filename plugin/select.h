@@ -15,6 +15,11 @@ typedef struct {
 
 /* A region "CHR:START-END" (1-based, inclusive) as chrom and [start, end) 0-based; -1 when malformed. */
 int cli_region_parse(const char *s, char *chrom, size_t size, int64_t *start, int64_t *end);
+/* ISO_OK when the region's contig (chrom, before aliases) is in the annotation or the FASTA; else ISO_ENOTFOUND: a
+ * typo or a naming mismatch (chr1 / 1), not an empty region. */
+struct iso_fasta;
+int cli_region_check_contig(const iso_annotation *ann, const iso_chrom_alias *alias, const struct iso_fasta *fa,
+                            const char *chrom);
 /* Checks the syntax of --region and --shard before any file is read; prints a usage error (naming cmd) and
  * returns 2 when wrong, else 0. */
 int cli_selection_check(const char *cmd, const cli_selection *s);

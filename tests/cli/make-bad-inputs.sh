@@ -19,5 +19,6 @@ zcat "$data/genome.fa.gz" | gzip -c >"$bad/plain_gzip.fa.gz"
 printf '>20\nACGT\nACGTACGT\nAC\n' >"$bad/ragged.fa"
 printf '20 chr20\n' >"$bad/alias_spaces.txt"
 printf 'uc002xws.2\nuc_missing.1\n' >"$bad/ids.txt"
+printf '# no ids here\n\n' >"$bad/comments_only.txt"
 # uc010zzc.2 (lines 114-125) moved past the end of the 1.5 Mb contig, as with a GTF of another assembly
 awk 'BEGIN{FS=OFS="\t"} /uc010zzc.2/{$4+=1000000; $5+=1000000} {print}' "$gtf" >"$bad/other_assembly.gtf"
