@@ -18,7 +18,8 @@ static void usage(FILE *fp)
     fprintf(fp,
             "Usage: isoformer extract --fasta FILE --gtf FILE --out PREFIX [options]\n\n"
             "Writes, for every transcript of the annotation (record names = transcript_id):\n"
-            "  PREFIX.dna.fa      the DNA window centred on the TSS (N past contig ends)\n"
+            "  PREFIX.dna.fa      the DNA window centred on the TSS (N past contig ends; header: CHR:A-B(STRAND), the\n"
+            "                     bases on the contig, and N_pad=BEFORE,AFTER when padded)\n"
             "  PREFIX.rna.fa      the spliced transcript, 5'->3'\n"
             "  PREFIX.protein.fa  the translated CDS of coding transcripts (terminal stop dropped)\n"
             "  PREFIX.tsv         transcript_id gene_id gene_name biotype chrom start end strand tss n_exons\n"
@@ -83,12 +84,26 @@ static void write_flags(FILE *fp, unsigned flags)
     fputc('\n', fp);
 }
 
-static void write_result(iso_out **out, const iso_transcript *tx, const iso_sequences *r, const iso_window_opts *win)
+/* The DNA record's description: the window's bases on the contig as a samtools region, then its strand, and
+ * the Ns padding it past either contig end ("N_pad=BEFORE,AFTER", in genome order), so the region stays one a
+ * FASTA tool accepts. */
+static void dna_description(char *desc, size_t size, const iso_transcript *tx, const iso_window_opts *win,
+                            int64_t contig_len)
 {
     iso_interval w = iso_dna_window(tx, win);
-    char desc[256];
-    snprintf(desc, sizeof desc, "%s:%lld-%lld(%c)", tx->chrom, (long long)w.start + 1, (long long)w.end,
-             tx->strand == '-' && win->revcomp_minus ? '-' : '+');
+    int64_t start = w.start < 0 ? 0 : w.start, end = w.end > contig_len ? contig_len : w.end;
+    int n = snprintf(desc, size, "%s:%lld-%lld(%c)", tx->chrom, (long long)start + 1, (long long)end,
+                     tx->strand == '-' && win->revcomp_minus ? '-' : '+');
+    if (n > 0 && (size_t)n < size && (start > w.start || end < w.end))
+        snprintf(desc + n, size - (size_t)n, " N_pad=%lld,%lld", (long long)(start - w.start),
+                 (long long)(w.end - end));
+}
+
+static void write_result(iso_out **out, const iso_transcript *tx, const iso_sequences *r, const iso_window_opts *win,
+                         int64_t contig_len)
+{
+    char desc[320];
+    dna_description(desc, sizeof desc, tx, win, contig_len);
     write_fasta(iso_out_fp(out[OUT_DNA]), tx->transcript_id, desc, r->dna);
     write_fasta(iso_out_fp(out[OUT_RNA]), tx->transcript_id, NULL, r->rna);
     if (tx->n_cds)
@@ -143,13 +158,15 @@ typedef struct {
     const iso_annotation *ann;
     const size_t *sel;
     const iso_window_opts *win;
+    const iso_fasta *fa;
     cli_progress *progress;
 } writer;
 
 static int write_one(void *arg, size_t i, const iso_sequences *s)
 {
     writer *w = arg;
-    write_result(w->out, &w->ann->tx[w->sel[i]], s, w->win);
+    const iso_transcript *tx = &w->ann->tx[w->sel[i]];
+    write_result(w->out, tx, s, w->win, iso_fasta_contig_len(w->fa, tx->chrom));
     cli_progress_step(w->progress, 1);
     return cli_interrupted() ? iso_error(ISO_EINTERRUPTED, "interrupted") : ISO_OK;
 }
@@ -162,7 +179,7 @@ static int extract_all(const options *o, const iso_annotation *ann, const size_t
                                       "n_exons\trna_len\tcds_len\tprotein_len\tflags\n");
     cli_progress p;
     cli_progress_start(&p, "extract", n_sel);
-    writer w = {out, ann, sel, &o->win, &p};
+    writer w = {out, ann, sel, &o->win, fa, &p};
     int rc = iso_extract_many(fa, ann, sel, n_sel, &o->win, o->threads, write_one, &w);
     cli_progress_end(&p);
     return rc;

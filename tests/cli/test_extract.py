@@ -36,6 +36,12 @@ def read_fasta(path):
     return {k: "".join(v) for k, v in seqs.items()}
 
 
+def read_descriptions(path):
+    """record name -> the rest of its header line"""
+    with open(path) as f:
+        return {l[1:].rstrip("\n").split(" ", 1)[0]: l.rstrip("\n").split(" ", 1)[1] for l in f if l.startswith(">")}
+
+
 def read_tsv(path):
     with open(path) as f:
         header = f.readline().rstrip("\n").split("\t")
@@ -150,6 +156,7 @@ for prefix, window, rc in [("gtf", 196608, False), ("rc", 1001, True), ("wide", 
                            ("masked", 1001, True)]:
     fasta = masked if prefix == "masked" else genome
     dna = read_fasta(os.path.join(tmp, prefix + ".dna.fa"))
+    descriptions = read_descriptions(os.path.join(tmp, prefix + ".dna.fa"))
     for tid, seq in dna.items():
         contig, strand, exons = models[tid]
         tss0 = min(s for s, _ in exons) - 1 if strand == "+" else max(e for _, e in exons) - 1
@@ -166,6 +173,11 @@ for prefix, window, rc in [("gtf", 196608, False), ("rc", 1001, True), ("wide", 
             want = "N" * (lo - start) + samtools(fasta, contig, lo, hi) + "N" * (end - hi)
         check(len(seq) == window, "%s: window of %s has %d bp" % (prefix, tid, len(seq)))
         check(seq == want, "%s: DNA window of %s differs from samtools faidx" % (prefix, tid))
+        # the header: the bases on the contig as a region samtools takes, then the Ns past either end
+        desc = "%s:%d-%d(%s)" % (contig, lo + 1, hi, "-" if rc and strand == "-" else "+")
+        if lo > start or hi < end:
+            desc += " N_pad=%d,%d" % (lo - start, end - hi)
+        check(descriptions[tid] == desc, "%s: header of %s is '%s', expected '%s'" % (prefix, tid, descriptions[tid], desc))
         n_dna += 1
 
 # selection by region (1-based, overlap): only the transcripts overlapping 20:650000-660000 (alias name works)
