@@ -52,6 +52,21 @@ static int parse_lambdas(const char *s, double *l, int max)
     return -1;
 }
 
+/* The transcripts with an observed value in column j of y (rows x n_out) and the genes they belong to: what that
+ * column's fit saw (a transcript missing from the observations is not fitted on). */
+static void observed_counts(const double *y, int n_out, int j, const iso_genes *genes, size_t *n_obs,
+                            size_t *n_genes_obs)
+{
+    *n_obs = *n_genes_obs = 0;
+    for (size_t g = 0; g < genes->n_genes; g++) {
+        size_t in_gene = 0;
+        for (size_t k = genes->first[g]; k < genes->first[g + 1]; k++)
+            in_gene += isfinite(y[genes->idx[k] * n_out + j]) != 0;
+        *n_obs += in_gene;
+        *n_genes_obs += in_gene > 0;
+    }
+}
+
 int main_fit(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -154,9 +169,12 @@ int main_fit(int argc, char **argv)
             rc = iso_error(ISO_ENOMEM, "out of memory");
             goto done;
         }
+        size_t n_obs, n_genes_obs;
+        observed_counts(y, n_out, j, &genes, &n_obs, &n_genes_obs);
         fprintf(stderr, "isoformer fit: %s: cross-validated R^2 %.4f (lambda %g), intercept-only baseline %.4f; "
-                        "%zu transcripts, %d genes, %d folds\n",
-                obs->col_names[j], head.cv_r2[j], head.lambda[j], head.baseline_r2[j], n, (int)genes.n_genes, folds);
+                        "%zu transcripts, %zu genes, %d folds\n",
+                obs->col_names[j], head.cv_r2[j], head.lambda[j], head.baseline_r2[j], n_obs, n_genes_obs,
+                head.n_folds[j]);
     }
     rc = iso_fitted_head_write(out, &head);
 done:

@@ -169,6 +169,7 @@ void iso_fitted_head_free(iso_fitted_head *h)
     free(h->lambda);
     free(h->cv_r2);
     free(h->baseline_r2);
+    free(h->n_folds);
     memset(h, 0, sizeof *h);
 }
 
@@ -185,7 +186,9 @@ static int head_alloc(iso_fitted_head *h, int dim, int n_out)
     h->lambda = calloc((size_t)n_out, sizeof *h->lambda);
     h->cv_r2 = calloc((size_t)n_out, sizeof *h->cv_r2);
     h->baseline_r2 = calloc((size_t)n_out, sizeof *h->baseline_r2);
-    if (!h->out_names || !h->mean || !h->sd || !h->w || !h->b || !h->lambda || !h->cv_r2 || !h->baseline_r2) {
+    h->n_folds = calloc((size_t)n_out, sizeof *h->n_folds);
+    if (!h->out_names || !h->mean || !h->sd || !h->w || !h->b || !h->lambda || !h->cv_r2 || !h->baseline_r2 ||
+        !h->n_folds) {
         iso_fitted_head_free(h);
         return iso_error(ISO_ENOMEM, "out of memory");
     }
@@ -243,12 +246,16 @@ static int fit_group(const double *x, const double *y, int dim, int n_out, const
     int cmax = n_g < RIDGE_CHUNK ? n_g : RIDGE_CHUNK;
     double *ss_res = calloc((size_t)n_lambdas * n_g, sizeof *ss_res), *ss_base = calloc((size_t)n_g, sizeof *ss_base);
     size_t *train = malloc(m * sizeof *train), *test = malloc(m * sizeof *test), max_test = 0;
+    int used_folds = 0;
     for (int f = 0; f < folds; f++) {
         size_t ne = 0;
         for (size_t i = 0; i < m; i++)
             ne += fold[i] == f;
         max_test = ne > max_test ? ne : max_test;
+        used_folds += ne > 0;
     }
+    for (int j = 0; j < n_g; j++)
+        h->n_folds[outs[j]] = used_folds;
     double *xe = malloc(max_test * dim * sizeof *xe);
     ridge_work wk = {0};
     int rc = ss_res && ss_base && train && test && xe ? ridge_work_alloc(&wk, m, dim, cmax)

@@ -105,6 +105,12 @@ cv = float(r.stderr.split("cross-validated R^2 ")[1].split()[0]) if r.returncode
 base = float(r.stderr.split("baseline ")[1].split(";")[0]) if r.returncode == 0 else 0
 print(f"fit: CV R^2 {cv:.3f}, baseline {base:.3f}, planted signal explains {true_r2:.3f}")
 check(cv > base + 0.3 and cv > true_r2 - 0.15, f"fit CV R^2 {cv} vs baseline {base}, planted {true_r2}")
+check("; 300 transcripts, 100 genes, 5 folds" in r.stderr, f"fit's counts: {r.stderr}")
+# observations for 4 of the 100 genes: the report counts what the fit saw (12 transcripts in 4 genes, so 4 folds)
+with open(f"{work}/obs.sf") as f, open(f"{work}/obs_few.sf", "w") as o:
+    o.writelines(l for l in f if not l.startswith("T") or int(l[1:].split("_")[0]) < 4)
+r = run("fit", "--embeddings", emb, "--obs", f"{work}/obs_few.sf", "--gtf", gtf, "--out", f"{work}/head_few.tsv")
+check("; 12 transcripts, 4 genes, 4 folds" in r.stderr, f"fit's counts with 4 observed genes: {r.stderr}")
 head = [l.rstrip("\n").split("\t") for l in open(f"{work}/head.tsv") if not l.startswith("#")]
 mean, sd = np.array(head[0][1:], float), np.array(head[1][1:], float)
 b, wt = float(head[2][1]), np.array(head[2][2:], float)

@@ -88,6 +88,7 @@ typedef struct {
     double *w;          /* n_out x dim */
     double *b;          /* n_out */
     double *lambda, *cv_r2, *baseline_r2; /* per output */
+    int *n_folds; /* per output: the cross-validation folds holding observed transcripts (0 when read from a file) */
 } iso_fitted_head;
 
 /* Fits one ridge model per column of y (n x n_out, NAN = missing, rows skipped per column) on x (n x dim),
