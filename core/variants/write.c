@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <htslib/bgzf.h>
 #include <htslib/hts.h>
+#include <htslib/kseq.h>
 #include <htslib/kstring.h>
 
 #include "io/complete.h"
@@ -28,7 +30,8 @@ struct iso_variant_writer {
     const iso_annotation *ann;
     iso_vcf *in;
     bcf_hdr_t *hdr;
-    bcf_hdr_t *own_hdr;   /* gathering: the shards' header */
+    bcf_hdr_t *own_hdr;   /* gathering: the shards' headers merged */
+    int nhrec_written;    /* header lines in the VCF's header as written */
     char **own_outputs;   /* gathering: the outputs named by the shards' table */
     htsFile *vcf;
     iso_out *vcf_out, *index_out, *tsv, *svg;
@@ -186,6 +189,40 @@ static int open_files(iso_variant_writer *w)
     if (rc == ISO_OK && !w->haplotypes &&
         (!(w->vcf = hts_open(iso_out_tmp_path(w->vcf_out), "wz")) || bcf_hdr_write(w->vcf, w->hdr) < 0))
         rc = iso_error(ISO_EIO, "%s: cannot write the VCF header", iso_out_tmp_path(w->vcf_out));
+    w->nhrec_written = w->hdr ? w->hdr->nhrec : 0;
+    return rc;
+}
+
+/* htslib declares what an input record uses and its header does not (a contig, an INFO or FORMAT tag) in the
+ * in-memory header as it reads, after ours was written: bcftools then refuses the output ("no such tag defined
+ * in the VCF header"). When the header grew, the VCF is written again, the full header first, then its record
+ * lines as they are. Complete input headers (the usual case) cost nothing. */
+static int rewrite_with_full_header(iso_variant_writer *w)
+{
+    if (w->hdr->nhrec == w->nhrec_written)
+        return ISO_OK;
+    const char *path = iso_out_tmp_path(w->vcf_out);
+    kstring_t old = {0}, line = {0};
+    ksprintf(&old, "%s.records", path);
+    if (!old.s)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    int rc = rename(path, old.s) == 0 ? ISO_OK : iso_error(ISO_EIO, "%s: cannot rename to %s", path, old.s);
+    htsFile *in = rc == ISO_OK ? hts_open(old.s, "r") : NULL, *out = NULL;
+    if (rc == ISO_OK && (!in || !(out = hts_open(path, "wz")) || bcf_hdr_write(out, w->hdr) < 0))
+        rc = iso_error(ISO_EIO, "%s: cannot write the VCF with its full header", path);
+    int got = 0;
+    while (rc == ISO_OK && (got = hts_getline(in, KS_SEP_LINE, &line)) >= 0)
+        if (line.l && line.s[0] != '#' && (kputc('\n', &line) < 0 || bgzf_write(out->fp.bgzf, line.s, line.l) < 0))
+            rc = iso_error(ISO_EIO, "%s: cannot write", path);
+    if (rc == ISO_OK && got < -1)
+        rc = iso_error(ISO_EIO, "%s: cannot read back", old.s);
+    if (in)
+        hts_close(in);
+    if (out && hts_close(out) != 0 && rc == ISO_OK)
+        rc = iso_error(ISO_EIO, "%s: cannot finish the VCF", path);
+    unlink(old.s);
+    free(old.s);
+    free(line.s);
     return rc;
 }
 
@@ -425,6 +462,8 @@ int iso_variant_writer_commit(iso_variant_writer *w, const iso_manifest_info *ru
         if (hts_close(w->vcf) != 0)
             rc = iso_error(ISO_EIO, "%s: cannot finish the VCF", iso_out_tmp_path(w->vcf_out));
         w->vcf = NULL;
+        if (rc == ISO_OK)
+            rc = rewrite_with_full_header(w);
         if (rc == ISO_OK && bcf_index_build3(iso_out_tmp_path(w->vcf_out), iso_out_tmp_path(w->index_out),
                                              w->csi ? 14 : 0, 1) != 0)
             rc = iso_error(ISO_EIO, "%s: cannot index the VCF", iso_out_tmp_path(w->vcf_out));
@@ -603,6 +642,16 @@ static int names_from_header(iso_variant_writer *w, const char *path)
     return rc < 0 ? rc : ISO_OK;
 }
 
+static int same_samples(const bcf_hdr_t *a, const bcf_hdr_t *b)
+{
+    if (bcf_hdr_nsamples(a) != bcf_hdr_nsamples(b))
+        return 0;
+    for (int i = 0; i < bcf_hdr_nsamples(a); i++)
+        if (strcmp(a->samples[i], b->samples[i]))
+            return 0;
+    return 1;
+}
+
 int iso_variant_gather(const char *prefix, const char *const *prefixes, int n)
 {
     iso_variant_writer *w = calloc(1, sizeof *w);
@@ -634,18 +683,20 @@ int iso_variant_gather(const char *prefix, const char *const *prefixes, int n)
             rc = iso_error(ISO_EFORMAT, "%s: cannot read its first record", path);
         else if (r == -1)
             bcf_destroy(sh[i].first), sh[i].first = NULL;
-        if (rc == ISO_OK && (bcf_hdr_nsamples(sh[i].hdr) != bcf_hdr_nsamples(sh[0].hdr) ||
-                             sh[i].hdr->n[BCF_DT_CTG] != sh[0].hdr->n[BCF_DT_CTG]))
-            rc = iso_error(ISO_EFORMAT, "%s: its samples or contigs are not the first shard's (shards of different "
-                                        "runs?)", path);
+        if (rc == ISO_OK && !same_samples(sh[i].hdr, sh[0].hdr))
+            rc = iso_error(ISO_EFORMAT, "%s: its samples are not the first shard's (shards of different runs?)", path);
         snprintf(path, sizeof path, "%s.variants.vcf.gz.csi", prefixes[i]);
         w->csi |= access(path, F_OK) == 0;
     }
     if (rc == ISO_OK && !w->haplotypes) {
         qsort(sh, (size_t)n, sizeof *sh, by_first_record);
+        /* Shards of an input whose header is incomplete each declare what their own records used (see
+         * rewrite_with_full_header): the output's header is all of them, each record translated into it. */
         w->hdr = w->own_hdr = bcf_hdr_dup(sh[0].hdr);
-        if (!w->hdr)
-            rc = iso_error(ISO_ENOMEM, "out of memory");
+        for (int i = 1; w->hdr && i < n; i++)
+            w->hdr = bcf_hdr_merge(w->hdr, sh[i].hdr);
+        if (!w->hdr || bcf_hdr_sync(w->hdr) < 0)
+            rc = iso_error(ISO_ENOMEM, "out of memory merging the shards' VCF headers");
     }
     snprintf(path, sizeof path, "%s.%s.tsv", sh && n > 0 ? sh[0].prefix : "", table);
     if (rc == ISO_OK)
@@ -656,7 +707,7 @@ int iso_variant_gather(const char *prefix, const char *const *prefixes, int n)
         snprintf(path, sizeof path, "%s.%s.tsv", sh[i].prefix, table);
         rc = copy_table(w, path, &header);
         for (bcf1_t *b = sh[i].first; rc == ISO_OK && b;) {
-            if (bcf_write(w->vcf, w->hdr, b) < 0)
+            if (b->errcode || bcf_translate(w->hdr, sh[i].hdr, b) < 0 || bcf_write(w->vcf, w->hdr, b) < 0)
                 rc = iso_error(ISO_EIO, "%s: cannot write", iso_out_tmp_path(w->vcf_out));
             int r = rc == ISO_OK ? bcf_read(sh[i].fp, sh[i].hdr, b) : -1;
             if (r < -1)
