@@ -4,6 +4,8 @@
  * over); then the library type, the fragment-length distribution, the multi-mappers' classes, effective
  * lengths, and the EM. Contig results are combined in the file's contig order, so the output does not
  * depend on the number of threads. */
+#include <errno.h>
+#include <htslib/faidx.h>
 #include <htslib/khash.h>
 #include <htslib/thread_pool.h>
 #include <math.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/complete.h"
 #include "isoformer/outputs.h"
@@ -177,6 +180,10 @@ static int alignment(contig_pass *st, const bam1_t *b)
         return ISO_OK;
     uint8_t *nh = bam_aux_get(b, "NH"), *hi = bam_aux_get(b, "HI");
     int64_t nh_v = nh ? bam_aux2i(nh) : 1;
+    /* A secondary alignment without NH > 1 (minimap2, BWA, Bowtie 2 write none) cannot be grouped with the
+     * read's other alignments: counted, it made the read a second whole fragment. The primary counts alone. */
+    if ((c->flag & BAM_FSECONDARY) && nh_v <= 1)
+        return ISO_OK;
     double weight = 1.0 / (double)(nh_v > 0 ? nh_v : 1);
     mate_info m = {.weight = weight};
     int reverse = (c->flag & BAM_FREVERSE) != 0;
@@ -200,9 +207,11 @@ static int alignment(contig_pass *st, const bam1_t *b)
     if (!paired)
         return fragment(st, name, m.name_len, tx, m.n, m.read1_reverse, m.start, m.end, 0, weight);
     /* The first mate seen waits, keyed by name, both mates' positions and the alignment's HI: a multi-mapper
-     * may pair one mate's alignment with several of the other's (HISAT2 without HI). */
+     * may pair one mate's alignment with several of the other's (HISAT2 without HI). Mates at one position
+     * come in either order (samtools puts the forward one first, read 2 in half the pairs): whichever is seen
+     * first waits; read 1 always waiting split such a pair into two fragments. */
     char key[512]; /* a read name has at most 254 characters */
-    int first = c->pos < c->mpos || (c->pos == c->mpos && (c->flag & BAM_FREAD1));
+    int first = c->pos < c->mpos, same_pos = c->pos == c->mpos;
     char *end = key + m.name_len;
     memcpy(key, name, (size_t)m.name_len);
     end = put_field(end, first ? c->pos : c->mpos);
@@ -210,7 +219,7 @@ static int alignment(contig_pass *st, const bam1_t *b)
     end = put_field(end, hi ? bam_aux2i(hi) : 0);
     *end = 0;
     khint_t k = kh_get(mate, st->by_name, key);
-    if (first)
+    if (first || (same_pos && k == kh_end(st->by_name)))
         return wait_for_mate(st, key, &m, tx);
     if (k == kh_end(st->by_name)) /* mate filtered out */
         return fragment(st, name, m.name_len, tx, m.n, m.read1_reverse, m.start, m.end, 0, weight);
@@ -389,9 +398,21 @@ static int check_header(const char *path, const char *reference, const iso_annot
     int found = rc == ISO_OK && sam_hdr_find_tag_hd(h, "SO", &so) == 0;
     if (rc == ISO_OK && !(found && !strcmp(so.s, "coordinate")))
         rc = iso_error(ISO_EFORMAT, "%s: not coordinate-sorted (header @HD SO:%s): run 'samtools sort -o "
-                                    "sorted.bam %s && samtools index sorted.bam'", path, found ? "other" : "absent",
+                                    "sorted.bam %s && samtools index sorted.bam'", path, found ? so.s : "absent",
                        path);
     free(so.s);
+    /* The reference is loaded here once, for its message: each reader's hts_set_fai_filename leaked htslib's
+     * reference list when it failed, and a BAM given a missing --reference went on without a word. */
+    if (rc == ISO_OK && reference && is_cram(fp)) {
+        faidx_t *fai = fai_load(reference);
+        if (fai)
+            fai_destroy(fai);
+        else
+            rc = iso_error(ISO_EIO, "%s: cannot use %s as the CRAM reference (expected a FASTA, with its .fai or "
+                                    "in a writable directory)", path, reference);
+    } else if (rc == ISO_OK && reference && access(reference, R_OK) != 0) {
+        rc = iso_error(ISO_EIO, "%s: cannot read the reference FASTA (%s)", reference, strerror(errno));
+    }
     if (rc == ISO_OK && is_cram(fp) && !reference && !getenv("REF_PATH") && !getenv("REF_CACHE"))
         iso_warn("%s: CRAM without a reference FASTA or REF_PATH: htslib looks for the reference by the header's M5 "
                  "checksums (UR field, then a network lookup)", path);
@@ -649,7 +670,11 @@ int iso_quant_bam(const char *path, const iso_annotation *ann, const iso_quant_o
         r->assigned_weight += resolved.c[k].count;
     if (rc == ISO_OK)
         r->n_assigned = (size_t)llround(r->assigned_weight);
-    if (rc == ISO_OK && r->n_assigned == 0)
+    if (rc == ISO_OK && r->n_assigned == 0 && n_records == 0) /* no read to have a strand: say what is missing */
+        rc = iso_error(ISO_EFORMAT, "%s: no alignment on the contigs it shares with %s (%d, e.g. '%s'): an empty "
+                                    "BAM, or reads only on other contigs?", path, ann->path, ix.n_contigs,
+                       ix.contigs[0].name);
+    else if (rc == ISO_OK && r->n_assigned == 0)
         rc = iso_error(ISO_EFORMAT, "%s: no mapped read is compatible with a transcript of %s (%zu alignments on "
                                     "annotated contigs): wrong annotation, assembly or library strandedness?", path, ann->path,
                        n_records);

@@ -183,6 +183,14 @@ r = subprocess.run([*base, "--bam", f"{work}/sim.cram", "--out", f"{work}/badcra
                    env=env)
 check(r.returncode == 1 and "--reference" in r.stderr, f"CRAM without its reference: {r.returncode} {r.stderr}")
 check(not [f for f in os.listdir(work) if f.startswith("badcram")], "outputs left after the CRAM failure")
+# A --reference that is not there: refused once, by name (each reader's hts_set_fai_filename leaked htslib's
+# reference list, which a sanitizer build reports), and for a BAM too (it was ignored without a word).
+for bam in ("sim.cram", "sim.bam"):
+    r = subprocess.run([*base, "--bam", f"{work}/{bam}", "--reference", f"{work}/no-such.fa", "--out",
+                        f"{work}/badref"], capture_output=True, text=True)
+    check(r.returncode == 1 and "no-such.fa" in r.stderr and "LeakSanitizer" not in r.stderr,
+          f"{bam} with a missing --reference: exit {r.returncode}, {r.stderr.strip()[-300:]}")
+check(not [f for f in os.listdir(work) if f.startswith("badref")], "outputs left after a missing --reference")
 
 # A skip past the contig end (100 Mb N on this 1.5 Mb contig) with --coverage: counted, and no error.
 with open(f"{work}/skip.sam", "w") as o:

@@ -12,7 +12,9 @@
   - a read spliced at one isoform's junction with 3 bases inserted beside it fits the isoform whose exon is
     3 bases longer, not the one that needs the insertion;
   - pairs multi-mapping across two contigs are shared as on one (3 + 1 unique, 5 shared: 6.75 / 2.25), and the
-    output is the same bytes with 1 and 2 threads (the contigs read in parallel).
+    output is the same bytes with 1 and 2 threads (the contigs read in parallel);
+  - a pair whose mates start at one position is one fragment whichever mate the file has first, and a secondary
+    alignment without NH (minimap2, BWA) is not a second fragment.
 Usage: test_quant_model.py ISOFORMER_BINARY WORKDIR"""
 import csv
 import os
@@ -111,6 +113,38 @@ want = {"A1": 25, "D1": 10, "D2": 4, "B1": 6, "C1": 12, "E1": 6, "F1": 1, "G1": 
         "J2": 2, "K1": 4, "K2": 3, "P1": 6.75, "U1": 2.25}
 bad = [f"{t}: {got.get(t)} fragments, expected {n}" for t, n in want.items() if abs(got.get(t, -1) - n) >= 0.01]
 bad += [] if same else [f"1 and 2 threads differ: {r2.stderr}"]
+
+# Pipelines' BAMs, each on its own transcript so that the counts are exact:
+#  - pairs whose mates start at one position (fragments no longer than the reads), samtools sorting the forward
+#    mate first: read 2 first in half of them (flags 163/83). Each pair is one fragment (they were split in two);
+#  - reads aligned by minimap2/BWA/Bowtie 2, which write no NH: a secondary alignment is not a second fragment.
+with open(f"{work}/p.gtf", "w") as f:
+    for t, (s, e) in {"S1": (1000, 1400), "M1": (3000, 3400), "M2": (5000, 5400)}.items():
+        f.write(f'chrT\tt\texon\t{s + 1}\t{e}\t.\t+\t.\tgene_id "g{t}"; transcript_id "{t}";\n')
+recs = []
+for i in range(5):  # read 2 forward at the same start as read 1 reverse
+    recs.append(f"z{i}\t163\tchrT\t{1101 + i}\t60\t50M\t=\t{1101 + i}\t50\t*\t*")
+    recs.append(f"z{i}\t83\tchrT\t{1101 + i}\t60\t50M\t=\t{1101 + i}\t-50\t*\t*")
+for i in range(3):  # read 1 forward first
+    recs.append(f"y{i}\t99\tchrT\t{1201 + i}\t60\t50M\t=\t{1201 + i}\t50\t*\t*")
+    recs.append(f"y{i}\t147\tchrT\t{1201 + i}\t60\t50M\t=\t{1201 + i}\t-50\t*\t*")
+for i in range(4):  # primary at M1, secondary at M2, no NH
+    recs.append(f"w{i}\t0\tchrT\t{3101 + i}\t60\t50M\t*\t0\t0\t*\t*")
+    recs.append(f"w{i}\t256\tchrT\t{5101 + i}\t0\t50M\t*\t0\t0\t*\t*")
+for i in range(2):
+    recs.append(f"v{i}\t0\tchrT\t{5201 + i}\t60\t50M\t*\t0\t0\t*\t*")
+with open(f"{work}/p.sam", "w") as f:
+    f.write("@SQ\tSN:chrT\tLN:20000\n" + "\n".join(recs) + "\n")
+subprocess.run(["samtools", "sort", "-o", f"{work}/p.bam", f"{work}/p.sam"], check=True, capture_output=True)
+subprocess.run(["samtools", "index", f"{work}/p.bam"], check=True)
+r = subprocess.run([iso, "quant", "--bam", f"{work}/p.bam", "--gtf", f"{work}/p.gtf", "--strand", "none", "--out",
+                    f"{work}/p", "-v"], capture_output=True, text=True)
+print(r.stderr.strip())
+got = {row["Name"]: float(row["NumReads"]) for row in csv.DictReader(open(f"{work}/p.quant.sf"), delimiter="\t")} \
+    if r.returncode == 0 else {}
+want = {"S1": 5 + 3, "M1": 4, "M2": 2}
+bad += [f"{t}: {got.get(t)} fragments, expected {n} ({r.stderr.strip()})" for t, n in want.items()
+        if abs(got.get(t, -1) - n) >= 0.01]
 for b in bad:
     print("FAIL:", b)
 sys.exit(f"{len(bad)} failure(s)" if bad else 0)
