@@ -31,6 +31,7 @@ typedef struct {
     char *key;           /* what features name the transcript by: GTF transcript_id, GFF3 ID */
     char *parent;        /* GFF3: the gene ID the transcript names as Parent */
     char *transcript_id; /* GFF3: a transcript_id attribute (Ensembl), reported instead of the ID */
+    int shared_id;       /* GFF3: another transcript has the same transcript_id: this one keeps its ID */
 } tx_build;
 
 typedef struct {
@@ -355,6 +356,8 @@ static int transcript_describe(parser *ps, iso_transcript *t, tx_build *b, const
     return ISO_OK;
 }
 
+/* A GFF3 feature that is neither a transcript nor a segment (gene, ncRNA_gene, pseudogene, ...), kept by ID for
+ * the transcripts (or exons) that name it as Parent. */
 static int gene_remember(parser *ps, const char *attrs, long line)
 {
     char *id = attr_text(attrs, "ID", 1);
@@ -377,12 +380,6 @@ static int gene_remember(parser *ps, const char *attrs, long line)
     return ISO_OK;
 }
 
-static int is_gene_type(const char *type)
-{
-    size_t n = strlen(type);
-    return !strcmp(type, "gene") || (n > 5 && !strcmp(type + n - 5, "_gene"));
-}
-
 /* ---- one line ---- */
 
 static int parse_coord(const parser *ps, long line, const char *s, const char *what, int64_t *out)
@@ -397,15 +394,30 @@ static int parse_coord(const parser *ps, long line, const char *s, const char *w
     return ISO_OK;
 }
 
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Ensembl and RefSeq have many transcript types beyond mRNA (scaRNA, Y_RNA, vault_RNA, antisense_RNA,
+ * pseudogenic_transcript, V_gene_segment, ...): recognised by suffix, as gffread does, and any *transcript* type. */
 static int is_transcript_type(const char *type)
 {
-    static const char *const types[] = {"mRNA", "transcript", "ncRNA", "lnc_RNA", "lncRNA", "primary_transcript",
-                                        "miRNA", "snRNA", "snoRNA", "rRNA", "tRNA", "misc_RNA", "scRNA",
-                                        "pseudogenic_transcript", "unconfirmed_transcript", NULL};
-    for (const char *const *t = types; *t; t++)
-        if (!strcmp(type, *t))
-            return 1;
-    return 0;
+    return ends_with(type, "RNA") || strstr(type, "transcript") || ends_with(type, "_gene_segment");
+}
+
+/* GTF: Selenocysteine; GENCODE GFF3: stop_codon_redefined_as_selenocysteine */
+static int is_sec_type(const char *type)
+{
+    return !strcmp(type, "Selenocysteine") || !strcmp(type, "selenocysteine") ||
+           !strcmp(type, "stop_codon_redefined_as_selenocysteine");
+}
+
+static int is_segment_type(const char *type)
+{
+    return !strcmp(type, "exon") || !strcmp(type, "CDS") || !strcmp(type, "start_codon") ||
+           !strcmp(type, "stop_codon") || is_sec_type(type);
 }
 
 static int add_feature(parser *ps, const char *id, char **col, long line, int64_t start, int64_t end)
@@ -434,19 +446,13 @@ static int add_feature(parser *ps, const char *id, char **col, long line, int64_
         dst = &b->start_codons;
     else if (!strcmp(type, "stop_codon"))
         dst = &b->stop_codons;
-    else if (!strcmp(type, "Selenocysteine") || !strcmp(type, "selenocysteine"))
+    else if (is_sec_type(type))
         dst = &b->sec;
     if (dst == &b->start_codons || dst == &b->stop_codons)
         ps->has_codon_features = 1;
     if (dst && feature_push(dst, f) < 0)
         return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
     return ISO_OK;
-}
-
-static int is_segment_type(const char *type)
-{
-    return !strcmp(type, "exon") || !strcmp(type, "CDS") || !strcmp(type, "start_codon") ||
-           !strcmp(type, "stop_codon") || !strcmp(type, "Selenocysteine") || !strcmp(type, "selenocysteine");
 }
 
 static int parse_line(parser *ps, char *text, long line)
@@ -475,9 +481,10 @@ static int parse_line(parser *ps, char *text, long line)
                          (long long)end);
     const char *type = col[COL_TYPE];
     int segment = is_segment_type(type);
-    if (ps->gff3 && is_gene_type(type))
+    /* GFF3 genes by any type (gene, ncRNA_gene, pseudogene, ...): whatever a transcript names as Parent */
+    if (ps->gff3 && !segment && !is_transcript_type(type))
         return gene_remember(ps, col[COL_ATTR], line);
-    if (!segment && !(ps->gff3 ? is_transcript_type(type) : !strcmp(type, "transcript")))
+    if (!segment && !ps->gff3 && strcmp(type, "transcript"))
         return ISO_OK; /* genes, UTRs and other features carry nothing we need */
     const char *strand = col[COL_STRAND];
     if ((strand[0] != '+' && strand[0] != '-') || strand[1])
@@ -639,15 +646,17 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     }
     if (t->n_sec)
         t->flags |= ISO_TX_SELENOCYSTEINE;
-    if (ps->gff3 && b->transcript_id) {
+    if (ps->gff3 && b->transcript_id && !b->shared_id) {
         free(t->transcript_id);
         t->transcript_id = b->transcript_id;
         b->transcript_id = NULL;
     }
-    if (ps->gff3 && b->parent) { /* gene ID and name from the parent gene */
-        khiter_t k = kh_get(ids, ps->genes, b->parent);
+    if (ps->gff3) { /* gene ID and name from the parent gene, or from the gene itself when its exons name it
+                     * as Parent (RefSeq pseudogenes without a transcript line) */
+        khiter_t k = kh_get(ids, ps->genes, b->parent ? b->parent : b->key);
         const gene_info *g = k != kh_end(ps->genes) ? &ps->gene[kh_val(ps->genes, k)] : NULL;
-        set_if_empty(&t->gene_id, strdup(g && g->gene_id ? g->gene_id : b->parent));
+        if (b->parent || g)
+            set_if_empty(&t->gene_id, strdup(g && g->gene_id ? g->gene_id : b->parent ? b->parent : b->key));
         if (g && g->name)
             set_if_empty(&t->gene_name, strdup(g->name));
     }
@@ -662,21 +671,25 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     return ISO_OK;
 }
 
+/* Indexes the transcript ids, which must be unique: an id listed twice could name only the first. */
 static int index_ids(annotation_impl *impl)
 {
+    const char *path = impl->pub.path;
     for (size_t i = 0; i < impl->pub.n; i++) {
         const char *id = impl->pub.tx[i].transcript_id;
         int absent;
         khiter_t k = kh_put(ids, impl->by_id, id, &absent);
         if (absent < 0)
-            return ISO_ENOMEM;
-        if (absent)
-            kh_val(impl->by_id, k) = i;
+            return iso_error(ISO_ENOMEM, "%s: out of memory", path);
+        if (!absent)
+            return iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' is listed again (first at line %ld)", path,
+                             impl->pub.tx[i].line, id, impl->pub.tx[kh_val(impl->by_id, k)].line);
+        kh_val(impl->by_id, k) = i;
         char *bare = strndup(id, unversioned_len(id));
         k = bare ? kh_put(ids, impl->by_unversioned, bare, &absent) : kh_end(impl->by_unversioned);
         if (k == kh_end(impl->by_unversioned) || absent < 0) {
             free(bare);
-            return ISO_ENOMEM;
+            return iso_error(ISO_ENOMEM, "%s: out of memory", path);
         }
         if (absent)
             kh_val(impl->by_unversioned, k) = i;
@@ -729,6 +742,9 @@ static int read_lines(parser *ps, iso_lines *lr)
     char *copy = NULL;
     size_t copy_cap = 0;
     while ((rc = iso_lines_next(lr, &line, &len)) > 0) {
+        /* GFF3 may end with the genome: "##FASTA", or just its first '>' header (no seqid starts with '>') */
+        if (!strncmp(line, "##FASTA", 7) || line[0] == '>')
+            break;
         if (len == 0 || (line[0] == '#' && strncmp(line, "##gff-version", 13)))
             continue;
         if (!format_known) {
@@ -747,6 +763,39 @@ static int read_lines(parser *ps, iso_lines *lr)
     }
     free(copy);
     return rc;
+}
+
+/* RefSeq GFF3 gives the X and Y copies of a pseudoautosomal transcript one transcript_id (NM_000451.4) and two IDs
+ * (rna-NM_000451.4, rna-NM_000451.4-2): transcripts whose transcript_id is not their own keep their ID, as
+ * gffread names them, so that each can be told apart and selected. */
+static int mark_shared_ids(parser *ps)
+{
+    khash_t(ids) *seen = kh_init(ids);
+    int rc = seen ? ISO_OK : ISO_ENOMEM;
+    size_t n_shared = 0, example = 0;
+    for (size_t i = 0; rc == ISO_OK && i < ps->ann->pub.n; i++) {
+        tx_build *b = &ps->build[i];
+        int absent;
+        khiter_t k = kh_put(ids, seen, b->transcript_id ? b->transcript_id : b->key, &absent);
+        if (absent < 0)
+            rc = ISO_ENOMEM;
+        else if (absent)
+            kh_val(seen, k) = i;
+        else {
+            tx_build *first = &ps->build[kh_val(seen, k)];
+            example = n_shared ? example : kh_val(seen, k);
+            n_shared += !first->shared_id + !b->shared_id;
+            first->shared_id = b->shared_id = 1;
+        }
+    }
+    kh_destroy(ids, seen);
+    if (rc < 0)
+        return iso_error(rc, "%s: out of memory", ps->path);
+    if (n_shared)
+        iso_warn("%s:%ld: %zu transcripts share their transcript_id with another (the first: '%s'): they are named by "
+                 "their ID instead", ps->path, ps->ann->pub.tx[example].line, n_shared,
+                 ps->build[example].transcript_id ? ps->build[example].transcript_id : ps->build[example].key);
+    return ISO_OK;
 }
 
 int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_annotation **out)
@@ -768,10 +817,12 @@ int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_anno
     if (rc >= 0 && impl->pub.n == 0)
         rc = iso_error(ISO_EFORMAT, "%s:%ld: no transcripts found (empty file, or no exon/CDS features with %s)", path,
                        last_line, ps.gff3 ? "Parent" : "transcript_id");
+    if (rc >= 0 && ps.gff3)
+        rc = mark_shared_ids(&ps);
     for (size_t i = 0; rc >= 0 && i < impl->pub.n; i++)
         rc = transcript_finish(&ps, &impl->pub.tx[i], &ps.build[i]);
-    if (rc >= 0 && index_ids(impl) < 0)
-        rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
+    if (rc >= 0)
+        rc = index_ids(impl);
     parser_free(&ps);
     if (rc < 0) {
         iso_annotation_free(&impl->pub);
@@ -841,14 +892,8 @@ int iso_annotation_from_transcripts(const char *path, const iso_transcript *tx, 
     int rc = ISO_OK;
     for (size_t i = 0; rc == ISO_OK && i < n; i++, impl->pub.n++)
         rc = transcript_copy(path, &tx[i], &impl->pub.tx[i]);
-    if (rc == ISO_OK && index_ids(impl) < 0)
-        rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
-    for (size_t i = 0; rc == ISO_OK && i < n; i++) {
-        size_t first = kh_val(impl->by_id, kh_get(ids, impl->by_id, tx[i].transcript_id));
-        if (first != i)
-            rc = iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' is listed again (first at line %ld)", path,
-                           tx[i].line, tx[i].transcript_id, tx[first].line);
-    }
+    if (rc == ISO_OK)
+        rc = index_ids(impl);
     if (rc != ISO_OK) {
         iso_annotation_free(&impl->pub);
         return rc;

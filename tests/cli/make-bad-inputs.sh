@@ -22,3 +22,5 @@ printf 'uc002xws.2\nuc_missing.1\n' >"$bad/ids.txt"
 printf '# no ids here\n\n' >"$bad/comments_only.txt"
 # uc010zzc.2 (lines 114-125) moved past the end of the 1.5 Mb contig, as with a GTF of another assembly
 awk 'BEGIN{FS=OFS="\t"} /uc010zzc.2/{$4+=1000000; $5+=1000000} {print}' "$gtf" >"$bad/other_assembly.gtf"
+# GFF3 transcript ids that cannot all be told apart: 'Y' is one transcript's ID and another's transcript_id
+printf '##gff-version 3\n20\ts\tmRNA\t100\t200\t.\t+\t.\tID=X\n20\ts\texon\t100\t200\t.\t+\t.\tParent=X\n20\ts\tmRNA\t300\t400\t.\t+\t.\tID=Y;transcript_id=X\n20\ts\texon\t300\t400\t.\t+\t.\tParent=Y\n20\ts\tmRNA\t500\t600\t.\t+\t.\tID=Z;transcript_id=Y\n20\ts\texon\t500\t600\t.\t+\t.\tParent=Z\n' >"$bad/dup_ids.gff3"

@@ -4,6 +4,7 @@ for reverse-complemented windows), for every transcript, from the GTF and from t
 CRLF, with 1 and 2 threads. Usage: test_extract.py ISOFORMER_BINARY TEST_DATA_DIR"""
 import gzip
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -143,6 +144,58 @@ for name in variants:
     for tid, (contig, strand, exons) in models.items():
         check(int(tsv[tid]["rna_len"]) == sum(e - s + 1 for s, e in exons), "%s: rna_len of %s" % (name, tid))
         check(int(tsv[tid]["n_exons"]) == len(exons), "%s: n_exons of %s" % (name, tid))
+
+# Ensembl and RefSeq GFF3 flavours, made here from the test GFF3: genes typed pseudogene/ncRNA_gene/gene, transcripts
+# of many types named by a transcript_id attribute, a copy of one transcript under a second ID with the same
+# transcript_id (RefSeq's X/Y pseudoautosomal copies: both keep their IDs, as gffread names them), and the genome
+# after ##FASTA. RNA and protein against gffread, named by ID there.
+gene_types = ["pseudogene", "ncRNA_gene", "gene"]
+tx_types = ["pseudogenic_transcript", "scaRNA", "V_gene_segment", "mRNA", "processed_transcript", "lnc_RNA", "Y_RNA"]
+flavoured = os.path.join(tmp, "flavoured.gff3")
+lines, genes, shared = ["##gff-version 3"], {}, None
+with open(os.path.join(data, "annotation.gff3")) as src:
+    for line in src:
+        if line.startswith("#"):
+            continue
+        c = line.rstrip("\n").split("\t")
+        c[0] = "20"
+        if c[2] == "transcript":
+            tid = c[8].split("ID=")[1].split(";")[0]
+            k = len(genes)
+            genes[tid] = "ENSG%d" % k
+            lines.append("\t".join(c[:2] + [gene_types[k % 3]] + c[3:8] + ["ID=gene:%d;gene_id=ENSG%d;Name=G%d" % (k, k, k)]))
+            c[2], c[8] = tx_types[k % len(tx_types)], "ID=transcript:%s;Parent=gene:%d;transcript_id=%s" % (tid, k, tid)
+            shared = shared or tid
+        else:
+            c[8] = c[8].replace("Parent=", "Parent=transcript:")
+        lines.append("\t".join(c))
+own = re.compile(r"(ID|Parent)=transcript:%s(?=;|$)" % re.escape(shared))
+copy = [own.sub(r"\1=transcript:%s-2" % shared, l) for l in lines if own.search(l)]
+open(flavoured, "w").write("\n".join(lines + copy + ["##FASTA", ">20", "ACGT"]) + "\n")
+run("gffread", "-g", genome, "-w", "flav_ref.rna.fa", "-y", "flav_ref.protein.fa", flavoured)
+run(iso, "extract", "-f", genome, "-g", flavoured, "-o", "flav", "--window", "10")
+flav_rna, flav_prot = read_fasta(os.path.join(tmp, "flav.rna.fa")), read_fasta(os.path.join(tmp, "flav.protein.fa"))
+flav_tsv = read_tsv(os.path.join(tmp, "flav.tsv"))
+
+
+def flav_name(gff_id):
+    """the name isoformer gives a transcript of ID gff_id: its transcript_id, unless another shares it"""
+    tid = gff_id.split(":", 1)[1]
+    return gff_id if tid.startswith(shared) else tid
+
+
+ref = read_fasta(os.path.join(tmp, "flav_ref.rna.fa"))
+check(len(ref) == len(models) + 1 and set(map(flav_name, ref)) == set(flav_rna),
+      "flavoured GFF3: transcripts %s, gffread: %s" % (sorted(flav_rna), sorted(ref)))
+for gff_id, seq in ref.items():
+    check(flav_rna.get(flav_name(gff_id)) == seq, "flavoured GFF3: RNA of %s differs from gffread -w" % gff_id)
+for gff_id, seq in read_fasta(os.path.join(tmp, "flav_ref.protein.fa")).items():
+    seq = (seq[:-1] if seq.endswith(".") else seq).replace(".", "*")
+    check(flav_prot.get(flav_name(gff_id)) == seq, "flavoured GFF3: protein of %s differs from gffread -y" % gff_id)
+for tid, gene in genes.items():
+    row = flav_tsv.get(tid) or flav_tsv.get("transcript:" + tid, {})
+    check(row.get("gene_id") == gene and row.get("gene_name") == "G" + gene[4:],
+          "flavoured GFF3: gene of %s is %s/%s, expected %s" % (tid, row.get("gene_id"), row.get("gene_name"), gene))
 
 # DNA windows: default (196,608 bp, genomic orientation), odd window reverse-complemented on '-', and a window
 # wider than the contig (N padding on both sides).

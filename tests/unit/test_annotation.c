@@ -191,6 +191,85 @@ START_TEST(gff3_with_genes_and_shared_exons)
 }
 END_TEST
 
+/* Ensembl GFF3: pseudogenes (type pseudogene, not *gene) and transcript types beyond a fixed list (vault_RNA,
+ * V_gene_segment) keep their gene and their transcript_id; RefSeq pseudogenes may have exons under the gene. */
+START_TEST(gff3_gene_and_transcript_types)
+{
+    iso_annotation *a = read_ok("types.gff3",
+        "##gff-version 3\n"
+        "c1\ts\tpseudogene\t10\t60\t.\t+\t.\tID=gene:G1;Name=PSG;gene_id=G1;biotype=processed_pseudogene\n"
+        "c1\ts\tpseudogenic_transcript\t10\t60\t.\t+\t.\tID=transcript:T1;Parent=gene:G1;transcript_id=T1;"
+        "biotype=processed_pseudogene\n"
+        "c1\ts\texon\t10\t60\t.\t+\t.\tParent=transcript:T1\n"
+        "c1\ts\tncRNA_gene\t70\t90\t.\t-\t.\tID=gene:G2;Name=VT;gene_id=G2\n"
+        "c1\ts\tvault_RNA\t70\t90\t.\t-\t.\tID=transcript:T2;Parent=gene:G2;transcript_id=T2;biotype=vault_RNA\n"
+        "c1\ts\texon\t70\t90\t.\t-\t.\tParent=transcript:T2\n"
+        "c1\ts\tgene\t100\t200\t.\t+\t.\tID=gene:G3;Name=IGV;gene_id=G3\n"
+        "c1\ts\tV_gene_segment\t100\t200\t.\t+\t.\tID=transcript:T3;Parent=gene:G3;transcript_id=T3;"
+        "biotype=IG_V_gene\n"
+        "c1\ts\texon\t100\t200\t.\t+\t.\tParent=transcript:T3\n"
+        "c1\ts\tCDS\t100\t200\t.\t+\t0\tID=CDS:P3;Parent=transcript:T3\n"
+        "c1\ts\tpseudogene\t300\t400\t.\t-\t.\tID=gene-LOC4;Name=LOC4;gene_biotype=pseudogene\n"
+        "c1\ts\texon\t300\t320\t.\t-\t.\tID=id-LOC4;Parent=gene-LOC4\n"
+        "c1\ts\texon\t380\t400\t.\t-\t.\tID=id-LOC4-2;Parent=gene-LOC4\n");
+    ck_assert_uint_eq(a->n, 4);
+    static const char *const want[][4] = {{"T1", "G1", "PSG", "processed_pseudogene"},
+                                          {"T2", "G2", "VT", "vault_RNA"},
+                                          {"T3", "G3", "IGV", "IG_V_gene"},
+                                          {"gene-LOC4", "gene-LOC4", "LOC4", ""}};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_str_eq(a->tx[i].transcript_id, want[i][0]);
+        ck_assert_str_eq(a->tx[i].gene_id, want[i][1]);
+        ck_assert_str_eq(a->tx[i].gene_name, want[i][2]);
+        ck_assert_str_eq(a->tx[i].biotype, want[i][3]);
+    }
+    ck_assert_int_eq(a->tx[2].n_cds, 1);
+    ck_assert_int_eq(a->tx[3].n_exons, 2);
+    iso_annotation_free(a);
+}
+END_TEST
+
+/* A GFF3 may carry its genome after ##FASTA (or after a first '>' header line): not features. */
+START_TEST(gff3_with_fasta_section)
+{
+    const char *features = "##gff-version 3\n"
+                           "c1\ts\tmRNA\t1\t9\t.\t+\t.\tID=t1\n"
+                           "c1\ts\texon\t1\t9\t.\t+\t.\tParent=t1\n";
+    char text[512];
+    snprintf(text, sizeof text, "%s##FASTA\n>c1\nACGTACGTA\n", features);
+    iso_annotation *a = read_ok("fasta_section.gff3", text);
+    ck_assert_uint_eq(a->n, 1);
+    ck_assert_int_eq(a->tx[0].exons[0].end, 9);
+    iso_annotation_free(a);
+    snprintf(text, sizeof text, "%s>c1\nACGTACGTA\n", features);
+    a = read_ok("fasta_no_directive.gff3", text);
+    ck_assert_uint_eq(a->n, 1);
+    iso_annotation_free(a);
+}
+END_TEST
+
+/* RefSeq names the X and Y copies of a pseudoautosomal transcript alike (transcript_id) with distinct IDs: each
+ * keeps its ID, as gffread names them, so both can be found; a transcript_id of its own is still used. */
+START_TEST(gff3_shared_transcript_id)
+{
+    iso_annotation *a = read_ok("par.gff3",
+        "##gff-version 3\n"
+        "X\ts\tmRNA\t1\t9\t.\t+\t.\tID=rna-NM_1.4;Parent=gene-S;transcript_id=NM_1.4\n"
+        "X\ts\texon\t1\t9\t.\t+\t.\tParent=rna-NM_1.4\n"
+        "X\ts\tmRNA\t20\t29\t.\t+\t.\tID=rna-NM_2.1;Parent=gene-T;transcript_id=NM_2.1\n"
+        "X\ts\texon\t20\t29\t.\t+\t.\tParent=rna-NM_2.1\n"
+        "Y\ts\tmRNA\t1\t9\t.\t+\t.\tID=rna-NM_1.4-2;Parent=gene-S-2;transcript_id=NM_1.4\n"
+        "Y\ts\texon\t1\t9\t.\t+\t.\tParent=rna-NM_1.4-2\n");
+    ck_assert_uint_eq(a->n, 3);
+    ck_assert_str_eq(a->tx[0].transcript_id, "rna-NM_1.4");
+    ck_assert_str_eq(a->tx[1].transcript_id, "NM_2.1");
+    ck_assert_str_eq(a->tx[2].transcript_id, "rna-NM_1.4-2");
+    ck_assert_int_eq(iso_annotation_find(a, "rna-NM_1.4-2"), 2);
+    ck_assert_int_eq(iso_annotation_find(a, "rna-NM_1.4"), 0);
+    iso_annotation_free(a);
+}
+END_TEST
+
 START_TEST(crlf_and_gzip)
 {
     const char *text = "c1\tt\texon\t5\t9\t.\t+\t.\ttranscript_id \"X\";\r\n"
@@ -439,6 +518,9 @@ int main(void)
     tcase_add_test(tc, refseq_igenomes);
     tcase_add_test(tc, selenocysteine);
     tcase_add_test(tc, gff3_with_genes_and_shared_exons);
+    tcase_add_test(tc, gff3_gene_and_transcript_types);
+    tcase_add_test(tc, gff3_with_fasta_section);
+    tcase_add_test(tc, gff3_shared_transcript_id);
     tcase_add_test(tc, crlf_and_gzip);
     tcase_add_test(tc, malformed);
     tcase_add_test(tc, gff3_escapes_and_quoted_gtf_values);

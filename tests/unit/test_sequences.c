@@ -150,6 +150,31 @@ START_TEST(rna_cds_protein_on_both_strands)
 }
 END_TEST
 
+/* GENCODE's GFF3 marks the Sec codon as stop_codon_redefined_as_selenocysteine (its GTF: Selenocysteine). */
+START_TEST(gencode_gff3_selenocysteine)
+{
+    iso_fasta *fa = open_genome();
+    iso_annotation *a = read_gtf("seq_sec.gff3",
+        "##gff-version 3\n"
+        "c1\tHAVANA\ttranscript\t3\t40\t.\t+\t.\tID=P;transcript_type=protein_coding\n"
+        "c1\tHAVANA\texon\t3\t11\t.\t+\t.\tID=exon:P:1;Parent=P\n"
+        "c1\tHAVANA\texon\t28\t40\t.\t+\t.\tID=exon:P:2;Parent=P\n"
+        "c1\tHAVANA\tCDS\t3\t11\t.\t+\t0\tID=CDS:P;Parent=P\n"
+        "c1\tHAVANA\tCDS\t28\t33\t.\t+\t0\tID=CDS:P;Parent=P\n"
+        "c1\tHAVANA\tstart_codon\t3\t5\t.\t+\t0\tID=start_codon:P;Parent=P\n"
+        "c1\tHAVANA\tstop_codon\t34\t36\t.\t+\t0\tID=stop_codon:P;Parent=P\n"
+        "c1\tHAVANA\tstop_codon_redefined_as_selenocysteine\t31\t33\t.\t+\t0\tID=sec:P;Parent=P\n");
+    char *prot;
+    unsigned flags;
+    ck_assert_int_eq(iso_extract_protein(fa, &a->tx[0], &prot, &flags), ISO_OK);
+    ck_assert_str_eq(prot, "MAWKU");
+    ck_assert_uint_eq(flags, ISO_TX_CODING | ISO_TX_SELENOCYSTEINE);
+    free(prot);
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+END_TEST
+
 /* A soft-masked genome (repeats in lowercase, as UCSC's and Ensembl's sm FASTAs) reads as the uppercase one: the
  * start codon was missed in lowercase (no_start_codon, and variants called start_lost a missense). */
 START_TEST(soft_masked_genome_reads_as_uppercase)
@@ -292,6 +317,7 @@ int main(void)
     tcase_add_test(tc, translate_and_revcomp);
     tcase_add_test(tc, iupac_codes_and_case);
     tcase_add_test(tc, rna_cds_protein_on_both_strands);
+    tcase_add_test(tc, gencode_gff3_selenocysteine);
     tcase_add_test(tc, soft_masked_genome_reads_as_uppercase);
     tcase_add_test(tc, phase_partial_codons_and_non_atg_starts);
     tcase_add_test(tc, dna_windows_at_contig_edges);
