@@ -1,6 +1,6 @@
 /* isoformer merge: gathers the outputs of `isoformer predict --shard i/n` runs into the files one unsharded run
- * writes. Tables (TSV, BED) keep their rows byte for byte, sorted by the order every writer uses: chrom (byte
- * order), start, end (numeric), transcript id (byte order). bigWig tracks are read back and rewritten with each
+ * writes. Tables (TSV, BED, embeddings) keep their rows byte for byte, sorted by the order every writer uses: chrom
+ * (byte order), start, end (numeric), transcript id (byte order). bigWig tracks are read back and rewritten with each
  * base's maximum over the shards (the writers' rule for bases covered by several transcripts). */
 #include <getopt.h>
 #include <stdint.h>
@@ -15,11 +15,14 @@
 #include "isoformer/manifest.h"
 #include "isoformer/outputs.h"
 
+#include <htslib/kstring.h>
+
 static const char usage_text[] =
     "Usage: isoformer merge --out PREFIX SHARD_PREFIX...\n\n"
     "Gathers the outputs of 'isoformer predict --shard i/n --out SHARD_PREFIX' runs into the files an unsharded\n"
-    "run writes: PREFIX.predictions.tsv, PREFIX.predictions.bed and PREFIX.<tissue>.bw for every tissue track the\n"
-    "first shard has. Rows are sorted by chrom, start, end and transcript id; a transcript found in two shards\n"
+    "run writes: PREFIX.predictions.tsv, PREFIX.predictions.bed, PREFIX.<tissue>.bw for every tissue track the\n"
+    "first shard has, and PREFIX.embeddings.tsv when the shards have embeddings (predict --embeddings). Rows are\n"
+    "sorted by chrom, start, end and transcript id, streamed from each shard; a transcript found in two shards\n"
     "is an error. bigWig values are the per-base maximum over the shards. The shards' SHARD_PREFIX.run.json\n"
     "must show one run, every shard once and every file unchanged; PREFIX.run.json is written for the result.\n\n"
     "Options:\n"
@@ -32,20 +35,12 @@ static const char usage_text[] =
 typedef struct {
     const char *suffix;
     iso_table_kind kind;
+    int optional; /* merged when the first shard has it (then every shard must) */
 } table_layout;
 
-static const table_layout tables[] = {{".predictions.tsv", ISO_TABLE_TSV}, {".predictions.bed", ISO_TABLE_BED}};
-
-/* A row of one shard's table, for sorting all shards' rows together. */
-typedef struct {
-    const iso_table_row *row;
-    int shard;
-} shard_row;
-
-static int by_position(const void *pa, const void *pb)
-{
-    return iso_table_row_cmp(((const shard_row *)pa)->row, ((const shard_row *)pb)->row);
-}
+static const table_layout tables[] = {{".predictions.tsv", ISO_TABLE_TSV, 0},
+                                      {".predictions.bed", ISO_TABLE_BED, 0},
+                                      {".embeddings.tsv", ISO_TABLE_TSV, 1}};
 
 static char *join(const char *prefix, const char *suffix)
 {
@@ -64,61 +59,126 @@ typedef struct {
     int n;
 } pending;
 
-static int write_table(const char *header, const shard_row *rows, size_t n, const char *path, pending *done)
+/* The key of the row last written, kept past its reader's next row. */
+typedef struct {
+    kstring_t chrom, id;
+    iso_table_row row; /* chrom and id point into the strings above */
+    int shard;
+} written_key;
+
+static int keep_key(written_key *k, const iso_table_row *row, int shard)
 {
-    iso_out *o = iso_out_open(path);
-    if (!o)
-        return iso_last_status();
-    done->out[done->n++] = o;
-    FILE *fp = iso_out_fp(o);
-    if (header)
-        fputs(header, fp);
-    for (size_t i = 0; i < n; i++) {
-        fputs(rows[i].row->line, fp);
-        fputc('\n', fp);
-    }
+    k->chrom.l = k->id.l = 0;
+    if (kputs(row->chrom, &k->chrom) < 0 || kputs(row->id, &k->id) < 0)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    k->row = (iso_table_row){.chrom = k->chrom.s, .id = k->id.s, .start = row->start, .end = row->end};
+    k->shard = shard;
     return ISO_OK;
 }
 
-/* Every shard's table read, checked for one header and disjoint transcripts, and written in row order. */
+/* A shard's rows in the writers' order: streamed from the file when an isoformer run wrote it (its run.json: sorted
+ * by construction, and a genome's embeddings are never held in memory), else (a table of another tool) read whole
+ * and sorted. */
+typedef struct {
+    iso_table_reader *reader;
+    iso_table table;
+    size_t next;
+    const iso_table_row *row; /* the current row; NULL past the end */
+} shard_rows;
+
+static int by_position(const void *pa, const void *pb) { return iso_table_row_cmp(pa, pb); }
+
+static int shard_next(shard_rows *s)
+{
+    if (!s->reader) {
+        s->row = s->next < s->table.n ? &s->table.rows[s->next++] : NULL;
+        return ISO_OK;
+    }
+    int rc = iso_table_reader_next(s->reader, &s->row);
+    return rc < 0 ? rc : ISO_OK;
+}
+
+static int shard_open(shard_rows *s, const char *prefix, const table_layout *lay, const char **header)
+{
+    char *path = join(prefix, lay->suffix), *manifest = join(prefix, ".run.json");
+    int rc = path && manifest ? ISO_OK : ISO_ENOMEM;
+    if (rc == ISO_OK && access(manifest, F_OK) == 0) {
+        if ((rc = iso_table_reader_open(path, lay->kind, &s->reader)) == ISO_OK)
+            *header = iso_table_reader_header(s->reader);
+    } else if (rc == ISO_OK && (rc = iso_table_read(path, lay->kind, &s->table)) == ISO_OK) {
+        qsort(s->table.rows, s->table.n, sizeof *s->table.rows, by_position);
+        *header = s->table.header;
+    }
+    free(path);
+    free(manifest);
+    return rc == ISO_OK ? shard_next(s) : rc;
+}
+
+static void shard_close(shard_rows *s)
+{
+    iso_table_reader_close(s->reader);
+    iso_table_free(&s->table);
+}
+
+/* The shards' tables merged row by row (k-way) under their one header; a transcript in two shards, or a shard
+ * out of order, is an error. */
 static int merge_table(const table_layout *lay, const char *out_prefix, char **shards, int n_shards, pending *done)
 {
-    iso_table *t = calloc((size_t)n_shards, sizeof *t);
-    shard_row *rows = NULL;
-    size_t n = 0;
-    int rc = t ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    char *first = lay->optional ? join(shards[0], lay->suffix) : NULL;
+    int absent = first && access(first, F_OK) != 0;
+    free(first);
+    if (absent)
+        return ISO_OK;
+    shard_rows *in = calloc((size_t)n_shards, sizeof *in);
+    const char *h0 = NULL;
+    int rc = in ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     for (int s = 0; s < n_shards && rc == ISO_OK; s++) {
-        char *path = join(shards[s], lay->suffix);
-        rc = path ? iso_table_read(path, lay->kind, &t[s]) : ISO_ENOMEM;
-        if (rc == ISO_OK && s > 0 && (t[s].header || t[0].header) &&
-            (!t[s].header || !t[0].header || strcmp(t[s].header, t[0].header)))
-            rc = iso_error(ISO_EFORMAT, "%s: header differs from the first shard's: expected shards of one run "
-                                        "(same model and options)", path);
-        free(path);
-        n += rc == ISO_OK ? t[s].n : 0;
+        const char *h = NULL;
+        rc = shard_open(&in[s], shards[s], lay, &h);
+        if (s == 0)
+            h0 = h;
+        else if (rc == ISO_OK && (h || h0) && (!h || !h0 || strcmp(h, h0)))
+            rc = iso_error(ISO_EFORMAT, "%s%s: header differs from the first shard's: expected shards of one run "
+                                        "(same model and options)", shards[s], lay->suffix);
     }
-    if (rc == ISO_OK && !(rows = malloc((n ? n : 1) * sizeof *rows)))
-        rc = iso_error(ISO_ENOMEM, "out of memory");
-    for (int s = 0, k = 0; s < n_shards && rc == ISO_OK; s++)
-        for (size_t i = 0; i < t[s].n; i++)
-            rows[k++] = (shard_row){&t[s].rows[i], s};
-    if (rc == ISO_OK) {
-        qsort(rows, n, sizeof *rows, by_position);
-        for (size_t i = 1; i < n && rc == ISO_OK; i++) {
-            const iso_table_row *a = rows[i - 1].row, *b = rows[i].row;
-            if (!strcmp(a->id, b->id) && !strcmp(a->chrom, b->chrom) && a->start == b->start)
-                rc = iso_error(ISO_EFORMAT, "transcript %s is in shards %s and %s: expected disjoint shards", b->id,
-                               shards[rows[i - 1].shard], shards[rows[i].shard]);
+    char *path = rc == ISO_OK ? join(out_prefix, lay->suffix) : NULL;
+    iso_out *o = path ? iso_out_open(path) : NULL;
+    if (rc == ISO_OK && !o)
+        rc = path ? iso_last_status() : ISO_ENOMEM;
+    if (o) {
+        done->out[done->n++] = o;
+        if (h0)
+            fputs(h0, iso_out_fp(o));
+    }
+    written_key last = {.shard = -1};
+    while (rc == ISO_OK) {
+        int s = -1;
+        for (int k = 0; k < n_shards; k++)
+            if (in[k].row && (s < 0 || iso_table_row_cmp(in[k].row, in[s].row) < 0))
+                s = k;
+        if (s < 0)
+            break;
+        const iso_table_row *r = in[s].row;
+        if (last.shard >= 0 && !strcmp(last.row.id, r->id) && !strcmp(last.row.chrom, r->chrom) &&
+            last.row.start == r->start) {
+            rc = iso_error(ISO_EFORMAT, "transcript %s is in shards %s and %s: expected disjoint shards", r->id,
+                           shards[last.shard], shards[s]);
+            break;
         }
+        fputs(r->line, iso_out_fp(o));
+        fputc('\n', iso_out_fp(o));
+        if ((rc = keep_key(&last, r, s)) != ISO_OK || (rc = shard_next(&in[s])) != ISO_OK)
+            break;
+        if (in[s].row && iso_table_row_cmp(in[s].row, &last.row) < 0)
+            rc = iso_error(ISO_EFORMAT, "%s%s: transcript %s comes after %s: not in the order isoformer writes "
+                                        "(chrom, start, end, id)", shards[s], lay->suffix, in[s].row->id, last.row.id);
     }
-    char *out = rc == ISO_OK ? join(out_prefix, lay->suffix) : NULL;
-    if (rc == ISO_OK)
-        rc = out ? write_table(t[0].header, rows, n, out, done) : ISO_ENOMEM;
-    free(out);
-    free(rows);
-    for (int s = 0; t && s < n_shards; s++)
-        iso_table_free(&t[s]);
-    free(t);
+    free(last.chrom.s);
+    free(last.id.s);
+    free(path);
+    for (int s = 0; in && s < n_shards; s++)
+        shard_close(&in[s]);
+    free(in);
     return rc;
 }
 
@@ -289,7 +349,7 @@ int main_merge(int argc, char **argv)
         return cli_usage_error("merge", "expected at least one SHARD_PREFIX");
     char **shards = argv + optind;
     int n_shards = argc - optind;
-    static const char *const merged[] = {".predictions.tsv", ".predictions.bed", ".run.json", NULL};
+    static const char *const merged[] = {".predictions.tsv", ".predictions.bed", ".embeddings.tsv", ".run.json", NULL};
     if ((rc = cli_out_not_input("merge", out, (const char *const *)shards, n_shards, 1, merged)) != 0)
         return rc;
     char **suffixes = NULL, *config = NULL, *selection = NULL;
@@ -299,10 +359,10 @@ int main_merge(int argc, char **argv)
     int in_set = rc == ISO_OK && (rc = iso_out_set_begin()) == ISO_OK; /* the outputs appear all or none */
     if (rc == ISO_OK)
         rc = list_tracks(shards, n_shards, &suffixes, &n_tracks);
-    if (rc == ISO_OK && n_tracks + 2 > (int)(sizeof done.out / sizeof done.out[0]))
-        rc = iso_error(ISO_EINVAL, "%s: %d tracks, expected at most %d", shards[0], n_tracks,
-                       (int)(sizeof done.out / sizeof done.out[0]) - 2);
-    for (size_t i = 0; i < sizeof tables / sizeof tables[0] && rc == ISO_OK; i++)
+    const int n_tables = (int)(sizeof tables / sizeof tables[0]), max_out = (int)(sizeof done.out / sizeof done.out[0]);
+    if (rc == ISO_OK && n_tracks + n_tables > max_out)
+        rc = iso_error(ISO_EINVAL, "%s: %d tracks, expected at most %d", shards[0], n_tracks, max_out - n_tables);
+    for (int i = 0; i < n_tables && rc == ISO_OK; i++)
         rc = merge_table(&tables[i], out, shards, n_shards, &done);
     if (rc == ISO_OK)
         rc = merge_tracks(out, shards, n_shards, suffixes, n_tracks, &done);

@@ -57,6 +57,7 @@ workflow isoformer_scatter {
     File predictions_bed = merge.bed
     Array[File] predictions_bigwigs = merge.merged_bigwigs
     File? run_manifest = merge.manifest
+    File? predictions_embeddings = merge.merged_embeddings
   }
 
   meta {

@@ -168,6 +168,7 @@ task merge {
     File bed = "~{prefix}.predictions.bed"
     Array[File] merged_bigwigs = glob("~{prefix}.*.bw")
     File? manifest = "~{prefix}.run.json"
+    File? merged_embeddings = "~{prefix}.embeddings.tsv"
   }
 
   runtime {
@@ -355,8 +356,8 @@ task variants {
     Int cpu = 8
     Int memory_gb = 32
     String gpu_type = "nvidia-tesla-t4"
-    String nvidia_driver_version = "535.104.05"
-    String zones = "us-central1-a us-central1-b us-central1-c"
+    String nvidia_driver_version = "580.82.07"
+    String zones = "us-central1-a us-central1-b us-central1-c us-central1-f"
     Int preemptible = 2
     Int max_retries = 1
   }
@@ -442,7 +443,7 @@ task variants {
     cpu: "CPU cores, also passed as --threads"
     memory_gb: "Memory in GiB"
     gpu_type: "Terra/Cromwell GPU type"
-    nvidia_driver_version: "NVIDIA driver (ignored by Cromwell's Life Sciences and GCP Batch backends)"
+    nvidia_driver_version: "NVIDIA driver, 580 or newer for the CUDA 13 image (Cromwell's GCP Batch backend does not pass it)"
     zones: "Google zones that have the GPU type"
     preemptible: "Preemptible attempts before a regular VM"
     max_retries: "Retries after a failure"
@@ -456,6 +457,7 @@ task variants_gather {
 
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
     Int memory_gb = 8
+    String zones = "us-central1-a us-central1-b us-central1-c us-central1-f"
     Int preemptible = 2
     Int max_retries = 1
   }
@@ -486,6 +488,7 @@ task variants_gather {
     cpu: 2
     memory: "~{memory_gb} GiB"
     disks: "local-disk ~{disk_gb} SSD"
+    zones: zones
     preemptible: preemptible
     maxRetries: max_retries
   }
@@ -501,6 +504,7 @@ task variants_gather {
     prefix: "Output prefix"
     docker: "Container image with isoformer"
     memory_gb: "Memory in GiB"
+    zones: "Google zones of your workspace's region"
     preemptible: "Preemptible attempts before a regular VM"
     max_retries: "Retries after a failure"
   }

@@ -22,6 +22,7 @@ workflow isoformer_variants {
     String extra_args = ""
     Boolean use_gpu = true
     String docker = "ghcr.io/isoformer/isoformer:0.1.0"
+    String zones = "us-central1-a us-central1-b us-central1-c us-central1-f"
   }
 
   scatter (i in range(n_shards)) {
@@ -41,7 +42,8 @@ workflow isoformer_variants {
         n_shards = n_shards,
         extra_args = extra_args,
         use_gpu = use_gpu,
-        docker = docker
+        docker = docker,
+        zones = zones
     }
   }
 
@@ -50,7 +52,8 @@ workflow isoformer_variants {
       shard_files = flatten([variants.vcf_out, flatten(variants.vcf_out_index), variants.tsv, variants.svg,
                              variants.manifest]),
       prefix = sample_id,
-      docker = docker
+      docker = docker,
+      zones = zones
   }
 
   output {
@@ -83,5 +86,6 @@ workflow isoformer_variants {
     extra_args: "More isoformer variants options for every shard"
     use_gpu: "One GPU per variants task; false runs on CPUs"
     docker: "Container image with isoformer"
+    zones: "Google zones of your workspace's region (Terra: the workspace's bucket region) that have the GPU type"
   }
 }

@@ -59,43 +59,111 @@ static int parse_key(iso_table_row *r, const key_columns *k, const char *path, l
     return ISO_OK;
 }
 
-int iso_table_read(const char *path, iso_table_kind kind, iso_table *t)
+struct iso_table_reader {
+    iso_lines *lines;
+    const char *path; /* iso_lines' copy */
+    iso_table_kind kind;
+    const key_columns *key;
+    char *header;
+    iso_table_row row;  /* the current row, owned here */
+    int pending;        /* row holds the first data line, met while reading the header */
+};
+
+void iso_table_reader_close(iso_table_reader *r)
 {
-    *t = (iso_table){0};
-    iso_lines *lr = iso_lines_open(path);
-    if (!lr)
-        return iso_last_status();
-    const key_columns *key = kind == ISO_TABLE_TSV ? &tsv_key : &bed_key;
+    if (!r)
+        return;
+    iso_lines_close(r->lines);
+    free(r->header);
+    free(r->row.line);
+    free(r->row.fields);
+    free(r);
+}
+
+/* The next non-empty line that is not a header line into r->row: 1, 0 at the end, or an iso_status. Header
+ * lines met on the way are appended to r->header. */
+static int read_row(iso_table_reader *r)
+{
     const char *line;
     size_t len;
     int rc;
-    while ((rc = iso_lines_next(lr, &line, &len)) > 0) {
-        long lineno = iso_lines_lineno(lr);
-        if (is_header(kind, line, lineno)) {
-            if ((rc = append_line(&t->header, line, len)) < 0)
-                break;
+    while ((rc = iso_lines_next(r->lines, &line, &len)) > 0) {
+        long lineno = iso_lines_lineno(r->lines);
+        if (is_header(r->kind, line, lineno)) {
+            if ((rc = append_line(&r->header, line, len)) < 0)
+                return rc;
             continue;
         }
         if (len == 0)
             continue;
+        free(r->row.line);
+        free(r->row.fields);
+        r->row = (iso_table_row){.line = strndup(line, len), .fields = strndup(line, len)};
+        if (!r->row.line || !r->row.fields)
+            return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", r->path, lineno);
+        return (rc = parse_key(&r->row, r->key, r->path, lineno)) < 0 ? rc : 1;
+    }
+    return rc;
+}
+
+int iso_table_reader_open(const char *path, iso_table_kind kind, iso_table_reader **out)
+{
+    *out = NULL;
+    iso_table_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    r->kind = kind;
+    r->key = kind == ISO_TABLE_TSV ? &tsv_key : &bed_key;
+    if (!(r->lines = iso_lines_open(path))) {
+        free(r);
+        return iso_last_status();
+    }
+    r->path = iso_lines_path(r->lines);
+    int rc = read_row(r);
+    if (rc < 0) {
+        iso_table_reader_close(r);
+        return rc;
+    }
+    r->pending = rc == 1;
+    *out = r;
+    return ISO_OK;
+}
+
+const char *iso_table_reader_header(const iso_table_reader *r) { return r->header; }
+
+int iso_table_reader_next(iso_table_reader *r, const iso_table_row **row)
+{
+    int rc = 1;
+    if (r->pending)
+        r->pending = 0;
+    else
+        rc = read_row(r);
+    *row = rc == 1 ? &r->row : NULL;
+    return rc;
+}
+
+int iso_table_read(const char *path, iso_table_kind kind, iso_table *t)
+{
+    *t = (iso_table){0};
+    iso_table_reader *r;
+    int rc = iso_table_reader_open(path, kind, &r);
+    if (rc < 0)
+        return rc;
+    if (r->header && !(t->header = strdup(r->header)))
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    const iso_table_row *row;
+    while (rc >= 0 && (rc = iso_table_reader_next(r, &row)) == 1) {
         iso_table_row *p = iso_reserve(t->rows, &t->cap, t->n + 1, sizeof *p, 1024);
         if (!p) {
-            rc = iso_error(ISO_ENOMEM, "%s:%ld: out of memory", path, lineno);
+            rc = iso_error(ISO_ENOMEM, "%s: out of memory", path);
             break;
         }
         t->rows = p;
-        iso_table_row *r = &t->rows[t->n];
-        *r = (iso_table_row){.line = strndup(line, len), .fields = strndup(line, len)};
-        if (!r->line || !r->fields) {
-            free(r->line), free(r->fields);
-            rc = iso_error(ISO_ENOMEM, "%s:%ld: out of memory", path, lineno);
-            break;
-        }
-        t->n++;
-        if ((rc = parse_key(r, key, path, lineno)) < 0)
-            break;
+        /* the reader's row moves here, the key's pointers with it */
+        t->rows[t->n++] = r->row;
+        r->row = (iso_table_row){0};
     }
-    iso_lines_close(lr);
+    iso_table_reader_close(r);
     if (rc < 0) {
         iso_table_free(t);
         return rc;

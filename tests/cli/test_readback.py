@@ -211,6 +211,7 @@ whole = os.path.join(work, "whole")
 check(subprocess.run([iso, *SHARD, "--out", whole], capture_output=True).returncode == 0, "unsharded run")
 s1, s2 = shard("s1", 1), shard("s2", 2)
 r, left = merge("ok", s1, s2)
+left_plain = left
 out = os.path.join(work, "merged", "ok", "m")
 check(r.returncode == 0 and open(out + ".predictions.tsv").read() == open(whole + ".predictions.tsv").read(),
       f"merge of one run's shards: {r.stderr.strip()}")
@@ -223,6 +224,19 @@ check(manifest.get("command") == "merge" and manifest.get("shard") is None and
 for f in manifest.get("files", []):  # sizes and CRC-32 of what is on disk, by zlib
     body = open(os.path.join(os.path.dirname(out), f["name"]), "rb").read()
     check(len(body) == f["bytes"] and f"{zlib.crc32(body):08x}" == f["crc32"], f"manifest entry {f}")
+
+# with --embeddings: merge writes the embeddings of the unsharded run (streamed from the shards), in its manifest
+whole_e = os.path.join(work, "whole-e")
+check(subprocess.run([iso, *SHARD, "--embeddings", "--out", whole_e], capture_output=True).returncode == 0,
+      "unsharded run with --embeddings")
+r, left = merge("embeddings", shard("s1e", 1, "--embeddings"), shard("s2e", 2, "--embeddings"))
+out_e = os.path.join(work, "merged", "embeddings", "m")
+check(r.returncode == 0 and os.path.exists(out_e + ".embeddings.tsv") and
+      open(out_e + ".embeddings.tsv").read() == open(whole_e + ".embeddings.tsv").read() and
+      len(open(whole_e + ".embeddings.tsv").read().splitlines()) > 2, f"merged embeddings: {r.stderr.strip()} {left}")
+check("m.embeddings.tsv" in [f["name"] for f in json.load(open(out_e + ".run.json"))["files"]] if r.returncode == 0
+      else False, "the merged manifest lists the embeddings")
+check("m.embeddings.tsv" not in left_plain, "no embeddings merged from shards without them")
 
 model_b = shard("s2-other-model", 2, model=other_model)
 window = shard("s2-window", 2, "--window", "8192")

@@ -241,10 +241,10 @@ def quant(params, taskdir, gtf=None, args="", strandedness=None):
     return t
 
 
-def predict_shards(params, base, gtf):
+def predict_shards(params, base, gtf, args=""):
     """predict for shards 1/2 and 2/2, meta.id test.shard<i>of2 (the merge nf-test's setup)."""
-    return [predict(params, os.path.join(base, f"shard{i}"), shard=f"{i}/2", gtf=gtf, meta_id=f"test.shard{i}of2")
-            for i in (1, 2)]
+    return [predict(params, os.path.join(base, f"shard{i}"), shard=f"{i}/2", gtf=gtf, meta_id=f"test.shard{i}of2",
+                    args=args) for i in (1, 2)]
 
 
 def merge(shards, taskdir, label="script"):
@@ -427,6 +427,7 @@ def run_scatter(params):
         merged = scatter_once(params, label, gtf, os.path.join(work, label.replace(" ", "_")))
         if merged and gtf == params["gtf_split"]:
             match_snapshot(test, "test-data - 2 shards", predicted_content(merged)[1:])
+    scatter_embeddings(params, os.path.join(work, "embeddings"))
     stubs = [run_task("predict", "stub", context("predict", False, {}, meta_id=f"test.shard{i}of2"), {},
                       os.path.join(work, f"stub-shard{i}")) for i in (1, 2)]
     if all(stubs):
@@ -434,6 +435,28 @@ def run_scatter(params):
         if t:
             match_snapshot(test, "test-data - 2 shards - stub", [{k: v for k, v in sanitized(t).items()
                                                                   if not k.startswith("versions")}])
+
+
+def scatter_embeddings(params, base):
+    """--embeddings in predict's ext.args (the input of fit): ISOFORMER_SCATTER must give the embeddings of one
+    unsharded run, byte for byte (rows in the order of an unsharded run), both shards holding transcripts."""
+    gtf = params["gtf_split"]
+    whole = predict(params, os.path.join(base, "whole"), gtf=gtf, args="--embeddings")
+    shards = predict_shards(params, base, gtf, args="--embeddings")
+    if not whole or not all(shards):
+        return
+    rows = [len(lines(t.path("embeddings"))) - 1 for t in shards]
+    merged = merge(shards, os.path.join(base, "merge"))
+    if merged:
+        got = merged.out.get("embeddings")
+        a = open(whole.path("embeddings"), "rb").read()
+        check(got is not None and open(got, "rb").read() == a and a.count(b"\n") == 8 and min(rows) > 0,
+              f"--embeddings: the merged embeddings ({got}) byte-identical to one unsharded run's (shards of {rows} rows)")
+    # predict without --embeddings: merge emits none
+    plain = [t for t in predict_shards(params, os.path.join(base, "plain"), gtf)]
+    if all(plain):
+        m = merge(plain, os.path.join(base, "plain-merge"))
+        check(m is not None and m.out.get("embeddings") is None, "without --embeddings: no merged embeddings")
 
 
 def scatter_once(params, label, gtf, base):

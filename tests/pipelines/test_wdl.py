@@ -11,6 +11,7 @@ usage: test_wdl.py ISOFORMER MODE WORKDIR
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -61,11 +62,41 @@ def run_check():
         check(files and all(v.startswith(RELEASE_URL) and os.path.isfile(os.path.join(ROOT, v[len(RELEASE_URL):]))
                             for v in files),
               f"{test_inputs}: its {len(files)} files are the release's copies of files of this checkout")
+    check_gpu_runtime(WDL)
     dockstore = yaml.safe_load(open(os.path.join(ROOT, ".dockstore.yml")))
     for wf in dockstore["workflows"]:
         paths = [wf["primaryDescriptorPath"], *wf.get("testParameterFiles", [])]
         check(wf["subclass"] == "WDL" and all(os.path.exists(ROOT + p) for p in paths),
               f".dockstore.yml {wf['name']}: {paths} exist")
+
+
+# The oldest Linux driver each CUDA major version runs on (NVIDIA's CUDA Toolkit release notes, table 3:
+# "CUDA Toolkit and Corresponding Driver Versions", minor version compatibility).
+CUDA_MIN_DRIVER = {11: 450, 12: 525, 13: 580}
+
+
+def check_gpu_runtime(WDL):
+    """Every task that asks for a GPU defaults nvidiaDriverVersion to a driver the Dockerfile's CUDA runs on (a GPU
+    VM given an older driver cannot run the image's CUDA), and every task and workflow takes `zones` (docs: an
+    input of every task and of the workflow) and passes it to its calls."""
+    cuda = re.search(r"^ARG CUDA_VERSION=(\d+)\.", open(os.path.join(ROOT, "Dockerfile")).read(), re.M)
+    need = CUDA_MIN_DRIVER.get(int(cuda.group(1))) if cuda else None
+    tasks = WDL.load(os.path.join(WDL_DIR, "isoformer_tasks.wdl")).tasks
+    for t in tasks:
+        inputs = {d.name: d for d in t.inputs}
+        if "gpuCount" in t.runtime:
+            d = inputs.get("nvidia_driver_version")
+            default = d.expr.literal.value if d is not None and d.expr is not None and d.expr.literal else None
+            check(need and default and int(default.split(".")[0]) >= need,
+                  f"task {t.name}: nvidia_driver_version default {default} runs CUDA {cuda and cuda.group(1)} "
+                  f"(driver >= {need})")
+        check("zones" in inputs and "zones" in t.runtime, f"task {t.name}: a zones input, its runtime zones")
+    for path in (WORKFLOW, VARIANTS):
+        wf = WDL.load(path).workflow
+        calls = [c for c in wf.body if isinstance(c, WDL.Tree.Call)] + [
+            c for sc in wf.body if isinstance(sc, WDL.Tree.Scatter) for c in sc.body if isinstance(c, WDL.Tree.Call)]
+        check(any(d.name == "zones" for d in wf.inputs) and calls and all("zones" in c.inputs for c in calls),
+              f"workflow {wf.name}: a zones input, passed to {[c.name for c in calls]}")
 
 
 def outputs_of(result_dir):
@@ -127,6 +158,7 @@ def run_real():
     split = os.path.join(DERIVED, "split_genes.gtf")
     for label, gtf in (("annotation", inputs["isoformer_scatter.gtf"]), ("split_genes", split)):
         run_real_once(dict(inputs, **{"isoformer_scatter.gtf": gtf}), label)
+    run_real_embeddings(dict(inputs, **{"isoformer_scatter.gtf": split}))
     bad = dict(inputs, **{"isoformer_scatter.gtf": os.path.join(work, "broken.gtf")})
     with open(bad["isoformer_scatter.gtf"], "w") as f:
         f.write("this is not a GTF\n")
@@ -135,6 +167,29 @@ def run_real():
           f"a failing predict fails the workflow (miniwdl exit {r.returncode}), with predict's message")
     run_quant_task(inputs)
     run_variants_workflow()
+
+
+def run_real_embeddings(inputs):
+    """--embeddings in predict.extra_args (the input of fit): the workflow's predictions_embeddings must equal one
+    unsharded `isoformer predict --embeddings` run's, byte for byte, with both shards holding transcripts."""
+    r = run_workflow(dict(inputs, **{"isoformer_scatter.predict.extra_args": "--embeddings"}),
+                     os.path.join(work, "embeddings"))
+    if not check(r.returncode == 0, "--embeddings: miniwdl run exits 0 " + (r.stderr.strip()[-600:] if r.returncode else "")):
+        return
+    run_dir = os.path.join(work, "embeddings", "_LAST")
+    shard_rows = [sum(1 for _ in open(outputs_of(os.path.join(run_dir, f"call-predict-{i}"))["predict.embeddings"][0])) - 1
+                  for i in (0, 1)]
+    whole = os.path.join(work, "embeddings.whole")
+    p = subprocess.run([exe, "predict", "--model", os.path.dirname(inputs["isoformer_scatter.model"]),
+                        "--fasta", inputs["isoformer_scatter.fasta"], "--gtf", inputs["isoformer_scatter.gtf"],
+                        "--chrom-alias", inputs["isoformer_scatter.chrom_alias"], "--embeddings",
+                        "--device", "cpu", "--threads", "2", "--out", whole], capture_output=True, text=True)
+    got = outputs_of(run_dir).get("isoformer_scatter.predictions_embeddings")
+    want = open(whole + ".embeddings.tsv", "rb").read() if p.returncode == 0 else None
+    check(want is not None and got is not None and open(got, "rb").read() == want and want.count(b"\n") > 2
+          and min(shard_rows) > 0,
+          f"--embeddings: the workflow's predictions_embeddings ({got}) byte-identical to one unsharded run's "
+          f"(shards of {shard_rows} rows)")
 
 
 def run_variants_workflow():

@@ -120,6 +120,18 @@ ISO_API
 int iso_table_read(const char *path, iso_table_kind kind, iso_table *t) ISO_RESULT;
 ISO_API
 void iso_table_free(iso_table *t);
+/* The same rows one at a time, for files too large to hold (a genome's embeddings). */
+typedef struct iso_table_reader iso_table_reader;
+ISO_API
+int iso_table_reader_open(const char *path, iso_table_kind kind, iso_table_reader **out) ISO_RESULT;
+/* The header lines (as iso_table.header), or NULL. */
+ISO_API
+const char *iso_table_reader_header(const iso_table_reader *r);
+/* The next row, valid until the next call or close: 1, 0 at the end of the file, or an iso_status. */
+ISO_API
+int iso_table_reader_next(iso_table_reader *r, const iso_table_row **row) ISO_RESULT;
+ISO_API
+void iso_table_reader_close(iso_table_reader *r);
 /* The order of every writer's rows: chrom (byte order), start, end, transcript id (byte order). */
 ISO_API
 int iso_table_row_cmp(const iso_table_row *a, const iso_table_row *b);

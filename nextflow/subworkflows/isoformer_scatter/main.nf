@@ -46,4 +46,5 @@ workflow ISOFORMER_SCATTER {
     bed      = ISOFORMER_MERGE.out.bed        // channel: [ val(meta), path(bed) ]
     bigwig   = ISOFORMER_MERGE.out.bigwig     // channel: [ val(meta), [ path(bw) ] ]
     manifest = ISOFORMER_MERGE.out.manifest   // channel: [ val(meta), path(run.json) ]
+    embeddings = ISOFORMER_MERGE.out.embeddings   // channel: [ val(meta), path(embeddings.tsv) ], with --embeddings
 }

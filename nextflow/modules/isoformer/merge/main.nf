@@ -12,6 +12,7 @@ process ISOFORMER_MERGE {
     tuple val(meta), path("${prefix}.predictions.bed"), emit: bed
     tuple val(meta), path("${prefix}.*.bw")           , emit: bigwig, optional: true
     tuple val(meta), path("${prefix}.run.json")       , emit: manifest, optional: true   // when the shards had theirs
+    tuple val(meta), path("${prefix}.embeddings.tsv") , emit: embeddings, optional: true // when the shards had theirs (predict --embeddings)
     tuple val("${task.process}"), val('isoformer'), eval("isoformer --version | sed 's/^isoformer //'"), topic: versions, emit: versions_isoformer
 
     when:
@@ -36,5 +37,6 @@ process ISOFORMER_MERGE {
     printf 'track name="isoformer" itemRgb="On"\\n' > ${prefix}.predictions.bed
     touch ${prefix}.Adipose_Tissue.bw
     touch ${prefix}.run.json
+    touch ${prefix}.embeddings.tsv
     """
 }
