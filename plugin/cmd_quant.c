@@ -1,5 +1,6 @@
 /* isoformer quant: transcript abundance from a coordinate-sorted, indexed BAM/CRAM and the annotation. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,13 +115,16 @@ int main_quant(int argc, char **argv)
         goto done;
     if (verbose) {
         static const char *const names[] = {"auto", "none", "fr", "rf"};
+        char sense[64] = "no unique fragment to tell"; /* the fraction is NaN then */
+        if (isfinite(r->sense_fraction))
+            snprintf(sense, sizeof sense, "read 1 sense in %.1f%% of unique fragments", 100 * r->sense_fraction);
         fprintf(stderr,
-                "isoformer quant: %zu alignments, %zu fragments, %zu assigned (weight %.1f), library %s (read 1 sense in %.1f%% "
-                "of unique fragments), fragment length %.1f +- %.1f (%zu pairs), %zu equivalence classes, EM %d "
-                "iterations (final relative change %.2g), %d bootstraps, %.2f s, peak RSS %.0f MB\n",
-                r->n_records, r->n_fragments, r->n_assigned, r->assigned_weight, names[r->strand], 100 * r->sense_fraction,
-                r->frag_mean, r->frag_sd, r->n_pairs_for_fld, r->n_classes, r->em_iterations, r->em_change,
-                r->n_bootstraps, cli_now() - t0, cli_peak_rss_mb());
+                "isoformer quant: %zu alignments, %zu fragments, %zu assigned (weight %.1f), library %s (%s), "
+                "fragment length %.1f +- %.1f (%zu pairs), %zu equivalence classes, EM %d iterations (final relative "
+                "change %.2g), %d bootstraps, %.2f s, peak RSS %.0f MB\n",
+                r->n_records, r->n_fragments, r->n_assigned, r->assigned_weight, names[r->strand], sense, r->frag_mean,
+                r->frag_sd, r->n_pairs_for_fld, r->n_classes, r->em_iterations, r->em_change, r->n_bootstraps,
+                cli_now() - t0, cli_peak_rss_mb());
     }
 done:
     iso_quant_free(r);

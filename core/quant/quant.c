@@ -281,7 +281,12 @@ static int open_reader(const pass_job *job, samFile **fp, sam_hdr_t **h, hts_idx
     }
     if (!(*h = sam_hdr_read(*fp)))
         return iso_error(ISO_EFORMAT, "%s: not a BAM/CRAM file (no header)", job->path);
-    if (!(*idx = sam_index_load(*fp, job->path)))
+    /* samtools indexes BAM, CRAM and BGZF-compressed SAM only: plain or gzip'd SAM has to become a BAM */
+    if (!(*idx = sam_index_load(*fp, job->path)) && hts_get_format(*fp)->compression != bgzf)
+        return iso_error(ISO_EFORMAT, "%s: expected a BAM or CRAM with an index; an uncompressed or gzip'd SAM "
+                                      "cannot be indexed: run 'samtools sort -o sorted.bam %s && samtools index "
+                                      "sorted.bam' and give sorted.bam", job->path, job->path);
+    if (!*idx)
         return iso_error(ISO_EFORMAT, "%s: no index (.bai/.csi/.crai) found: run 'samtools index %s'", job->path,
                          job->path);
     return ISO_OK;

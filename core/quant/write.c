@@ -17,11 +17,14 @@
 
 #define MAX_OUTPUTS 8
 
-/* The outputs, written to temporaries and committed as one output set (iso_out_set_begin): all or none. */
+/* The outputs, written to temporaries and committed as one output set (iso_out_set_begin): all or none. The
+ * directories made for them (aux_info/, aux_info/bootstrap/) go too when the set fails. */
 typedef struct {
     iso_out *o[MAX_OUTPUTS];
     char path[MAX_OUTPUTS][4096];
     int n;
+    char made[2][4200];
+    int n_made;
 } out_set;
 
 static iso_out *set_open(out_set *s, const char *prefix, const char *suffix)
@@ -141,9 +144,14 @@ static int write_gzip(iso_out *o, const char *path, const void *data, size_t len
     return zr == Z_STREAM_END ? checked(o, path) : iso_error(ISO_EIO, "%s: gzip failed", path);
 }
 
-static int make_dir(const char *path)
+/* Makes the directory named in s->made[s->n_made], counted there only when this run created it (to go again if
+ * the set fails). */
+static int make_dir(out_set *s)
 {
-    if (mkdir(path, 0777) != 0 && errno != EEXIST)
+    const char *path = s->made[s->n_made];
+    if (mkdir(path, 0777) == 0)
+        s->n_made++;
+    else if (errno != EEXIST)
         return iso_error(ISO_EIO, "%s: cannot create the directory (%s)", path, strerror(errno));
     return ISO_OK;
 }
@@ -171,17 +179,17 @@ static int check_aux_owner(const char *dir, const char *name)
 
 static int write_bootstraps(out_set *s, const char *prefix, const iso_annotation *ann, const iso_quant_result *r)
 {
-    char dir[4096], sub[4200], copy[4096], name[4096];
+    char dir[4096], copy[4096], name[4096];
     snprintf(copy, sizeof copy, "%s", prefix);
     snprintf(dir, sizeof dir, "%s", dirname(copy));
     snprintf(copy, sizeof copy, "%s", prefix);
     snprintf(name, sizeof name, "%s", basename(copy));
     int rc = check_aux_owner(dir, name);
-    if (rc == ISO_OK)
-        rc = (size_t)snprintf(sub, sizeof sub, "%s/aux_info", dir) < sizeof sub ? make_dir(sub)
-             : iso_error(ISO_EINVAL, "%s: output prefix too long", prefix);
-    if (rc == ISO_OK && (size_t)snprintf(sub, sizeof sub, "%s/aux_info/bootstrap", dir) < sizeof sub)
-        rc = make_dir(sub);
+    for (int i = 0; rc == ISO_OK && i < 2; i++)
+        rc = (size_t)snprintf(s->made[s->n_made], sizeof s->made[0], "%s/aux_info%s", dir, i ? "/bootstrap" : "") <
+                     sizeof s->made[0]
+                 ? make_dir(s)
+                 : iso_error(ISO_EINVAL, "%s: output prefix too long", prefix);
     iso_out *o = rc == ISO_OK ? set_open(s, dir, "/aux_info/bootstrap/bootstraps.gz") : NULL;
     if (rc == ISO_OK && !o)
         rc = iso_last_status();
@@ -253,5 +261,8 @@ int iso_quant_write(const char *prefix, const iso_annotation *ann, const iso_qua
         else
             iso_out_abort(s.o[i]);
     int ended = iso_out_set_end(rc == ISO_OK);
-    return rc == ISO_OK ? ended : rc;
+    rc = rc == ISO_OK ? ended : rc;
+    while (rc != ISO_OK && s.n_made) /* innermost first; rmdir leaves a directory that holds anything */
+        rmdir(s.made[--s.n_made]);
+    return rc;
 }

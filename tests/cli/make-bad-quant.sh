@@ -26,6 +26,10 @@ cp "$sim.bai" "$bad/cut_half.bam.bai"
 samtools view -h "$bam" | sed 's/SN:20\t/SN:chrX\t/; s/\t20\t/\tchrX\t/; s/\t=\t/\t=\t/' |
   samtools view -b -o "$bad/other_contig.bam" - 2>/dev/null && samtools index "$bad/other_contig.bam"
 printf 'not a bam at all\n' >"$bad/text.bam"
+# sorted SAM without an index: plain and gzip'd cannot be indexed (samtools refuses them), BGZF'd can
+samtools view -h -o "$bad/plain.sam" "$bam"
+gzip -c "$bad/plain.sam" >"$bad/gzipped.sam.gz"
+bgzip -c "$bad/plain.sam" >"$bad/bgzf.sam.gz"
 samtools view -H -b -o "$bad/empty.bam" "$sim" && samtools index "$bad/empty.bam" # header only
 hdr='Name\tLength\tEffectiveLength\tTPM\tNumReads'
 printf "$hdr\nuc002xws.2\t3475\t3226\tlots\t10\n" >"$bad/bad_number.sf"

@@ -2,9 +2,9 @@
 high, the EM's counts must add up to the assigned fragments and converge (-v), the detected library type must be
 unstranded (wgsim draws both strands) and fr / rf on stranded subsets, whose coverage splits by strand; the
 output is byte-identical for 1 and 3 threads (two contigs read in parallel); bootstrap replicates are read back
-as tximport reads them; CRAM decodes with --reference and names the reference when it is missing; a 100 Mb skip
-past the contig end is harmless; and bad inputs (unsorted, unindexed, contigs not in the annotation) fail
-cleanly, leaving nothing behind.
+as tximport reads them, and a failed commit leaves none of their directories; CRAM decodes with --reference and
+names the reference when it is missing; a 100 Mb skip past the contig end is harmless; and bad inputs (unsorted,
+unindexed, contigs not in the annotation) fail cleanly, leaving nothing behind.
 Usage: test_quant.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import csv
 import os
@@ -164,6 +164,15 @@ check(r.returncode != 0 and "holds the bootstraps of sample 'q'" in r.stderr and
       open(f"{work}/t3/aux_info/bootstrap/bootstraps.gz", "rb").read() == before and
       not [f for f in os.listdir(f"{work}/t3") if f.startswith("other.")],
       f"a second sample's bootstraps in the same directory: exit {r.returncode}, {r.stderr.strip()[-200:]}")
+# A failure at the commit (quant.sf's path is a directory, so its rename fails after every file was written)
+# leaves nothing: the aux_info/bootstrap/ directories made for the bootstraps stayed behind, empty.
+os.makedirs(f"{work}/late/q.quant.sf")
+r = subprocess.run([*base, "--bam", f"{work}/sim.bam", "--out", f"{work}/late/q", "--num-bootstraps", "2",
+                    "--coverage"], capture_output=True, text=True)
+left = sorted(os.path.relpath(os.path.join(d, f), f"{work}/late") for d, ds, fs in os.walk(f"{work}/late")
+              for f in ds + fs)
+check(r.returncode == 1 and "q.quant.sf" in r.stderr and left == ["q.quant.sf"],
+      f"a failed commit left {left}: exit {r.returncode}, {r.stderr.strip()[-200:]}")
 
 # CRAM: decoded with --reference; without it (and no REF_PATH to find one) the message names the fix.
 with gzip.open(f"{data}/genome.fa.gz", "rt") as g, open(f"{work}/ref.fa", "w") as o:

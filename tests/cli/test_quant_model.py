@@ -14,7 +14,9 @@
   - pairs multi-mapping across two contigs are shared as on one (3 + 1 unique, 5 shared: 6.75 / 2.25), and the
     output is the same bytes with 1 and 2 threads (the contigs read in parallel);
   - a pair whose mates start at one position is one fragment whichever mate the file has first, and a secondary
-    alignment without NH (minimap2, BWA) is not a second fragment.
+    alignment without NH (minimap2, BWA) is not a second fragment;
+  - the coverage bigWigs, base by base against the CIGARs (splices, deletions, clips, mates, multi-mappers,
+    skipped records), unstranded and split by strand.
 Usage: test_quant_model.py ISOFORMER_BINARY WORKDIR"""
 import csv
 import os
@@ -145,6 +147,66 @@ got = {row["Name"]: float(row["NumReads"]) for row in csv.DictReader(open(f"{wor
 want = {"S1": 5 + 3, "M1": 4, "M2": 2}
 bad += [f"{t}: {got.get(t)} fragments, expected {n} ({r.stderr.strip()})" for t, n in want.items()
         if abs(got.get(t, -1) - n) >= 0.01]
+# Coverage, base by base against the CIGARs read here: M, =, X and D cover (as bedtools genomecov -split counts
+# them), N, I, S and H do not; each mate counts (overlapping mates twice), an NH:2 alignment 1/2; duplicate,
+# QC-failed, supplementary and unmapped records and a secondary without NH add nothing; a read past the contig
+# end is cut there. Scaled per million assigned fragments, known by construction: all 9 fit a transcript
+# unstranded; with --strand fr the reverse single read (r0) is antisense to T2 and drops out (8), though its
+# bases stay on the minus track.
+import re
+import numpy as np
+from bx.bbi.bigwig_file import BigWigFile
+lens = {"chrT": 20000, "chrU": 5000}
+with open(f"{work}/c.gtf", "w") as f:
+    for t, c, exons in (("T1", "chrT", [(1000, 1200), (1500, 1700)]), ("T2", "chrT", [(3000, 4000)]),
+                        ("T3", "chrT", [(19500, 20000)]), ("T4", "chrU", [(100, 1100)])):
+        for s, e in exons:
+            f.write(f'{c}\tt\texon\t{s + 1}\t{e}\t.\t+\t.\tgene_id "g{t}"; transcript_id "{t}";\n')
+recs = []
+for name, flag, chrom, pos, cigar, mpos, nh in (
+        ("s0", 99, "chrT", 1170, "30M300N20M", 1600, 0), ("s0", 147, "chrT", 1600, "50M", 1170, 0),
+        ("d0", 99, "chrT", 3100, "20M5D30M", 3300, 0), ("d0", 147, "chrT", 3300, "50M", 3100, 0),
+        ("i0", 99, "chrT", 3150, "20M3I27M", 3320, 0), ("i0", 147, "chrT", 3320, "5S45M", 3150, 0),
+        ("o0", 99, "chrT", 3400, "50M", 3420, 0), ("o0", 147, "chrT", 3420, "10=1X39M", 3400, 0),
+        ("m0", 99, "chrT", 3500, "50M", 3600, 2), ("m0", 147, "chrT", 3600, "50M", 3500, 2),
+        ("m0", 355, "chrU", 200, "50M", 300, 2), ("m0", 403, "chrU", 300, "50M", 200, 2),
+        ("w0", 0, "chrT", 3700, "50M", 0, 0), ("w0", 256, "chrT", 3800, "50M", 0, 0),
+        ("x0", 1024, "chrT", 3050, "50M", 0, 0), ("x1", 512, "chrT", 3060, "50M", 0, 0),
+        ("x2", 2048, "chrT", 3070, "50M", 0, 0), ("x3", 4, "chrT", 3080, "*", 0, 0),
+        ("r0", 16, "chrT", 3900, "10H40M", 0, 0), ("e0", 0, "chrT", 19900, "2M1D48M", 0, 0),
+        ("e1", 0, "chrT", 19960, "60M", 0, 0)):
+    qlen = sum(int(n) for n, op in re.findall(r"(\d+)([MIS=X])", cigar))
+    mate = f"=\t{mpos + 1}" if flag & 1 else "*\t0"
+    recs.append((f"{name}\t{flag}\t{chrom}\t{pos + 1}\t60\t{cigar}\t{mate}\t0\t{'A' * qlen}\t{'I' * qlen}" +
+                 (f"\tNH:i:{nh}" if nh else ""), flag, chrom, pos, cigar, nh or 1))
+with open(f"{work}/c.sam", "w") as f:
+    f.write("".join(f"@SQ\tSN:{c}\tLN:{n}\n" for c, n in lens.items()) + "\n".join(r[0] for r in recs) + "\n")
+subprocess.run(["samtools", "sort", "-o", f"{work}/c.bam", f"{work}/c.sam"], check=True, capture_output=True)
+subprocess.run(["samtools", "index", f"{work}/c.bam"], check=True)
+depth = {(c, s): np.zeros(n) for c, n in lens.items() for s in "+-"}  # by the RNA's strand in an fr library
+for _, flag, chrom, pos, cigar, nh in recs:
+    if flag & (4 | 512 | 1024 | 2048) or (flag & 256 and nh == 1):
+        continue
+    for n, op in re.findall(r"(\d+)([MIDNSHP=X])", cigar):
+        if op in "MD=X":
+            depth[chrom, "-" if bool(flag & 16) != bool(flag & 128) else "+"][pos:pos + int(n)] += 1 / nh
+        pos += int(n) if op in "MDN=X" else 0
+for lib, n_assigned, tracks in (("none", 9, {"coverage": "+-"}), ("fr", 8, {"coverage.plus": "+",
+                                                                            "coverage.minus": "-"})):
+    r = subprocess.run([iso, "quant", "--bam", f"{work}/c.bam", "--gtf", f"{work}/c.gtf", "--strand", lib, "--out",
+                        f"{work}/c_{lib}", "--coverage"], capture_output=True, text=True)
+    if r.returncode:
+        bad.append(f"coverage, --strand {lib}: {r.stderr.strip()}")
+        continue
+    for track, strands in tracks.items():
+        with open(f"{work}/c_{lib}.{track}.bw", "rb") as fh:
+            bw = BigWigFile(file=fh)
+            for c, n in lens.items():
+                want = sum(depth[c, s] for s in strands) * 1e6 / n_assigned
+                got = bw.get_as_array(c.encode(), 0, n)
+                got = np.zeros(n) if got is None else np.nan_to_num(got)
+                off = int(np.sum(np.abs(got - want) > 1e-6 * np.maximum(want, 1)))
+                bad += [f"coverage {lib} {track} {c}: {off} of {n} bases differ"] if off else []
 for b in bad:
     print("FAIL:", b)
 sys.exit(f"{len(bad)} failure(s)" if bad else 0)
