@@ -41,8 +41,8 @@ static int read_entry(iso_weights *w, const char *name, json_t *e, const unsigne
            *joff = json_object_get(e, "data_offsets");
     iso_dtype dt;
     if (!json_is_string(jdt) || parse_dtype(json_string_value(jdt), &dt) != 0)
-        return iso_error(ISO_EFORMAT, "%s: tensor '%s': dtype must be one of F32 F16 BF16 I64 I32 U8 BOOL",
-                         w->path, name);
+        return iso_error(ISO_EFORMAT, "%s: tensor '%s': dtype is %s; expected one of F32 F16 BF16 I64 I32 U8 BOOL",
+                         w->path, name, json_is_string(jdt) ? json_string_value(jdt) : "not a string");
     if (!json_is_array(jshape) || json_array_size(jshape) > ISO_MAX_DIMS)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s': shape must be an array of at most %d integers", w->path,
                          name, ISO_MAX_DIMS);

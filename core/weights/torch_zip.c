@@ -1,9 +1,11 @@
 /* PyTorch checkpoints as torch.save writes them (torch >= 1.6): a zip archive, stored without compression,
  * holding <archive>/data.pkl (a pickle of the state dict) and one entry <archive>/data/<key> per storage.
  * The pickle is interpreted here for the subset a state dict uses — OrderedDict, _rebuild_tensor_v2,
- * _rebuild_parameter, persistent ids naming storages — and every tensor becomes a view into the mapping.
+ * _rebuild_parameter, _rebuild_from_type_v2 of a plain tensor, persistent ids naming storages — and every
+ * tensor becomes a view into the mapping.
  * Nothing from the file is trusted: every length and offset is bounds-checked, and unknown opcodes or
  * globals are errors, never executed. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +145,7 @@ struct value {
     size_t n, cap;
     iso_dtype dtype;      /* V_STORAGE, V_TENSOR */
     const zip_entry *blob;/* V_STORAGE */
+    const char *bad_type; /* V_STORAGE: its storage type when not one we read (an error once a tensor uses it) */
     value *storage;       /* V_TENSOR */
     int64_t offset;       /* V_TENSOR storage offset, in elements */
     int ndim;
@@ -160,6 +163,7 @@ typedef struct {
     value **memo;
     size_t memo_cap, memo_n; /* memo_n: indices set, which MEMOIZE uses as the next index */
     size_t objects;          /* values made plus container items stored, bounded by PICKLE_MAX_OBJECTS */
+    size_t tensors;          /* tensors rebuilt, wherever they sit in the pickle */
     int failed;              /* why vnew/vstr last returned NULL (out of memory, too many objects) */
 } unpickler;
 
@@ -336,9 +340,10 @@ static int persistent_load(unpickler *u, value *pid, value **out)
     value *st = vnew(u, V_STORAGE);
     if (!st)
         return u->failed;
+    /* Refused only when a state-dict tensor uses it, so that the message can name the tensor (and an optimizer's
+     * float64 state beside the model's weights does not stop the load). */
     if (storage_dtype(pid->items[1]->s, &st->dtype) != 0)
-        return iso_error(ISO_EFORMAT, "%s: unsupported storage type %s (Float, Half, BFloat16, Long, Int, Byte "
-                                      "and Bool storages are read)", u->w->path, pid->items[1]->s);
+        st->bad_type = pid->items[1]->s;
     char path[512];
     snprintf(path, sizeof path, "data/%s", pid->items[2]->s);
     if (!(st->blob = zip_find(u->dir, path)))
@@ -390,8 +395,22 @@ static int reduce(unpickler *u, value *fn, value *args, value **out)
         t->storage = args->items[0];
         t->dtype = t->storage->dtype;
         t->offset = args->items[1]->i;
+        u->tensors++;
         *out = t;
         return ISO_OK;
+    }
+    /* torch >= 2.0 wraps a tensor that has Python attributes as (rebuild function, class, its args, attributes);
+     * the attributes do not change the values. Subclasses might, so only torch.Tensor is unwrapped. */
+    if (!strcmp(fn->s, "torch._tensor._rebuild_from_type_v2")) {
+        if (args->n != 4 || args->items[0]->kind != V_GLOBAL || args->items[1]->kind != V_GLOBAL)
+            return perr(u, "_rebuild_from_type_v2 arguments are not (function, class, args, state)");
+        if (strcmp(args->items[1]->s, "torch.Tensor") && strcmp(args->items[1]->s, "torch._tensor.Tensor"))
+            return iso_error(ISO_EFORMAT, "%s: data.pkl holds a tensor of class %s; expected torch.Tensor or "
+                                          "nn.Parameter (save t.as_subclass(torch.Tensor) instead)", u->w->path,
+                             args->items[1]->s);
+        if (strcmp(args->items[0]->s, "torch._utils._rebuild_tensor_v2"))
+            return perr(u, "_rebuild_from_type_v2 of something other than _rebuild_tensor_v2");
+        return reduce(u, args->items[0], args->items[2], out);
     }
     return iso_error(ISO_EFORMAT, "%s: data.pkl calls %s, which a state dict does not need (refusing to interpret "
                                   "it)", u->w->path, fn->s);
@@ -476,6 +495,28 @@ static int run_pickle(unpickler *u, value **result)
                 break;
             if ((v = vnew(u, V_INT)))
                 v->i = nb == 4 ? (int64_t)(int32_t)(uint32_t)n : (int64_t)n;
+            rc = push(u, v);
+            break;
+        }
+        case 'I': { /* INT: decimal text, as protocol 1 writes every int and bool (I00/I01) */
+            const unsigned char *nl = memchr(u->p, '\n', (size_t)(u->end - u->p));
+            char text[24], *endp;
+            size_t len = nl ? (size_t)(nl - u->p) : 0;
+            if (!nl || !len || len >= sizeof text) {
+                rc = perr(u, "INT without a newline-terminated number of at most 23 characters");
+                break;
+            }
+            memcpy(text, u->p, len);
+            text[len] = '\0';
+            errno = 0;
+            long long x = strtoll(text, &endp, 10);
+            if (*endp || errno) {
+                rc = perr(u, "INT is not a 64-bit decimal number");
+                break;
+            }
+            u->p = nl + 1;
+            if ((v = vnew(u, !strcmp(text, "00") || !strcmp(text, "01") ? V_BOOL : V_INT)))
+                v->i = x;
             rc = push(u, v);
             break;
         }
@@ -686,6 +727,10 @@ static int is_contiguous(const value *t)
 
 static int add_tensor(iso_weights *w, const char *name, const value *t)
 {
+    if (t->storage->bad_type)
+        return iso_error(ISO_EFORMAT, "%s: tensor '%s' is stored as %s; expected a Float, Half, BFloat16, Long, Int, "
+                                      "Byte or Bool storage (convert it, e.g. with .float(), and re-save)", w->path,
+                         name, t->storage->bad_type);
     int64_t nbytes = iso_shape_nbytes(t->dtype, t->ndim, t->shape);
     uint64_t es = iso_dtype_size(t->dtype);
     if (nbytes < 0)
@@ -704,7 +749,15 @@ static int add_tensor(iso_weights *w, const char *name, const value *t)
     return iso_weights_add(w, name, t->dtype, t->ndim, t->shape, t->storage->blob->data + start, (size_t)bytes);
 }
 
-/* The state dict is the top-level dict, or the dict under "state_dict"/"model" of a training checkpoint,
+/* The keys under which training checkpoints keep the model's state dict ("model_state_dict" is the one PyTorch's
+ * tutorial on checkpoints uses). */
+static int is_state_dict_key(const value *k)
+{
+    return k->kind == V_STR &&
+           (!strcmp(k->s, "state_dict") || !strcmp(k->s, "model") || !strcmp(k->s, "model_state_dict"));
+}
+
+/* The state dict is the top-level dict, or the dict under one of those keys of a training checkpoint,
  * followed a few levels only (through the memo a hostile pickle can make a dict contain itself). */
 static const value *find_state_dict(const value *root, int depth)
 {
@@ -714,10 +767,22 @@ static const value *find_state_dict(const value *root, int depth)
         if (root->items[i + 1]->kind == V_TENSOR)
             return root;
     for (size_t i = 0; i + 1 < root->n; i += 2)
-        if (depth < 4 && root->items[i]->kind == V_STR && root->items[i + 1]->kind == V_DICT &&
-            (!strcmp(root->items[i]->s, "state_dict") || !strcmp(root->items[i]->s, "model")))
+        if (depth < 4 && is_state_dict_key(root->items[i]) && root->items[i + 1]->kind == V_DICT)
             return find_state_dict(root->items[i + 1], depth + 1);
     return root;
+}
+
+/* The error for a pickle whose tensors are not where a state dict's are, naming the top-level keys. */
+static int no_state_dict(iso_weights *w, const value *root, size_t tensors)
+{
+    char keys[256] = "";
+    size_t off = 0;
+    for (size_t i = 0; root->kind == V_DICT && i + 1 < root->n && off < sizeof keys; i += 2)
+        if (root->items[i]->kind == V_STR)
+            off += (size_t)snprintf(keys + off, sizeof keys - off, "%s'%s'", off ? ", " : "", root->items[i]->s);
+    return iso_error(ISO_EFORMAT, "%s: the pickle holds %zu tensors but no state dict: expected a dict of tensors at "
+                                  "the top level or under 'state_dict', 'model' or 'model_state_dict' (top-level "
+                                  "keys: %s)", w->path, tensors, keys[0] ? keys : "none");
 }
 
 int iso_read_torch_zip(iso_weights *w)
@@ -759,6 +824,10 @@ int iso_read_torch_zip(iso_weights *w)
             else
                 rc = add_tensor(w, k->s, t);
         }
+        /* Tensors elsewhere (under another key, in a list) would otherwise leave an empty table, and every
+         * lookup would fail as if the checkpoint were for another model. */
+        if (rc == ISO_OK && w->n == 0 && u.tensors > 0)
+            rc = no_state_dict(w, root, u.tensors);
     }
     vfree_all(u.all);
     free(u.stack);

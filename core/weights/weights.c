@@ -139,7 +139,7 @@ int iso_weights_open(const char *path, iso_weights **out)
     if (rc == ISO_OK) {
         if (!memcmp(w->map, "PK\x03\x04", 4))
             rc = iso_read_torch_zip(w);
-        else if (w->map[8] == '{')
+        else if (w->map_size > 8 && w->map[8] == '{')
             rc = iso_read_safetensors(w);
         else if (w->map[0] == 0x80 && w->map[1] <= 5) /* a bare pickle: torch.save before 1.6 */
             rc = iso_error(ISO_EFORMAT,
@@ -280,17 +280,21 @@ static float half_to_float(uint16_t h)
 }
 
 /* The model computes in float32 (the bf16 GEMM path rounds from float32 again), so a half-precision checkpoint is
- * widened once, exactly, when a tensor is first asked for; the copy lives as long as w. Not thread-safe. */
-static int widen_to_f32(const iso_weights *w, const iso_tensor_view *t, const float **data)
+ * widened once, exactly, when a tensor is first asked for; so is float32 data not 4-byte aligned in the file (a
+ * checkpoint re-zipped by Python's zipfile, which does not align entries as torch.save does, and torch reads). The
+ * copy lives as long as w. Not thread-safe. */
+static int copy_to_f32(const iso_weights *w, const iso_tensor_view *t, const float **data)
 {
-    size_t i = (size_t)(t - w->tensors), n = t->nbytes / 2;
+    size_t i = (size_t)(t - w->tensors), n = t->nbytes / iso_dtype_size(t->dtype);
     if (!w->as_f32[i]) {
         float *f = malloc((n ? n : 1) * sizeof *f);
         if (!f)
-            return iso_error(ISO_ENOMEM, "%s: out of memory widening tensor '%s' (%zu values) to float32", w->path,
+            return iso_error(ISO_ENOMEM, "%s: out of memory copying tensor '%s' (%zu values) to float32", w->path,
                              t->name, n);
-        const unsigned char *b = t->data; /* 2-byte values, possibly unaligned in a torch.save file */
-        for (size_t k = 0; k < n; k++) {
+        const unsigned char *b = t->data; /* possibly unaligned in the file */
+        if (t->dtype == ISO_DT_F32)
+            memcpy(f, b, t->nbytes);
+        for (size_t k = 0; k < n && t->dtype != ISO_DT_F32; k++) {
             uint16_t v = (uint16_t)(b[2 * k] | b[2 * k + 1] << 8);
             if (t->dtype == ISO_DT_BF16) {
                 uint32_t bits = (uint32_t)v << 16;
@@ -327,13 +331,11 @@ int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const 
     if (!half && t->dtype != ISO_DT_F32)
         return iso_error(ISO_EFORMAT, "%s: tensor '%s' is %s, expected a floating-point tensor (F32, F16 or BF16)",
                          w->path, name, iso_dtype_name(t->dtype));
-    if (!half && ((uintptr_t)t->data & 3u) != 0)
-        return iso_error(ISO_EFORMAT, "%s: tensor '%s' data is not 4-byte aligned in the file", w->path, name);
     int rc = iso_weights_check_finite(w, t);
     if (rc != ISO_OK)
         return rc;
-    if (half)
-        return widen_to_f32(w, t, data);
+    if (half || ((uintptr_t)t->data & 3u) != 0)
+        return copy_to_f32(w, t, data);
     *data = t->data;
     return ISO_OK;
 }

@@ -48,8 +48,8 @@ ISO_API
 const iso_tensor_view *iso_weights_find(const iso_weights *w, const char *name);
 /* Looks up name and checks the given shape and that every value is finite; on mismatch records an error naming
  * the tensor with expected and found shapes (and, when missing, the nearest names present; when not finite, the
- * first NaN or infinity). F32 data is returned in place; F16 and BF16 data is widened exactly to a float32 copy
- * on the first request, which w keeps until closed (not thread-safe). Other dtypes are an error. Each call reads
+ * first NaN or infinity). F32 data is returned in place (copied when not 4-byte aligned in the file); F16 and BF16
+ * data is widened exactly to a float32 copy on the first request, which w keeps until closed (not thread-safe). Other dtypes are an error. Each call reads
  * the whole tensor once: call it once per tensor. */
 ISO_API
 int iso_weights_get_f32(const iso_weights *w, const char *name, int ndim, const int64_t *shape,
@@ -60,7 +60,7 @@ const char *iso_weights_path(const iso_weights *w);
 /* A checksum of the tensor bytes and names (stable across .bin and .safetensors of the same weights). */
 ISO_API
 uint64_t iso_weights_checksum(const iso_weights *w);
-/* Writes all tensors as safetensors (atomically), names sorted, with the given metadata (may be NULL). */
+/* Writes all tensors as safetensors (atomically), names sorted, with the metadata transformers requires ("format": "pt"). */
 ISO_API
 int iso_weights_write_safetensors(const iso_weights *w, const char *path) ISO_RESULT;
 
