@@ -36,6 +36,7 @@ typedef struct {
 
 typedef struct {
     char *gene_id, *name; /* GFF3 gene line's gene_id (or NULL) and gene_name or Name */
+    char *biotype;        /* its gene_biotype, biotype or gene_type: RefSeq gives it only there */
 } gene_info;
 
 typedef struct {
@@ -269,6 +270,18 @@ static char *attr_first(const char *attrs, int gff3, const char *const *keys)
     return NULL;
 }
 
+/* The first item of a GFF3 list value, decoded (an escaped ',' is not a separator). GFF3 lets a transcript name
+ * several genes as Parent (Parent=g1,g2); gffread files it under the first, and so do we. */
+static char *attr_first_item(const char *attrs, const char *key)
+{
+    char *v = attr_get(attrs, key, 1);
+    if (v) {
+        v[strcspn(v, ",")] = '\0';
+        percent_decode(v);
+    }
+    return v;
+}
+
 /* ---- transcripts ---- */
 
 /* Sets *dst to value unless it is already set (then value is freed). */
@@ -346,7 +359,7 @@ static int transcript_describe(parser *ps, iso_transcript *t, tx_build *b, const
         t->biotype = attr_first(attrs, ps->gff3, type_keys);
     if (ps->gff3) {
         if (!b->parent)
-            b->parent = attr_text(attrs, "Parent", 1);
+            b->parent = attr_first_item(attrs, "Parent");
         if (!b->transcript_id)
             b->transcript_id = attr_text(attrs, "transcript_id", 1);
     }
@@ -364,7 +377,8 @@ static int gene_remember(parser *ps, const char *attrs, long line)
     if (!id)
         return ISO_OK;
     gene_info g = {attr_text(attrs, "gene_id", 1),
-                   attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL})};
+                   attr_first(attrs, 1, (const char *const[]){"gene_name", "Name", NULL}),
+                   attr_first(attrs, 1, (const char *const[]){"gene_biotype", "biotype", "gene_type", NULL})};
     int absent = -1;
     khiter_t k = 0;
     if (grow((void **)&ps->gene, &ps->cap_genes, ps->n_genes + 1, sizeof *ps->gene) == ISO_OK)
@@ -373,6 +387,7 @@ static int gene_remember(parser *ps, const char *attrs, long line)
         free(id);
         free(g.gene_id);
         free(g.name);
+        free(g.biotype);
         return absent < 0 ? iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line) : ISO_OK;
     }
     kh_val(ps->genes, k) = ps->n_genes;
@@ -596,8 +611,8 @@ static int check_name(const parser *ps, const iso_transcript *t, const char *wha
 static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
 {
     const char *path = ps->path, *id = t->transcript_id;
-    if (b->exons.n == 0)
-        return iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' has no exon features", path, t->line, id);
+    if (b->exons.n == 0 && b->cds.n == 0)
+        return iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' has no exon or CDS features", path, t->line, id);
     sort_features(&b->exons);
     for (int i = 1; i < b->exons.n; i++)
         if (b->exons.v[i].iv.start < b->exons.v[i - 1].iv.end)
@@ -617,6 +632,11 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
         if (cds_add_stop(&b->cds, &b->stop_codons) < 0)
             return iso_error(ISO_ENOMEM, "%s: out of memory", path);
     }
+    /* a CDS without exons (NCBI prokaryote GFF3: gene -> CDS, no mRNA or exon lines) is its own exons, stop codon
+     * included, as gffread reads it */
+    for (int i = 0, n = b->exons.n ? 0 : b->cds.n; i < n; i++)
+        if (feature_push(&b->exons, b->cds.v[i]) < 0)
+            return iso_error(ISO_ENOMEM, "%s: out of memory", path);
     t->n_exons = b->exons.n;
     t->n_cds = b->cds.n;
     if (copy_intervals(&b->exons, &t->exons) < 0 || copy_intervals(&b->cds, &t->cds) < 0)
@@ -651,14 +671,16 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
         t->transcript_id = b->transcript_id;
         b->transcript_id = NULL;
     }
-    if (ps->gff3) { /* gene ID and name from the parent gene, or from the gene itself when its exons name it
-                     * as Parent (RefSeq pseudogenes without a transcript line) */
+    if (ps->gff3) { /* gene ID, name and biotype from the parent gene, or from the gene itself when its exons or
+                     * CDS name it as Parent (RefSeq pseudogenes and prokaryote genes without a transcript line) */
         khiter_t k = kh_get(ids, ps->genes, b->parent ? b->parent : b->key);
         const gene_info *g = k != kh_end(ps->genes) ? &ps->gene[kh_val(ps->genes, k)] : NULL;
         if (b->parent || g)
             set_if_empty(&t->gene_id, strdup(g && g->gene_id ? g->gene_id : b->parent ? b->parent : b->key));
         if (g && g->name)
             set_if_empty(&t->gene_name, strdup(g->name));
+        if (g && g->biotype)
+            set_if_empty(&t->biotype, strdup(g->biotype));
     }
     if ((!t->gene_id && !(t->gene_id = strdup(""))) || (!t->biotype && !(t->biotype = strdup(""))) ||
         (!t->gene_name && !(t->gene_name = strdup(t->gene_id))))
@@ -730,6 +752,7 @@ static void parser_free(parser *ps)
     for (size_t i = 0; i < ps->n_genes; i++) {
         free(ps->gene[i].gene_id);
         free(ps->gene[i].name);
+        free(ps->gene[i].biotype);
     }
     free(ps->gene);
 }

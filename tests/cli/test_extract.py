@@ -4,6 +4,7 @@ for reverse-complemented windows), for every transcript, from the GTF and from t
 CRLF, with 1 and 2 threads. Usage: test_extract.py ISOFORMER_BINARY TEST_DATA_DIR"""
 import gzip
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -196,6 +197,81 @@ for tid, gene in genes.items():
     row = flav_tsv.get(tid) or flav_tsv.get("transcript:" + tid, {})
     check(row.get("gene_id") == gene and row.get("gene_name") == "G" + gene[4:],
           "flavoured GFF3: gene of %s is %s/%s, expected %s" % (tid, row.get("gene_id"), row.get("gene_name"), gene))
+
+# Prokaryotes, on the real Ensembl Bacteria annotation of Devosia geojensis (no genome in test-data: a random one of
+# its contigs' lengths), as Ensembl writes it (gene -> transcript -> exon + CDS) and rewritten as NCBI writes
+# prokaryotes: gene -> CDS with no mRNA or exon lines (gffread reads the CDS as the exons), tRNA/rRNA genes ->
+# tRNA/rRNA -> exon, the biotype only on the gene line (gene_biotype), and one rRNA naming two genes as Parent
+# (gffread files it under the first). RNA and protein against gffread -w/-y, gene ids against gffread's geneID (the
+# gene's own ID where the gene is the transcript), biotypes against the gene lines.
+random.seed(20)
+ensembl = os.path.join(tmp, "ensembl.gff3")  # gffread reads no gzip
+with gzip.open(os.path.join(data, "Devosia_geojensis.ASM96941v1.32.gff3.gz"), "rt") as src, open(ensembl, "w") as dst:
+    shutil.copyfileobj(src, dst)
+devosia = [l.rstrip("\n").split("\t") for l in open(ensembl)]
+prok_genome = os.path.join(tmp, "devosia.fa")
+with open(prok_genome, "w") as f:
+    for c in (l[0].split() for l in devosia if l[0].startswith("##sequence-region")):
+        seq = "".join(random.choice("ACGT") for _ in range(int(c[3])))
+        f.write(">%s\n%s\n" % (c[1], "\n".join(seq[i:i + 60] for i in range(0, len(seq), 60))))
+attrs = lambda c: dict(kv.split("=", 1) for kv in c[8].split(";"))
+features = [c for c in devosia if len(c) == 9]
+coding = {attrs(c)["Parent"] for c in features if c[2] == "CDS"}
+is_tx = lambda c: attrs(c).get("ID", "").startswith("transcript:")  # types transcript and rRNA
+gene_of = {attrs(c)["ID"]: attrs(c)["Parent"] for c in features if is_tx(c)}
+biotype = {attrs(c)["ID"]: attrs(c)["biotype"] for c in features if c[2].endswith("gene")}
+gid = lambda ens: "gene-" + ens.split(":", 1)[1]  # gene:X -> gene-X
+ncbi, extra_parent = ["##gff-version 3"], None
+for c in features:
+    a = attrs(c)
+    if c[2].endswith("gene"):
+        ncbi.append("\t".join(c[:2] + ["gene"] + c[3:8] + ["ID=%s;Dbxref=GeneID:1;Name=%s;gbkey=Gene;gene_biotype=%s;"
+                                                         "locus_tag=%s" % (gid(a["ID"]), a["gene_id"], a["biotype"],
+                                                                           a["gene_id"])]))
+    elif c[2] == "CDS":
+        ncbi.append("\t".join(c[:8] + ["ID=cds-%s;Parent=%s;Dbxref=NCBI_GP:%s;Name=%s;gbkey=CDS;protein_id=%s;"
+                                       "transl_table=11" % ((a["protein_id"], gid(gene_of[a["Parent"]])) +
+                                                            (a["protein_id"],) * 3)]))
+    elif is_tx(c) and a["ID"] not in coding:
+        parent = gid(a["Parent"])
+        if a["biotype"] == "rRNA" and not extra_parent:
+            extra_parent = parent
+            parent += "," + gid(next(g for g in biotype if g != a["Parent"]))
+        ncbi.append("\t".join(c[:2] + [a["biotype"]] + c[3:8] + ["ID=rna-%s;Parent=%s;gbkey=%s;product=x" %
+                                                                 (a["transcript_id"], parent, a["biotype"])]))
+    elif c[2] == "exon" and a["Parent"] not in coding:
+        tid = a["Parent"].split(":", 1)[1]
+        ncbi.append("\t".join(c[:8] + ["ID=exon-%s-1;Parent=rna-%s;gbkey=%s" % (tid, tid, biotype[gene_of[a["Parent"]]])]))
+open(os.path.join(tmp, "ncbi.gff3"), "w").write("\n".join(ncbi) + "\n")
+check(extra_parent is not None, "prokaryotes: no rRNA in the Devosia annotation")
+for name, ann in [("ensembl", ensembl), ("ncbi", os.path.join(tmp, "ncbi.gff3"))]:
+    run("gffread", "-g", prok_genome, "-w", name + "_ref.rna.fa", "-y", name + "_ref.protein.fa", ann)
+    table = dict(l.split("\t") for l in run("gffread", "--table", "@id,@geneid", ann).stdout.split("\n") if l)
+    run(iso, "extract", "-f", prok_genome, "-g", ann, "-o", name, "--window", "10")
+    rna, prot = read_fasta(os.path.join(tmp, name + ".rna.fa")), read_fasta(os.path.join(tmp, name + ".protein.fa"))
+    tsv = read_tsv(os.path.join(tmp, name + ".tsv"))
+    ours = (lambda i: i.split(":", 1)[1]) if name == "ensembl" else (lambda i: i)  # Ensembl: the transcript_id
+    ref = read_fasta(os.path.join(tmp, name + "_ref.rna.fa"))
+    check(len(ref) == 4045 and set(map(ours, ref)) == set(rna), "%s: transcripts differ from gffread's" % name)
+    for gff_id, seq in ref.items():
+        check(rna.get(ours(gff_id)) == seq, "%s: RNA of %s differs from gffread -w" % (name, gff_id))
+        n_rna += 1
+        row = tsv.get(ours(gff_id), {})
+        gene = table[gff_id] if table[gff_id] != "." else gff_id
+        check(row.get("gene_id") == (gene.split(":", 1)[1] if name == "ensembl" else gene),
+              "%s: gene of %s is %s, gffread: %s" % (name, gff_id, row.get("gene_id"), gene))
+        ens_gene = "gene:" + gene.split("-", 1)[1] if name == "ncbi" else gene
+        check(row.get("biotype") == biotype[ens_gene], "%s: biotype of %s is %s, its gene's %s"
+              % (name, gff_id, row.get("biotype"), biotype[ens_gene]))
+    ref = read_fasta(os.path.join(tmp, name + "_ref.protein.fa"))
+    check(len(ref) == 3996, "%s: gffread -y wrote %d proteins" % (name, len(ref)))
+    # random codons: a CDS may end in two stops, or in a stop and a partial codon (gffread drops that stop, we keep
+    # it: not the CDS's end), so a last '*' is not compared
+    trim = lambda p: p[:-1] if p.endswith("*") else p
+    for gff_id, seq in ref.items():
+        check(trim(prot.get(ours(gff_id), "")) == trim(seq.replace(".", "*")),
+              "%s: protein of %s differs from gffread -y" % (name, gff_id))
+        n_prot += 1
 
 # DNA windows: default (196,608 bp, genomic orientation), odd window reverse-complemented on '-', and a window
 # wider than the contig (N padding on both sides).

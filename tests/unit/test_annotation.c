@@ -216,7 +216,7 @@ START_TEST(gff3_gene_and_transcript_types)
     static const char *const want[][4] = {{"T1", "G1", "PSG", "processed_pseudogene"},
                                           {"T2", "G2", "VT", "vault_RNA"},
                                           {"T3", "G3", "IGV", "IG_V_gene"},
-                                          {"gene-LOC4", "gene-LOC4", "LOC4", ""}};
+                                          {"gene-LOC4", "gene-LOC4", "LOC4", "pseudogene"}};
     for (int i = 0; i < 4; i++) {
         ck_assert_str_eq(a->tx[i].transcript_id, want[i][0]);
         ck_assert_str_eq(a->tx[i].gene_id, want[i][1]);
@@ -225,6 +225,91 @@ START_TEST(gff3_gene_and_transcript_types)
     }
     ck_assert_int_eq(a->tx[2].n_cds, 1);
     ck_assert_int_eq(a->tx[3].n_exons, 2);
+    iso_annotation_free(a);
+}
+END_TEST
+
+/* RefSeq GFF3 as NCBI writes it for human: the biotype only on the gene line (gene_biotype), Dbxref lists, tags
+ * with spaces, exons under rna-..., one CDS ID over several lines; MT genes (and every gene of a prokaryote) have
+ * their CDS directly under the gene, with no mRNA or exon lines: gffread reads that CDS as the exons. */
+START_TEST(gff3_refseq_conventions)
+{
+    iso_annotation *a = read_ok("refseq.gff3",
+        "##gff-version 3\n"
+        "chr1\tBestRefSeq\tgene\t100\t400\t.\t+\t.\tID=gene-ABC;Dbxref=GeneID:7,HGNC:HGNC:9;Name=ABC;gbkey=Gene;"
+        "gene=ABC;gene_biotype=protein_coding\n"
+        "chr1\tBestRefSeq\tmRNA\t100\t400\t.\t+\t.\tID=rna-NM_7.2;Parent=gene-ABC;Dbxref=GeneID:7,GenBank:NM_7.2;"
+        "Name=NM_7.2;gbkey=mRNA;gene=ABC;product=abc;tag=MANE Select;transcript_id=NM_7.2\n"
+        "chr1\tBestRefSeq\texon\t100\t200\t.\t+\t.\tID=exon-NM_7.2-1;Parent=rna-NM_7.2;gbkey=mRNA;transcript_id=NM_7.2\n"
+        "chr1\tBestRefSeq\texon\t300\t400\t.\t+\t.\tID=exon-NM_7.2-2;Parent=rna-NM_7.2;gbkey=mRNA;transcript_id=NM_7.2\n"
+        "chr1\tBestRefSeq\tCDS\t150\t200\t.\t+\t0\tID=cds-NP_7.1;Parent=rna-NM_7.2;gbkey=CDS;protein_id=NP_7.1\n"
+        "chr1\tBestRefSeq\tCDS\t300\t350\t.\t+\t0\tID=cds-NP_7.1;Parent=rna-NM_7.2;gbkey=CDS;protein_id=NP_7.1\n"
+        "chrM\tRefSeq\tgene\t3307\t4262\t.\t+\t.\tID=gene-ND1;Name=ND1;gbkey=Gene;gene=ND1;gene_biotype=protein_coding\n"
+        "chrM\tRefSeq\tCDS\t3307\t4262\t.\t+\t0\tID=cds-YP_1.1;Parent=gene-ND1;gbkey=CDS;transl_table=2\n"
+        "chrM\tRefSeq\tpseudogene\t5001\t5400\t.\t-\t.\tID=gene-P;Name=P;gene_biotype=pseudogene;pseudo=true\n"
+        "chrM\tRefSeq\tCDS\t5001\t5100\t.\t-\t.\tID=cds-P;Parent=gene-P;pseudo=true\n"
+        "chrM\tRefSeq\tCDS\t5201\t5400\t.\t-\t1\tID=cds-P;Parent=gene-P;pseudo=true\n");
+    ck_assert_uint_eq(a->n, 3);
+    const iso_transcript *t = &a->tx[0];
+    ck_assert_str_eq(t->transcript_id, "NM_7.2");
+    ck_assert_str_eq(t->gene_id, "gene-ABC");
+    ck_assert_str_eq(t->gene_name, "ABC");
+    ck_assert_str_eq(t->biotype, "protein_coding");
+    ck_assert_int_eq(t->n_exons, 2);
+    ck_assert_int_eq(t->n_cds, 2);
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING);
+    t = &a->tx[1]; /* gffread: ID gene-ND1, one exon 3307-4262, the CDS */
+    ck_assert_str_eq(t->transcript_id, "gene-ND1");
+    ck_assert_str_eq(t->gene_id, "gene-ND1");
+    ck_assert_str_eq(t->gene_name, "ND1");
+    ck_assert_str_eq(t->biotype, "protein_coding");
+    ck_assert_int_eq(t->n_exons, 1);
+    ck_assert_int_eq(t->exons[0].start, 3306);
+    ck_assert_int_eq(t->exons[0].end, 4262);
+    ck_assert_int_eq(t->n_cds, 1);
+    ck_assert_mem_eq(t->cds, t->exons, sizeof *t->cds);
+    ck_assert_int_eq(t->tss, 3306);
+    t = &a->tx[2]; /* two CDS pieces, two exons; the 5'-most (highest) has phase 1 */
+    ck_assert_str_eq(t->biotype, "pseudogene");
+    ck_assert_int_eq(t->n_exons, 2);
+    ck_assert_mem_eq(t->cds, t->exons, 2 * sizeof *t->cds);
+    ck_assert_int_eq(t->exons[1].end, 5400);
+    ck_assert_int_eq(t->tss, 5399);
+    ck_assert_int_eq(t->cds_phase, 1);
+    iso_annotation_free(a);
+    /* GTF too: a CDS and its stop codon without exon lines are the exons (gffread: one exon 101-403) */
+    a = read_ok("cds_only.gtf", "c1\tt\tCDS\t101\t400\t.\t+\t0\tgene_id \"G\"; transcript_id \"X\";\n"
+                                "c1\tt\tstop_codon\t401\t403\t.\t+\t0\tgene_id \"G\"; transcript_id \"X\";\n");
+    ck_assert_int_eq(a->tx[0].n_exons, 1);
+    ck_assert_int_eq(a->tx[0].exons[0].start, 100);
+    ck_assert_int_eq(a->tx[0].exons[0].end, 403);
+    ck_assert_int_eq(a->tx[0].cds[0].end, 403);
+    iso_annotation_free(a);
+}
+END_TEST
+
+/* GFF3 lets a feature have several parents: a transcript under two genes belongs to the first, as gffread files it
+ * (geneID=g1), with that gene's name and biotype; an escaped ',' in a gene ID is no separator. */
+START_TEST(gff3_transcript_with_two_genes)
+{
+    iso_annotation *a = read_ok("two_genes.gff3",
+        "##gff-version 3\n"
+        "c1\ts\tgene\t101\t400\t.\t+\t.\tID=g1;Name=A;gene_biotype=protein_coding\n"
+        "c1\ts\tgene\t101\t900\t.\t+\t.\tID=g2;Name=B;gene_biotype=lncRNA\n"
+        "c1\ts\tgene\t101\t900\t.\t+\t.\tID=g%2C3;Name=C;biotype=snRNA\n"
+        "c1\ts\tmRNA\t101\t400\t.\t+\t.\tID=t1;Parent=g1,g2\n"
+        "c1\ts\texon\t101\t400\t.\t+\t.\tParent=t1\n"
+        "c1\ts\tlnc_RNA\t101\t400\t.\t+\t.\tID=t2;Parent=g2,g1\n"
+        "c1\ts\texon\t101\t400\t.\t+\t.\tParent=t2\n"
+        "c1\ts\tsnRNA\t101\t400\t.\t+\t.\tID=t3;Parent=g%2C3,g1\n"
+        "c1\ts\texon\t101\t400\t.\t+\t.\tParent=t3\n");
+    static const char *const want[][3] = {{"g1", "A", "protein_coding"}, {"g2", "B", "lncRNA"}, {"g,3", "C", "snRNA"}};
+    ck_assert_uint_eq(a->n, 3);
+    for (int i = 0; i < 3; i++) {
+        ck_assert_str_eq(a->tx[i].gene_id, want[i][0]);
+        ck_assert_str_eq(a->tx[i].gene_name, want[i][1]);
+        ck_assert_str_eq(a->tx[i].biotype, want[i][2]);
+    }
     iso_annotation_free(a);
 }
 END_TEST
@@ -313,7 +398,8 @@ START_TEST(malformed)
     read_fails("bad_cds_out.gtf",
                "c1\tt\texon\t1\t10\t.\t+\t.\ttranscript_id \"X\";\nc1\tt\tCDS\t5\t15\t.\t+\t0\ttranscript_id \"X\";\n",
                1, "outside its exons");
-    read_fails("bad_noexon.gtf", "c1\tt\tCDS\t5\t15\t.\t+\t0\ttranscript_id \"X\";\n", 1, "no exon");
+    read_fails("bad_noexon.gtf", "c1\tt\tstart_codon\t5\t7\t.\t+\t0\ttranscript_id \"X\";\n", 1,
+               "transcript 'X' has no exon or CDS features");
     read_fails("bad_empty.gtf", "", 0, "no transcripts");
     read_fails("bad_comments.gtf", "# only\n#comments\n", 2, "no transcripts");
     read_fails("bad_parent.gff3", "##gff-version 3\nc1\ts\texon\t1\t5\t.\t+\t.\tID=e1\n", 2, "Parent");
@@ -519,6 +605,8 @@ int main(void)
     tcase_add_test(tc, selenocysteine);
     tcase_add_test(tc, gff3_with_genes_and_shared_exons);
     tcase_add_test(tc, gff3_gene_and_transcript_types);
+    tcase_add_test(tc, gff3_refseq_conventions);
+    tcase_add_test(tc, gff3_transcript_with_two_genes);
     tcase_add_test(tc, gff3_with_fasta_section);
     tcase_add_test(tc, gff3_shared_transcript_id);
     tcase_add_test(tc, crlf_and_gzip);

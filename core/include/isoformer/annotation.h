@@ -60,8 +60,10 @@ const char *iso_chrom_alias_map(const iso_chrom_alias *a, const char *name);
 ISO_API
 void iso_chrom_alias_free(iso_chrom_alias *a);
 
-/* Reads GTF or GFF3 (detected from the content). alias may be NULL. On failure returns a negative status with
- * a message "<path>:<line>: ..." and *out is NULL. */
+/* Reads GTF or GFF3 (detected from the content). alias may be NULL. As gffread reads them: a transcript with CDS
+ * but no exon features has its CDS as exons (NCBI prokaryotes: gene -> CDS); a GFF3 transcript under several genes
+ * (Parent=g1,g2) is in the first; one without a biotype of its own takes its gene's (gene_biotype, biotype or
+ * gene_type). On failure returns a negative status with a message "<path>:<line>: ..." and *out is NULL. */
 ISO_API
 int iso_annotation_read(const char *path, const iso_chrom_alias *alias, iso_annotation **out) ISO_RESULT;
 ISO_API
