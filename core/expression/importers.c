@@ -3,9 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <htslib/khash.h>
+
 #include "isoformer/expression.h"
 #include "isoformer/io.h"
 #include "isoformer/outputs.h"
+
+KHASH_MAP_INIT_STR(col_index, int)
 
 typedef struct {
     const char *header;  /* prefix of the header line that identifies the format */
@@ -127,6 +131,39 @@ static int put_row(iso_expression *e, const iso_annotation *ann, const char *pat
     return ISO_OK;
 }
 
+/* Value columns must be told apart by name (--columns and pairing by name would take one of two silently):
+ * an error naming the header line and the first repeated name. */
+static int distinct_names(const iso_expression *e, const char *path, long ln, int first)
+{
+    khash_t(col_index) *seen = kh_init(col_index);
+    int rc = seen ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    for (int j = 0; rc == ISO_OK && j < e->n_cols; j++) {
+        int absent;
+        khiter_t k = kh_put(col_index, seen, e->col_names[j], &absent);
+        if (absent < 0)
+            rc = iso_error(ISO_ENOMEM, "out of memory");
+        else if (!absent)
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: columns %d and %d are both named '%s': expected distinct sample "
+                                        "names", path, ln, first + kh_val(seen, k) + 1, first + j + 1, e->col_names[j]);
+        else
+            kh_val(seen, k) = j;
+    }
+    kh_destroy(col_index, seen);
+    return rc;
+}
+
+/* A GCT's line 2, "<rows><TAB><columns>": both counts, or -1 when it is not two non-negative integers. */
+static int gct_dims(const char *line, long *rows, long *cols)
+{
+    char *end;
+    *rows = strtol(line, &end, 10);
+    if (end == line || *end != '\t' || *rows < 0 || line[0] == '-' || line[0] == '+')
+        return -1;
+    const char *c = end + 1;
+    *cols = strtol(c, &end, 10);
+    return end == c || *end || *cols < 0 || c[0] == '-' || c[0] == '+' ? -1 : 0;
+}
+
 /* The attribute value of key in a GTF attribute column, copied into buf. */
 static int gtf_attr(const char *attrs, const char *key, char *buf, size_t size)
 {
@@ -154,19 +191,30 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
     int rc = hdr ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     const layout *lay = NULL;
     int gct = 0, n_hdr = 0;
+    long gct_rows = 0, gct_cols = 0, n_rows = 0;
     if (rc == ISO_OK && !strncmp(hdr, "#1.2", 4)) {
         /* GCT: "#1.2", "rows<TAB>cols", then "Name<TAB>Description<TAB>samples..." (GTEx's transcript
          * tables: "transcript_id<TAB>gene_id<TAB>samples...") */
         const char *line;
         size_t len;
-        int r1 = iso_lines_next(lr, &line, &len), r2 = r1 > 0 ? iso_lines_next(lr, &line, &len) : r1;
+        int r1 = iso_lines_next(lr, &line, &len), r2 = -1;
+        /* the declared dimensions, checked against the table: a truncated plain GCT would pass unnoticed */
+        if (r1 > 0 && gct_dims(line, &gct_rows, &gct_cols))
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: expected '<rows><TAB><columns>' (the table's size) on "
+                                        "line 2, got '%.*s'", path, iso_lines_lineno(lr), (int)(len < 80 ? len : 80),
+                           line);
+        else
+            r2 = r1 > 0 ? iso_lines_next(lr, &line, &len) : r1;
         free(hdr);
         hdr = r2 > 0 ? strndup(line, len) : NULL;
-        if (r2 <= 0 || !hdr ||
-            (strncmp(hdr, "Name\tDescription\t", 17) && strncmp(hdr, "transcript_id\tgene_id\t", 22)))
+        if (rc == ISO_OK && (r2 <= 0 || !hdr ||
+                             (strncmp(hdr, "Name\tDescription\t", 17) && strncmp(hdr, "transcript_id\tgene_id\t", 22))))
             rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: expected 'Name<TAB>Description<TAB>samples...' (or "
                                         "'transcript_id<TAB>gene_id<TAB>samples...') on line 3", path,
                            iso_lines_lineno(lr));
+        else if (rc == ISO_OK && count_fields(hdr) - 2 != gct_cols)
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: the header has %d sample columns, but line 2 declares "
+                                        "%ld", path, iso_lines_lineno(lr), count_fields(hdr) - 2, gct_cols);
         gct = 1;
     }
     static const layout gct_layout = {"", ISO_EXPR_GCT, 0, -1, 2, 1, 0};
@@ -176,9 +224,11 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
         if (!strncmp(hdr, layouts[k].header, strlen(layouts[k].header)))
             lay = &layouts[k];
     if (rc == ISO_OK && !lay)
-        rc = iso_error(ISO_EFORMAT, "%s:1: unrecognised header: expected salmon quant.sf, RSEM isoforms.results, "
+        rc = iso_error(ISO_EFORMAT, "%s:%ld: unrecognised header: expected salmon quant.sf, RSEM isoforms.results, "
                                     "kallisto abundance.tsv, StringTie GTF or t_data.ctab, GTEx GCT or an isoformer "
-                                    "TSV", path);
+                                    "TSV%s", path, iso_lines_lineno(lr),
+                       strncmp(hdr, "\x89HDF", 4) ? "" : " (this is HDF5: give kallisto's abundance.tsv, not "
+                                                        "abundance.h5)");
     if (rc == ISO_OK) {
         n_hdr = count_fields(hdr);
         int n_cols = lay->value_col >= 0 ? 1 : n_hdr - lay->first_value;
@@ -186,8 +236,11 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
             rc = iso_error(ISO_ENOMEM, "out of memory");
         } else {
             split_tabs(hdr, f);
+            int first = lay->value_col >= 0 ? lay->value_col : lay->first_value;
             rc = n_cols < 1 ? iso_error(ISO_EFORMAT, "%s: header has no value column", path)
-                            : alloc_matrix(e, ann, n_cols, &f[lay->value_col >= 0 ? lay->value_col : lay->first_value]);
+                            : alloc_matrix(e, ann, n_cols, &f[first]);
+            if (rc == ISO_OK)
+                rc = distinct_names(e, path, iso_lines_lineno(lr), first);
         }
         e->format = lay->format;
         e->is_tpm = lay->is_tpm;
@@ -208,6 +261,7 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
             break;
         }
         int n = count_fields(copy);
+        n_rows++;
         if (n != n_hdr) {
             rc = iso_error(ISO_EFORMAT, "%s:%ld: expected %d tab-separated columns like the header, got %d", path,
                            iso_lines_lineno(lr), n_hdr, n);
@@ -229,6 +283,9 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
     }
     if (rc == ISO_OK && r < 0)
         rc = r;
+    if (rc == ISO_OK && gct && n_rows != gct_rows)
+        rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: %ld data rows, but line 2 declares %ld (a truncated file?)",
+                       path, iso_lines_lineno(lr), n_rows, gct_rows);
     if (rc == ISO_OK && lay->fpkm) {
         /* FPKM -> TPM: TPM_i = FPKM_i / sum FPKM * 1e6 over every row of the file, those of transcripts
          * missing from the annotation included, as StringTie computes its TPM; all FPKM 0 is TPM 0 */
@@ -313,6 +370,8 @@ int iso_expression_read(const char *path, const iso_annotation *ann, iso_express
     }
     iso_lines_close(lr);
     free(line_of);
+    if (rc == ISO_OK && e->n_matched + e->n_unknown == 0)
+        rc = iso_error(ISO_EFORMAT, "%s: no transcript rows after its header", path);
     if (rc == ISO_OK && e->n_matched == 0)
         rc = iso_error(ISO_ENOTFOUND, "%s: none of its %zu transcript ids is in %s (different annotation "
                                       "release?)", path, e->n_unknown, ann->path);

@@ -100,6 +100,33 @@ for row in run_eval(f"{work}/obs.tsv", f"{work}/log"):
 for row in run_eval(f"{work}/quant.sf", f"{work}/tpm"):
     expect(row, f32(pred[:, tissues.index(row["pred_column"])]), np.log1p(f32(tpm)), f32(tpm))
 
+# GTEx's transcript TPM GCT: "#1.2", its size, transcript_id + gene_id, then samples; versioned ids match the
+# bare ones, and --columns picks one sample.
+gct = np.round(np.expm1(np.clip(pred[:, [1, 0, 1]] + rng.normal(0, 1, (n, 3)), 0, None)), 2)
+gct_lines = ["#1.2", f"{n}\t3", "transcript_id\tgene_id\tGTEX-A\tGTEX-B\tGTEX-C"]
+gct_lines += [f"{ids[i]}.7\t{genes[i]}.2\t" + "\t".join(f"{v:.2f}" for v in gct[i]) for i in range(n)]
+with open(f"{work}/gtex.gct", "w") as f:
+    f.write("\n".join(gct_lines) + "\n")
+r = subprocess.run([iso, "eval", "--pred", f"{work}/pred.tsv", "--obs", f"{work}/gtex.gct", "--columns",
+                    "Liver=GTEX-B", "--out", f"{work}/gct"], capture_output=True, text=True)
+check(r.returncode == 0, f"eval gtex.gct: {r.stderr.strip()}")
+rows = list(csv.DictReader(open(f"{work}/gct.eval.tsv"), delimiter="\t")) if r.returncode == 0 else []
+check(len(rows) == 1 and rows[0]["obs_column"] == "GTEX-B", f"GCT pairs: {rows}")
+for row in rows:
+    expect(row, f32(pred[:, 0]), np.log1p(f32(gct[:, 1])), f32(gct[:, 1]))
+# The same file cut short (it declares n rows), or with a sample named twice: refused, naming file:line, and no
+# report at all (both were read as they came, exit 0).
+for name, lines, says in (("gtex_cut.gct", gct_lines[:3 + n // 2], f"gtex_cut.gct:{3 + n // 2}: "),
+                          ("gtex_twice.gct", gct_lines[:2] + [gct_lines[2].replace("GTEX-C", "GTEX-B")] + gct_lines[3:],
+                           "gtex_twice.gct:3: columns 4 and 5 are both named 'GTEX-B'")):
+    with open(f"{work}/{name}", "w") as f:
+        f.write("\n".join(lines) + "\n")
+    r = subprocess.run([iso, "eval", "--pred", f"{work}/pred.tsv", "--obs", f"{work}/{name}", "--columns",
+                        "Liver=GTEX-B", "--out", f"{work}/bad"], capture_output=True, text=True)
+    check(r.returncode != 0 and says in r.stderr, f"{name}: exit {r.returncode}, {r.stderr.strip()}")
+    check(not os.path.exists(f"{work}/bad.eval.tsv") and not os.path.exists(f"{work}/bad.eval.svg"),
+          f"{name}: a report was written")
+
 # ---- the plot's y = x line ----
 ns = "{http://www.w3.org/2000/svg}"
 for name in ("log", "tpm"):

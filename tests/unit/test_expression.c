@@ -198,6 +198,37 @@ START_TEST(gct_short_row_is_an_error)
 }
 END_TEST
 
+START_TEST(gct_declared_size_is_checked)
+{
+    /* Line 2 gives rows and sample columns: a plain GCT cut short (or mis-edited) was read as far as it went. */
+    read_fails("cut.gct", "#1.2\n3\t1\nName\tDescription\tS\nENST01.1\td\t1\nENST02.3\td\t2\n", "cut.gct:5:",
+               "2 data rows, but line 2 declares 3", NULL);
+    read_fails("cols.gct", "#1.2\n1\t3\nName\tDescription\tA\tB\nENST01.1\td\t1\t2\n", "cols.gct:3:",
+               "2 sample columns, but line 2 declares 3", NULL);
+    read_fails("dims.gct", "#1.2\n1 2\nName\tDescription\tA\tB\nENST01.1\td\t1\t2\n", "dims.gct:2:",
+               "expected '<rows><TAB><columns>'", "'1 2'", NULL);
+    /* Two samples of one name: --columns took the last one silently. */
+    read_fails("twice.gct", "#1.2\n1\t3\nName\tDescription\tA\tB\tA\nENST01.1\td\t1\t2\t3\n", "twice.gct:3:",
+               "columns 3 and 5 are both named 'A'", NULL);
+    /* Blank lines are not rows. */
+    iso_expression *e = read_ok("blank.gct", "#1.2\n2\t1\nName\tDescription\tS\nENST01.1\td\t1\n\nENST03\td\t3\n");
+    ck_assert_float_eq(e->values[2], 3.0f);
+    iso_expression_free(e);
+}
+END_TEST
+
+START_TEST(header_errors_name_their_line)
+{
+    /* The header is the first line after the comments; it was always reported as line 1. */
+    read_fails("c.tsv", "# made by a script\n# second comment\nid\tvalue\nENST01.1\t1\n", "c.tsv:3: unrecognised header",
+               NULL);
+    read_fails("abundance.h5", "\x89HDF\r\n\x1a\n", "abundance.h5:1:", "HDF5", "abundance.tsv", NULL);
+    /* A header and no row: said so (it read "none of its 0 transcript ids is in ..."). */
+    read_fails("header_only.sf", "Name\tLength\tEffectiveLength\tTPM\tNumReads\n", "header_only.sf: no transcript rows",
+               NULL);
+}
+END_TEST
+
 START_TEST(duplicate_ids_are_errors)
 {
     /* C's hex floats are not numbers here (strtod read 0x10 as 16) */
@@ -386,6 +417,8 @@ int main(void)
     tcase_add_test(tc, gct_wider_than_4096_samples);
     tcase_add_test(tc, gct_short_row_is_an_error);
     tcase_add_test(tc, duplicate_ids_are_errors);
+    tcase_add_test(tc, gct_declared_size_is_checked);
+    tcase_add_test(tc, header_errors_name_their_line);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("metrics");
     tcase_add_test(tm, metrics_match_scipy);

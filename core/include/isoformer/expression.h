@@ -36,7 +36,8 @@ typedef struct {
  * Every value must be finite, and TPM/FPKM also not negative: anything else (NaN, inf, -1, a number that
  * overflows) is an error naming file:line and column, except that an isoformer TSV may mark a value missing
  * (not observed) with nan, NaN or NA (counted in n_missing; NAN in values). A StringTie table whose FPKM are
- * all 0 gives TPM 0. */
+ * all 0 gives TPM 0. A GCT must have as many rows and sample columns as its line 2 declares, and value columns
+ * distinct names. */
 ISO_API
 int iso_expression_read(const char *path, const iso_annotation *ann, iso_expression **out) ISO_RESULT;
 ISO_API
