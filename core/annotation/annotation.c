@@ -10,6 +10,7 @@
 #include <htslib/khash.h>
 
 #include "isoformer/io.h"
+#include "isoformer/sequences.h"
 
 KHASH_MAP_INIT_STR(ids, size_t)
 
@@ -28,6 +29,9 @@ typedef struct {
 typedef struct {
     feature_vec exons, cds, start_codons, stop_codons, sec;
     int cds_start_nf, cds_end_nf;
+    int transl_table;    /* of its CDS lines (0: none given) */
+    long transl_line;    /* the line that gave it */
+    int contig_code;     /* genetic code by contig name, as the annotation or the FASTA names it */
     char *key;           /* what features name the transcript by: GTF transcript_id, GFF3 ID */
     char *parent;        /* GFF3: the gene ID the transcript names as Parent */
     char *transcript_id; /* GFF3: a transcript_id attribute (Ensembl), reported instead of the ID */
@@ -176,45 +180,81 @@ static void percent_decode(char *s)
     *out = '\0';
 }
 
-/* Copies the value of key from a GTF (key "value"; key value;) or GFF3 (key=value;key=value) attribute column
- * into a new string; NULL when absent (or out of memory, which the caller then treats as absent). */
+/* The next attribute at *p of a GTF (key "value"; key value;) or GFF3 (key=value;key=value) column: its key and
+ * its value (unquoted, trailing spaces cut); 0 at the end of the column. */
+static int attr_next(const char **p, int gff3, const char **k, size_t *klen, const char **v, size_t *vlen)
+{
+    const char *q = *p;
+    while (*q == ' ' || *q == ';')
+        q++;
+    if (!*q)
+        return 0;
+    *k = q;
+    while (*q && *q != ';' && *q != (gff3 ? '=' : ' '))
+        q++;
+    *klen = (size_t)(q - *k);
+    if (*q == (gff3 ? '=' : ' '))
+        q++;
+    while (!gff3 && *q == ' ')
+        q++;
+    *v = q;
+    if (!gff3 && *q == '"') {
+        *v = ++q;
+        while (*q && *q != '"')
+            q++;
+        *vlen = (size_t)(q - *v);
+        if (*q)
+            q++;
+    } else {
+        while (*q && *q != ';')
+            q++;
+        *vlen = (size_t)(q - *v);
+        while (*vlen && (*v)[*vlen - 1] == ' ')
+            (*vlen)--;
+    }
+    while (*q && *q != ';')
+        q++;
+    *p = q;
+    return 1;
+}
+
+/* Copies the value of key from the attribute column into a new string; NULL when absent (or out of memory, which
+ * the caller then treats as absent). */
 static char *attr_get(const char *attrs, const char *key, int gff3)
 {
-    size_t klen = strlen(key);
-    const char *p = attrs;
-    while (*p) {
-        while (*p == ' ' || *p == ';')
-            p++;
-        const char *k = p;
-        while (*p && *p != ';' && *p != (gff3 ? '=' : ' '))
-            p++;
-        size_t this_klen = (size_t)(p - k);
-        if (*p == (gff3 ? '=' : ' '))
-            p++;
-        while (!gff3 && *p == ' ')
-            p++;
-        const char *v = p;
-        size_t vlen;
-        if (!gff3 && *p == '"') {
-            v = ++p;
-            while (*p && *p != '"')
-                p++;
-            vlen = (size_t)(p - v);
-            if (*p)
-                p++;
-        } else {
-            while (*p && *p != ';')
-                p++;
-            vlen = (size_t)(p - v);
-            while (vlen && v[vlen - 1] == ' ')
-                vlen--;
-        }
-        if (this_klen == klen && !strncmp(k, key, klen))
+    const char *p = attrs, *k, *v;
+    size_t klen, vlen, want = strlen(key);
+    while (attr_next(&p, gff3, &k, &klen, &v, &vlen))
+        if (klen == want && !strncmp(k, key, klen))
             return strndup(v, vlen);
-        while (*p && *p != ';')
-            p++;
-    }
     return NULL;
+}
+
+/* Whether a tag attribute has this value: GENCODE GTF gives one tag "..." per value (several per line), GFF3 a
+ * list (tag=basic,cds_start_NF, items %-escaped). Only tag values count: a Note or description that mentions
+ * cds_start_NF does not. */
+static int attr_has_tag(const char *attrs, int gff3, const char *tag)
+{
+    const char *p = attrs, *k, *v;
+    size_t klen, vlen, want = strlen(tag);
+    while (attr_next(&p, gff3, &k, &klen, &v, &vlen)) {
+        if (klen != 3 || strncmp(k, "tag", 3))
+            continue;
+        for (const char *item = v, *end = v + vlen; item <= end;) {
+            const char *comma = gff3 ? memchr(item, ',', (size_t)(end - item)) : NULL;
+            size_t n = (size_t)((comma ? comma : end) - item);
+            char *decoded = gff3 ? strndup(item, n) : NULL;
+            if (decoded)
+                percent_decode(decoded);
+            if (decoded ? !strcmp(decoded, tag) : n == want && !strncmp(item, tag, n)) {
+                free(decoded);
+                return 1;
+            }
+            free(decoded);
+            item += n + 1;
+        }
+    }
+    return 0;
 }
 
 /* gffread's rule, on every attribute: a quoted GTF value closes its quote before the next attribute
@@ -331,6 +371,7 @@ static int transcript_get(parser *ps, const char *id, const char *contig, char s
         return iso_error(ISO_ENOMEM, "%s:%ld: out of memory", ps->path, line);
     }
     kh_val(ps->by_key, k) = a->n;
+    b->contig_code = iso_contig_genetic_code(contig) == 1 ? iso_contig_genetic_code(t->chrom) : 2;
     *idx = a->n++;
     return ISO_OK;
 }
@@ -363,9 +404,8 @@ static int transcript_describe(parser *ps, iso_transcript *t, tx_build *b, const
         if (!b->transcript_id)
             b->transcript_id = attr_text(attrs, "transcript_id", 1);
     }
-    /* GENCODE tags (GTF: tag "cds_start_NF"; GFF3: tag=basic,cds_start_NF): only ever tag values */
-    b->cds_start_nf |= strstr(attrs, "cds_start_NF") != NULL;
-    b->cds_end_nf |= strstr(attrs, "cds_end_NF") != NULL;
+    b->cds_start_nf |= attr_has_tag(attrs, ps->gff3, "cds_start_NF");
+    b->cds_end_nf |= attr_has_tag(attrs, ps->gff3, "cds_end_NF");
     return ISO_OK;
 }
 
@@ -435,6 +475,28 @@ static int is_segment_type(const char *type)
            !strcmp(type, "stop_codon") || is_sec_type(type);
 }
 
+/* The genetic code a CDS line gives (RefSeq GFF3: transl_table=2 on mitochondrial CDS, 11 on prokaryotes'). */
+static int cds_transl_table(parser *ps, tx_build *b, const char *attrs, long line)
+{
+    char *v = attr_get(attrs, "transl_table", ps->gff3), *end = NULL;
+    if (!v)
+        return ISO_OK;
+    long table = strtol(v, &end, 10);
+    int bad = !*v || *end || !iso_genetic_code_known((int)table) || table != (int)table;
+    int rc = bad ? iso_error(ISO_EFORMAT, "%s:%ld: transl_table '%s' is not a genetic code isoformer translates with "
+                                          "(1, 2 or 11)", ps->path, line, v)
+             : b->transl_table && b->transl_table != table
+                 ? iso_error(ISO_EFORMAT, "%s:%ld: transl_table %ld differs from the transl_table %d at line %ld of the "
+                                          "same transcript", ps->path, line, table, b->transl_table, b->transl_line)
+                 : ISO_OK;
+    if (rc == ISO_OK && !b->transl_table) {
+        b->transl_table = (int)table;
+        b->transl_line = line;
+    }
+    free(v);
+    return rc;
+}
+
 static int add_feature(parser *ps, const char *id, char **col, long line, int64_t start, int64_t end)
 {
     const char *type = col[COL_TYPE];
@@ -456,6 +518,8 @@ static int add_feature(parser *ps, const char *id, char **col, long line, int64_
             f.phase = ph[0] - '0';
         else if (strcmp(ph, "."))
             return iso_error(ISO_EFORMAT, "%s:%ld: expected CDS phase 0, 1, 2 or '.', got '%s'", ps->path, line, ph);
+        if ((rc = cds_transl_table(ps, b, col[COL_ATTR], line)) < 0)
+            return rc;
         dst = &b->cds;
     } else if (!strcmp(type, "start_codon"))
         dst = &b->start_codons;
@@ -655,6 +719,7 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     int64_t cds_len = 0;
     for (int i = 0; i < t->n_cds; i++)
         cds_len += t->cds[i].end - t->cds[i].start;
+    t->transl_table = b->transl_table ? b->transl_table : b->contig_code;
     if (t->n_cds) {
         t->flags |= ISO_TX_CODING;
         if (b->cds_start_nf || t->cds_phase || (ps->has_codon_features && !b->start_codons.n))
@@ -877,17 +942,18 @@ static int transcript_copy(const char *path, const iso_transcript *src, iso_tran
             return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': exons must be non-empty, sorted and not overlap",
                              path, line, src->transcript_id);
     /* the CDS as the reader leaves it: translation reads it with its phase (a negative one read before the buffer) */
-    if ((src->n_cds && !src->cds) || (src->n_sec && !src->sec_pos) || src->cds_phase < 0 || src->cds_phase > 2)
-        return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': expected CDS intervals for n_cds, positions for n_sec "
-                                     "and a CDS phase of 0, 1 or 2 (got %d)", path, line, src->transcript_id,
-                         src->cds_phase);
+    if ((src->n_cds && !src->cds) || (src->n_sec && !src->sec_pos) || src->cds_phase < 0 || src->cds_phase > 2 ||
+        (src->transl_table && !iso_genetic_code_known(src->transl_table)))
+        return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': expected CDS intervals for n_cds, positions for n_sec, "
+                                     "a CDS phase of 0, 1 or 2 (got %d) and a genetic code of 0, 1, 2 or 11 (got "
+                                     "%d)", path, line, src->transcript_id, src->cds_phase, src->transl_table);
     for (int i = 0; i < src->n_cds; i++)
         if (src->cds[i].end <= src->cds[i].start || (i && src->cds[i].start < src->cds[i - 1].end) ||
             src->cds[i].start < src->exons[0].start || src->cds[i].end > src->exons[src->n_exons - 1].end)
             return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': CDS intervals must be non-empty, sorted, not "
                                          "overlap and lie within the exons' span", path, line, src->transcript_id);
     *t = (iso_transcript){.strand = src->strand, .n_exons = src->n_exons, .n_cds = src->n_cds,
-                          .cds_phase = src->cds_phase, .n_sec = src->n_sec, .flags = src->flags, .line = line};
+                          .cds_phase = src->cds_phase, .transl_table = src->transl_table, .n_sec = src->n_sec, .flags = src->flags, .line = line};
     const char *gene = src->gene_id ? src->gene_id : "";
     if (!(t->transcript_id = strdup(src->transcript_id)) || !(t->gene_id = strdup(gene)) ||
         !(t->gene_name = strdup(src->gene_name ? src->gene_name : gene)) ||

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /* Complement of a nucleotide or IUPAC code, keeping its case (soft-masking survives reverse complementing, as
  * in samtools faidx -i); anything else becomes N. */
@@ -103,39 +102,6 @@ int iso_extract_cds(iso_fasta *fa, const iso_transcript *tx, char **seq)
     return fetch_segments(fa, tx, tx->cds, tx->n_cds, seq);
 }
 
-static int base_index(char b)
-{
-    switch (b) {
-    case 'T': case 't': case 'U': case 'u': return 0;
-    case 'C': case 'c': return 1;
-    case 'A': case 'a': return 2;
-    case 'G': case 'g': return 3;
-    default: return -1;
-    }
-}
-
-/* Standard genetic code (NCBI table 1), codons ordered T, C, A, G at each position. */
-static char translate_codon(const char *c)
-{
-    static const char code[] = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG";
-    int a = base_index(c[0]), b = base_index(c[1]), d = base_index(c[2]);
-    if (a < 0 || b < 0 || d < 0)
-        return 'X';
-    return code[a * 16 + b * 4 + d];
-}
-
-char *iso_translate(const char *cds, int64_t len)
-{
-    int64_t n = len / 3;
-    char *p = malloc((size_t)n + 1);
-    if (!p)
-        return NULL;
-    for (int64_t i = 0; i < n; i++)
-        p[i] = translate_codon(cds + 3 * i);
-    p[n] = '\0';
-    return p;
-}
-
 int64_t iso_segments_offset(const iso_interval *seg, int n, char strand, int64_t pos)
 {
     int64_t before = 0;
@@ -174,7 +140,8 @@ int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein,
     int64_t cds_len = (int64_t)strlen(cds), skip = tx->cds_phase < cds_len ? tx->cds_phase : cds_len;
     int64_t len = cds_len - skip; /* a CDS shorter than its phase has no codon */
     const char *coding = cds + skip;
-    char *p = iso_translate(coding, len);
+    int code = iso_transcript_code(tx);
+    char *p = iso_translate(coding, len, code);
     if (!p) {
         free(cds);
         return iso_error(ISO_ENOMEM, "%s: out of memory", tx->transcript_id);
@@ -187,9 +154,15 @@ int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein,
     }
     if (len % 3)
         *flags |= ISO_TX_CDS_PARTIAL_CODON;
-    if (tx->cds_phase || len < 3 || strncasecmp(coding, "ATG", 3)) /* soft-masked genomes: any case */
+    if (tx->cds_phase || len < 3 || !iso_codon_is_start(code, coding)) /* soft-masked genomes: any case */
         *flags |= ISO_TX_NO_START_CODON;
-    if (n > 0 && p[n - 1] == '*' && len % 3 == 0)
+    else
+        p[0] = 'M'; /* an initiator is methionine whatever its codon (ATT, ATA, GTG in mitochondria), as UniProt,
+                     * RefSeq and Biopython's cds=True read it */
+    /* the last whole codon a stop: the CDS ends there, and bases after it (a partial codon, flagged above) are not
+     * read, as gffread -y reads them. A mitochondrial stop completed by polyadenylation (the CDS ends in T or TA)
+     * has none: no_stop_codon and partial_codon. */
+    if (n > 0 && p[n - 1] == '*')
         p[--n] = '\0';
     else
         *flags |= ISO_TX_NO_STOP_CODON;

@@ -78,8 +78,6 @@ static int rna_span_segments(const iso_transcript *tx, int64_t lo, int64_t hi, i
     return ISO_OK;
 }
 
-static int is_stop(const char *c) { return c[0] == 'T' && ((c[1] == 'A' && (c[2] == 'A' || c[2] == 'G')) || (c[1] == 'G' && c[2] == 'A')); }
-
 static int is_sec(const iso_transcript *tx, int64_t pos)
 {
     for (int i = 0; i < tx->n_sec; i++)
@@ -101,10 +99,11 @@ static int reread_cds(iso_fasta *edited, iso_alt_transcript *alt)
     if (rc != ISO_OK)
         return rc;
     int64_t len = (int64_t)strlen(rna), end = start;
+    int code = iso_transcript_code(t); /* the reference's: start and stop codons as extraction reads them */
     free(t->cds);
     t->cds = NULL;
     t->n_cds = 0;
-    if (start < 0 || start + 3 > len || strncmp(rna + start, "ATG", 3)) {
+    if (start < 0 || start + 3 > len || !iso_codon_is_start(code, rna + start)) {
         alt->flags |= ISO_ALT_START_LOST;
         t->flags &= ~(unsigned)ISO_TX_CODING;
         free(rna);
@@ -112,7 +111,7 @@ static int reread_cds(iso_fasta *edited, iso_alt_transcript *alt)
     }
     while (end + 3 <= len) {
         end += 3;
-        if (is_stop(rna + end - 3) && !is_sec(t, iso_segments_position(t->exons, t->n_exons, t->strand, end - 3)))
+        if (iso_codon_amino(code, rna + end - 3) == '*' && !is_sec(t, iso_segments_position(t->exons, t->n_exons, t->strand, end - 3)))
             break;
     }
     free(rna);

@@ -181,7 +181,8 @@ void iso_consequence_classify(const iso_transcript *tx, unsigned ref_flags, cons
         out->terms |= t;
         if (t & TERM(ISO_SO_START_LOST)) {
             out->protein_pos = 1;
-            snprintf(out->amino_acids, sizeof out->amino_acids, "M/X");
+            /* the first residue as the reference reads it (M when its first codon starts the CDS) */
+            snprintf(out->amino_acids, sizeof out->amino_acids, "%c/X", ref_protein[0] ? ref_protein[0] : 'M');
         } else {
             amino_acids(ref_protein, alt_protein, t, out);
         }

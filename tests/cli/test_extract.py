@@ -244,8 +244,13 @@ for c in features:
         ncbi.append("\t".join(c[:8] + ["ID=exon-%s-1;Parent=rna-%s;gbkey=%s" % (tid, tid, biotype[gene_of[a["Parent"]]])]))
 open(os.path.join(tmp, "ncbi.gff3"), "w").write("\n".join(ncbi) + "\n")
 check(extra_parent is not None, "prokaryotes: no rRNA in the Devosia annotation")
+# NCBI's translation tables 2 and 11 (https://www.ncbi.nlm.nih.gov/Taxonomy/Utils/wprintgc.cgi), codons in TCAG order
+tcag = [a + b + c for a in "TCAG" for b in "TCAG" for c in "TCAG"]
+starts11 = {c for c, m in zip(tcag, "---M------**--*----M------------MMMM---------------M------------") if m == "M"}
+starts2 = {c for c, m in zip(tcag, "----------**--------------------MMMM----------**---M------------") if m == "M"}
 for name, ann in [("ensembl", ensembl), ("ncbi", os.path.join(tmp, "ncbi.gff3"))]:
-    run("gffread", "-g", prok_genome, "-w", name + "_ref.rna.fa", "-y", name + "_ref.protein.fa", ann)
+    run("gffread", "-g", prok_genome, "-w", name + "_ref.rna.fa", "-y", name + "_ref.protein.fa", "-x",
+        name + "_ref.cds.fa", ann)
     table = dict(l.split("\t") for l in run("gffread", "--table", "@id,@geneid", ann).stdout.split("\n") if l)
     run(iso, "extract", "-f", prok_genome, "-g", ann, "-o", name, "--window", "10")
     rna, prot = read_fasta(os.path.join(tmp, name + ".rna.fa")), read_fasta(os.path.join(tmp, name + ".protein.fa"))
@@ -265,12 +270,82 @@ for name, ann in [("ensembl", ensembl), ("ncbi", os.path.join(tmp, "ncbi.gff3"))
               % (name, gff_id, row.get("biotype"), biotype[ens_gene]))
     ref = read_fasta(os.path.join(tmp, name + "_ref.protein.fa"))
     check(len(ref) == 3996, "%s: gffread -y wrote %d proteins" % (name, len(ref)))
-    # random codons: a CDS may end in two stops, or in a stop and a partial codon (gffread drops that stop, we keep
-    # it: not the CDS's end), so a last '*' is not compared
-    trim = lambda p: p[:-1] if p.endswith("*") else p
+    # random codons: a CDS may end in two stops, or in a stop and a partial codon: that stop ends the protein, as
+    # gffread -y reads it (transl_table=11 has the standard amino acids). gffread translates the first codon
+    # literally; an initiator (a start codon of the CDS's table, NCBI's starts: ATG alone in the Ensembl file's
+    # table 1) is M.
+    ref_cds = read_fasta(os.path.join(tmp, name + "_ref.cds.fa"))
+    starts = starts11 if name == "ncbi" else {"ATG"}
     for gff_id, seq in ref.items():
-        check(trim(prot.get(ours(gff_id), "")) == trim(seq.replace(".", "*")),
-              "%s: protein of %s differs from gffread -y" % (name, gff_id))
+        want = seq.replace(".", "*")
+        if want and ref_cds[gff_id][:3].upper() in starts:
+            want = "M" + want[1:]
+        check(prot.get(ours(gff_id), "") == want, "%s: protein of %s differs from gffread -y" % (name, gff_id))
+        n_prot += 1
+
+# Genetic codes, against proteins translated here with NCBI's tables (codons in TCAG order): chrM (GTF, named so)
+# and NC_012920.1 (GFF3, RefSeq's transl_table=2 on CDS lines) with table 2 (TGA W, AGA/AGG stop, ATA M; starts
+# ATT ATC ATA ATG GTG), and against gffread -y (standard code only) for chrM with transl_table=1 and for nuclear
+# CDSs that end in a stop and a partial codon. A mitochondrial stop completed by polyadenylation (the CDS ends in TA)
+# is no_stop_codon,partial_codon.
+table2 = dict(zip(tcag, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSS**VVVVAAAADDEEGGGG"))
+sense2 = [c for c in tcag if table2[c] != "*"]
+rc_of = lambda s: s[::-1].translate(str.maketrans("ACGT", "TGCA"))
+rng = random.Random(11)
+mito, nuc, cases = "", "", []  # (id, contig, strand, start0, cds, end of CDS to exon end bases)
+for i, (start, stop, strand) in enumerate([("ATG", "AGA", "+"), ("ATT", "AGG", "-"), ("GTG", "TAA", "+"),
+                                           ("ATA", "TA", "+"), ("ATG", "TAG", "-")]):
+    body = [rng.choice(sense2) for _ in range(40)] + ["TGA", "ATA", "AGC"]
+    rng.shuffle(body)
+    cds = start + "".join(body) + stop
+    cases.append(("mt%d" % i, len(mito) + 20, strand, cds))
+    mito += "".join(rng.choice("ACGT") for _ in range(20)) + (cds if strand == "+" else rc_of(cds))
+mito += "A" * 20
+for i, tail in enumerate(["G", "GC"]):  # standard code: ATG, sense codons, TAA, a partial codon
+    body = [c for c in tcag if c not in ("TAA", "TAG", "TGA")]
+    cds = "ATG" + "".join(rng.choice(body) for _ in range(30)) + "TAA" + tail
+    cases.append(("sp%d" % i, len(nuc) + 20, "+-"[i], cds))
+    nuc += "".join(rng.choice("ACGT") for _ in range(20)) + (cds if i == 0 else rc_of(cds))
+nuc += "A" * 20
+codes_fa = os.path.join(tmp, "codes.fa")
+open(codes_fa, "w").write(">chrM\n%s\n>NC_012920.1\n%s\n>c1\n%s\n" % (mito, mito, nuc))
+gtf_lines, gff_std, gff_ref = [], ["##gff-version 3"], ["##gff-version 3"]
+for tid, start0, strand, cds in cases:
+    contig = "chrM" if tid.startswith("mt") else "c1"
+    span = (contig, start0 + 1, start0 + len(cds), strand)
+    gtf_lines += ['%s\tt\t%s\t%d\t%d\t.\t%s\t%s\tgene_id "g%s"; transcript_id "%s";'
+                  % (span[0], kind, span[1], span[2], span[3], phase, tid, tid) for kind, phase in [("exon", "."), ("CDS", "0")]]
+    if contig == "chrM":
+        for lines, name, table in [(gff_std, "chrM", 1), (gff_ref, "NC_012920.1", 2)]:
+            lines.append("%s\tRefSeq\tgene\t%d\t%d\t.\t%s\t.\tID=gene-%s;gene_biotype=protein_coding"
+                         % ((name,) + span[1:] + (tid,)))
+            lines.append("%s\tRefSeq\tCDS\t%d\t%d\t.\t%s\t0\tID=cds-%s;Parent=gene-%s;transl_table=%d"
+                         % ((name,) + span[1:] + (tid, tid, table)))
+for name, lines in [("codes.gtf", gtf_lines), ("codes_std.gff3", gff_std), ("codes_ref.gff3", gff_ref)]:
+    open(os.path.join(tmp, name), "w").write("\n".join(lines) + "\n")
+    run(iso, "extract", "-f", codes_fa, "-g", os.path.join(tmp, name), "-o", name, "--window", "10")
+run("gffread", "-g", codes_fa, "-y", "codes_ref.protein.fa", os.path.join(tmp, "codes.gtf"))
+run("gffread", "-g", codes_fa, "-y", "codes_std_ref.protein.fa", os.path.join(tmp, "codes_std.gff3"))
+gff_prot = read_fasta(os.path.join(tmp, "codes_ref.protein.fa"))
+gff_prot.update(read_fasta(os.path.join(tmp, "codes_std_ref.protein.fa")))
+for name in ["codes.gtf", "codes_std.gff3", "codes_ref.gff3"]:
+    prot, tsv = read_fasta(os.path.join(tmp, name + ".protein.fa")), read_tsv(os.path.join(tmp, name + ".tsv"))
+    for tid, start0, strand, cds in cases:
+        ours = tid if name == "codes.gtf" else "gene-" + tid
+        if name != "codes.gtf" and tid.startswith("sp"):  # the GFF3s have the mitochondrial genes only
+            continue
+        if tid.startswith("mt") and name != "codes_std.gff3":
+            want = "".join(table2[cds[k:k + 3]] for k in range(0, len(cds) - 2, 3))
+            want = "M" + want[1:] if cds[:3] in starts2 else want  # the initiator
+            whole = want.endswith("*")
+            want, flags = want.rstrip("*"), "coding" if whole else "coding,no_stop_codon,partial_codon"
+        else:
+            want = gff_prot[ours].replace(".", "*")
+            want = want[:-1] if want.endswith("*") else want
+            flags = "coding,partial_codon" if tid.startswith("sp") else None
+        check(prot.get(ours) == want, "%s: protein of %s is %s, expected %s" % (name, ours, prot.get(ours), want))
+        got = tsv.get(ours, {}).get("flags")
+        check(flags is None or got == flags, "%s: flags of %s are %s, expected %s" % (name, ours, got, flags))
         n_prot += 1
 
 # DNA windows: default (196,608 bp, genomic orientation), odd window reverse-complemented on '-', and a window

@@ -421,6 +421,69 @@ START_TEST(malformed)
 }
 END_TEST
 
+/* cds_start_NF / cds_end_NF only as values of the tag attribute (GTF: one tag "..." per value, several per line;
+ * GFF3: tag=a,b with %-escapes): words in a note, a description or another attribute's value are not tags. They
+ * were found anywhere in the attribute column. */
+START_TEST(nf_tags_only_from_tag_values)
+{
+    iso_annotation *a = read_ok("nf_tags.gtf",
+        "c1\tt\texon\t1\t30\t.\t+\t.\ttranscript_id \"NOTE\"; note \"not cds_start_NF nor cds_end_NF\"; "
+        "tag \"basic\";\n"
+        "c1\tt\tCDS\t1\t30\t.\t+\t0\ttranscript_id \"NOTE\"; description \"cds_end_NF\"; tag \"basic\";\n"
+        "c1\tt\texon\t1\t30\t.\t+\t.\ttranscript_id \"TAGS\"; tag \"basic\"; tag \"cds_end_NF\"; "
+        "tag \"cds_start_NF\";\n"
+        "c1\tt\tCDS\t1\t30\t.\t+\t0\ttranscript_id \"TAGS\"; tag \"basic\"; tag \"cds_end_NF\"; "
+        "tag \"cds_start_NF\";\n"
+        "c1\tt\texon\t1\t30\t.\t+\t.\ttranscript_id \"LONGER\"; tag \"cds_start_NF_like\";\n"
+        "c1\tt\tCDS\t1\t30\t.\t+\t0\ttranscript_id \"LONGER\"; tag \"xcds_end_NF\";\n");
+    ck_assert_uint_eq(a->tx[0].flags, ISO_TX_CODING);
+    ck_assert_uint_eq(a->tx[1].flags, ISO_TX_CODING | ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON);
+    ck_assert_uint_eq(a->tx[2].flags, ISO_TX_CODING);
+    iso_annotation_free(a);
+    a = read_ok("nf_tags.gff3",
+        "##gff-version 3\n"
+        "c1\ts\tmRNA\t1\t30\t.\t+\t.\tID=N;Note=cds_start_NF%3B cds_end_NF;tag=basic\n"
+        "c1\ts\tCDS\t1\t30\t.\t+\t0\tParent=N\n"
+        "c1\ts\tmRNA\t1\t30\t.\t+\t.\tID=T;tag=basic,cds_end_NF,Ensembl_canonical\n"
+        "c1\ts\tCDS\t1\t30\t.\t+\t0\tParent=T\n"
+        "c1\ts\tmRNA\t1\t30\t.\t+\t.\tID=E;tag=cds_start%5FNF\n"
+        "c1\ts\tCDS\t1\t30\t.\t+\t0\tParent=E\n");
+    ck_assert_uint_eq(a->tx[0].flags, ISO_TX_CODING);
+    ck_assert_uint_eq(a->tx[1].flags, ISO_TX_CODING | ISO_TX_NO_STOP_CODON);
+    ck_assert_uint_eq(a->tx[2].flags, ISO_TX_CODING | ISO_TX_NO_START_CODON);
+    iso_annotation_free(a);
+}
+END_TEST
+
+/* The genetic code: a transl_table on the CDS lines (RefSeq GFF3; GTF alike), else 2 on a contig named chrM, MT or M
+ * (as the annotation or, after aliases, the FASTA names it), else 1; a code not translated, or two codes for one
+ * transcript, are refused at their line. */
+START_TEST(genetic_code_of_transcripts)
+{
+    iso_annotation *a = read_ok("codes.gff3",
+        "##gff-version 3\n"
+        "NC_012920.1\tRefSeq\tgene\t1\t30\t.\t+\t.\tID=gene-ND1;gene_biotype=protein_coding\n"
+        "NC_012920.1\tRefSeq\tCDS\t1\t30\t.\t+\t0\tID=cds-1;Parent=gene-ND1;transl_table=2\n"
+        "chrM\tt\tmRNA\t1\t30\t.\t+\t.\tID=M1\n"
+        "chrM\tt\tCDS\t1\t30\t.\t+\t0\tParent=M1\n"
+        "MT\tt\tmRNA\t1\t30\t.\t+\t.\tID=M2\n"
+        "MT\tt\tCDS\t1\t30\t.\t+\t0\tParent=M2;transl_table=1\n"
+        "c1\tt\tmRNA\t1\t30\t.\t+\t.\tID=B\n"
+        "c1\tt\tCDS\t1\t30\t.\t+\t0\tParent=B;transl_table=11\n"
+        "c1\tt\tmRNA\t1\t30\t.\t+\t.\tID=N\n"
+        "c1\tt\tCDS\t1\t30\t.\t+\t0\tParent=N\n");
+    static const int want[] = {2, 2, 1, 11, 1};
+    for (int i = 0; i < 5; i++)
+        ck_assert_msg(a->tx[i].transl_table == want[i], "%s: %d", a->tx[i].transcript_id, a->tx[i].transl_table);
+    iso_annotation_free(a);
+    read_fails("bad_table.gff3", "##gff-version 3\nc1\tt\tmRNA\t1\t30\t.\t+\t.\tID=X\n"
+               "c1\tt\tCDS\t1\t30\t.\t+\t0\tParent=X;transl_table=99\n", 3, "transl_table '99'");
+    read_fails("bad_tables.gtf", "c1\tt\tCDS\t1\t9\t.\t+\t0\ttranscript_id \"X\"; transl_table \"2\";\n"
+               "c1\tt\tCDS\t20\t29\t.\t+\t0\ttranscript_id \"X\"; transl_table \"1\";\n", 2,
+               "transl_table 1 differs from the transl_table 2 at line 1");
+}
+END_TEST
+
 START_TEST(gff3_escapes_and_quoted_gtf_values)
 {
     iso_annotation *a = read_ok("esc.gff3", "##gff-version 3\n"
@@ -611,6 +674,8 @@ int main(void)
     tcase_add_test(tc, gff3_shared_transcript_id);
     tcase_add_test(tc, crlf_and_gzip);
     tcase_add_test(tc, malformed);
+    tcase_add_test(tc, nf_tags_only_from_tag_values);
+    tcase_add_test(tc, genetic_code_of_transcripts);
     tcase_add_test(tc, gff3_escapes_and_quoted_gtf_values);
     tcase_add_test(tc, truncated_gzip_annotation);
     tcase_add_test(tc, chrom_alias_and_contig_check);

@@ -47,10 +47,10 @@ static iso_annotation *read_gtf(const char *name, const char *text)
 
 START_TEST(translate_and_revcomp)
 {
-    char *p = iso_translate("ATGGCCTGANNNTTTtgg", 18);
+    char *p = iso_translate("ATGGCCTGANNNTTTtgg", 18, 1);
     ck_assert_str_eq(p, "MA*XFW");
     free(p);
-    p = iso_translate("ATGGC", 5);
+    p = iso_translate("ATGGC", 5, 1);
     ck_assert_str_eq(p, "M");
     free(p);
     /* every codon of the standard code (NCBI table 1), in TCAG order */
@@ -62,7 +62,7 @@ START_TEST(translate_and_revcomp)
         all[3 * i + 2] = bases[i % 4];
     }
     all[192] = '\0';
-    p = iso_translate(all, 192);
+    p = iso_translate(all, 192, 1);
     ck_assert_str_eq(p, "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG");
     free(p);
     char s[] = "AACGTN", t[] = "ACGTa";
@@ -224,6 +224,102 @@ START_TEST(phase_partial_codons_and_non_atg_starts)
 }
 END_TEST
 
+/* Genetic codes against NCBI's published strings (codons in TCAG order): table 2, vertebrate mitochondrial (TGA W,
+ * AGA/AGG stop, ATA M), and 11 (the standard amino acids), with their start codons; then the NOSEC transcript on a
+ * contig named chrM (table 2: its TGA is W, no internal stop), on MT with a transl_table=1 CDS (the standard code
+ * again), and on c1 with transl_table=2. Everything translated with the standard code before. */
+START_TEST(genetic_codes)
+{
+    static const char bases[] = "TCAG";
+    char all[64 * 3 + 1];
+    for (int i = 0; i < 64; i++) {
+        all[3 * i] = bases[i / 16];
+        all[3 * i + 1] = bases[i / 4 % 4];
+        all[3 * i + 2] = bases[i % 4];
+    }
+    all[192] = '\0';
+    static const struct {
+        int table;
+        const char *aa, *starts;
+    } ncbi[] = {
+        {2, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSS**VVVVAAAADDEEGGGG",
+         "----------**--------------------MMMM----------**---M------------"},
+        {11, "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+         "---M------**--*----M------------MMMM---------------M------------"},
+    };
+    for (int k = 0; k < 2; k++) {
+        char *p = iso_translate(all, 192, ncbi[k].table);
+        ck_assert_str_eq(p, ncbi[k].aa);
+        free(p);
+        for (int i = 0; i < 64; i++)
+            ck_assert_msg(iso_codon_is_start(ncbi[k].table, all + 3 * i) == (ncbi[k].starts[i] == 'M'),
+                          "table %d codon %.3s", ncbi[k].table, all + 3 * i);
+    }
+    ck_assert(iso_codon_is_start(1, "atg") && !iso_codon_is_start(1, "CTG") && !iso_codon_is_start(1, "ATT"));
+    ck_assert_int_eq(iso_contig_genetic_code("chrM"), 2);
+    ck_assert_int_eq(iso_contig_genetic_code("MT"), 2);
+    ck_assert_int_eq(iso_contig_genetic_code("chr1"), 1);
+    char text[256];
+    snprintf(text, sizeof text, ">chrM\n%s\n>MT\n%s\n>c1\n%s\n", plus_genome, plus_genome, plus_genome);
+    iso_fasta *fa = open_fasta("seq_mito.fa", text);
+    iso_annotation *a = read_gtf("seq_mito.gtf",
+        "chrM\tt\texon\t3\t11\t.\t+\t.\ttranscript_id \"ND\";\n"
+        "chrM\tt\texon\t28\t40\t.\t+\t.\ttranscript_id \"ND\";\n"
+        "chrM\tt\tCDS\t3\t11\t.\t+\t0\ttranscript_id \"ND\";\n"
+        "chrM\tt\tCDS\t28\t36\t.\t+\t0\ttranscript_id \"ND\";\n"
+        "MT\tt\texon\t3\t11\t.\t+\t.\ttranscript_id \"STD\";\n"
+        "MT\tt\texon\t28\t40\t.\t+\t.\ttranscript_id \"STD\";\n"
+        "MT\tt\tCDS\t3\t11\t.\t+\t0\ttranscript_id \"STD\"; transl_table \"1\";\n"
+        "MT\tt\tCDS\t28\t36\t.\t+\t0\ttranscript_id \"STD\"; transl_table \"1\";\n"
+        "c1\tt\texon\t3\t11\t.\t+\t.\ttranscript_id \"T2\";\n"
+        "c1\tt\texon\t28\t40\t.\t+\t.\ttranscript_id \"T2\";\n"
+        "c1\tt\tCDS\t3\t11\t.\t+\t0\ttranscript_id \"T2\"; transl_table \"2\";\n"
+        "c1\tt\tCDS\t28\t36\t.\t+\t0\ttranscript_id \"T2\"; transl_table \"2\";\n");
+    static const struct {
+        const char *protein;
+        unsigned flags;
+    } want[] = {{"MAWKW", ISO_TX_CODING}, {"MAWK*", ISO_TX_CODING | ISO_TX_INTERNAL_STOP}, {"MAWKW", ISO_TX_CODING}};
+    for (int i = 0; i < 3; i++) {
+        char *prot;
+        unsigned flags;
+        ck_assert_int_eq(iso_extract_protein(fa, &a->tx[i], &prot, &flags), ISO_OK);
+        ck_assert_msg(!strcmp(prot, want[i].protein), "%s: %s", a->tx[i].transcript_id, prot);
+        ck_assert_uint_eq(flags, want[i].flags);
+        free(prot);
+    }
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+END_TEST
+
+/* A CDS whose last whole codon is a stop and that runs on into a partial codon (ATG GCC TGG TAA C; on c2, its
+ * mirror): the stop ends the protein, as gffread -y reads it (MAW), and the trailing bases are the partial codon.
+ * It was MAW* with no_stop_codon and internal_stop. */
+START_TEST(stop_then_partial_codon)
+{
+    iso_fasta *fa = open_genome();
+    iso_annotation *a = read_gtf("seq_stop_partial.gtf",
+        "c1\tt\texon\t3\t11\t.\t+\t.\ttranscript_id \"SP\";\n"
+        "c1\tt\texon\t34\t40\t.\t+\t.\ttranscript_id \"SP\";\n"
+        "c1\tt\tCDS\t3\t11\t.\t+\t0\ttranscript_id \"SP\";\n"
+        "c1\tt\tCDS\t34\t37\t.\t+\t0\ttranscript_id \"SP\";\n"
+        "c2\tt\texon\t1\t7\t.\t-\t.\ttranscript_id \"SM\";\n"
+        "c2\tt\texon\t30\t38\t.\t-\t.\ttranscript_id \"SM\";\n"
+        "c2\tt\tCDS\t4\t7\t.\t-\t0\ttranscript_id \"SM\";\n"
+        "c2\tt\tCDS\t30\t38\t.\t-\t0\ttranscript_id \"SM\";\n");
+    for (int i = 0; i < 2; i++) {
+        char *prot;
+        unsigned flags;
+        ck_assert_int_eq(iso_extract_protein(fa, &a->tx[i], &prot, &flags), ISO_OK);
+        ck_assert_str_eq(prot, "MAW");
+        ck_assert_uint_eq(flags, ISO_TX_CODING | ISO_TX_CDS_PARTIAL_CODON);
+        free(prot);
+    }
+    iso_annotation_free(a);
+    iso_fasta_close(fa);
+}
+END_TEST
+
 START_TEST(dna_windows_at_contig_edges)
 {
     iso_fasta *fa = open_genome();
@@ -320,6 +416,8 @@ int main(void)
     tcase_add_test(tc, gencode_gff3_selenocysteine);
     tcase_add_test(tc, soft_masked_genome_reads_as_uppercase);
     tcase_add_test(tc, phase_partial_codons_and_non_atg_starts);
+    tcase_add_test(tc, genetic_codes);
+    tcase_add_test(tc, stop_then_partial_codon);
     tcase_add_test(tc, dna_windows_at_contig_edges);
     tcase_add_test(tc, many_threads_read_an_edited_view);
     suite_add_tcase(s, tc);

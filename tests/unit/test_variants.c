@@ -158,7 +158,7 @@ static void effect_free(effect *x)
     free(x->protein);
 }
 
-static effect apply(const char *id, const char *contig, iso_fasta_edit edit)
+static effect apply_in(iso_fasta *fa, iso_annotation *ann, const char *id, const char *contig, iso_fasta_edit edit)
 {
     const iso_transcript *tx = &ann->tx[iso_annotation_find(ann, id)];
     char *ref_protein;
@@ -182,6 +182,8 @@ static effect apply(const char *id, const char *contig, iso_fasta_edit edit)
     free(ref_protein);
     return x;
 }
+
+static effect apply(const char *id, const char *contig, iso_fasta_edit edit) { return apply_in(fa, ann, id, contig, edit); }
 
 /* Applies ref>alt at 0-based pos of c1 to P and the mirrored allele to M; checks both give terms, protein and
  * amino-acid change, and the same RNA (both read 5'->3'). */
@@ -294,6 +296,51 @@ START_TEST(edited_transcripts)
 }
 END_TEST
 
+/* Transcript P copied onto chrM: read with the vertebrate mitochondrial code (NCBI table 2: TGA W, AGA and AGG
+ * stops, ATA M; starts ATT ATC ATA ATG GTG), as extraction reads it, so that the consequences follow that code. They followed the
+ * standard code (TGG>TGA stop_gained, ATG>ATA start_lost, TAA>TGA stop_retained, CGC>AGA synonymous). */
+START_TEST(mitochondrial_code)
+{
+    char text[256];
+    snprintf(text, sizeof text, ">chrM\n%s\n", c1);
+    const char *path = test_file("variants_mito.fa", text);
+    char fai[1100];
+    snprintf(fai, sizeof fai, "%s.fai", path);
+    unlink(fai);
+    iso_fasta *mfa = iso_fasta_open(path);
+    ck_assert_ptr_nonnull(mfa);
+    iso_annotation *mann;
+    ck_assert_int_eq(iso_annotation_read(test_file("variants_mito.gtf",
+        "chrM\tt\texon\t11\t24\t.\t+\t.\tgene_id \"G\"; transcript_id \"P\";\n"
+        "chrM\tt\texon\t45\t67\t.\t+\t.\tgene_id \"G\"; transcript_id \"P\";\n"
+        "chrM\tt\tCDS\t16\t24\t.\t+\t0\tgene_id \"G\"; transcript_id \"P\";\n"
+        "chrM\tt\tCDS\t45\t56\t.\t+\t0\tgene_id \"G\"; transcript_id \"P\";\n"), NULL, &mann), ISO_OK);
+    static const struct {
+        iso_fasta_edit e;
+        const char *terms, *protein, *aa;
+    } cases[] = {
+        {{49, 50, "A", 1}, "synonymous_variant", "MAKLWR", ""},                /* TGG>TGA: W */
+        {{50, 53, "AGA", 3}, "stop_gained", "MAKLW", "R/*"},                   /* CGC>AGA: stop */
+        {{17, 18, "A", 1}, "synonymous_variant", "MAKLWR", ""},                /* ATG>ATA: M, a start */
+        {{17, 18, "C", 1}, "synonymous_variant", "MAKLWR", ""},                /* ATG>ATC: a start, so M */
+        {{16, 17, "C", 1}, "start_lost", "", "M/X"},                           /* ATG>ACG: not a start */
+        {{54, 55, "G", 1}, "stop_lost", "MAKLWRWALW", "*/W"},                  /* TAA>TGA: W, read on to the end */
+        {{53, 54, "A", 1}, "stop_lost", "MAKLWRKALW", "*/K"},                  /* TAA>AAA */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        effect x = apply_in(mfa, mann, "P", "chrM", cases[i].e);
+        char buf[256];
+        iso_so_format(x.csq.terms, buf, sizeof buf);
+        ck_assert_msg(!strcmp(buf, cases[i].terms) && !strcmp(x.protein, cases[i].protein) &&
+                          !strcmp(x.csq.amino_acids, cases[i].aa),
+                      "case %zu: %s %s %s", i, buf, x.protein, x.csq.amino_acids);
+        effect_free(&x);
+    }
+    iso_annotation_free(mann);
+    iso_fasta_close(mfa);
+}
+END_TEST
+
 /* bcftools reads these (htslib declares the contig and tags itself); they used to fail as "malformed" */
 START_TEST(vcf_undeclared_contig_and_tags_are_read)
 {
@@ -354,6 +401,7 @@ int main(void)
     tcase_add_test(tc, coding_consequences);
     tcase_add_test(tc, location_consequences);
     tcase_add_test(tc, edited_transcripts);
+    tcase_add_test(tc, mitochondrial_code);
     tcase_add_test(tc, vcf_undeclared_contig_and_tags_are_read);
     tcase_add_test(tc, vcf_truncated_bgzip_is_refused);
     suite_add_tcase(s, tc);

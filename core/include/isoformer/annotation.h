@@ -19,7 +19,7 @@ typedef struct {
 /* Flags describing what the annotation says (or lacks) about a transcript's coding sequence. */
 enum {
     ISO_TX_CODING = 1u << 0,          /* has CDS features */
-    ISO_TX_NO_START_CODON = 1u << 1,  /* CDS does not begin with ATG (or start_codon missing / cds_start_NF) */
+    ISO_TX_NO_START_CODON = 1u << 1,  /* CDS does not begin with a start codon (or start_codon missing, cds_start_NF) */
     ISO_TX_NO_STOP_CODON = 1u << 2,   /* CDS does not end in a stop codon (or cds_end_NF) */
     ISO_TX_CDS_PARTIAL_CODON = 1u << 3, /* CDS length (after the phase) is not a multiple of 3 */
     ISO_TX_INTERNAL_STOP = 1u << 4,   /* translation has a stop before the end (set by the extractor) */
@@ -35,6 +35,8 @@ typedef struct {
     iso_interval *cds;   /* sorted by start; includes the stop codon when the annotation has one */
     int n_cds;
     int cds_phase;       /* phase of the 5'-most CDS segment in transcript orientation (0,1,2) */
+    int transl_table;    /* NCBI genetic code: the CDS lines' transl_table, else 2 on a contig named chrM, MT or M,
+                            else 1 (the reader sets it; 0 means by contig: iso_transcript_code) */
     int64_t *sec_pos;    /* genomic 0-based first base of each selenocysteine codon */
     int n_sec;
     int64_t tss;         /* 0-based genomic position of the first transcribed base (exons[0].start on '+',

@@ -32,9 +32,12 @@ int iso_extract_rna(iso_fasta *fa, const iso_transcript *tx, char **seq) ISO_RES
 /* Coding sequence 5'->3' (CDS segments, stop codon included when annotated). Caller frees *seq. */
 ISO_API
 int iso_extract_cds(iso_fasta *fa, const iso_transcript *tx, char **seq) ISO_RESULT;
-/* Protein from the CDS with the standard code, starting at the phase, the terminal stop dropped, a trailing
- * partial codon dropped, selenocysteine codons ('TGA' at tx->sec_pos) as 'U'. Sets ISO_TX_* flags in *flags.
- * *protein is "" for non-coding transcripts. Caller frees *protein. */
+/* Protein from the CDS with the transcript's genetic code (iso_transcript_code), starting at the phase, the
+ * terminal stop dropped (also when a partial codon follows it), a trailing partial codon dropped, selenocysteine
+ * codons ('TGA' at tx->sec_pos) as 'U'; a start codon of the code that begins a complete CDS is M (ATT, ATA and GTG
+ * begin mitochondrial genes: the initiator is methionine, as UniProt and RefSeq give these proteins; gffread -y
+ * reads it literally). Sets ISO_TX_* flags in *flags (no_start_codon: the first codon is not a start codon of the
+ * code). *protein is "" for non-coding transcripts. Caller frees *protein. */
 ISO_API
 int iso_extract_protein(iso_fasta *fa, const iso_transcript *tx, char **protein, unsigned *flags) ISO_RESULT;
 /* Segments (sorted by start) read 5'->3' on strand, as the spliced RNA (exons) or the CDS reads them: the offset
@@ -44,9 +47,27 @@ ISO_API
 int64_t iso_segments_offset(const iso_interval *seg, int n, char strand, int64_t pos);
 ISO_API
 int64_t iso_segments_position(const iso_interval *seg, int n, char strand, int64_t off);
-/* Translates a nucleotide string (standard code, 'X' for codons with N). Caller frees. */
+/* ---- genetic codes, by NCBI translation table number (transl_table): 1 standard, 2 vertebrate mitochondrial,
+ * 11 bacterial (standard amino acids, more start codons) ---- */
+/* Whether table is one of those. */
 ISO_API
-char *iso_translate(const char *cds, int64_t len);
+int iso_genetic_code_known(int table);
+/* The code of a contig by its name: 2 for chrM, MT and M (human and other vertebrate mitochondria), else 1. */
+ISO_API
+int iso_contig_genetic_code(const char *contig);
+/* The code of tx: its tx->transl_table (the annotation's, on its CDS lines) when set, else its contig's. */
+ISO_API
+int iso_transcript_code(const iso_transcript *tx);
+/* Amino acid of a codon ('*' for a stop, 'X' for a codon with a base other than A, C, G, T; any case). */
+ISO_API
+char iso_codon_amino(int table, const char *codon);
+/* Whether a codon is a start codon of the code (table 1: ATG alone, as VEP and bcftools csq read it). */
+ISO_API
+int iso_codon_is_start(int table, const char *codon);
+/* Translates a nucleotide string with code `table` ('X' for codons with N, a trailing partial codon dropped).
+ * Caller frees. */
+ISO_API
+char *iso_translate(const char *cds, int64_t len, int table);
 /* Reverse complement in place; IUPAC codes are complemented (R<->Y, K<->M, B<->V, D<->H), case is kept. */
 ISO_API
 void iso_revcomp_inplace(char *seq, int64_t len);
