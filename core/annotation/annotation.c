@@ -132,15 +132,23 @@ void iso_annotation_free(iso_annotation *a)
 }
 
 /* Length of id without a trailing ".N" version. */
-static size_t unversioned_len(const char *id)
+/* The id without its version: ENST00000381192.10 -> ENST00000381192, and GENCODE's pseudoautosomal copies
+ * ENST00000381192.10_PAR_Y -> ENST00000381192_PAR_Y (the version sits before the suffix). malloc'd. */
+static char *unversioned_id(const char *id)
 {
-    const char *dot = strrchr(id, '.');
-    if (!dot || !dot[1])
-        return strlen(id);
-    for (const char *p = dot + 1; *p; p++)
-        if (!isdigit((unsigned char)*p))
-            return strlen(id);
-    return (size_t)(dot - id);
+    static const char par[] = "_PAR_Y";
+    size_t len = strlen(id);
+    size_t suffix = len > sizeof par - 1 && !strcmp(id + len - (sizeof par - 1), par) ? sizeof par - 1 : 0;
+    size_t body = len - suffix, cut = body;
+    while (cut > 0 && isdigit((unsigned char)id[cut - 1]))
+        cut--;
+    cut = cut > 0 && cut < body && id[cut - 1] == '.' ? cut - 1 : body; /* ".digits" at the end, or no version */
+    char *bare = malloc(cut + suffix + 1);
+    if (bare) {
+        memcpy(bare, id, cut);
+        memcpy(bare + cut, id + body, suffix + 1);
+    }
+    return bare;
 }
 
 long iso_annotation_find(const iso_annotation *a, const char *transcript_id)
@@ -149,7 +157,7 @@ long iso_annotation_find(const iso_annotation *a, const char *transcript_id)
     khiter_t k = kh_get(ids, impl->by_id, transcript_id);
     if (k != kh_end(impl->by_id))
         return (long)kh_val(impl->by_id, k);
-    char *bare = strndup(transcript_id, unversioned_len(transcript_id));
+    char *bare = unversioned_id(transcript_id);
     if (!bare)
         return -1;
     k = kh_get(ids, impl->by_unversioned, bare);
@@ -772,7 +780,7 @@ static int index_ids(annotation_impl *impl)
             return iso_error(ISO_EFORMAT, "%s:%ld: transcript '%s' is listed again (first at line %ld)", path,
                              impl->pub.tx[i].line, id, impl->pub.tx[kh_val(impl->by_id, k)].line);
         kh_val(impl->by_id, k) = i;
-        char *bare = strndup(id, unversioned_len(id));
+        char *bare = unversioned_id(id);
         k = bare ? kh_put(ids, impl->by_unversioned, bare, &absent) : kh_end(impl->by_unversioned);
         if (k == kh_end(impl->by_unversioned) || absent < 0) {
             free(bare);

@@ -75,6 +75,22 @@ START_TEST(gencode_minus_strand)
 }
 END_TEST
 
+/* GENCODE's pseudoautosomal copies (ENST...N_PAR_Y): quantifiers write them with another version, or none. */
+START_TEST(versions_before_par_suffix)
+{
+    iso_annotation *a = read_ok("par.gtf", "chrX\tt\texon\t1\t9\t.\t+\t.\tgene_id \"G\"; transcript_id \"ENST5.4\";\n"
+                                           "chrY\tt\texon\t1\t9\t.\t+\t.\tgene_id \"G_PAR_Y\"; "
+                                           "transcript_id \"ENST5.4_PAR_Y\";\n");
+    ck_assert_int_eq(iso_annotation_find(a, "ENST5.4_PAR_Y"), 1);
+    ck_assert_int_eq(iso_annotation_find(a, "ENST5.3_PAR_Y"), 1);
+    ck_assert_int_eq(iso_annotation_find(a, "ENST5_PAR_Y"), 1);
+    ck_assert_int_eq(iso_annotation_find(a, "ENST5.3"), 0);
+    ck_assert_int_eq(iso_annotation_find(a, "ENST5"), 0);
+    ck_assert_int_eq(iso_annotation_find(a, "ENST5.x_PAR_Y"), -1);
+    iso_annotation_free(a);
+}
+END_TEST
+
 START_TEST(stop_codon_split_across_exons)
 {
     iso_annotation *a = read_ok("ann_split_stop.gtf",
@@ -662,6 +678,7 @@ int main(void)
     Suite *s = suite_create("annotation");
     TCase *tc = tcase_create("annotation");
     tcase_add_test(tc, gencode_minus_strand);
+    tcase_add_test(tc, versions_before_par_suffix);
     tcase_add_test(tc, stop_codon_split_across_exons);
     tcase_add_test(tc, ensembl_biotype_tags_and_phase);
     tcase_add_test(tc, refseq_igenomes);
