@@ -13,6 +13,7 @@
 
 struct iso_out {
     char *path, *tmp;
+    char *backup;         /* set commit: a hard link to the file this one replaces, until the set is in place */
     FILE *fp;
     int slot;             /* index in open_tmps, for signal-time cleanup */
     struct iso_out *next; /* in the thread's set, once complete */
@@ -114,6 +115,7 @@ const char *iso_out_path(const iso_out *o) { return o->path; }
 static void out_free(iso_out *o)
 {
     unregister_tmp(o->slot);
+    free(o->backup);
     free(o->tmp);
     free(o->path);
     free(o);
@@ -191,6 +193,23 @@ int iso_out_set_each(int (*fn)(const char *path, const char *tmp, void *arg), vo
     return rc;
 }
 
+/* Before a set's file replaces an existing one: a hard link to the old file, "<path>.prev.tmp.<host>.<pid>" (a name
+ * iso_out_clean_stale removes if the run is killed), so that a set that fails later can put it back. Where the
+ * file system has no hard links, the old file is simply replaced, as a single commit does. */
+static void keep_previous(iso_out *o)
+{
+    const char *tag = strstr(o->tmp + strlen(o->path), ".tmp.");
+    size_t n = strlen(o->path) + strlen(".prev") + strlen(tag) + 1;
+    if (access(o->path, F_OK) != 0 || !(o->backup = malloc(n)))
+        return;
+    snprintf(o->backup, n, "%s.prev%s", o->path, tag);
+    unlink(o->backup); /* left by a killed run of this pid */
+    if (link(o->path, o->backup) != 0) {
+        free(o->backup);
+        o->backup = NULL;
+    }
+}
+
 int iso_out_set_end(int commit)
 {
     iso_out *list = NULL; /* in completion order */
@@ -206,13 +225,20 @@ int iso_out_set_end(int commit)
         rc = iso_error(ISO_EINTERRUPTED, "interrupted");
     else if (commit) {
         iso_out *failed = NULL;
-        for (iso_out *o = list; o && !failed; o = o->next)
+        for (iso_out *o = list; o && !failed; o = o->next) {
+            keep_previous(o);
             if (rename(o->tmp, o->path) != 0) {
                 rc = iso_error(ISO_EIO, "%s: cannot rename %s into place (%s)", o->path, o->tmp, strerror(errno));
                 failed = o;
             }
+        }
+        /* all or none: the ones renamed before the failure are taken back, the files they replaced restored */
         for (iso_out *o = list; failed && o != failed; o = o->next)
-            unlink(o->path); /* all or none: take back the ones renamed before the failure */
+            if (!o->backup || rename(o->backup, o->path) != 0)
+                unlink(o->path);
+        for (iso_out *o = list; o; o = o->next)
+            if (o->backup)
+                unlink(o->backup); /* gone already where it was restored */
         atomic_store(&commit_state, IDLE);
     }
     while (list) {

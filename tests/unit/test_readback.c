@@ -171,6 +171,28 @@ START_TEST(output_sets_all_or_none)
     ck_assert_int_eq(access(a, F_OK), -1);
     ck_assert_int_eq(count_files(dir, "run.a"), 0);
     ck_assert_int_eq(count_files(dir, "run.c.tmp."), 0);
+
+    /* The same over an earlier run's files: the one already replaced is put back as it was (it was removed) */
+    write_out(a, "earlier a\n");
+    ck_assert_int_eq(iso_out_set_begin(), ISO_OK);
+    write_out(a, "a again\n");
+    write_out(c, "c\n");
+    ck_assert_int_eq(iso_out_set_end(1), ISO_EIO);
+    FILE *fp = fopen(a, "r");
+    char text[64] = "";
+    ck_assert_ptr_nonnull(fp);
+    ck_assert_ptr_nonnull(fgets(text, sizeof text, fp));
+    fclose(fp);
+    ck_assert_str_eq(text, "earlier a\n");
+    ck_assert_int_eq(count_files(dir, "run.a"), 1); /* no backup left behind */
+    ck_assert_int_eq(count_files(dir, "run.b"), 1);
+    /* and a set that succeeds over it leaves no backup either */
+    snprintf(cmd, sizeof cmd, "rm -rf %s", c);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(iso_out_set_begin(), ISO_OK);
+    write_out(a, "a once more\n");
+    ck_assert_int_eq(iso_out_set_end(1), ISO_OK);
+    ck_assert_int_eq(count_files(dir, "run.a"), 1);
 }
 END_TEST
 

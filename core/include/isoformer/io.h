@@ -96,7 +96,8 @@ void iso_out_abort(iso_out *o);
 /* Output sets: a run's outputs appear all together or not at all. Between iso_out_set_begin() and
  * iso_out_set_end() on a thread, iso_out_commit() of the files that thread opened only completes them (every
  * write, the sync and the close checked) and keeps them under their temporary names. iso_out_set_end(1) then
- * renames them all into place; should a rename fail, the ones already renamed are removed again.
+ * renames them all into place; should a rename fail, the ones already renamed are removed again, and the files of
+ * an earlier run they replaced are put back (kept as hard links until the set is in place).
  * iso_out_set_end(0) removes them all. A signal arriving while a set is renamed waits for the renames
  * (iso_out_cleanup_all returns 0). Sets do not nest. */
 ISO_API
