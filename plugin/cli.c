@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "isoformer/backend.h"
 #include "isoformer/error.h"
@@ -276,4 +277,25 @@ int cli_outputs_end(int rc)
 {
     int c = iso_out_set_end(rc >= 0);
     return rc < 0 ? rc : c;
+}
+
+/* a file edited between a run and its --resume, or between shards, changes the values: its bytes count */
+int cli_file_tag(const char *path, char *tag, size_t size)
+{
+    if (!path)
+        return ISO_OK;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return iso_error(ISO_EIO, "%s: cannot open (%s)", path, strerror(errno));
+    unsigned char buf[1 << 14];
+    size_t got;
+    unsigned long crc = crc32(0L, Z_NULL, 0);
+    while ((got = fread(buf, 1, sizeof buf, fp)) > 0)
+        crc = crc32(crc, buf, (uInt)got);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad)
+        return iso_error(ISO_EIO, "%s: read failed", path);
+    snprintf(tag, size, "crc32:%08lx", crc);
+    return ISO_OK;
 }

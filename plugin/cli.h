@@ -56,6 +56,9 @@ double cli_now(void);
  * maxrss also counts the parent's pages when it was started by vfork+exec, as Python's subprocess does), else
  * getrusage; -1 when neither is available. */
 double cli_peak_rss_mb(void);
+/* A side file that values depend on (--normalization, --head), for a run's signature: "crc32:XXXXXXXX" of its
+ * bytes in tag (size >= 15), left as it is when path is NULL; what the file holds, not its path. */
+int cli_file_tag(const char *path, char *tag, size_t size);
 /* Checks the output prefix or file `path` given with option `opt` (e.g. "--out") and creates the directory it
  * lives in (like mkdir -p), so --out results/x works on a fresh tree, and removes the temporaries that killed
  * runs left under it (iso_out_clean_stale). Returns 0; 2 after a usage error for '-'

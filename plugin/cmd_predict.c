@@ -1,5 +1,6 @@
 /* isoformer predict: the model on every selected transcript (the engine of isoformer/predict.h), written as
  * TSV, BED12 and bigWig tracks, with a journal for --resume. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,14 +174,16 @@ int main_predict(int argc, char **argv)
     /* Everything the numbers depend on; a journal written under other settings is not resumed. */
     iso_predict_stats device;
     iso_predictor_stats(pr, &device);
-    char signature[1024];
+    char norm[16] = "-", head_tag[16] = "-", signature[1024];
+    if ((rc = cli_file_tag(o.pred.model.normalization, norm, sizeof norm)) < 0 ||
+        (rc = cli_file_tag(o.head, head_tag, sizeof head_tag)) < 0)
+        goto done;
     snprintf(signature, sizeof signature,
              "model=%016llx window=%lld revcomp=%d centre=%d fusion=%d pool=%d:%d head_act=%d rna=%d protein=%d "
              "normalization=%s embeddings=%d head=%s noncoding=%d backend=%s", (unsigned long long)info->checksum,
              (long long)iso_predictor_window(pr), o.pred.window.revcomp_minus, o.pred.gene_windows,
              (int)o.pred.model.fusion, info->pool_start, info->pool_end, o.pred.model.head_act, info->rna_max_tokens,
-             info->protein_max_tokens, o.pred.model.normalization ? o.pred.model.normalization : "-",
-             o.embeddings || o.head, o.head ? o.head : "-", (int)o.pred.model.noncoding, device.device);
+             info->protein_max_tokens, norm, o.embeddings || o.head, head_tag, (int)o.pred.model.noncoding, device.device);
     int emb_width = o.embeddings || o.head ? info->fused_dim : 0; /* a head needs the pooled embeddings */
     if ((rc = cli_journal_open(o.out, signature, o.resume, in.ann, in.sel, n_sel, pred, info->n_outputs, pooled,
                                emb_width, done_rows, &n_resumed, &journal)) < 0)

@@ -289,19 +289,22 @@ int main_variants(int argc, char **argv)
         rc = iso_error(ISO_EINTERRUPTED, "interrupted");
     if (rc >= 0) {
         /* what the values depend on, so that gather takes the shards of one run only, each once */
-        char config[1024], selection[1024];
+        char config[1024], selection[1024], norm[16] = "-";
+        rc = cli_file_tag(o.mopts.normalization, norm, sizeof norm);
         snprintf(config, sizeof config,
                  "model=%016llx window=%lld revcomp=%d centre=%d max_distance=%lld haplotypes=%d samples=%s "
                  "fusion=%d head_act=%d normalization=%s noncoding=%d backend=%s",
                  (unsigned long long)info.checksum, (long long)o.vopts.win.window, o.vopts.win.revcomp_minus,
                  o.vopts.gene_windows, (long long)o.vopts.max_distance, o.haplotypes, o.samples ? o.samples : "-",
-                 (int)o.mopts.fusion, o.mopts.head_act, o.mopts.normalization ? o.mopts.normalization : "-",
+                 (int)o.mopts.fusion, o.mopts.head_act, norm,
                  (int)o.mopts.noncoding, iso_backend_key(be));
         snprintf(selection, sizeof selection, "transcripts=%s region=%s",
                  o.sel.transcripts ? o.sel.transcripts : "-", o.region ? o.region : "-");
         iso_manifest_info run = {"variants", config, o.sel.transcripts || o.region ? selection : NULL, o.shard};
-        rc = iso_variant_writer_commit(writer, &run);
-        writer = NULL;
+        if (rc >= 0) {
+            rc = iso_variant_writer_commit(writer, &run);
+            writer = NULL;
+        }
     }
     if (rc >= 0)
         report(&o, iso_variant_engine_stats(engine), cli_now() - t0, iso_backend_key(be));

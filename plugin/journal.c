@@ -61,6 +61,20 @@ static const char *parse_record(char *line, const id_row *ids, size_t n, int nv,
     return NULL;
 }
 
+/* The refusal of a journal of other settings, naming the first key=value of the signatures that differs. */
+static int signature_differs(const char *path, const char *was, const char *now)
+{
+    const char *p = was, *q = now;
+    while (*p && *p == *q)
+        p++, q++;
+    while (p > was && p[-1] != ' ')
+        p--, q--;
+    int lp = (int)strcspn(p, " "), lq = (int)strcspn(q, " ");
+    return iso_error(ISO_EINVAL, "%s:1: made by a different model or options: the journal has %.*s, this run %.*s; "
+                                 "resume with the run's model and options, or rerun without --resume to start over",
+                     path, lp ? lp : 6, lp ? p : "(none)", lq ? lq : 6, lq ? q : "(none)");
+}
+
 /* Reads the rows a journal holds for the selected transcripts. A foreign or mismatched journal is an error; a
  * damaged record (a torn last line, a flipped byte, a NaN) is dropped with a warning and its transcript
  * computed again. */
@@ -93,8 +107,7 @@ static int replay(const char *path, const char *signature, const iso_annotation 
                 rc = iso_error(ISO_EINVAL, "%s:1: written by another version of isoformer (%.8s, this one writes %s); "
                                            "rerun without --resume to start over", path, line + tl, version);
             else if (strcmp(line + tl + vl + 1, signature))
-                rc = iso_error(ISO_EINVAL, "%s: made by a different model or options (%s); rerun without --resume "
-                                           "to start over", path, line);
+                rc = signature_differs(path, line + tl + vl + 1, signature);
             continue;
         }
         char *copy = strndup(line, len);

@@ -1,6 +1,7 @@
 /* bigWig through libBigWig. libBigWig checks nothing but contig names (out-of-order contigs lose data,
  * overlapping or out-of-bounds intervals are written silently), so every span is validated here first. */
 #include <bigWig.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,12 +188,38 @@ static int verify(const iso_bigwig *bw)
     return rc;
 }
 
+/* libBigWig writes no index into a bigWig without data (its header's index offset is 0), which UCSC's tools and
+ * bx-python reject as corrupt: an empty R-tree (header and a leaf with no item) goes where the trailing magic
+ * was, the magic after it. Every field in the writer's (host) byte order, as libBigWig writes them. */
+static int add_empty_index(const char *path, const char *shown)
+{
+    FILE *fp = fopen(path, "r+b");
+    long end = fp && fseek(fp, 0, SEEK_END) == 0 ? ftell(fp) : -1;
+    uint64_t index = end >= 4 ? (uint64_t)end - 4 : 0;
+    /* magic, block size, 0 items, chrom/base range, end of the data (the index's own offset), items per slot */
+    uint32_t tree[] = {0x2468ACE0u, 256, 0, 0, 0, 0, 0, 0, 0, 0, 1024, 0};
+    memcpy(&tree[8], &index, sizeof index);
+    const unsigned char leaf[4] = {1, 0, 0, 0}; /* isLeaf, reserved, 0 children */
+    const uint32_t magic = BIGWIG_MAGIC;
+    int bad = !fp || end < 4 || fseek(fp, (long)index, SEEK_SET) || fwrite(tree, sizeof tree, 1, fp) != 1 ||
+              fwrite(leaf, sizeof leaf, 1, fp) != 1 || fwrite(&magic, sizeof magic, 1, fp) != 1 ||
+              fseek(fp, 24, SEEK_SET) || fwrite(&index, sizeof index, 1, fp) != 1; /* fullIndexOffset */
+    if (fp && fclose(fp))
+        bad = 1;
+    return bad ? iso_error(ISO_EIO, "%s: cannot write the empty bigWig's index (%s)", shown, strerror(errno)) : ISO_OK;
+}
+
 int iso_bigwig_close(iso_bigwig *bw)
 {
     if (!bw)
         return ISO_OK;
     bwClose(bw->fp); /* flushes the last block and writes the index, reporting nothing */
-    int rc = verify(bw);
+    size_t spans = 0;
+    for (int c = 0; c < bw->n_chroms; c++)
+        spans += bw->written[c].spans;
+    int rc = spans ? ISO_OK : add_empty_index(bw->path, bw->shown);
+    if (rc == ISO_OK)
+        rc = verify(bw);
     free(bw->written);
     free(bw);
     return rc;

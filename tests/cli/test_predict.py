@@ -181,6 +181,29 @@ check(open(bc + "1.predictions.tsv").read() == open(bc + "2.predictions.tsv").re
 predict(os.path.join(work, "new", "dir", "x"), "--transcripts", rows[0]["transcript_id"])
 check(os.path.exists(os.path.join(work, "new", "dir", "x.predictions.tsv")), "--out did not create its directory")
 
+# A selection of zero transcripts (a region without genes, as a shard of an empty contig gets): its bigWigs are
+# still valid files, read by bx-python and pyBigWig, with the FASTA's contigs and no signal (libBigWig alone
+# writes no index into a bigWig without data, which both readers reject).
+import pyBigWig  # noqa: E402
+
+empty = os.path.join(work, "empty")
+predict(empty, "--region", "chr20:1-100")
+fai = {f[0]: int(f[1]) for f in (line.split("\t") for line in open(f"{data}/genome.fa.gz.fai"))}
+check(len(read_tsv(empty + ".predictions.tsv")) == 0, "region without genes: TSV rows")
+for t in (tissues[0], tissues[29]):
+    path = f"{empty}.{t.replace(' ', '_')}.bw"
+    try:
+        with open(path, "rb") as fh:
+            vals = BigWigFile(file=fh).get_as_array(b"20", 0, fai["20"])
+        ok = vals is None or all(math.isnan(v) for v in vals)
+        pb = pyBigWig.open(path)
+        ok = ok and pb.chroms() == fai and not pb.intervals("20")
+        pb.close()
+    except Exception as e:  # noqa: BLE001 (bx-python raises its own errors on a bigWig without index)
+        ok = False
+        print(f"{path}: {type(e).__name__}: {e}")
+    check(ok, f"empty selection: {path} is not a readable bigWig with the FASTA's contigs and no signal")
+
 # The embedding cache: a second run computes nothing (3 windows + 7 RNAs + 7 proteins come from disk) and
 # writes the same bytes.
 cache = os.path.join(work, "cache")

@@ -5,6 +5,7 @@ written leave none of them (all or none), and the next run removes the temporari
 Usage: test_resume.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import filecmp
 import glob
+import json
 import os
 import shutil
 import signal
@@ -65,6 +66,10 @@ saved = open(journal).read()
 # A journal from other settings is refused, and kept.
 r = subprocess.run([iso, *ARGS, "--out", out, "--resume", "--fusion", "parallel"], capture_output=True, text=True)
 check(r.returncode == 1 and "different model or options" in r.stderr, f"mismatched resume: {r.stderr.strip()}")
+# ... naming the setting that differs (fusion), with the journal's value and this run's, not just the whole header
+named = [line for line in r.stderr.splitlines() if "journal has fusion=" in line and "this run fusion=" in line]
+check(len(named) == 1 and named[0].split("journal has fusion=")[1][:1] != named[0].split("this run fusion=")[1][:1],
+      f"mismatched resume does not name the differing option: {r.stderr.strip()}")
 check(os.path.exists(journal), "journal removed by a refused resume")
 
 r = subprocess.run([iso, *ARGS, "--out", out, "--resume", "-v"], capture_output=True, text=True)
@@ -160,6 +165,24 @@ check(r.returncode == 0 and not glob.glob(dead + "*.tmp.*") and "temporary file 
       f"stale temporaries after the next run: {glob.glob(dead + '*.tmp.*')}: {r.stderr.strip()}")
 for suffix in names_of(ref):
     check(filecmp.cmp(ref + suffix, dead + suffix, shallow=False), f"run after kill -9: run{suffix} differs")
+
+# A journal follows the normalization file's content, not its path: the file edited between the run and its resume
+# would mix rows of both scalings, so the resume is refused. The journal is the header the run would write (its
+# signature is the run.json's "config"), without records.
+tissues = open(ref + ".predictions.tsv").readline().rstrip("\n").split("\t")[7:]
+norm = os.path.join(work, "norm.tsv")
+open(norm, "w").writelines(f"{t}\t1\t2\n" for t in tissues)
+edited = os.path.join(work, "edited", "run")
+os.makedirs(os.path.dirname(edited))
+one = ["--transcripts", "uc010zza.1", "--normalization", norm]
+r = subprocess.run([iso, *ARGS, *one, "--out", edited], capture_output=True, text=True)
+check(r.returncode == 0, f"run with --normalization: {r.stderr.strip()}")
+config = json.load(open(edited + ".run.json"))["config"] if r.returncode == 0 else ""
+open(edited + ".journal", "w").write(f"#isoformer journal v2 {config}\n")
+open(norm, "w").writelines(f"{t}\t1\t3\n" for t in tissues)  # other std: other values
+r = subprocess.run([iso, *ARGS, *one, "--out", edited, "--resume"], capture_output=True, text=True)
+check(r.returncode == 1 and "different model or options" in r.stderr and "normalization=" in r.stderr,
+      f"resume after the normalization file changed: exit {r.returncode}: {r.stderr.strip()}")
 
 print(f"killed after {killed_after} transcripts; compared {len(names)} output files")
 print(f"{len(failures)} failed" if failures else "resume checks passed")
