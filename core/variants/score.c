@@ -1080,7 +1080,8 @@ static int by_key(const void *pa, const void *pb)
     return c ? c : (a > b) - (a < b);
 }
 
-/* The alleles of haplotype (s, h) within reach of mb, in order, those that overlap an earlier one left out. */
+/* The alleles of haplotype (s, h) within reach of mb, in order, those that overlap an earlier one (share a reference
+ * base with it, or insert at its point) left out. */
 static int haplotype_edits(const iso_variant_engine *e, const sweep *sw, const group *g, const member *mb,
                            hap_row *row)
 {
@@ -1129,7 +1130,11 @@ static int haplotype_edits(const iso_variant_engine *e, const sweep *sw, const g
     int kept = 0;
     for (int i = 0; i < n; i++) {
         const iso_fasta_edit *prev = kept ? &row->edits[kept - 1] : NULL;
-        if (prev && (row->edits[i].start < prev->end || row->edits[i].start == prev->start)) {
+        /* an insertion and the edit of the base after it do not overlap (bcftools consensus applies both); two
+         * insertions at one point have no known order */
+        const iso_fasta_edit *x = &row->edits[i];
+        int both_insert = prev && x->end == x->start && prev->end == prev->start && x->start == prev->start;
+        if (prev && (x->start < prev->end || both_insert)) {
             row->skipped++;
             continue;
         }

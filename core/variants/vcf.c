@@ -1,6 +1,7 @@
 /* VCF/BCF input through htslib: whole files or region queries through the index, records split per allele and
  * checked against the FASTA, genotypes of the selected samples. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,7 +252,16 @@ static int decode_genotypes(iso_vcf *v, iso_vcf_record *r)
                 a[1] = a[0]; /* haploid */
                 break;
             }
-            a[k] = bcf_gt_is_missing(g) ? -1 : (int8_t)bcf_gt_allele(g);
+            int allele = bcf_gt_is_missing(g) ? -1 : bcf_gt_allele(g);
+            if (allele > r->n_alt) /* bcftools consensus refuses it too ("too few alts") */
+                return iso_error(ISO_EFORMAT, "%s: record %lld (%s:%lld): sample %s: GT allele %d, but the record has "
+                                 "%d ALT allele%s", v->path, (long long)v->read, r->vcf_chrom, (long long)r->pos + 1,
+                                 v->hdr->samples[s], allele, r->n_alt, r->n_alt == 1 ? "" : "s");
+            if (allele > INT8_MAX) /* r->gt holds int8_t: a larger index read as missing */
+                return iso_error(ISO_EINVAL, "%s: record %lld (%s:%lld): sample %s: GT allele %d: haplotypes take "
+                                 "alleles 1 to %d only", v->path, (long long)v->read, r->vcf_chrom,
+                                 (long long)r->pos + 1, v->hdr->samples[s], allele, INT8_MAX);
+            a[k] = (int8_t)allele;
             if (k == 1 && !bcf_gt_is_phased(g))
                 phased = 0;
         }

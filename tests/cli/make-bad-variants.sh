@@ -15,3 +15,11 @@ size=$(stat -c %s "$bad/long.vcf.gz")
 head -c $((size / 2)) "$bad/long.vcf.gz" >"$bad/truncated.vcf.gz"
 printf 'this is not a VCF\n' >"$bad/text.vcf"
 { printf "$head"; printf '20\tabc\t.\tT\tA\t.\tPASS\t.\n'; } >"$bad/bad_pos.vcf"
+# a genotype naming an ALT allele the record does not have (bcftools consensus: "Broken VCF, too few alts")
+{ printf "$head" | sed 's/^#CHROM.*/##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n&\tFORMAT\tS1/'
+  printf '20\t675250\t.\tT\tA\t.\tPASS\t.\tGT\t0|2\n'; } >"$bad/gt_beyond.vcf"
+# ALT allele 128 (haplotypes hold allele indices in 8 bits: it was read as a missing allele)
+alts=$(for a in A C; do for b in A C G T; do for c in A C G T; do for d in A C G T; do printf 'T%s,' "$a$b$c$d"
+      done; done; done; done)
+{ printf "$head" | sed 's/^#CHROM.*/##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n&\tFORMAT\tS1/'
+  printf '20\t675250\t.\tT\t%s\t.\tPASS\t.\tGT\t0|128\n' "${alts%,}"; } >"$bad/gt_128.vcf"

@@ -431,6 +431,60 @@ for si, sample in enumerate(samples):
         check((row["n_applied"], row["n_skipped"]) == (str(len(applied)), "2" if sample == "S2" else "0"),
               f"{sample}:{h + 1} applied/skipped {row['n_applied']}/{row['n_skipped']}")
 
+# haploid calls, half-missing and multi-allelic phased genotypes, and an SNV on the base right after an insertion
+# on the same haplotype (the two do not overlap: bcftools consensus applies both), against `bcftools consensus -s
+# SAMPLE -H N` on this VCF itself
+ins_at = edits[("utr5_ins", "20")][0]
+edits2 = {k: edits[(k, "20")] for k in ("promoter_snv", "utr5_ins", "missense", "intron_del", "utr3_del")}
+edits2["after_ins"] = (ins_at, ins_at + 1, "A" if genome["20"][ins_at] != "A" else "C")
+m_s, m_e, m_alt = edits[("missense", "20")]
+second = next(b for b in "ACGT" if b not in (genome["20"][m_s], m_alt))
+samples2 = ["HAPLOID", "HALF", "MULTI", "INSNV"]
+gts2 = {"promoter_snv": ["1", ".|1", "0|0", "0|1"], "utr5_ins": ["1", "0|0", "0|0", "1|0"],
+        "after_ins": ["0", "0|0", "0|0", "1|0"], "missense": ["0", "1|.", "2|1", "0|0"],
+        "intron_del": ["1", "0|0", "0|0", "0|1"], "utr3_del": ["0", "0|1", "1|0", "0|0"]}
+recs2 = []
+for k in gts2:
+    rec = vcf_record("20", *edits2[k], k)
+    recs2.append((rec[:4] + (rec[4] + "," + second,) if k == "missense" else rec, gts2[k]))
+recs2.sort()
+hvcf2 = write_vcf(os.path.join(work, "haplotypes2.vcf"), [x[0] for x in recs2], samples2, [x[1] for x in recs2])
+hprefix2 = os.path.join(work, "hap2")
+r = run([iso, "variants", *MODEL, "--fasta", fasta, "--gtf", gtf, "--vcf", hvcf2, "--haplotypes", "--cache", cache,
+         "--out", hprefix2])
+hrows2 = read_tsv(hprefix2 + ".haplotypes.tsv") if r.returncode == 0 else []
+ids = {t.id for t in TXS if t.chrom == "20"}
+for si, sample in enumerate(samples2):
+    for h in (0, 1):
+        applied, skipped = [], 0
+        for rec, g in recs2:
+            g = g[si]
+            al = g.split("|") if "|" in g else [g, g]  # a haploid call is on both haplotypes
+            if al[h] == ".":
+                skipped += 1
+            elif al[h] != "0":
+                s_, e_, alt = edits2[rec[2]]
+                applied.append((s_, e_, alt if al[h] == "1" else second))
+        # bcftools consensus -H 2 leaves a haploid call out: its one allele is -H 1's
+        c = run(["bcftools", "consensus", "-f", fasta, "-s", sample, "-H", "1" if sample == "HAPLOID" else str(h + 1),
+                 hvcf2])
+        got = "".join(l.strip().upper() for l in c.stdout.split(">20rc")[0].splitlines()[1:])
+        check(got == edited_string("20", applied), f"{sample}:{h + 1}: bcftools consensus and the test's alleles differ")
+        pred, _ = predict_edited(f"hap2.{sample}.{h}", "20", applied, ids, cache)
+        mine = {row["transcript_id"]: row for row in hrows2 if row["sample"] == sample and row["haplotype"] == str(h + 1)}
+        for tid in sorted(ids):
+            row = mine.get(tid)
+            if not check(row is not None, f"{sample}:{h + 1} {tid}: no row"):
+                continue
+            for t in tissues:
+                a, b = float(row[t]), float(pred[tid][t])
+                if not check(abs(a - b) <= 1e-6 * max(1.0, abs(b)), f"{sample}:{h + 1} {tid} {t}: {a} vs {b}"):
+                    break
+        row = mine.get("uc002xws.2", {})
+        check((row.get("n_applied"), row.get("n_skipped")) == (str(len(applied)), str(skipped)),
+              f"{sample}:{h + 1} applied/skipped {row.get('n_applied')}/{row.get('n_skipped')}, "
+              f"want {len(applied)}/{skipped}")
+
 # ---- 3. consequences against bcftools csq ----
 section('consequences against bcftools csq')
 gff = os.path.join(work, "annotation.gff3")
