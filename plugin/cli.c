@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -17,6 +18,11 @@
 #include "isoformer/io.h"
 
 static volatile sig_atomic_t interrupted;
+
+/* cli_lock_out's lock: fixed storage, so that the signal handler can remove the file. */
+static char lock_path[4096];
+static int lock_fd = -1;
+static volatile sig_atomic_t lock_held;
 
 double cli_peak_rss_mb(void)
 {
@@ -155,8 +161,11 @@ static void die_of(int sig, const char *what)
 static void on_signal(int sig)
 {
     interrupted = sig;
-    if (iso_out_cleanup_all())
+    if (iso_out_cleanup_all()) {
+        if (lock_held)
+            unlink(lock_path); /* still locked until the process dies: as cli_unlock_out does */
         die_of(sig, ": unfinished outputs removed\n");
+    }
 }
 
 void cli_finish_interrupted(void)
@@ -238,15 +247,85 @@ int cli_out_path(const char *cmd, const char *opt, const char *path)
         return cli_usage_error(cmd, "%s '%s': expected a file path or prefix (not a directory), such as "
                                "results/sample", opt, path);
     int rc = make_out_dir(cmd, path);
+    if (rc == 0 && cli_lock_out(opt, path) < 0) /* before anything of the run is written */
+        rc = cli_fail(cmd);
     if (rc == 0)
         iso_out_clean_stale(path);
     return rc;
 }
 
+static int same_inode(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 static int same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && same_inode(&sa, &sb);
+}
+
+/* "pid N on host H; " as the holder of the lock on fd wrote it ("" before it has). */
+static void lock_holder(int fd, char *who, size_t size)
+{
+    char text[320], host[256];
+    long pid;
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = '\0';
+    who[0] = '\0';
+    if (sscanf(text, "isoformer pid %ld host %255s", &pid, host) == 2)
+        snprintf(who, size, "pid %ld on host %s; ", pid, host);
+}
+
+int cli_lock_out(const char *opt, const char *prefix)
+{
+    if (snprintf(lock_path, sizeof lock_path, "%s.lock", prefix) >= (int)sizeof lock_path)
+        return iso_error(ISO_EINVAL, "%s: path too long", prefix);
+    /* The holder removes the file when it is done: a run that opened it just before holds the lock of a file no
+     * longer there, which it finds by comparing inodes, and opens the path again. */
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            return iso_error(ISO_EIO, "%s: cannot create (%s)", lock_path, strerror(errno));
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET}; /* l_len 0: the whole file */
+        if (fcntl(fd, F_SETLK, &fl) != 0) {
+            int e = errno, busy = e == EACCES || e == EAGAIN;
+            char who[400] = "";
+            if (busy)
+                lock_holder(fd, who, sizeof who);
+            close(fd);
+            if (busy)
+                return iso_error(ISO_EINVAL, "%s is in use by another isoformer run (%slock %s): wait for it to end, "
+                                 "or choose another %s", prefix, who, lock_path, opt);
+            iso_warn("%s: cannot lock (%s): another run on %s would not be kept out", lock_path, strerror(e), prefix);
+            return ISO_OK;
+        }
+        struct stat held, now;
+        if (fstat(fd, &held) == 0 && stat(lock_path, &now) == 0 && same_inode(&held, &now)) {
+            char host[256] = "", text[320];
+            if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+                snprintf(host, sizeof host, "unknown");
+            int n = snprintf(text, sizeof text, "isoformer pid %ld host %s\n", (long)getpid(), host);
+            /* only for the message of a refused run: the lock is the fcntl lock, not this text */
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n)
+                iso_warn("%s: cannot write (%s)", lock_path, strerror(errno));
+            lock_fd = fd;
+            lock_held = 1;
+            return ISO_OK;
+        }
+        close(fd);
+    }
+    return iso_error(ISO_EIO, "%s: cannot lock: the file keeps being replaced", lock_path);
+}
+
+void cli_unlock_out(void)
+{
+    if (!lock_held)
+        return;
+    lock_held = 0;
+    unlink(lock_path); /* before the lock goes: see cli_lock_out */
+    close(lock_fd);
+    lock_fd = -1;
 }
 
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n_inputs, int in_suffixed,

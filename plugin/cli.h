@@ -60,11 +60,24 @@ double cli_peak_rss_mb(void);
  * bytes in tag (size >= 15), left as it is when path is NULL; what the file holds, not its path. */
 int cli_file_tag(const char *path, char *tag, size_t size);
 /* Checks the output prefix or file `path` given with option `opt` (e.g. "--out") and creates the directory it
- * lives in (like mkdir -p), so --out results/x works on a fresh tree, and removes the temporaries that killed
- * runs left under it (iso_out_clean_stale). Returns 0; 2 after a usage error for '-'
- * (outputs are named files, never standard output), an empty path or one ending in '/'; 1 when the directory
- * cannot be created. */
+ * lives in (like mkdir -p), so --out results/x works on a fresh tree, takes the prefix's lock (cli_lock_out: one
+ * run per prefix; main releases it after the command) and removes the temporaries that killed runs left under it
+ * (iso_out_clean_stale). Returns 0; 2 after a usage error for '-' (outputs are named files, never standard
+ * output), an empty path or one ending in '/'; 1 when the directory cannot be created or another run holds the
+ * prefix. */
 int cli_out_path(const char *cmd, const char *opt, const char *path);
+/* One run at a time on an output prefix: an exclusive POSIX record lock (fcntl F_SETLK, whole file) on
+ * PREFIX.lock, taken after cli_out_path and before anything of the run is written, held until its outputs are in
+ * place (cli_unlock_out). A separate file, because the journal and the outputs are replaced by rename (a lock on
+ * them would stay with the old inode); fcntl rather than flock, because NFS implements fcntl locks (Linux
+ * emulates flock with them there, other systems may not lock at all). The kernel (or the NFS server) drops the
+ * lock when the process dies, kill -9 included, so a file left behind never blocks a later run. A prefix
+ * locked by a live run is an error naming it ("pid N on host H", written into the file by the holder); where
+ * the file system cannot lock (ENOLCK: NFS without a lock manager) the run goes on with a warning. */
+int cli_lock_out(const char *opt, const char *prefix);
+/* Removes PREFIX.lock (while still holding it) and releases it; nothing when no lock is held (main calls it after
+ * every command). */
+void cli_unlock_out(void);
 /* Removes the directories cli_out_path created, when empty: a run that failed leaves none behind. */
 void cli_remove_created_dirs(void);
 /* Outputs are written aside and renamed over their path, so an input that is also an output is replaced when the

@@ -222,6 +222,7 @@ int main_predict(int argc, char **argv)
         print_stats(pr, n_sel, n_resumed, t_load - t0, cli_now() - t_load, o.pred.prefetch);
 done:
     cli_journal_close(journal, 0);
+    cli_unlock_out(); /* the outputs are in place, or none of them */
     iso_fitted_head_free(&head);
     free(head_values);
     for (int j = 0; obs_names && j < tracks.n; j++)

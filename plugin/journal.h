@@ -2,7 +2,9 @@
  * killed or preempted part-way continues with --resume and writes exactly what an uninterrupted run writes
  * (values are stored as hexadecimal floats, which round-trip bit for bit). Its first line names the format
  * version and the run's signature; each record ends with its CRC-32, so a torn, damaged or non-finite record
- * is dropped (with a warning) and its transcript computed again, never resumed into the outputs. */
+ * is dropped (with a warning) and its transcript computed again, never resumed into the outputs. The caller
+ * holds the prefix's lock (cli_lock_out) from before cli_journal_open until the outputs are in place: two runs
+ * on one journal would each replace it by rename and append to their own copy. */
 #ifndef ISOFORMER_PLUGIN_JOURNAL_H
 #define ISOFORMER_PLUGIN_JOURNAL_H
 

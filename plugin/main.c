@@ -64,6 +64,7 @@ static int run(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) {
             int rc = commands[i].run(argc - 1, argv + 1);
+            cli_unlock_out(); /* the --out prefix's, taken by cli_out_path */
             cli_finish_interrupted();
             return rc;
         }

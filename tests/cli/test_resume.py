@@ -1,7 +1,8 @@
 """Kill -9 part-way through `isoformer predict`, then `--resume`: the outputs must be byte-identical to an
 uninterrupted run, no output file may exist after the kill, a journal from other settings, of another version
 or not a journal is refused, damaged records are computed again; SIGTERM and kill -9 while the outputs are
-written leave none of them (all or none), and the next run removes the temporaries of the dead one.
+written leave none of them (all or none), and the next run removes the temporaries of the dead one. One run at a
+time on a prefix: a second is refused and writes nothing while the first holds it; after kill -9 the next proceeds.
 Usage: test_resume.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import filecmp
 import glob
@@ -55,8 +56,9 @@ for attempt in range(20):  # kill once at least two transcripts are journaled an
     for f in glob.glob(out + "*"):
         os.remove(f)
 check(killed_after is not None, "could not kill the run part-way")
-# kill -9 cannot clean up, but no output may appear under its final name (temporaries have their own).
-left = [f for f in os.listdir(os.path.dirname(out)) if not f.endswith(".journal") and ".tmp." not in f]
+# kill -9 cannot clean up, but no output may appear under its final name (temporaries have their own; the lock
+# file stays, but its lock died with the process).
+left = [f for f in os.listdir(os.path.dirname(out)) if f not in ("run.journal", "run.lock") and ".tmp." not in f]
 check(not left, f"outputs left after kill -9: {left}")
 # A torn last line, as a kill during a write leaves it.
 with open(journal, "a") as f:
@@ -75,7 +77,7 @@ check(os.path.exists(journal), "journal removed by a refused resume")
 r = subprocess.run([iso, *ARGS, "--out", out, "--resume", "-v"], capture_output=True, text=True)
 check(r.returncode == 0, f"resume failed: {r.stderr}")
 check(f"resumed {killed_after}" in r.stderr, f"resume did not reuse the {killed_after} journaled rows: {r.stderr}")
-check(not os.path.exists(journal), "journal not removed after completion")
+check(not os.path.exists(journal) and not os.path.exists(out + ".lock"), "journal or lock left after completion")
 names = names_of(ref)
 for suffix in names:
     same = os.path.exists(out + suffix) and filecmp.cmp(ref + suffix, out + suffix, shallow=False)
@@ -161,7 +163,8 @@ for attempt in range(40):
         break
 check(stale, "never caught the run while writing outputs (kill -9)")
 r = subprocess.run([iso, *ARGS, "--out", dead, "-v"], capture_output=True, text=True)
-check(r.returncode == 0 and not glob.glob(dead + "*.tmp.*") and "temporary file of a run that ended" in r.stderr,
+check(r.returncode == 0 and not glob.glob(dead + "*.tmp.*") and "temporary file of a run that ended" in r.stderr
+      and not os.path.exists(dead + ".lock"),
       f"stale temporaries after the next run: {glob.glob(dead + '*.tmp.*')}: {r.stderr.strip()}")
 for suffix in names_of(ref):
     check(filecmp.cmp(ref + suffix, dead + suffix, shallow=False), f"run after kill -9: run{suffix} differs")
@@ -183,6 +186,68 @@ open(norm, "w").writelines(f"{t}\t1\t3\n" for t in tissues)  # other std: other 
 r = subprocess.run([iso, *ARGS, *one, "--out", edited, "--resume"], capture_output=True, text=True)
 check(r.returncode == 1 and "different model or options" in r.stderr and "normalization=" in r.stderr,
       f"resume after the normalization file changed: exit {r.returncode}: {r.stderr.strip()}")
+
+# One run at a time on a prefix. Two runs on it (a job launched twice, a workflow engine retrying while the first
+# attempt still runs) would each replace the journal and append to their own copy, and the outputs of one would
+# replace the other's. A run that holds the prefix (stopped once its journal exists) refuses a second, which
+# writes nothing, names the holder and exits 1; the first, continued, ends as if alone.
+
+
+def snapshot(directory):
+    return {f: open(os.path.join(directory, f), "rb").read() for f in sorted(os.listdir(directory))}
+
+
+def stopped_run(prefix):
+    """A run on prefix stopped (SIGSTOP) once it holds the prefix (its journal exists), or None if it ended first."""
+    for attempt in range(20):
+        p = subprocess.Popen([iso, *ARGS, "--out", prefix], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True)
+        while p.poll() is None:
+            if os.path.exists(prefix + ".journal"):
+                p.send_signal(signal.SIGSTOP)
+                return p
+            time.sleep(0.001)
+        p.communicate()
+        for f in glob.glob(prefix + ".*"):
+            os.remove(f)
+    return None
+
+
+busy = os.path.join(work, "busy", "run")
+os.makedirs(os.path.dirname(busy))
+first = stopped_run(busy)
+check(first is not None, "never caught a run before it ended")
+if first is not None:
+    try:
+        before = snapshot(os.path.dirname(busy))
+        for extra in ([], ["--resume"]):
+            r = subprocess.run([iso, *ARGS, "--out", busy, *extra], capture_output=True, text=True, timeout=300)
+            check(r.returncode == 1 and f"{busy} is in use by another isoformer run (pid {first.pid} on host " in
+                  r.stderr, f"second run {extra} on a prefix in use: exit {r.returncode}: {r.stderr.strip()}")
+            check(snapshot(os.path.dirname(busy)) == before, f"second run {extra} on a prefix in use changed its files")
+    finally:
+        first.send_signal(signal.SIGCONT)
+    err = first.communicate()[1]
+    check(first.returncode == 0, f"first run after SIGCONT: exit {first.returncode}: {err.strip()}")
+    check(names_of(busy) == names, f"first run's files: {names_of(busy)}")  # no journal, no lock left
+    for suffix in names:
+        check(os.path.exists(busy + suffix) and filecmp.cmp(ref + suffix, busy + suffix, shallow=False),
+              f"first run's run{suffix} differs from an uninterrupted run")
+
+# kill -9 of the holder leaves PREFIX.lock, whose lock died with it: the next run (here --resume) proceeds.
+crashed = os.path.join(work, "crashed", "run")
+os.makedirs(os.path.dirname(crashed))
+p = stopped_run(crashed)
+check(p is not None, "never caught a run before it ended (kill -9)")
+if p is not None:
+    p.send_signal(signal.SIGKILL)
+    p.communicate()
+    r = subprocess.run([iso, *ARGS, "--out", crashed, "--resume"], capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0 and names_of(crashed) == names, f"run after kill -9 of the holder: exit {r.returncode}: "
+          f"{names_of(crashed)}: {r.stderr.strip()}")
+    for suffix in names:
+        check(os.path.exists(crashed + suffix) and filecmp.cmp(ref + suffix, crashed + suffix, shallow=False),
+              f"run after kill -9 of the holder: run{suffix} differs")
 
 print(f"killed after {killed_after} transcripts; compared {len(names)} output files")
 print(f"{len(failures)} failed" if failures else "resume checks passed")
