@@ -110,7 +110,11 @@ static int parse_options(int argc, char **argv, options *o)
         case 'R': o->region = optarg; break;
         case 's': o->shard = optarg; break;
         case 'H': o->haplotypes = 1; break;
-        case 'S': o->samples = optarg, o->haplotypes = 1; break;
+        case 'S':
+            if (!optarg[0] || !strcmp(optarg, "@")) /* an empty shell variable, not "every sample" */
+                return cli_usage_error(CMD, "--samples: expected NAME,NAME,... or @FILE, got '%s'", optarg);
+            o->samples = optarg, o->haplotypes = 1;
+            break;
         case 'o': o->out = optarg; break;
         case 'd': bad = cli_parse_device(CMD, optarg), o->device = optarg; break;
         case 'v': o->verbose = 1; break;

@@ -2,6 +2,7 @@
  * checked against the FASTA, genotypes of the selected samples. */
 #include <ctype.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,31 @@ static int plan_queries(iso_vcf *v)
     return ISO_OK;
 }
 
+/* Name number n (1-based, as bcf_hdr_set_samples reports the first one missing) of a sample list: "A,B,C" or
+ * "@FILE" with a name per line; 0 when it cannot be read back. */
+static int nth_sample(const char *list, int n, char *name, size_t size)
+{
+    FILE *fp = list[0] == '@' ? fopen(list + 1, "r") : NULL;
+    const char *p = list;
+    int found = 0;
+    for (int k = 1; !found && (fp || *p); k++) {
+        char line[256];
+        if (fp && !fgets(line, sizeof line, fp))
+            break;
+        const char *item = fp ? line : p;
+        size_t len = fp ? strcspn(line, "\r\n") : strcspn(p, ",");
+        if (k == n) {
+            snprintf(name, size, "%.*s", (int)len, item);
+            found = 1;
+        }
+        if (!fp)
+            p += len + (p[len] == ',');
+    }
+    if (fp)
+        fclose(fp);
+    return found;
+}
+
 int iso_vcf_open(const char *path, iso_fasta *fa, const iso_chrom_alias *alias, const iso_region *regions,
                  int n_regions, const char *samples, iso_vcf **out)
 {
@@ -120,8 +146,14 @@ int iso_vcf_open(const char *path, iso_fasta *fa, const iso_chrom_alias *alias, 
         int bad = samples[0] ? bcf_hdr_set_samples(v->hdr, samples[0] == '@' ? samples + 1 : samples, samples[0] == '@')
                              : 0;
         if (bad) {
-            rc = iso_error(ISO_EINVAL, "%s: %s", path,
-                           bad < 0 ? "cannot read the sample list" : "a sample asked for is not in the VCF");
+            char name[256];
+            if (bad < 0)
+                rc = iso_error(ISO_EINVAL, "%s: cannot read the sample list %s", path, samples);
+            else if (nth_sample(samples, bad, name, sizeof name))
+                rc = iso_error(ISO_ENOTFOUND, "%s: sample '%s' (number %d of %s) is not in the VCF", path, name, bad,
+                               samples);
+            else
+                rc = iso_error(ISO_ENOTFOUND, "%s: sample number %d of %s is not in the VCF", path, bad, samples);
             goto fail;
         }
         if (bcf_hdr_nsamples(v->hdr) == 0) {
