@@ -199,8 +199,9 @@ static int variant_regions(const options *o, const cli_inputs *in, const iso_var
 
 static void report(const options *o, const iso_variant_stats *st, double seconds, const char *device)
 {
-    fprintf(stderr, "isoformer variants: %zu records, %zu alleles; %zu allele-transcript pairs scored (%zu unchanged)",
-            st->records, st->alleles, st->pairs, st->pairs_unchanged);
+    fprintf(stderr, "isoformer variants: %zu records, %zu alleles; %zu %s scored (%zu unchanged)", st->records,
+            st->alleles, st->pairs, o->haplotypes ? "haplotype-transcript pairs" : "allele-transcript pairs",
+            st->pairs_unchanged);
     for (int b = 0; b < ISO_NOTE_COUNT; b++)
         if (st->notes[b])
             fprintf(stderr, "; %zu %s", st->notes[b], iso_note_name(b));
