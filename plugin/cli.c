@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "isoformer/backend.h"
 #include "isoformer/error.h"
 #include "isoformer/io.h"
+#include "isoformer/manifest.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -361,20 +361,10 @@ int cli_outputs_end(int rc)
 /* a file edited between a run and its --resume, or between shards, changes the values: its bytes count */
 int cli_file_tag(const char *path, char *tag, size_t size)
 {
-    if (!path)
-        return ISO_OK;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return iso_error(ISO_EIO, "%s: cannot open (%s)", path, strerror(errno));
-    unsigned char buf[1 << 14];
-    size_t got;
-    unsigned long crc = crc32(0L, Z_NULL, 0);
-    while ((got = fread(buf, 1, sizeof buf, fp)) > 0)
-        crc = crc32(crc, buf, (uInt)got);
-    int bad = ferror(fp);
-    fclose(fp);
-    if (bad)
-        return iso_error(ISO_EIO, "%s: read failed", path);
-    snprintf(tag, size, "crc32:%08lx", crc);
-    return ISO_OK;
+    long long bytes;
+    uint32_t crc;
+    int rc = path ? iso_file_crc32(path, &bytes, &crc) : ISO_OK;
+    if (path && rc == ISO_OK)
+        snprintf(tag, size, "crc32:%08lx", (unsigned long)crc);
+    return rc;
 }

@@ -22,8 +22,7 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-/* Size and CRC-32 of a file as it is on disk. */
-static int file_sum(const char *path, long long *bytes, uint32_t *crc)
+int iso_file_crc32(const char *path, long long *bytes, uint32_t *crc)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
@@ -45,7 +44,7 @@ static int list_file(const char *path, const char *tmp, void *arg)
 {
     long long bytes;
     uint32_t crc;
-    int rc = file_sum(tmp, &bytes, &crc);
+    int rc = iso_file_crc32(tmp, &bytes, &crc);
     if (rc != ISO_OK)
         return rc;
     char hex[9];
@@ -135,7 +134,7 @@ static int manifest_verify(const manifest *m, const char *prefix)
         snprintf(path, sizeof path, "%.*s%s", (int)dir_len, prefix, json_string_value(name));
         long long got;
         uint32_t got_crc;
-        int rc = file_sum(path, &got, &got_crc);
+        int rc = iso_file_crc32(path, &got, &got_crc);
         if (rc == ISO_ENOTFOUND)
             return iso_error(rc, "%s: missing, while %s lists it: expected every file of the run", path, m->path);
         if (rc != ISO_OK)

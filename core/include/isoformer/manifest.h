@@ -5,6 +5,8 @@
 #ifndef ISOFORMER_MANIFEST_H
 #define ISOFORMER_MANIFEST_H
 
+#include <stdint.h>
+
 #include "isoformer/error.h"
 
 #ifdef __cplusplus
@@ -18,6 +20,10 @@ typedef struct {
     const char *selection; /* the transcripts selected (--transcripts, --region), or NULL for all */
     const char *shard;     /* "i/n" for predict --shard, else NULL */
 } iso_manifest_info;
+
+/* Size and CRC-32 (zlib's) of a file as it is on disk. */
+ISO_API
+int iso_file_crc32(const char *path, long long *bytes, uint32_t *crc) ISO_RESULT;
 
 /* Writes PREFIX.run.json into the calling thread's open output set (iso_out_set_begin), listing every file
  * the set holds so far: call it after the run's other outputs. */
