@@ -492,7 +492,8 @@ static int cds_transl_table(parser *ps, tx_build *b, const char *attrs, long lin
     long table = strtol(v, &end, 10);
     int bad = !*v || *end || !iso_genetic_code_known((int)table) || table != (int)table;
     int rc = bad ? iso_error(ISO_EFORMAT, "%s:%ld: transl_table '%s' is not a genetic code isoformer translates with "
-                                          "(1, 2 or 11)", ps->path, line, v)
+                                          "(NCBI tables 1-6, 9-16, 21-26, 29, 30, 32, 33; 27, 28 and 31 read a "
+                                          "stop codon as an amino acid inside a gene)", ps->path, line, v)
              : b->transl_table && b->transl_table != table
                  ? iso_error(ISO_EFORMAT, "%s:%ld: transl_table %ld differs from the transl_table %d at line %ld of the "
                                           "same transcript", ps->path, line, table, b->transl_table, b->transl_line)
@@ -953,8 +954,8 @@ static int transcript_copy(const char *path, const iso_transcript *src, iso_tran
     if ((src->n_cds && !src->cds) || (src->n_sec && !src->sec_pos) || src->cds_phase < 0 || src->cds_phase > 2 ||
         (src->transl_table && !iso_genetic_code_known(src->transl_table)))
         return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': expected CDS intervals for n_cds, positions for n_sec, "
-                                     "a CDS phase of 0, 1 or 2 (got %d) and a genetic code of 0, 1, 2 or 11 (got "
-                                     "%d)", path, line, src->transcript_id, src->cds_phase, src->transl_table);
+                                     "a CDS phase of 0, 1 or 2 (got %d) and 0 or an NCBI genetic code "
+                                     "isoformer translates with (got %d)", path, line, src->transcript_id, src->cds_phase, src->transl_table);
     for (int i = 0; i < src->n_cds; i++)
         if (src->cds[i].end <= src->cds[i].start || (i && src->cds[i].start < src->cds[i - 1].end) ||
             src->cds[i].start < src->exons[0].start || src->cds[i].end > src->exons[src->n_exons - 1].end)

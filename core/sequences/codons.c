@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* NCBI's amino-acid and start strings, codons in TCAG order (https://www.ncbi.nlm.nih.gov/Taxonomy/Utils/
- * wprintgc.cgi). Table 1 starts at ATG alone, as VEP and bcftools csq read nuclear genes (NCBI also lists TTG and
- * CTG, rare in them); tables 2 and 11 keep NCBI's alternative starts (ATT, ATA, GTG... begin mitochondrial and
- * bacterial genes). */
+/* NCBI's amino-acid and start strings (ncbieaa, sncbieaa), codons in TCAG order (https://www.ncbi.nlm.nih.gov/
+ * Taxonomy/Utils/wprintgc.cgi). Table 1 starts at ATG alone, as VEP and bcftools csq read nuclear genes (NCBI also
+ * lists TTG and CTG, rare in them); the others keep NCBI's alternative starts (ATT, ATA, GTG... begin mitochondrial
+ * and bacterial genes). Tables 27, 28 and 31 are left out: their stop codons also code for an amino acid and stop
+ * only at the end of a gene, which neither a CDS's translation nor a variant's reading frame can tell from the
+ * codon. */
 static const struct {
     int id;
     const char *aa, *starts;
@@ -16,9 +18,51 @@ static const struct {
     {1, "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
      "-----------------------------------M----------------------------"},
     {2, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSS**VVVVAAAADDEEGGGG",
-     "----------**--------------------MMMM----------**---M------------"},
+     "----------**--------------------MMMM----------**---M------------"},  /* Vertebrate Mitochondrial */
+    {3, "FFLLSSSSYY**CCWWTTTTPPPPHHQQRRRRIIMMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "----------**----------------------MM---------------M------------"},  /* Yeast Mitochondrial */
+    {4, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "--MM------**-------M------------MMMM---------------M------------"},  /* Mold Mitochondrial */
+    {5, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSSSSVVVVAAAADDEEGGGG",
+     "---M------**--------------------MMMM---------------M------------"},  /* Invertebrate Mitochondrial */
+    {6, "FFLLSSSSYYQQCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "--------------*--------------------M----------------------------"},  /* Ciliate Nuclear */
+    {9, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
+     "----------**-----------------------M---------------M------------"},  /* Echinoderm Mitochondrial */
+    {10, "FFLLSSSSYY**CCCWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "----------**-----------------------M----------------------------"},  /* Euplotid Nuclear */
     {11, "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
-     "---M------**--*----M------------MMMM---------------M------------"},
+     "---M------**--*----M------------MMMM---------------M------------"},  /* Bacterial */
+    {12, "FFLLSSSSYY**CC*WLLLSPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "----------**--*----M---------------M----------------------------"},  /* Alternative Yeast Nuclear */
+    {13, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNKKSSGGVVVVAAAADDEEGGGG",
+     "---M------**----------------------MM---------------M------------"},  /* Ascidian Mitochondrial */
+    {14, "FFLLSSSSYYY*CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
+     "-----------*-----------------------M----------------------------"},  /* Alternative Flatworm Mito. */
+    {15, "FFLLSSSSYY*QCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "----------*---*--------------------M----------------------------"},  /* Blepharisma Macronuclear */
+    {16, "FFLLSSSSYY*LCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "----------*---*--------------------M----------------------------"},  /* Chlorophycean Mitochondrial */
+    {21, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIMMTTTTNNNKSSSSVVVVAAAADDEEGGGG",
+     "----------**-----------------------M---------------M------------"},  /* Trematode Mitochondrial */
+    {22, "FFLLSS*SYY*LCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "------*---*---*--------------------M----------------------------"},  /* Scenedesmus obliquus Mito. */
+    {23, "FF*LSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "--*-------**--*-----------------M--M---------------M------------"},  /* Thraustochytrium Mito. */
+    {24, "FFLLSSSSYY**CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSSKVVVVAAAADDEEGGGG",
+     "---M------**-------M---------------M---------------M------------"},  /* Pterobranchia Mitochondrial */
+    {25, "FFLLSSSSYY**CCGWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "---M------**-----------------------M---------------M------------"},  /* Candidate Division SR1 */
+    {26, "FFLLSSSSYY**CC*WLLLAPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "----------**--*----M---------------M----------------------------"},  /* Pachysolen tannophilus Nuclear */
+    {29, "FFLLSSSSYYYYCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "--------------*--------------------M----------------------------"},  /* Mesodinium Nuclear */
+    {30, "FFLLSSSSYYEECC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "--------------*--------------------M----------------------------"},  /* Peritrich Nuclear */
+    {32, "FFLLSSSSYY*WCC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+     "---M------*---*----M------------MMMM---------------M------------"},  /* Balanophoraceae Plastid */
+    {33, "FFLLSSSSYYY*CCWWLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSSKVVVVAAAADDEEGGGG",
+     "---M-------*-------M---------------M---------------M------------"},  /* Cephalodiscidae Mitochondrial */
 };
 
 static int code_index(int table)

@@ -494,6 +494,9 @@ START_TEST(genetic_code_of_transcripts)
     iso_annotation_free(a);
     read_fails("bad_table.gff3", "##gff-version 3\nc1\tt\tmRNA\t1\t30\t.\t+\t.\tID=X\n"
                "c1\tt\tCDS\t1\t30\t.\t+\t0\tParent=X;transl_table=99\n", 3, "transl_table '99'");
+    /* NCBI's table 27 (Karyorelict): TGA is Trp or a stop by its place in the gene, which no codon table tells */
+    read_fails("ambiguous_table.gff3", "##gff-version 3\nc1\tt\tmRNA\t1\t30\t.\t+\t.\tID=X\n"
+               "c1\tt\tCDS\t1\t30\t.\t+\t0\tParent=X;transl_table=27\n", 3, "27, 28 and 31 read a stop codon");
     read_fails("bad_tables.gtf", "c1\tt\tCDS\t1\t9\t.\t+\t0\ttranscript_id \"X\"; transl_table \"2\";\n"
                "c1\tt\tCDS\t20\t29\t.\t+\t0\ttranscript_id \"X\"; transl_table \"1\";\n", 2,
                "transl_table 1 differs from the transl_table 2 at line 1");

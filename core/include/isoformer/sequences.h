@@ -48,7 +48,8 @@ int64_t iso_segments_offset(const iso_interval *seg, int n, char strand, int64_t
 ISO_API
 int64_t iso_segments_position(const iso_interval *seg, int n, char strand, int64_t off);
 /* ---- genetic codes, by NCBI translation table number (transl_table): 1 standard, 2 vertebrate mitochondrial,
- * 11 bacterial (standard amino acids, more start codons) ---- */
+ * 11 bacterial (standard amino acids, more start codons), and every other NCBI table but 27, 28 and 31 (whose stop
+ * codons also code for an amino acid) ---- */
 /* Whether table is one of those. */
 ISO_API
 int iso_genetic_code_known(int table);
