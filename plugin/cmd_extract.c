@@ -32,7 +32,7 @@ static void usage(FILE *fp)
             "  -r, --revcomp-minus      reverse-complement windows of minus-strand transcripts\n"
             "  -a, --chrom-alias FILE   contig aliases, UCSC chromAlias format (FASTA name, then aliases)\n"
             "  -t, --transcripts LIST   only these transcript ids: ID,ID,... or @FILE (one id per line)\n"
-            "      --region CHR:A-B     only transcripts overlapping this 1-based region\n"
+            "  -R, --region CHR:A-B     only transcripts overlapping this 1-based region\n"
             "  -@, --threads N          worker threads [1]\n"
             "  -v, --verbose            report timing and throughput\n"
             "  -h, --help               this help\n"
@@ -124,7 +124,7 @@ static int parse_options(int argc, char **argv, options *o)
     int c;
     long long x = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "f:g:o:w:ra:t:@:vh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "f:g:o:w:ra:t:R:@:vh", longopts, NULL)) != -1) {
         int bad = 0;
         switch (c) {
         case 'f': o->fasta = optarg; break;

@@ -26,9 +26,9 @@ static const char usage_text[] =
     "is an error. bigWig values are the per-base maximum over the shards. The shards' SHARD_PREFIX.run.json\n"
     "must show one run, every shard once and every file unchanged; PREFIX.run.json is written for the result.\n\n"
     "Options:\n"
-    "  --out PREFIX  output prefix (required)\n"
-    "  -h, --help    this help\n"
-    "  --version     print the version and exit\n";
+    "  -o, --out PREFIX  output prefix (required)\n"
+    "  -h, --help        this help\n"
+    "      --version     print the version and exit\n";
 
 /* ---- tables ---- */
 

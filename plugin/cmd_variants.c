@@ -65,7 +65,8 @@ static void usage(FILE *fp)
             "  -o, --out PREFIX          output prefix (required)\n"
             "      --gather              gather the shards whose prefixes follow the options\n"
             "  -v, --verbose             timing and reuse statistics on stderr\n"
-            "  -h, --help                this help\n");
+            "  -h, --help                this help\n"
+            "      --version             print the version and exit\n");
 }
 
 typedef struct {

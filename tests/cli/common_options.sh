@@ -28,6 +28,23 @@ for cmd in $commands; do
     if [ $rc -ne 0 ] && grep -q "cannot write to standard output" "$work/full.err"; then ok; else
       bad "isoformer $cmd --help >/dev/full: exit $rc, '$(cat "$work/full.err")'"; fi
   fi
+  # Every option line of --help ("  -x, --name ..." or "      --name ...") names an option the parser accepts,
+  # short form included, and --help and --version are among them. Each is given an argument and nothing else, so
+  # the command stops at a usage error; what matters is that it is not "unrecognized"/"invalid"/"unknown".
+  help=$("$ISO" "$cmd" --help)
+  opts=$(grep -E '^ {2,6}(-[^ -], +)?--[a-z]' <<<"$help" | sed -E 's/^ +(-([^ -]), +)?(--[a-z0-9-]+).*/\3 \2/')
+  for o in --help --version; do
+    if grep -q "^$o " <<<"$opts"; then ok; else bad "isoformer $cmd --help does not list $o"; fi
+  done
+  while read -r long short; do
+    case $long in --help | --version) continue ;; esac
+    for o in $long ${short:+-$short}; do
+      err=$(cd "$work" && "$ISO" "$cmd" "$o" x 2>&1 >/dev/null)
+      if grep -qiE "unrecognized option|invalid option|unknown (or incomplete )?option" <<<"$err"; then
+        bad "isoformer $cmd --help lists $o, which the parser refuses: $err"
+      else ok; fi
+    done
+  done <<<"$opts"
 done
 
 # Each command with the inputs it needs before it looks at its output (they are never read: the output check

@@ -98,9 +98,10 @@ def run_recipe():
     check(manifest and manifest.group(1) == version, f"nextflow manifest version {manifest and manifest.group(1)}")
     labels = set(re.findall(r'image\.version="([^"]+)"', open(os.path.join(ROOT, "Dockerfile")).read()))
     check(labels == {version}, f"the Dockerfile's image labels say {sorted(labels)}")
-    urls = [v for v in json.load(open(os.path.join(ROOT, "wdl", "test-inputs.json"))).values()
-            if isinstance(v, str) and v.startswith("https://")]
-    check(urls and all(f"/v{version}/" in u for u in urls), f"wdl/test-inputs.json reads the v{version} tag's files")
+    for inputs in ("test-inputs.json", "test-inputs-variants.json"):
+        urls = [v for v in json.load(open(os.path.join(ROOT, "wdl", inputs))).values()
+                if isinstance(v, str) and v.startswith("https://")]
+        check(urls and all(f"/v{version}/" in u for u in urls), f"wdl/{inputs} reads the v{version} tag's files")
     build_and_test(cpu)
 
 

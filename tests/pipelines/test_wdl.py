@@ -28,8 +28,9 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 WDL_DIR = os.path.join(ROOT, "wdl")
 WORKFLOW = os.path.join(WDL_DIR, "isoformer_scatter.wdl")
 # test-inputs.json reads the test data over https from the release's tag (a Terra/Dockstore test); here, from
-# this checkout.
-RELEASE_URL = "https://raw.githubusercontent.com/isoformer/isoformer/v0.1.0/"
+# this checkout. The tag is CMake's project version (packaging_recipe holds the other files to it).
+VERSION = re.search(r"project\(isoformer VERSION (\S+)", open(os.path.join(ROOT, "CMakeLists.txt")).read()).group(1)
+RELEASE_URL = f"https://raw.githubusercontent.com/isoformer/isoformer/v{VERSION}/"
 DERIVED = os.path.join(HERE, "data")  # tests/pipelines/data/README.md
 SIMULATED_BAM = os.path.join(ROOT, "test-data", "simulated.bam")  # reads drawn from the test annotation
 VARIANTS = os.path.join(WDL_DIR, "isoformer_variants.wdl")
