@@ -100,6 +100,8 @@ device() {
   $PY -c "import polars" 2>/dev/null || : >"$W/stubs/polars.py"
   $PY -c "import pyfaidx" 2>/dev/null || echo "Fasta = None" >"$W/stubs/pyfaidx.py"
   export PYTHONPATH="$W/gck/py:$W/stubs${PYTHONPATH:+:$PYTHONPATH}" ISOFORMER_PROGRESS=0
+  # the dry run's CPU stand-in computes bf16 as sgemm on the bf16 values, which any CPU can (docs/model.md)
+  [ "$DEV" = cpu ] && export ISO_CPU_BF16_KERNELS=fp32
 
   # ---- 1. unit tests on the device: ctest over the bundle's binaries ----
   step "1. ctest -L gpu (test_backend_ops: every op, CUDA vs CPU fp32) and the device half of test_cuda_backend"
