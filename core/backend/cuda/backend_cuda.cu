@@ -96,9 +96,13 @@ static size_t table_take(cu_size_table *t, const void *p)
 
 /* ---- memory ---- */
 
+/* Activations are stream-ordered when the device has memory pools; without (some virtualised GPUs), cudaMalloc
+ * and a cudaFree after the stream's work, as weights are. */
+static int pooled(const cu_backend *cu, int stream_ordered) { return stream_ordered && cu->pool; }
+
 static cudaError_t try_alloc(cu_backend *cu, void **p, size_t nbytes, int stream_ordered)
 {
-    return stream_ordered ? cudaMallocFromPoolAsync(p, nbytes ? nbytes : 1, cu->pool, cu->stream)
+    return pooled(cu, stream_ordered) ? cudaMallocFromPoolAsync(p, nbytes ? nbytes : 1, cu->pool, cu->stream)
                           : cudaMalloc(p, nbytes ? nbytes : 1);
 }
 
@@ -111,7 +115,8 @@ static void *device_alloc(iso_backend *be, size_t nbytes, const char *what, int 
     cudaError_t err = try_alloc(cu, &p, nbytes, stream_ordered);
     if (err == cudaErrorMemoryAllocation) { /* the pool keeps freed activations: hand them back, try once more */
         cudaGetLastError();
-        if (cudaStreamSynchronize(cu->stream) == cudaSuccess && cudaMemPoolTrimTo(cu->pool, 0) == cudaSuccess)
+        if (cudaStreamSynchronize(cu->stream) == cudaSuccess &&
+            (!cu->pool || cudaMemPoolTrimTo(cu->pool, 0) == cudaSuccess))
             err = try_alloc(cu, &p, nbytes, stream_ordered);
     }
     if (err != cudaSuccess) {
@@ -127,7 +132,7 @@ static void *device_alloc(iso_backend *be, size_t nbytes, const char *what, int 
         return NULL;
     }
     if (table_put(&cu->sizes, p, nbytes)) {
-        stream_ordered ? cudaFreeAsync(p, cu->stream) : cudaFree(p);
+        pooled(cu, stream_ordered) ? cudaFreeAsync(p, cu->stream) : cudaFree(p);
         return NULL;
     }
     return p;
@@ -145,6 +150,7 @@ static size_t device_free(iso_backend *be, void *p, int stream_ordered)
         /* cudaFree need not wait for the non-blocking stream, whose copies or kernels may still use a weight (a
          * load that failed partway, a model freed after an error without a sync) */
         cudaStream_t stream = cu_of(be)->stream;
+        stream_ordered = pooled(cu_of(be), stream_ordered);
         cudaError_t err = stream_ordered ? cudaFreeAsync(p, stream) : cudaStreamSynchronize(stream);
         if (!stream_ordered && err == cudaSuccess)
             err = cudaFree(p);
@@ -293,6 +299,8 @@ static size_t cu_cached_bytes(const iso_backend *be)
 {
     const cu_backend *cu = (const cu_backend *)be->impl;
     uint64_t reserved = 0, used = 0; /* cuuint64_t */
+    if (!cu->pool)
+        return 0;
     if (cudaMemPoolGetAttribute(cu->pool, cudaMemPoolAttrReservedMemCurrent, &reserved) != cudaSuccess ||
         cudaMemPoolGetAttribute(cu->pool, cudaMemPoolAttrUsedMemCurrent, &used) != cudaSuccess) {
         cudaGetLastError();
@@ -307,7 +315,8 @@ static int cu_release_cached(iso_backend *be)
     int rc = cu_sync(be);
     if (rc)
         return rc;
-    CU_TRY(cudaMemPoolTrimTo(cu_of(be)->pool, 0));
+    if (cu_of(be)->pool)
+        CU_TRY(cudaMemPoolTrimTo(cu_of(be)->pool, 0));
     return ISO_OK;
 }
 
@@ -443,6 +452,7 @@ static int cu_create(int device, int n_threads, iso_precision precision, iso_bac
     pool_props.location.type = cudaMemLocationTypeDevice;
     pool_props.location.id = device;
     uint64_t keep = UINT64_MAX;
+    int has_pools = 0;
     if ((err = cudaSetDevice(device)) != cudaSuccess || (err = cudaGetDeviceProperties(&prop, device)) != cudaSuccess ||
         (err = cudaStreamCreateWithFlags(&cu->stream, cudaStreamNonBlocking)) != cudaSuccess) {
         rc = cu_fail(err, "initialising the CUDA device");
@@ -450,8 +460,10 @@ static int cu_create(int device, int n_threads, iso_precision precision, iso_bac
     }
     /* A pool of our own (the device's default one is every library's) that keeps what it has grown to instead of
      * returning it at every synchronisation; device_alloc trims it when the device runs out. */
-    if ((err = cudaMemPoolCreate(&cu->pool, &pool_props)) != cudaSuccess ||
-        (err = cudaMemPoolSetAttribute(cu->pool, cudaMemPoolAttrReleaseThreshold, &keep)) != cudaSuccess) {
+    if ((err = cudaDeviceGetAttribute(&has_pools, cudaDevAttrMemoryPoolsSupported, device)) != cudaSuccess ||
+        (has_pools &&
+         ((err = cudaMemPoolCreate(&cu->pool, &pool_props)) != cudaSuccess ||
+          (err = cudaMemPoolSetAttribute(cu->pool, cudaMemPoolAttrReleaseThreshold, &keep)) != cudaSuccess))) {
         rc = cu_fail(err, "configuring the stream-ordered memory pool");
         goto fail;
     }
@@ -460,8 +472,9 @@ static int cu_create(int device, int n_threads, iso_precision precision, iso_bac
         rc = cu_blas_fail(st, "cublasCreate");
         goto fail;
     }
-    iso_info("cuda backend: device %d: %s (compute capability %d.%d, %.1f GiB)", device, prop.name, prop.major,
-             prop.minor, prop.totalGlobalMem / 1073741824.0);
+    iso_info("cuda backend: device %d: %s (compute capability %d.%d, %.1f GiB)%s", device, prop.name, prop.major,
+             prop.minor, prop.totalGlobalMem / 1073741824.0,
+             has_pools ? "" : "; no memory pools on this device: every activation free waits for the stream");
     if (precision != ISO_PREC_FP32 && prop.major < 8)
         iso_warn("cuda backend: TF32/BF16 GEMMs need compute capability 8.0 or newer (device has %d.%d); "
                  "cuBLAS may run them in fp32",

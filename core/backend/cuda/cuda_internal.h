@@ -25,7 +25,7 @@ typedef struct {
     cublasHandle_t cublas;
     size_t weight_bytes; /* weights are counted apart from the activations in bytes_in_use */
     cu_size_table sizes;
-    cudaMemPool_t pool;      /* the activations' stream-ordered pool, this backend's own */
+    cudaMemPool_t pool;      /* the activations' stream-ordered pool, this backend's own (NULL: none on device) */
     char *staging;           /* 2 x CU_STAGE_BYTES pinned host memory, or NULL */
     cudaEvent_t staged[2];   /* recorded after the copy out of each half */
     int unpinned;            /* pinning the staging failed: weights go up by pageable copies */
