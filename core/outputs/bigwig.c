@@ -285,18 +285,16 @@ void iso_bigwig_reader_close(iso_bigwig_reader *r)
     free(r);
 }
 
-/* Spans of one contig for column col: every exon of every row on it, valued at the row's value. */
-static int contig_spans(const iso_track_matrix *m, const size_t *order, size_t *k, int col, iso_span **out,
-                        size_t *n)
+/* Spans of one contig for column col: every exon of the rows order[first..end) (the contig's run), valued at the
+ * row's value. */
+static int contig_spans(const iso_track_matrix *m, const size_t *order, size_t first, size_t end, int col,
+                        iso_span **out, size_t *n)
 {
     size_t cap = 64, cnt = 0;
     iso_span *s = malloc(cap * sizeof *s);
-    const char *chrom = m->ann->tx[m->rows[order[*k]]].chrom;
-    for (; s && *k < m->n_rows; (*k)++) {
-        size_t i = order[*k];
+    for (size_t k = first; s && k < end; k++) {
+        size_t i = order[k];
         const iso_transcript *tx = &m->ann->tx[m->rows[i]];
-        if (strcmp(tx->chrom, chrom))
-            break;
         float v = m->values[i * m->n_cols + col];
         if (v != v) /* NaN: no signal */
             continue;
@@ -318,6 +316,35 @@ static int contig_spans(const iso_track_matrix *m, const size_t *order, size_t *
     *out = s;
     *n = cnt;
     return ISO_OK;
+}
+
+/* The rows of one contig: order[first..end). */
+typedef struct {
+    const char *chrom;
+    size_t first, end;
+} contig_run;
+
+static int run_by_chrom(const void *key, const void *elem)
+{
+    return strcmp(key, ((const contig_run *)elem)->chrom);
+}
+
+/* The runs of rows sharing a contig, in row order (so sorted by contig name, as the rows are): each header contig
+ * then finds its rows by a binary search, where a scan of every row per header contig cost rows x contigs per track
+ * (GRCh38 with its alt contigs: ~450 x ~250,000). */
+static contig_run *contig_runs(const iso_track_matrix *m, const size_t *order, size_t *n_runs)
+{
+    contig_run *runs = malloc((m->n_rows ? m->n_rows : 1) * sizeof *runs);
+    size_t n = 0;
+    for (size_t k = 0; runs && k < m->n_rows; k++) {
+        const char *chrom = m->ann->tx[m->rows[order[k]]].chrom;
+        if (n && !strcmp(runs[n - 1].chrom, chrom))
+            runs[n - 1].end = k + 1;
+        else
+            runs[n++] = (contig_run){chrom, k, k + 1};
+    }
+    *n_runs = n;
+    return runs;
 }
 
 /* Averages per-base runs into fixed bins (bases without signal do not count). A run may cover many bins, so the
@@ -355,16 +382,17 @@ static int bin_spans(iso_span **spans, size_t *n, int bin_size, uint32_t len)
     return ISO_OK;
 }
 
-int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const char *const *chrom_names,
-                     const int64_t *chrom_lens, int n_chroms, int bin_size)
+int iso_write_bigwig_in_order(const char *path, const iso_track_matrix *m, const size_t *order, int col,
+                              const char *const *chrom_names, const int64_t *chrom_lens, int n_chroms, int bin_size)
 {
     if (col < 0 || col >= m->n_cols || bin_size < 1)
         return iso_error(ISO_EINVAL, "%s: bad column %d or bin size %d", path, col, bin_size);
     uint32_t *lens = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *lens);
-    size_t *order = iso_track_order(m);
-    iso_out *o = lens && order ? iso_out_open(path) : NULL;
+    size_t n_runs = 0;
+    contig_run *runs = contig_runs(m, order, &n_runs);
+    iso_out *o = lens && runs ? iso_out_open(path) : NULL;
     iso_bigwig *bw = NULL;
-    int rc = !lens || !order ? iso_error(ISO_ENOMEM, "out of memory") : o ? ISO_OK : iso_last_status();
+    int rc = !lens || !runs ? iso_error(ISO_ENOMEM, "out of memory") : o ? ISO_OK : iso_last_status();
     for (int c = 0; rc == ISO_OK && c < n_chroms; c++) {
         if (chrom_lens[c] <= 0 || chrom_lens[c] > UINT32_MAX)
             rc = iso_error(ISO_EINVAL, "%s: contig %s has length %lld, outside bigWig's range", path,
@@ -376,14 +404,12 @@ int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const
         rc = iso_bigwig_open(o, chrom_names, lens, n_chroms, &bw);
     /* Rows are sorted by contig name; the bigWig wants header order, so walk the header and find each run. */
     for (int c = 0; rc == ISO_OK && c < n_chroms; c++) {
-        size_t k = 0;
-        while (k < m->n_rows && strcmp(m->ann->tx[m->rows[order[k]]].chrom, chrom_names[c]))
-            k++;
-        if (k == m->n_rows)
+        const contig_run *run = bsearch(chrom_names[c], runs, n_runs, sizeof *runs, run_by_chrom);
+        if (!run)
             continue;
         iso_span *spans = NULL;
         size_t n = 0;
-        rc = contig_spans(m, order, &k, col, &spans, &n);
+        rc = contig_spans(m, order, run->first, run->end, col, &spans, &n);
         if (rc == ISO_OK)
             rc = iso_spans_max(&spans, &n);
         if (rc == ISO_OK && n && spans[n - 1].end > lens[c])
@@ -395,14 +421,13 @@ int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const
             rc = iso_bigwig_write_chrom(bw, chrom_names[c], spans, n);
         free(spans);
     }
-    for (size_t k = 0; rc == ISO_OK && k < m->n_rows; k++) {
-        const char *chrom = m->ann->tx[m->rows[order[k]]].chrom;
+    for (size_t r = 0; rc == ISO_OK && r < n_runs; r++) {
         int found = 0;
         for (int c = 0; c < n_chroms && !found; c++)
-            found = !strcmp(chrom, chrom_names[c]);
+            found = !strcmp(runs[r].chrom, chrom_names[c]);
         if (!found)
-            rc = iso_error(ISO_EINVAL, "%s: contig %s of %s is not in the FASTA", path, chrom,
-                           m->ann->tx[m->rows[order[k]]].transcript_id);
+            rc = iso_error(ISO_EINVAL, "%s: contig %s of %s is not in the FASTA", path, runs[r].chrom,
+                           m->ann->tx[m->rows[order[runs[r].first]]].transcript_id);
     }
     if (bw) {
         int closed = iso_bigwig_close(bw);
@@ -411,6 +436,17 @@ int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const
     if (o)
         rc = rc == ISO_OK ? iso_out_commit(o) : (iso_out_abort(o), rc);
     free(lens);
+    free(runs);
+    return rc;
+}
+
+int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const char *const *chrom_names,
+                     const int64_t *chrom_lens, int n_chroms, int bin_size)
+{
+    size_t *order = iso_track_order(m);
+    if (!order)
+        return iso_last_status();
+    int rc = iso_write_bigwig_in_order(path, m, order, col, chrom_names, chrom_lens, n_chroms, bin_size);
     free(order);
     return rc;
 }

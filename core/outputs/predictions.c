@@ -5,7 +5,8 @@
 
 #include "outputs/tracks_internal.h"
 
-static int write_embeddings(const char *prefix, const iso_track_matrix *m, const float *pooled, int dim)
+static int write_embeddings(const char *prefix, const iso_track_matrix *m, const size_t *order, const float *pooled,
+                            int dim)
 {
     char **names = calloc((size_t)dim, sizeof *names), path[4096];
     int rc = names ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
@@ -19,7 +20,7 @@ static int write_embeddings(const char *prefix, const iso_track_matrix *m, const
                           .col_names = (const char *const *)names, .n_cols = dim, .values = pooled};
     snprintf(path, sizeof path, "%s.embeddings.tsv", prefix);
     if (rc == ISO_OK)
-        rc = iso_write_tsv(path, &e);
+        rc = iso_write_tsv_in_order(path, &e, order);
     for (int j = 0; names && j < dim; j++)
         free(names[j]);
     free(names);
@@ -32,7 +33,8 @@ int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_p
     int n_chroms = iso_fasta_ncontigs(fa);
     const char **chroms = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *chroms);
     int64_t *lens = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *lens);
-    int rc = chroms && lens ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    size_t *order = iso_track_order(m); /* the rows of every file below */
+    int rc = chroms && lens && order ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     for (int c = 0; rc == ISO_OK && c < n_chroms; c++) {
         chroms[c] = iso_fasta_contig_name(fa, c);
         lens[c] = iso_fasta_contig_len(fa, chroms[c]);
@@ -41,19 +43,19 @@ int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_p
     int in_set = rc == ISO_OK && (rc = iso_out_set_begin()) == ISO_OK;
     if (rc == ISO_OK) {
         snprintf(path, sizeof path, "%s.predictions.tsv", prefix);
-        rc = iso_write_tsv(path, m);
+        rc = iso_write_tsv_in_order(path, m, order);
     }
     if (rc == ISO_OK) {
         snprintf(path, sizeof path, "%s.predictions.bed", prefix);
-        rc = iso_write_bed12(path, m, n_predicted);
+        rc = iso_write_bed12_in_order(path, m, order, n_predicted);
     }
     for (int j = 0; rc == ISO_OK && j < m->n_cols; j++) {
         iso_track_file_name(tname, sizeof tname, m->col_names[j]);
         snprintf(path, sizeof path, "%s.%s.bw", prefix, tname);
-        rc = iso_write_bigwig(path, m, j, chroms, lens, n_chroms, bigwig_bin);
+        rc = iso_write_bigwig_in_order(path, m, order, j, chroms, lens, n_chroms, bigwig_bin);
     }
     if (rc == ISO_OK && pooled)
-        rc = write_embeddings(prefix, m, pooled, emb_dim);
+        rc = write_embeddings(prefix, m, order, pooled, emb_dim);
     if (rc == ISO_OK && run)
         rc = iso_manifest_write(prefix, run); /* last: it lists the others */
     if (in_set) {
@@ -62,5 +64,6 @@ int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_p
     }
     free(chroms);
     free(lens);
+    free(order);
     return rc;
 }

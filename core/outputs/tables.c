@@ -64,26 +64,32 @@ static void print_value(FILE *fp, float v)
         fprintf(fp, "%.6g", v);
 }
 
-/* Opens path, lets write() fill it (rows in `order`; arg is the writer's own), commits; aborts (removing the
- * temporary) on any failure. */
-static int write_atomically(const char *path, const iso_track_matrix *m, int arg,
+/* Opens path, lets write() fill it (rows in `order`, iso_track_order's; arg is the writer's own), commits; aborts
+ * (removing the temporary) on any failure. */
+static int write_atomically(const char *path, const iso_track_matrix *m, const size_t *order, int arg,
                             int (*write)(FILE *, const iso_track_matrix *, const size_t *, int))
 {
-    size_t *order = iso_track_order(m);
-    if (!order)
-        return iso_last_status();
     iso_out *o = iso_out_open(path);
-    if (!o) {
-        free(order);
+    if (!o)
         return iso_last_status();
-    }
     int rc = write(iso_out_fp(o), m, order, arg);
-    free(order);
     if (rc != ISO_OK || ferror(iso_out_fp(o))) {
         iso_out_abort(o);
         return rc != ISO_OK ? rc : iso_error(ISO_EIO, "%s: write failed (%s)", path, strerror(errno));
     }
     return iso_out_commit(o);
+}
+
+/* write_atomically in the rows' own order, sorted here. */
+static int write_sorted(const char *path, const iso_track_matrix *m, int arg,
+                        int (*write)(FILE *, const iso_track_matrix *, const size_t *, int))
+{
+    size_t *order = iso_track_order(m);
+    if (!order)
+        return iso_last_status();
+    int rc = write_atomically(path, m, order, arg, write);
+    free(order);
+    return rc;
 }
 
 static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int unused)
@@ -110,7 +116,12 @@ static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, in
 
 int iso_write_tsv(const char *path, const iso_track_matrix *m)
 {
-    return write_atomically(path, m, 0, tsv_body);
+    return write_sorted(path, m, 0, tsv_body);
+}
+
+int iso_write_tsv_in_order(const char *path, const iso_track_matrix *m, const size_t *order)
+{
+    return write_atomically(path, m, order, 0, tsv_body);
 }
 
 static int bed_score(float v)
@@ -161,12 +172,24 @@ static int bed_body(FILE *fp, const iso_track_matrix *m, const size_t *order, in
     return ISO_OK;
 }
 
-int iso_write_bed12(const char *path, const iso_track_matrix *m, int n_score_cols)
+static int check_score_cols(const char *path, const iso_track_matrix *m, int n_score_cols)
 {
     if (n_score_cols < 1 || n_score_cols > m->n_cols)
         return iso_error(ISO_EINVAL, "%s: score from the first %d columns, expected 1 to %d", path, n_score_cols,
                          m->n_cols);
-    return write_atomically(path, m, n_score_cols, bed_body);
+    return ISO_OK;
+}
+
+int iso_write_bed12(const char *path, const iso_track_matrix *m, int n_score_cols)
+{
+    int rc = check_score_cols(path, m, n_score_cols);
+    return rc < 0 ? rc : write_sorted(path, m, n_score_cols, bed_body);
+}
+
+int iso_write_bed12_in_order(const char *path, const iso_track_matrix *m, const size_t *order, int n_score_cols)
+{
+    int rc = check_score_cols(path, m, n_score_cols);
+    return rc < 0 ? rc : write_atomically(path, m, order, n_score_cols, bed_body);
 }
 
 void iso_track_file_name(char *buf, size_t size, const char *column)

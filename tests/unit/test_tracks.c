@@ -243,6 +243,45 @@ START_TEST(tsv_transcripts_as_an_annotation)
 }
 END_TEST
 
+/* A track's rows come sorted by contig name while the bigWig takes the header's order: each header contig must
+ * get exactly its own rows (chr2's, not chr10's, which sort first), contigs without rows none, and a row on a
+ * contig outside the header is refused by its transcript. */
+START_TEST(bigwig_rows_go_to_their_header_contig)
+{
+    iso_annotation *a = NULL;
+    ck_assert_int_eq(iso_tsv_read_annotation(test_file("rows.tsv", ISO_TSV_COLUMNS "\nT1\tG\t\tchr2\t10\t20\t+\n"
+                                                                   "T2\tG\t\tchr10\t5\t15\t+\n"
+                                                                   "T3\tG\t\tchr2\t15\t30\t-\n"
+                                                                   "T4\tG\t\tchrZ\t1\t2\t+\n"), &a), ISO_OK);
+    const char *const names[] = {"chrM", "chr2", "chr10"}, *const cols[] = {"v"};
+    const int64_t lens[] = {100, 100, 100};
+    const size_t rows[] = {0, 1, 2, 3};
+    const float values[] = {1, 2, 3, 4};
+    iso_track_matrix m = {a, rows, 3, cols, 1, values};
+    const char *path = test_file("order.bw", "");
+    ck_assert_int_eq(iso_write_bigwig(path, &m, 0, names, lens, 3, 1), ISO_OK);
+    iso_bigwig_reader *r;
+    ck_assert_int_eq(iso_bigwig_reader_open(path, &r), ISO_OK);
+    iso_span *got = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(iso_bigwig_reader_spans(r, "chrM", &got, &n), ISO_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(iso_bigwig_reader_spans(r, "chr2", &got, &n), ISO_OK);
+    ck_assert_uint_eq(n, 2); /* T1 alone, then T3's higher value over their overlap and beyond */
+    ck_assert(got[0].start == 10 && got[0].end == 15 && got[0].value == 1);
+    ck_assert(got[1].start == 15 && got[1].end == 30 && got[1].value == 3);
+    ck_assert_int_eq(iso_bigwig_reader_spans(r, "chr10", &got, &n), ISO_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(got[2].start == 5 && got[2].end == 15 && got[2].value == 2);
+    free(got);
+    iso_bigwig_reader_close(r);
+    m.n_rows = 4;
+    ck_assert_int_eq(iso_write_bigwig(path, &m, 0, names, lens, 3, 1), ISO_EINVAL);
+    ck_assert_ptr_nonnull(strstr(iso_last_error(), "contig chrZ of T4 is not in the FASTA"));
+    iso_annotation_free(a);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tracks");
@@ -251,6 +290,7 @@ int main(void)
     tcase_add_test(tc, bigwig_rejects_what_libbigwig_accepts);
     tcase_add_test(tc, bigwig_reads_back_what_was_written);
     tcase_add_test(tc, bigwig_close_reports_a_failed_final_write);
+    tcase_add_test(tc, bigwig_rows_go_to_their_header_contig);
     tcase_add_test(tc, tables_read_back_with_their_keys);
     tcase_add_test(tc, tsv_transcripts_as_an_annotation);
     suite_add_tcase(s, tc);
