@@ -1,4 +1,4 @@
-/* The predict journal: each finished transcript's results appended (and synced) to PREFIX.journal, so a run
+/* The predict journal: each finished transcript's results appended (synced within a second) to PREFIX.journal, so a run
  * killed or preempted part-way continues with --resume and writes exactly what an uninterrupted run writes
  * (values are stored as hexadecimal floats, which round-trip bit for bit). Its first line names the format
  * version and the run's signature; each record ends with its CRC-32, so a torn, damaged or non-finite record
