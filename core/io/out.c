@@ -1,6 +1,6 @@
 /* Atomic output files: written under a temporary name in the destination directory, renamed on success; and
  * output sets, renamed together at the end of a run. */
-#include "isoformer/io.h"
+#include "io/out_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +16,7 @@ struct iso_out {
     char *backup;         /* set commit: a hard link to the file this one replaces, until the set is in place */
     FILE *fp;
     int slot;             /* index in open_tmps, for signal-time cleanup */
+    int skip_sync;        /* iso_out_skip_sync */
     struct iso_out *next; /* in the thread's set, once complete */
 };
 
@@ -109,6 +110,7 @@ iso_out *iso_out_open(const char *path)
 }
 
 FILE *iso_out_fp(iso_out *o) { return o->fp; }
+void iso_out_skip_sync(iso_out *o) { o->skip_sync = 1; }
 const char *iso_out_tmp_path(const iso_out *o) { return o->tmp; }
 const char *iso_out_path(const iso_out *o) { return o->path; }
 
@@ -129,7 +131,7 @@ static int complete(iso_out *o)
         int bad = ferror(o->fp);
         if (fflush(o->fp) != 0 || bad)
             rc = iso_error(ISO_EIO, "%s: write failed (%s)", o->path, strerror(errno ? errno : EIO));
-        if (rc == ISO_OK && fsync(fileno(o->fp)) != 0 && errno != EINVAL)
+        if (rc == ISO_OK && !o->skip_sync && fsync(fileno(o->fp)) != 0 && errno != EINVAL)
             rc = iso_error(ISO_EIO, "%s: sync failed (%s)", o->path, strerror(errno));
         if (fclose(o->fp) != 0 && rc == ISO_OK)
             rc = iso_error(ISO_EIO, "%s: close failed (%s)", o->path, strerror(errno));

@@ -13,6 +13,7 @@
 #include "isoformer/io.h"
 #include "isoformer/tokens.h"
 #include "isoformer/weights.h"
+#include "io/out_internal.h"
 #include "model/cache_entry.h"
 #include "model/enformer.h"
 #include "model/esm.h"
@@ -632,6 +633,7 @@ static void cache_write(iso_model *m, iso_emb_cache *c, const cache_slot *s, con
     if (rc == ISO_OK && !(o = iso_out_open(s->path)))
         rc = iso_last_status();
     if (rc == ISO_OK) {
+        iso_out_skip_sync(o); /* cache_read checks every entry */
         iso_cache_entry_header(&s->key, host, hdr);
         FILE *fp = iso_out_fp(o);
         if (fwrite(hdr, 1, sizeof hdr, fp) != sizeof hdr || fwrite(host, sizeof *host, n, fp) != n) {

@@ -104,18 +104,20 @@ corruptions = [
     ("another input", rna, lambda h, p: (h[:7] + [h[7] ^ 1] + h[8:], p), True, "holds another input"),
     ("NaN values", dna, lambda h, p: (h[:10] + [zlib.crc32(nan_payload(h, p)[1])] + h[11:], nan_payload(h, p)[1]), True, "holds a non-finite value"),
     ("big endian", rna, lambda h, p: (h[:1] + [0x04030201] + h[2:], p), True, "written on a machine of another byte order"),
-    ("not an entry", dna, None, True, "not an isoformer cache entry"),
+    ("not an entry", dna, b"pickle\x80\x04" + bytes(200), True, "not an isoformer cache entry"),
+    # entries are renamed into place without an fsync: a machine that dies can leave one empty
+    ("empty", rna, b"", True, "0 bytes, shorter than an entry's header"),
 ]
 for name, entry, change, fix, reason in corruptions:
     work_cache = os.path.join(work, "cache-" + name.replace(" ", "_"))
     shutil.copytree(cache, work_cache)
     target = os.path.join(work_cache, os.path.basename(entry))
-    if change:
+    if callable(change):
         h, p = parse(target)
         h, p = change(h, p)
         write(target, h, p, fix)
     else:
-        open(target, "wb").write(b"pickle\x80\x04" + bytes(200))
+        open(target, "wb").write(change)
     r = predict("x", "--cache", work_cache, "-v")
     check(r.returncode == 0 and table("x") == ref, f"{name}: exit {r.returncode}, same predictions "
           f"{os.path.exists(os.path.join(work, 'x.predictions.tsv')) and table('x') == ref}: {r.stderr.strip()}")
