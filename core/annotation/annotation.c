@@ -747,10 +747,17 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     }
     if (ps->gff3) { /* gene ID, name and biotype from the parent gene, or from the gene itself when its exons or
                      * CDS name it as Parent (RefSeq pseudogenes and prokaryote genes without a transcript line) */
-        khiter_t k = kh_get(ids, ps->genes, b->parent ? b->parent : b->key);
+        const char *gene_key = b->parent ? b->parent : b->key;
+        khiter_t k = kh_get(ids, ps->genes, gene_key), p;
+        /* RefSeq's mature miRNAs name their primary transcript as Parent, whose Parent is the gene */
+        if (k == kh_end(ps->genes) && b->parent && (p = kh_get(ids, ps->by_key, b->parent)) != kh_end(ps->by_key) &&
+            ps->build[kh_val(ps->by_key, p)].parent) {
+            gene_key = ps->build[kh_val(ps->by_key, p)].parent;
+            k = kh_get(ids, ps->genes, gene_key);
+        }
         const gene_info *g = k != kh_end(ps->genes) ? &ps->gene[kh_val(ps->genes, k)] : NULL;
         if (b->parent || g)
-            set_if_empty(&t->gene_id, strdup(g && g->gene_id ? g->gene_id : b->parent ? b->parent : b->key));
+            set_if_empty(&t->gene_id, strdup(g && g->gene_id ? g->gene_id : gene_key));
         if (g && g->name)
             set_if_empty(&t->gene_name, strdup(g->name));
         if (g && g->biotype)

@@ -301,6 +301,27 @@ START_TEST(gff3_refseq_conventions)
     ck_assert_int_eq(a->tx[0].exons[0].end, 403);
     ck_assert_int_eq(a->tx[0].cds[0].end, 403);
     iso_annotation_free(a);
+    /* RefSeq's miRNAs: the mature miRNA's Parent is the primary transcript, whose Parent is the gene (the gene id,
+     * name and biotype were the primary transcript's ID, its ID and '.') */
+    a = read_ok("refseq_mirna.gff3",
+        "##gff-version 3\n"
+        "chr1\tBestRefSeq\tgene\t30366\t30503\t.\t+\t.\tID=gene-MIR1302-2;Name=MIR1302-2;gbkey=Gene;"
+        "gene=MIR1302-2;gene_biotype=miRNA\n"
+        "chr1\tBestRefSeq\tprimary_transcript\t30366\t30503\t.\t+\t.\tID=rna-NR_036051.1;"
+        "Parent=gene-MIR1302-2;gbkey=precursor_RNA;gene=MIR1302-2;transcript_id=NR_036051.1\n"
+        "chr1\tBestRefSeq\texon\t30366\t30503\t.\t+\t.\tID=exon-NR_036051.1-1;Parent=rna-NR_036051.1\n"
+        "chr1\tBestRefSeq\tmiRNA\t30438\t30458\t.\t+\t.\tID=rna-MIR1302-2;Parent=rna-NR_036051.1;"
+        "gbkey=ncRNA;gene=MIR1302-2;product=hsa-miR-1302\n"
+        "chr1\tBestRefSeq\texon\t30438\t30458\t.\t+\t.\tID=exon-MIR1302-2-1;Parent=rna-MIR1302-2\n");
+    ck_assert_uint_eq(a->n, 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_str_eq(a->tx[i].gene_id, "gene-MIR1302-2");
+        ck_assert_str_eq(a->tx[i].gene_name, "MIR1302-2");
+        ck_assert_str_eq(a->tx[i].biotype, "miRNA");
+    }
+    ck_assert_str_eq(a->tx[1].transcript_id, "rna-MIR1302-2");
+    ck_assert_int_eq(a->tx[1].exons[0].start, 30437);
+    iso_annotation_free(a);
 }
 END_TEST
 
