@@ -72,7 +72,8 @@ static void write_flags(FILE *fp, unsigned flags)
                  {ISO_TX_NO_STOP_CODON, "no_stop_codon"},
                  {ISO_TX_CDS_PARTIAL_CODON, "partial_codon"},
                  {ISO_TX_INTERNAL_STOP, "internal_stop"},
-                 {ISO_TX_SELENOCYSTEINE, "selenocysteine"}};
+                 {ISO_TX_SELENOCYSTEINE, "selenocysteine"},
+                 {ISO_TX_RIBOSOMAL_SLIPPAGE, "ribosomal_slippage"}};
     int any = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (flags & names[i].bit) {

@@ -29,6 +29,7 @@ typedef struct {
 typedef struct {
     feature_vec exons, cds, start_codons, stop_codons, sec;
     int cds_start_nf, cds_end_nf;
+    int slippage;        /* a CDS line's exception=ribosomal slippage: its CDS segments may overlap */
     int transl_table;    /* of its CDS lines (0: none given) */
     long transl_line;    /* the line that gave it */
     int contig_code;     /* genetic code by contig name, as the annotation or the FASTA names it */
@@ -529,6 +530,9 @@ static int add_feature(parser *ps, const char *id, char **col, long line, int64_
             return iso_error(ISO_EFORMAT, "%s:%ld: expected CDS phase 0, 1, 2 or '.', got '%s'", ps->path, line, ph);
         if ((rc = cds_transl_table(ps, b, col[COL_ATTR], line)) < 0)
             return rc;
+        char *exception = attr_get(col[COL_ATTR], "exception", ps->gff3);
+        b->slippage |= exception && strstr(exception, "ribosomal slippage");
+        free(exception);
         dst = &b->cds;
     } else if (!strcmp(type, "start_codon"))
         dst = &b->start_codons;
@@ -693,11 +697,19 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
                              path, b->exons.v[i].line, (long long)b->exons.v[i].iv.start + 1,
                              (long long)b->exons.v[i].iv.end, id, b->exons.v[i - 1].line);
     sort_features(&b->cds);
+    /* A -1 ribosomal slippage (RefSeq: PEG10, and many prokaryote genes) reads the overlap's bases twice: its CDS
+     * segments overlap, each extending the last, and are translated as given, as gffread -y does. */
     for (int i = 1; i < b->cds.n; i++)
-        if (b->cds.v[i].iv.start < b->cds.v[i - 1].iv.end)
-            return iso_error(ISO_EFORMAT, "%s:%ld: CDS %lld-%lld of transcript '%s' overlaps the CDS at line %ld", path,
-                             b->cds.v[i].line, (long long)b->cds.v[i].iv.start + 1, (long long)b->cds.v[i].iv.end,
-                             id, b->cds.v[i - 1].line);
+        if (b->cds.v[i].iv.start < b->cds.v[i - 1].iv.end &&
+            (!b->slippage || b->cds.v[i].iv.start == b->cds.v[i - 1].iv.start ||
+             b->cds.v[i].iv.end <= b->cds.v[i - 1].iv.end))
+            return iso_error(ISO_EFORMAT, "%s:%ld: CDS %lld-%lld of transcript '%s' overlaps the CDS at line %ld%s",
+                             path, b->cds.v[i].line, (long long)b->cds.v[i].iv.start + 1,
+                             (long long)b->cds.v[i].iv.end, id, b->cds.v[i - 1].line,
+                             b->slippage ? " (ribosomal slippage: overlapping segments must each extend the last)"
+                                         : " (only CDS lines with exception=ribosomal slippage may overlap)");
+    if (b->slippage)
+        t->flags |= ISO_TX_RIBOSOMAL_SLIPPAGE;
     if (b->cds.n) {
         /* phase of the 5'-most CDS line, before a stop codon can be merged into the 3' segment */
         const feature *first = t->strand == '+' ? &b->cds.v[0] : &b->cds.v[b->cds.n - 1];
@@ -708,7 +720,9 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
     /* a CDS without exons (NCBI prokaryote GFF3: gene -> CDS, no mRNA or exon lines) is its own exons, stop codon
      * included, as gffread reads it */
     for (int i = 0, n = b->exons.n ? 0 : b->cds.n; i < n; i++)
-        if (feature_push(&b->exons, b->cds.v[i]) < 0)
+        if (b->exons.n && b->cds.v[i].iv.start < b->exons.v[b->exons.n - 1].iv.end) /* slippage: one exon */
+            b->exons.v[b->exons.n - 1].iv.end = b->cds.v[i].iv.end;
+        else if (feature_push(&b->exons, b->cds.v[i]) < 0)
             return iso_error(ISO_ENOMEM, "%s: out of memory", path);
     t->n_exons = b->exons.n;
     t->n_cds = b->cds.n;
@@ -963,11 +977,16 @@ static int transcript_copy(const char *path, const iso_transcript *src, iso_tran
         return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': expected CDS intervals for n_cds, positions for n_sec, "
                                      "a CDS phase of 0, 1 or 2 (got %d) and 0 or an NCBI genetic code "
                                      "isoformer translates with (got %d)", path, line, src->transcript_id, src->cds_phase, src->transl_table);
+    /* ribosomal slippage: overlapping segments, each extending the last (see transcript_finish) */
+    const int slip = (src->flags & ISO_TX_RIBOSOMAL_SLIPPAGE) != 0;
     for (int i = 0; i < src->n_cds; i++)
-        if (src->cds[i].end <= src->cds[i].start || (i && src->cds[i].start < src->cds[i - 1].end) ||
+        if (src->cds[i].end <= src->cds[i].start ||
+            (i && src->cds[i].start < src->cds[i - 1].end &&
+             (!slip || src->cds[i].start <= src->cds[i - 1].start || src->cds[i].end <= src->cds[i - 1].end)) ||
             src->cds[i].start < src->exons[0].start || src->cds[i].end > src->exons[src->n_exons - 1].end)
             return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': CDS intervals must be non-empty, sorted, not "
-                                         "overlap and lie within the exons' span", path, line, src->transcript_id);
+                                         "overlap (with ISO_TX_RIBOSOMAL_SLIPPAGE: each extend the last) and lie "
+                                         "within the exons' span", path, line, src->transcript_id);
     *t = (iso_transcript){.strand = src->strand, .n_exons = src->n_exons, .n_cds = src->n_cds,
                           .cds_phase = src->cds_phase, .transl_table = src->transl_table, .n_sec = src->n_sec, .flags = src->flags, .line = line};
     const char *gene = src->gene_id ? src->gene_id : "";

@@ -156,8 +156,9 @@ int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned
     for (int i = 0; i < t->n_cds; i++)
         alt_len += t->cds[i].end - t->cds[i].start;
     alt->cds_delta = alt_len - ref_len;
-    const unsigned incomplete =
-        ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON | ISO_TX_INTERNAL_STOP | ISO_TX_CDS_PARTIAL_CODON;
+    /* not read again from the start codon: an incomplete CDS, or one whose frameshift a reading cannot find */
+    const unsigned incomplete = ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON | ISO_TX_INTERNAL_STOP |
+                                ISO_TX_CDS_PARTIAL_CODON | ISO_TX_RIBOSOMAL_SLIPPAGE;
     if (!touched || tx->n_cds == 0 || (ref_flags & incomplete) || tx->cds_phase)
         return ISO_OK;
     if (t->n_cds == 0) { /* the whole CDS deleted */

@@ -390,6 +390,53 @@ run(iso, "extract", "-f", os.path.join(data, "genome.fa.gz"), "-g", os.path.join
 want = {t for t, (_, _, ex) in models.items() if min(s for s, _ in ex) <= 660000 and max(e for _, e in ex) >= 650000}
 check(set(read_tsv(os.path.join(tmp, "region.tsv"))) == want, "--region selected the wrong transcripts")
 
+# A -1 ribosomal slippage as RefSeq writes it: CDS lines with exception=ribosomal slippage overlapping by one base
+# (the file was refused before), on both strands and with the CDS under the gene (prokaryotes): RNA and protein as
+# gffread -w / -y read the segments (the overlap's base twice).
+rng = random.Random(29)
+sense = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in ("TAA", "TAG", "TGA")]
+slip_seq = "".join(rng.choice("ACGT") for _ in range(600))
+lines = ["##gff-version 3"]
+for k, (strand, under_gene) in enumerate([("+", False), ("-", False), ("+", True)]):
+    lo = 30 + 190 * k
+    cds = "ATG" + "".join(rng.choice(sense) for _ in range(40)) + "TAA"  # 126 bases, read with one base twice
+    cut = 3 * 20 + 1  # the first segment ends inside codon 21; the second starts on its last base again
+    genomic = cds[:cut] + cds[cut + 1:]  # 125 genomic bases, read as 126
+    if strand == "-":
+        genomic = genomic[::-1].translate(str.maketrans("ACGT", "TGCA"))
+    slip_seq = slip_seq[:lo + 10] + genomic + slip_seq[lo + 10 + len(genomic):]
+    a, b = lo + 11, lo + 10 + len(genomic)  # 1-based CDS span
+    first = (a, a + cut - 1) if strand == "+" else (b - cut + 1, b)
+    second = (a + cut - 1, b) if strand == "+" else (a, b - cut + 1)
+    g, t = "gene-S%d" % k, "rna-S%d" % k
+    lines.append("c1\tRefSeq\tgene\t%d\t%d\t.\t%s\t.\tID=%s;gene_biotype=protein_coding" % (lo + 1, lo + 160, strand, g))
+    parent = g
+    if not under_gene:
+        lines += ["c1\tRefSeq\tmRNA\t%d\t%d\t.\t%s\t.\tID=%s;Parent=%s" % (lo + 1, lo + 160, strand, t, g),
+                  "c1\tRefSeq\texon\t%d\t%d\t.\t%s\t.\tID=exon-S%d;Parent=%s" % (lo + 1, lo + 160, strand, k, t)]
+        parent = t
+    for s0, e0 in sorted([first, second]):
+        lines.append("c1\tRefSeq\tCDS\t%d\t%d\t.\t%s\t0\tID=cds-S%d;Parent=%s;exception=ribosomal slippage"
+                     % (s0, e0, strand, k, parent))
+open(os.path.join(tmp, "slip.fa"), "w").write(">c1\n%s\n" % slip_seq)
+open(os.path.join(tmp, "slip.gff3"), "w").write("\n".join(lines) + "\n")
+run(iso, "extract", "-f", os.path.join(tmp, "slip.fa"), "-g", os.path.join(tmp, "slip.gff3"), "-o", "slip",
+    "--window", "10")
+run("gffread", "-g", os.path.join(tmp, "slip.fa"), "-w", "slip_ref.rna.fa", "-y", "slip_ref.protein.fa",
+    os.path.join(tmp, "slip.gff3"))
+ours_rna, ours_prot = read_fasta(os.path.join(tmp, "slip.rna.fa")), read_fasta(os.path.join(tmp, "slip.protein.fa"))
+ref_rna, ref_prot = read_fasta(os.path.join(tmp, "slip_ref.rna.fa")), read_fasta(os.path.join(tmp, "slip_ref.protein.fa"))
+slip_rows = read_tsv(os.path.join(tmp, "slip.tsv"))
+check(len(ref_prot) == 3 and len(ours_prot) == 3, "slippage: %d proteins, gffread %d" % (len(ours_prot), len(ref_prot)))
+for tid, seq in ref_prot.items():
+    want = seq.replace(".", "*").rstrip("*")
+    check(len(want) == 41 and ours_prot.get(tid) == want, "slippage: protein of %s is %s, gffread -y %s"
+          % (tid, ours_prot.get(tid), want))
+    check(ours_rna.get(tid) == ref_rna.get(tid), "slippage: RNA of %s differs from gffread -w" % tid)
+    check(slip_rows.get(tid, {}).get("flags") == "coding,ribosomal_slippage", "slippage: flags of %s: %s"
+          % (tid, slip_rows.get(tid, {}).get("flags")))
+    n_prot += 1
+
 shutil.rmtree(tmp)
 print("compared %d RNA with gffread -w, %d proteins with gffread -y, %d DNA windows with samtools faidx"
       % (n_rna, n_prot, n_dna))

@@ -325,6 +325,54 @@ START_TEST(gff3_refseq_conventions)
 }
 END_TEST
 
+/* A -1 ribosomal slippage as RefSeq writes it (PEG10; prokaryote genes with the CDS under the gene): CDS lines
+ * with exception=ribosomal slippage that overlap by a base, kept as given (the whole file was refused before);
+ * without the exception, or a segment inside the last, still refused. */
+START_TEST(gff3_ribosomal_slippage)
+{
+    iso_annotation *a = read_ok("slippage.gff3",
+        "##gff-version 3\n"
+        "c1\tBestRefSeq\tgene\t11\t100\t.\t-\t.\tID=gene-P;Name=P;gene_biotype=protein_coding\n"
+        "c1\tBestRefSeq\tmRNA\t11\t100\t.\t-\t.\tID=rna-NM_1.1;Parent=gene-P\n"
+        "c1\tBestRefSeq\texon\t11\t100\t.\t-\t.\tID=exon-1;Parent=rna-NM_1.1\n"
+        "c1\tBestRefSeq\tCDS\t50\t79\t.\t-\t0\tID=cds-1;Parent=rna-NM_1.1;exception=ribosomal slippage\n"
+        "c1\tBestRefSeq\tCDS\t21\t50\t.\t-\t0\tID=cds-1;Parent=rna-NM_1.1;exception=ribosomal slippage\n"
+        "c1\tRefSeq\tgene\t201\t290\t.\t+\t.\tID=gene-prfB;Name=prfB;gene_biotype=protein_coding\n"
+        "c1\tRefSeq\tCDS\t201\t276\t.\t+\t0\tID=cds-2;Parent=gene-prfB;exception=ribosomal slippage\n"
+        "c1\tRefSeq\tCDS\t276\t289\t.\t+\t0\tID=cds-2;Parent=gene-prfB;exception=ribosomal slippage\n");
+    ck_assert_uint_eq(a->n, 2);
+    const iso_transcript *t = &a->tx[0];
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING | ISO_TX_RIBOSOMAL_SLIPPAGE);
+    ck_assert_int_eq(t->n_cds, 2);
+    ck_assert_int_eq(t->cds[0].start, 20);
+    ck_assert_int_eq(t->cds[0].end, 50);
+    ck_assert_int_eq(t->cds[1].start, 49);
+    ck_assert_int_eq(t->cds[1].end, 79);
+    t = &a->tx[1]; /* the CDS is the exons: one exon over both segments */
+    ck_assert_uint_eq(t->flags, ISO_TX_CODING | ISO_TX_RIBOSOMAL_SLIPPAGE);
+    ck_assert_int_eq(t->n_cds, 2);
+    ck_assert_int_eq(t->n_exons, 1);
+    ck_assert_int_eq(t->exons[0].start, 200);
+    ck_assert_int_eq(t->exons[0].end, 289);
+    /* the library's own transcripts: the flag allows the same overlap, and only with it */
+    iso_annotation *b = NULL;
+    ck_assert_int_eq(iso_annotation_from_transcripts("mem", a->tx, a->n, &b), ISO_OK);
+    ck_assert_int_eq(b->tx[0].cds[1].start, 49);
+    iso_annotation_free(b);
+    iso_transcript plain = a->tx[0];
+    plain.flags = ISO_TX_CODING;
+    ck_assert_int_lt(iso_annotation_from_transcripts("mem", &plain, 1, &b), 0);
+    iso_annotation_free(a);
+    read_fails("overlap.gff3", "##gff-version 3\nc1\tt\tmRNA\t11\t100\t.\t+\t.\tID=X\n"
+               "c1\tt\tCDS\t21\t50\t.\t+\t0\tParent=X\nc1\tt\tCDS\t50\t79\t.\t+\t0\tParent=X\n", 4,
+               "only CDS lines with exception=ribosomal slippage may overlap");
+    read_fails("inside.gff3", "##gff-version 3\nc1\tt\tmRNA\t11\t100\t.\t+\t.\tID=X\n"
+               "c1\tt\tCDS\t21\t80\t.\t+\t0\tParent=X;exception=ribosomal slippage\n"
+               "c1\tt\tCDS\t50\t79\t.\t+\t0\tParent=X;exception=ribosomal slippage\n", 4,
+               "each extend the last");
+}
+END_TEST
+
 /* GFF3 lets a feature have several parents: a transcript under two genes belongs to the first, as gffread files it
  * (geneID=g1), with that gene's name and biotype; an escaped ',' in a gene ID is no separator. */
 START_TEST(gff3_transcript_with_two_genes)
@@ -717,6 +765,7 @@ int main(void)
     tcase_add_test(tc, malformed);
     tcase_add_test(tc, nf_tags_only_from_tag_values);
     tcase_add_test(tc, genetic_code_of_transcripts);
+    tcase_add_test(tc, gff3_ribosomal_slippage);
     tcase_add_test(tc, gff3_escapes_and_quoted_gtf_values);
     tcase_add_test(tc, truncated_gzip_annotation);
     tcase_add_test(tc, chrom_alias_and_contig_check);

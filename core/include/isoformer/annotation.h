@@ -24,6 +24,8 @@ enum {
     ISO_TX_CDS_PARTIAL_CODON = 1u << 3, /* CDS length (after the phase) is not a multiple of 3 */
     ISO_TX_INTERNAL_STOP = 1u << 4,   /* translation has a stop before the end (set by the extractor) */
     ISO_TX_SELENOCYSTEINE = 1u << 5,  /* annotation marks Sec codons */
+    ISO_TX_RIBOSOMAL_SLIPPAGE = 1u << 6, /* a programmed frameshift (GFF3 exception=ribosomal slippage): CDS
+                                          * segments may overlap, each extending the last, read as given */
 };
 
 typedef struct {
