@@ -67,6 +67,19 @@ static void observed_counts(const double *y, int n_out, int j, const iso_genes *
     }
 }
 
+/* Widens the count floats at the start of buf to doubles in place (buf holds count doubles). Backwards, since
+ * double j covers floats 2j and 2j+1 and the floats not yet read are those below j; memcpy, as the bytes change
+ * type. */
+static void widen_in_place(void *buf, size_t count)
+{
+    for (size_t j = count; j-- > 0;) {
+        float f;
+        memcpy(&f, (char *)buf + j * sizeof f, sizeof f);
+        double d = f;
+        memcpy((char *)buf + j * sizeof d, &d, sizeof d);
+    }
+}
+
 int main_fit(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -131,28 +144,33 @@ int main_fit(int argc, char **argv)
                        emb_path, emb->n_missing);
         goto done;
     }
-    /* Rows: transcripts with an embedding. */
+    /* Rows: transcripts with an embedding, packed in the embeddings' own buffer and widened there to the doubles
+     * of x: at genome scale the n x dim matrix is most of fit's memory, and is never held twice. */
     size_t n = 0;
     const int dim = emb->n_cols, n_out = obs->n_cols;
-    x = malloc((ann->n ? ann->n : 1) * (size_t)dim * sizeof *x);
     y = malloc((ann->n ? ann->n : 1) * (size_t)n_out * sizeof *y);
     group = malloc((ann->n ? ann->n : 1) * sizeof *group);
     rows = malloc((ann->n ? ann->n : 1) * sizeof *rows);
-    if (!x || !y || !group || !rows) {
+    if (!y || !group || !rows) {
         rc = iso_error(ISO_ENOMEM, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < ann->n; i++) {
         if (isnan(emb->values[i * dim]))
             continue;
-        for (int k = 0; k < dim; k++)
-            x[n * dim + k] = emb->values[i * dim + k];
+        memmove(emb->values + n * dim, emb->values + i * dim, (size_t)dim * sizeof *emb->values);
         for (int j = 0; j < n_out; j++) {
             double v = obs->values[i * n_out + j];
             y[n * n_out + j] = obs->is_tpm ? log1p(v) : v;
         }
         rows[n++] = i;
     }
+    if (!(x = realloc(emb->values, (n ? n : 1) * (size_t)dim * sizeof *x))) {
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+        goto done;
+    }
+    emb->values = NULL;
+    widen_in_place(x, n * (size_t)dim);
     /* CV groups: the genes (folds follow the groups' first appearance, not their numbers), or each transcript */
     if ((rc = iso_annotation_genes(ann, rows, n, ISO_GENES_BY_ID, &genes)) < 0)
         goto done;

@@ -26,7 +26,11 @@ KHASH_MAP_INIT_INT(group_fold, int)
 extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
                     double *work, const int *lwork, int *iwork, const int *liwork, int *info, size_t, size_t);
 
-enum { RIDGE_CHUNK = 256 }; /* outputs solved together: bounds the per-output work arrays */
+enum {
+    RIDGE_CHUNK = 256,  /* outputs solved together: bounds the per-output work arrays */
+    RIDGE_BLOCK = 2048, /* rows standardised at a time where a product runs over the rows (primal Gram, test
+                           predictions): never a standardised copy of all n x dim */
+};
 
 /* Eigendecomposition of the symmetric m x m matrix a (its lower triangle in row-major order): on return row j
  * of a is the eigenvector of eigenvalue s[j]. */
@@ -83,8 +87,10 @@ static void standardise(const double *x, int dim, const size_t *rows, size_t n, 
 typedef struct {
     size_t nt;
     int dim, m, dual; /* m = min(nt, dim); dual when nt < dim */
+    const double *x;   /* the rows of the training set */
+    const size_t *rows;
     double *mean, *sd; /* the training standardisation (dim) */
-    double *xc;        /* standardised training rows (nt x dim) */
+    double *xc;        /* standardised training rows: all nt (dual), or RIDGE_BLOCK at a time (primal) */
     double *evec;      /* m x m, row j the eigenvector of s[j] */
     double *b;         /* m x dim: V^T (primal, = evec) or U^T Xc (dual) */
     double *s;         /* m eigenvalues */
@@ -102,29 +108,45 @@ static void ridge_basis_free(ridge_basis *rb)
     memset(rb, 0, sizeof *rb);
 }
 
+/* Standardises the training rows from b0 (RIDGE_BLOCK at most) into rb->xc; returns how many. */
+static int ridge_block(const ridge_basis *rb, size_t b0)
+{
+    size_t nb = rb->nt - b0 < RIDGE_BLOCK ? rb->nt - b0 : RIDGE_BLOCK;
+    standardise(rb->x, rb->dim, rb->rows + b0, nb, rb->mean, rb->sd, rb->xc);
+    return (int)nb;
+}
+
 static int ridge_basis_build(const double *x, int dim, const size_t *rows, size_t nt, ridge_basis *rb)
 {
     memset(rb, 0, sizeof *rb);
     rb->nt = nt;
     rb->dim = dim;
+    rb->x = x;
+    rb->rows = rows;
     rb->m = nt < (size_t)dim ? (int)nt : dim;
     size_t m = (size_t)rb->m;
+    int dual = rb->dual = nt < (size_t)dim;
     rb->mean = malloc((size_t)dim * sizeof *rb->mean);
     rb->sd = malloc((size_t)dim * sizeof *rb->sd);
-    rb->xc = malloc(nt * dim * sizeof *rb->xc);
+    rb->xc = malloc((dual || nt < RIDGE_BLOCK ? nt : RIDGE_BLOCK) * dim * sizeof *rb->xc);
     rb->evec = malloc(m * m * sizeof *rb->evec);
     rb->s = malloc(m * sizeof *rb->s);
-    int dual = rb->dual = nt < (size_t)dim;
     rb->b = dual ? malloc(m * dim * sizeof *rb->b) : rb->evec;
     if (!rb->mean || !rb->sd || !rb->xc || !rb->evec || !rb->s || !rb->b) {
         ridge_basis_free(rb);
         return iso_error(ISO_ENOMEM, "out of memory fitting the head");
     }
     feature_stats(x, dim, rows, nt, rb->mean, rb->sd);
-    standardise(x, dim, rows, nt, rb->mean, rb->sd, rb->xc);
-    /* The smaller Gram matrix: Xc^T Xc (dim x dim) or Xc Xc^T (nt x nt). */
-    cblas_dsyrk(CblasRowMajor, CblasLower, dual ? CblasNoTrans : CblasTrans, rb->m, dual ? dim : (int)nt, 1.0,
-                rb->xc, dim, 0.0, rb->evec, rb->m);
+    /* The smaller Gram matrix: Xc Xc^T (nt x nt) or Xc^T Xc (dim x dim), summed over blocks of rows. */
+    if (dual) {
+        standardise(x, dim, rows, nt, rb->mean, rb->sd, rb->xc);
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, rb->m, dim, 1.0, rb->xc, dim, 0.0, rb->evec, rb->m);
+    }
+    for (size_t b0 = 0; !dual && b0 < nt; b0 += RIDGE_BLOCK) {
+        int nb = ridge_block(rb, b0);
+        cblas_dsyrk(CblasRowMajor, CblasLower, CblasTrans, dim, nb, 1.0, rb->xc, dim, b0 ? 1.0 : 0.0, rb->evec,
+                    dim);
+    }
     int rc = sym_eigen(rb->evec, rb->m, rb->s);
     for (size_t j = 0; rc == ISO_OK && j < m; j++)
         rb->s[j] = fmax(rb->s[j], 0); /* a Gram matrix is positive semidefinite: rounding only */
@@ -140,9 +162,10 @@ static int ridge_basis_build(const double *x, int dim, const size_t *rows, size_
 static void ridge_z(const ridge_basis *rb, const double *yc, int c, double *z, double *tmp)
 {
     const double *t = yc; /* dual: Z = U^T Yc */
-    if (!rb->dual) {      /* primal: Z = V^T (Xc^T Yc) */
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rb->dim, c, (int)rb->nt, 1.0, rb->xc, rb->dim, yc, c,
-                    0.0, tmp, c);
+    for (size_t b0 = 0; !rb->dual && b0 < rb->nt; b0 += RIDGE_BLOCK) { /* primal: Z = V^T (Xc^T Yc) */
+        int nb = ridge_block(rb, b0);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rb->dim, c, nb, 1.0, rb->xc, rb->dim, yc + b0 * c, c,
+                    b0 ? 1.0 : 0.0, tmp, c);
         t = tmp;
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rb->m, c, rb->m, 1.0, rb->evec, rb->m, t, c, 0.0, z, c);
@@ -228,7 +251,7 @@ static int ridge_work_alloc(ridge_work *wk, size_t n, int dim, int c)
     wk->t = malloc((size_t)dim * c * sizeof *wk->t);
     wk->w = malloc((size_t)dim * c * sizeof *wk->w);
     wk->tmp = malloc((size_t)dim * c * sizeof *wk->tmp);
-    wk->pred = malloc(n * c * sizeof *wk->pred);
+    wk->pred = malloc((n < RIDGE_BLOCK ? n : RIDGE_BLOCK) * c * sizeof *wk->pred);
     wk->lam = malloc((size_t)c * sizeof *wk->lam);
     if (wk->yc && wk->ymean && wk->z && wk->t && wk->w && wk->tmp && wk->pred && wk->lam)
         return ISO_OK;
@@ -256,7 +279,7 @@ static int fit_group(const double *x, const double *y, int dim, int n_out, const
     }
     for (int j = 0; j < n_g; j++)
         h->n_folds[outs[j]] = used_folds;
-    double *xe = malloc(max_test * dim * sizeof *xe);
+    double *xe = malloc((max_test < RIDGE_BLOCK ? max_test : RIDGE_BLOCK) * dim * sizeof *xe);
     ridge_work wk = {0};
     int rc = ss_res && ss_base && train && test && xe ? ridge_work_alloc(&wk, m, dim, cmax)
                                                         : iso_error(ISO_ENOMEM, "out of memory fitting the head");
@@ -272,7 +295,6 @@ static int fit_group(const double *x, const double *y, int dim, int n_out, const
         ridge_basis rb;
         if ((rc = ridge_basis_build(x, dim, train, nt, &rb)) != ISO_OK)
             break;
-        standardise(x, dim, test, ne, rb.mean, rb.sd, xe);
         for (int c0 = 0; c0 < n_g; c0 += cmax) {
             int c = n_g - c0 < cmax ? n_g - c0 : cmax;
             centred_targets(y, n_out, train, nt, outs + c0, c, wk.yc, wk.ymean);
@@ -281,13 +303,18 @@ static int fit_group(const double *x, const double *y, int dim, int n_out, const
                 for (int j = 0; j < c; j++)
                     wk.lam[j] = lambdas[l];
                 ridge_w(&rb, wk.z, c, wk.lam, wk.t, wk.w);
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)ne, c, dim, 1.0, xe, dim, wk.w, c, 0.0,
-                            wk.pred, c);
-                for (size_t i = 0; i < ne; i++)
-                    for (int j = 0; j < c; j++) {
-                        double e = y[test[i] * n_out + outs[c0 + j]] - wk.ymean[j] - wk.pred[i * c + j];
-                        ss_res[(size_t)l * n_g + c0 + j] += e * e;
-                    }
+                /* The test rows a block at a time, in order: the errors sum as they would over all at once. */
+                for (size_t b0 = 0; b0 < ne; b0 += RIDGE_BLOCK) {
+                    size_t nb = ne - b0 < RIDGE_BLOCK ? ne - b0 : RIDGE_BLOCK;
+                    standardise(x, dim, test + b0, nb, rb.mean, rb.sd, xe);
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nb, c, dim, 1.0, xe, dim, wk.w, c,
+                                0.0, wk.pred, c);
+                    for (size_t i = 0; i < nb; i++)
+                        for (int j = 0; j < c; j++) {
+                            double e = y[test[b0 + i] * n_out + outs[c0 + j]] - wk.ymean[j] - wk.pred[i * c + j];
+                            ss_res[(size_t)l * n_g + c0 + j] += e * e;
+                        }
+                }
             }
             for (size_t i = 0; i < ne; i++)
                 for (int j = 0; j < c; j++) {

@@ -243,8 +243,13 @@ int iso_tsv_read_annotation(const char *path, iso_annotation **out)
         }
         if (lineno == 1 || len == 0)
             continue;
+        /* only the annotation's columns are kept: an embeddings TSV's rows hold 3,072 values more (a genome's:
+         * gigabytes of text) */
+        size_t keep = 0;
+        for (int tabs = 0; keep < len && (line[keep] != '\t' || ++tabs < ISO_TSV_N_COLUMNS); keep++)
+            ;
         numbered_line *p = n == cap ? realloc(rows, (cap = cap ? 2 * cap : 256) * sizeof *p) : rows;
-        if (!p || !(p[n].text = strndup(line, len))) {
+        if (!p || !(p[n].text = strndup(line, keep))) {
             rows = p ? p : rows;
             rc = iso_error(ISO_ENOMEM, "%s:%ld: out of memory", path, lineno);
             break;

@@ -4,8 +4,8 @@ own rows (mean, sd with ddof=1) with its targets centred on their own mean, w = 
 the dual X'(XX' + lambda I)^-1 y when there are fewer rows than features), intercept mean(y_train); folds deal
 genes round-robin in order of first appearance. Checked: the CV R^2 of every penalty, the baseline's, the chosen
 penalty and the head's weights and intercept (in the head's standardisation over all rows) to 1e-6, on narrow
-(primal) and wide (dual) embeddings and on outputs with missing values; and a noise-free planted y = Xw + b gives
-a CV R^2 of 1. Also times a fit on 3,072-wide embeddings.
+(primal) and wide (dual) embeddings, on outputs with missing values and on more rows than fit standardises at a
+time; and a noise-free planted y = Xw + b gives a CV R^2 of 1. Also times a fit on 3,072-wide embeddings.
 Usage: test_fit_ridge.py ISOFORMER_BINARY WORKDIR"""
 import os
 import shutil
@@ -165,6 +165,9 @@ x, y, genes = planted(60, 3, 30, 1.0, outputs=4)
 y[rng.random(len(y)) < 0.2, 2] = np.nan
 y[rng.random(len(y)) < 0.4, 3] = np.nan
 compare("outputs", x, y, genes, ["a", "b", "c", "d"], LAMBDAS)
+# More rows than fit standardises at a time (2,048): the Gram matrix and the test errors summed over blocks.
+x, y, genes = planted(4000, 3, 8, 1.0, outputs=2)
+compare("blocks", x, y, genes, ["a", "b"], LAMBDAS)
 # 3,072-wide embeddings (IsoFormer's fused width): 600 transcripts in 200 genes, 3 outputs.
 x, y, genes = planted(200, 3, 3072, 1.0, outputs=3)
 secs = compare("wide", x, y, genes, ["a", "b", "c"], LAMBDAS)
