@@ -346,6 +346,22 @@ int cli_out_not_input(const char *cmd, const char *out, const char *const *input
     return 0;
 }
 
+int cli_open_files(const char *cmd, int n_files)
+{
+    const rlim_t want = (rlim_t)n_files + 16; /* stdio, the lock, the output, libraries' own descriptors */
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= want)
+        return 0;
+    rlim_t soft = lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= want ? want : lim.rlim_max;
+    lim.rlim_cur = soft;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0 && soft >= want)
+        return 0;
+    iso_error(ISO_EINVAL, "reading %d shards at once needs about %llu open files, and this system allows %llu (ulimit "
+              "-Hn): raise the hard limit, or scatter over fewer shards", n_files, (unsigned long long)want,
+              (unsigned long long)lim.rlim_max);
+    return cli_fail(cmd);
+}
+
 int cli_parse_device(const char *cmd, const char *s)
 {
     int reg, index;

@@ -86,6 +86,10 @@ void cli_remove_created_dirs(void);
  * in_suffixed is 0). Returns 0, or 2 after a usage error naming both. */
 int cli_out_not_input(const char *cmd, const char *out, const char *const *inputs, int n_inputs, int in_suffixed,
                       const char *const *suffixes);
+/* Commands that read every shard at once (merge, variants --gather) keep n_files open: the soft limit on open
+ * files (often 1,024 on clusters) is raised towards the hard one; returns 0, or 1 after an error saying how many
+ * files the limit allows when even the hard limit is too low (before any output is written). */
+int cli_open_files(const char *cmd, int n_files);
 
 /* --version, accepted by every subcommand: add CLI_VERSION_OPTION to its long options and answer
  * CLI_OPT_VERSION with cli_version(), which prints "isoformer X.Y.Z" on stdout and returns 0. */

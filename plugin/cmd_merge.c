@@ -350,7 +350,8 @@ int main_merge(int argc, char **argv)
     char **shards = argv + optind;
     int n_shards = argc - optind;
     static const char *const merged[] = {".predictions.tsv", ".predictions.bed", ".embeddings.tsv", ".run.json", NULL};
-    if ((rc = cli_out_not_input("merge", out, (const char *const *)shards, n_shards, 1, merged)) != 0)
+    if ((rc = cli_out_not_input("merge", out, (const char *const *)shards, n_shards, 1, merged)) != 0 ||
+        (rc = cli_open_files("merge", n_shards)) != 0)
         return rc;
     char **suffixes = NULL, *config = NULL, *selection = NULL;
     int n_tracks = 0;

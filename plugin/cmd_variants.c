@@ -228,8 +228,9 @@ int main_variants(int argc, char **argv)
     if ((rc = cli_out_path(CMD, "--out", o.out)) != 0)
         return rc;
     static const char *const gathered[] = {".variants.tsv", ".variants.vcf.gz", NULL};
-    if (o.gather && (rc = cli_out_not_input(CMD, o.out, (const char *const *)argv + optind, argc - optind, 1,
-                                            gathered)) != 0)
+    if (o.gather && ((rc = cli_out_not_input(CMD, o.out, (const char *const *)argv + optind, argc - optind, 1,
+                                             gathered)) != 0 ||
+                     (rc = cli_open_files(CMD, argc - optind)) != 0))
         return rc;
     if (o.gather)
         return iso_variant_gather(o.out, (const char *const *)argv + optind, argc - optind) < 0 ? cli_fail(CMD) : 0;

@@ -106,6 +106,16 @@ int iso_bigwig_open(iso_out *o, const char *const *chrom_names, const uint32_t *
     bw->n_chroms = n_chroms;
     bw->names = (char **)chrom_names;
     bw->lens = (uint32_t *)chrom_lens;
+    /* libBigWig's bwOpen crashes in its own cleanup when it cannot open the file for writing (it finalises a file
+     * it has no handle for): the file is opened here first, so that the error is ours */
+    FILE *probe = fopen(bw->path, "r+b");
+    if (!probe) {
+        int err = errno;
+        free(bw->written);
+        free(bw);
+        return iso_error(ISO_EIO, "%s: cannot open for writing (%s)", iso_out_tmp_path(o), strerror(err));
+    }
+    fclose(probe);
     if (!(bw->fp = bwOpen((char *)bw->path, NULL, "w")) || bwCreateHdr(bw->fp, 10) ||
         !(bw->fp->cl = bwCreateChromList((const char *const *)chrom_names, (uint32_t *)chrom_lens, n_chroms)) ||
         bwWriteHdr(bw->fp)) {

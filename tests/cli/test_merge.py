@@ -6,6 +6,7 @@ the maximum over all transcripts' exons computed with numpy. Shard bigWigs are w
 usage: test_merge.py ISOFORMER WORKDIR"""
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -145,16 +146,32 @@ for j, tissue in enumerate(TISSUES):
 print(f"compared {compared} covered bases over {len(TISSUES)} tracks")
 check(compared > 10000, "enough covered bases compared")
 
+# Every shard is open at once: a soft limit on open files below what that needs (clusters often set 1,024) is
+# raised to what it needs; a hard limit below it is refused before anything is written.
+def low_files(soft, hard):
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+if limits[1] == resource.RLIM_INFINITY or limits[1] >= 200:
+    r = subprocess.run([exe, "merge", "--out", os.path.join(work, "lowsoft"), *shards], capture_output=True,
+                       text=True, preexec_fn=low_files(6, limits[1]))
+    same = r.returncode == 0 and open(out + ".predictions.tsv").read() == open(
+        os.path.join(work, "lowsoft.predictions.tsv")).read()
+    check(same, f"merge with a soft limit of 6 open files: exit {r.returncode}, same table {same}: {r.stderr.strip()}")
+
+
 # Failures leave no output behind and name the cause.
-def fails(args, code, needle, what):
+def fails(args, code, needle, what, **kw):
     bad = os.path.join(work, "bad")
-    r = merge(bad, *args)
+    r = subprocess.run([exe, "merge", "--out", bad, *args], capture_output=True, text=True, **kw)
     left = [p for p in os.listdir(work) if p.startswith("bad.")]
     check(r.returncode == code and needle in r.stderr and not left,
           f"{what}: exit {r.returncode}, no output left ({left}), message: {r.stderr.strip()[:160]}")
 
 
 fails([shards[0], shards[0]], 1, "is in shards", "the same shard twice")
+fails(shards, 1, "this system allows 12 (ulimit -Hn)", "a hard limit of 12 open files", preexec_fn=low_files(12, 12))
 os.makedirs(os.path.join(work, "other"))
 odd = os.path.join(work, "other", "shard1")
 for f in os.listdir(work):

@@ -189,6 +189,34 @@ START_TEST(bigwig_close_reports_a_failed_final_write)
 }
 END_TEST
 
+/* libBigWig's bwOpen, when it cannot open the file for writing, finalises it in its own cleanup and crashes (a
+ * merge of more shards than the open-file limit: SIGSEGV, temporaries left): the open must fail with an error. */
+START_TEST(bigwig_open_fails_cleanly_without_a_file_descriptor)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tracks_nofd.bw", ISO_TEST_TMP);
+    static const char *const names[1] = {"c"};
+    static const uint32_t lens[1] = {1000};
+    iso_out *o = iso_out_open(path);
+    ck_assert_ptr_nonnull(o);
+    int lowest_free = dup(0); /* every descriptor below it is in use */
+    ck_assert_int_ge(lowest_free, 0);
+    close(lowest_free);
+    struct rlimit old, none;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    none = (struct rlimit){(rlim_t)lowest_free, old.rlim_max};
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &none), 0);
+    iso_bigwig *bw = (iso_bigwig *)1;
+    int rc = iso_bigwig_open(o, names, lens, 1, &bw);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_lt(rc, 0);
+    ck_assert_ptr_null(bw);
+    ck_assert_msg(strstr(iso_last_error(), "tracks_nofd.bw") && strstr(iso_last_error(), "open"), "%s",
+                  iso_last_error());
+    iso_out_abort(o);
+}
+END_TEST
+
 START_TEST(tables_read_back_with_their_keys)
 {
     const char *tsv = test_file("t.tsv", ISO_TSV_COLUMNS "\tx\n"
@@ -290,6 +318,7 @@ int main(void)
     tcase_add_test(tc, bigwig_rejects_what_libbigwig_accepts);
     tcase_add_test(tc, bigwig_reads_back_what_was_written);
     tcase_add_test(tc, bigwig_close_reports_a_failed_final_write);
+    tcase_add_test(tc, bigwig_open_fails_cleanly_without_a_file_descriptor);
     tcase_add_test(tc, bigwig_rows_go_to_their_header_contig);
     tcase_add_test(tc, tables_read_back_with_their_keys);
     tcase_add_test(tc, tsv_transcripts_as_an_annotation);
