@@ -30,8 +30,21 @@ static int sort_by_start(const iso_annotation *ann, contig_index *ci)
     for (size_t i = 0; i < ci->n; i++)
         keys[i] = (start_key){tx_start(&ann->tx[ci->tx[i]]), ci->tx[i]};
     qsort(keys, ci->n, sizeof *keys, by_start);
-    for (size_t i = 0; i < ci->n; i++)
+    size_t n = ci->n ? ci->n : 1;
+    ci->start = malloc(n * sizeof *ci->start);
+    ci->end = malloc(n * sizeof *ci->end);
+    ci->block_end = calloc(n / SCAN_BLOCK + 1, sizeof *ci->block_end);
+    if (!ci->start || !ci->end || !ci->block_end) {
+        free(keys);
+        return iso_error(ISO_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < ci->n; i++) {
         ci->tx[i] = keys[i].tx;
+        ci->start[i] = keys[i].start;
+        ci->end[i] = tx_end(&ann->tx[keys[i].tx]);
+        if (ci->end[i] > ci->block_end[i / SCAN_BLOCK])
+            ci->block_end[i / SCAN_BLOCK] = ci->end[i];
+    }
     free(keys);
     return ISO_OK;
 }
@@ -40,6 +53,9 @@ void tx_index_free(tx_index *ix)
 {
     for (int c = 0; ix->contigs && c < ix->n_contigs; c++) {
         free(ix->contigs[c].tx);
+        free(ix->contigs[c].start);
+        free(ix->contigs[c].end);
+        free(ix->contigs[c].block_end);
         free((char *)ix->contigs[c].name);
     }
     free(ix->contigs);
@@ -283,17 +299,23 @@ int find_compatible(const tx_index *ix, const contig_index *ci, const blocks *bl
     size_t lo = 0, hi = ci->n;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (tx_start(&ix->ann->tx[ci->tx[mid]]) < e)
+        if (ci->start[mid] < e)
             lo = mid + 1;
         else
             hi = mid;
     }
     int n = 0, best = CLIPPED_INSIDE; /* a shifted intron counts only where no transcript has the read's own */
-    for (size_t k = lo; k-- > 0 && n < MAX_COMPATIBLE;) {
-        const iso_transcript *t = &ix->ann->tx[ci->tx[k]];
-        if (tx_start(t) + ci->max_len <= s)
+    for (size_t k = lo; k > 0 && n < MAX_COMPATIBLE;) {
+        if (k % SCAN_BLOCK == 0 && ci->block_end[k / SCAN_BLOCK - 1] <= s) {
+            k -= SCAN_BLOCK; /* the whole block ends before the read */
+            if (ci->start[k] + ci->max_len <= s) /* its first start: none before it reaches the read either */
+                break;
+            continue;
+        }
+        k--;
+        if (ci->start[k] + ci->max_len <= s)
             break;
-        int fit = tx_end(t) > s ? compatible(t, bl) : INCOMPATIBLE;
+        int fit = ci->end[k] > s ? compatible(&ix->ann->tx[ci->tx[k]], bl) : INCOMPATIBLE;
         if (fit > best)
             n = 0, best = fit;
         if (fit == best)

@@ -58,8 +58,11 @@ int cov_sweep(cov_track *t, int64_t pos)
     }
     memmove(t->ev, t->ev + i, (t->n - i) * sizeof *t->ev);
     t->n -= i;
+    t->kept = t->n;
     return ISO_OK;
 }
+
+int cov_full(const cov_track *t) { return t->n > 1 << 16 && t->n > 2 * t->kept; }
 
 void cov_track_free(cov_track *t)
 {

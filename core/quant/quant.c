@@ -193,7 +193,7 @@ static int alignment(contig_pass *st, const bam1_t *b)
         for (int i = 0; i < bl.n; i++)
             if (cov_add_block(t, bl.start[i], bl.end[i], weight) != ISO_OK)
                 return ISO_ENOMEM;
-        if (t->n > 1 << 16 && cov_sweep(t, c->pos) != ISO_OK)
+        if (cov_full(t) && cov_sweep(t, c->pos) != ISO_OK)
             return ISO_ENOMEM;
     }
     drop_short_anchors(&bl); /* coverage keeps every aligned base, compatibility only the trustworthy */

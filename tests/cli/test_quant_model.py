@@ -15,6 +15,7 @@
     output is the same bytes with 1 and 2 threads (the contigs read in parallel);
   - a pair whose mates start at one position is one fragment whichever mate the file has first, and a secondary
     alignment without NH (minimap2, BWA) is not a second fragment;
+  - with 300 transcripts on a contig, each pair fits its own, and a transcript spanning them is still found;
   - the coverage bigWigs, base by base against the CIGARs (splices, deletions, clips, mates, multi-mappers,
     skipped records), unstranded and split by strand.
 Usage: test_quant_model.py ISOFORMER_BINARY WORKDIR"""
@@ -145,6 +146,29 @@ print(r.stderr.strip())
 got = {row["Name"]: float(row["NumReads"]) for row in csv.DictReader(open(f"{work}/p.quant.sf"), delimiter="\t")} \
     if r.returncode == 0 else {}
 want = {"S1": 5 + 3, "M1": 4, "M2": 2}
+bad += [f"{t}: {got.get(t)} fragments, expected {n} ({r.stderr.strip()})" for t, n in want.items()
+        if abs(got.get(t, -1) - n) >= 0.01]
+# Many transcripts on one contig (find_compatible skips blocks of 64 that end before a read): 300 tiles, one
+# transcript spanning them with its exons at both ends, a pair in every 7th tile and one in the long one's last
+# exon, which the scan reaches past the skipped blocks. Each pair fits one transcript.
+with open(f"{work}/m.gtf", "w") as f:
+    f.write('chrM\tt\texon\t501\t900\t.\t+\t.\tgene_id "gL"; transcript_id "L1";\n'
+            'chrM\tt\texon\t98001\t98400\t.\t+\t.\tgene_id "gL"; transcript_id "L1";\n')
+    for i in range(300):
+        f.write(f'chrM\tt\texon\t{1001 + 320 * i}\t{1300 + 320 * i}\t.\t+\t.\tgene_id "g{i}"; transcript_id "T{i}";\n')
+recs = [f"l0\t99\tchrM\t98101\t60\t50M\t=\t98251\t200\t*\t*", f"l0\t147\tchrM\t98251\t60\t50M\t=\t98101\t-200\t*\t*"]
+for i in range(0, 300, 7):
+    recs.append(f"t{i}\t99\tchrM\t{1021 + 320 * i}\t60\t50M\t=\t{1221 + 320 * i}\t250\t*\t*")
+    recs.append(f"t{i}\t147\tchrM\t{1221 + 320 * i}\t60\t50M\t=\t{1021 + 320 * i}\t-250\t*\t*")
+with open(f"{work}/m.sam", "w") as f:
+    f.write("@SQ\tSN:chrM\tLN:120000\n" + "\n".join(recs) + "\n")
+subprocess.run(["samtools", "sort", "-o", f"{work}/m.bam", f"{work}/m.sam"], check=True, capture_output=True)
+subprocess.run(["samtools", "index", f"{work}/m.bam"], check=True)
+r = subprocess.run([iso, "quant", "--bam", f"{work}/m.bam", "--gtf", f"{work}/m.gtf", "--strand", "none", "--out",
+                    f"{work}/m"], capture_output=True, text=True)
+got = {row["Name"]: float(row["NumReads"]) for row in csv.DictReader(open(f"{work}/m.quant.sf"), delimiter="\t")} \
+    if r.returncode == 0 else {}
+want = {"L1": 1, **{f"T{i}": 1 if i % 7 == 0 else 0 for i in range(300)}}
 bad += [f"{t}: {got.get(t)} fragments, expected {n} ({r.stderr.strip()})" for t, n in want.items()
         if abs(got.get(t, -1) - n) >= 0.01]
 # Coverage, base by base against the CIGARs read here: M, =, X and D cover (as bedtools genomecov -split counts
