@@ -352,13 +352,17 @@ int cli_open_files(const char *cmd, int n_files)
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY || lim.rlim_cur >= want)
         return 0;
-    rlim_t soft = lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= want ? want : lim.rlim_max;
-    lim.rlim_cur = soft;
-    if (setrlimit(RLIMIT_NOFILE, &lim) == 0 && soft >= want)
+    if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < want) {
+        iso_error(ISO_EINVAL, "reading %d shards at once needs about %llu open files, and this system allows %llu "
+                  "(ulimit -Hn): raise the hard limit, or scatter over fewer shards", n_files,
+                  (unsigned long long)want, (unsigned long long)lim.rlim_max);
+        return cli_fail(cmd);
+    }
+    lim.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0)
         return 0;
-    iso_error(ISO_EINVAL, "reading %d shards at once needs about %llu open files, and this system allows %llu (ulimit "
-              "-Hn): raise the hard limit, or scatter over fewer shards", n_files, (unsigned long long)want,
-              (unsigned long long)lim.rlim_max);
+    iso_error(ISO_EIO, "reading %d shards at once needs about %llu open files: cannot raise the limit (%s)", n_files,
+              (unsigned long long)want, strerror(errno));
     return cli_fail(cmd);
 }
 

@@ -239,13 +239,14 @@ static char *attr_get(const char *attrs, const char *key, int gff3)
     return NULL;
 }
 
-/* Whether a tag attribute has this value: GENCODE GTF gives one tag "..." per value (several per line), GFF3 a
- * list (tag=basic,cds_start_NF, items %-escaped). Only tag values count: a Note or description that mentions
- * cds_start_NF does not. */
-static int attr_has_tag(const char *attrs, int gff3, const char *tag)
+/* Which of tags[0..n) (at most 8) the tag attributes hold, as bit i for tags[i], in one pass over the column:
+ * GENCODE GTF gives one tag "..." per value (several per line), GFF3 a list (tag=basic,cds_start_NF, items
+ * %-escaped). Only tag values count: a Note or description that mentions cds_start_NF does not. */
+static unsigned attr_tags(const char *attrs, int gff3, const char *const *tags, int n_tags)
 {
     const char *p = attrs, *k, *v;
-    size_t klen, vlen, want = strlen(tag);
+    size_t klen, vlen;
+    unsigned found = 0;
     while (attr_next(&p, gff3, &k, &klen, &v, &vlen)) {
         if (klen != 3 || strncmp(k, "tag", 3))
             continue;
@@ -255,15 +256,14 @@ static int attr_has_tag(const char *attrs, int gff3, const char *tag)
             char *decoded = gff3 ? strndup(item, n) : NULL;
             if (decoded)
                 percent_decode(decoded);
-            if (decoded ? !strcmp(decoded, tag) : n == want && !strncmp(item, tag, n)) {
-                free(decoded);
-                return 1;
-            }
+            for (int t = 0; t < n_tags; t++)
+                if (decoded ? !strcmp(decoded, tags[t]) : n == strlen(tags[t]) && !strncmp(item, tags[t], n))
+                    found |= 1u << t;
             free(decoded);
             item += n + 1;
         }
     }
-    return 0;
+    return found;
 }
 
 /* gffread's rule, on every attribute: a quoted GTF value closes its quote before the next attribute
@@ -413,8 +413,10 @@ static int transcript_describe(parser *ps, iso_transcript *t, tx_build *b, const
         if (!b->transcript_id)
             b->transcript_id = attr_text(attrs, "transcript_id", 1);
     }
-    b->cds_start_nf |= attr_has_tag(attrs, ps->gff3, "cds_start_NF");
-    b->cds_end_nf |= attr_has_tag(attrs, ps->gff3, "cds_end_NF");
+    static const char *const nf_tags[] = {"cds_start_NF", "cds_end_NF"};
+    unsigned nf = attr_tags(attrs, ps->gff3, nf_tags, 2);
+    b->cds_start_nf |= nf & 1;
+    b->cds_end_nf |= nf >> 1 & 1;
     return ISO_OK;
 }
 
@@ -685,6 +687,14 @@ static int check_name(const parser *ps, const iso_transcript *t, const char *wha
                      ps->gff3 ? ", from a GFF3 %-escape" : "");
 }
 
+/* Whether CDS segment cur may not follow prev. A -1 ribosomal slippage (RefSeq: PEG10, and many prokaryote genes)
+ * reads the overlap's bases twice: its segments overlap, each extending the last, and are translated as given, as
+ * gffread -y does; other segments must not overlap. */
+static int cds_overlap_refused(iso_interval prev, iso_interval cur, int slippage)
+{
+    return cur.start < prev.end && (!slippage || cur.start <= prev.start || cur.end <= prev.end);
+}
+
 static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
 {
     const char *path = ps->path, *id = t->transcript_id;
@@ -697,12 +707,8 @@ static int transcript_finish(parser *ps, iso_transcript *t, tx_build *b)
                              path, b->exons.v[i].line, (long long)b->exons.v[i].iv.start + 1,
                              (long long)b->exons.v[i].iv.end, id, b->exons.v[i - 1].line);
     sort_features(&b->cds);
-    /* A -1 ribosomal slippage (RefSeq: PEG10, and many prokaryote genes) reads the overlap's bases twice: its CDS
-     * segments overlap, each extending the last, and are translated as given, as gffread -y does. */
     for (int i = 1; i < b->cds.n; i++)
-        if (b->cds.v[i].iv.start < b->cds.v[i - 1].iv.end &&
-            (!b->slippage || b->cds.v[i].iv.start == b->cds.v[i - 1].iv.start ||
-             b->cds.v[i].iv.end <= b->cds.v[i - 1].iv.end))
+        if (cds_overlap_refused(b->cds.v[i - 1].iv, b->cds.v[i].iv, b->slippage))
             return iso_error(ISO_EFORMAT, "%s:%ld: CDS %lld-%lld of transcript '%s' overlaps the CDS at line %ld%s",
                              path, b->cds.v[i].line, (long long)b->cds.v[i].iv.start + 1,
                              (long long)b->cds.v[i].iv.end, id, b->cds.v[i - 1].line,
@@ -976,19 +982,18 @@ static int transcript_copy(const char *path, const iso_transcript *src, iso_tran
         (src->transl_table && !iso_genetic_code_known(src->transl_table)))
         return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': expected CDS intervals for n_cds, positions for n_sec, "
                                      "a CDS phase of 0, 1 or 2 (got %d) and 0 or an NCBI genetic code "
-                                     "isoformer translates with (got %d)", path, line, src->transcript_id, src->cds_phase, src->transl_table);
-    /* ribosomal slippage: overlapping segments, each extending the last (see transcript_finish) */
+                                     "isoformer translates with (got %d)",
+                         path, line, src->transcript_id, src->cds_phase, src->transl_table);
     const int slip = (src->flags & ISO_TX_RIBOSOMAL_SLIPPAGE) != 0;
     for (int i = 0; i < src->n_cds; i++)
-        if (src->cds[i].end <= src->cds[i].start ||
-            (i && src->cds[i].start < src->cds[i - 1].end &&
-             (!slip || src->cds[i].start <= src->cds[i - 1].start || src->cds[i].end <= src->cds[i - 1].end)) ||
+        if (src->cds[i].end <= src->cds[i].start || (i && cds_overlap_refused(src->cds[i - 1], src->cds[i], slip)) ||
             src->cds[i].start < src->exons[0].start || src->cds[i].end > src->exons[src->n_exons - 1].end)
             return iso_error(ISO_EINVAL, "%s:%ld: transcript '%s': CDS intervals must be non-empty, sorted, not "
                                          "overlap (with ISO_TX_RIBOSOMAL_SLIPPAGE: each extend the last) and lie "
                                          "within the exons' span", path, line, src->transcript_id);
     *t = (iso_transcript){.strand = src->strand, .n_exons = src->n_exons, .n_cds = src->n_cds,
-                          .cds_phase = src->cds_phase, .transl_table = src->transl_table, .n_sec = src->n_sec, .flags = src->flags, .line = line};
+                          .cds_phase = src->cds_phase, .transl_table = src->transl_table, .n_sec = src->n_sec,
+                          .flags = src->flags, .line = line};
     const char *gene = src->gene_id ? src->gene_id : "";
     if (!(t->transcript_id = strdup(src->transcript_id)) || !(t->gene_id = strdup(gene)) ||
         !(t->gene_name = strdup(src->gene_name ? src->gene_name : gene)) ||

@@ -136,18 +136,25 @@ for i in range(4):  # primary at M1, secondary at M2, no NH
     recs.append(f"w{i}\t256\tchrT\t{5101 + i}\t0\t50M\t*\t0\t0\t*\t*")
 for i in range(2):
     recs.append(f"v{i}\t0\tchrT\t{5201 + i}\t60\t50M\t*\t0\t0\t*\t*")
-with open(f"{work}/p.sam", "w") as f:
-    f.write("@SQ\tSN:chrT\tLN:20000\n" + "\n".join(recs) + "\n")
-subprocess.run(["samtools", "sort", "-o", f"{work}/p.bam", f"{work}/p.sam"], check=True, capture_output=True)
-subprocess.run(["samtools", "index", f"{work}/p.bam"], check=True)
-r = subprocess.run([iso, "quant", "--bam", f"{work}/p.bam", "--gtf", f"{work}/p.gtf", "--strand", "none", "--out",
-                    f"{work}/p", "-v"], capture_output=True, text=True)
-print(r.stderr.strip())
-got = {row["Name"]: float(row["NumReads"]) for row in csv.DictReader(open(f"{work}/p.quant.sf"), delimiter="\t")} \
-    if r.returncode == 0 else {}
-want = {"S1": 5 + 3, "M1": 4, "M2": 2}
-bad += [f"{t}: {got.get(t)} fragments, expected {n} ({r.stderr.strip()})" for t, n in want.items()
-        if abs(got.get(t, -1) - n) >= 0.01]
+
+
+def fragments_are(name, header, recs, want):
+    """quant --strand none on the SAM records of recs against NAME.gtf: NumReads per transcript as in want."""
+    with open(f"{work}/{name}.sam", "w") as f:
+        f.write(header + "\n" + "\n".join(recs) + "\n")
+    subprocess.run(["samtools", "sort", "-o", f"{work}/{name}.bam", f"{work}/{name}.sam"], check=True,
+                   capture_output=True)
+    subprocess.run(["samtools", "index", f"{work}/{name}.bam"], check=True)
+    r = subprocess.run([iso, "quant", "--bam", f"{work}/{name}.bam", "--gtf", f"{work}/{name}.gtf", "--strand",
+                        "none", "--out", f"{work}/{name}", "-v"], capture_output=True, text=True)
+    print(r.stderr.strip())
+    got = {row["Name"]: float(row["NumReads"])
+           for row in csv.DictReader(open(f"{work}/{name}.quant.sf"), delimiter="\t")} if r.returncode == 0 else {}
+    return [f"{t}: {got.get(t)} fragments, expected {n} ({r.stderr.strip()})" for t, n in want.items()
+            if abs(got.get(t, -1) - n) >= 0.01]
+
+
+bad += fragments_are("p", "@SQ\tSN:chrT\tLN:20000", recs, {"S1": 5 + 3, "M1": 4, "M2": 2})
 # Many transcripts on one contig (find_compatible skips blocks of 64 that end before a read): 300 tiles, one
 # transcript spanning them with its exons at both ends, a pair in every 7th tile and one in the long one's last
 # exon, which the scan reaches past the skipped blocks. Each pair fits one transcript.
@@ -160,17 +167,8 @@ recs = [f"l0\t99\tchrM\t98101\t60\t50M\t=\t98251\t200\t*\t*", f"l0\t147\tchrM\t9
 for i in range(0, 300, 7):
     recs.append(f"t{i}\t99\tchrM\t{1021 + 320 * i}\t60\t50M\t=\t{1221 + 320 * i}\t250\t*\t*")
     recs.append(f"t{i}\t147\tchrM\t{1221 + 320 * i}\t60\t50M\t=\t{1021 + 320 * i}\t-250\t*\t*")
-with open(f"{work}/m.sam", "w") as f:
-    f.write("@SQ\tSN:chrM\tLN:120000\n" + "\n".join(recs) + "\n")
-subprocess.run(["samtools", "sort", "-o", f"{work}/m.bam", f"{work}/m.sam"], check=True, capture_output=True)
-subprocess.run(["samtools", "index", f"{work}/m.bam"], check=True)
-r = subprocess.run([iso, "quant", "--bam", f"{work}/m.bam", "--gtf", f"{work}/m.gtf", "--strand", "none", "--out",
-                    f"{work}/m"], capture_output=True, text=True)
-got = {row["Name"]: float(row["NumReads"]) for row in csv.DictReader(open(f"{work}/m.quant.sf"), delimiter="\t")} \
-    if r.returncode == 0 else {}
-want = {"L1": 1, **{f"T{i}": 1 if i % 7 == 0 else 0 for i in range(300)}}
-bad += [f"{t}: {got.get(t)} fragments, expected {n} ({r.stderr.strip()})" for t, n in want.items()
-        if abs(got.get(t, -1) - n) >= 0.01]
+bad += fragments_are("m", "@SQ\tSN:chrM\tLN:120000", recs,
+                     {"L1": 1, **{f"T{i}": 1 if i % 7 == 0 else 0 for i in range(300)}})
 # Coverage, base by base against the CIGARs read here: M, =, X and D cover (as bedtools genomecov -split counts
 # them), N, I, S and H do not; each mate counts (overlapping mates twice), an NH:2 alignment 1/2; duplicate,
 # QC-failed, supplementary and unmapped records and a secondary without NH add nothing; a read past the contig

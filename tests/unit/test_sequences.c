@@ -45,6 +45,18 @@ static iso_annotation *read_gtf(const char *name, const char *text)
     return a;
 }
 
+/* The 64 codons in TCAG order (NCBI's tables list amino acids in it), as one string. */
+static void all_codons(char all[64 * 3 + 1])
+{
+    static const char bases[] = "TCAG";
+    for (int i = 0; i < 64; i++) {
+        all[3 * i] = bases[i / 16];
+        all[3 * i + 1] = bases[i / 4 % 4];
+        all[3 * i + 2] = bases[i % 4];
+    }
+    all[192] = '\0';
+}
+
 START_TEST(translate_and_revcomp)
 {
     char *p = iso_translate("ATGGCCTGANNNTTTtgg", 18, 1);
@@ -54,14 +66,8 @@ START_TEST(translate_and_revcomp)
     ck_assert_str_eq(p, "M");
     free(p);
     /* every codon of the standard code (NCBI table 1), in TCAG order */
-    static const char bases[] = "TCAG";
     char all[64 * 3 + 1];
-    for (int i = 0; i < 64; i++) {
-        all[3 * i] = bases[i / 16];
-        all[3 * i + 1] = bases[i / 4 % 4];
-        all[3 * i + 2] = bases[i % 4];
-    }
-    all[192] = '\0';
+    all_codons(all);
     p = iso_translate(all, 192, 1);
     ck_assert_str_eq(p, "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG");
     free(p);
@@ -230,14 +236,8 @@ END_TEST
  * again), and on c1 with transl_table=2. Everything translated with the standard code before. */
 START_TEST(genetic_codes)
 {
-    static const char bases[] = "TCAG";
     char all[64 * 3 + 1];
-    for (int i = 0; i < 64; i++) {
-        all[3 * i] = bases[i / 16];
-        all[3 * i + 1] = bases[i / 4 % 4];
-        all[3 * i + 2] = bases[i % 4];
-    }
-    all[192] = '\0';
+    all_codons(all);
     static const struct {
         int table;
         const char *aa, *starts;
