@@ -6,17 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
-#include "cli.h"
 #include "isoformer/io.h"
 
 struct cli_journal {
     FILE *fp;
     char *path;
     size_t n_rows;
-    double synced; /* cli_now() of the last fsync */
+    double synced; /* CLOCK_MONOTONIC seconds of the last fsync */
 };
 
 /* Records reach the kernel at once (fflush: a killed process loses none) and the disk at most SYNC_SECONDS later:
@@ -24,6 +24,14 @@ struct cli_journal {
  * directories), a large share of a GPU's ~50 ms per transcript, while a machine that dies loses at most the
  * last second of work, which --resume computes again (a torn record fails its CRC). */
 #define SYNC_SECONDS 1.0
+
+/* not cli_now: the journal builds alone into its fuzzer (tests/fuzz), without the rest of the command line */
+static double monotonic_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 typedef struct {
     const char *id;
@@ -208,7 +216,7 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
         rc = iso_out_commit(o);
     if (rc == ISO_OK && !(j->fp = fopen(j->path, "a")))
         rc = iso_error(ISO_EIO, "%s: cannot append (%s)", j->path, strerror(errno));
-    j->synced = cli_now();
+    j->synced = monotonic_seconds();
     if (rc != ISO_OK) { /* the journal on disk is left as it was */
         free(j->path);
         free(j);
@@ -224,7 +232,7 @@ int cli_journal_add(cli_journal *j, const char *transcript_id, const float *a, i
     j->n_rows++;
     if (rc != ISO_OK || fflush(j->fp) != 0 || ferror(j->fp))
         return iso_error(ISO_EIO, "%s: write failed (%s)", j->path, strerror(errno));
-    double now = cli_now();
+    double now = monotonic_seconds();
     if (now - j->synced >= SYNC_SECONDS) {
         if (fsync(fileno(j->fp)) != 0)
             return iso_error(ISO_EIO, "%s: write failed (%s)", j->path, strerror(errno));
