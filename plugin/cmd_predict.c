@@ -53,31 +53,35 @@ static int add_observed(const track_columns *base, const iso_expression *obs, co
     return ISO_OK;
 }
 
-/* The fitted head's outputs for every transcript's pooled embedding. */
-static int apply_head(const iso_fitted_head *h, const float *pooled, size_t n, int dim, float **out)
+/* A row's pooled embedding, as the journal keeps it (iso_row_source's read). */
+static int read_embedding(void *journal, size_t row, float *out) { return cli_journal_row(journal, row, out); }
+
+/* The fitted head's outputs for every transcript's pooled embedding, read back a row at a time. */
+static int apply_head(const iso_fitted_head *h, const cli_journal *journal, size_t n, float **out)
 {
-    double *x = malloc((size_t)dim * sizeof *x), *y = malloc((size_t)h->n_out * sizeof *y);
+    float *e = malloc((size_t)h->dim * sizeof *e);
+    double *x = malloc((size_t)h->dim * sizeof *x), *y = malloc((size_t)h->n_out * sizeof *y);
     *out = malloc((n ? n : 1) * (size_t)h->n_out * sizeof **out);
-    if (!x || !y || !*out) {
-        free(x), free(y);
-        return iso_error(ISO_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        for (int k = 0; k < dim; k++)
-            x[k] = pooled[i * dim + k];
+    int rc = e && x && y && *out ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == ISO_OK && i < n; i++) {
+        if ((rc = cli_journal_row(journal, i, e)) < 0)
+            break;
+        for (int k = 0; k < h->dim; k++)
+            x[k] = e[k];
         iso_fitted_head_apply(h, x, y);
         for (int j = 0; j < h->n_out; j++)
             (*out)[i * h->n_out + j] = (float)y[j];
     }
-    free(x), free(y);
-    return ISO_OK;
+    free(e), free(x), free(y);
+    return rc;
 }
 
-/* Each transcript's results into the run's arrays and the journal, as the predictor delivers them. */
+/* Each transcript's results into the run's predictions and the journal (which keeps the embeddings on disk), as
+ * the predictor delivers them. */
 typedef struct {
     const size_t *todo_row; /* the predictor's index -> row of the selection */
-    float *pred, *pooled;
-    int n_outputs, emb_width;
+    float *pred;
+    int n_outputs;
     cli_journal *journal;
     cli_progress *progress;
 } collector;
@@ -86,11 +90,10 @@ static int collect(void *arg, const iso_prediction *r)
 {
     collector *c = arg;
     size_t row = c->todo_row[r->index];
-    float *pr = c->pred + row * c->n_outputs, *po = c->pooled + row * (size_t)c->emb_width;
+    float *pr = c->pred + row * c->n_outputs;
     memcpy(pr, r->values, (size_t)c->n_outputs * sizeof *pr);
-    memcpy(po, r->pooled, (size_t)c->emb_width * sizeof *po);
     cli_progress_step(c->progress, 1);
-    int rc = cli_journal_add(c->journal, r->tx->transcript_id, pr, c->n_outputs, po, c->emb_width);
+    int rc = cli_journal_add(c->journal, row, r->tx->transcript_id, pr, r->pooled);
     if (rc >= 0 && cli_interrupted())
         rc = iso_error(ISO_EINTERRUPTED, "interrupted");
     return rc;
@@ -129,7 +132,7 @@ int main_predict(int argc, char **argv)
     double t0 = cli_now();
     cli_inputs in;
     iso_predictor *pr = NULL;
-    float *pred = NULL, *pooled = NULL;
+    float *pred = NULL;
     size_t *todo = NULL, *todo_row = NULL, n_todo = 0;
     char *done_rows = NULL;
     cli_journal *journal = NULL;
@@ -163,11 +166,10 @@ int main_predict(int argc, char **argv)
     for (int j = 0; model_names && j < info->n_outputs; j++)
         model_names[j] = iso_predictor_output_name(pr, j);
     pred = malloc((n_sel ? n_sel : 1) * (size_t)info->n_outputs * sizeof *pred);
-    pooled = malloc((n_sel ? n_sel : 1) * (size_t)info->fused_dim * sizeof *pooled);
     done_rows = calloc(n_sel ? n_sel : 1, 1);
     todo = malloc((n_sel ? n_sel : 1) * sizeof *todo);
     todo_row = malloc((n_sel ? n_sel : 1) * sizeof *todo_row);
-    if (!model_names || !pred || !pooled || !done_rows || !todo || !todo_row) {
+    if (!model_names || !pred || !done_rows || !todo || !todo_row) {
         rc = iso_error(ISO_ENOMEM, "out of memory for %zu transcripts", n_sel);
         goto done;
     }
@@ -185,8 +187,8 @@ int main_predict(int argc, char **argv)
              (int)o.pred.model.fusion, info->pool_start, info->pool_end, o.pred.model.head_act, info->rna_max_tokens,
              info->protein_max_tokens, norm, o.embeddings || o.head, head_tag, (int)o.pred.model.noncoding, device.device);
     int emb_width = o.embeddings || o.head ? info->fused_dim : 0; /* a head needs the pooled embeddings */
-    if ((rc = cli_journal_open(o.out, signature, o.resume, in.ann, in.sel, n_sel, pred, info->n_outputs, pooled,
-                               emb_width, done_rows, &n_resumed, &journal)) < 0)
+    if ((rc = cli_journal_open(o.out, signature, o.resume, in.ann, in.sel, n_sel, pred, info->n_outputs, emb_width,
+                               done_rows, &n_resumed, &journal)) < 0)
         goto done;
     if (n_resumed)
         iso_info("resuming: %zu of %zu transcripts already done", n_resumed, n_sel);
@@ -199,11 +201,11 @@ int main_predict(int argc, char **argv)
     cli_progress p;
     cli_progress_start(&p, "predict", n_sel);
     cli_progress_step(&p, n_resumed);
-    collector col = {todo_row, pred, pooled, info->n_outputs, emb_width, journal, &p};
+    collector col = {todo_row, pred, info->n_outputs, journal, &p};
     rc = iso_predictor_run(pr, todo, n_todo, collect, &col);
     cli_progress_end(&p);
     if (rc >= 0 && o.head)
-        rc = apply_head(&head, pooled, n_sel, info->fused_dim, &head_values);
+        rc = apply_head(&head, journal, n_sel, &head_values);
     tracks = o.head ? (track_columns){(const char *const *)head.out_names, head.n_out, head_values, head.n_out}
                     : (track_columns){model_names, info->n_outputs, pred, info->n_outputs};
     if (rc >= 0 && observed)
@@ -213,8 +215,9 @@ int main_predict(int argc, char **argv)
     snprintf(selection, sizeof selection, "transcripts=%s region=%s", o.sel.transcripts ? o.sel.transcripts : "-",
              o.sel.region ? o.sel.region : "-");
     iso_manifest_info run = {"predict", signature, o.sel.transcripts || o.sel.region ? selection : NULL, o.sel.shard};
+    iso_row_source embeddings = {info->fused_dim, read_embedding, journal};
     if (rc >= 0)
-        rc = iso_write_predictions(o.out, &m, tracks.n_predicted, o.embeddings ? pooled : NULL, info->fused_dim, in.fa,
+        rc = iso_write_predictions(o.out, &m, tracks.n_predicted, o.embeddings ? &embeddings : NULL, in.fa,
                                    o.bigwig_bin, &run);
     cli_journal_close(journal, rc >= 0); /* kept after a failure, for --resume */
     journal = NULL;
@@ -236,7 +239,6 @@ done:
     free(todo_row);
     free(done_rows);
     free(pred);
-    free(pooled);
     cli_inputs_free(&in);
     return rc < 0 ? cli_fail(CMD) : 0;
 }

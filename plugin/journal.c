@@ -17,6 +17,8 @@ struct cli_journal {
     char *path;
     size_t n_rows;
     double synced; /* CLOCK_MONOTONIC seconds of the last fsync */
+    int na, nb;
+    int rows_fd; /* the row store of b (cli_journal_row), -1 when nb is 0 */
 };
 
 /* Records reach the kernel at once (fflush: a killed process loses none) and the disk at most SYNC_SECONDS later:
@@ -31,6 +33,44 @@ static double monotonic_seconds(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* The row store: an unlinked temporary beside the journal (on the output's filesystem, sized like the outputs,
+ * not in a possibly small /tmp); nameless, so a killed run leaves nothing behind. Rows live in the page cache,
+ * not in the process's memory. */
+static int open_store(cli_journal *j)
+{
+    size_t n = strlen(j->path) + 16;
+    char *name = malloc(n);
+    if (!name)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    snprintf(name, n, "%s.rows.XXXXXX", j->path);
+    j->rows_fd = mkstemp(name);
+    int rc = j->rows_fd < 0 ? iso_error(ISO_EIO, "%s: cannot create (%s)", name, strerror(errno)) : ISO_OK;
+    if (rc == ISO_OK)
+        unlink(name);
+    free(name);
+    return rc;
+}
+
+static int put_row(cli_journal *j, size_t row, const float *v)
+{
+    size_t size = (size_t)j->nb * sizeof *v;
+    errno = 0;
+    if (size && pwrite(j->rows_fd, v, size, (off_t)(row * size)) != (ssize_t)size)
+        return iso_error(ISO_EIO, "%s: row store beside it: write failed (%s)", j->path,
+                         errno ? strerror(errno) : "short write: disk full?");
+    return ISO_OK;
+}
+
+int cli_journal_row(const cli_journal *j, size_t row, float *b)
+{
+    size_t size = (size_t)j->nb * sizeof *b;
+    errno = 0;
+    if (size && pread(j->rows_fd, b, size, (off_t)(row * size)) != (ssize_t)size)
+        return iso_error(ISO_EIO, "%s: row store beside it: row %zu: read failed (%s)", j->path, row,
+                         errno ? strerror(errno) : "not stored");
+    return ISO_OK;
 }
 
 typedef struct {
@@ -94,13 +134,15 @@ static int signature_differs(const char *path, const char *was, const char *now)
 /* Reads the rows a journal holds for the selected transcripts. A foreign or mismatched journal is an error; a
  * damaged record (a torn last line, a flipped byte, a NaN) is dropped with a warning and its transcript
  * computed again. */
-static int replay(const char *path, const char *signature, const iso_annotation *ann, const size_t *sel,
-                  size_t n_sel, float *a, int na, float *b, int nb, char *done, size_t *n_done)
+static int replay(cli_journal *j, const char *signature, const iso_annotation *ann, const size_t *sel,
+                  size_t n_sel, float *a, char *done, size_t *n_done)
 {
+    const char *path = j->path;
+    int na = j->na, nb = j->nb;
     if (access(path, F_OK) != 0)
         return ISO_OK; /* nothing to resume */
     id_row *ids = malloc((n_sel ? n_sel : 1) * sizeof *ids);
-    float *tmp = malloc(((size_t)na + nb + 1) * sizeof *tmp);
+    float *tmp = malloc(((size_t)na + 2 * (size_t)nb + 1) * sizeof *tmp), *old_b = tmp + na + nb;
     char *seen = calloc(n_sel ? n_sel : 1, 1); /* 2: listed twice with other values */
     iso_lines *lr = ids && tmp && seen ? iso_lines_open(path) : NULL;
     int rc = !ids || !tmp || !seen ? iso_error(ISO_ENOMEM, "out of memory") : lr ? ISO_OK : iso_last_status();
@@ -135,13 +177,12 @@ static int replay(const char *path, const char *signature, const iso_annotation 
             iso_warn("%s:%ld: %s: the transcript is computed again", path, lineno, why);
             dropped++;
         } else if (row != SIZE_MAX && seen[row]) {
-            const float *old = a + row * (size_t)na, *old_b = nb ? b + row * (size_t)nb : NULL;
-            if (memcmp(old, tmp, (size_t)na * sizeof *tmp) || (nb && memcmp(old_b, tmp + na, (size_t)nb * sizeof *tmp)))
+            if ((rc = cli_journal_row(j, row, old_b)) == ISO_OK &&
+                (memcmp(a + row * (size_t)na, tmp, (size_t)na * sizeof *tmp) ||
+                 memcmp(old_b, tmp + na, (size_t)nb * sizeof *tmp)))
                 seen[row] = 2;
-        } else if (row != SIZE_MAX) {
+        } else if (row != SIZE_MAX && (rc = put_row(j, row, tmp + na)) == ISO_OK) {
             memcpy(a + row * (size_t)na, tmp, (size_t)na * sizeof *tmp);
-            if (nb)
-                memcpy(b + row * (size_t)nb, tmp + na, (size_t)nb * sizeof *tmp);
             seen[row] = 1;
         }
         free(copy);
@@ -186,8 +227,8 @@ static int write_record(FILE *fp, const char *transcript_id, const float *a, int
 }
 
 int cli_journal_open(const char *prefix, const char *signature, int resume, const iso_annotation *ann,
-                     const size_t *sel, size_t n_sel, float *a, int na, float *b, int nb, char *done,
-                     size_t *n_done, cli_journal **out)
+                     const size_t *sel, size_t n_sel, float *a, int na, int nb, char *done, size_t *n_done,
+                     cli_journal **out)
 {
     *out = NULL;
     *n_done = 0;
@@ -198,7 +239,13 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
         return iso_error(ISO_ENOMEM, "out of memory");
     }
     snprintf(j->path, n, "%s.journal", prefix);
-    int rc = resume ? replay(j->path, signature, ann, sel, n_sel, a, na, b, nb, done, n_done) : ISO_OK;
+    *j = (cli_journal){.path = j->path, .na = na, .nb = nb, .rows_fd = -1};
+    float *row_b = malloc(((size_t)nb + 1) * sizeof *row_b);
+    int rc = row_b ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
+    if (rc == ISO_OK && nb)
+        rc = open_store(j);
+    if (rc == ISO_OK && resume)
+        rc = replay(j, signature, ann, sel, n_sel, a, done, n_done);
     /* The journal is rewritten with the rows kept (dropping damaged ones) under a temporary name of this
      * process, so that a crash now still leaves the old journal, then appended to. */
     iso_out *o = rc == ISO_OK ? iso_out_open(j->path) : NULL;
@@ -207,9 +254,10 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
     if (rc == ISO_OK && fprintf(iso_out_fp(o), "%s%s %s\n", header_tag, version, signature) < 0)
         rc = iso_error(ISO_EIO, "%s: write failed", j->path);
     for (size_t i = 0; rc == ISO_OK && i < n_sel; i++)
-        if (done[i] && write_record(iso_out_fp(o), ann->tx[sel[i]].transcript_id, a + i * (size_t)na, na,
-                                    nb ? b + i * (size_t)nb : NULL, nb) != ISO_OK)
+        if (done[i] && (rc = cli_journal_row(j, i, row_b)) == ISO_OK &&
+            write_record(iso_out_fp(o), ann->tx[sel[i]].transcript_id, a + i * (size_t)na, na, row_b, nb) != ISO_OK)
             rc = iso_error(ISO_EIO, "%s: write failed (%s)", j->path, strerror(errno));
+    free(row_b);
     if (o && rc != ISO_OK)
         iso_out_abort(o);
     else if (o)
@@ -218,6 +266,8 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
         rc = iso_error(ISO_EIO, "%s: cannot append (%s)", j->path, strerror(errno));
     j->synced = monotonic_seconds();
     if (rc != ISO_OK) { /* the journal on disk is left as it was */
+        if (j->rows_fd >= 0)
+            close(j->rows_fd);
         free(j->path);
         free(j);
         return rc;
@@ -226,9 +276,12 @@ int cli_journal_open(const char *prefix, const char *signature, int resume, cons
     return ISO_OK;
 }
 
-int cli_journal_add(cli_journal *j, const char *transcript_id, const float *a, int na, const float *b, int nb)
+int cli_journal_add(cli_journal *j, size_t row, const char *transcript_id, const float *a, const float *b)
 {
-    int rc = write_record(j->fp, transcript_id, a, na, b, nb);
+    int rc = put_row(j, row, b);
+    if (rc != ISO_OK)
+        return rc;
+    rc = write_record(j->fp, transcript_id, a, j->na, b, j->nb);
     j->n_rows++;
     if (rc != ISO_OK || fflush(j->fp) != 0 || ferror(j->fp))
         return iso_error(ISO_EIO, "%s: write failed (%s)", j->path, strerror(errno));
@@ -250,6 +303,8 @@ void cli_journal_close(cli_journal *j, int completed)
             fsync(fileno(j->fp));
         fclose(j->fp);
     }
+    if (j->rows_fd >= 0)
+        close(j->rows_fd);
     if (completed || j->n_rows == 0)
         unlink(j->path);
     free(j->path);

@@ -5,9 +5,9 @@
 
 #include "outputs/tracks_internal.h"
 
-static int write_embeddings(const char *prefix, const iso_track_matrix *m, const size_t *order, const float *pooled,
-                            int dim)
+static int write_embeddings(const char *prefix, const iso_track_matrix *m, const iso_row_source *src)
 {
+    int dim = src->dim;
     char **names = calloc((size_t)dim, sizeof *names), path[4096];
     int rc = names ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     for (int j = 0; rc == ISO_OK && j < dim; j++) {
@@ -17,18 +17,19 @@ static int write_embeddings(const char *prefix, const iso_track_matrix *m, const
             rc = iso_error(ISO_ENOMEM, "out of memory");
     }
     iso_track_matrix e = {.ann = m->ann, .rows = m->rows, .n_rows = m->n_rows,
-                          .col_names = (const char *const *)names, .n_cols = dim, .values = pooled};
+                          .col_names = (const char *const *)names, .n_cols = dim};
     snprintf(path, sizeof path, "%s.embeddings.tsv", prefix);
     if (rc == ISO_OK)
-        rc = iso_write_tsv_in_order(path, &e, order);
+        rc = iso_write_tsv_rows(path, &e, src);
     for (int j = 0; names && j < dim; j++)
         free(names[j]);
     free(names);
     return rc;
 }
 
-int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted, const float *pooled,
-                          int emb_dim, const iso_fasta *fa, int bigwig_bin, const iso_manifest_info *run)
+int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted,
+                          const iso_row_source *embeddings, const iso_fasta *fa, int bigwig_bin,
+                          const iso_manifest_info *run)
 {
     int n_chroms = iso_fasta_ncontigs(fa);
     const char **chroms = malloc((size_t)(n_chroms ? n_chroms : 1) * sizeof *chroms);
@@ -54,8 +55,8 @@ int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_p
         snprintf(path, sizeof path, "%s.%s.bw", prefix, tname);
         rc = iso_write_bigwig_in_order(path, m, order, j, chroms, lens, n_chroms, bigwig_bin);
     }
-    if (rc == ISO_OK && pooled)
-        rc = write_embeddings(prefix, m, order, pooled, emb_dim);
+    if (rc == ISO_OK && embeddings)
+        rc = write_embeddings(prefix, m, embeddings);
     if (rc == ISO_OK && run)
         rc = iso_manifest_write(prefix, run); /* last: it lists the others */
     if (in_set) {

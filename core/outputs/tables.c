@@ -64,10 +64,13 @@ static void print_value(FILE *fp, float v)
         fprintf(fp, "%.6g", v);
 }
 
-/* Opens path, lets write() fill it (rows in `order`, iso_track_order's; arg is the writer's own), commits; aborts
- * (removing the temporary) on any failure. */
-static int write_atomically(const char *path, const iso_track_matrix *m, const size_t *order, int arg,
-                            int (*write)(FILE *, const iso_track_matrix *, const size_t *, int))
+/* A writer of the rows of m in `order` (arg: the writer's own) into a file. */
+typedef int (*body_writer)(FILE *, const iso_track_matrix *, const size_t *, const void *arg);
+
+/* Opens path, lets write() fill it (rows in `order`, iso_track_order's), commits; aborts (removing the temporary)
+ * on any failure. */
+static int write_atomically(const char *path, const iso_track_matrix *m, const size_t *order, const void *arg,
+                            body_writer write)
 {
     iso_out *o = iso_out_open(path);
     if (!o)
@@ -81,8 +84,7 @@ static int write_atomically(const char *path, const iso_track_matrix *m, const s
 }
 
 /* write_atomically in the rows' own order, sorted here. */
-static int write_sorted(const char *path, const iso_track_matrix *m, int arg,
-                        int (*write)(FILE *, const iso_track_matrix *, const size_t *, int))
+static int write_sorted(const char *path, const iso_track_matrix *m, const void *arg, body_writer write)
 {
     size_t *order = iso_track_order(m);
     if (!order)
@@ -92,36 +94,52 @@ static int write_sorted(const char *path, const iso_track_matrix *m, int arg,
     return rc;
 }
 
-static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int unused)
+/* The values from m, or with arg (an iso_row_source) read a row at a time. */
+static int tsv_body(FILE *fp, const iso_track_matrix *m, const size_t *order, const void *arg)
 {
-    (void)unused;
+    const iso_row_source *src = arg;
+    float *row = src ? malloc(((size_t)m->n_cols + 1) * sizeof *row) : NULL;
+    if (src && !row)
+        return iso_error(ISO_ENOMEM, "out of memory");
+    int rc = ISO_OK;
     fputs(ISO_TSV_COLUMNS, fp);
     for (int j = 0; j < m->n_cols; j++)
         fprintf(fp, "\t%s", m->col_names[j]);
     fputc('\n', fp);
-    for (size_t k = 0; k < m->n_rows; k++) {
+    for (size_t k = 0; rc == ISO_OK && k < m->n_rows; k++) {
         size_t i = order[k];
         const iso_transcript *tx = &m->ann->tx[m->rows[i]];
         iso_interval s = iso_transcript_span(tx);
+        const float *v = src ? row : &m->values[i * m->n_cols];
+        if (src && (rc = src->read(src->arg, i, row)) < 0)
+            break;
         fprintf(fp, "%s\t%s\t%s\t%s\t%lld\t%lld\t%c", tx->transcript_id, tx->gene_id,
                 tx->gene_name ? tx->gene_name : "", tx->chrom, (long long)s.start, (long long)s.end, tx->strand);
         for (int j = 0; j < m->n_cols; j++) {
             fputc('\t', fp);
-            print_value(fp, m->values[i * m->n_cols + j]);
+            print_value(fp, v[j]);
         }
         fputc('\n', fp);
     }
-    return ISO_OK;
+    free(row);
+    return rc;
 }
 
 int iso_write_tsv(const char *path, const iso_track_matrix *m)
 {
-    return write_sorted(path, m, 0, tsv_body);
+    return write_sorted(path, m, NULL, tsv_body);
+}
+
+int iso_write_tsv_rows(const char *path, const iso_track_matrix *m, const iso_row_source *src)
+{
+    if (src->dim != m->n_cols)
+        return iso_error(ISO_EINVAL, "%s: rows of %d values for %d columns", path, src->dim, m->n_cols);
+    return write_sorted(path, m, src, tsv_body);
 }
 
 int iso_write_tsv_in_order(const char *path, const iso_track_matrix *m, const size_t *order)
 {
-    return write_atomically(path, m, order, 0, tsv_body);
+    return write_atomically(path, m, order, NULL, tsv_body);
 }
 
 static int bed_score(float v)
@@ -143,8 +161,9 @@ static float row_max(const float *v, int n)
 
 /* Exactly the 12 BED fields, so that every BED reader takes the blocks (bedtools reads a file with more
  * columns as BED6+ and ignores them); the values themselves are in the TSV and the bigWigs. */
-static int bed_body(FILE *fp, const iso_track_matrix *m, const size_t *order, int n_score)
+static int bed_body(FILE *fp, const iso_track_matrix *m, const size_t *order, const void *arg)
 {
+    int n_score = *(const int *)arg;
     fprintf(fp, "track name=\"isoformer\" description=\"IsoFormer predictions; score and colour: highest of the %d "
                 "predicted values\" itemRgb=\"On\"\n", n_score);
     for (size_t k = 0; k < m->n_rows; k++) {
@@ -183,13 +202,13 @@ static int check_score_cols(const char *path, const iso_track_matrix *m, int n_s
 int iso_write_bed12(const char *path, const iso_track_matrix *m, int n_score_cols)
 {
     int rc = check_score_cols(path, m, n_score_cols);
-    return rc < 0 ? rc : write_sorted(path, m, n_score_cols, bed_body);
+    return rc < 0 ? rc : write_sorted(path, m, &n_score_cols, bed_body);
 }
 
 int iso_write_bed12_in_order(const char *path, const iso_track_matrix *m, const size_t *order, int n_score_cols)
 {
     int rc = check_score_cols(path, m, n_score_cols);
-    return rc < 0 ? rc : write_atomically(path, m, order, n_score_cols, bed_body);
+    return rc < 0 ? rc : write_atomically(path, m, order, &n_score_cols, bed_body);
 }
 
 void iso_track_file_name(char *buf, size_t size, const char *column)

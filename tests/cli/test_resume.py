@@ -3,6 +3,7 @@ uninterrupted run, no output file may exist after the kill, a journal from other
 or not a journal is refused, damaged records are computed again; SIGTERM and kill -9 while the outputs are
 written leave none of them (all or none), and the next run removes the temporaries of the dead one. One run at a
 time on a prefix: a second is refused and writes nothing while the first holds it; after kill -9 the next proceeds.
+A resume of many rows with --embeddings takes hardly more memory than without (the embeddings stay on disk).
 Usage: test_resume.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import filecmp
 import glob
@@ -248,6 +249,47 @@ if p is not None:
     for suffix in names:
         check(os.path.exists(crashed + suffix) and filecmp.cmp(ref + suffix, crashed + suffix, shallow=False),
               f"run after kill -9 of the holder: run{suffix} differs")
+
+# A resumed genome's embeddings are not held in memory: the journal keeps them on disk and the embeddings TSV is
+# streamed from there. Journals of N planted rows (row i: its first and last prediction and embedding values i, the
+# rest 0) resumed with and without --embeddings: the peak RSS may differ by far less than the N x fused_dim floats
+# (the old code held them all). Each row must land on its own transcript.
+N = 15000
+many = os.path.join(work, "many")
+os.makedirs(many)
+gtf = os.path.join(many, "many.gtf")
+with open(gtf, "w") as f:
+    f.writelines(f'chr20\tsyn\texon\t{1000 + 40 * i}\t{1030 + 40 * i}\t.\t+\t.\tgene_id "g{i}"; transcript_id "t{i}";\n'
+                 for i in range(N))
+MANY = [a if a != f"{data}/annotation.gtf" else gtf for a in ARGS if a != "--embeddings"]
+peak = {}
+for emb in ([], ["--embeddings"]):
+    one = os.path.join(many, f"one{len(emb)}")
+    subprocess.run([iso, *MANY, *emb, "--transcripts", "t0", "--out", one], check=True, capture_output=True)
+    config = json.load(open(one + ".run.json"))["config"]
+    na = len(open(one + ".predictions.tsv").readline().split("\t")) - 7
+    dim = len(open(one + ".embeddings.tsv").readline().split("\t")) - 7 if emb else 0
+    planted = os.path.join(many, f"run{len(emb)}")
+    with open(planted + ".journal", "w") as f:
+        f.write(f"#isoformer journal v2 {config}\n")
+        for i in range(N):
+            text = f"t{i}" + "".join(f"\t{float(i).hex()}" + "\t0x0p+0" * (w - 2) + f"\t{float(i).hex()}"
+                                     for w in (na, dim) if w)
+            f.write(f"{text}\t{zlib.crc32(text.encode()):08x}\n")
+    r = subprocess.run([iso, *MANY, *emb, "--resume", "-v", "--out", planted], capture_output=True, text=True)
+    check(r.returncode == 0 and f"resumed {N};" in r.stderr, f"resume of {N} planted rows {emb}: {r.stderr.strip()}")
+    peak[bool(emb)] = float(r.stderr.split("peak RSS ")[1].split()[0]) if r.returncode == 0 else 0
+    for table, width in ((".predictions.tsv", na), (".embeddings.tsv", dim)):
+        if width and r.returncode == 0:
+            with open(planted + table) as f:
+                rows = [line.rstrip("\n").split("\t") for line in f][1:]
+            check(len(rows) == N and all(x[7] == x[-1] == x[0][1:] and x[8:-1] == ["0"] * (width - 2) for x in rows),
+                  f"resumed planted rows: {planted + table} does not hold each row's own values")
+emb_mb = N * dim * 4 / 1e6
+with open(iso, "rb") as f:
+    sanitized = b"__asan_init" in f.read()  # ASan's quarantine and shadow memory make RSS no measure of ours
+check(sanitized or peak[True] - peak[False] < emb_mb / 4, f"peak RSS {peak[True]:.0f} MB with --embeddings, {peak[False]:.0f} "
+      f"MB without: the {emb_mb:.0f} MB of embeddings are held in memory")
 
 print(f"killed after {killed_after} transcripts; compared {len(names)} output files")
 print(f"{len(failures)} failed" if failures else "resume checks passed")

@@ -28,6 +28,15 @@ typedef struct {
     const float *values;
 } iso_track_matrix;
 
+/* A matrix read one row at a time, for one too large to hold (a genome's embeddings: 250,000 x 3,072 floats,
+ * 3 GB): read(arg, row, out) fills out[0..dim) with the values of row (a row of the iso_track_matrix it goes
+ * with); an iso_status < 0 on failure. */
+typedef struct {
+    int dim;
+    int (*read)(void *arg, size_t row, float *out);
+    void *arg;
+} iso_row_source;
+
 /* The row order of every output: chrom (byte order), start, end, transcript_id; <0, 0 or >0 as strcmp. */
 ISO_API
 int iso_transcript_order(const iso_transcript *a, const iso_transcript *b);
@@ -39,6 +48,10 @@ int iso_transcript_order(const iso_transcript *a, const iso_transcript *b);
 /* TSV: header ISO_TSV_COLUMNS then the column names, one row per transcript, values printed with %.6g. */
 ISO_API
 int iso_write_tsv(const char *path, const iso_track_matrix *m) ISO_RESULT;
+/* The same with the values read a row at a time from src (src->dim columns named as m's; m->values unused), so
+ * that only one row is held. */
+ISO_API
+int iso_write_tsv_rows(const char *path, const iso_track_matrix *m, const iso_row_source *src) ISO_RESULT;
 /* Plain BED12 (exactly 12 fields, which every BED reader takes) with a UCSC track line (itemRgb="On"):
  * name = transcript_id, score = the highest of the row's first n_score_cols values (the predicted columns,
  * not observed ones placed after them) on a fixed scale (round(100 * value) clamped to 0..1000, so log(TPM+1)
@@ -55,13 +68,14 @@ int iso_write_bigwig(const char *path, const iso_track_matrix *m, int col, const
 
 /* The files of a prediction run: PREFIX.predictions.tsv, PREFIX.predictions.bed (scored by the first n_predicted
  * columns, the predictions: observed ones may follow), PREFIX.<column>.bw per column (iso_track_file_name; bigWig
- * bins of bigwig_bin bp) over the FASTA's contigs, and with pooled (m->n_rows x emb_dim, rows as m's)
- * PREFIX.embeddings.tsv. With run, PREFIX.run.json too (iso_manifest_write), written last. The files are one
+ * bins of bigwig_bin bp) over the FASTA's contigs, and with embeddings (m->n_rows rows, as m's, read one at a
+ * time) PREFIX.embeddings.tsv. With run, PREFIX.run.json too (iso_manifest_write), written last. The files are one
  * output set (iso_out_set_begin; the calling thread must have none open): they appear all together, or on failure
  * none of them. */
 ISO_API
-int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted, const float *pooled,
-                          int emb_dim, const iso_fasta *fa, int bigwig_bin, const iso_manifest_info *run) ISO_RESULT;
+int iso_write_predictions(const char *prefix, const iso_track_matrix *m, int n_predicted,
+                          const iso_row_source *embeddings, const iso_fasta *fa, int bigwig_bin,
+                          const iso_manifest_info *run) ISO_RESULT;
 
 /* The file name part of a track from its column name: characters other than [A-Za-z0-9_-] become '_'
  * ("Adipose Tissue" -> "Adipose_Tissue"; predict writes PREFIX.<name>.bw). */
