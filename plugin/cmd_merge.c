@@ -120,6 +120,32 @@ static void shard_close(shard_rows *s)
     iso_table_free(&s->table);
 }
 
+/* The shards with a current row as a binary min-heap on (row, shard index), so that each row's shard is found in
+ * O(log n) comparisons rather than n (a tenth of merge's time at 64 shards). The index breaks ties as a scan in
+ * shard order would: a transcript in two shards is reported with the same two shards. */
+static int heap_less(const shard_rows *in, int a, int b)
+{
+    int c = iso_table_row_cmp(in[a].row, in[b].row);
+    return c ? c < 0 : a < b;
+}
+
+static void heap_down(const shard_rows *in, int *heap, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, m = i;
+        if (l < n && heap_less(in, heap[l], heap[m]))
+            m = l;
+        if (l + 1 < n && heap_less(in, heap[l + 1], heap[m]))
+            m = l + 1;
+        if (m == i)
+            return;
+        int t = heap[i];
+        heap[i] = heap[m];
+        heap[m] = t;
+        i = m;
+    }
+}
+
 /* The shards' tables merged row by row (k-way) under their one header; a transcript in two shards, or a shard
  * out of order, is an error. */
 static int merge_table(const table_layout *lay, const char *out_prefix, char **shards, int n_shards, pending *done)
@@ -151,13 +177,16 @@ static int merge_table(const table_layout *lay, const char *out_prefix, char **s
             fputs(h0, iso_out_fp(o));
     }
     written_key last = {.shard = -1};
-    while (rc == ISO_OK) {
-        int s = -1;
-        for (int k = 0; k < n_shards; k++)
-            if (in[k].row && (s < 0 || iso_table_row_cmp(in[k].row, in[s].row) < 0))
-                s = k;
-        if (s < 0)
-            break;
+    int *heap = rc == ISO_OK ? malloc((size_t)n_shards * sizeof *heap) : NULL, n_heap = 0;
+    if (rc == ISO_OK && !heap)
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    for (int k = 0; rc == ISO_OK && k < n_shards; k++)
+        if (in[k].row)
+            heap[n_heap++] = k;
+    for (int i = n_heap / 2 - 1; rc == ISO_OK && i >= 0; i--)
+        heap_down(in, heap, n_heap, i);
+    while (rc == ISO_OK && n_heap > 0) {
+        int s = heap[0];
         const iso_table_row *r = in[s].row;
         if (last.shard >= 0 && !strcmp(last.row.id, r->id) && !strcmp(last.row.chrom, r->chrom) &&
             last.row.start == r->start) {
@@ -172,7 +201,11 @@ static int merge_table(const table_layout *lay, const char *out_prefix, char **s
         if (in[s].row && iso_table_row_cmp(in[s].row, &last.row) < 0)
             rc = iso_error(ISO_EFORMAT, "%s%s: transcript %s comes after %s: not in the order isoformer writes "
                                         "(chrom, start, end, id)", shards[s], lay->suffix, in[s].row->id, last.row.id);
+        if (!in[s].row)
+            heap[0] = heap[--n_heap];
+        heap_down(in, heap, n_heap, 0);
     }
+    free(heap);
     free(last.chrom.s);
     free(last.id.s);
     free(path);

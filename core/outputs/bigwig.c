@@ -24,9 +24,17 @@ struct iso_bigwig {
     chrom_summary *written; /* per header contig */
 };
 
+/* A header contig by name, for lookups in O(log n): a scan of a genome's 455 contigs for each contig read back was
+ * quadratic (merge reads every contig of every shard). */
+typedef struct {
+    const char *name;
+    int64_t c; /* index in the header */
+} named_contig;
+
 struct iso_bigwig_reader {
     bigWigFile_t *fp;
     char *path;
+    named_contig *by_name; /* the header's contigs sorted by name; built at the first lookup */
 };
 
 static pthread_once_t bw_once = PTHREAD_ONCE_INIT;
@@ -261,14 +269,26 @@ int iso_bigwig_reader_chroms(const iso_bigwig_reader *r, const char *const **nam
     return (int)r->fp->cl->nKeys;
 }
 
+static int by_contig_name(const void *pa, const void *pb)
+{
+    return strcmp(((const named_contig *)pa)->name, ((const named_contig *)pb)->name);
+}
+
 int iso_bigwig_reader_spans(iso_bigwig_reader *r, const char *chrom, iso_span **spans, size_t *n)
 {
     const chromList_t *cl = r->fp->cl;
-    int64_t c = 0;
-    while (c < cl->nKeys && strcmp(cl->chrom[c], chrom))
-        c++;
-    if (c == cl->nKeys)
+    if (!r->by_name && cl->nKeys > 0) {
+        if (!(r->by_name = malloc((size_t)cl->nKeys * sizeof *r->by_name)))
+            return iso_error(ISO_ENOMEM, "%s: out of memory", r->path);
+        for (int64_t c = 0; c < cl->nKeys; c++)
+            r->by_name[c] = (named_contig){cl->chrom[c], c};
+        qsort(r->by_name, (size_t)cl->nKeys, sizeof *r->by_name, by_contig_name);
+    }
+    const named_contig key = {chrom, 0}, *found =
+        cl->nKeys > 0 ? bsearch(&key, r->by_name, (size_t)cl->nKeys, sizeof key, by_contig_name) : NULL;
+    if (!found)
         return iso_error(ISO_ENOTFOUND, "%s: no contig %s in the bigWig", r->path, chrom);
+    int64_t c = found->c;
     if (!r->fp->hdr->indexOffset) /* libBigWig writes no index when there is no data */
         return ISO_OK;
     bwOverlappingIntervals_t *iv = bwGetOverlappingIntervals(r->fp, (char *)chrom, 0, cl->len[c]);
@@ -291,6 +311,7 @@ void iso_bigwig_reader_close(iso_bigwig_reader *r)
         return;
     if (r->fp)
         bwClose(r->fp);
+    free(r->by_name);
     free(r->path);
     free(r);
 }
