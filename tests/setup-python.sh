@@ -8,7 +8,7 @@ if [ ! -x "$venv/bin/python3" ]; then
   /usr/bin/python3 -m venv --system-site-packages "$venv"
 fi
 "$venv/bin/python3" - <<'PY' 2>/dev/null && exit 0
-import transformers, einops, enformer_pytorch, safetensors, WDL, Bio  # noqa: F401
+import transformers, einops, enformer_pytorch, safetensors, WDL, Bio, cmapPy  # noqa: F401
 assert transformers.__version__ == "4.40.2"
 PY
 "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt

@@ -1,4 +1,5 @@
 /* Expression tables from other tools, aligned to the annotation's transcripts. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,15 @@ static int count_fields(const char *line)
     int n = 1;
     for (const char *p = line; (p = strchr(p, '\t')); p++)
         n++;
+    return n;
+}
+
+/* count_fields of a line that is not NUL-terminated. */
+static int count_tabs(const char *line, size_t len)
+{
+    int n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += line[i] == '\t';
     return n;
 }
 
@@ -152,16 +162,19 @@ static int distinct_names(const iso_expression *e, const char *path, long ln, in
     return rc;
 }
 
-/* A GCT's line 2, "<rows><TAB><columns>": both counts, or -1 when it is not two non-negative integers. */
-static int gct_dims(const char *line, long *rows, long *cols)
+/* A GCT's line 2: n tab-separated counts into v (v1.2: rows and columns; v1.3: those, then the numbers of
+ * row-metadata columns and column-metadata rows), or -1 when it is not n integers in [0, INT_MAX]. */
+static int gct_dims(const char *line, int n, long *v)
 {
-    char *end;
-    *rows = strtol(line, &end, 10);
-    if (end == line || *end != '\t' || *rows < 0 || line[0] == '-' || line[0] == '+')
-        return -1;
-    const char *c = end + 1;
-    *cols = strtol(c, &end, 10);
-    return end == c || *end || *cols < 0 || c[0] == '-' || c[0] == '+' ? -1 : 0;
+    const char *p = line;
+    for (int k = 0; k < n; k++, p++) {
+        char *end;
+        v[k] = strtol(p, &end, 10);
+        if (end == p || *p == '-' || *p == '+' || v[k] < 0 || v[k] > INT_MAX || *end != (k + 1 < n ? '\t' : '\0'))
+            return -1;
+        p = end;
+    }
+    return 0;
 }
 
 /* The attribute value of key in a GTF attribute column, copied into buf. */
@@ -191,33 +204,57 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
     int rc = hdr ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
     const layout *lay = NULL;
     int gct = 0, n_hdr = 0;
-    long gct_rows = 0, gct_cols = 0, n_rows = 0;
-    if (rc == ISO_OK && !strncmp(hdr, "#1.2", 4)) {
-        /* GCT: "#1.2", "rows<TAB>cols", then "Name<TAB>Description<TAB>samples..." (GTEx's transcript
-         * tables: "transcript_id<TAB>gene_id<TAB>samples...") */
+    long dims[4] = {0}, n_rows = 0; /* a GCT's rows, columns, row-metadata columns, column-metadata rows */
+    layout gct_layout = {"", ISO_EXPR_GCT, 0, -1, 2, 1, 0};
+    if (rc == ISO_OK && (!strncmp(hdr, "#1.2", 4) || !strncmp(hdr, "#1.3", 4))) {
+        /* GCT 1.2: "#1.2", "rows<TAB>cols", then "Name<TAB>Description<TAB>samples..." (GTEx's transcript
+         * tables: "transcript_id<TAB>gene_id<TAB>samples..."). GCT 1.3 (Morpheus, cmapPy): "#1.3",
+         * "rows<TAB>cols<TAB>row-meta<TAB>col-meta", "id<TAB>row-meta names...<TAB>samples...", the column-metadata
+         * rows, then the data rows; the row metadata are not expression and are skipped. */
+        int v13 = hdr[3] == '3', n_dims = v13 ? 4 : 2;
         const char *line;
         size_t len;
         int r1 = iso_lines_next(lr, &line, &len), r2 = -1;
         /* the declared dimensions, checked against the table: a truncated plain GCT would pass unnoticed */
-        if (r1 > 0 && gct_dims(line, &gct_rows, &gct_cols))
-            rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: expected '<rows><TAB><columns>' (the table's size) on "
-                                        "line 2, got '%.*s'", path, iso_lines_lineno(lr), (int)(len < 80 ? len : 80),
-                           line);
+        if (r1 > 0 && gct_dims(line, n_dims, dims))
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT %s file: expected '%s' (the table's size) on line 2, got '%.*s'",
+                           path, iso_lines_lineno(lr), v13 ? "1.3" : "1.2",
+                           v13 ? "<rows><TAB><columns><TAB><row-metadata columns><TAB><column-metadata rows>"
+                               : "<rows><TAB><columns>",
+                           (int)(len < 80 ? len : 80), line);
         else
             r2 = r1 > 0 ? iso_lines_next(lr, &line, &len) : r1;
         free(hdr);
         hdr = r2 > 0 ? strndup(line, len) : NULL;
-        if (rc == ISO_OK && (r2 <= 0 || !hdr ||
-                             (strncmp(hdr, "Name\tDescription\t", 17) && strncmp(hdr, "transcript_id\tgene_id\t", 22))))
+        gct_layout.first_value = v13 ? 1 + (int)dims[2] : 2;
+        if (rc == ISO_OK && v13 && (r2 <= 0 || !hdr || strncmp(hdr, "id", 2) || (hdr[2] && hdr[2] != '\t')))
+            rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT 1.3 file: expected 'id<TAB>row metadata...<TAB>samples...' on "
+                                        "line 3", path, iso_lines_lineno(lr));
+        else if (rc == ISO_OK && !v13 &&
+                 (r2 <= 0 || !hdr ||
+                  (strncmp(hdr, "Name\tDescription\t", 17) && strncmp(hdr, "transcript_id\tgene_id\t", 22))))
             rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: expected 'Name<TAB>Description<TAB>samples...' (or "
                                         "'transcript_id<TAB>gene_id<TAB>samples...') on line 3", path,
                            iso_lines_lineno(lr));
-        else if (rc == ISO_OK && count_fields(hdr) - 2 != gct_cols)
+        else if (rc == ISO_OK && count_fields(hdr) - gct_layout.first_value != dims[1])
             rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: the header has %d sample columns, but line 2 declares "
-                                        "%ld", path, iso_lines_lineno(lr), count_fields(hdr) - 2, gct_cols);
+                                        "%ld%s", path, iso_lines_lineno(lr), count_fields(hdr) - gct_layout.first_value,
+                           dims[1], v13 ? " (after the id and the row-metadata columns it declares)" : "");
+        /* column metadata (one row per sample annotation): shaped like the header, not expression */
+        for (long k = 0; rc == ISO_OK && k < dims[3];) {
+            int r = iso_lines_next(lr, &line, &len);
+            if (r <= 0)
+                rc = r < 0 ? r : iso_error(ISO_EFORMAT, "%s:%ld: GCT 1.3 file: %ld column-metadata rows, but line "
+                                                         "2 declares %ld", path, iso_lines_lineno(lr), k, dims[3]);
+            else if (len > 0 && count_tabs(line, len) + 1 != count_fields(hdr))
+                rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT 1.3 file: column-metadata row with %d tab-separated "
+                                            "columns, expected %d like the header", path, iso_lines_lineno(lr),
+                               count_tabs(line, len) + 1, count_fields(hdr));
+            else
+                k += len > 0;
+        }
         gct = 1;
     }
-    static const layout gct_layout = {"", ISO_EXPR_GCT, 0, -1, 2, 1, 0};
     if (rc == ISO_OK && gct)
         lay = &gct_layout;
     for (size_t k = 0; rc == ISO_OK && !lay && k < sizeof layouts / sizeof layouts[0]; k++)
@@ -283,9 +320,9 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
     }
     if (rc == ISO_OK && r < 0)
         rc = r;
-    if (rc == ISO_OK && gct && n_rows != gct_rows)
+    if (rc == ISO_OK && gct && n_rows != dims[0])
         rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: %ld data rows, but line 2 declares %ld (a truncated file?)",
-                       path, iso_lines_lineno(lr), n_rows, gct_rows);
+                       path, iso_lines_lineno(lr), n_rows, dims[0]);
     if (rc == ISO_OK && lay->fpkm) {
         /* FPKM -> TPM: TPM_i = FPKM_i / sum FPKM * 1e6 over every row of the file, those of transcripts
          * missing from the annotation included, as StringTie computes its TPM; all FPKM 0 is TPM 0 */
@@ -352,8 +389,9 @@ int iso_expression_read(const char *path, const iso_annotation *ann, iso_express
     size_t len;
     int r = 0;
     int rc = e && line_of ? ISO_OK : iso_error(ISO_ENOMEM, "out of memory");
-    /* The first line that is not a '#' comment decides, except for GCT whose first line is "#1.2". */
-    while (rc == ISO_OK && (r = iso_lines_next(lr, &line, &len)) > 0 && line[0] == '#' && strncmp(line, "#1.2", 4))
+    /* The first line that is not a '#' comment decides, except for GCT whose first line is "#1.2" or "#1.3". */
+    while (rc == ISO_OK && (r = iso_lines_next(lr, &line, &len)) > 0 && line[0] == '#' && strncmp(line, "#1.2", 4) &&
+           strncmp(line, "#1.3", 4))
         ;
     if (rc == ISO_OK && r <= 0)
         rc = r < 0 ? r : iso_error(ISO_EFORMAT, "%s: empty file", path);

@@ -1,6 +1,6 @@
 """isoformer eval and fit end to end.
-eval: predictions on test-data vs a quantification of simulated reads; every metric must equal scipy's
-(spearmanr, pearsonr) and numpy's R^2 on the same vectors, and the plot must be valid SVG.
+eval: predictions on test-data vs a quantification of simulated reads, and vs a GCT 1.3 that cmapPy writes; every
+metric must equal scipy's (spearmanr, pearsonr) and numpy's R^2 on the same vectors, and the plot must be valid SVG.
 fit: on embeddings with a planted linear signal (300 transcripts in 100 genes), cross-validated R^2 must beat
 the intercept-only baseline and approach the planted signal's share of variance; the head file must apply.
 Usage: test_eval_fit.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
@@ -12,6 +12,9 @@ import sys
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pandas as pd
+from cmapPy.pandasGEXpress.GCToo import GCToo
+from cmapPy.pandasGEXpress.write_gct import write as write_gct
 from scipy.stats import pearsonr, spearmanr
 
 iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -66,6 +69,37 @@ with open(f"{work}/zero.ctab", "w") as o:
 run("eval", "--pred", f"{work}/p.predictions.tsv", "--obs", f"{work}/zero.ctab", *A, "--out", f"{work}/z")
 text = open(f"{work}/z.eval.tsv").read().lower()
 check("nan" not in text and "inf" not in text and "\tNA\t".lower() in text, "all-zero FPKM: nan/inf in eval.tsv")
+
+# A GCT 1.3 (Morpheus, cmapPy) written by cmapPy from a pandas frame, with row and column metadata: the samples
+# pair with the prediction columns of their names, and every metric equals scipy's on the frame's own values.
+g13 = np.random.default_rng(13)
+tissues = list(pred[ids[0]])[7:10]
+frame = pd.DataFrame(g13.integers(0, 2_000_000, (len(ids) + 1, 3)) / 10_000,  # exact in cmapPy's %.4f
+                     index=pd.Index(ids + ["ENST_NOT_ANNOTATED.1"], name="rid"), columns=pd.Index(tissues, name="cid"))
+row_meta = pd.DataFrame({"gene_id": [pred.get(t, {}).get("gene_id", "G") for t in frame.index],
+                         "length": g13.integers(100, 9000, len(frame))}, index=frame.index)
+col_meta = pd.DataFrame({"tissue_group": ["a", "b", "c"], "batch": [1, 2, 3]}, index=frame.columns)
+write_gct(GCToo(data_df=frame, row_metadata_df=row_meta, col_metadata_df=col_meta), f"{work}/obs13.gct")
+lines13 = open(f"{work}/obs13.gct").read().splitlines()
+check(lines13[0] == "#1.3" and lines13[1] == f"{len(frame)}\t3\t2\t2", f"cmapPy wrote {lines13[:2]}")
+r = run("eval", "--pred", f"{work}/p.predictions.tsv", "--obs", f"{work}/obs13.gct", *A, "--out", f"{work}/g13")
+check("1 transcript ids are not in" in r.stderr, f"GCT 1.3: the unannotated row is not reported: {r.stderr}")
+report13 = list(csv.DictReader(open(f"{work}/g13.eval.tsv"), delimiter="\t")) if r.returncode == 0 else []
+check([row["obs_column"] for row in report13] == tissues, f"GCT 1.3 pairs: {[row['obs_column'] for row in report13]}")
+for row in report13:
+    x = np.array([float(pred[t][row["pred_column"]]) for t in ids])
+    y = np.log1p(frame.loc[ids, row["obs_column"]].to_numpy(np.float32).astype(np.float64))
+    refs = (spearmanr(x, y).correlation, pearsonr(x, y)[0], 1 - np.sum((y - x) ** 2) / np.sum((y - y.mean()) ** 2))
+    for name, ref in zip(("spearman", "pearson", "r2"), refs):
+        check(abs(float(row[name]) - ref) < 1e-5 * max(1, abs(ref)), f"GCT 1.3 {row['obs_column']} {name}: {row[name]} vs {ref}")
+    check(int(row["n"]) == len(ids), f"GCT 1.3 n: {row['n']}")
+# Its line 2 declaring one row more than the file has: refused, naming the file and line.
+with open(f"{work}/cut13.gct", "w") as o:
+    o.write("\n".join([lines13[0], f"{len(frame) + 1}\t3\t2\t2"] + lines13[2:]) + "\n")
+r = subprocess.run([iso, "eval", "--pred", f"{work}/p.predictions.tsv", "--obs", f"{work}/cut13.gct", *A, "--out",
+                    f"{work}/c13"], capture_output=True, text=True)
+check(r.returncode != 0 and f"cut13.gct:{len(lines13)}: GCT file: {len(frame)} data rows, but line 2 declares "
+      f"{len(frame) + 1}" in r.stderr and not os.path.exists(f"{work}/c13.eval.tsv"), f"GCT 1.3 dims: {r.stderr}")
 
 # predict --observed: measured expression as extra columns (log(TPM+1)) and tracks beside the predictions.
 run("predict", "--model", f"{data}/demo-model", "--fasta", f"{data}/genome.fa.gz", *A, "--device", "cpu",

@@ -217,6 +217,54 @@ START_TEST(gct_declared_size_is_checked)
 }
 END_TEST
 
+/* GCT 1.3 (Broad's Morpheus/cmapPy), written here from the format's description: line 2 adds the numbers of
+ * row-metadata columns and column-metadata rows; line 3 is "id", the row-metadata names, then the samples; the
+ * column-metadata rows (name, NA filler under the row-metadata names, a value per sample) come before the data. */
+START_TEST(gct_1_3_skips_metadata)
+{
+    iso_expression *e = read_ok("v13.gct", "#1.3\n3\t2\t2\t2\n"
+                                           "id\tgene\tlength\tGTEX-A\tGTEX-B\n"
+                                           "tissue\tNA\tNA\tLiver\tLung\n"
+                                           "sex\tNA\tNA\t1\t2\n"
+                                           "ENST04.2\tENSG02\t100\t4.5\t40\n"
+                                           "ENST01.1\tENSG01.1\t100\t1.25\t10\n"
+                                           "\n"
+                                           "ENST99\tENSG99\t7\t9\t99\n");
+    ck_assert_int_eq(e->format, ISO_EXPR_GCT);
+    ck_assert_int_eq(e->is_tpm, 1);
+    ck_assert_int_eq(e->n_cols, 2);
+    ck_assert_str_eq(e->col_names[0], "GTEX-A");
+    ck_assert_str_eq(e->col_names[1], "GTEX-B");
+    ck_assert_uint_eq(e->n_matched, 2);
+    ck_assert_uint_eq(e->n_unknown, 1);
+    ck_assert_float_eq(e->values[0 * 2 + 0], 1.25f);
+    ck_assert_float_eq(e->values[0 * 2 + 1], 10.0f);
+    ck_assert_float_eq(e->values[3 * 2 + 0], 4.5f);
+    ck_assert_float_eq(e->values[3 * 2 + 1], 40.0f);
+    ck_assert(isnan(e->values[1 * 2 + 0]) && isnan(e->values[2 * 2 + 1]));
+    iso_expression_free(e);
+    /* no metadata at all: "id" then the samples, as cmapPy writes a bare data frame */
+    e = read_ok("bare13.gct", "#1.3\n1\t1\t0\t0\nid\tS\nENST03\t7\n");
+    ck_assert_float_eq(e->values[2], 7.0f);
+    iso_expression_free(e);
+}
+END_TEST
+
+START_TEST(gct_1_3_declared_size_is_checked)
+{
+    read_fails("dims13.gct", "#1.3\n1\t2\nid\tA\tB\nENST01.1\t1\t2\n", "dims13.gct:2:",
+               "<rows><TAB><columns><TAB><row-metadata columns><TAB><column-metadata rows>", NULL);
+    /* one row-metadata column declared, two in the header: the first would have been read as a sample */
+    read_fails("meta13.gct", "#1.3\n1\t2\t1\t0\nid\tgene\tlen\tA\tB\nENST01.1\tg\t5\t1\t2\n", "meta13.gct:3:",
+               "3 sample columns, but line 2 declares 2", NULL);
+    read_fails("cut13.gct", "#1.3\n3\t1\t1\t1\nid\tgene\tS\nkind\tNA\tx\nENST01.1\tg\t1\nENST02.3\tg\t2\n",
+               "cut13.gct:6:", "2 data rows, but line 2 declares 3", NULL);
+    read_fails("cmeta13.gct", "#1.3\n1\t1\t1\t1\nid\tgene\tS\nkind\tx\nENST01.1\tg\t1\n", "cmeta13.gct:4:",
+               "column-metadata row with 2 tab-separated columns, expected 3", NULL);
+    read_fails("noid13.gct", "#1.3\n1\t1\t0\t0\nName\tS\nENST01.1\t1\n", "noid13.gct:3:", "'id<TAB>", NULL);
+}
+END_TEST
+
 START_TEST(header_errors_name_their_line)
 {
     /* The header is the first line after the comments; it was always reported as line 1. */
@@ -418,6 +466,8 @@ int main(void)
     tcase_add_test(tc, gct_short_row_is_an_error);
     tcase_add_test(tc, duplicate_ids_are_errors);
     tcase_add_test(tc, gct_declared_size_is_checked);
+    tcase_add_test(tc, gct_1_3_skips_metadata);
+    tcase_add_test(tc, gct_1_3_declared_size_is_checked);
     tcase_add_test(tc, header_errors_name_their_line);
     suite_add_tcase(s, tc);
     TCase *tm = tcase_create("metrics");
