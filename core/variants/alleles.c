@@ -1,5 +1,6 @@
 /* Alleles as edits of the reference, how they move annotation coordinates, and the transcript they leave. */
 #include "isoformer/variants.h"
+#include "variants_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,14 @@ static int rna_span_segments(const iso_transcript *tx, int64_t lo, int64_t hi, i
     return ISO_OK;
 }
 
+int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags)
+{
+    int64_t len = 0;
+    for (int i = 0; i < tx->n_cds; i++)
+        len += tx->cds[i].end - tx->cds[i].start;
+    return ref_flags & ISO_TX_CDS_PARTIAL_CODON ? (len - tx->cds_phase) % 3 : 0;
+}
+
 static int is_sec(const iso_transcript *tx, int64_t pos)
 {
     for (int i = 0; i < tx->n_sec; i++)
@@ -86,37 +95,108 @@ static int is_sec(const iso_transcript *tx, int64_t pos)
     return 0;
 }
 
-/* The CDS of alt read again on the edited RNA: from its 5' base to the first stop codon in frame (included). */
+/* The CDS of alt read again on the edited sequence: its segments in transcript order as annotated (a ribosomal
+ * slippage's shared base twice), then the RNA past its 3' end, from the start codon to the first stop codon in
+ * frame (included). For a CDS whose segments are the RNA from its start codon this is reading the RNA. */
 static int reread_cds(iso_fasta *edited, iso_alt_transcript *alt)
 {
     iso_transcript *t = &alt->tx;
-    int64_t five = t->strand == '+' ? t->cds[0].start : t->cds[t->n_cds - 1].end - 1;
-    int64_t start = iso_segments_offset(t->exons, t->n_exons, t->strand, five);
-    char *rna;
-    int rc = iso_extract_rna(edited, t, &rna);
-    if (rc == ISO_OK && (rc = iso_model_bases(rna, (int64_t)strlen(rna))) != ISO_OK) /* codons read in any case */
-        free(rna);
-    if (rc != ISO_OK)
+    int plus = t->strand == '+';
+    int64_t three = plus ? t->cds[t->n_cds - 1].end - 1 : t->cds[0].start;
+    int64_t past = iso_segments_offset(t->exons, t->n_exons, t->strand, three) + 1; /* RNA offset after the CDS */
+    char *cds = NULL, *rna = NULL, *seq = NULL;
+    int rc = iso_extract_cds(edited, t, &cds);
+    if (rc == ISO_OK)
+        rc = iso_extract_rna(edited, t, &rna);
+    int64_t cl = cds ? (int64_t)strlen(cds) : 0, len = rna ? cl + (int64_t)strlen(rna) - past : 0;
+    if (rc == ISO_OK && !(seq = malloc((size_t)len + 1)))
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    if (rc == ISO_OK) {
+        memcpy(seq, cds, (size_t)cl);
+        strcpy(seq + cl, rna + past);
+        rc = iso_model_bases(seq, len); /* codons read in any case */
+    }
+    free(cds);
+    free(rna);
+    if (rc != ISO_OK) {
+        free(seq);
         return rc;
-    int64_t len = (int64_t)strlen(rna), end = start;
+    }
     int code = iso_transcript_code(t); /* the reference's: start and stop codons as extraction reads them */
-    free(t->cds);
-    t->cds = NULL;
-    t->n_cds = 0;
-    if (start < 0 || start + 3 > len || !iso_codon_is_start(code, rna + start)) {
+    if (len < 3 || !iso_codon_is_start(code, seq)) {
+        free(seq);
+        free(t->cds);
+        t->cds = NULL;
+        t->n_cds = 0;
         alt->flags |= ISO_ALT_START_LOST;
         t->flags &= ~(unsigned)ISO_TX_CODING;
-        free(rna);
         return ISO_OK;
     }
+    int64_t end = 0;
     while (end + 3 <= len) {
         end += 3;
-        if (iso_codon_amino(code, rna + end - 3) == '*' && !is_sec(t, iso_segments_position(t->exons, t->n_exons, t->strand, end - 3)))
+        int64_t at = end - 3, pos = at < cl ? iso_segments_position(t->cds, t->n_cds, t->strand, at)
+                                            : iso_segments_position(t->exons, t->n_exons, t->strand, past + at - cl);
+        if (iso_codon_amino(code, seq + at) == '*' && !is_sec(t, pos))
             break;
     }
-    free(rna);
+    free(seq);
+    /* the new segments in transcript order: the CDS's cut at end, or all of it and the RNA read on after it */
+    iso_interval *ext = NULL, *out = NULL;
+    int n_ext = 0, n_out = 0;
+    if (end > cl)
+        rc = rna_span_segments(t, past, past + end - cl, &ext, &n_ext);
+    if (rc == ISO_OK && !(out = malloc((size_t)(t->n_cds + n_ext) * sizeof *out)))
+        rc = iso_error(ISO_ENOMEM, "out of memory");
+    int64_t left = end < cl ? end : cl;
+    for (int k = 0; rc == ISO_OK && k < t->n_cds && left > 0; k++) {
+        iso_interval s = t->cds[plus ? k : t->n_cds - 1 - k];
+        if (s.end - s.start > left)
+            s = plus ? (iso_interval){s.start, s.start + left} : (iso_interval){s.end - left, s.end};
+        left -= s.end - s.start;
+        out[n_out++] = s;
+    }
+    for (int k = 0; rc == ISO_OK && k < n_ext; k++) { /* the first one continues the CDS's exon */
+        iso_interval s = ext[plus ? k : n_ext - 1 - k];
+        if (k == 0 && n_out && (plus ? out[n_out - 1].end == s.start : out[n_out - 1].start == s.end))
+            out[n_out - 1] = plus ? (iso_interval){out[n_out - 1].start, s.end}
+                                  : (iso_interval){s.start, out[n_out - 1].end};
+        else
+            out[n_out++] = s;
+    }
+    free(ext);
+    if (rc != ISO_OK) {
+        free(out);
+        return rc;
+    }
+    for (int i = 0, j = n_out - 1; !plus && i < j; i++, j--) { /* into genomic order */
+        iso_interval x = out[i];
+        out[i] = out[j];
+        out[j] = x;
+    }
+    free(t->cds);
+    t->cds = out;
+    t->n_cds = n_out;
     alt->flags |= ISO_ALT_REREAD;
-    return rna_span_segments(t, start, end, &t->cds, &t->n_cds);
+    return ISO_OK;
+}
+
+/* A ribosomal slippage's segments overlap by the bases read twice: the CDS segment after each overlap (in
+ * transcript order) starts that many bases back from where the mapped segment before it ends, so that an edit of
+ * or next to the shared base leaves it read twice (mapped on their own, a deletion of the shared base would end
+ * the overlap, an insertion before it would be read twice). t holds tx's mapped segments, as many. */
+static void keep_overlaps(const iso_transcript *tx, iso_transcript *t)
+{
+    for (int i = 1; (tx->flags & ISO_TX_RIBOSOMAL_SLIPPAGE) && i < tx->n_cds; i++) {
+        int64_t k = tx->cds[i - 1].end - tx->cds[i].start;
+        iso_interval *a = &t->cds[i - 1], *b = &t->cds[i];
+        if (k <= 0)
+            continue;
+        if (tx->strand == '+' && a->end - k > a->start && a->end - k < b->end)
+            b->start = a->end - k;
+        else if (tx->strand == '-' && b->start + k > a->start && b->start + k < b->end)
+            a->end = b->start + k;
+    }
 }
 
 int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned ref_flags, const iso_fasta_edit *e,
@@ -130,6 +210,8 @@ int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned
     int rc = map_segments(tx->exons, tx->n_exons, e, n, &t->exons, &t->n_exons);
     if (rc == ISO_OK)
         rc = map_segments(tx->cds, tx->n_cds, e, n, &t->cds, &t->n_cds);
+    if (rc == ISO_OK && t->n_cds == tx->n_cds)
+        keep_overlaps(tx, t);
     if (rc == ISO_OK && tx->n_sec && !(t->sec_pos = malloc((size_t)tx->n_sec * sizeof *t->sec_pos)))
         rc = iso_error(ISO_ENOMEM, "out of memory");
     if (rc != ISO_OK) {
@@ -155,10 +237,16 @@ int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned
     }
     for (int i = 0; i < t->n_cds; i++)
         alt_len += t->cds[i].end - t->cds[i].start;
+    /* bases after the stop codon (a partial codon) do not move the frame: their change is not counted */
+    int64_t tail = ref_flags & ISO_TX_NO_STOP_CODON ? 0 : iso_cds_tail(tx, ref_flags),
+            hi = tx->n_cds ? tx->cds[tx->n_cds - 1].end : 0, lo = tx->n_cds ? tx->cds[0].start : 0;
+    if (tail)
+        alt_len -= tx->strand == '+' ? iso_edits_map(e, n, hi) - iso_edits_map(e, n, hi - tail) - tail
+                                     : iso_edits_map(e, n, lo + tail) - iso_edits_map(e, n, lo) - tail;
     alt->cds_delta = alt_len - ref_len;
-    /* not read again from the start codon: an incomplete CDS, or one whose frameshift a reading cannot find */
-    const unsigned incomplete = ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON | ISO_TX_INTERNAL_STOP |
-                                ISO_TX_CDS_PARTIAL_CODON | ISO_TX_RIBOSOMAL_SLIPPAGE;
+    /* not read again from the start codon: an incomplete CDS (a partial codon after its stop codon is read as
+     * the reference reads it: not at all) */
+    const unsigned incomplete = ISO_TX_NO_START_CODON | ISO_TX_NO_STOP_CODON | ISO_TX_INTERNAL_STOP;
     if (!touched || tx->n_cds == 0 || (ref_flags & incomplete) || tx->cds_phase)
         return ISO_OK;
     if (t->n_cds == 0) { /* the whole CDS deleted */

@@ -1,5 +1,6 @@
 /* Consequence of edits for a transcript, named with Sequence Ontology terms as VEP names them. */
 #include "isoformer/variants.h"
+#include "variants_internal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -117,7 +118,9 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
         return TERM(ISO_SO_START_LOST);
     unsigned t = 0;
     const iso_interval *last = &tx->cds[tx->strand == '+' ? tx->n_cds - 1 : 0];
-    int64_t stop0 = tx->strand == '+' ? last->end - 3 : last->start; /* the stop codon's first base */
+    int64_t tail = iso_cds_tail(tx, ref_flags), s0 = tx->strand == '+' ? last->end - tail : last->start;
+    /* the last whole codon's first base (the stop codon's, when it is one) */
+    int64_t stop0 = tx->strand == '+' ? last->end - tail - 3 : last->start + tail;
     if (alt->cds_delta % 3 != 0) { /* in the stop codon, as bcftools csq: whether a stop still ends it there */
         for (int i = 0; (alt->flags & ISO_ALT_REREAD) && i < n; i++)
             if (iso_edit_touches(&e[i], stop0, stop0 + 3)) {
@@ -126,6 +129,9 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
             }
         return t | TERM(ISO_SO_FRAMESHIFT);
     }
+    for (int i = 0; tail && i < n; i++) /* the partial codon's bases, which the reference protein does not read */
+        if (iso_edit_touches(&e[i], s0, s0 + tail))
+            t |= TERM(ISO_SO_INCOMPLETE_TERMINAL_CODON);
     if (alt->flags & ISO_ALT_REREAD) { /* a complete CDS, read again: its stop codon can move */
         int64_t al = (int64_t)strlen(alt_protein), expect = (int64_t)strlen(ref_protein) + alt->cds_delta / 3;
         if (al != expect)
@@ -133,14 +139,6 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
         for (int i = 0; !t && i < n; i++)
             if (iso_edit_touches(&e[i], stop0, stop0 + 3))
                 t |= TERM(ISO_SO_STOP_RETAINED);
-    } else if (ref_flags & ISO_TX_CDS_PARTIAL_CODON) {
-        int64_t cds_len = 0;
-        for (int i = 0; i < tx->n_cds; i++)
-            cds_len += tx->cds[i].end - tx->cds[i].start;
-        int64_t tail = (cds_len - tx->cds_phase) % 3, s0 = tx->strand == '+' ? last->end - tail : last->start;
-        for (int i = 0; i < n; i++)
-            if (iso_edit_touches(&e[i], s0, s0 + tail))
-                t |= TERM(ISO_SO_INCOMPLETE_TERMINAL_CODON);
     }
     if (alt->cds_delta)
         return t | TERM(alt->cds_delta > 0 ? ISO_SO_INFRAME_INSERTION : ISO_SO_INFRAME_DELETION);

@@ -1,4 +1,5 @@
-/* Shared between the VCF reader and the writer of the variants area: the htslib objects behind a record. */
+/* Shared within the variants area: the htslib objects behind a record (VCF reader and writer), and the partial
+ * codon of a CDS (edited transcripts and their consequences). */
 #ifndef ISOFORMER_VARIANTS_INTERNAL_H
 #define ISOFORMER_VARIANTS_INTERNAL_H
 
@@ -14,5 +15,9 @@ struct iso_vcf_record_raw {
 /* The input's header, which the writer extends and writes records with (contigs that the input declares only
  * in its records are added to it while reading). */
 bcf_hdr_t *iso_vcf_header(const iso_vcf *v);
+
+/* Bases of tx's CDS after its last whole codon (after the phase): 0 unless ref_flags, from iso_extract_protein,
+ * has ISO_TX_CDS_PARTIAL_CODON. After a stop codon they are not read, as the reference's protein reads them. */
+int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags);
 
 #endif

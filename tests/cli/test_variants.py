@@ -13,7 +13,8 @@ image on the reverse complement of the genome (plus strand):
 - records that cannot be scored get their note, the outputs are a bgzipped indexed VCF bcftools queries by
   region, a TSV and an SVG, shards concatenate to the unsharded run and --gather writes it from them;
 - reusing the reference embeddings gives the values of two full predictions per allele (--no-reuse);
-- the real vt-examples records committed in test-data/ match the FASTA and are scored with the full window.
+- the real vt-examples records committed in test-data/ match the FASTA and are scored with the full window;
+- a ribosomal slippage and a partial codon after the stop codon are read again (test_variants_reread.py).
 Usage: test_variants.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
 import bisect
 import collections
@@ -779,6 +780,12 @@ for tid, row in by_pos["772452"].items():
     check(all(row["alt " + t] == other["alt " + t] for t in tissues), f"{tid}: the two forms of one indel differ")
 check(any(row["changed"] == "dna" for row in by_pos["772452"].values()),
       "the indel 85 kb upstream is inside the 196,608 bp window of the isoforms starting at the gene's 5' end")
+
+# ---- 6. a ribosomal slippage and a partial codon after the stop, read again (their own script) ----
+section('CDS read again with a slippage or a partial codon')
+r = run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_variants_reread.py"), iso,
+         os.path.join(work, "reread"), data])
+print(r.stdout, end="")
 
 section("done")
 if failures:

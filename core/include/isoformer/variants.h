@@ -68,11 +68,13 @@ typedef struct {
 /* tx with the n edits (sorted, non-overlapping, on tx's contig) applied; edited is the iso_fasta_edited view
  * of the same edits. Exons and CDS segments are mapped (iso_edits_map; a segment deleted entirely is
  * dropped) and the TSS follows the first exon. When the edits change the coding sequence of a complete CDS
- * (ref_flags, from iso_extract_protein on the reference, has no ISO_TX_NO_START_CODON, _NO_STOP_CODON,
- * _INTERNAL_STOP or _CDS_PARTIAL_CODON, and the phase is 0), the CDS is read again on the edited RNA from its
- * start codon to the first stop codon in frame (selenocysteine codons excepted): a gained stop ends it early,
- * a frameshift or a lost stop reads on into the 3' UTR, up to the end of the transcript at most; a start
- * codon that is no longer ATG leaves no CDS (ISO_ALT_START_LOST). Free with iso_alt_transcript_free. */
+ * (ref_flags, from iso_extract_protein on the reference, has no ISO_TX_NO_START_CODON, _NO_STOP_CODON or
+ * _INTERNAL_STOP, and the phase is 0), the CDS is read again on the edited sequence from its start codon to the
+ * first stop codon in frame (selenocysteine codons excepted): its segments in transcript order as annotated (a
+ * ribosomal slippage's shared base twice), then the RNA past them. A gained stop ends it early, a frameshift or
+ * a lost stop reads on into the 3' UTR, up to the end of the transcript at most; a partial codon after the stop
+ * (_CDS_PARTIAL_CODON) is not read, as in the reference; a start codon that is no longer a start codon leaves no
+ * CDS (ISO_ALT_START_LOST). Free with iso_alt_transcript_free. */
 ISO_API
 int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned ref_flags, const iso_fasta_edit *e,
                            int n, iso_alt_transcript *alt) ISO_RESULT;
