@@ -121,10 +121,10 @@ int main_quant(int argc, char **argv)
         fprintf(stderr,
                 "isoformer quant: %zu alignments, %zu fragments, %zu assigned (weight %.1f), library %s (%s), "
                 "fragment length %.1f +- %.1f (%zu pairs), %zu equivalence classes, EM %d iterations (final relative "
-                "change %.2g), %d bootstraps, %.2f s, peak RSS %.0f MB\n",
+                "change %.2g), %d bootstraps (EM %lld iterations), %.2f s, peak RSS %.0f MB\n",
                 r->n_records, r->n_fragments, r->n_assigned, r->assigned_weight, names[r->strand], sense, r->frag_mean,
                 r->frag_sd, r->n_pairs_for_fld, r->n_classes, r->em_iterations, r->em_change, r->n_bootstraps,
-                cli_now() - t0, cli_peak_rss_mb());
+                r->bootstrap_em_iterations, cli_now() - t0, cli_peak_rss_mb());
     }
 done:
     iso_quant_free(r);

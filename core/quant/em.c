@@ -109,7 +109,9 @@ static double rel_change(const double *a, const double *b, size_t n, double min_
  * and kallisto's alpha limit are of this order). */
 #define MIN_ABUNDANCE 1e-3
 
-static int em_run(const em_model *m, int max_iter, double tol, double *x, double *change_out)
+/* min_gain > 0: also stops once a step gains less log-likelihood than that (the step that measured it is
+ * counted; its iterate is not taken). */
+static int em_run(const em_model *m, int max_iter, double tol, double min_gain, double *x, double *change_out)
 {
     size_t n = m->n_tx ? m->n_tx : 1;
     double *x1 = malloc(n * sizeof *x1), *x2 = malloc(n * sizeof *x2), *xs = malloc(n * sizeof *xs),
@@ -119,9 +121,14 @@ static int em_run(const em_model *m, int max_iter, double tol, double *x, double
         return iso_error(ISO_ENOMEM, "out of memory for the EM");
     }
     int it = 0;
-    double change = INFINITY;
+    double change = INFINITY, ll_prev = -INFINITY;
     while (it < max_iter) {
         double ll0 = em_step(m, x, x1, 1);
+        if (ll0 - ll_prev < min_gain) { /* NaN, not a stop, while x gives a class no probability */
+            it++;
+            break;
+        }
+        ll_prev = ll0;
         em_step(m, x1, x2, 0);
         it += 2;
         /* r = x1 - x, v = x2 - 2 x1 + x; step length alpha = -|r| / |v| (at most -1: plain EM). */
@@ -174,7 +181,7 @@ int iso_quant_em(const iso_eq_class *classes, size_t n_classes, const double *ef
     for (size_t c = 0; c < n_classes; c++)
         for (size_t k = m.off[c]; k < m.off[c + 1]; k++)
             abundance[m.tx[k]] += count[c] / (double)(m.off[c + 1] - m.off[c]);
-    int it = em_run(&m, max_iter, tol, abundance, final_change);
+    int it = em_run(&m, max_iter, tol, 0, abundance, final_change);
     model_free(&m);
     free(count);
     return it;
@@ -198,9 +205,10 @@ typedef struct {
     const double *estimate;
     size_t n_fragments;
     int max_iter;
-    double tol;
+    double tol, min_gain;
     int n_boot, n_threads, thread;
     double *out; /* n_boot x n_tx */
+    int *iterations; /* n_boot, or NULL */
     int rc;
 } boot_job;
 
@@ -242,18 +250,21 @@ static void *boot_worker(void *arg)
             est_total += j->estimate[t];
         for (size_t t = 0; t < b->n_tx; t++)
             x[t] = est_total > 0 ? j->estimate[t] * scale / est_total : 0;
-        int it = em_run(&m, j->max_iter, j->tol, x, NULL);
+        int it = em_run(&m, j->max_iter, j->tol, j->min_gain, x, NULL);
         if (it < 0) {
             j->rc = it;
             break;
         }
+        if (j->iterations)
+            j->iterations[r] = it;
     }
     free(count);
     return NULL;
 }
 
 int iso_quant_bootstrap(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
-                        const double *estimate, int n_boot, int threads, int max_iter, double tol, double *out)
+                        const double *estimate, int n_boot, int threads, int max_iter, double tol, double min_gain,
+                        double *out, int *iterations)
 {
     double *count = malloc((n_classes ? n_classes : 1) * sizeof *count);
     double *cumulative = malloc((n_classes ? n_classes : 1) * sizeof *cumulative);
@@ -273,8 +284,8 @@ int iso_quant_bootstrap(const iso_eq_class *classes, size_t n_classes, const dou
         rc = iso_error(ISO_ENOMEM, "out of memory for the bootstrap");
     int started = 0;
     for (int i = 0; rc == ISO_OK && i < threads; i++) {
-        jobs[i] = (boot_job){&m, cumulative, estimate, (size_t)llround(total), max_iter, tol, n_boot, threads, i,
-                             out, ISO_OK};
+        jobs[i] = (boot_job){&m,     cumulative, estimate, (size_t)llround(total), max_iter, tol, min_gain, n_boot,
+                             threads, i,         out,      iterations,             ISO_OK};
         if (i > 0 && pthread_create(&tid[i], NULL, boot_worker, &jobs[i]) != 0) {
             rc = iso_error(ISO_EIO, "cannot start a bootstrap thread");
             break;

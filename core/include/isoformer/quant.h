@@ -51,6 +51,7 @@ typedef struct {
     size_t n_classes;        /* equivalence classes */
     int n_bootstraps;
     double *bootstrap;       /* n_bootstraps x n: NumReads of each replicate */
+    long long bootstrap_em_iterations; /* EM steps of all the replicates together */
     /* Coverage (with opts.coverage): per track (one, or plus and minus for stranded libraries), per annotated
      * contig, runs of aligned-read depth (multi-mappers 1/NH), not yet normalised. */
     int n_tracks, n_contigs;
@@ -94,12 +95,14 @@ ISO_API
 int iso_quant_em(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
                  int max_iter, double tol, double *abundance, double *final_change);
 /* n_boot bootstrap replicates into out (n_boot x n_tx): the fragments resampled with replacement over the
- * classes (in proportion to their counts), the EM run again from estimate. Replicate i is seeded by i alone,
- * so the replicates are the same for any number of threads. */
+ * classes (in proportion to their counts), the EM run again from estimate, stopping as iso_quant_em does or,
+ * with min_gain > 0, once an accelerated step gains less log-likelihood than min_gain nats. Replicate i is
+ * seeded by i alone, so the replicates are the same for any number of threads. iterations (may be NULL) gets
+ * each replicate's EM steps. */
 ISO_API
 int iso_quant_bootstrap(const iso_eq_class *classes, size_t n_classes, const double *eff_length, size_t n_tx,
-                        const double *estimate, int n_boot, int threads, int max_iter, double tol,
-                        double *out) ISO_RESULT;
+                        const double *estimate, int n_boot, int threads, int max_iter, double tol, double min_gain,
+                        double *out, int *iterations) ISO_RESULT;
 
 #ifdef __cplusplus
 }
