@@ -79,6 +79,15 @@ static int rna_span_segments(const iso_transcript *tx, int64_t lo, int64_t hi, i
     return ISO_OK;
 }
 
+int64_t iso_inserted_at(const iso_fasta_edit *e, int n, int64_t x)
+{
+    int64_t len = 0;
+    for (int i = 0; i < n; i++)
+        if (e[i].start == x && e[i].end == x)
+            len += e[i].len;
+    return len;
+}
+
 int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags)
 {
     int64_t len = 0;
@@ -87,11 +96,19 @@ int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags)
     return ref_flags & ISO_TX_CDS_PARTIAL_CODON ? (len - tx->cds_phase) % 3 : 0;
 }
 
-static int is_sec(const iso_transcript *tx, int64_t pos)
+/* Whether the codon at offset at of the reading (its CDS segments, cl bases, then the RNA from offset past) is a
+ * selenocysteine's. sec_pos is the codon's lowest genomic base, as the annotation gives it: on the minus strand its
+ * third base in transcript order, so each of the codon's bases is compared (as iso_extract_protein compares the
+ * codon, not one base of it). */
+static int is_sec(const iso_transcript *t, int64_t cl, int64_t past, int64_t at)
 {
-    for (int i = 0; i < tx->n_sec; i++)
-        if (tx->sec_pos[i] == pos)
-            return 1;
+    for (int64_t b = at; b < at + 3; b++) {
+        int64_t pos = b < cl ? iso_segments_position(t->cds, t->n_cds, t->strand, b)
+                             : iso_segments_position(t->exons, t->n_exons, t->strand, past + b - cl);
+        for (int i = 0; i < t->n_sec; i++)
+            if (t->sec_pos[i] == pos)
+                return 1;
+    }
     return 0;
 }
 
@@ -135,9 +152,7 @@ static int reread_cds(iso_fasta *edited, iso_alt_transcript *alt)
     int64_t end = 0;
     while (end + 3 <= len) {
         end += 3;
-        int64_t at = end - 3, pos = at < cl ? iso_segments_position(t->cds, t->n_cds, t->strand, at)
-                                            : iso_segments_position(t->exons, t->n_exons, t->strand, past + at - cl);
-        if (iso_codon_amino(code, seq + at) == '*' && !is_sec(t, pos))
+        if (iso_codon_amino(code, seq + end - 3) == '*' && !is_sec(t, cl, past, end - 3))
             break;
     }
     free(seq);
@@ -242,7 +257,8 @@ int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned
             hi = tx->n_cds ? tx->cds[tx->n_cds - 1].end : 0, lo = tx->n_cds ? tx->cds[0].start : 0;
     if (tail)
         alt_len -= tx->strand == '+' ? iso_edits_map(e, n, hi) - iso_edits_map(e, n, hi - tail) - tail
-                                     : iso_edits_map(e, n, lo + tail) - iso_edits_map(e, n, lo) - tail;
+                                     : iso_edits_map(e, n, lo + tail) + iso_inserted_at(e, n, lo + tail) -
+                                           iso_edits_map(e, n, lo) - tail;
     alt->cds_delta = alt_len - ref_len;
     /* not read again from the start codon: an incomplete CDS (a partial codon after its stop codon is read as
      * the reference reads it: not at all) */

@@ -130,7 +130,8 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
         return t | TERM(ISO_SO_FRAMESHIFT);
     }
     for (int i = 0; tail && i < n; i++) /* the partial codon's bases, which the reference protein does not read */
-        if (iso_edit_touches(&e[i], s0, s0 + tail))
+        if (iso_edit_touches(&e[i], s0, s0 + tail) ||
+            (tx->strand == '-' && iso_inserted_at(&e[i], 1, s0 + tail))) /* after the stop codon, read before them */
             t |= TERM(ISO_SO_INCOMPLETE_TERMINAL_CODON);
     if (alt->flags & ISO_ALT_REREAD) { /* a complete CDS, read again: its stop codon can move */
         int64_t al = (int64_t)strlen(alt_protein), expect = (int64_t)strlen(ref_protein) + alt->cds_delta / 3;

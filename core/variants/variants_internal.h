@@ -20,4 +20,10 @@ bcf_hdr_t *iso_vcf_header(const iso_vcf *v);
  * has ISO_TX_CDS_PARTIAL_CODON. After a stop codon they are not read, as the reference's protein reads them. */
 int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags);
 
+/* Bases the edits insert at x, between x - 1 and x. Bases inserted at a boundary go with the base after them (the
+ * mapping of segments); on the minus strand, inserted between a stop codon (lowest base x) and the partial codon
+ * after it ([x - tail, x)), they are read after the stop codon, in the partial codon's place, and are counted in
+ * it. */
+int64_t iso_inserted_at(const iso_fasta_edit *e, int n, int64_t x);
+
 #endif

@@ -786,6 +786,9 @@ section('CDS read again with a slippage or a partial codon')
 r = run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_variants_reread.py"), iso,
          os.path.join(work, "reread"), data])
 print(r.stdout, end="")
+r = run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_variants_reread_edge.py"),
+         iso, os.path.join(work, "reread_edge"), data])
+print(r.stdout, end="")
 
 section("done")
 if failures:
