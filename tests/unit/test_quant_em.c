@@ -174,7 +174,6 @@ int main(void)
     tcase_add_test(tc, length_bias_is_corrected);
     tcase_add_test(tc, fragment_length_weights_shift_shared_reads);
     tcase_add_test(tc, bootstrap_stops_on_flat_ridges);
-    tcase_set_timeout(tc, 120); /* the converged replicates take some 5 s */
     suite_add_tcase(s, tc);
     return iso_run_suite(s);
 }
