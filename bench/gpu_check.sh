@@ -164,11 +164,14 @@ EOF
   for d in e_dna e_rna e_protein fused pooled predictions; do
     $T compare f32 "$W/$d.f32" "$W/ref/$d.f32" 1e-4 "full $d, cuda fp32 vs PyTorch fp32"; verdict $? "full $d fp32"
   done
-  $T stage-rates "$F/config.json" "$W/stages_fp32.log" "ours cuda fp32 (rna 1000 tokens, protein 500)"
+  # the yardstick: cuBLAS's own dense rate on this GPU, measured now (the target: GEMM stages >= 50% of bf16)
+  timed 60 "in-run GEMM rate (PyTorch matmul)" $T gemm-peak "$OUT/gemm_peak.json" --device "$DEV"
+  $T stage-rates "$F/config.json" "$W/stages_fp32.log" "ours cuda fp32 (rna 1000 tokens, protein 500)" \
+    --peak "$OUT/gemm_peak.json" --precision fp32
   for p in tf32 bf16; do
     ISO_DEVICE=$DEV ISO_PRECISION=$p ISO_REPEATS=3 timed 120 "model_driver cuda $p" \
       "$MD" isoformer "$F" "$W/dna" "$W/rna1000" "$W/prot500" "$W/$p" 2>&1 | tee "$W/stages_$p.log" >/dev/null
-    $T stage-rates "$F/config.json" "$W/stages_$p.log" "ours cuda $p"
+    $T stage-rates "$F/config.json" "$W/stages_$p.log" "ours cuda $p" --peak "$OUT/gemm_peak.json" --precision "$p"
   done
   step "3b. predict on the full-size model: CPU vs CUDA fp32 / tf32 / bf16 (one window per gene)"
   predict_vs_cpu full "$F" "1e-4 1e-2 1e-1" --window-center gene

@@ -8,7 +8,10 @@
   inputs DIR [--window N]   dna (N bases, default 196,608), rna1000 (NT-v2 ids), prot500 (ESM-2 ids), the inputs
       of model_driver isoformer
   compare f32|tsv GOT REF TOL LABEL   rel-L2 = ||got - ref|| / ||ref||; exit 1 above TOL or on new NaN/inf
-  stage-rates CONFIG LOG LABEL        TFLOP/s per stage from model_driver's warm "stage seconds" lines
+  gemm-peak OUT [--device D]          the in-run dense GEMM rate (PyTorch's matmul, cuBLAS on a GPU; n = 8192,
+      1024 on a CPU) in fp32 (TF32 off), tf32 and bf16, TFLOP/s into the JSON file OUT: the yardstick of stage-rates
+  stage-rates CONFIG LOG LABEL [--peak OUT --precision P]   TFLOP/s per stage from model_driver's warm "stage
+      seconds" lines, with --peak also as a share of gemm-peak's rate at precision P
   torch-ref MODEL DIR [--dump OUTDIR] [--time N] [--device D]   the same checkpoint in PyTorch (enformer-pytorch
       and transformers' EsmModel, tests/parity/refmodels.py): fp32 outputs for the inputs of DIR (TF32 off), an
       independent reference for ours; or N timed transcripts done the public way (batch 1, each its own Enformer
@@ -161,8 +164,40 @@ def stage_flops(c, dna_len=196608, rna_tokens=1000, protein_tokens=500):
                 protein=flops.esm(c, "esm_", protein_tokens), fusion=flops.fusion(c, rna_tokens, protein_tokens))
 
 
-def stage_rates(config, log, label):
-    """The median warm pass of each stage (model_driver isoformer with ISO_REPEATS > 1 on the inputs of `inputs`)."""
+def gemm_peak(out, device):
+    """Median of 5 timed n^3 matmuls after a warm-up, per precision: what cuBLAS gives this GPU at full size."""
+    import time
+
+    import torch
+    if device == "cuda" and not torch.cuda.is_available():
+        print("gemm-peak: PyTorch sees no CUDA device")
+        return 1
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    n, rates = (8192 if device == "cuda" else 1024), {}
+    for prec, dtype, tf32 in (("fp32", torch.float32, False), ("tf32", torch.float32, True),
+                              ("bf16", torch.bfloat16, False)):
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        a = torch.randn(n, n, device=device).to(dtype)
+        b = torch.randn(n, n, device=device).to(dtype)
+        times = []
+        with torch.inference_mode():
+            for rep in range(6):
+                sync()
+                t0 = time.perf_counter()
+                torch.matmul(a, b)
+                sync()
+                if rep:
+                    times.append(time.perf_counter() - t0)
+        rates[prec] = 2 * n ** 3 / sorted(times)[len(times) // 2] / 1e12
+    torch.backends.cuda.matmul.allow_tf32 = False
+    json.dump(rates, open(out, "w"))
+    print(f"in-run GEMM {n}^3 on {device}: " + ", ".join(f"{k} {v:.3g} TFLOP/s" for k, v in rates.items()))
+    return 0
+
+
+def stage_rates(config, log, label, peak=None, precision=None):
+    """The median warm pass of each stage (model_driver isoformer with ISO_REPEATS > 1 on the inputs of `inputs`);
+    with peak (gemm-peak's file), each stage's rate as a share of the GEMM rate at precision too."""
     c = json.load(open(config))
     f = stage_flops(c, c.get("dna_window", 196608))
     best = {}
@@ -174,7 +209,10 @@ def stage_rates(config, log, label):
     if not best:
         print(f"{label}: no warm stage times in {log}")
         return 1
-    print(f"{label}: " + ", ".join(f"{k} {best[k] * 1e3:.1f} ms = {f[k] / best[k] / 1e12:.2f} TFLOP/s"
+    top = json.load(open(peak)).get(precision) if peak and os.path.exists(peak) else None
+    share = (lambda k: f" ({100 * f[k] / best[k] / 1e12 / top:.0f}% of the {precision} GEMM's {top:.3g})") if top \
+        else (lambda k: "")
+    print(f"{label}: " + ", ".join(f"{k} {best[k] * 1e3:.1f} ms = {f[k] / best[k] / 1e12:.2f} TFLOP/s{share(k)}"
                                    for k in ("dna", "rna", "protein", "fusion")) +
           f"; one transcript {sum(best.values()) * 1e3:.1f} ms")
     return 0
@@ -302,9 +340,14 @@ def main():
     p = sub.add_parser("compare")
     for a in ("mode", "got", "ref", "tol", "label"):
         p.add_argument(a)
+    p = sub.add_parser("gemm-peak")
+    p.add_argument("out")
+    p.add_argument("--device", default="cuda")
     p = sub.add_parser("stage-rates")
     for a in ("config", "log", "label"):
         p.add_argument(a)
+    p.add_argument("--peak")
+    p.add_argument("--precision")
     p = sub.add_parser("torch-ref")
     p.add_argument("model")
     p.add_argument("dir")
@@ -318,8 +361,10 @@ def main():
         return inputs(a.dir, a.window)
     if a.cmd == "compare":
         return compare(a.mode, a.got, a.ref, float(a.tol), a.label)
+    if a.cmd == "gemm-peak":
+        return gemm_peak(a.out, a.device)
     if a.cmd == "stage-rates":
-        return stage_rates(a.config, a.log, a.label)
+        return stage_rates(a.config, a.log, a.label, a.peak, a.precision)
     return torch_ref(a.model, a.dir, a.dump, a.time, a.device)
 
 
