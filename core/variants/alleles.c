@@ -37,16 +37,19 @@ int64_t iso_edits_map(const iso_fasta_edit *e, int n, int64_t x)
     return x + shift;
 }
 
-/* Maps the segments (sorted by start) and drops those left empty; *out is malloc'd. */
-static int map_segments(const iso_interval *seg, int n_seg, const iso_fasta_edit *e, int n, iso_interval **out,
-                        int *n_out)
+/* Maps the segments (sorted by start) and drops those left empty; *out is malloc'd. Bases inserted at a segment's
+ * start go into it, except, for a CDS (cds), at its lowest base: those are outside it, in the UTR below it, as
+ * those inserted at its highest end are in the UTR above it (VEP: before the start codon, after the stop codon). */
+static int map_segments(const iso_interval *seg, int n_seg, int cds, const iso_fasta_edit *e, int n,
+                        iso_interval **out, int *n_out)
 {
     *n_out = 0;
     *out = malloc((size_t)(n_seg ? n_seg : 1) * sizeof **out);
     if (!*out)
         return iso_error(ISO_ENOMEM, "out of memory");
     for (int i = 0; i < n_seg; i++) {
-        iso_interval m = {iso_edits_map(e, n, seg[i].start), iso_edits_map(e, n, seg[i].end)};
+        int64_t below = cds && i == 0 ? iso_inserted_at(e, n, seg[0].start) : 0;
+        iso_interval m = {iso_edits_map(e, n, seg[i].start) + below, iso_edits_map(e, n, seg[i].end)};
         if (m.end > m.start)
             (*out)[(*n_out)++] = m;
     }
@@ -88,12 +91,39 @@ int64_t iso_inserted_at(const iso_fasta_edit *e, int n, int64_t x)
     return len;
 }
 
-int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags)
+int iso_edit_touches_cds(const iso_transcript *tx, const iso_fasta_edit *e, int64_t lo, int64_t hi)
+{
+    return iso_edit_touches(e, lo, hi) && !(e->end == e->start && e->start == tx->cds[0].start);
+}
+
+int64_t iso_cds_length(const iso_transcript *tx)
 {
     int64_t len = 0;
     for (int i = 0; i < tx->n_cds; i++)
         len += tx->cds[i].end - tx->cds[i].start;
-    return ref_flags & ISO_TX_CDS_PARTIAL_CODON ? (len - tx->cds_phase) % 3 : 0;
+    return len;
+}
+
+int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags)
+{
+    return ref_flags & ISO_TX_CDS_PARTIAL_CODON ? (iso_cds_length(tx) - tx->cds_phase) % 3 : 0;
+}
+
+int iso_cds_end_span(const iso_transcript *tx, int64_t from, int64_t to, iso_interval out[3])
+{
+    int64_t len = iso_cds_length(tx);
+    int n = 0;
+    for (int64_t off = len - from; off < len - to; off++) {
+        int64_t pos = iso_segments_position(tx->cds, tx->n_cds, tx->strand, off);
+        if (pos < 0) /* a CDS shorter than a codon and its partial codon */
+            continue;
+        if (n && (out[n - 1].end == pos || out[n - 1].start == pos + 1)) /* next to the base before it */
+            out[n - 1] = (iso_interval){out[n - 1].start < pos ? out[n - 1].start : pos,
+                                        out[n - 1].end > pos + 1 ? out[n - 1].end : pos + 1};
+        else
+            out[n++] = (iso_interval){pos, pos + 1};
+    }
+    return n;
 }
 
 /* Whether the codon at offset at of the reading (its CDS segments, cl bases, then the RNA from offset past) is a
@@ -222,9 +252,9 @@ int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned
     t->exons = t->cds = NULL;
     t->sec_pos = NULL;
     t->n_sec = 0;
-    int rc = map_segments(tx->exons, tx->n_exons, e, n, &t->exons, &t->n_exons);
+    int rc = map_segments(tx->exons, tx->n_exons, 0, e, n, &t->exons, &t->n_exons);
     if (rc == ISO_OK)
-        rc = map_segments(tx->cds, tx->n_cds, e, n, &t->cds, &t->n_cds);
+        rc = map_segments(tx->cds, tx->n_cds, 1, e, n, &t->cds, &t->n_cds);
     if (rc == ISO_OK && t->n_cds == tx->n_cds)
         keep_overlaps(tx, t);
     if (rc == ISO_OK && tx->n_sec && !(t->sec_pos = malloc((size_t)tx->n_sec * sizeof *t->sec_pos)))
@@ -248,17 +278,20 @@ int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned
     for (int i = 0; i < tx->n_cds; i++) {
         ref_len += tx->cds[i].end - tx->cds[i].start;
         for (int k = 0; k < n; k++)
-            touched |= iso_edit_touches(&e[k], tx->cds[i].start, tx->cds[i].end);
+            touched |= iso_edit_touches_cds(tx, &e[k], tx->cds[i].start, tx->cds[i].end);
     }
     for (int i = 0; i < t->n_cds; i++)
         alt_len += t->cds[i].end - t->cds[i].start;
-    /* bases after the stop codon (a partial codon) do not move the frame: their change is not counted */
-    int64_t tail = ref_flags & ISO_TX_NO_STOP_CODON ? 0 : iso_cds_tail(tx, ref_flags),
-            hi = tx->n_cds ? tx->cds[tx->n_cds - 1].end : 0, lo = tx->n_cds ? tx->cds[0].start : 0;
-    if (tail)
-        alt_len -= tx->strand == '+' ? iso_edits_map(e, n, hi) - iso_edits_map(e, n, hi - tail) - tail
-                                     : iso_edits_map(e, n, lo + tail) + iso_inserted_at(e, n, lo + tail) -
-                                           iso_edits_map(e, n, lo) - tail;
+    /* bases after the stop codon (a partial codon, which an intron may part from it) do not move the frame: their
+     * change is not counted; each piece of it mapped as the CDS segment holding it is */
+    int64_t tail = ref_flags & ISO_TX_NO_STOP_CODON ? 0 : iso_cds_tail(tx, ref_flags);
+    iso_interval piece[3];
+    for (int i = 0, n_piece = tail ? iso_cds_end_span(tx, tail, 0, piece) : 0; i < n_piece; i++)
+        alt_len -= iso_edits_map(e, n, piece[i].end) - iso_edits_map(e, n, piece[i].start) -
+                   (piece[i].end - piece[i].start) -
+                   (piece[i].start == tx->cds[0].start ? iso_inserted_at(e, n, piece[i].start) : 0);
+    if (tail && tx->strand == '-') /* inserted below the stop codon: read after it, in the partial codon */
+        alt_len -= iso_inserted_at(e, n, iso_segments_position(tx->cds, tx->n_cds, '-', ref_len - tail - 1));
     alt->cds_delta = alt_len - ref_len;
     /* not read again from the start codon: an incomplete CDS (a partial codon after its stop codon is read as
      * the reference reads it: not at all) */

@@ -74,7 +74,8 @@ static unsigned location_terms(const iso_transcript *tx, const iso_fasta_edit *x
             t |= TERM(ISO_SO_NC_EXON);
             continue;
         }
-        if (ex->start < cds_lo && iso_edit_touches(x, ex->start, ex->end < cds_lo ? ex->end : cds_lo))
+        if ((ex->start < cds_lo && iso_edit_touches(x, ex->start, ex->end < cds_lo ? ex->end : cds_lo)) ||
+            (x->end == x->start && x->start == cds_lo)) /* inserted right below the CDS: outside it */
             t |= TERM(plus ? ISO_SO_UTR5 : ISO_SO_UTR3);
         if (ex->end > cds_hi && iso_edit_touches(x, ex->start > cds_hi ? ex->start : cds_hi, ex->end))
             t |= TERM(plus ? ISO_SO_UTR3 : ISO_SO_UTR5);
@@ -110,6 +111,14 @@ static void amino_acids(const char *ref, const char *alt, unsigned terms, iso_co
     snprintf(out->amino_acids, sizeof out->amino_acids, "%s/%s", r[0] ? r : "-", a[0] ? a : "-");
 }
 
+static int touches_span(const iso_transcript *tx, const iso_fasta_edit *e, const iso_interval *piece, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (iso_edit_touches_cds(tx, e, piece[i].start, piece[i].end))
+            return 1;
+    return 0;
+}
+
 /* Terms from the coding sequence: the frame, the proteins, the start and stop codons. */
 static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const iso_fasta_edit *e, int n,
                              const iso_alt_transcript *alt, const char *ref_protein, const char *alt_protein)
@@ -117,28 +126,30 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
     if (alt->flags & ISO_ALT_START_LOST)
         return TERM(ISO_SO_START_LOST);
     unsigned t = 0;
-    const iso_interval *last = &tx->cds[tx->strand == '+' ? tx->n_cds - 1 : 0];
-    int64_t tail = iso_cds_tail(tx, ref_flags), s0 = tx->strand == '+' ? last->end - tail : last->start;
-    /* the last whole codon's first base (the stop codon's, when it is one) */
-    int64_t stop0 = tx->strand == '+' ? last->end - tail - 3 : last->start + tail;
+    /* the partial codon and the last whole codon (the stop codon, when it is one), each split by any intron */
+    int64_t tail = iso_cds_tail(tx, ref_flags);
+    iso_interval part[3], stop[3];
+    int n_part = iso_cds_end_span(tx, tail, 0, part), n_stop = iso_cds_end_span(tx, tail + 3, tail, stop);
+    /* the stop codon's last base (transcript order), below the partial codon's first on the minus strand */
+    int64_t stop_lo = iso_segments_position(tx->cds, tx->n_cds, tx->strand, iso_cds_length(tx) - tail - 1);
     if (alt->cds_delta % 3 != 0) { /* in the stop codon, as bcftools csq: whether a stop still ends it there */
         for (int i = 0; (alt->flags & ISO_ALT_REREAD) && i < n; i++)
-            if (iso_edit_touches(&e[i], stop0, stop0 + 3)) {
+            if (touches_span(tx, &e[i], stop, n_stop)) {
                 size_t rl = strlen(ref_protein), al = strlen(alt_protein);
                 t = al > rl ? TERM(ISO_SO_STOP_LOST) : al == rl ? TERM(ISO_SO_STOP_RETAINED) : 0;
             }
         return t | TERM(ISO_SO_FRAMESHIFT);
     }
     for (int i = 0; tail && i < n; i++) /* the partial codon's bases, which the reference protein does not read */
-        if (iso_edit_touches(&e[i], s0, s0 + tail) ||
-            (tx->strand == '-' && iso_inserted_at(&e[i], 1, s0 + tail))) /* after the stop codon, read before them */
+        if (touches_span(tx, &e[i], part, n_part) ||
+            (tx->strand == '-' && iso_inserted_at(&e[i], 1, stop_lo))) /* after the stop codon, read before them */
             t |= TERM(ISO_SO_INCOMPLETE_TERMINAL_CODON);
     if (alt->flags & ISO_ALT_REREAD) { /* a complete CDS, read again: its stop codon can move */
         int64_t al = (int64_t)strlen(alt_protein), expect = (int64_t)strlen(ref_protein) + alt->cds_delta / 3;
         if (al != expect)
             t |= TERM(al < expect ? ISO_SO_STOP_GAINED : ISO_SO_STOP_LOST);
         for (int i = 0; !t && i < n; i++)
-            if (iso_edit_touches(&e[i], stop0, stop0 + 3))
+            if (touches_span(tx, &e[i], stop, n_stop))
                 t |= TERM(ISO_SO_STOP_RETAINED);
     }
     if (alt->cds_delta)
@@ -163,7 +174,7 @@ void iso_consequence_classify(const iso_transcript *tx, unsigned ref_flags, cons
             out->distance = d;
         int touches = 0, inside = 0;
         for (int k = 0; k < tx->n_cds; k++)
-            touches |= iso_edit_touches(&e[i], tx->cds[k].start, tx->cds[k].end);
+            touches |= iso_edit_touches_cds(tx, &e[i], tx->cds[k].start, tx->cds[k].end);
         for (int k = 0; k < tx->n_exons; k++)
             inside |= e[i].start >= tx->exons[k].start && e[i].end <= tx->exons[k].end;
         in_cds |= touches;

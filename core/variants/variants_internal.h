@@ -16,9 +16,22 @@ struct iso_vcf_record_raw {
  * in its records are added to it while reading). */
 bcf_hdr_t *iso_vcf_header(const iso_vcf *v);
 
+/* The bases of tx's CDS segments. */
+int64_t iso_cds_length(const iso_transcript *tx);
+
 /* Bases of tx's CDS after its last whole codon (after the phase): 0 unless ref_flags, from iso_extract_protein,
  * has ISO_TX_CDS_PARTIAL_CODON. After a stop codon they are not read, as the reference's protein reads them. */
 int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags);
+
+/* Whether e touches [lo, hi) of tx's CDS (iso_edit_touches), bases inserted at its lowest base excepted: they are
+ * outside it, in the UTR below it (VEP: an insertion right before the start codon, or right after the stop codon
+ * on the minus strand, is a UTR variant). */
+int iso_edit_touches_cds(const iso_transcript *tx, const iso_fasta_edit *e, int64_t lo, int64_t hi);
+
+/* The genomic pieces (at most 3, in no set order) of the bases of tx's CDS from `from` to `to` bases before its 3'
+ * end: of the partial codon (tail, 0) or of the stop codon before it (tail + 3, tail), which an intron may split,
+ * or part from each other. Returns their count. */
+int iso_cds_end_span(const iso_transcript *tx, int64_t from, int64_t to, iso_interval out[3]);
 
 /* Bases the edits insert at x, between x - 1 and x. Bases inserted at a boundary go with the base after them (the
  * mapping of segments); on the minus strand, inserted between a stop codon (lowest base x) and the partial codon

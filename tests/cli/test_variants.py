@@ -789,6 +789,9 @@ print(r.stdout, end="")
 r = run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_variants_reread_edge.py"),
          iso, os.path.join(work, "reread_edge"), data])
 print(r.stdout, end="")
+r = run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_variants_boundaries.py"),
+         iso, os.path.join(work, "boundaries"), data])
+print(r.stdout, end="")
 
 section("done")
 if failures:
