@@ -119,6 +119,11 @@ static int touches_span(const iso_transcript *tx, const iso_fasta_edit *e, const
     return 0;
 }
 
+static int is_insertion_at(const iso_fasta_edit *e, int64_t x)
+{
+    return e->end == e->start && e->start == x;
+}
+
 /* Terms from the coding sequence: the frame, the proteins, the start and stop codons. */
 static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const iso_fasta_edit *e, int n,
                              const iso_alt_transcript *alt, const char *ref_protein, const char *alt_protein)
@@ -132,9 +137,13 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
     int n_part = iso_cds_end_span(tx, tail, 0, part), n_stop = iso_cds_end_span(tx, tail + 3, tail, stop);
     /* the stop codon's last base (transcript order), below the partial codon's first on the minus strand */
     int64_t stop_lo = iso_segments_position(tx->cds, tx->n_cds, tx->strand, iso_cds_length(tx) - tail - 1);
+    /* Bases inserted right before the stop codon are not in it (VEP's _overlaps_stop_codon). On the plus strand
+     * they sit at its first base, which iso_edit_touches counts; on the minus strand, above its highest, it does not. */
+    int64_t stop_5p = tx->strand == '+' ? iso_segments_position(tx->cds, tx->n_cds, '+', iso_cds_length(tx) - tail - 3)
+                                        : -1;
     if (alt->cds_delta % 3 != 0) { /* in the stop codon, as bcftools csq: whether a stop still ends it there */
         for (int i = 0; (alt->flags & ISO_ALT_REREAD) && i < n; i++)
-            if (touches_span(tx, &e[i], stop, n_stop)) {
+            if (touches_span(tx, &e[i], stop, n_stop) && !is_insertion_at(&e[i], stop_5p)) {
                 size_t rl = strlen(ref_protein), al = strlen(alt_protein);
                 t = al > rl ? TERM(ISO_SO_STOP_LOST) : al == rl ? TERM(ISO_SO_STOP_RETAINED) : 0;
             }
@@ -149,7 +158,7 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
         if (al != expect)
             t |= TERM(al < expect ? ISO_SO_STOP_GAINED : ISO_SO_STOP_LOST);
         for (int i = 0; !t && i < n; i++)
-            if (touches_span(tx, &e[i], stop, n_stop))
+            if (touches_span(tx, &e[i], stop, n_stop) && !is_insertion_at(&e[i], stop_5p))
                 t |= TERM(ISO_SO_STOP_RETAINED);
     }
     if (alt->cds_delta)

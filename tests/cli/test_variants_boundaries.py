@@ -5,6 +5,8 @@ of the plus strand's contig, so both must give the same answer):
   _after_coding: "special case insertions just before the CDS start / just after the CDS end") calls them UTR
   variants, outside the CDS and its start and stop codons: 3_prime_UTR_variant or 5_prime_UTR_variant only, and
   the protein is unchanged;
+- an insertion right before the stop codon is not in it (VEP's _overlaps_stop_codon): frameshift_variant or
+  inframe_insertion only, with no stop_lost or stop_retained_variant, the protein changed;
 - a partial codon after the stop codon split from it by an intron (the stop codon ends exon 2 and the partial
   codon is exon 3's first two bases; or one base of it ends exon 2 and the other starts exon 3): an SNV of the stop
   codon that keeps a stop is stop_retained_variant, one that reads through it stop_lost, one of a partial codon's
@@ -98,6 +100,9 @@ P = {  # (kind, allele) -> (edit on the plus strand: [start, end) 0-based, alt; 
     ("mid", "after_stop_ins3"): ((hi, hi, "CGC"), "3_prime_UTR_variant", True),
     ("mid", "before_start_ins1"): ((lo, lo, "C"), "5_prime_UTR_variant", True),
     ("mid", "before_start_ins3"): ((lo, lo, "CGC"), "5_prime_UTR_variant", True),
+    # right before the stop codon: not in it (VEP's _overlaps_stop_codon), so no stop_retained or stop_lost
+    ("mid", "before_stop_ins1"): ((hi - 3, hi - 3, "C"), "frameshift_variant", False),
+    ("mid", "before_stop_ins3"): ((hi - 3, hi - 3, "GCC"), "inframe_insertion", False),
 }
 for kind in ("split2", "split1"):
     P[kind, "stop_kept"] = stop_snv(kind, 2, "*") + (True,)
