@@ -171,8 +171,6 @@ int cpu_bf16_create(int parts, cpu_bf16 **out)
     if (!isa && !emulated)
         return iso_error(ISO_EDEVICE, "bf16 precision on the CPU needs AVX512-BF16 or AMX, which this CPU lacks (or "
                                       "ONEDNN_MAX_CPU_ISA excludes): use fp32 precision");
-    if (emulated)
-        isa = "a CPU without bf16 instructions (ISO_CPU_BF16_KERNELS=fp32)";
     cpu_bf16 *b = calloc(1, sizeof *b);
     if (!b || !(b->streams = calloc((size_t)parts, sizeof *b->streams)) ||
         !(b->wide = calloc((size_t)parts, sizeof *b->wide)) || !(b->pads = calloc((size_t)parts, sizeof *b->pads))) {
@@ -190,7 +188,9 @@ int cpu_bf16_create(int parts, cpu_bf16 **out)
         cpu_bf16_destroy(b);
         return iso_error(ISO_EDEVICE, "cpu backend: oneDNN cannot create its CPU engine");
     }
-    if (b->fp32_kernels)
+    if (b->fp32_kernels && force)
+        iso_info("cpu backend: bf16 GEMMs as OpenBLAS sgemm on the bf16 values (ISO_CPU_BF16_KERNELS=fp32)");
+    else if (b->fp32_kernels)
         iso_info("cpu backend: bf16 GEMMs as OpenBLAS sgemm on the bf16 values (this CPU's %s kernels are slower)",
                  isa);
     else
