@@ -11,7 +11,7 @@
 /* Classes flattened: class c's transcripts are tx[off[c] .. off[c + 1]), each with its factor
  * weight / effective length. */
 typedef struct {
-    size_t n_classes, n_tx;
+    size_t n_classes, n_tx, max_class;
     size_t *off;
     uint32_t *tx;
     double *factor;
@@ -43,6 +43,8 @@ static int model_build(em_model *m, const iso_eq_class *classes, size_t n_classe
     for (size_t c = 0; c < n_classes; c++) {
         m->off[c] = k;
         count[c] = classes[c].count;
+        if ((size_t)classes[c].n_tx > m->max_class)
+            m->max_class = (size_t)classes[c].n_tx;
         for (int i = 0; i < classes[c].n_tx; i++, k++) {
             m->tx[k] = classes[c].tx[i];
             m->factor[k] = (classes[c].weight ? classes[c].weight[i] : 1.0) / eff_length[classes[c].tx[i]];
@@ -52,15 +54,27 @@ static int model_build(em_model *m, const iso_eq_class *classes, size_t n_classe
     return ISO_OK;
 }
 
+/* The fragments in classes with any, summed in class order as the likelihood's normalisation always was: the
+ * same for every step, so em_step takes it rather than summing it again. */
+static double model_fragments(const em_model *m)
+{
+    double n = 0;
+    for (size_t c = 0; c < m->n_classes; c++)
+        if (m->count[c] > 0)
+            n += m->count[c];
+    return n;
+}
+
 /* One EM step from x into next; returns the log-likelihood of x (up to a constant), -INFINITY when x gives a
  * class with fragments no probability; 0 without with_ll (a log per class was a third of the EM's time, and
- * SQUAREM's middle step does not use it). */
-static double em_step(const em_model *m, const double *x, double *next, int with_ll)
+ * SQUAREM's middle step does not use it). total: x summed in ascending t, n: model_fragments (both read only
+ * with with_ll; the caller sums total in a pass over x it makes anyway). w: max_class scratch, so that a
+ * class's x[tx[k]] * factor[k] is gathered and multiplied once for its denominator and its scatter. */
+static double em_step(const em_model *m, const double *x, double total, double n, double *next, int with_ll,
+                      double *w)
 {
     memset(next, 0, m->n_tx * sizeof *next);
-    double ll = 0, total = 0, n = 0;
-    for (size_t t = 0; t < m->n_tx; t++)
-        total += x[t];
+    double ll = 0;
     for (size_t c = 0; c < m->n_classes; c++) {
         double count = m->count[c];
         if (count <= 0)
@@ -70,20 +84,18 @@ static double em_step(const em_model *m, const double *x, double *next, int with
             next[m->tx[a]] += x[m->tx[a]] > 0 ? count : 0;
             if (with_ll)
                 ll += count * log(x[m->tx[a]] * m->factor[a]);
-            n += count;
             continue;
         }
         double denom = 0;
         for (size_t k = a; k < b; k++)
-            denom += x[m->tx[k]] * m->factor[k];
+            denom += w[k - a] = x[m->tx[k]] * m->factor[k];
         if (with_ll)
             ll += count * log(denom);
-        n += count;
         if (denom <= 0)
             continue;
         double scale = count / denom;
         for (size_t k = a; k < b; k++)
-            next[m->tx[k]] += x[m->tx[k]] * m->factor[k] * scale;
+            next[m->tx[k]] += w[k - a] * scale;
     }
     return !with_ll ? 0 : total > 0 ? ll - n * log(total) : -INFINITY;
 }
@@ -92,16 +104,21 @@ static double em_step(const em_model *m, const double *x, double *next, int with
  * MIN_MOVE fragments: a transcript decaying towards 0 changes a lot relatively for ever, and matters to no
  * count once it moves by less than that. */
 #define MIN_MOVE 0.01
-static double rel_change(const double *a, const double *b, size_t n, double min_abundance)
+/* Also sums b into *total_b (ascending t, as em_step wants it), saving em_step a pass. */
+static double rel_change(const double *a, const double *b, size_t n, double min_abundance, double *total_b)
 {
-    double change = 0;
+    double change = 0, total = 0;
     for (size_t t = 0; t < n; t++) {
-        double hi = fmax(a[t], b[t]);
+        total += b[t];
+        /* fmax inline (a libm call per transcript otherwise): where either is NaN, so is the difference and
+         * the test fails whatever hi is, and a signed zero fails hi > min_abundance either way */
+        double hi = a[t] > b[t] ? a[t] : b[t];
         if (hi > min_abundance && fabs(a[t] - b[t]) > MIN_MOVE) {
             double r = fabs(a[t] - b[t]) / hi;
             change = r > change ? r : change;
         }
     }
+    *total_b = total;
     return change;
 }
 
@@ -114,52 +131,73 @@ static double rel_change(const double *a, const double *b, size_t n, double min_
 static int em_run(const em_model *m, int max_iter, double tol, double min_gain, double *x, double *change_out)
 {
     size_t n = m->n_tx ? m->n_tx : 1;
-    double *x1 = malloc(n * sizeof *x1), *x2 = malloc(n * sizeof *x2), *xs = malloc(n * sizeof *xs),
-           *x3 = malloc(n * sizeof *x3);
-    if (!x1 || !x2 || !xs || !x3) {
-        free(x1), free(x2), free(xs), free(x3);
+    double *buf[4], *w = malloc((m->max_class ? m->max_class : 1) * sizeof *w);
+    int ok = w != NULL;
+    for (int i = 0; i < 4; i++)
+        ok &= (buf[i] = malloc(n * sizeof *buf[i])) != NULL;
+    if (!ok) {
+        for (int i = 0; i < 4; i++)
+            free(buf[i]);
+        free(w);
         return iso_error(ISO_ENOMEM, "out of memory for the EM");
     }
+    /* cur is the iterate; the accepted one trades places with it instead of being copied back each time */
+    double *cur = x, *x1 = buf[0], *x2 = buf[1], *xs = buf[2], *x3 = buf[3];
+    double frag = model_fragments(m), total = 0;
+    for (size_t t = 0; t < m->n_tx; t++)
+        total += cur[t];
     int it = 0;
     double change = INFINITY, ll_prev = -INFINITY;
     while (it < max_iter) {
-        double ll0 = em_step(m, x, x1, 1);
+        double ll0 = em_step(m, cur, total, frag, x1, 1, w);
         if (ll0 - ll_prev < min_gain) { /* NaN, not a stop, while x gives a class no probability */
             it++;
             break;
         }
         ll_prev = ll0;
-        em_step(m, x1, x2, 0);
+        em_step(m, x1, 0, frag, x2, 0, w);
         it += 2;
         /* r = x1 - x, v = x2 - 2 x1 + x; step length alpha = -|r| / |v| (at most -1: plain EM). */
         double rr = 0, vv = 0;
         for (size_t t = 0; t < m->n_tx; t++) {
-            double r = x1[t] - x[t], v = x2[t] - 2 * x1[t] + x[t];
+            double r = x1[t] - cur[t], v = x2[t] - 2 * x1[t] + cur[t];
             rr += r * r;
             vv += v * v;
         }
         double alpha = vv > 0 ? -sqrt(rr / vv) : -1;
         if (alpha > -1)
             alpha = -1;
-        const double *next = x2;
+        double **next = &x2;
         if (alpha < -1) {
+            double total_s = 0;
             for (size_t t = 0; t < m->n_tx; t++) {
-                double r = x1[t] - x[t], v = x2[t] - 2 * x1[t] + x[t];
-                /* kept above 0 (as salmon does): a transcript at 0 could not take back its unique reads */
-                xs[t] = fmax(x[t] - 2 * alpha * r + alpha * alpha * v, x[t] > 0 ? 1e-10 : 0);
+                double r = x1[t] - cur[t], v = x2[t] - 2 * x1[t] + cur[t];
+                /* kept above 0 (as salmon does): a transcript at 0 could not take back its unique reads. Inline
+                 * for glibc's x86-64 fmax (maxsd: the second operand unless the first is greater, also where the
+                 * first is NaN), bit for bit, without a libm call per transcript. */
+                double e = cur[t] - 2 * alpha * r + alpha * alpha * v, lo = cur[t] > 0 ? 1e-10 : 0;
+                xs[t] = e > lo ? e : lo;
+                total_s += xs[t];
             }
             /* The stabilising EM step; the extrapolation is kept only if the likelihood did not fall. */
-            double lls = em_step(m, xs, x3, 1);
+            double lls = em_step(m, xs, total_s, frag, x3, 1, w);
             it++;
             if (isfinite(lls) && lls >= ll0)
-                next = x3;
+                next = &x3;
         }
-        change = rel_change(x, next, m->n_tx, MIN_ABUNDANCE);
-        memcpy(x, next, m->n_tx * sizeof *x);
+        change = rel_change(cur, *next, m->n_tx, MIN_ABUNDANCE, &total);
+        double *old = cur;
+        cur = *next;
+        *next = old;
         if (change < tol)
             break;
     }
-    free(x1), free(x2), free(xs), free(x3);
+    if (cur != x)
+        memcpy(x, cur, m->n_tx * sizeof *x);
+    /* buf holds the allocations whatever roles they ended in */
+    for (int i = 0; i < 4; i++)
+        free(buf[i]);
+    free(w);
     if (change_out)
         *change_out = change;
     return it;
