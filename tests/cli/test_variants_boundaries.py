@@ -13,52 +13,28 @@ of the plus strand's contig, so both must give the same answer):
   base incomplete_terminal_codon_variant (VEP's stop_retained, stop_lost and partial_codon predicates), each with
   the codons translated here by Biopython.
 Usage: test_variants_boundaries.py ISOFORMER_BINARY WORKDIR TEST_DATA"""
-import csv
 import os
 import random
-import shutil
 import subprocess
-import sys
 
 from Bio.Seq import Seq
+from variants_synth import (Checker, arguments, contig_bases, edit_on, gff3, mirror, proteins, read_positions,
+                            revcomp, sense_drawer, variant_rows, vcf_record, write_fa, write_vcf)
 
-iso, work, data = sys.argv[1], sys.argv[2], sys.argv[3]
-shutil.rmtree(work, ignore_errors=True)
-os.makedirs(work)
-MODEL = ["--model", f"{data}/demo-model", "--device", "cpu", "--threads", "2", "--rna-max-tokens", "512"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
-    return cond
-
-
-def revcomp(s):
-    return s.translate(str.maketrans("ACGTN", "TGCAN"))[::-1]
-
+iso, work, data, MODEL = arguments("--rna-max-tokens", "512")
+chk = Checker()
+check = chk.check
 
 rng = random.Random(7)
-STOPS = ("TAA", "TAG", "TGA")
-SENSE = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in STOPS + ("ATG",)]
+sense = sense_drawer(rng, ("ATG",))
 L = 700
 EXONS = [(40, 140), (240, 300), (400, 560)]  # introns [140, 240) and [300, 400): GT...AG
 
 
-def sense(n):
-    return "".join(rng.choice(SENSE) for _ in range(n))
-
-
 def contig(segs, read):
     """The plus-strand contig holding read on segs, its UTRs free of ATG and of stops in any frame."""
-    s = [rng.choice("ACGT") for _ in range(L)]
-    for a, b in zip(EXONS, EXONS[1:]):
-        s[a[1]:a[1] + 2], s[b[0] - 2:b[0]] = "GT", "AG"
-    pos = [p for a, b in segs for p in range(a, b)]
-    for k, p in enumerate(pos):
-        s[p] = read[k]
+    s = contig_bases(rng, L, EXONS, segs, read)
+    pos = read_positions(segs)
     for p in range(L):  # UTR bases: C only, so that no insertion next to the CDS makes a start or a stop
         if any(a <= p < b for a, b in EXONS) and p not in pos:
             s[p] = "C"
@@ -77,7 +53,7 @@ SEQ = {k: contig(TX[k], READ[k]) for k in TX}
 
 def stop_snv(kind, i, want):
     """An SNV of the stop codon's base i (0-2, transcript order) after which Biopython reads want ('*' or not)."""
-    pos = [p for a, b in TX[kind] for p in range(a, b)]
+    pos = read_positions(TX[kind])
     at = pos[len(READ[kind]) - len(READ[kind]) % 3 - 3 + i]
     codon = READ[kind][len(READ[kind]) - len(READ[kind]) % 3 - 3:][:3]
     for b in "ACGT":
@@ -88,7 +64,7 @@ def stop_snv(kind, i, want):
 
 
 def tail_snv(kind, i):
-    pos = [p for a, b in TX[kind] for p in range(a, b)]
+    pos = read_positions(TX[kind])
     at = pos[len(READ[kind]) - len(READ[kind]) % 3 + i]
     return (at, at + 1, "A" if SEQ[kind][at] != "A" else "T"), "incomplete_terminal_codon_variant"
 
@@ -111,58 +87,22 @@ for kind in ("split2", "split1"):
     P[kind, "tail1"] = tail_snv(kind, 1) + (True,)
 
 
-def mirror(segs):
-    return sorted((L - e, L - s) for s, e in segs)
-
-
-def gff3(name, strand, exons, cds):
-    g, t = "gene-" + name, "rna-" + name
-    lines = [f"{name}\tRefSeq\tgene\t{exons[0][0] + 1}\t{exons[-1][1]}\t.\t{strand}\t.\tID={g};"
-             "gene_biotype=protein_coding",
-             f"{name}\tRefSeq\tmRNA\t{exons[0][0] + 1}\t{exons[-1][1]}\t.\t{strand}\t.\tID={t};Parent={g}"]
-    lines += [f"{name}\tRefSeq\texon\t{s + 1}\t{e}\t.\t{strand}\t.\tParent={t}" for s, e in exons]
-    done = 0
-    for s, e in (cds if strand == "+" else cds[::-1]):
-        lines.append(f"{name}\tRefSeq\tCDS\t{s + 1}\t{e}\t.\t{strand}\t{(3 - done % 3) % 3}\tID=cds-{name};"
-                     f"Parent={t}")
-        done += e - s
-    return lines
-
-
 contigs = []  # (name, kind, strand, sequence, exons, cds)
 for kind in TX:
     contigs.append((f"{kind}_plus", kind, "+", SEQ[kind], EXONS, TX[kind]))
-    contigs.append((f"{kind}_minus", kind, "-", revcomp(SEQ[kind]), mirror(EXONS), mirror(TX[kind])))
-with open(os.path.join(work, "genome.fa"), "w") as f:
-    f.write("".join(f">{c[0]}\n{c[3]}\n" for c in contigs))
+    contigs.append((f"{kind}_minus", kind, "-", revcomp(SEQ[kind]), mirror(EXONS, L), mirror(TX[kind], L)))
+write_fa(os.path.join(work, "genome.fa"), {c[0]: c[3] for c in contigs})
 with open(os.path.join(work, "annotation.gff3"), "w") as f:
     f.write("##gff-version 3\n" + "".join("\n".join(gff3(c[0], c[2], c[4], c[5])) + "\n" for c in contigs))
-records = []
-for name, kind, strand, sq, _, _ in contigs:
-    for (k, allele), ((s, e, alt), _, _) in P.items():
-        if k == kind:
-            if strand == "-":
-                s, e, alt = L - e, L - s, revcomp(alt)
-            records.append((name, s + 1, allele, sq[s], alt) if e - s == 1 and len(alt) == 1 else
-                           (name, s, allele, sq[s - 1:e], sq[s - 1] + alt))
-names = [c[0] for c in contigs]
-with open(os.path.join(work, "alleles.vcf"), "w") as f:
-    f.write("##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID={n},length={L}>\n" for n in names))
-    f.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-    for r in sorted(records, key=lambda r: (names.index(r[0]), r[1])):
-        f.write("\t".join(map(str, r)) + "\t.\tPASS\t.\n")
+records = [vcf_record(name, allele, sq, edit_on(strand, edit, L))
+           for name, kind, strand, sq, _, _ in contigs for (k, allele), (edit, _, _) in P.items() if k == kind]
+write_vcf(os.path.join(work, "alleles.vcf"), L, [c[0] for c in contigs], records)
 
 # the reference proteins: the test's transcripts are what it means (the partial codon flagged, not read)
 r = subprocess.run([iso, "extract", "-f", os.path.join(work, "genome.fa"), "-g", os.path.join(work, "annotation.gff3"),
                     "-o", os.path.join(work, "ref"), "--window", "10"], capture_output=True, text=True)
 check(r.returncode == 0, f"extract exit {r.returncode}: {r.stderr[-2000:]}")
-prot, name = {}, None
-for line in open(os.path.join(work, "ref.protein.fa")) if r.returncode == 0 else []:
-    if line.startswith(">"):
-        name = line[1:].split()[0]
-        prot[name] = ""
-    else:
-        prot[name] += line.strip()
+prot = proteins(os.path.join(work, "ref.protein.fa")) if r.returncode == 0 else {}
 for name, kind, *_ in contigs:
     want = str(Seq(READ[kind][:len(READ[kind]) - len(READ[kind]) % 3]).translate(to_stop=True))
     check(prot.get("rna-" + name) == want, f"{name}: reference protein {prot.get('rna-' + name)}, expected {want}")
@@ -171,12 +111,7 @@ r = subprocess.run([iso, "variants", *MODEL, "--fasta", os.path.join(work, "geno
                     os.path.join(work, "annotation.gff3"), "--vcf", os.path.join(work, "alleles.vcf"), "--out",
                     os.path.join(work, "v")], capture_output=True, text=True)
 check(r.returncode == 0, f"variants exit {r.returncode}: {r.stderr[-2000:]}")
-rows = {}
-if r.returncode == 0:
-    with open(os.path.join(work, "v.variants.tsv")) as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if row["transcript_id"] == "rna-" + row["chrom"]:
-                rows[row["chrom"], row["id"]] = row
+rows = variant_rows(os.path.join(work, "v.variants.tsv")) if r.returncode == 0 else {}
 for name, kind, *_ in contigs:
     for (k, allele), (_, term, same) in sorted(P.items()):
         if k != kind:
@@ -193,8 +128,4 @@ for name, kind, *_ in contigs:
         check(("protein" in row["changed"]) != same,
               f"{name} {allele}: changed {row['changed']}, the protein {'un' if same else ''}changed expected")
 
-print(f"{len(rows)} allele-transcript pairs")
-if failures:
-    print(f"{len(failures)} failure(s)")
-    sys.exit(1)
-print("variants at CDS boundaries: all checks passed")
+chk.finish(len(rows), "variants at CDS boundaries: all checks passed")
