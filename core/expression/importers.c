@@ -47,24 +47,16 @@ void iso_expression_free(iso_expression *e)
     free(e);
 }
 
-static int count_fields(const char *line)
+/* Tab-separated fields of the len bytes of line (which need not be NUL-terminated). */
+static int count_fields(const char *line, size_t len)
 {
     int n = 1;
-    for (const char *p = line; (p = strchr(p, '\t')); p++)
-        n++;
-    return n;
-}
-
-/* count_fields of a line that is not NUL-terminated. */
-static int count_tabs(const char *line, size_t len)
-{
-    int n = 0;
     for (size_t i = 0; i < len; i++)
         n += line[i] == '\t';
     return n;
 }
 
-/* Splits line in place at its tabs into f, which has room for count_fields(line) pointers. */
+/* Splits line in place at its tabs into f, which has room for count_fields(line, strlen(line)) pointers. */
 static void split_tabs(char *line, char **f)
 {
     for (int n = 0;; line++) {
@@ -226,6 +218,7 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
             r2 = r1 > 0 ? iso_lines_next(lr, &line, &len) : r1;
         free(hdr);
         hdr = r2 > 0 ? strndup(line, len) : NULL;
+        int hdr_fields = hdr ? count_fields(hdr, strlen(hdr)) : 0;
         gct_layout.first_value = v13 ? 1 + (int)dims[2] : 2;
         if (rc == ISO_OK && v13 && (r2 <= 0 || !hdr || strncmp(hdr, "id", 2) || (hdr[2] && hdr[2] != '\t')))
             rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT 1.3 file: expected 'id<TAB>row metadata...<TAB>samples...' on "
@@ -236,9 +229,9 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
             rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: expected 'Name<TAB>Description<TAB>samples...' (or "
                                         "'transcript_id<TAB>gene_id<TAB>samples...') on line 3", path,
                            iso_lines_lineno(lr));
-        else if (rc == ISO_OK && count_fields(hdr) - gct_layout.first_value != dims[1])
+        else if (rc == ISO_OK && hdr_fields - gct_layout.first_value != dims[1])
             rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT file: the header has %d sample columns, but line 2 declares "
-                                        "%ld%s", path, iso_lines_lineno(lr), count_fields(hdr) - gct_layout.first_value,
+                                        "%ld%s", path, iso_lines_lineno(lr), hdr_fields - gct_layout.first_value,
                            dims[1], v13 ? " (after the id and the row-metadata columns it declares)" : "");
         /* column metadata (one row per sample annotation): shaped like the header, not expression */
         for (long k = 0; rc == ISO_OK && k < dims[3];) {
@@ -246,10 +239,10 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
             if (r <= 0)
                 rc = r < 0 ? r : iso_error(ISO_EFORMAT, "%s:%ld: GCT 1.3 file: %ld column-metadata rows, but line "
                                                          "2 declares %ld", path, iso_lines_lineno(lr), k, dims[3]);
-            else if (len > 0 && count_tabs(line, len) + 1 != count_fields(hdr))
+            else if (len > 0 && count_fields(line, len) != hdr_fields)
                 rc = iso_error(ISO_EFORMAT, "%s:%ld: GCT 1.3 file: column-metadata row with %d tab-separated "
                                             "columns, expected %d like the header", path, iso_lines_lineno(lr),
-                               count_tabs(line, len) + 1, count_fields(hdr));
+                               count_fields(line, len), hdr_fields);
             else
                 k += len > 0;
         }
@@ -267,7 +260,7 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
                        strncmp(hdr, "\x89HDF", 4) ? "" : " (this is HDF5: give kallisto's abundance.tsv, not "
                                                         "abundance.h5)");
     if (rc == ISO_OK) {
-        n_hdr = count_fields(hdr);
+        n_hdr = count_fields(hdr, strlen(hdr));
         int n_cols = lay->value_col >= 0 ? 1 : n_hdr - lay->first_value;
         if (!(f = malloc((size_t)n_hdr * sizeof *f))) {
             rc = iso_error(ISO_ENOMEM, "out of memory");
@@ -297,7 +290,7 @@ static int read_table(iso_lines *lr, const char *path, const iso_annotation *ann
             rc = iso_error(ISO_ENOMEM, "out of memory");
             break;
         }
-        int n = count_fields(copy);
+        int n = count_fields(copy, strlen(copy));
         n_rows++;
         if (n != n_hdr) {
             rc = iso_error(ISO_EFORMAT, "%s:%ld: expected %d tab-separated columns like the header, got %d", path,
@@ -354,7 +347,7 @@ static int read_stringtie_gtf(iso_lines *lr, const char *path, const iso_annotat
         char *copy = strndup(line, len), *f[9];
         if (!copy)
             return iso_error(ISO_ENOMEM, "out of memory");
-        int n = count_fields(copy);
+        int n = count_fields(copy, strlen(copy));
         if (n == 9)
             split_tabs(copy, f);
         char id[512], tpm[64];

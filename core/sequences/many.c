@@ -60,8 +60,7 @@ static int extract_one(iso_fasta *fa, window_cache *cache, const iso_transcript 
     if ((rc = extract_dna_cached(fa, tx, win, cache, &r->dna)) < 0 || (rc = iso_extract_rna(fa, tx, &r->rna)) < 0 ||
         (rc = iso_extract_protein(fa, tx, &r->protein, &r->flags)) < 0)
         return rc;
-    for (int i = 0; i < tx->n_cds; i++)
-        r->cds_len += tx->cds[i].end - tx->cds[i].start;
+    r->cds_len = iso_segments_length(tx->cds, tx->n_cds);
     return ISO_OK;
 }
 

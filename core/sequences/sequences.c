@@ -102,6 +102,14 @@ int iso_extract_cds(iso_fasta *fa, const iso_transcript *tx, char **seq)
     return fetch_segments(fa, tx, tx->cds, tx->n_cds, seq);
 }
 
+int64_t iso_segments_length(const iso_interval *seg, int n)
+{
+    int64_t len = 0;
+    for (int i = 0; i < n; i++)
+        len += seg[i].end - seg[i].start;
+    return len;
+}
+
 int64_t iso_segments_offset(const iso_interval *seg, int n, char strand, int64_t pos)
 {
     int64_t before = 0;

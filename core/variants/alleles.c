@@ -93,25 +93,19 @@ int64_t iso_inserted_at(const iso_fasta_edit *e, int n, int64_t x)
 
 int iso_edit_touches_cds(const iso_transcript *tx, const iso_fasta_edit *e, int64_t lo, int64_t hi)
 {
-    return iso_edit_touches(e, lo, hi) && !(e->end == e->start && e->start == tx->cds[0].start);
-}
-
-int64_t iso_cds_length(const iso_transcript *tx)
-{
-    int64_t len = 0;
-    for (int i = 0; i < tx->n_cds; i++)
-        len += tx->cds[i].end - tx->cds[i].start;
-    return len;
+    return iso_edit_touches(e, lo, hi) && !iso_insertion_at(e, tx->cds[0].start);
 }
 
 int64_t iso_cds_tail(const iso_transcript *tx, unsigned ref_flags)
 {
-    return ref_flags & ISO_TX_CDS_PARTIAL_CODON ? (iso_cds_length(tx) - tx->cds_phase) % 3 : 0;
+    if (!(ref_flags & ISO_TX_CDS_PARTIAL_CODON))
+        return 0;
+    return (iso_segments_length(tx->cds, tx->n_cds) - tx->cds_phase) % 3;
 }
 
 int iso_cds_end_span(const iso_transcript *tx, int64_t from, int64_t to, iso_interval out[3])
 {
-    int64_t len = iso_cds_length(tx);
+    int64_t len = iso_segments_length(tx->cds, tx->n_cds);
     int n = 0;
     for (int64_t off = len - from; off < len - to; off++) {
         int64_t pos = iso_segments_position(tx->cds, tx->n_cds, tx->strand, off);
@@ -273,15 +267,11 @@ int iso_variant_transcript(iso_fasta *edited, const iso_transcript *tx, unsigned
         return ISO_OK;
     }
     t->tss = t->strand == '+' ? t->exons[0].start : t->exons[t->n_exons - 1].end - 1;
-    int64_t ref_len = 0, alt_len = 0;
+    int64_t ref_len = iso_segments_length(tx->cds, tx->n_cds), alt_len = iso_segments_length(t->cds, t->n_cds);
     int touched = 0;
-    for (int i = 0; i < tx->n_cds; i++) {
-        ref_len += tx->cds[i].end - tx->cds[i].start;
+    for (int i = 0; i < tx->n_cds; i++)
         for (int k = 0; k < n; k++)
             touched |= iso_edit_touches_cds(tx, &e[k], tx->cds[i].start, tx->cds[i].end);
-    }
-    for (int i = 0; i < t->n_cds; i++)
-        alt_len += t->cds[i].end - t->cds[i].start;
     /* bases after the stop codon (a partial codon, which an intron may part from it) do not move the frame: their
      * change is not counted; each piece of it mapped as the CDS segment holding it is */
     int64_t tail = ref_flags & ISO_TX_NO_STOP_CODON ? 0 : iso_cds_tail(tx, ref_flags);

@@ -75,7 +75,7 @@ static unsigned location_terms(const iso_transcript *tx, const iso_fasta_edit *x
             continue;
         }
         if ((ex->start < cds_lo && iso_edit_touches(x, ex->start, ex->end < cds_lo ? ex->end : cds_lo)) ||
-            (x->end == x->start && x->start == cds_lo)) /* inserted right below the CDS: outside it */
+            iso_insertion_at(x, cds_lo)) /* inserted right below the CDS: outside it */
             t |= TERM(plus ? ISO_SO_UTR5 : ISO_SO_UTR3);
         if (ex->end > cds_hi && iso_edit_touches(x, ex->start > cds_hi ? ex->start : cds_hi, ex->end))
             t |= TERM(plus ? ISO_SO_UTR3 : ISO_SO_UTR5);
@@ -119,11 +119,6 @@ static int touches_span(const iso_transcript *tx, const iso_fasta_edit *e, const
     return 0;
 }
 
-static int is_insertion_at(const iso_fasta_edit *e, int64_t x)
-{
-    return e->end == e->start && e->start == x;
-}
-
 /* Terms from the coding sequence: the frame, the proteins, the start and stop codons. */
 static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const iso_fasta_edit *e, int n,
                              const iso_alt_transcript *alt, const char *ref_protein, const char *alt_protein)
@@ -136,14 +131,15 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
     iso_interval part[3], stop[3];
     int n_part = iso_cds_end_span(tx, tail, 0, part), n_stop = iso_cds_end_span(tx, tail + 3, tail, stop);
     /* the stop codon's last base (transcript order), below the partial codon's first on the minus strand */
-    int64_t stop_lo = iso_segments_position(tx->cds, tx->n_cds, tx->strand, iso_cds_length(tx) - tail - 1);
+    const int64_t cds_len = iso_segments_length(tx->cds, tx->n_cds);
+    int64_t stop_lo = iso_segments_position(tx->cds, tx->n_cds, tx->strand, cds_len - tail - 1);
     /* Bases inserted right before the stop codon are not in it (VEP's _overlaps_stop_codon). On the plus strand
-     * they sit at its first base, which iso_edit_touches counts; on the minus strand, above its highest, it does not. */
-    int64_t stop_5p = tx->strand == '+' ? iso_segments_position(tx->cds, tx->n_cds, '+', iso_cds_length(tx) - tail - 3)
-                                        : -1;
+     * they sit at its first base, which iso_edit_touches counts; on the minus strand, above its highest, it does
+     * not. */
+    int64_t stop_5p = tx->strand == '+' ? iso_segments_position(tx->cds, tx->n_cds, '+', cds_len - tail - 3) : -1;
     if (alt->cds_delta % 3 != 0) { /* in the stop codon, as bcftools csq: whether a stop still ends it there */
         for (int i = 0; (alt->flags & ISO_ALT_REREAD) && i < n; i++)
-            if (touches_span(tx, &e[i], stop, n_stop) && !is_insertion_at(&e[i], stop_5p)) {
+            if (touches_span(tx, &e[i], stop, n_stop) && !iso_insertion_at(&e[i], stop_5p)) {
                 size_t rl = strlen(ref_protein), al = strlen(alt_protein);
                 t = al > rl ? TERM(ISO_SO_STOP_LOST) : al == rl ? TERM(ISO_SO_STOP_RETAINED) : 0;
             }
@@ -151,14 +147,14 @@ static unsigned coding_terms(const iso_transcript *tx, unsigned ref_flags, const
     }
     for (int i = 0; tail && i < n; i++) /* the partial codon's bases, which the reference protein does not read */
         if (touches_span(tx, &e[i], part, n_part) ||
-            (tx->strand == '-' && iso_inserted_at(&e[i], 1, stop_lo))) /* after the stop codon, read before them */
+            (tx->strand == '-' && iso_insertion_at(&e[i], stop_lo))) /* after the stop codon, read before them */
             t |= TERM(ISO_SO_INCOMPLETE_TERMINAL_CODON);
     if (alt->flags & ISO_ALT_REREAD) { /* a complete CDS, read again: its stop codon can move */
         int64_t al = (int64_t)strlen(alt_protein), expect = (int64_t)strlen(ref_protein) + alt->cds_delta / 3;
         if (al != expect)
             t |= TERM(al < expect ? ISO_SO_STOP_GAINED : ISO_SO_STOP_LOST);
         for (int i = 0; !t && i < n; i++)
-            if (touches_span(tx, &e[i], stop, n_stop) && !is_insertion_at(&e[i], stop_5p))
+            if (touches_span(tx, &e[i], stop, n_stop) && !iso_insertion_at(&e[i], stop_5p))
                 t |= TERM(ISO_SO_STOP_RETAINED);
     }
     if (alt->cds_delta)

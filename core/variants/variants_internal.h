@@ -16,8 +16,11 @@ struct iso_vcf_record_raw {
  * in its records are added to it while reading). */
 bcf_hdr_t *iso_vcf_header(const iso_vcf *v);
 
-/* The bases of tx's CDS segments. */
-int64_t iso_cds_length(const iso_transcript *tx);
+/* Whether e inserts bases at x (between x - 1 and x), changing none. */
+static inline int iso_insertion_at(const iso_fasta_edit *e, int64_t x)
+{
+    return e->end == e->start && e->start == x;
+}
 
 /* Bases of tx's CDS after its last whole codon (after the phase): 0 unless ref_flags, from iso_extract_protein,
  * has ISO_TX_CDS_PARTIAL_CODON. After a stop codon they are not read, as the reference's protein reads them. */

@@ -47,6 +47,9 @@ ISO_API
 int64_t iso_segments_offset(const iso_interval *seg, int n, char strand, int64_t pos);
 ISO_API
 int64_t iso_segments_position(const iso_interval *seg, int n, char strand, int64_t off);
+/* The bases the n segments cover (a CDS's length, a spliced RNA's). */
+ISO_API
+int64_t iso_segments_length(const iso_interval *seg, int n);
 /* ---- genetic codes, by NCBI translation table number (transl_table): 1 standard, 2 vertebrate mitochondrial,
  * 11 bacterial (standard amino acids, more start codons), and every other NCBI table but 27, 28 and 31 (whose stop
  * codons also code for an amino acid) ---- */
