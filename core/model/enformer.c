@@ -16,7 +16,7 @@ const iso_enformer_hparams iso_enformer_default_hparams = {
 /* BatchNorm (eval) folded to y = x * scale + shift, followed by GELU, then a convolution. */
 typedef struct {
     const float *scale, *shift; /* backend */
-    const float *w, *b;         /* conv weight (taps-major for k > 1, [cout, cin] for k == 1) and bias */
+    const float *w, *b;         /* conv weight (taps-major for k > 1, [cout, cin] for k == 1; NULL if w_wino), bias */
     const float *w_wino;        /* k == 5 on a backend with Winograd transforms: [8][cout][cin], else NULL */
     int cin, cout, k;
 } conv_block;
@@ -98,7 +98,10 @@ static void load_conv_block(iso_params *p, conv_block *cb, int cin, int cout, in
     const float *var = iso_param_host(p, 1, vin, "%s.0.running_var", name);
     const float *w = iso_param_host(p, 3, wshape, "%s.2.weight", name);
     float *scale = iso_param_scratch(p, (size_t)cin), *shift = iso_param_scratch(p, (size_t)cin);
-    float *w_dev = k > 1 ? iso_param_scratch(p, (size_t)cout * cin * k) : NULL;
+    /* a 5-tap conv runs by Winograd where the backend has the transforms, at any precision (ops.h), so it needs
+     * the transformed weight alone */
+    const int wino = k == 5 && iso_conv1d_winograd_usable(p->be);
+    float *w_dev = k > 1 ? iso_param_scratch(p, (size_t)(wino ? 8 : k) * cout * cin) : NULL;
     if (p->failed)
         return;
     for (int c = 0; c < cin; c++) {
@@ -107,18 +110,15 @@ static void load_conv_block(iso_params *p, conv_block *cb, int cin, int cout, in
         scale[c] = g[c] * inv;
         shift[c] = b[c] - mean[c] * g[c] * inv;
     }
-    if (k > 1)
-        iso_conv1d_taps_from_torch(w, cout, cin, k, w_dev);
     cb->scale = iso_param_upload(p, scale, (size_t)cin);
     cb->shift = iso_param_upload(p, shift, (size_t)cin);
-    cb->w = iso_param_upload(p, k > 1 ? w_dev : w, (size_t)cout * cin * k);
-    /* Both forms are kept: the backend's precision may change after loading (iso_backend_set_precision). */
-    if (k == 5 && iso_conv1d_winograd_usable(p->be)) {
-        float *u = iso_param_scratch(p, (size_t)8 * cout * cin);
-        if (u) {
-            iso_conv1d_winograd_weights(w, cout, cin, u);
-            cb->w_wino = iso_param_upload(p, u, (size_t)8 * cout * cin);
-        }
+    if (wino) {
+        iso_conv1d_winograd_weights(w, cout, cin, w_dev);
+        cb->w_wino = iso_param_upload(p, w_dev, (size_t)8 * cout * cin);
+    } else {
+        if (k > 1)
+            iso_conv1d_taps_from_torch(w, cout, cin, k, w_dev);
+        cb->w = iso_param_upload(p, k > 1 ? w_dev : w, (size_t)cout * cin * k);
     }
     cb->b = iso_param(p, 1, vout, "%s.2.bias", name);
     cb->cin = cin;
@@ -295,7 +295,7 @@ static int run_conv_block(iso_backend *be, const conv_block *cb, const float *x,
         return rc;
     if (cb->k == 1)
         return iso_linear(be, tmp, L, cb->cin, cb->w, cb->b, y, cb->cout, ISO_ACT_NONE);
-    if (cb->w_wino && iso_conv1d_winograd_usable(be))
+    if (cb->w_wino)
         return iso_conv1d_winograd(be, tmp, L, cb->cin, cb->w_wino, cb->b, y, cb->cout, ISO_WINO_CHUNK_TILES);
     return iso_conv1d_same(be, tmp, L, cb->cin, cb->w, cb->b, cb->k, y, cb->cout);
 }

@@ -57,7 +57,7 @@ int iso_conv1d_same(iso_backend *be, const float *x, int64_t L, int cin, const f
 
 int iso_conv1d_winograd_usable(const iso_backend *be)
 {
-    return be->ops->wino_in && be->ops->wino_out && be->precision == ISO_PREC_FP32;
+    return be->ops->wino_in && be->ops->wino_out;
 }
 
 void iso_conv1d_winograd_weights(const float *w, int cout, int cin, float *u)
@@ -98,7 +98,7 @@ int iso_conv1d_winograd(iso_backend *be, const float *x, int64_t L, int cin, con
         iso_gemm_args g = {.trans_b = 1, .m = n, .n = cout, .k = cin, .alpha = 1.0f, .beta = 0.0f,
                            .a = v, .lda = cin, .stride_a = (int64_t)n * cin,
                            .b = u, .ldb = cin, .stride_b = (int64_t)cout * cin,
-                           .c = m, .ldc = cout, .stride_c = (int64_t)n * cout, .batch = 8};
+                           .c = m, .ldc = cout, .stride_c = (int64_t)n * cout, .batch = 8, .fp32 = 1};
         rc = be->ops->wino_in(be, x, L, cin, t0, n, v);
         rc = rc ? rc : be->ops->gemm(be, &g);
         rc = rc ? rc : be->ops->wino_out(be, m, n, cout, t0, L, bias, y);

@@ -26,11 +26,13 @@ void iso_conv1d_taps_from_torch(const float *w, int cout, int cin, int k, float 
  * output rows, the input transform, 8 GEMMs (tiles x cin by cin x cout) and the output transform: 0.4x the
  * GEMM FLOP of the tap-wise sum. u is the transformed weight [8][cout][cin] (iso_conv1d_winograd_weights). The
  * chunk bounds the workspace (8 x chunk_tiles x (cin + cout) floats) and, being fixed, keeps results independent
- * of anything else. Only where iso_conv1d_winograd_usable(be). */
+ * of anything else. Only where iso_conv1d_winograd_usable(be); its GEMMs are fp32 whatever be's precision. */
 enum { ISO_WINO_CHUNK_TILES = 1024 };
 int iso_conv1d_winograd(iso_backend *be, const float *x, int64_t L, int cin, const float *u, const float *bias,
                         float *y, int cout, int chunk_tiles) ISO_RESULT;
-/* Whether be has the transforms and computes in fp32 (bf16-rounded transforms lose too much: kernels.h). */
+/* Whether be has the transforms. The products are computed in fp32 at any precision (iso_gemm_args.fp32): the
+ * transforms rounded to bf16 would lose too much (kernels.h), and at 0.4x the tap-wise FLOP fp32 products are faster
+ * than bf16 tap-wise ones wherever bf16 runs at under 2.5x the fp32 rate (docs/model.md). */
 int iso_conv1d_winograd_usable(const iso_backend *be);
 /* Host-side u[i][o][c] = sum_j G[i][j] w[o][c][j] of a PyTorch Conv1d weight [cout][cin][5], in double. */
 void iso_conv1d_winograd_weights(const float *w, int cout, int cin, float *u);

@@ -78,7 +78,10 @@ typedef struct {
     int ta, tb, m, n, k, batch;
     float alpha, beta;
     int weight_b; /* B registered as a weight (its kept copy is used) */
+    int fp32;     /* the GEMM asks for fp32 (iso_gemm_args.fp32): nothing rounded */
 } gemm_case;
+
+static double operand(float x, int fp32) { return fp32 ? (double)x : to_bf16(x); }
 
 static void check_gemm(iso_backend *be, gemm_case c)
 {
@@ -91,7 +94,7 @@ static void check_gemm(iso_backend *be, gemm_case c)
     memcpy(c0, cc, nc * sizeof *c0);
     const float *bw = c.weight_b ? be->ops->weight(be, b, nb) : b;
     ck_assert_ptr_nonnull(bw);
-    iso_gemm_args g = {c.ta, c.tb, c.m, c.n, c.k, c.alpha, c.beta, a, lda, sa, bw, ldb, sb, cc, ldc, sc, c.batch};
+    iso_gemm_args g = {c.ta, c.tb, c.m, c.n, c.k, c.alpha, c.beta, a, lda, sa, bw, ldb, sb, cc, ldc, sc, c.batch, c.fp32};
     ck_assert_int_eq(be->ops->gemm(be, &g), ISO_OK);
     double worst = 0.0;
     for (int bi = 0; bi < c.batch; bi++)
@@ -101,17 +104,18 @@ static void check_gemm(iso_backend *be, gemm_case c)
                 for (int l = 0; l < c.k; l++) {
                     float x = a[bi * sa + (c.ta ? (int64_t)l * lda + i : (int64_t)i * lda + l)];
                     float y = b[bi * sb + (c.tb ? (int64_t)j * ldb + l : (int64_t)l * ldb + j)];
-                    s += to_bf16(x) * to_bf16(y);
-                    mag += fabs(to_bf16(x) * to_bf16(y));
+                    s += operand(x, c.fp32) * operand(y, c.fp32);
+                    mag += fabs(operand(x, c.fp32) * operand(y, c.fp32));
                 }
                 size_t at = (size_t)(bi * sc + (int64_t)i * ldc + j);
                 double ref = c.alpha * s + (c.beta != 0.0f ? c.beta * c0[at] : 0.0);
                 double err = fabs(cc[at] - ref) / (fabs(c.alpha) * mag + fabs(c.beta * c0[at]) + 1e-30);
                 worst = err > worst ? err : worst;
             }
-    /* float32 accumulation of exact products: a few ulp of the sum of magnitudes */
-    ck_assert_msg(worst < 1e-5, "gemm ta=%d tb=%d %dx%dx%d batch %d alpha %g beta %g weight %d: error %.3g", c.ta,
-                  c.tb, c.m, c.n, c.k, c.batch, c.alpha, c.beta, c.weight_b, worst);
+    /* float32 accumulation of exact products (or of float32 products): a few ulp of the sum of magnitudes; a
+     * product of bf16-rounded inputs errs ~1e-3 from the fp32 one */
+    ck_assert_msg(worst < 1e-5, "gemm ta=%d tb=%d %dx%dx%d batch %d alpha %g beta %g weight %d fp32 %d: error %.3g",
+                  c.ta, c.tb, c.m, c.n, c.k, c.batch, c.alpha, c.beta, c.weight_b, c.fp32, worst);
     for (size_t i = 0; i < nc; i++) /* padding between rows and batches untouched */
         if (i % (size_t)sc >= (size_t)c.m * ldc || (i % (size_t)sc) % (size_t)ldc >= (size_t)c.n)
             ck_assert_float_eq(cc[i], c0[i]);
@@ -128,13 +132,15 @@ START_TEST(gemm_layouts)
     iso_backend *be = bf16_backend(2);
     ck_assert_ptr_nonnull(be);
     const gemm_case cases[] = {
-        {0, 1, 70, 48, 96, 1, 1.0f, 0.0f, 1},  /* a linear layer: x W^T, W a weight */
-        {0, 1, 70, 48, 96, 1, 1.0f, 1.0f, 1},  /* a convolution tap: accumulates */
-        {0, 0, 33, 40, 17, 1, 0.5f, -0.25f, 0},
-        {1, 0, 19, 23, 31, 1, 1.0f, 0.0f, 0},
-        {1, 1, 9, 130, 12, 1, 2.0f, 0.0f, 0},  /* few rows: shares split the columns */
-        {0, 1, 21, 37, 16, 3, 0.125f, 0.0f, 0}, /* attention scores per head */
-        {0, 0, 5, 16, 29, 4, 1.0f, 0.0f, 0},
+        {0, 1, 70, 48, 96, 1, 1.0f, 0.0f, 1, 0},  /* a linear layer: x W^T, W a weight */
+        {0, 1, 70, 48, 96, 1, 1.0f, 1.0f, 1, 0},  /* a convolution tap: accumulates */
+        {0, 0, 33, 40, 17, 1, 0.5f, -0.25f, 0, 0},
+        {1, 0, 19, 23, 31, 1, 1.0f, 0.0f, 0, 0},
+        {1, 1, 9, 130, 12, 1, 2.0f, 0.0f, 0, 0},  /* few rows: shares split the columns */
+        {0, 1, 21, 37, 16, 3, 0.125f, 0.0f, 0, 0}, /* attention scores per head */
+        {0, 0, 5, 16, 29, 4, 1.0f, 0.0f, 0, 0},
+        {0, 1, 70, 48, 96, 1, 1.0f, 0.0f, 1, 1},  /* asks for fp32: a weight's bf16 copy is not read */
+        {0, 1, 21, 37, 16, 8, 1.0f, 0.0f, 0, 1},  /* Winograd's 8 products of a chunk, in fp32 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         check_gemm(be, cases[i]);
@@ -192,6 +198,33 @@ START_TEST(attention)
 }
 END_TEST
 
+/* A registered weight's bf16 copy is made when first asked for, once, and covers the whole weight. */
+START_TEST(weight_copy_on_first_read)
+{
+    cpu_bf16 *b = NULL;
+    ck_assert_int_eq(cpu_bf16_create(1, &b), ISO_OK);
+    float *w = rand_vec(100), other = 1.0f;
+    ck_assert_int_eq(cpu_bf16_add_weight(b, w, 100), ISO_OK);
+    int status = -1;
+    ck_assert_ptr_null(cpu_bf16_weight(b, &other, &status)); /* not a weight: rounded by the caller */
+    ck_assert_int_eq(status, ISO_OK);
+    const uint16_t *at5 = cpu_bf16_weight(b, w + 5, &status), *at0 = cpu_bf16_weight(b, w, &status);
+    ck_assert_ptr_nonnull(at5);
+    ck_assert_ptr_eq(at5, at0 + 5);
+    ck_assert_ptr_eq(cpu_bf16_weight(b, w + 5, &status), at5); /* made once */
+    for (int i = 0; i < 100; i++) {
+        uint32_t u = (uint32_t)at0[i] << 16;
+        float f;
+        memcpy(&f, &u, sizeof f);
+        ck_assert((double)f == to_bf16(w[i]));
+    }
+    cpu_bf16_remove_weight(b, w);
+    ck_assert_ptr_null(cpu_bf16_weight(b, w + 5, &status));
+    cpu_bf16_destroy(b);
+    free(w);
+}
+END_TEST
+
 START_TEST(precisions)
 {
     iso_backend *be = NULL;
@@ -209,8 +242,8 @@ START_TEST(switch_to_bf16)
     ck_assert_int_eq(iso_backend_create("cpu", 2, ISO_PREC_FP32, &be), ISO_OK);
     ck_assert_int_eq(iso_backend_set_precision(be, ISO_PREC_BF16), ISO_OK);
     ck_assert_str_eq(iso_backend_key(be), "cpu:bf16");
-    check_gemm(be, (gemm_case){0, 1, 40, 24, 64, 1, 1.0f, 0.0f, 0});
-    check_gemm(be, (gemm_case){0, 1, 40, 24, 64, 1, 1.0f, 0.0f, 1});
+    check_gemm(be, (gemm_case){0, 1, 40, 24, 64, 1, 1.0f, 0.0f, 0, 0});
+    check_gemm(be, (gemm_case){0, 1, 40, 24, 64, 1, 1.0f, 0.0f, 1, 0});
     iso_backend_destroy(be);
 }
 END_TEST
@@ -227,6 +260,7 @@ int main(void)
         tcase_add_test(tc, gemm_layouts);
         tcase_add_loop_test(tc, attention, 0, 2);
         tcase_add_test(tc, switch_to_bf16);
+        tcase_add_test(tc, weight_copy_on_first_read);
     } else {
         printf("bf16 GEMMs unavailable (%s): only the rounding and precision checks run\n", iso_last_error());
     }

@@ -201,7 +201,7 @@ static int cpu_memset0(iso_backend *be, void *dst, size_t nbytes)
     return ISO_OK;
 }
 
-/* The host array itself; in bf16 mode its rounded copy is kept beside it, for the GEMMs that read it. */
+/* The host array itself; in bf16 mode it is registered, for the bf16 GEMMs that read it to round it once. */
 static const float *cpu_weight(iso_backend *be, const float *host, size_t count)
 {
     if (be->precision != ISO_PREC_BF16)
@@ -414,8 +414,9 @@ static void round_share(void *vctx, int64_t e0, int64_t e1, int part)
 static const uint16_t *bf16_operand(iso_backend *be, const float *x, int rows, int cols, int ld, int64_t stride,
                                     int batch, uint16_t **scratch)
 {
-    const uint16_t *kept = cpu_bf16_find(((cpu_impl *)be->impl)->bf16, x);
-    if (kept)
+    int status;
+    const uint16_t *kept = cpu_bf16_weight(((cpu_impl *)be->impl)->bf16, x, &status);
+    if (kept || status != ISO_OK)
         return kept;
     int64_t span = (int64_t)(batch - 1) * stride + (int64_t)(rows - 1) * ld + cols;
     if (!(*scratch = cpu_alloc(be, (size_t)span * sizeof **scratch)))
@@ -431,7 +432,8 @@ static int cpu_gemm(iso_backend *be, const iso_gemm_args *g)
         return ISO_OK;
     double t0 = now_seconds();
     int64_t rows = (int64_t)g->batch * g->m;
-    gemm_job j = {g, rows >= 16 * (int64_t)be->n_threads || rows >= g->n, bf16_of(be), NULL, NULL, ISO_OK};
+    gemm_job j = {g, rows >= 16 * (int64_t)be->n_threads || rows >= g->n, g->fp32 ? NULL : bf16_of(be), NULL, NULL,
+                  ISO_OK};
     uint16_t *scratch_a = NULL, *scratch_b = NULL;
     if (j.bf16 && g->k > 0) {
         j.a16 = bf16_operand(be, g->a, g->trans_a ? g->k : g->m, g->trans_a ? g->m : g->k, g->lda, g->stride_a,

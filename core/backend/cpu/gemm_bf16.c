@@ -78,13 +78,22 @@ static long last_at_or_before(const cpu_bf16 *b, uintptr_t p)
     return found;
 }
 
-const uint16_t *cpu_bf16_find(const cpu_bf16 *b, const float *p)
+const uint16_t *cpu_bf16_weight(cpu_bf16 *b, const float *p, int *status)
 {
+    *status = ISO_OK;
     uintptr_t a = (uintptr_t)p;
     long i = last_at_or_before(b, a);
     if (i < 0 || a >= b->w[i].begin + b->w[i].count * sizeof(float))
         return NULL;
-    return b->w[i].copy + (a - b->w[i].begin) / sizeof(float);
+    bf16_weight *w = &b->w[i];
+    if (!w->copy) {
+        if (!(w->copy = malloc((w->count ? w->count : 1) * sizeof *w->copy))) {
+            *status = iso_error(ISO_ENOMEM, "cpu backend: cannot allocate %zu bf16 weights", w->count);
+            return NULL;
+        }
+        cpu_bf16_round((const float *)w->begin, w->copy, w->count);
+    }
+    return w->copy + (a - w->begin) / sizeof(float);
 }
 
 int cpu_bf16_add_weight(cpu_bf16 *b, const float *host, size_t count)
@@ -93,13 +102,9 @@ int cpu_bf16_add_weight(cpu_bf16 *b, const float *host, size_t count)
     if (!w)
         return iso_error(ISO_ENOMEM, "cpu backend: out of memory for the bf16 weight table");
     b->w = w;
-    uint16_t *copy = malloc((count ? count : 1) * sizeof *copy);
-    if (!copy)
-        return iso_error(ISO_ENOMEM, "cpu backend: cannot allocate %zu bf16 weights", count);
-    cpu_bf16_round(host, copy, count);
     long at = last_at_or_before(b, (uintptr_t)host) + 1;
     memmove(&b->w[at + 1], &b->w[at], (b->n - (size_t)at) * sizeof *b->w);
-    b->w[at] = (bf16_weight){(uintptr_t)host, count, copy};
+    b->w[at] = (bf16_weight){(uintptr_t)host, count, NULL};
     b->n++;
     return ISO_OK;
 }

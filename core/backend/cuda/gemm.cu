@@ -1,5 +1,6 @@
 /* GEMMs through cuBLAS on fp32 buffers; be->precision picks the compute type: FP32 exact, TF32 or BF16 tensor
- * cores (inputs rounded, fp32 accumulation). The row-major to column-major mapping is in gemm_colmajor.h. */
+ * cores (inputs rounded, fp32 accumulation); a GEMM that asks for fp32 gets it. The row-major to column-major
+ * mapping is in gemm_colmajor.h. */
 #include <stdio.h>
 
 #include "backend/cuda/cuda_internal.h"
@@ -22,10 +23,11 @@ int cu_gemm(iso_backend *be, const iso_gemm_args *g)
         return rc;
     if ((rc = cu_enter(be)))
         return rc;
+    const iso_precision precision = g->fp32 ? ISO_PREC_FP32 : be->precision;
     cublasStatus_t st = cublasGemmStridedBatchedEx(
         cu_of(be)->cublas, cm.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, cm.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, cm.m,
         cm.n, cm.k, &g->alpha, cm.a, CUDA_R_32F, cm.lda, cm.stride_a, cm.b, CUDA_R_32F, cm.ldb, cm.stride_b, &g->beta,
-        cm.c, CUDA_R_32F, cm.ldc, cm.stride_c, cm.batch, compute_type(be->precision), CUBLAS_GEMM_DEFAULT);
+        cm.c, CUDA_R_32F, cm.ldc, cm.stride_c, cm.batch, compute_type(precision), CUBLAS_GEMM_DEFAULT);
     if (st != CUBLAS_STATUS_SUCCESS) {
         char call[128];
         snprintf(call, sizeof call, "cublasGemmStridedBatchedEx(m=%d, n=%d, k=%d, batch=%d)", g->m, g->n, g->k,

@@ -37,6 +37,7 @@ typedef struct {
     const float *b; int ldb; int64_t stride_b;
     float *c; int ldc; int64_t stride_c;
     int batch;
+    int fp32; /* computed in fp32 whatever the backend's precision */
 } iso_gemm_args;
 
 /* Multi-head scaled dot-product attention, per head h:
