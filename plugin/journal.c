@@ -1,6 +1,7 @@
 #include "journal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,10 +46,12 @@ static int open_store(cli_journal *j)
     if (!name)
         return iso_error(ISO_ENOMEM, "out of memory");
     snprintf(name, n, "%s.rows.XXXXXX", j->path);
-    j->rows_fd = mkstemp(name);
-    int rc = j->rows_fd < 0 ? iso_error(ISO_EIO, "%s: cannot create (%s)", name, strerror(errno)) : ISO_OK;
-    if (rc == ISO_OK)
+    if ((j->rows_fd = mkstemp(name)) >= 0)
         unlink(name);
+    /* close-on-exec as the lock file's (cli.c): no program the process may start inherits the store */
+    int rc = j->rows_fd < 0 || fcntl(j->rows_fd, F_SETFD, FD_CLOEXEC) != 0
+                 ? iso_error(ISO_EIO, "%s: cannot create (%s)", name, strerror(errno))
+                 : ISO_OK;
     free(name);
     return rc;
 }
