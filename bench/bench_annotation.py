@@ -319,6 +319,9 @@ print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads, MKL {tor
       f"inference_mode{', bf16 autocast' if args.precision == 'bf16' else ''})")
 if not torch.backends.mkl.is_available():
     print("WARNING: this PyTorch has no MKL (Debian's?): not the fair baseline; run bench/setup-torch.sh")
+if os.environ.get("OPENBLAS_CORETYPE"):
+    print(f"NOTE: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set: our GEMMs and the sgemm rate run those "
+          f"OpenBLAS kernels, not the CPU's best (isoformer -v says which); unset it to measure ours")
 print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, same run, per {args.clock} second): "
       f"{sgemm:.1f} GFLOP/s")
 print(f"PyTorch reference, public-code style: {t_ref:.1f} s, {ref_tps:.3f} transcripts/s; reuse-aware: "

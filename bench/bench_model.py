@@ -170,6 +170,9 @@ print(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads, MKL {tor
       f"oneDNN {torch.backends.mkldnn.is_available()}, inference_mode)")
 if not torch.backends.mkl.is_available():
     print("WARNING: this PyTorch has no MKL (Debian's?): not the fair baseline; run bench/setup-torch.sh")
+if os.environ.get("OPENBLAS_CORETYPE"):
+    print(f"NOTE: OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} is set: our GEMMs and the sgemm rate run those "
+          f"OpenBLAS kernels, not the CPU's best (isoformer -v says which); unset it to measure ours")
 print(f"sgemm rate of this machine (OpenBLAS, {args.threads} threads, 2048^3, same run, per {args.clock} second): "
       f"{sgemm:.1f} GFLOP/s")
 for prec, ((ot, ops), rt, ratios) in results.items():

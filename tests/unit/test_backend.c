@@ -216,6 +216,13 @@ START_TEST(blas_core_choice)
     ck_assert_ptr_null(iso_cpu_blas_core_for("Cooperlake", 1, 1));
     ck_assert_ptr_null(iso_cpu_blas_core_for("Zen", 0, 1));
     ck_assert_ptr_null(iso_cpu_blas_core_for("GraniteRapids", 1, 1));
+    /* a core set by OPENBLAS_CORETYPE: also OpenBLAS's AVX2 cores on an AVX-512 CPU */
+    ck_assert_str_eq(iso_cpu_blas_core_wider("Haswell", 1, 1), "SkylakeX");
+    ck_assert_str_eq(iso_cpu_blas_core_wider("zen", 1, 1), "SkylakeX");
+    ck_assert_str_eq(iso_cpu_blas_core_wider("Prescott", 0, 1), "Haswell");
+    ck_assert_ptr_null(iso_cpu_blas_core_wider("Haswell", 0, 1));
+    ck_assert_ptr_null(iso_cpu_blas_core_wider("SkylakeX", 1, 1));
+    ck_assert_ptr_null(iso_cpu_blas_core_wider("Cooperlake", 1, 1));
     /* OPENBLAS_CORETYPE set is the user's choice: no hint, so no re-execution */
     ck_assert_int_eq(setenv("OPENBLAS_CORETYPE", "Prescott", 1), 0);
     ck_assert_ptr_null(iso_backend_cpu_blas_hint());

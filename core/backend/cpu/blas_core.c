@@ -27,20 +27,43 @@ const char *iso_cpu_blas_core_for(const char *core, int has_avx512, int has_avx2
     return !legacy ? NULL : has_avx512 ? "SkylakeX" : has_avx2_fma ? "Haswell" : NULL;
 }
 
+const char *iso_cpu_blas_core_wider(const char *core, int has_avx512, int has_avx2_fma)
+{
+    const char *replacement = iso_cpu_blas_core_for(core, has_avx512, has_avx2_fma);
+    if (replacement)
+        return replacement;
+    return has_avx512 && (!strcasecmp(core, "Haswell") || !strcasecmp(core, "Zen")) ? "SkylakeX" : NULL;
+}
+
+/* What OpenBLAS's SkylakeX and Haswell kernels execute (the OS-enabled register state included). */
+static void cpu_vector_features(int *avx512, int *avx2_fma)
+{
+    *avx512 = *avx2_fma = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    *avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    *avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+}
+
 const char *iso_backend_cpu_blas_hint(void)
 {
     if (getenv("OPENBLAS_CORETYPE"))
         return NULL; /* the user's choice */
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    /* what OpenBLAS's SkylakeX and Haswell kernels execute (the OS-enabled register state included) */
-    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-    int avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    int avx512, avx2_fma;
+    cpu_vector_features(&avx512, &avx2_fma);
     return iso_cpu_blas_core_for(openblas_get_corename(), avx512, avx2_fma);
-#else
-    return NULL;
-#endif
+}
+
+const char *iso_cpu_blas_forced_narrower(void)
+{
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    if (!forced)
+        return NULL;
+    int avx512, avx2_fma;
+    cpu_vector_features(&avx512, &avx2_fma);
+    return iso_cpu_blas_core_wider(openblas_get_corename(), avx512, avx2_fma);
 }
 
 int iso_backend_cpu_blas_reexec(char *const argv[])
